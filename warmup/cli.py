@@ -1,0 +1,32 @@
+"""The ``warmup`` command. Each group of subcommands lives in :mod:`warmup.commands`."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from warmup.commands import demo, emulator, send_test
+from warmup.errors import ConfigError, WarmupError
+
+app = typer.Typer(
+    name="warmup",
+    help="Send bulk email through Azure Communication Services while a domain warms up.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("emulator")(emulator.emulator)
+app.command("send-test")(send_test.send_test)
+app.command("demo")(demo.demo)
+
+
+def main() -> None:
+    """Console entry point: our own errors become one clear line, never a traceback."""
+    try:
+        app()
+    except ConfigError as exc:
+        typer.secho(f"configuration error: {exc}", fg="red", err=True)
+        sys.exit(2)
+    except WarmupError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(1)

@@ -1,0 +1,141 @@
+"""``warmup emulator``: run the local ACS Email emulator in the foreground."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+
+from warmup.emulator.config import EmulatorConfig, EventSchema
+from warmup.emulator.server import serve_forever
+from warmup.errors import ConfigError
+
+Rate = Annotated[float | None, typer.Option(min=0.0, max=1.0)]
+
+
+def load_config(file: Path | None, flags: dict[str, Any]) -> EmulatorConfig:
+    """A config from an optional YAML/JSON file, overridden by the flags that were given."""
+    values: dict[str, Any] = {}
+    if file is not None:
+        loaded = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{file}: the emulator config must be a mapping of fields")
+        values.update(loaded)
+    values.update({key: value for key, value in flags.items() if value is not None})
+    try:
+        return EmulatorConfig.model_validate(values)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ConfigError("invalid emulator config:\n  " + "\n  ".join(problems)) from None
+
+
+def emulator(
+    access_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="WARMUP_EMULATOR_ACCESS_KEY",
+            help="Base64 access key clients sign with (random and printed if omitted).",
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 7071,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML/JSON file with any config fields; flags win.")
+    ] = None,
+    sender_domain: Annotated[
+        list[str] | None, typer.Option(help="Sender domain linked to the resource (repeatable).")
+    ] = None,
+    per_minute: Annotated[int | None, typer.Option(help="Send quota per minute.")] = None,
+    per_hour: Annotated[int | None, typer.Option(help="Send quota per hour.")] = None,
+    status_per_minute: Annotated[int | None, typer.Option(help="Status-GET quota/min.")] = None,
+    status_per_hour: Annotated[int | None, typer.Option(help="Status-GET quota/hour.")] = None,
+    time_scale: Annotated[
+        float | None, typer.Option(help="Quota windows pass this many times faster.")
+    ] = None,
+    latency_ms: Annotated[float | None, typer.Option(help="Fixed latency per request.")] = None,
+    jitter_ms: Annotated[float | None, typer.Option(help="Extra random latency, 0..N ms.")] = None,
+    fault_500: Rate = None,
+    fault_503: Rate = None,
+    fault_429: Rate = None,
+    drop_rate: Rate = None,
+    bounce_rate: Rate = None,
+    failure_rate: Rate = None,
+    spam_rate: Rate = None,
+    status_delay: Annotated[
+        float | None, typer.Option(help="Seconds an operation stays Running.")
+    ] = None,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Where delivery reports are pushed (Event Grid style).")
+    ] = None,
+    event_schema: Annotated[EventSchema | None, typer.Option()] = None,
+    event_delay: Annotated[float | None, typer.Option(help="Seconds before a report.")] = None,
+    event_jitter: Annotated[
+        float | None, typer.Option(help="Random extra delay: reports arrive out of order.")
+    ] = None,
+    duplicate_rate: Rate = None,
+    accept_bearer: Annotated[
+        bool | None, typer.Option("--accept-bearer", help="Also accept Entra ID bearer tokens.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for faults and outcomes.")] = None,
+) -> None:
+    """Serve the ACS Email REST API locally: quotas, faults, outcomes and delivery reports."""
+    generated = access_key is None and config is None
+    if generated:
+        access_key = base64.b64encode(os.urandom(32)).decode()
+    settings = load_config(
+        config,
+        {
+            "access_key": access_key,
+            "host": host,
+            "port": port,
+            "sender_domains": sender_domain,
+            "send_per_minute": per_minute,
+            "send_per_hour": per_hour,
+            "status_per_minute": status_per_minute,
+            "status_per_hour": status_per_hour,
+            "time_scale": time_scale,
+            "latency_ms": latency_ms,
+            "jitter_ms": jitter_ms,
+            "fault_500_rate": fault_500,
+            "fault_503_rate": fault_503,
+            "fault_429_rate": fault_429,
+            "drop_rate": drop_rate,
+            "bounce_rate": bounce_rate,
+            "failure_rate": failure_rate,
+            "spam_rate": spam_rate,
+            "status_delay_seconds": status_delay,
+            "webhook_url": webhook_url,
+            "event_schema": event_schema,
+            "event_delay_seconds": event_delay,
+            "event_delay_jitter_seconds": event_jitter,
+            "duplicate_rate": duplicate_rate,
+            "accept_bearer": accept_bearer,
+            "seed": seed,
+        },
+    )
+
+    def ready(url: str) -> None:
+        typer.echo(f"ACS Email emulator listening on {url}")
+        typer.echo(f"sender domains: {', '.join(settings.sender_domains) or 'any'}")
+        if generated:
+            # A throwaway key for a local emulator: printed so that clients can use it.
+            typer.echo(
+                f"generated access key (local use only): {settings.access_key.get_secret_value()}"
+            )
+            typer.echo(f"connection string: endpoint={url}/;accesskey=<the key above>")
+        typer.echo(f"stats: {url}/_emulator/stats   (Ctrl-C to stop)")
+
+    try:
+        asyncio.run(serve_forever(settings, ready))
+    except KeyboardInterrupt:
+        typer.echo("emulator stopped")

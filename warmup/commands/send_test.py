@@ -1,0 +1,74 @@
+"""``warmup send-test``: prove the credentials and the sender address work, before a campaign."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import typer
+
+from warmup.errors import ConfigError, SendError
+from warmup.logs import configure_logging
+from warmup.sending import RetryPolicy, Sender, build_client, build_message
+from warmup.settings import Settings, env_name, load_settings
+
+
+def run_send_test(
+    settings: Settings,
+    *,
+    to: str,
+    sender: str | None,
+    subject: str,
+    wait: bool,
+    timeout: float,
+) -> str:
+    """Send one message and (optionally) wait for its final status; return that status."""
+    sender = sender or settings.sender_address
+    if sender is None:
+        raise ConfigError(f"no sender address: pass --from or set {env_name('sender_address')}")
+    client = build_client(settings)
+    try:
+        acs = Sender(client, RetryPolicy.from_settings(settings))
+        message = build_message(
+            sender=sender,
+            to=[to],
+            subject=subject,
+            plain_text="This is a test message from warmup send-test.",
+        )
+        typer.echo(f"sending to {to} from {sender} via {client.auth.endpoint} ({client.auth.mode})")
+        accepted = acs.send(message, operation_id=str(uuid.uuid4()))
+        typer.echo(
+            f"accepted: message id {accepted.message_id} after {accepted.attempts} attempt(s)"
+        )
+        if not wait:
+            return "Accepted"
+        final = acs.wait_for_status(accepted.message_id, timeout=timeout)
+        suffix = f" ({final.error})" if final.error else ""
+        typer.echo(f"status: {final.status}{suffix}")
+        return final.status
+    finally:
+        client.close()
+
+
+def send_test(
+    to: Annotated[str, typer.Option("--to", help="Recipient address.")],
+    sender: Annotated[
+        str | None,
+        typer.Option("--from", help="Sender address (default: WARMUP_SENDER_ADDRESS)."),
+    ] = None,
+    subject: Annotated[str, typer.Option(help="Subject line.")] = "warmup send-test",
+    wait: Annotated[bool, typer.Option(help="Wait for the operation's final status.")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the status.")] = 120.0,
+) -> None:
+    """Send one message through the configured ACS (or the emulator); print id and status."""
+    settings = load_settings()
+    configure_logging(settings)
+    try:
+        status = run_send_test(
+            settings, to=to, sender=sender, subject=subject, wait=wait, timeout=timeout
+        )
+    except SendError as exc:
+        typer.secho(f"send failed: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    if status not in {"Accepted", "Succeeded"}:
+        raise typer.Exit(1)

@@ -1,0 +1,54 @@
+"""Which delivery outcome each recipient gets: first by address rule, then by probability."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from warmup.emulator.config import DeliveryStatus, EmulatorConfig, OutcomeRule
+
+_RANDOM_DETAILS = {
+    DeliveryStatus.BOUNCED: "550 5.1.1 Recipient address rejected: user unknown.",
+    DeliveryStatus.FAILED: "554 5.7.1 Message rejected by the recipient's server.",
+    DeliveryStatus.FILTERED_SPAM: "Message was identified as spam.",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: DeliveryStatus
+    details: str
+    mail_server: str
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def _by_rule(address: str, rules: Sequence[OutcomeRule]) -> OutcomeRule | None:
+    for rule in rules:
+        if _compiled(rule.pattern).search(address):
+            return rule
+    return None
+
+
+def decide(address: str, config: EmulatorConfig, rng: random.Random) -> Outcome:
+    """The outcome for one recipient. Rules win over the random rates."""
+    server = f"mx.{address.rpartition('@')[2].lower()}"
+    rule = _by_rule(address, config.outcome_rules)
+    if rule is not None:
+        return Outcome(rule.status, rule.details or rule.status.value, server)
+    draw = rng.random()
+    for status, rate in (
+        (DeliveryStatus.BOUNCED, config.bounce_rate),
+        (DeliveryStatus.FAILED, config.failure_rate),
+        (DeliveryStatus.FILTERED_SPAM, config.spam_rate),
+    ):
+        if draw < rate:
+            return Outcome(status, _RANDOM_DETAILS[status], server)
+        draw -= rate
+    return Outcome(DeliveryStatus.DELIVERED, "No error.", server)

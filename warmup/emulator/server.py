@@ -1,0 +1,107 @@
+"""Running the emulator: in the foreground (``warmup emulator``) or on a background thread.
+
+The background form is what the demo, the tests and the benchmarks use: it owns an event loop
+on its own thread, binds (port 0 picks a free port) and exposes the stats and config safely
+across threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from types import TracebackType
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from warmup.emulator.app import build_app
+from warmup.emulator.config import EmulatorConfig
+from warmup.emulator.core import Emulator
+
+T = TypeVar("T")
+
+
+async def _start(emulator: Emulator) -> web.AppRunner:
+    runner = web.AppRunner(build_app(emulator), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, emulator.config.host, emulator.config.port, backlog=1024)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    emulator.base_url = f"http://{host}:{port}"
+    return runner
+
+
+async def serve_forever(config: EmulatorConfig, ready: Callable[[str], None]) -> None:
+    """Serve until cancelled (Ctrl-C)."""
+    emulator = Emulator(config)
+    runner = await _start(emulator)
+    ready(emulator.base_url)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+class EmulatorServer:
+    """An emulator on a background thread: ``with EmulatorServer(config) as server: server.url``."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.emulator = Emulator(config)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="acs-emulator", daemon=True
+        )
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return self.emulator.base_url
+
+    def start(self) -> EmulatorServer:
+        self._thread.start()
+        self._runner = asyncio.run_coroutine_threadsafe(_start(self.emulator), self._loop).result(
+            10
+        )
+        return self
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            self._runner = None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the emulator's loop, where its state lives, and return its result."""
+        future: Future[T] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        self._loop.call_soon_threadsafe(run)
+        return future.result(10)
+
+    def stats(self, *, include_recipients: bool = False) -> dict[str, Any]:
+        return self.call(
+            lambda: self.emulator.stats.snapshot(include_recipients=include_recipients)
+        )
+
+    def reconfigure(self, **changes: Any) -> None:
+        self.call(lambda: self.emulator.reconfigure(changes))
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,99 @@
+"""Every error the warmup library raises on purpose derives from :class:`WarmupError`.
+
+The tree::
+
+    WarmupError
+    ├── ConfigError              a setting is missing or invalid (names the WARMUP_* variable)
+    ├── PlanError                a ramp plan is invalid (carries every problem found)
+    └── SendError                one ACS send did not succeed (carries its classification)
+        ├── ThrottledError       429: ACS asked us to wait (``retry_after`` seconds)
+        ├── TransientSendError   5xx, connection refused/reset: safe to retry
+        ├── AmbiguousSendError   the request left, no answer came: retry with the same Operation-Id
+        └── PermanentSendError   400/401/403/404/413: retrying cannot help
+
+Messages never contain secrets (access keys, connection strings, client secrets): errors are
+shown to operators and written to logs, so the code that raises them builds the text from
+non-secret parts only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "AmbiguousSendError",
+    "ConfigError",
+    "PermanentSendError",
+    "PlanError",
+    "SendError",
+    "ThrottledError",
+    "TransientSendError",
+    "WarmupError",
+]
+
+
+class WarmupError(Exception):
+    """Base class of every error raised on purpose by warmup."""
+
+
+class ConfigError(WarmupError):
+    """A setting is missing or invalid. The message names the environment variable."""
+
+
+class PlanError(WarmupError):
+    """A ramp plan is invalid. ``problems`` lists each one with its file, field path and line."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class SendError(WarmupError):
+    """An ACS send did not succeed.
+
+    ``status`` is the HTTP status when there was a response; ``code`` the ACS error code
+    (``x-ms-error-code`` or the body's ``error.code``).
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        self.status = status
+        self.code = code
+        super().__init__(message)
+
+
+class ThrottledError(SendError):
+    """ACS answered 429. ``retry_after`` is the wait it asked for, in seconds, when it said one."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None,
+        status: int | None = 429,
+        code: str | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status=status, code=code)
+
+
+class TransientSendError(SendError):
+    """A 5xx answer or a connection that failed before the request was sent: retry with backoff."""
+
+    retryable = True
+
+
+class AmbiguousSendError(SendError):
+    """The request may have reached ACS (a read timeout, a dropped response).
+
+    Retrying is safe only with the same Operation-Id, which the sender always reuses.
+    """
+
+    retryable = True
+
+
+class PermanentSendError(SendError):
+    """ACS rejected the request for a reason a retry cannot fix."""

@@ -1,0 +1,53 @@
+"""Logging set-up for entry points, with a last line of defence against leaked secrets.
+
+Code never logs secrets on purpose; :class:`RedactSecrets` also scrubs any configured secret
+value from every record that reaches a handler, in case a library puts one in a message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from pydantic import SecretStr
+
+from warmup.settings import Settings
+
+REDACTED = "***"
+
+
+class RedactSecrets(logging.Filter):
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        # Longest first, so a secret that contains another is removed whole.
+        self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._secrets:
+            message = self.redact(record.getMessage())
+            record.msg, record.args = message, None
+        return True
+
+
+def secret_values(settings: Settings) -> list[str]:
+    return [
+        value.get_secret_value()
+        for value in settings.__dict__.values()
+        if isinstance(value, SecretStr)
+    ]
+
+
+def configure_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets([*secret_values(settings), *extra_secrets]))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    # azure-core logs each request at INFO; keep it for debugging only.
+    logging.getLogger("azure").setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,107 @@
+"""Typed settings read from ``WARMUP_*`` environment variables (and an optional ``.env`` file).
+
+Settings are built only at entry points (the CLI, the worker, the API) and passed down, so no
+module reads the environment on import. Secrets are :class:`pydantic.SecretStr`: they print as
+``**********`` and must be unwrapped on purpose with ``get_secret_value()``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from warmup.errors import ConfigError
+
+ENV_PREFIX = "WARMUP_"
+
+
+class AcsAuth(StrEnum):
+    """How the ACS client authenticates."""
+
+    AUTO = "auto"  # connection string, else endpoint + key, else DefaultAzureCredential
+    CONNECTION_STRING = "connection_string"
+    KEY = "key"
+    DEFAULT = "default"  # azure-identity's DefaultAzureCredential chain
+    MANAGED_IDENTITY = "managed_identity"
+    SERVICE_PRINCIPAL = "service_principal"
+    WORKLOAD_IDENTITY = "workload_identity"
+
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Each field is read from ``WARMUP_<FIELD NAME IN CAPITALS>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- ACS connection -------------------------------------------------------------------
+    acs_auth: AcsAuth = AcsAuth.AUTO
+    acs_connection_string: SecretStr | None = None
+    acs_endpoint: str | None = None
+    acs_access_key: SecretStr | None = None
+    acs_api_version: str = "2025-09-01"
+    azure_tenant_id: str | None = None
+    azure_client_id: str | None = None
+    azure_client_secret: SecretStr | None = None
+    azure_federated_token_file: Path | None = None
+
+    # --- sending ----------------------------------------------------------------------------
+    sender_address: str | None = None
+    connect_timeout_seconds: PositiveFloat = 10.0
+    read_timeout_seconds: PositiveFloat = 30.0
+    retry_max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    retry_max_total_wait_seconds: PositiveFloat = 600.0
+    retry_backoff_initial_seconds: PositiveFloat = 0.5
+    retry_backoff_max_seconds: PositiveFloat = 30.0
+    retry_after_cap_seconds: PositiveFloat = 300.0
+
+    # --- service --------------------------------------------------------------------------
+    log_level: str = "INFO"
+
+    @field_validator("acs_endpoint")
+    @classmethod
+    def _endpoint_is_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http:// for a local emulator)")
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment; raise :class:`ConfigError` naming each bad variable.
+
+    The message repeats pydantic's reason but never the rejected value, which may be a secret.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            problems.append(f"{env_name(field)}: {error['msg']}")
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(problems)) from None
