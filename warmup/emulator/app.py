@@ -84,9 +84,11 @@ async def send(request: web.Request) -> web.Response:
     body = await _read_limited(request)
     if body is None:
         emulator.stats.rejected["RequestEntityTooLarge"] += 1
-        return _respond(
+        response = _respond(
             error_reply(413, "RequestEntityTooLarge", f"request exceeds {MAX_REQUEST_BYTES} bytes")
         )
+        response.force_close()  # the unread rest of the body must not be parsed as a request
+        return response
     early = await _before(request, body)
     if early is _DROP:
         return _drop(request)

@@ -24,7 +24,9 @@ T = TypeVar("T")
 
 
 async def _start(emulator: Emulator) -> web.AppRunner:
-    runner = web.AppRunner(build_app(emulator), access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        build_app(emulator), access_log=None, handle_signals=False, shutdown_timeout=2.0
+    )
     await runner.setup()
     site = web.TCPSite(runner, emulator.config.host, emulator.config.port, backlog=1024)
     await site.start()

@@ -1,0 +1,148 @@
+"""The `warmup` command as a user runs it, against `warmup emulator` in another process."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from azure.communication.email import EmailClient
+from azure.core.credentials import AzureKeyCredential
+from azure.core.exceptions import HttpResponseError
+
+from tests.conftest import EMULATOR_KEY, message_to
+
+pytestmark = pytest.mark.integration
+WARMUP = [sys.executable, "-m", "warmup"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_emulator(*args: str) -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*WARMUP, "emulator", "--port", str(port), "--access-key", EMULATOR_KEY, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url + "/_emulator/health", timeout=1)
+            return process, url
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"emulator did not start: {process.communicate()[0]}")
+
+
+@pytest.fixture
+def emulator_process() -> Iterator[str]:
+    process, url = start_emulator("--per-minute", "5", "--time-scale", "30")
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+def run_warmup(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")}
+    return subprocess.run(
+        [*WARMUP, *args], env={**clean, **env}, capture_output=True, text=True, timeout=90
+    )
+
+
+def test_plain_sdk_script_gets_202_then_429_on_the_sixth_send_in_a_minute() -> None:
+    process, url = start_emulator("--per-minute", "5")
+    try:
+        client = EmailClient(url, AzureKeyCredential(EMULATOR_KEY), retry_total=0)
+        for i in range(5):
+            poller = client.begin_send(message_to(f"u{i}@example.org"), polling=False)
+            assert poller.result()["status"] == "Running"
+        with pytest.raises(HttpResponseError) as caught:
+            client.begin_send(message_to("u5@example.org"), polling=False)
+        assert caught.value.status_code == 429
+        assert 1 <= int(caught.value.response.headers["Retry-After"]) <= 60
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_send_test_waits_out_a_429_and_prints_id_and_status(emulator_process: str) -> None:
+    client = EmailClient(emulator_process, AzureKeyCredential(EMULATOR_KEY), retry_total=0)
+    for i in range(5):  # use up the minute's quota so send-test meets a 429
+        client.begin_send(message_to(f"u{i}@example.org"), polling=False)
+    env = {
+        "WARMUP_ACS_CONNECTION_STRING": f"endpoint={emulator_process}/;accesskey={EMULATOR_KEY}",
+        "WARMUP_LOG_LEVEL": "DEBUG",
+    }
+    result = run_warmup(
+        "send-test", "--to", "ops@example.org", "--from", "news@example.com", env=env
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "accepted: message id" in output
+    assert "after 2 attempt(s)" in output
+    assert "status: Succeeded" in output
+    assert "retrying send" in output
+    assert "429" in output
+    assert EMULATOR_KEY not in output
+
+
+def test_send_test_with_a_wrong_key_fails_cleanly_without_leaking_it(
+    emulator_process: str,
+) -> None:
+    wrong = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="
+    env = {
+        "WARMUP_ACS_ENDPOINT": emulator_process,
+        "WARMUP_ACS_ACCESS_KEY": wrong,
+        "WARMUP_LOG_LEVEL": "DEBUG",
+    }
+    result = run_warmup("send-test", "--to", "a@example.org", "--from", "n@example.com", env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "send failed: HTTP 401: Denied" in output
+    assert wrong not in output
+    assert "Traceback" not in output
+
+
+def test_bad_setting_names_the_variable_and_exits_2() -> None:
+    result = run_warmup(
+        "send-test", "--to", "a@example.org", env={"WARMUP_READ_TIMEOUT_SECONDS": "-1"}
+    )
+    assert result.returncode == 2
+    assert "WARMUP_READ_TIMEOUT_SECONDS" in result.stderr
+
+
+def test_missing_connection_says_what_to_set() -> None:
+    result = run_warmup("send-test", "--to", "a@example.org", "--from", "n@example.com", env={})
+    assert result.returncode == 2
+    assert "WARMUP_ACS_CONNECTION_STRING" in result.stderr
+
+
+def test_emulator_with_a_key_that_is_not_base64_explains_itself() -> None:
+    result = subprocess.run(
+        [*WARMUP, "emulator", "--port", str(free_port()), "--access-key", "KEY"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "base64" in result.stderr
+
+
+def test_env_example_documents_every_setting() -> None:
+    from warmup.settings import Settings, env_name
+
+    documented = (Path(__file__).parents[2] / ".env.example").read_text()
+    for field in Settings.model_fields:
+        assert env_name(field) in documented, env_name(field)

@@ -1,0 +1,197 @@
+"""The real azure-communication-email SDK, sync and async, through warmup.sending."""
+
+import asyncio
+import base64
+import uuid
+
+import pytest
+from azure.communication.email import EmailClient
+from azure.core.credentials import AccessToken, AzureKeyCredential
+from pydantic import SecretStr
+
+from tests.conftest import EMULATOR_KEY, emulator_config, message_to, settings_for
+from warmup.emulator.server import EmulatorServer
+from warmup.errors import PermanentSendError, ThrottledError
+from warmup.sending import (
+    AsyncSender,
+    RetryPolicy,
+    Sender,
+    build_async_client,
+    build_client,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def sync_sender(server: EmulatorServer, **kwargs: object) -> Sender:
+    return Sender(build_client(settings_for(server)), RetryPolicy(), **kwargs)  # type: ignore[arg-type]
+
+
+def test_sync_send_is_accepted_with_a_message_id(emulator: EmulatorServer) -> None:
+    accepted = sync_sender(emulator).send(message_to("ada@example.org"), "op-sync-1")
+    assert accepted.message_id == "op-sync-1"
+    assert accepted.attempts == 1
+    assert emulator.stats()["accepted"] == 1
+
+
+def test_async_send_is_accepted_with_a_message_id(emulator: EmulatorServer) -> None:
+    async def go() -> str:
+        client = build_async_client(settings_for(emulator))
+        try:
+            accepted = await AsyncSender(client, RetryPolicy()).send(
+                message_to("ada@example.org"), "op-async-1"
+            )
+            status = await AsyncSender(client, RetryPolicy()).status(accepted.message_id)
+            assert status.message_id == "op-async-1"
+            return accepted.message_id
+        finally:
+            await client.close()
+
+    assert asyncio.run(go()) == "op-async-1"
+
+
+def test_wrong_key_gets_401_and_is_not_retried(emulator: EmulatorServer) -> None:
+    wrong = base64.b64encode(b"not-the-right-key-at-all-0000000").decode()
+    settings = settings_for(emulator, acs_access_key=SecretStr(wrong))
+    with pytest.raises(PermanentSendError) as caught:
+        Sender(build_client(settings), RetryPolicy()).send(message_to("a@example.org"), "op-x")
+    assert caught.value.status == 401
+    assert wrong not in str(caught.value)
+    assert emulator.stats()["rejected"] == {"Denied": 1}
+
+
+def test_429_is_waited_out_then_the_send_succeeds() -> None:
+    # A minute lasts 1.5 s here, so Retry-After is 1-2 s of real time.
+    with EmulatorServer(emulator_config(send_per_minute=2, time_scale=40)) as server:
+        slept: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            slept.append(seconds)
+            import time
+
+            time.sleep(seconds)
+
+        sender = sync_sender(server, sleep=sleep)
+        for i in range(3):
+            sender.send(message_to(f"u{i}@example.org"), f"op-{i}")
+        stats = server.stats()
+    assert stats["throttled"] == 1
+    assert stats["accepted"] == 3
+    assert len(slept) == 1
+    assert slept[0] >= 1
+    assert stats["max_accepted_in_any_minute"] <= 2
+
+
+def test_503_burst_is_retried_until_it_passes() -> None:
+    with EmulatorServer(emulator_config(fault_503_rate=1.0)) as server:
+        waits: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            waits.append(seconds)
+            if len(waits) == 3:  # the burst ends after the third failure
+                server.reconfigure(fault_503_rate=0.0)
+
+        accepted = sync_sender(server, sleep=sleep).send(message_to("a@example.org"), "op-503")
+        stats = server.stats()
+    assert accepted.attempts == 4
+    assert stats["injected"] == {"503": 3}
+    assert stats["accepted"] == 1
+
+
+def test_permanent_400_is_not_retried(emulator: EmulatorServer) -> None:
+    bad = message_to("a@example.org")
+    bad["senderAddress"] = "someone@not-linked.example"
+    with pytest.raises(PermanentSendError) as caught:
+        sync_sender(emulator, sleep=lambda s: pytest.fail("must not wait")).send(bad, "op-400")
+    assert caught.value.status == 400
+    assert caught.value.code == "DomainNotLinked"
+    assert emulator.stats()["rejected"] == {"DomainNotLinked": 1}
+
+
+def test_reused_operation_id_is_counted_and_not_delivered_twice(emulator: EmulatorServer) -> None:
+    sender = sync_sender(emulator)
+    first = sender.send(message_to("ada@example.org"), "op-same")
+    second = sender.send(message_to("ada@example.org"), "op-same")
+    stats = emulator.stats(include_recipients=True)
+    assert first.message_id == second.message_id
+    assert stats["accepted"] == 1
+    assert stats["reused_operation_ids"] == 1
+    assert stats["accepted_per_recipient"] == {"ada@example.org": 1}
+
+
+def test_lost_answer_is_retried_with_the_same_operation_id() -> None:
+    # ACS accepted the send but the answer never arrived: the retry must not make a second email.
+    with EmulatorServer(emulator_config(drop_after_accept_rate=1.0)) as server:
+
+        def sleep(seconds: float) -> None:
+            server.reconfigure(drop_after_accept_rate=0.0)
+
+        accepted = sync_sender(server, sleep=sleep).send(message_to("a@example.org"), "op-amb")
+        stats = server.stats(include_recipients=True)
+    assert accepted.attempts == 2
+    assert stats["accepted"] == 1
+    assert stats["reused_operation_ids"] == 1
+    assert stats["accepted_per_recipient"] == {"a@example.org": 1}
+
+
+def test_hourly_throttle_beyond_the_cap_raises_instead_of_blocking() -> None:
+    with EmulatorServer(emulator_config(send_per_hour=1)) as server:
+        sender = sync_sender(server, sleep=lambda s: pytest.fail("must not wait an hour"))
+        sender.send(message_to("a@example.org"), "op-1")
+        with pytest.raises(ThrottledError) as caught:
+            sender.send(message_to("b@example.org"), "op-2")
+    assert caught.value.retry_after is not None
+    assert caught.value.retry_after > 3000
+
+
+def test_status_reaches_a_final_state(emulator: EmulatorServer) -> None:
+    emulator.reconfigure(status_delay_seconds=0.2)
+    sender = sync_sender(emulator)
+    ok = sender.send(message_to("ada@example.org"), "op-ok")
+    bad = sender.send(message_to("fail+1@example.org"), "op-bad")
+    assert sender.wait_for_status(ok.message_id, timeout=10, interval=0.1).status == "Succeeded"
+    final = sender.wait_for_status(bad.message_id, timeout=10, interval=0.1)
+    assert final.status == "Failed"
+    assert final.error
+
+
+class StaticToken:
+    """A TokenCredential as azure-identity would give, without a network round trip."""
+
+    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+        assert scopes == ("https://communication.azure.com//.default",)
+        return AccessToken("entra-token", 4_102_444_800)
+
+
+def test_entra_bearer_token_is_accepted_over_http_when_enabled() -> None:
+    config = emulator_config(accept_bearer=True, bearer_token=SecretStr("entra-token"))
+    with EmulatorServer(config) as server:
+        client = EmailClient(server.url, StaticToken(), retry_total=0)
+        result = client.begin_send(
+            message_to("a@example.org"), polling=False, enforce_https=False
+        ).result()
+        assert result["status"] == "Running"
+        # A key-signed request still works beside it.
+        keyed = EmailClient(server.url, AzureKeyCredential(EMULATOR_KEY), retry_total=0)
+        keyed.begin_send(message_to("b@example.org"), polling=False).result()
+        assert server.stats()["accepted"] == 2
+
+
+def test_many_concurrent_async_sends_each_land_once(emulator: EmulatorServer) -> None:
+    async def go() -> None:
+        client = build_async_client(settings_for(emulator))
+        sender = AsyncSender(client, RetryPolicy())
+        try:
+            await asyncio.gather(
+                *(
+                    sender.send(message_to(f"u{i}@example.org"), str(uuid.uuid4()))
+                    for i in range(200)
+                )
+            )
+        finally:
+            await client.close()
+
+    asyncio.run(go())
+    stats = emulator.stats()
+    assert stats["accepted"] == 200
+    assert stats["recipients_accepted_more_than_once"] == 0

@@ -1,0 +1,5 @@
+"""``python -m warmup`` runs the CLI."""
+
+from warmup.cli import main
+
+main()
