@@ -1,0 +1,33 @@
+import logging
+
+import pytest
+from pydantic import SecretStr
+
+from warmup.logs import REDACTED, RedactSecrets, configure_logging, secret_values
+from warmup.settings import Settings
+
+
+def test_filter_removes_every_secret_from_the_formatted_message() -> None:
+    redact = RedactSecrets(["c2VjcmV0LWtleQ==", "client-secret-1"])
+    record = logging.LogRecord(
+        "x", logging.ERROR, "f", 1, "key=%s and %s", ("c2VjcmV0LWtleQ==", "client-secret-1"), None
+    )
+    assert redact.filter(record)
+    assert record.getMessage() == f"key={REDACTED} and {REDACTED}"
+
+
+def test_secret_values_come_from_every_secret_setting() -> None:
+    settings = Settings(
+        acs_access_key=SecretStr("access-key-value"),
+        azure_client_secret=SecretStr("client-secret-value"),
+    )
+    assert set(secret_values(settings)) == {"access-key-value", "client-secret-value"}
+
+
+def test_configured_logging_redacts(capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Settings(acs_access_key=SecretStr("access-key-value"))
+    configure_logging(settings)
+    logging.getLogger("warmup.test").warning("oops %s", "access-key-value")
+    err = capsys.readouterr().err
+    assert "access-key-value" not in err
+    assert REDACTED in err
