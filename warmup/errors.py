@@ -5,6 +5,7 @@ The tree::
     WarmupError
     ├── ConfigError              a setting is missing or invalid (names the WARMUP_* variable)
     ├── PlanError                a ramp plan is invalid (carries every problem found)
+    ├── TransitionError          an ops action that does not apply to the domain's state now
     └── SendError                one ACS send did not succeed (carries its classification)
         ├── ThrottledError       429: ACS asked us to wait (``retry_after`` seconds)
         ├── TransientSendError   5xx, connection refused/reset: safe to retry
@@ -28,6 +29,7 @@ __all__ = [
     "SendError",
     "ThrottledError",
     "TransientSendError",
+    "TransitionError",
     "WarmupError",
 ]
 
@@ -46,6 +48,10 @@ class PlanError(WarmupError):
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
+
+
+class TransitionError(WarmupError):
+    """An ops action that does not apply now (resume a domain that is not paused, say)."""
 
 
 class SendError(WarmupError):

@@ -1,0 +1,95 @@
+"""How many emails a sending domain may send right now.
+
+The answer is the smallest of what is left under each cap that applies: the step's per-minute,
+per-hour and per-day caps, and the ACS quota per minute and per hour times the plan's headroom,
+given what was already sent in the trailing minute, the trailing hour and today (the plan's
+timezone). Nothing outside the sending window or while paused. Per provider group, a share of the
+step's hourly cap, less what that group already had in the trailing hour.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from warmup.control.state import DomainState
+from warmup.plans.model import ACS_DEFAULT_PER_HOUR, ACS_DEFAULT_PER_MINUTE, Plan, ProviderGroup
+
+
+@dataclass(frozen=True)
+class AcsQuota:
+    """The subscription's quota today (raised by Microsoft on request)."""
+
+    per_minute: int = ACS_DEFAULT_PER_MINUTE
+    per_hour: int = ACS_DEFAULT_PER_HOUR
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Sends already made: trailing 60 s, trailing 3600 s, and today in the plan's timezone."""
+
+    last_minute: int = 0
+    last_hour: int = 0
+    today: int = 0
+    provider_last_hour: Mapping[ProviderGroup, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Allowance:
+    total: int
+    limited_by: str
+    # Only the groups the plan caps; a group not listed is limited by ``total`` alone.
+    per_provider: Mapping[ProviderGroup, int] = field(default_factory=dict)
+
+    def for_provider(self, group: ProviderGroup) -> int:
+        return min(self.total, self.per_provider.get(group, self.total))
+
+
+def in_window(plan: Plan, now: datetime) -> bool:
+    if plan.window is None:
+        return True
+    local = now.astimezone(plan.zone)
+    allowed_days = {day.number for day in plan.window.days}
+    return local.weekday() in allowed_days and plan.window.start <= local.time() < plan.window.end
+
+
+def allowance(
+    plan: Plan, state: DomainState, now: datetime, usage: Usage, quota: AcsQuota
+) -> Allowance:
+    if not state.sends:
+        return Allowance(0, f"{state.status.value}: {state.reason}")
+    if not in_window(plan, now):
+        return Allowance(0, "outside the sending window")
+    step = plan.step(state.step)
+    headroom = plan.quota.headroom
+    limits = [
+        (f"step {state.step} cap {step.per_hour:,}/hour", step.per_hour - usage.last_hour),
+        (f"step {state.step} cap {step.per_day:,}/day", step.per_day - usage.today),
+        (
+            f"ACS quota {quota.per_minute:,}/minute × {headroom:g}",
+            math.floor(quota.per_minute * headroom) - usage.last_minute,
+        ),
+        (
+            f"ACS quota {quota.per_hour:,}/hour × {headroom:g}",
+            math.floor(quota.per_hour * headroom) - usage.last_hour,
+        ),
+    ]
+    if step.per_minute is not None:
+        limits.append(
+            (
+                f"step {state.step} cap {step.per_minute:,}/minute",
+                step.per_minute - usage.last_minute,
+            )
+        )
+    limited_by, left = min(limits, key=lambda limit: limit[1])
+    total = max(0, left)
+    per_provider = {
+        group: max(
+            0,
+            min(total, math.floor(share * step.per_hour) - usage.provider_last_hour.get(group, 0)),
+        )
+        for group, share in (plan.providers or {}).items()
+    }
+    return Allowance(total, limited_by, per_provider)

@@ -1,0 +1,1 @@
+"""Ramp plans: the model, YAML loading with precise errors, summaries and simulation."""

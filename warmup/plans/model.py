@@ -1,0 +1,269 @@
+"""A ramp plan: how fast a sending domain may grow, and when it must hold or pause.
+
+Plans are written in YAML (``schedules/*.yaml``) and loaded by :mod:`warmup.plans.loader`, which
+adds file and line numbers to every problem. Rates may be written as fractions (``0.01``) or
+percentages (``"1%"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import time
+from enum import StrEnum
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+# ACS's default quota for a custom verified domain (ACS_NOTES.md): a new subscription's ceiling.
+ACS_DEFAULT_PER_MINUTE = 30
+ACS_DEFAULT_PER_HOUR = 100
+# Published list price, USD (ACS_NOTES.md). Estimates only.
+PRICE_PER_EMAIL = 0.00025
+PRICE_PER_MB = 0.00012
+
+
+def _percent(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100
+        except ValueError:
+            raise ValueError(f"{value!r} is not a percentage") from None
+    return value
+
+
+Rate = Annotated[float, BeforeValidator(_percent), Field(ge=0.0, le=1.0)]
+Count = Annotated[int, Field(ge=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Step(Strict):
+    per_hour: Count
+    per_day: Count
+    per_minute: Count | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Step:
+        if self.per_day < self.per_hour:
+            raise ValueError(f"per_day ({self.per_day}) is below per_hour ({self.per_hour})")
+        if self.per_minute is not None and self.per_minute > self.per_hour:
+            raise ValueError(f"per_minute ({self.per_minute}) is above per_hour ({self.per_hour})")
+        return self
+
+
+class Advance(Strict):
+    # Healthy sending days at a step before moving to the next one.
+    healthy_days: Annotated[int, Field(ge=1, le=30)] = 2
+    # A day is a *sending* day only if it sent at least this share of its daily cap, so quiet
+    # days (no campaign, a weekend) do not count as proof that the domain copes.
+    min_fraction_of_cap: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
+
+
+class Threshold(Strict):
+    hold: Rate
+    pause: Rate
+
+    @model_validator(mode="after")
+    def _hold_below_pause(self) -> Threshold:
+        if self.hold >= self.pause:
+            raise ValueError(f"hold ({self.hold:.2%}) must be below pause ({self.pause:.2%})")
+        return self
+
+
+class Gates(Strict):
+    """Health gates, judged over the last ``window_hours`` once ``min_sample`` reports are in."""
+
+    window_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 24
+    min_sample: Annotated[int, Field(ge=1)] = 200
+    # Anything but Delivered is a failure for ACS: 1 % hold, 2 % pause follow its guidance.
+    failure_rate: Threshold = Threshold(hold=0.01, pause=0.02)
+    # Hard bounces are failures too; a separate gate lets ops be stricter about them.
+    hard_bounce_rate: Threshold = Threshold(hold=0.01, pause=0.02)
+    # Gmail: keep spam complaints under 0.10 %, never reach 0.30 %.
+    complaint_rate: Threshold = Threshold(hold=0.001, pause=0.003)
+
+
+class Resume(Strict):
+    step_back: Annotated[int, Field(ge=0)] = 1
+
+
+class Rewarm(Strict):
+    # After this many days without a sending day the domain is shown as idle.
+    idle_after_days: Annotated[int, Field(ge=1)] = 7
+    # After this many, its reputation has faded: it drops back to ``to_step`` and warms again.
+    after_idle_days: Annotated[int, Field(ge=1)] = 30
+    to_step: Annotated[int, Field(ge=0)] = 0
+
+
+class Quota(Strict):
+    """The ACS quota the plan is written for (its ceiling), and the share of it we use."""
+
+    per_minute: Count = ACS_DEFAULT_PER_MINUTE
+    per_hour: Count = ACS_DEFAULT_PER_HOUR
+    headroom: Annotated[float, Field(gt=0.0, le=1.0)] = 0.9
+
+
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+    @property
+    def number(self) -> int:
+        """Monday is 0, as ``datetime.weekday()`` counts."""
+        return list(Weekday).index(self)
+
+
+class SendingWindow(Strict):
+    """When sending is allowed, in the plan's timezone: [start, end) on the listed days."""
+
+    days: list[Weekday] = Field(default_factory=lambda: list(Weekday), min_length=1)
+    start: time = time(0, 0)
+    end: time = time(23, 59, 59, 999999)
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> SendingWindow:
+        if self.start >= self.end:
+            raise ValueError(f"start ({self.start}) must be before end ({self.end})")
+        return self
+
+    @property
+    def hours_per_day(self) -> float:
+        start = self.start.hour + self.start.minute / 60
+        end = self.end.hour + self.end.minute / 60 + self.end.second / 3600
+        return end - start
+
+
+class ProviderGroup(StrEnum):
+    GMAIL = "gmail"
+    MICROSOFT = "microsoft"
+    YAHOO = "yahoo"
+    OTHER = "other"
+
+
+class Plan(Strict):
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    timezone: str = "UTC"
+    steps: list[Step] = Field(min_length=1)
+    advance: Advance = Advance()
+    gates: Gates = Gates()
+    resume: Resume = Resume()
+    rewarm: Rewarm = Rewarm()
+    quota: Quota = Quota()
+    window: SendingWindow | None = None
+    # Each provider group may take at most this share of the hourly cap.
+    providers: dict[ProviderGroup, Rate] | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {value!r} (use an IANA name such as Europe/Paris)"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def last_step(self) -> int:
+        return len(self.steps) - 1
+
+    def step(self, index: int) -> Step:
+        return self.steps[max(0, min(index, self.last_step))]
+
+
+MAX_GROWTH = 2.0
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def semantic_problems(plan: Plan) -> list[Problem]:
+    """Problems across fields, each with the path of the field at fault."""
+    return step_problems(plan.steps, plan.quota, plan.window) + rewarm_problems(
+        plan.rewarm, plan.last_step
+    )
+
+
+def step_problems(
+    steps: Sequence[Step | None], ceiling: Quota, window: SendingWindow | None
+) -> list[Problem]:
+    """Caps above the quota ceiling, caps that shrink or more than double, unreachable days.
+
+    ``None`` stands for a step that failed its own validation: it is skipped, so the problems
+    of the other steps are still reported.
+    """
+    problems: list[Problem] = []
+    hours = window.hours_per_day if window is not None else 24.0
+    for i, step in enumerate(steps):
+        if step is None:
+            continue
+        for field, limit in (("per_hour", ceiling.per_hour), ("per_minute", ceiling.per_minute)):
+            value = getattr(step, field)
+            if value is not None and value > limit:
+                problems.append(
+                    (
+                        ("steps", i, field),
+                        f"{value} is above the quota ceiling quota.{field} ({limit})",
+                    )
+                )
+        if step.per_day > step.per_hour * hours:
+            problems.append(
+                (
+                    ("steps", i, "per_day"),
+                    f"{step.per_day} cannot be reached at {step.per_hour}/hour "
+                    f"in {hours:g} sending hours a day",
+                )
+            )
+        before = steps[i - 1] if i > 0 else None
+        if before is None:
+            continue
+        for field in ("per_hour", "per_day", "per_minute"):
+            now, prev = getattr(step, field), getattr(before, field)
+            if now is None or prev is None:
+                continue
+            if now < prev:
+                problems.append(
+                    (
+                        ("steps", i, field),
+                        f"{now} shrinks from step {i - 1}'s {prev}: caps must not go down",
+                    )
+                )
+            elif now > prev * MAX_GROWTH:
+                problems.append(
+                    (
+                        ("steps", i, field),
+                        f"{now} is more than ×{MAX_GROWTH:g} step {i - 1}'s {prev}: "
+                        "never grow faster than doubling",
+                    )
+                )
+    return problems
+
+
+def rewarm_problems(rewarm: Rewarm, last_step: int) -> list[Problem]:
+    problems: list[Problem] = []
+    if rewarm.idle_after_days > rewarm.after_idle_days:
+        problems.append((("rewarm", "idle_after_days"), "must not be above after_idle_days"))
+    if rewarm.to_step > last_step:
+        problems.append(
+            (("rewarm", "to_step"), f"{rewarm.to_step} is beyond the last step ({last_step})")
+        )
+    return problems
