@@ -80,11 +80,14 @@ class HealthWindow:
         key = self._index(at)
         self._buckets[key] = self._buckets.get(key, OutcomeCounts()) + OutcomeCounts.of(outcome, n)
 
-    def counts(self, now: datetime) -> OutcomeCounts:
+    def counts(self, now: datetime, since: datetime | None = None) -> OutcomeCounts:
+        """Outcomes in the window ending at ``now``; only buckets wholly after ``since``."""
         newest = self._index(now)
         oldest = newest - int(self.window / self.bucket) + 1
         for key in [k for k in self._buckets if k < oldest]:
             del self._buckets[key]  # forget what can never be in a window again
+        if since is not None:
+            oldest = max(oldest, self._index(since) + 1)
         total = OutcomeCounts()
         for key, counts in self._buckets.items():
             if oldest <= key <= newest:
@@ -134,6 +137,8 @@ def judge(counts: OutcomeCounts, gates: Gates) -> Verdict:
         Level.OK, f"failure rate {_pct(counts.failure_rate)} over {n:,} reports is healthy", counts
     )
     for name, rate, threshold in checks:
+        if threshold.min_sample is not None and n < threshold.min_sample:
+            continue
         if rate >= threshold.pause:
             level, line = Level.PAUSE, f"≥ pause {_pct(threshold.pause)}"
         elif rate >= threshold.hold:

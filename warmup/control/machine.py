@@ -257,6 +257,7 @@ def resume(plan: Plan, state: DomainState, *, actor: str, reason: str, at: datet
         step=step,
         healthy_days_at_step=0,
         held_by=None,
+        health_since=at,
     )
 
 

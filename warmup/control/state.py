@@ -34,6 +34,9 @@ class DomainState:
     idle_days: int = 0
     # Who put the domain on hold: the health gate releases only its own holds.
     held_by: str | None = None
+    # Health is judged on reports after this moment: a resume starts a fresh window, or the
+    # failures that caused the pause would pause the domain again at once.
+    health_since: datetime | None = None
 
     @property
     def sends(self) -> bool:

@@ -72,6 +72,9 @@ class Advance(Strict):
 class Threshold(Strict):
     hold: Rate
     pause: Rate
+    # Reports needed before this gate decides (default: the gates' min_sample). A 0.1 % gate
+    # needs about 1,000: below that, a single complaint reads as a rate above it.
+    min_sample: Annotated[int, Field(ge=1)] | None = None
 
     @model_validator(mode="after")
     def _hold_below_pause(self) -> Threshold:
@@ -90,7 +93,7 @@ class Gates(Strict):
     # Hard bounces are failures too; a separate gate lets ops be stricter about them.
     hard_bounce_rate: Threshold = Threshold(hold=0.01, pause=0.02)
     # Gmail: keep spam complaints under 0.10 %, never reach 0.30 %.
-    complaint_rate: Threshold = Threshold(hold=0.001, pause=0.003)
+    complaint_rate: Threshold = Threshold(hold=0.001, pause=0.003, min_sample=1000)
 
 
 class Resume(Strict):

@@ -1,0 +1,211 @@
+"""``warmup plan validate|show|simulate``: ops' tools for ramp plans."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from warmup.control.allowance import AcsQuota
+from warmup.plans.chart import write_chart
+from warmup.plans.loader import load_plan, validate_files
+from warmup.plans.schedule import earliest_schedule
+from warmup.plans.simulate import FailureProfile, simulate
+
+app = typer.Typer(help="Validate, show and simulate ramp plans.", no_args_is_help=True)
+PlanFile = Annotated[
+    Path, typer.Argument(help="A plan YAML file, e.g. schedules/acs-default.yaml.")
+]
+console = Console()
+
+
+def _start_date(value: str | None) -> date:
+    if value is None:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date like 2026-12-01") from None
+
+
+def _percent(value: str) -> float:
+    text = value.strip()
+    try:
+        return float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a rate like 0.5% or 0.005") from None
+
+
+@app.command()
+def validate(files: Annotated[list[Path], typer.Argument(help="Plan files to check.")]) -> None:
+    """Check plan files; print every problem with its file, line and field. Exit 1 on any."""
+    results = validate_files(files)
+    for path, problems in results.items():
+        if problems:
+            for problem in problems:
+                typer.secho(problem, fg="red", err=True)
+        else:
+            typer.echo(f"{path}: ok")
+    bad = sum(1 for problems in results.values() if problems)
+    if bad:
+        typer.secho(f"{bad} of {len(results)} plan file(s) invalid", fg="red", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def show(
+    file: PlanFile,
+    start: Annotated[
+        str | None, typer.Option(help="First day of the ramp (default: today).")
+    ] = None,
+    message_kb: Annotated[float, typer.Option(help="Average message size, for the cost.")] = 50.0,
+) -> None:
+    """The ramp as a table: caps per step, the earliest day each is reached, volume and cost."""
+    plan = load_plan(file)
+    schedule = earliest_schedule(plan, _start_date(start), message_kb)
+    table = Table(title=f"{plan.name}: {plan.description}" if plan.description else plan.name)
+    for column in (
+        "step",
+        "/minute",
+        "/hour",
+        "/day",
+        "reached",
+        "day",
+        "sent before",
+        "ACS quota",
+    ):
+        table.add_column(column, justify="left" if column in {"reached", "ACS quota"} else "right")
+    for row in schedule.rows:
+        step = row.step
+        table.add_row(
+            str(row.index),
+            f"{step.per_minute:,}" if step.per_minute else "-",
+            f"{step.per_hour:,}",
+            f"{step.per_day:,}",
+            row.reached_on.strftime("%a %m-%d"),
+            str(row.sending_day),
+            f"{row.volume_before:,}",
+            "raise" if row.needs_raised_quota else "default",
+        )
+    console.print(table)
+    window = plan.window
+    sending = (
+        f", sending {','.join(d.value for d in window.days)} "
+        f"{window.start:%H:%M}-{window.end:%H:%M} {plan.timezone}"
+        if window
+        else ""
+    )
+    console.print(
+        f"final step reached after [bold]{schedule.sending_days_to_final}[/] healthy sending days "
+        f"({schedule.calendar_days_to_final} calendar days{sending})"
+    )
+    console.print(
+        f"volume until then: {schedule.ramp_volume:,} emails; estimated ACS cost "
+        f"[bold]${schedule.ramp_cost:,.2f}[/] at {message_kb:g} KB each (list price)"
+    )
+    first = schedule.first_raised_quota_step
+    if first is not None:
+        console.print(
+            f"step {first.index} ({first.step.per_hour:,}/hour) is above ACS's default quota "
+            f"(100/hour, 30/minute): request a quota increase before {first.reached_on:%a %Y-%m-%d}"
+        )
+    gates = plan.gates
+    console.print(
+        f"gates over {gates.window_hours} h, at least {gates.min_sample:,} reports: failures hold "
+        f"{gates.failure_rate.hold:.2%} / pause {gates.failure_rate.pause:.2%}; complaints hold "
+        f"{gates.complaint_rate.hold:.2%} / pause {gates.complaint_rate.pause:.2%}; "
+        f"resume steps back {plan.resume.step_back}"
+    )
+
+
+@app.command("simulate")
+def simulate_command(
+    file: PlanFile,
+    days: Annotated[int, typer.Option(min=1, max=365, help="Days to simulate.")] = 30,
+    failures: Annotated[
+        str, typer.Option(help="Failure-rate changes DAY:RATE, e.g. '5:1.5%,6:4%,8:0.5%'.")
+    ] = "",
+    base_rate: Annotated[str, typer.Option(help="Failure rate before any change.")] = "0.5%",
+    demand: Annotated[
+        int | None, typer.Option(help="Recipients available per day (default: unlimited).")
+    ] = None,
+    resume_after_days: Annotated[
+        int, typer.Option(min=0, help="Days after a pause that ops resume (0: never).")
+    ] = 2,
+    acs_per_hour: Annotated[
+        int | None, typer.Option(help="ACS quota per hour (default: the plan's ceiling).")
+    ] = None,
+    acs_per_minute: Annotated[
+        int | None, typer.Option(help="ACS quota per minute (default: the plan's ceiling).")
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="First simulated day (default: today).")] = None,
+    chart: Annotated[
+        Path | None,
+        typer.Option(help="Chart file, .png or .svg (default: out/<plan>-simulation.png)."),
+    ] = None,
+) -> None:
+    """Simulate the ramp day by day through the real controller, and draw the chart."""
+    plan = load_plan(file)
+    try:
+        profile = FailureProfile.parse(failures, base=_percent(base_rate))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--failures") from None
+    quota = AcsQuota(
+        per_minute=acs_per_minute or plan.quota.per_minute,
+        per_hour=acs_per_hour or plan.quota.per_hour,
+    )
+    first = datetime.combine(_start_date(start), datetime.min.time(), tzinfo=plan.zone)
+    result = simulate(
+        plan,
+        start=first,
+        days=days,
+        profile=profile,
+        quota=quota,
+        demand_per_day=demand,
+        resume_after_days=resume_after_days or None,
+    )
+    table = Table(
+        title=f"simulation of {plan.name} ({days} days, ACS quota {quota.per_hour:,}/hour)"
+    )
+    for column in (
+        "day",
+        "date",
+        "step",
+        "status",
+        "cap",
+        "sent",
+        "failures",
+        "gate window",
+        "decision",
+    ):
+        table.add_column(
+            column,
+            justify="right"
+            if column in {"day", "step", "cap", "sent", "failures", "gate window"}
+            else "left",
+        )
+    for day in result.days:
+        decisions = "; ".join(f"{t.action}: {t.reason}" for t in day.transitions) or ""
+        table.add_row(
+            str(day.day),
+            day.date.strftime("%a %m-%d"),
+            str(day.step),
+            day.status.value,
+            f"{day.cap:,}",
+            f"{day.sent:,}",
+            f"{day.failure_rate:.2%}" if day.sent else "-",
+            f"{day.window_failure_rate:.2%}",
+            decisions,
+        )
+    console.print(table)
+    final = result.days[-1]
+    console.print(
+        f"after {days} days: step {final.step} of {plan.last_step}, {final.status.value}; "
+        f"{sum(d.sent for d in result.days):,} sent"
+    )
+    path = write_chart(result, chart or Path("out") / f"{plan.name}-simulation.png")
+    console.print(f"chart: {path}")

@@ -1,0 +1,118 @@
+"""The earliest schedule a plan allows: every day a healthy sending day at full cap.
+
+From it come ``warmup plan show``'s table (when each step is reached, the volume sent by then,
+which steps need a raised ACS quota) and the "planned" line of the simulation chart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from warmup.plans.model import (
+    ACS_DEFAULT_PER_HOUR,
+    ACS_DEFAULT_PER_MINUTE,
+    PRICE_PER_EMAIL,
+    PRICE_PER_MB,
+    Plan,
+    Step,
+)
+
+
+def sending_dates(plan: Plan, start: date) -> Iterator[date]:
+    """Calendar dates from ``start`` on which the plan's window lets the domain send."""
+    allowed = {day.number for day in plan.window.days} if plan.window else set(range(7))
+    day = start
+    while True:
+        if day.weekday() in allowed:
+            yield day
+        day += timedelta(days=1)
+
+
+def daily_capacity(plan: Plan, step: Step) -> int:
+    """What a step can really send in a day: its daily cap, or less if the window is short."""
+    hours = plan.window.hours_per_day if plan.window else 24.0
+    return min(step.per_day, math.floor(step.per_hour * hours))
+
+
+def needs_raised_quota(plan: Plan, step: Step) -> bool:
+    """Above ACS's default quota for a custom domain, after the plan's headroom."""
+    headroom = plan.quota.headroom
+    over_hour = step.per_hour > math.floor(ACS_DEFAULT_PER_HOUR * headroom)
+    over_minute = step.per_minute is not None and step.per_minute > math.floor(
+        ACS_DEFAULT_PER_MINUTE * headroom
+    )
+    return over_hour or over_minute
+
+
+def cost(volume: int, message_kb: float) -> float:
+    """Estimated ACS price in USD for ``volume`` single-recipient emails of ``message_kb``."""
+    return volume * (PRICE_PER_EMAIL + PRICE_PER_MB * message_kb / 1024)
+
+
+@dataclass(frozen=True)
+class StepRow:
+    index: int
+    step: Step
+    sending_day: int  # 1-based sending day on which the step is reached at the earliest
+    reached_on: date
+    volume_before: int  # sent on the earlier steps by then
+    needs_raised_quota: bool
+
+
+@dataclass(frozen=True)
+class Schedule:
+    plan: Plan
+    rows: tuple[StepRow, ...]
+    message_kb: float
+
+    @property
+    def final(self) -> StepRow:
+        return self.rows[-1]
+
+    @property
+    def sending_days_to_final(self) -> int:
+        return self.final.sending_day - 1
+
+    @property
+    def calendar_days_to_final(self) -> int:
+        return (self.final.reached_on - self.rows[0].reached_on).days
+
+    @property
+    def ramp_volume(self) -> int:
+        return self.final.volume_before
+
+    @property
+    def ramp_cost(self) -> float:
+        return cost(self.ramp_volume, self.message_kb)
+
+    @property
+    def first_raised_quota_step(self) -> StepRow | None:
+        return next((row for row in self.rows if row.needs_raised_quota), None)
+
+    def planned_cap(self, on: date) -> int:
+        """The daily capacity the earliest schedule gives on a calendar day (0 off-window)."""
+        allowed = {d.number for d in self.plan.window.days} if self.plan.window else set(range(7))
+        if on < self.rows[0].reached_on or on.weekday() not in allowed:
+            return 0
+        current = [row for row in self.rows if row.reached_on <= on][-1]
+        return daily_capacity(self.plan, current.step)
+
+
+def earliest_schedule(plan: Plan, start: date, message_kb: float = 50.0) -> Schedule:
+    dates = sending_dates(plan, start)
+    rows: list[StepRow] = []
+    day_number = 1
+    volume = 0
+    on = next(dates)
+    for index, step in enumerate(plan.steps):
+        rows.append(StepRow(index, step, day_number, on, volume, needs_raised_quota(plan, step)))
+        if index == plan.last_step:
+            break
+        for _ in range(plan.advance.healthy_days):
+            volume += daily_capacity(plan, step)
+            day_number += 1
+            on = next(dates)
+    return Schedule(plan, tuple(rows), message_kb)
