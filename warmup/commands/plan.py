@@ -168,28 +168,11 @@ def simulate_command(
         demand_per_day=demand,
         resume_after_days=resume_after_days or None,
     )
-    table = Table(
-        title=f"simulation of {plan.name} ({days} days, ACS quota {quota.per_hour:,}/hour)"
-    )
-    for column in (
-        "day",
-        "date",
-        "step",
-        "status",
-        "cap",
-        "sent",
-        "failures",
-        "gate window",
-        "decision",
-    ):
-        table.add_column(
-            column,
-            justify="right"
-            if column in {"day", "step", "cap", "sent", "failures", "gate window"}
-            else "left",
-        )
+    table = Table(title=f"{plan.name}: {days} days, ACS quota {quota.per_hour:,}/hour")
+    for column in ("day", "date", "step", "status", "cap", "sent", "fail", "window", "decision"):
+        left = column in {"date", "status", "decision"}
+        table.add_column(column, justify="left" if left else "right")
     for day in result.days:
-        decisions = "; ".join(f"{t.action}: {t.reason}" for t in day.transitions) or ""
         table.add_row(
             str(day.day),
             day.date.strftime("%a %m-%d"),
@@ -198,8 +181,8 @@ def simulate_command(
             f"{day.cap:,}",
             f"{day.sent:,}",
             f"{day.failure_rate:.2%}" if day.sent else "-",
-            f"{day.window_failure_rate:.2%}",
-            decisions,
+            f"{day.window_failure_rate:.2%}" if day.window_reports else "-",
+            "; ".join(f"{t.action}: {t.reason}" for t in day.transitions),
         )
     console.print(table)
     final = result.days[-1]
