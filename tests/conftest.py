@@ -1,5 +1,6 @@
 import base64
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 from pydantic import SecretStr
@@ -32,6 +33,15 @@ def settings_for(server: EmulatorServer, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll until ``condition`` holds; fail the test with a clear message after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.02)
 
 
 def message_to(*addresses: str, subject: str = "hello") -> dict[str, object]:

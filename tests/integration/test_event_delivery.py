@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import emulator_config, message_to, settings_for
+from tests.conftest import emulator_config, message_to, settings_for, wait_until
 from warmup.emulator.events import DELIVERY_REPORT
 from warmup.emulator.server import EmulatorServer
 from warmup.sending import RetryPolicy, Sender, build_client
@@ -83,7 +83,8 @@ def test_event_grid_handshake_then_one_report_per_recipient(receiver: Receiver) 
     config = emulator_config(webhook_url=receiver.url, event_delay_seconds=0.05)
     with EmulatorServer(config) as server:
         send_all(server, "ada@example.org", "bounce+1@example.org")
-        receiver.wait_for(2)
+        # The receiver keeps events before it answers; the emulator counts them after.
+        wait_until(lambda: server.stats()["events_delivered"] == 2)
         stats = server.stats()
     assert receiver.calls[0][1]["aeg-event-type"] == "SubscriptionValidation"
     assert stats["handshakes"] == 1
@@ -119,7 +120,7 @@ def test_no_reports_without_a_successful_handshake() -> None:
     config = emulator_config(webhook_url=receiver.url, event_delay_seconds=0.05)
     with EmulatorServer(config) as server:
         send_all(server, "a@example.org")
-        time.sleep(0.6)
+        wait_until(lambda: server.stats()["delivery_failures"] >= 1)
         stats = server.stats()
     receiver.server.shutdown()
     assert receiver.events == []
@@ -154,7 +155,8 @@ def test_401_from_the_webhook_is_not_retried() -> None:
     config = emulator_config(webhook_url=receiver.url, event_delay_seconds=0.05)
     with EmulatorServer(config) as server:
         send_all(server, "a@example.org")
-        time.sleep(0.6)
+        wait_until(lambda: server.stats()["events_dead_lettered"] == 1)
+        time.sleep(0.3)  # a retry, if one were wrongly scheduled, would show by now
         stats = server.stats()
     receiver.server.shutdown()
     assert stats["events_dead_lettered"] == 1
