@@ -1,6 +1,10 @@
 import base64
+import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from pydantic import SecretStr
@@ -8,6 +12,9 @@ from pydantic import SecretStr
 from warmup.emulator.config import EmulatorConfig
 from warmup.emulator.server import EmulatorServer
 from warmup.settings import AcsAuth, Settings
+
+if TYPE_CHECKING:
+    from warmup.store.database import Database
 
 EMULATOR_KEY = base64.b64encode(b"warmup-test-access-key-0123456789").decode()
 SENDER = "news@example.com"
@@ -50,3 +57,56 @@ def message_to(*addresses: str, subject: str = "hello") -> dict[str, object]:
         "recipients": {"to": [{"address": a} for a in addresses]},
         "content": {"subject": subject, "plainText": "hi"},
     }
+
+
+# --- the store, on SQLite and on PostgreSQL -------------------------------------------------
+
+POSTGRES_URL = os.environ.get(
+    "WARMUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def postgres_schema_url() -> Iterator[str]:
+    """A URL whose connections use a fresh schema of their own, dropped afterwards.
+
+    PostgreSQL must be running (CI starts it): a missing server fails the test with a clear
+    message instead of skipping it.
+    """
+    import sqlalchemy
+
+    admin = sqlalchemy.create_engine(POSTGRES_URL)
+    try:
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text("select 1"))
+    except sqlalchemy.exc.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not answering at {POSTGRES_URL} ({type(exc.orig).__name__}). Start it "
+            "with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+            pytrace=False,
+        )
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as connection:
+        connection.execute(sqlalchemy.text(f'create schema "{schema}"'))
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sqlalchemy.text(f'drop schema "{schema}" cascade'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'warmup.db'}"
+    else:
+        yield from postgres_schema_url()
+
+
+@pytest.fixture
+def database(database_url: str) -> "Iterator[Database]":
+    from warmup.store.database import Database
+
+    db = Database.connect(database_url)
+    yield db
+    db.dispose()

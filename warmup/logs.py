@@ -50,4 +50,5 @@ def configure_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> 
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
     # azure-core logs each request at INFO; keep it for debugging only.
-    logging.getLogger("azure").setLevel(max(logging.WARNING, root.level))
+    for noisy in ("azure", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

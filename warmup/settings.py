@@ -66,8 +66,15 @@ class Settings(BaseSettings):
     retry_backoff_max_seconds: PositiveFloat = 30.0
     retry_after_cap_seconds: PositiveFloat = 300.0
 
+    # --- store --------------------------------------------------------------------------
+    # SQLite file by default (nothing to run); PostgreSQL for a scaled deployment, e.g.
+    # postgresql+psycopg://user@host:5432/warmup
+    database_url: SecretStr = SecretStr("sqlite:///warmup.db")
+
     # --- service --------------------------------------------------------------------------
     log_level: str = "INFO"
+    # Who ops commands are recorded as in the audit log (default: the OS user name).
+    actor: str | None = None
 
     @field_validator("acs_endpoint")
     @classmethod

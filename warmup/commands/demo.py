@@ -18,9 +18,6 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
-from warmup.emulator.config import EmulatorConfig
-from warmup.emulator.server import EmulatorServer
-from warmup.sending import RetryPolicy, Sender, build_client, build_message
 from warmup.settings import AcsAuth, Settings
 
 DEMO_RECIPIENTS = [
@@ -42,6 +39,11 @@ def demo(
     ] = 20.0,
 ) -> None:
     """Run a demo end to end against an in-process emulator."""
+    # Imported here so that other commands do not pay for the SDK and the server at start-up.
+    from warmup.emulator.config import EmulatorConfig
+    from warmup.emulator.server import EmulatorServer
+    from warmup.sending import RetryPolicy, Sender, build_client, build_message
+
     console = Console()
     key = base64.b64encode(os.urandom(32)).decode()
     config = EmulatorConfig(

@@ -13,7 +13,6 @@ import yaml
 from pydantic import ValidationError
 
 from warmup.emulator.config import EmulatorConfig, EventSchema
-from warmup.emulator.server import serve_forever
 from warmup.errors import ConfigError
 
 Rate = Annotated[float | None, typer.Option(min=0.0, max=1.0)]
@@ -134,6 +133,8 @@ def emulator(
             )
             typer.echo(f"connection string: endpoint={url}/;accesskey=<the key above>")
         typer.echo(f"stats: {url}/_emulator/stats   (Ctrl-C to stop)")
+
+    from warmup.emulator.server import serve_forever  # aiohttp: only when serving
 
     try:
         asyncio.run(serve_forever(settings, ready))

@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.table import Table
 
 from warmup.control.allowance import AcsQuota
-from warmup.plans.chart import write_chart
 from warmup.plans.loader import load_plan, validate_files
 from warmup.plans.schedule import earliest_schedule
 from warmup.plans.simulate import FailureProfile, simulate
@@ -190,5 +189,7 @@ def simulate_command(
         f"after {days} days: step {final.step} of {plan.last_step}, {final.status.value}; "
         f"{sum(d.sent for d in result.days):,} sent"
     )
+    from warmup.plans.chart import write_chart  # matplotlib is slow to import: only here
+
     path = write_chart(result, chart or Path("out") / f"{plan.name}-simulation.png")
     console.print(f"chart: {path}")

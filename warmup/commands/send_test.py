@@ -9,7 +9,6 @@ import typer
 
 from warmup.errors import ConfigError, SendError
 from warmup.logs import configure_logging
-from warmup.sending import RetryPolicy, Sender, build_client, build_message
 from warmup.settings import Settings, env_name, load_settings
 
 
@@ -23,6 +22,8 @@ def run_send_test(
     timeout: float,
 ) -> str:
     """Send one message and (optionally) wait for its final status; return that status."""
+    from warmup.sending import RetryPolicy, Sender, build_client, build_message
+
     sender = sender or settings.sender_address
     if sender is None:
         raise ConfigError(f"no sender address: pass --from or set {env_name('sender_address')}")

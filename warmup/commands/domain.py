@@ -1,0 +1,225 @@
+"""``warmup domain ...``: ops' commands for sending domains, recorded in the audit log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from warmup.commands.context import actor, command_settings, now, open_database
+from warmup.control import machine
+from warmup.control.allowance import AcsQuota
+from warmup.control.machine import Decision
+from warmup.plans.loader import load_plan
+from warmup.plans.model import ACS_DEFAULT_PER_HOUR, ACS_DEFAULT_PER_MINUTE
+from warmup.store.domains import DomainRecord, DomainStore
+
+app = typer.Typer(
+    help="Sending domains: status, hold, resume, steps, plans, quota.", no_args_is_help=True
+)
+console = Console()
+Domain = Annotated[str, typer.Argument(help="The sending domain, e.g. mail.example.com.")]
+Reason = Annotated[str, typer.Option("--reason", "-r", help="Why: kept in the audit log.")]
+
+
+def _store() -> tuple[DomainStore, str]:
+    settings = command_settings()
+    return DomainStore(open_database(settings)), actor(settings)
+
+
+def _report(decision: Decision) -> None:
+    for transition in decision.transitions:
+        console.print(f"{transition.domain}: {transition.describe()}")
+    if not decision.transitions:
+        console.print("nothing changed")
+
+
+def _caps(record: DomainRecord) -> str:
+    step = record.plan.step(record.state.step)
+    minute = f"{step.per_minute:,}/min, " if step.per_minute else ""
+    return f"{minute}{step.per_hour:,}/hour, {step.per_day:,}/day"
+
+
+@app.command()
+def add(
+    name: Domain,
+    plan: Annotated[Path, typer.Option(help="Ramp plan YAML to start on.")],
+    sender: Annotated[
+        list[str] | None, typer.Option(help="Sender address on this domain (repeatable).")
+    ] = None,
+    acs_per_minute: Annotated[
+        int, typer.Option(min=1, help="The subscription's ACS quota per minute today.")
+    ] = ACS_DEFAULT_PER_MINUTE,
+    acs_per_hour: Annotated[
+        int, typer.Option(min=1, help="The subscription's ACS quota per hour today.")
+    ] = ACS_DEFAULT_PER_HOUR,
+) -> None:
+    """Register a sending domain and start its warm-up on a plan."""
+    store, who = _store()
+    loaded = load_plan(plan)
+    record = store.create(
+        name,
+        loaded,
+        plan.read_text(encoding="utf-8"),
+        quota=AcsQuota(acs_per_minute, acs_per_hour),
+        senders=sender or [],
+        actor=who,
+        at=now(),
+    )
+    console.print(
+        f"{record.state.domain}: warming up on plan {loaded.name}, step 0 ({_caps(record)}); "
+        f"senders: {', '.join(record.senders) or 'none yet'}"
+    )
+
+
+@app.command()
+def status(
+    name: Annotated[str | None, typer.Argument(help="One domain (default: all).")] = None,
+) -> None:
+    """Where each domain stands: plan, step, caps, status and why."""
+    store, _ = _store()
+    records = [store.get(name)] if name else store.all()
+    if not records:
+        console.print("no sending domains yet (add one with: warmup domain add)")
+        return
+    table = Table()
+    for column in ("domain", "plan", "step", "caps", "status", "since", "reason", "days"):
+        table.add_column(column)
+    for record in records:
+        state = record.state
+        table.add_row(
+            state.domain,
+            record.plan.name,
+            f"{state.step}/{record.plan.last_step}",
+            _caps(record),
+            state.status.value,
+            f"{state.since:%Y-%m-%d %H:%M} UTC" if state.since else "-",
+            state.reason,
+            f"{state.sending_days} sending, {state.healthy_days_at_step} healthy at step",
+        )
+    console.print(table)
+    if name:
+        record = records[0]
+        console.print(
+            f"ACS quota {record.quota.per_minute:,}/min, {record.quota.per_hour:,}/hour "
+            f"× headroom {record.plan.quota.headroom:g}; "
+            f"senders: {', '.join(record.senders) or 'none'}"
+        )
+        for entry in store.audit(name, limit=5):
+            console.print(
+                f"  {entry.at:%Y-%m-%d %H:%M} {entry.action} by {entry.actor}: {entry.reason}"
+            )
+
+
+@app.command()
+def hold(name: Domain, reason: Reason) -> None:
+    """Stop the domain advancing; it keeps sending at its current step."""
+    store, who = _store()
+    _report(
+        store.transition(name, lambda r: machine.hold(r.state, actor=who, reason=reason, at=now()))
+    )
+
+
+@app.command()
+def release(name: Domain, reason: Reason = "released by ops") -> None:
+    """Lift a hold: the domain advances again on healthy sending days."""
+    store, who = _store()
+    _report(
+        store.transition(
+            name, lambda r: machine.release(r.plan, r.state, actor=who, reason=reason, at=now())
+        )
+    )
+
+
+@app.command()
+def pause(name: Domain, reason: Reason) -> None:
+    """Stop all sending on the domain at once (queued batches too)."""
+    store, who = _store()
+    _report(
+        store.transition(name, lambda r: machine.pause(r.state, actor=who, reason=reason, at=now()))
+    )
+
+
+@app.command()
+def resume(name: Domain, reason: Reason) -> None:
+    """Resume a paused domain, stepping back as its plan says."""
+    store, who = _store()
+    _report(
+        store.transition(
+            name, lambda r: machine.resume(r.plan, r.state, actor=who, reason=reason, at=now())
+        )
+    )
+
+
+@app.command("set-step")
+def set_step(
+    name: Domain,
+    step: Annotated[int, typer.Argument(help="Step index (0 = first).")],
+    reason: Reason,
+) -> None:
+    """Move the domain to a step of its plan."""
+    store, who = _store()
+    _report(
+        store.transition(
+            name,
+            lambda r: machine.set_step(r.plan, r.state, step, actor=who, reason=reason, at=now()),
+        )
+    )
+
+
+@app.command("apply-plan")
+def apply_plan(
+    name: Domain, plan: Annotated[Path, typer.Argument(help="The new plan YAML.")], reason: Reason
+) -> None:
+    """Switch the domain to another plan, at the step nearest today's volume."""
+    store, who = _store()
+    new_plan = load_plan(plan)
+    _report(
+        store.transition(
+            name,
+            lambda r: machine.apply_plan(
+                new_plan, r.plan, r.state, actor=who, reason=reason, at=now()
+            ),
+            plan_yaml=plan.read_text(encoding="utf-8"),
+        )
+    )
+
+
+@app.command("set-quota")
+def set_quota(
+    name: Domain,
+    per_minute: Annotated[int, typer.Option(min=1, help="ACS sends per minute.")],
+    per_hour: Annotated[int, typer.Option(min=1, help="ACS sends per hour.")],
+    reason: Reason = "quota raised by Microsoft",
+) -> None:
+    """Record the subscription's ACS quota after Microsoft raises it."""
+    store, who = _store()
+    store.set_quota(name, AcsQuota(per_minute, per_hour), actor=who, reason=reason, at=now())
+    console.print(f"{name}: ACS quota now {per_minute:,}/min, {per_hour:,}/hour")
+
+
+@app.command("add-sender")
+def add_sender(
+    name: Domain, address: Annotated[str, typer.Argument(help="e.g. news@mail.example.com")]
+) -> None:
+    """Register another sender address on the domain."""
+    store, who = _store()
+    store.add_sender(name, address, actor=who, at=now())
+    console.print(f"{name}: sender {address} added")
+
+
+@app.command()
+def audit(
+    name: Domain, limit: Annotated[int, typer.Option(min=1, help="Entries to show.")] = 20
+) -> None:
+    """The domain's audit log, newest first."""
+    store, _ = _store()
+    table = Table(title=f"audit log of {name}")
+    for column in ("at (UTC)", "action", "actor", "reason"):
+        table.add_column(column)
+    for entry in store.audit(name, limit):
+        table.add_row(f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.action, entry.actor, entry.reason)
+    console.print(table)
