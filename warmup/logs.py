@@ -35,11 +35,16 @@ class RedactSecrets(logging.Filter):
 
 
 def secret_values(settings: Settings) -> list[str]:
-    return [
+    values = [
         value.get_secret_value()
         for value in settings.__dict__.values()
         if isinstance(value, SecretStr)
     ]
+    # A driver error may quote the database password on its own, without the rest of the URL.
+    _, _, authority = settings.database_url.get_secret_value().partition("://")
+    credentials, at, _ = authority.rpartition("@")
+    password = credentials.partition(":")[2] if at else ""
+    return [*values, password] if password else values
 
 
 def configure_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> None:

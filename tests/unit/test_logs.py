@@ -20,8 +20,14 @@ def test_secret_values_come_from_every_secret_setting() -> None:
     settings = Settings(
         acs_access_key=SecretStr("access-key-value"),
         azure_client_secret=SecretStr("client-secret-value"),
+        database_url=SecretStr("postgresql+psycopg://u:db-password@h/d"),
     )
-    assert set(secret_values(settings)) == {"access-key-value", "client-secret-value"}
+    assert set(secret_values(settings)) == {
+        "access-key-value",
+        "client-secret-value",
+        "postgresql+psycopg://u:db-password@h/d",
+        "db-password",
+    }
 
 
 def test_configured_logging_redacts(capsys: pytest.CaptureFixture[str]) -> None:
