@@ -163,3 +163,33 @@ def test_quota_and_unknown_domains(database: Database) -> None:
     assert "30/min, 100/hour → 600/min, 20000/hour" in store.audit("mail.example.com")[0].reason
     with pytest.raises(UnknownDomainError, match="warmup domain add"):
         store.get("nope.example.com")
+
+
+def test_migrations_and_models_agree(database: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with database.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_an_existing_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from warmup.store.database import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "insert into audit_log (at, actor, subject_type, subject, action, reason, details) "
+                "values ('2026-01-01 00:00:00', 'o', 'domain', 'd', 'create', 'kept', '{}')"
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("select reason from audit_log")).scalar_one() == "kept"
+        assert connection.execute(text("select count(*) from send_ledger")).scalar_one() == 0
+    engine.dispose()

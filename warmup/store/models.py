@@ -13,11 +13,13 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -48,7 +50,11 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, datetime: UtcDateTime()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        datetime: UtcDateTime(),
+    }
 
 
 class SendingDomain(Base):
@@ -96,3 +102,109 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40))
     reason: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ContactList(Base):
+    __tablename__ = "contact_lists"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    # Personalisation fields the list's rows carry (normalised column names).
+    fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Recipient(Base):
+    __tablename__ = "recipients"
+    __table_args__ = (
+        UniqueConstraint("list_id", "address", name="uq_recipient_address"),
+        Index("ix_recipient_engagement", "list_id", "engagement"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("contact_lists.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320))  # normalised: lower case, IDNA domain
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    engagement: Mapped[float | None] = mapped_column(Float)
+    last_engaged_at: Mapped[datetime | None]
+    source_line: Mapped[int | None] = mapped_column(Integer)
+
+
+class Suppression(Base):
+    __tablename__ = "suppressions"
+
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(40))  # hard_bounce, complaint, unsubscribe, manual…
+    source: Mapped[str] = mapped_column(String(200))  # event, import, link, ops user
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("contact_lists.id"))
+    domain_id: Mapped[int] = mapped_column(ForeignKey("sending_domains.id"))
+    sender_address: Mapped[str] = mapped_column(String(320))
+    reply_to: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class LedgerRow(Base):
+    """One row per (campaign, normalised address): the record that prevents duplicate sends."""
+
+    __tablename__ = "send_ledger"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "address", name="uq_ledger_address"),
+        Index("ix_ledger_claim", "campaign_id", "state", "rank"),
+        Index("ix_ledger_lease", "state", "lease_deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    recipient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("recipients.id", ondelete="SET NULL")
+    )
+    address: Mapped[str] = mapped_column(String(320))
+    provider: Mapped[str] = mapped_column(String(20))
+    # Lower goes first: the most engaged recipients during warm-up.
+    rank: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20))
+    # Derived from (campaign, address) and stored before any call; reused by every retry.
+    operation_id: Mapped[str] = mapped_column(String(36), unique=True)
+    message_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_deadline: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    outcome_detail: Mapped[str | None] = mapped_column(Text)
+    accepted_at: Mapped[datetime | None]
+    outcome_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class DeliveryEvent(Base):
+    __tablename__ = "delivery_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Event Grid delivers at least once: the event id, or message id + recipient + status.
+    dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
+    message_id: Mapped[str] = mapped_column(String(100), index=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime]
+    matched: Mapped[bool] = mapped_column(default=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
