@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from warmup.commands import demo, domain, emulator, plan, send_test
+from warmup.commands import demo, domain, emulator, lists, plan, send_test
 from warmup.errors import ConfigError, WarmupError
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app.command("send-test")(send_test.send_test)
 app.command("demo")(demo.demo)
 app.add_typer(plan.app, name="plan")
 app.add_typer(domain.app, name="domain")
+app.add_typer(lists.app, name="lists")
 
 
 def main() -> None:

@@ -1,0 +1,103 @@
+"""``warmup lists import|show``: marketing's recipient lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import func, select
+
+from warmup.commands.context import actor, command_settings, now, open_database
+from warmup.lists.importer import ImportOptions, ListImporter
+from warmup.store.models import ContactList, Recipient
+
+app = typer.Typer(
+    help="Recipient lists: import CSV files, see what is there.", no_args_is_help=True
+)
+console = Console(stderr=True)
+
+
+@app.command("import")
+def import_list(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The CSV file.")],
+    name: Annotated[str, typer.Option(help="List name; an existing list is appended to.")],
+    encoding: Annotated[
+        str | None, typer.Option(help="The file's encoding if not UTF-8 (e.g. cp1252).")
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="Field delimiter (default: detected).")
+    ] = None,
+    email_column: Annotated[
+        str | None, typer.Option(help="Column with the address (default: 'email' or similar).")
+    ] = None,
+    rejected: Annotated[
+        Path | None,
+        typer.Option(help="Rejected-rows report (default: <file>.rejected.csv here)."),
+    ] = None,
+    check_mx: Annotated[bool, typer.Option(help="Also check each domain's MX in DNS.")] = False,
+) -> None:
+    """Import a CSV into a list: validated, de-duplicated, suppressed addresses left out."""
+    settings = command_settings()
+    database = open_database(settings)
+    report_path = rejected or Path(f"{file.stem}.rejected.csv")
+    total = file.stat().st_size
+    with Progress(
+        TextColumn("importing {task.fields[rows]:,} rows"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("import", total=total, rows=0)
+        report = ListImporter(database).run(
+            file,
+            name,
+            options=ImportOptions(encoding, delimiter, email_column, check_mx),
+            rejected_path=report_path,
+            actor=actor(settings),
+            at=now(),
+            progress=lambda done, rows: bar.update(task, completed=done, rows=rows),
+        )
+    verb = "appended to" if report.appended else "created"
+    typer.echo(
+        f"list {report.list_name} {verb}: {report.imported:,} imported of {report.rows:,} rows "
+        f"in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s)"
+    )
+    typer.echo(
+        f"rejected {report.rejected:,}: {report.invalid:,} invalid, "
+        f"{report.duplicates:,} duplicates, {report.suppressed:,} suppressed; "
+        f"report: {report.rejected_path}"
+    )
+    typer.echo(
+        f"encoding {report.encoding}, delimiter {report.delimiter!r}, "
+        f"fields: {', '.join(report.fields) or 'none'}"
+    )
+
+
+@app.command()
+def show() -> None:
+    """Every list with its size and personalisation fields."""
+    database = open_database(command_settings())
+    table = Table()
+    for column in ("list", "recipients", "fields", "created", "by"):
+        table.add_column(column)
+    with database.session() as session:
+        counts = dict(
+            session.execute(select(Recipient.list_id, func.count()).group_by(Recipient.list_id))
+            .tuples()
+            .all()
+        )
+        for item in session.scalars(select(ContactList).order_by(ContactList.name)):
+            table.add_row(
+                item.name,
+                f"{counts.get(item.id, 0):,}",
+                ", ".join(item.fields),
+                f"{item.created_at:%Y-%m-%d %H:%M}",
+                item.created_by,
+            )
+    Console().print(table)

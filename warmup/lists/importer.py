@@ -1,0 +1,291 @@
+"""Import a CSV into a recipient list: streamed, validated, de-duplicated, atomic.
+
+One transaction holds the whole import: if anything fails (a bad byte, a limit, the database)
+nothing is written, not even the list. Rows go in batches (PostgreSQL ``COPY``, SQLite
+executemany), so memory holds one batch plus the set of addresses already seen. Every row that
+is not imported is written to the rejected-rows report with its line number and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, insert, or_, select
+
+from warmup.csvsafe import SafeCsvWriter
+from warmup.lists.fields import FieldMap
+from warmup.lists.source import CsvSource, ImportFailure
+from warmup.lists.validation_pool import AddressValidator, Checked
+from warmup.store.database import Database
+from warmup.store.models import AuditEntry, ContactList, Recipient, Suppression
+
+BATCH = 5000  # rows per insert
+CHUNK = 2000  # addresses per validation task
+POOL_ABOVE_BYTES = 1024**2  # validate in worker processes for files larger than this
+Progress = Callable[[int, int], None]  # (bytes read, rows read)
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    max_bytes: int = 2 * 1024**3
+    max_rows: int = 5_000_000
+    max_line_bytes: int = 1024**2
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    encoding: str | None = None
+    delimiter: str | None = None
+    email_column: str | None = None
+    check_mx: bool = False
+
+
+@dataclass
+class ImportReport:
+    list_name: str
+    appended: bool
+    rows: int = 0
+    imported: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    suppressed: int = 0
+    encoding: str = ""
+    delimiter: str = ""
+    fields: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    rejected_path: Path | None = None
+
+    @property
+    def rejected(self) -> int:
+        return self.invalid + self.duplicates + self.suppressed
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def _insert(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        columns = ("list_id", "address", "fields", "engagement", "last_engaged_at", "source_line")
+        raw = connection.connection.driver_connection
+        statement = f"COPY recipients ({', '.join(columns)}) FROM STDIN"
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(
+                    [json.dumps(row["fields"]) if c == "fields" else row[c] for c in columns]
+                )
+        return
+    connection.execute(insert(Recipient), rows)
+
+
+class ListImporter:
+    def __init__(self, database: Database, limits: ImportLimits = ImportLimits()) -> None:
+        self._db = database
+        self._limits = limits
+
+    def run(
+        self,
+        path: Path,
+        name: str,
+        *,
+        options: ImportOptions,
+        rejected_path: Path,
+        actor: str,
+        at: datetime,
+        progress: Progress | None = None,
+    ) -> ImportReport:
+        size = path.stat().st_size
+        if size > self._limits.max_bytes:
+            raise ImportFailure(
+                f"{path.name} is {size:,} bytes; the limit is {self._limits.max_bytes:,}"
+            )
+        started = time.perf_counter()
+        source = CsvSource(
+            path,
+            encoding=options.encoding,
+            delimiter=options.delimiter,
+            max_line_bytes=self._limits.max_line_bytes,
+        )
+        try:
+            source.open()
+            columns = FieldMap.from_header(source.header, source.email_column(options.email_column))
+            with (
+                self._db.engine.begin() as connection,
+                rejected_path.open("w", newline="", encoding="utf-8") as out,
+            ):
+                report = self._import(
+                    connection, source, columns, name, options, out, actor, at, progress
+                )
+        finally:
+            source.close()
+        report.encoding = source.encoding or "utf-8"
+        report.delimiter = source.delimiter or ","
+        report.seconds = time.perf_counter() - started
+        report.rejected_path = rejected_path
+        return report
+
+    def _import(
+        self,
+        connection: Connection,
+        source: CsvSource,
+        columns: FieldMap,
+        name: str,
+        options: ImportOptions,
+        out: Any,
+        actor: str,
+        at: datetime,
+        progress: Progress | None,
+    ) -> ImportReport:
+        existing = connection.execute(select(ContactList).where(ContactList.name == name)).first()
+        if existing is None:
+            list_id = connection.execute(
+                insert(ContactList).values(
+                    name=name, created_at=at, created_by=actor, fields=columns.personalisation
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+        else:
+            list_id = existing.id
+        report = ImportReport(
+            list_name=name, appended=existing is not None, fields=columns.personalisation
+        )
+        seen: dict[str, int] = {}
+        if existing is not None:
+            for (known,) in connection.execute(
+                select(Recipient.address).where(Recipient.list_id == list_id)
+            ):
+                seen[known] = 0  # 0: already in the list before this import
+        suppressed = self._suppressed(connection, at)
+        rejected = SafeCsvWriter(out, ["line", "reason", *source.raw_header])
+        batch: list[dict[str, Any]] = []
+        in_flight: deque[list[tuple[int, list[str]]]] = deque()
+
+        def addresses() -> Iterator[list[str]]:
+            for chunk in self._chunks(source, report):
+                in_flight.append(chunk)
+                yield [
+                    values[columns.email] if columns.email < len(values) else ""
+                    for _, values in chunk
+                ]
+
+        processes = None if source.path.stat().st_size > POOL_ABOVE_BYTES else 1
+        with AddressValidator(check_mx=options.check_mx, processes=processes) as validator:
+            for results in validator.map(addresses()):
+                for (line, values), checked in zip(in_flight.popleft(), results, strict=True):
+                    address, reason = self._check(
+                        values, line, checked, columns, seen, suppressed, report
+                    )
+                    if address is None:
+                        rejected.row([line, reason, *values])
+                        continue
+                    batch.append(
+                        {
+                            "list_id": list_id,
+                            "address": address,
+                            "fields": columns.fields(values),
+                            "engagement": columns.engagement(values),
+                            "last_engaged_at": columns.last_engaged(values),
+                            "source_line": line,
+                        }
+                    )
+                    if len(batch) >= BATCH:
+                        self._flush(connection, batch, report, source, progress)
+        self._flush(connection, batch, report, source, progress)
+        if report.rows == 0:
+            raise ImportFailure(f"{source.path.name} has a header but no rows")
+        connection.execute(
+            insert(AuditEntry).values(
+                at=at,
+                actor=actor,
+                subject_type="list",
+                subject=name,
+                action="import",
+                reason=(
+                    f"{source.path.name}: {report.imported:,} imported, "
+                    f"{report.rejected:,} rejected"
+                ),
+                details={
+                    "rows": report.rows,
+                    "imported": report.imported,
+                    "invalid": report.invalid,
+                    "duplicates": report.duplicates,
+                    "suppressed": report.suppressed,
+                },
+            )
+        )
+        return report
+
+    def _chunks(
+        self, source: CsvSource, report: ImportReport
+    ) -> Iterator[list[tuple[int, list[str]]]]:
+        chunk: list[tuple[int, list[str]]] = []
+        for line, values in source.records():
+            if not any(v.strip() for v in values):
+                continue  # blank lines are not rows
+            report.rows += 1
+            if report.rows > self._limits.max_rows:
+                raise ImportFailure(f"more than {self._limits.max_rows:,} rows; split the file")
+            chunk.append((line, values))
+            if len(chunk) >= CHUNK:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def _check(
+        self,
+        values: list[str],
+        line: int,
+        checked: Checked,
+        columns: FieldMap,
+        seen: dict[str, int],
+        suppressed: dict[str, str],
+        report: ImportReport,
+    ) -> tuple[str | None, str]:
+        """(normalised address, "") for a row to import, else (None, why not)."""
+        if len(values) > len(columns.header):
+            report.invalid += 1
+            return None, f"{len(values)} fields, but the header has {len(columns.header)}"
+        address, reason = checked
+        if address is None:
+            report.invalid += 1
+            return None, reason
+        if address in seen:
+            report.duplicates += 1
+            first = seen[address]
+            return None, "already in the list" if first == 0 else f"duplicate of line {first}"
+        seen[address] = line
+        if address in suppressed:
+            report.suppressed += 1
+            return None, f"suppressed ({suppressed[address]})"
+        return address, ""
+
+    def _suppressed(self, connection: Connection, at: datetime) -> dict[str, str]:
+        rows = connection.execute(
+            select(Suppression.address, Suppression.reason).where(
+                or_(Suppression.expires_at.is_(None), Suppression.expires_at > at)
+            )
+        )
+        return {address: reason for address, reason in rows}
+
+    def _flush(
+        self,
+        connection: Connection,
+        batch: list[dict[str, Any]],
+        report: ImportReport,
+        source: CsvSource,
+        progress: Progress | None,
+    ) -> None:
+        _insert(connection, batch)
+        report.imported += len(batch)
+        batch.clear()
+        if progress is not None:
+            progress(source.bytes_read, report.rows)

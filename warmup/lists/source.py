@@ -1,0 +1,185 @@
+"""Reading an uploaded CSV as it really is: any encoding, delimiter, line ending or header.
+
+The file is read as bytes, one physical line at a time, and each line is decoded on its own, so
+a bad byte is reported with its line number and memory stays flat however large the file is.
+UTF-16/32 files (Excel's "Unicode text") are recognised by their byte-order mark and decoded as
+a stream instead. The delimiter is sniffed from the first lines unless given.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from warmup.errors import WarmupError
+
+SNIFF_LINES = 50
+DELIMITERS = ",;\t|"
+EMAIL_HEADERS = ("email", "e_mail", "email_address", "emailaddress", "mail", "address", "recipient")
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+class ImportFailure(WarmupError):
+    """The file cannot be imported at all; nothing was written."""
+
+
+def normalise_header(name: str, position: int) -> str:
+    cleaned = re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
+    return cleaned or f"column_{position + 1}"
+
+
+class CsvSource:
+    """Rows of a CSV file with the line each starts on. Call :meth:`open` first."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+        max_line_bytes: int = 1 << 20,
+    ) -> None:
+        self.path = path
+        self.encoding = encoding
+        self.delimiter = delimiter
+        self.max_line_bytes = max_line_bytes
+        self.header: list[str] = []
+        self.raw_header: list[str] = []
+        self._binary: IO[bytes] | None = None
+        self._records: Iterator[list[str]] | None = None
+        self._decoded = 0  # physical lines decoded (read ahead while sniffing)
+        self._line = 0  # physical lines the csv parser has consumed
+
+    @property
+    def bytes_read(self) -> int:
+        return self._binary.tell() if self._binary is not None else 0
+
+    def open(self) -> CsvSource:
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ImportFailure(f"unknown encoding {self.encoding!r}") from None
+        self._binary = self.path.open("rb")
+        head = self._binary.read(4)
+        self._binary.seek(0)
+        wide = next((enc for bom, enc in _WIDE_BOMS if head.startswith(bom)), None)
+        lines = self._wide_lines(wide) if wide else self._byte_lines(head)
+        sample = list(itertools.islice(lines, SNIFF_LINES))
+        if not sample or not "".join(sample).strip():
+            raise ImportFailure(f"{self.path.name} is empty")
+        self.delimiter = self.delimiter or self._sniff("".join(sample))
+        records = csv.reader(
+            self._counted(itertools.chain(sample, lines)), delimiter=self.delimiter
+        )
+        self._records = records
+        first = self._next_record()
+        if first is None:
+            raise ImportFailure(f"{self.path.name} is empty")
+        self.raw_header = first[1]
+        self.header = [normalise_header(name, i) for i, name in enumerate(self.raw_header)]
+        seen: dict[str, int] = {}
+        for position, name in enumerate(self.header):
+            if name in seen:
+                raise ImportFailure(
+                    f"line {first[0]}: columns {seen[name] + 1} and {position + 1} are both named "
+                    f"'{name}'; rename one so personalisation fields are unambiguous"
+                )
+            seen[name] = position
+        return self
+
+    def _counted(self, lines: Iterator[str]) -> Iterator[str]:
+        for line in lines:
+            self._line += 1
+            yield line
+
+    def _byte_lines(self, head: bytes) -> Iterator[str]:
+        assert self._binary is not None
+        encoding = self.encoding or "utf-8"
+        if head.startswith(codecs.BOM_UTF8):
+            self._binary.read(len(codecs.BOM_UTF8))
+            encoding = "utf-8"
+        for raw in self._binary:
+            self._decoded += 1
+            if len(raw) > self.max_line_bytes:
+                raise ImportFailure(
+                    f"line {self._decoded}: longer than {self.max_line_bytes:,} bytes; "
+                    "a field that large is not a recipient list"
+                )
+            try:
+                yield raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise ImportFailure(
+                    f"line {self._decoded}: not valid {encoding} (byte 0x{raw[exc.start]:02x} at "
+                    f"column {exc.start + 1}); if the file uses another encoding, say which with "
+                    "--encoding (for example cp1252 or latin-1)"
+                ) from None
+
+    def _wide_lines(self, encoding: str) -> Iterator[str]:
+        assert self._binary is not None
+        text = io.TextIOWrapper(self._binary, encoding=encoding, newline="")
+        try:
+            for line in text:
+                self._decoded += 1
+                yield line
+        except UnicodeDecodeError:
+            raise ImportFailure(f"line {self._decoded + 1}: not valid {encoding}") from None
+
+    def _sniff(self, sample: str) -> str:
+        try:
+            return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+        except csv.Error:
+            first_line = sample.splitlines()[0] if sample else ""
+            counts = {d: first_line.count(d) for d in DELIMITERS}
+            best = max(counts, key=lambda d: counts[d])
+            return best if counts[best] else ","
+
+    def _next_record(self) -> tuple[int, list[str]] | None:
+        assert self._records is not None
+        start = self._line + 1
+        try:
+            record = next(self._records)
+        except StopIteration:
+            return None
+        except csv.Error as exc:
+            raise ImportFailure(f"line {start}: {exc}") from None
+        return start, record
+
+    def records(self) -> Iterator[tuple[int, list[str]]]:
+        """(line the record starts on, fields) for every record after the header."""
+        while True:
+            item = self._next_record()
+            if item is None:
+                return
+            yield item
+
+    def close(self) -> None:
+        if self._binary is not None:
+            self._binary.close()
+
+    def email_column(self, requested: str | None) -> int:
+        if requested is not None:
+            wanted = normalise_header(requested, 0)
+            if wanted not in self.header:
+                raise ImportFailure(
+                    f"no column {requested!r}; the header has: {', '.join(self.raw_header)}"
+                )
+            return self.header.index(wanted)
+        for candidate in EMAIL_HEADERS:
+            if candidate in self.header:
+                return self.header.index(candidate)
+        raise ImportFailure(
+            f"no email column: the header has {', '.join(self.raw_header) or 'nothing'}; "
+            "name the column 'email' or pass --email-column"
+        )
