@@ -21,7 +21,16 @@ from warmup.errors import WarmupError
 
 SNIFF_LINES = 50
 DELIMITERS = ",;\t|"
-EMAIL_HEADERS = ("email", "e_mail", "email_address", "emailaddress", "mail", "address", "recipient")
+EMAIL_HEADERS = (
+    "email",
+    "e_mail",
+    "email_address",
+    "e_mail_address",
+    "emailaddress",
+    "mail",
+    "address",
+    "recipient",
+)
 _WIDE_BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -179,6 +188,10 @@ class CsvSource:
         for candidate in EMAIL_HEADERS:
             if candidate in self.header:
                 return self.header.index(candidate)
+        # "Work Mail", "Contact e-mail": one column that says mail is the one.
+        mails = [i for i, name in enumerate(self.header) if "mail" in name]
+        if len(mails) == 1:
+            return mails[0]
         raise ImportFailure(
             f"no email column: the header has {', '.join(self.raw_header) or 'nothing'}; "
             "name the column 'email' or pass --email-column"

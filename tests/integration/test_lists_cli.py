@@ -1,0 +1,58 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_import_prints_counts_and_writes_the_report(database_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "people.csv"
+    source.write_text("email,first_name\nada@example.org,Ada\nbroken,B\nada@example.org,Dup\n")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")},
+        "WARMUP_DATABASE_URL": database_url,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "warmup", "lists", "import", str(source), "--name", "people"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "list people created: 1 imported of 3 rows" in done.stdout
+    assert (
+        "rejected 2: 1 invalid, 1 duplicates, 0 suppressed; report: people.rejected.csv"
+        in done.stdout
+    )
+    assert (tmp_path / "people.rejected.csv").read_text().count("\n") == 3
+    shown = subprocess.run(
+        [sys.executable, "-m", "warmup", "lists", "show"],
+        env={**env, "COLUMNS": "150"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "people" in shown.stdout
+    assert "first_name" in shown.stdout
+
+
+def test_a_failed_import_is_one_clear_line(database_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "none.csv"
+    source.write_text("name\nAda\n")
+    env = {**os.environ, "WARMUP_DATABASE_URL": database_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "warmup", "lists", "import", str(source), "--name", "x"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "error: no email column: the header has name" in done.stderr
+    assert "Traceback" not in done.stderr
