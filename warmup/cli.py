@@ -6,7 +6,16 @@ import sys
 
 import typer
 
-from warmup.commands import demo, domain, emulator, lists, plan, send_test
+from warmup.commands import (
+    campaign,
+    demo,
+    domain,
+    emulator,
+    lists,
+    plan,
+    send_test,
+    suppression,
+)
 from warmup.errors import ConfigError, WarmupError
 
 app = typer.Typer(
@@ -21,6 +30,8 @@ app.command("demo")(demo.demo)
 app.add_typer(plan.app, name="plan")
 app.add_typer(domain.app, name="domain")
 app.add_typer(lists.app, name="lists")
+app.add_typer(campaign.app, name="campaign")
+app.add_typer(suppression.app, name="suppression")
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ The tree::
     ├── ConfigError              a setting is missing or invalid (names the WARMUP_* variable)
     ├── PlanError                a ramp plan is invalid (carries every problem found)
     ├── TransitionError          an ops action that does not apply to the domain's state now
+    ├── ContentError             a template that does not compile, render or fit its list
     └── SendError                one ACS send did not succeed (carries its classification)
         ├── ThrottledError       429: ACS asked us to wait (``retry_after`` seconds)
         ├── TransientSendError   5xx, connection refused/reset: safe to retry
@@ -24,6 +25,7 @@ from collections.abc import Sequence
 __all__ = [
     "AmbiguousSendError",
     "ConfigError",
+    "ContentError",
     "PermanentSendError",
     "PlanError",
     "SendError",
@@ -48,6 +50,10 @@ class PlanError(WarmupError):
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
+
+
+class ContentError(WarmupError):
+    """A message template is broken, unsafe, or uses fields its list does not have."""
 
 
 class TransitionError(WarmupError):

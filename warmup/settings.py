@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     # postgresql+psycopg://user@host:5432/warmup
     database_url: SecretStr = SecretStr("sqlite:///warmup.db")
 
+    # --- content --------------------------------------------------------------------------
+    # Where the unsubscribe endpoint is reachable from the internet (the API serves /u/{token}).
+    public_url: str = "http://127.0.0.1:8000"
+    # Signs unsubscribe tokens; required to start or preview a campaign.
+    unsubscribe_secret: SecretStr | None = None
+    # Also offer unsubscribing by mail (List-Unsubscribe mailto:), e.g. unsubscribe@example.com
+    unsubscribe_mailto: str | None = None
+
     # --- service --------------------------------------------------------------------------
     log_level: str = "INFO"
     # Who ops commands are recorded as in the audit log (default: the OS user name).

@@ -5,6 +5,7 @@ def test_public_names_are_pinned() -> None:
     assert sorted(errors.__all__) == [
         "AmbiguousSendError",
         "ConfigError",
+        "ContentError",
         "PermanentSendError",
         "PlanError",
         "SendError",

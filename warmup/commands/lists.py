@@ -88,9 +88,9 @@ def show() -> None:
         table.add_column(column)
     with database.session() as session:
         counts = dict(
-            session.execute(select(Recipient.list_id, func.count()).group_by(Recipient.list_id))
-            .tuples()
-            .all()
+            session.execute(
+                select(Recipient.list_id, func.count()).group_by(Recipient.list_id)
+            ).all()
         )
         for item in session.scalars(select(ContactList).order_by(ContactList.name)):
             table.add_row(

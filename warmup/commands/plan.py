@@ -12,7 +12,7 @@ from rich.table import Table
 
 from warmup.control.allowance import AcsQuota
 from warmup.plans.loader import load_plan, validate_files
-from warmup.plans.schedule import earliest_schedule
+from warmup.plans.schedule import earliest_schedule, usd
 from warmup.plans.simulate import FailureProfile, simulate
 
 app = typer.Typer(help="Validate, show and simulate ramp plans.", no_args_is_help=True)
@@ -104,7 +104,7 @@ def show(
     )
     console.print(
         f"volume until then: {schedule.ramp_volume:,} emails; estimated ACS cost "
-        f"[bold]${schedule.ramp_cost:,.2f}[/] at {message_kb:g} KB each (list price)"
+        f"[bold]{usd(schedule.ramp_cost)}[/] at {message_kb:g} KB each (list price)"
     )
     first = schedule.first_raised_quota_step
     if first is not None:

@@ -6,6 +6,7 @@ which steps need a raised ACS quota) and the "planned" line of the simulation ch
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,6 +46,11 @@ def needs_raised_quota(plan: Plan, step: Step) -> bool:
         ACS_DEFAULT_PER_MINUTE * headroom
     )
     return over_hour or over_minute
+
+
+def usd(amount: float) -> str:
+    """Dollars as people read them: cents above a dollar, tenths of a cent below."""
+    return f"${amount:,.2f}" if amount >= 1 else f"${amount:.4f}"
 
 
 def cost(volume: int, message_kb: float) -> float:
@@ -116,3 +122,39 @@ def earliest_schedule(plan: Plan, start: date, message_kb: float = 50.0) -> Sche
             day_number += 1
             on = next(dates)
     return Schedule(plan, tuple(rows), message_kb)
+
+
+def sending_days_needed(
+    plan: Plan,
+    *,
+    step: int,
+    healthy_days_at_step: int,
+    remaining: int,
+    per_hour_ceiling: int,
+    share: float = 1.0,
+) -> int:
+    """Sending days to send ``remaining`` emails from ``step`` on, if every day is healthy.
+
+    ``per_hour_ceiling`` is the ACS quota per hour after headroom; ``share`` the part of the
+    domain's volume this campaign gets (fair share with the domain's other running campaigns).
+    """
+    if remaining <= 0:
+        return 0
+    days = 0
+    days_at_step = healthy_days_at_step
+    while remaining > 0:
+        current = plan.step(step)
+        hours = plan.window.hours_per_day if plan.window else 24.0
+        capacity = min(daily_capacity(plan, current), math.floor(per_hour_ceiling * hours))
+        remaining -= max(1, math.floor(capacity * share))
+        days += 1
+        days_at_step += 1
+        if days_at_step >= plan.advance.healthy_days and step < plan.last_step:
+            step, days_at_step = step + 1, 0
+    return days
+
+
+def nth_sending_date(plan: Plan, start: date, n: int) -> date:
+    """The date of the ``n``-th sending day from ``start`` (1 = the first), window respected."""
+    dates = sending_dates(plan, start)
+    return next(itertools.islice(dates, n - 1, None))

@@ -1,0 +1,243 @@
+"""Campaigns, the ledger, suppression and unsubscribe on SQLite and PostgreSQL."""
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from warmup.campaigns.model import LedgerState, operation_id
+from warmup.campaigns.report import campaign_report, export_campaign
+from warmup.campaigns.store import CampaignStore
+from warmup.content.templates import MessageTemplate
+from warmup.content.unsubscribe import InvalidToken, Unsubscriber
+from warmup.control.allowance import AcsQuota
+from warmup.errors import ConfigError, ContentError, TransitionError
+from warmup.lists.importer import ImportOptions, ListImporter
+from warmup.plans.loader import load_plan
+from warmup.plans.schedule import sending_days_needed
+from warmup.store.database import Database
+from warmup.store.domains import DomainStore
+from warmup.store.models import LedgerRow
+from warmup.store.suppression import SuppressionStore
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday
+PLAN = Path(__file__).parents[2] / "schedules" / "acs-default.yaml"
+TEMPLATE = MessageTemplate(
+    "Hi {{ first_name }}", "<p>{{ first_name }}</p>", "Hello {{ first_name }}"
+)
+
+
+@pytest.fixture
+def world(database: Database, tmp_path: Path) -> Database:
+    DomainStore(database).create(
+        "mail.example.com",
+        load_plan(PLAN),
+        PLAN.read_text(),
+        quota=AcsQuota(30, 100),
+        senders=["news@mail.example.com"],
+        actor="ops",
+        at=T0,
+    )
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "email,first_name,engagement\n"
+        "low@example.org,Low,0.1\n"
+        "top@gmail.com,Top,0.99\n"
+        "none@example.org,None,\n"
+        "mid@outlook.com,Mid,0.5\n"
+        "gone@example.org,Gone,0.7\n"
+    )
+    ListImporter(database).run(
+        people,
+        "people",
+        options=ImportOptions(),
+        rejected_path=tmp_path / "r.csv",
+        actor="m",
+        at=T0,
+    )
+    return database
+
+
+def test_create_checks_sender_list_and_template(world: Database) -> None:
+    store = CampaignStore(world)
+    with pytest.raises(ConfigError, match="not a registered sender address"):
+        store.create(
+            "c",
+            list_name="people",
+            sender="x@mail.example.com",
+            template=TEMPLATE,
+            actor="m",
+            at=T0,
+        )
+    with pytest.raises(ConfigError, match="no list 'nope'"):
+        store.create(
+            "c",
+            list_name="nope",
+            sender="news@mail.example.com",
+            template=TEMPLATE,
+            actor="m",
+            at=T0,
+        )
+    with pytest.raises(ContentError, match="uses city"):
+        store.create(
+            "c",
+            list_name="people",
+            sender="news@mail.example.com",
+            template=MessageTemplate("{{ city }}", None, "x"),
+            actor="m",
+            at=T0,
+        )
+    with pytest.raises(ContentError):
+        store.create(
+            "c",
+            list_name="people",
+            sender="news@mail.example.com",
+            template=MessageTemplate("x", None, "{{ ''.__class__.__mro__ }}"),
+            actor="m",
+            at=T0,
+        )
+    store.create(
+        "c", list_name="people", sender="news@mail.example.com", template=TEMPLATE, actor="m", at=T0
+    )
+    with pytest.raises(ConfigError, match="already exists"):
+        store.create(
+            "c",
+            list_name="people",
+            sender="news@mail.example.com",
+            template=TEMPLATE,
+            actor="m",
+            at=T0,
+        )
+
+
+def test_start_fills_the_ledger_most_engaged_first(world: Database) -> None:
+    SuppressionStore(world).add(
+        "gone@example.org", reason="hard_bounce", source="event", actor="system", at=T0
+    )
+    store = CampaignStore(world)
+    campaign = store.create(
+        "c", list_name="people", sender="news@mail.example.com", template=TEMPLATE, actor="m", at=T0
+    )
+    assert store.start("c", actor="m", at=T0) == 5
+    with world.session() as session:
+        rows = session.scalars(select(LedgerRow).order_by(LedgerRow.rank)).all()
+    assert [r.address for r in rows] == [
+        "top@gmail.com",
+        "gone@example.org",
+        "mid@outlook.com",
+        "low@example.org",
+        "none@example.org",
+    ]
+    assert [r.provider for r in rows][:3] == ["gmail", "other", "microsoft"]
+    assert rows[1].state == LedgerState.SUPPRESSED
+    assert {r.state for r in rows} == {LedgerState.PENDING, LedgerState.SUPPRESSED}
+    assert all(r.operation_id == operation_id(campaign.id, r.address) for r in rows)
+    with pytest.raises(TransitionError, match="is running; start needs it draft"):
+        store.start("c", actor="m", at=T0)
+
+
+def test_empty_fields_are_reported_before_start(world: Database, tmp_path: Path) -> None:
+    gaps = tmp_path / "gaps.csv"
+    gaps.write_text("email,first_name\na@example.org,A\nb@example.org,\nc@example.org,  \n")
+    ListImporter(world).run(
+        gaps, "gaps", options=ImportOptions(), rejected_path=tmp_path / "g.csv", actor="m", at=T0
+    )
+    store = CampaignStore(world)
+    store.create(
+        "g", list_name="gaps", sender="news@mail.example.com", template=TEMPLATE, actor="m", at=T0
+    )
+    with pytest.raises(ContentError, match=r"first_name is empty on 2 rows \(lines 3, 4\)"):
+        store.start("g", actor="m", at=T0)
+    assert store.start("g", actor="m", at=T0, allow_empty_fields=True) == 3
+
+
+def test_pause_resume_cancel_and_counts_that_add_up(world: Database, tmp_path: Path) -> None:
+    store = CampaignStore(world)
+    store.create(
+        "c", list_name="people", sender="news@mail.example.com", template=TEMPLATE, actor="m", at=T0
+    )
+    store.start("c", actor="m", at=T0)
+    assert store.change("c", "pause", actor="m", reason="r", at=T0).value == "paused"
+    assert store.change("c", "resume", actor="m", reason="r", at=T0).value == "running"
+    report = campaign_report(world, "c", today=date(2026, 11, 30), message_kb=50)
+    assert report.adds_up
+    assert report.remaining == 5
+    assert report.eta == date(2026, 11, 30)  # 5 emails fit in the first day
+    assert report.cost_total == pytest.approx(5 * (0.00025 + 0.00012 * 50 / 1024))
+    store.change("c", "cancel", actor="m", reason="wrong list", at=T0)
+    report = campaign_report(world, "c", today=date(2026, 11, 30), message_kb=50)
+    assert report.by_state == {"skipped": 5}
+    assert report.adds_up
+    assert export_campaign(world, "c", tmp_path / "out.csv") == 5
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert lines[0].startswith("address,state,outcome")
+    assert lines[1].startswith("top@gmail.com,skipped,")
+
+
+def test_eta_follows_the_ramp_for_a_big_list() -> None:
+    plan = load_plan(PLAN)
+    # 400 + 400 + 800 + 800 + 1,600 = 4,000 in five sending days with a raised quota
+    assert (
+        sending_days_needed(
+            plan, step=0, healthy_days_at_step=0, remaining=4000, per_hour_ceiling=90_000
+        )
+        == 5
+    )
+    # at the default quota (90/hour usable in a 14-hour window) the ramp is held to 800/day
+    assert (
+        sending_days_needed(
+            plan, step=0, healthy_days_at_step=0, remaining=4000, per_hour_ceiling=90
+        )
+        == 6
+    )
+
+
+def test_unsubscribe_link_suppresses_and_skips_unsent_rows(world: Database) -> None:
+    store = CampaignStore(world)
+    campaign = store.create(
+        "c", list_name="people", sender="news@mail.example.com", template=TEMPLATE, actor="m", at=T0
+    )
+    store.start("c", actor="m", at=T0)
+    unsubscriber = Unsubscriber(secret=b"secret-for-tests", public_url="https://x")
+    suppression = SuppressionStore(world)
+    token = unsubscriber.token(campaign.id, "mid@outlook.com")
+    assert suppression.unsubscribe(token, unsubscriber, at=T0) == "mid@outlook.com"
+    assert suppression.is_suppressed("mid@outlook.com", T0)
+    with world.session() as session:
+        row = session.scalar(select(LedgerRow).where(LedgerRow.address == "mid@outlook.com"))
+        assert row is not None
+        assert (row.state, row.last_error) == ("suppressed", "unsubscribed")
+    forged = token[:-1] + ("B" if token[-1] != "B" else "C")
+    with pytest.raises(InvalidToken):
+        suppression.unsubscribe(forged, unsubscriber, at=T0)
+
+
+def test_suppression_expiry_import_export_remove(database: Database, tmp_path: Path) -> None:
+    store = SuppressionStore(database)
+    store.add(
+        "Soon@Example.org",
+        reason="soft_bounce",
+        source="event",
+        actor="s",
+        at=T0,
+        expires_at=T0 + timedelta(days=1),
+    )
+    assert store.is_suppressed("soon@example.org", T0)
+    assert not store.is_suppressed("soon@example.org", T0 + timedelta(days=2))
+    with pytest.raises(ConfigError, match="unknown suppression reason"):
+        store.add("a@example.org", reason="because", source="x", actor="s", at=T0)
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "Email,Reason\na@example.org,complaint\nnot-an-address,manual\nb@example.org,\n"
+    )
+    result = store.import_file(source, actor="ops", at=T0)
+    assert (result.added, result.updated) == (2, 0)
+    assert result.invalid[0][0] == 3
+    assert store.export(tmp_path / "out.csv", T0) == 3
+    exported = (tmp_path / "out.csv").read_text()
+    assert "a@example.org,complaint" in exported
+    assert "b@example.org,imported" in exported
+    assert store.remove("a@example.org", actor="ops", at=T0)
+    assert not store.remove("a@example.org", actor="ops", at=T0)

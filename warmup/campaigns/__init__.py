@@ -1,0 +1,1 @@
+"""Campaigns: what marketing sends, the send ledger behind it, and its reports."""

@@ -1,0 +1,63 @@
+"""The ACS message for one recipient of a campaign: rendered content plus unsubscribe headers.
+
+The same code serves ``warmup campaign preview`` and the workers, so a preview shows exactly what
+will be sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from warmup.content.templates import CompiledTemplate, MessageTemplate, Rendered
+from warmup.content.unsubscribe import Unsubscriber
+from warmup.errors import ConfigError
+from warmup.sending.message import build_message
+from warmup.settings import Settings, env_name
+from warmup.store.models import Campaign
+
+
+def unsubscriber_from(settings: Settings) -> Unsubscriber:
+    if settings.unsubscribe_secret is None:
+        raise ConfigError(
+            f"{env_name('unsubscribe_secret')} is required to build messages: every message "
+            "carries a signed one-click unsubscribe link (RFC 8058)"
+        )
+    return Unsubscriber(
+        secret=settings.unsubscribe_secret.get_secret_value().encode(),
+        public_url=settings.public_url,
+        mailto=settings.unsubscribe_mailto,
+    )
+
+
+@dataclass(frozen=True)
+class Composer:
+    campaign_id: int
+    sender: str
+    reply_to: str | None
+    template: CompiledTemplate
+    unsubscriber: Unsubscriber
+
+    @classmethod
+    def for_campaign(cls, campaign: Campaign, unsubscriber: Unsubscriber) -> Composer:
+        template = CompiledTemplate(MessageTemplate(campaign.subject, campaign.html, campaign.text))
+        return cls(campaign.id, campaign.sender_address, campaign.reply_to, template, unsubscriber)
+
+    def compose(self, address: str, fields: Mapping[str, Any]) -> tuple[dict[str, Any], Rendered]:
+        context = {
+            **fields,
+            "email": address,
+            "unsubscribe_url": self.unsubscriber.url(self.campaign_id, address),
+        }
+        rendered = self.template.render(context)
+        message = build_message(
+            sender=self.sender,
+            to=[address],
+            subject=rendered.subject,
+            plain_text=rendered.text,
+            html=rendered.html,
+            headers=self.unsubscriber.headers(self.campaign_id, address),
+            reply_to=self.reply_to,
+        )
+        return message, rendered

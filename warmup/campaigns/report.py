@@ -1,0 +1,170 @@
+"""A campaign's report: where every row stands, when it will finish, what it costs; the export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from warmup.campaigns.model import TERMINAL, CampaignStatus, LedgerState
+from warmup.control.state import Status
+from warmup.csvsafe import SafeCsvWriter
+from warmup.errors import ConfigError
+from warmup.plans.schedule import cost, nth_sending_date, sending_days_needed
+from warmup.store.database import Database
+from warmup.store.domains import DomainStore
+from warmup.store.models import Campaign, ContactList, LedgerRow, SendingDomain
+
+EXPORT_COLUMNS = (
+    "address",
+    "state",
+    "outcome",
+    "outcome_detail",
+    "message_id",
+    "operation_id",
+    "attempts",
+    "last_error",
+    "accepted_at",
+    "outcome_at",
+)
+
+
+@dataclass(frozen=True)
+class CampaignReport:
+    name: str
+    status: CampaignStatus
+    list_name: str
+    domain: str
+    rows: int
+    by_state: dict[str, int]
+    by_outcome: dict[str, int]
+    eta: date | None
+    eta_note: str
+    message_kb: float
+    cost_total: float
+    cost_so_far: float
+
+    @property
+    def remaining(self) -> int:
+        return self.by_state.get(LedgerState.PENDING, 0) + self.by_state.get(LedgerState.CLAIMED, 0)
+
+    @property
+    def terminal(self) -> int:
+        return sum(self.by_state.get(state, 0) for state in TERMINAL)
+
+    @property
+    def adds_up(self) -> bool:
+        """accepted + failed + suppressed + skipped + still to send = rows."""
+        return self.terminal + self.remaining == self.rows
+
+
+def campaign_report(
+    database: Database, name: str, *, today: date, message_kb: float
+) -> CampaignReport:
+    with database.session() as session:
+        campaign = session.scalar(select(Campaign).where(Campaign.name == name))
+        if campaign is None:
+            raise ConfigError(f"no campaign {name!r}")
+        list_name = (
+            session.scalar(select(ContactList.name).where(ContactList.id == campaign.list_id))
+            or "?"
+        )
+        domain = (
+            session.scalar(select(SendingDomain.name).where(SendingDomain.id == campaign.domain_id))
+            or "?"
+        )
+        by_state = dict(
+            session.execute(
+                select(LedgerRow.state, func.count())
+                .where(LedgerRow.campaign_id == campaign.id)
+                .group_by(LedgerRow.state)
+            ).all()
+        )
+        by_outcome = dict(
+            session.execute(
+                select(LedgerRow.outcome, func.count())
+                .where(LedgerRow.campaign_id == campaign.id, LedgerRow.outcome.is_not(None))
+                .group_by(LedgerRow.outcome)
+            ).all()
+        )
+        running_on_domain = (
+            session.scalar(
+                select(func.count()).where(
+                    Campaign.domain_id == campaign.domain_id,
+                    Campaign.status == CampaignStatus.RUNNING.value,
+                )
+            )
+            or 1
+        )
+    rows = sum(by_state.values())
+    accepted = by_state.get(LedgerState.ACCEPTED, 0)
+    sendable = rows - by_state.get(LedgerState.SUPPRESSED, 0) - by_state.get(LedgerState.SKIPPED, 0)
+    remaining = by_state.get(LedgerState.PENDING, 0) + by_state.get(LedgerState.CLAIMED, 0)
+    eta, note = _eta(
+        database, domain, CampaignStatus(campaign.status), remaining, running_on_domain, today
+    )
+    return CampaignReport(
+        name=name,
+        status=CampaignStatus(campaign.status),
+        list_name=list_name,
+        domain=domain,
+        rows=rows,
+        by_state=by_state,
+        by_outcome={str(outcome): n for outcome, n in by_outcome.items()},
+        eta=eta,
+        eta_note=note,
+        message_kb=message_kb,
+        cost_total=cost(sendable, message_kb),
+        cost_so_far=cost(accepted, message_kb),
+    )
+
+
+def _eta(
+    database: Database,
+    domain: str,
+    status: CampaignStatus,
+    remaining: int,
+    share_with: int,
+    today: date,
+) -> tuple[date | None, str]:
+    if remaining == 0:
+        return None, "nothing left to send"
+    if status is not CampaignStatus.RUNNING:
+        return None, f"campaign is {status.value}"
+    record = DomainStore(database).get(domain)
+    if record.state.status is Status.PAUSED:
+        return None, f"domain paused: {record.state.reason}"
+    days = sending_days_needed(
+        record.plan,
+        step=record.state.step,
+        healthy_days_at_step=record.state.healthy_days_at_step,
+        remaining=remaining,
+        per_hour_ceiling=int(record.quota.per_hour * record.plan.quota.headroom),
+        share=1 / share_with,
+    )
+    eta = nth_sending_date(record.plan, today, days)
+    shared = (
+        f", sharing the domain with {share_with - 1} other campaign(s)" if share_with > 1 else ""
+    )
+    return eta, f"{days} sending day(s) at the ramp's pace if every day is healthy{shared}"
+
+
+def export_campaign(database: Database, name: str, path: Path) -> int:
+    """Write one line per recipient with its state and outcome; return how many."""
+    count = 0
+    with database.session() as session, path.open("w", newline="", encoding="utf-8") as out:
+        campaign_id = session.scalar(select(Campaign.id).where(Campaign.name == name))
+        if campaign_id is None:
+            raise ConfigError(f"no campaign {name!r}")
+        writer = SafeCsvWriter(out, EXPORT_COLUMNS)
+        query = (
+            select(*(getattr(LedgerRow, column) for column in EXPORT_COLUMNS))
+            .where(LedgerRow.campaign_id == campaign_id)
+            .order_by(LedgerRow.rank)
+        )
+        for row in session.execute(query).yield_per(5000):
+            writer.row(value.isoformat() if isinstance(value, datetime) else value for value in row)
+            count += 1
+    return count

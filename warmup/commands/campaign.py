@@ -1,0 +1,198 @@
+"""``warmup campaign ...``: marketing creates, previews, starts, pauses and reports campaigns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from sqlalchemy import select
+
+from warmup.campaigns.compose import Composer, unsubscriber_from
+from warmup.campaigns.report import campaign_report, export_campaign
+from warmup.campaigns.store import CampaignStore
+from warmup.commands.context import actor, command_settings, now, open_database
+from warmup.content.templates import MessageTemplate
+from warmup.errors import ConfigError
+from warmup.plans.schedule import usd
+from warmup.store.models import Recipient
+
+app = typer.Typer(
+    help="Campaigns: create, preview, start, pause, resume, cancel, status, export.",
+    no_args_is_help=True,
+)
+console = Console()
+Name = Annotated[str, typer.Option("--campaign", "-c", help="Campaign name.")]
+Reason = Annotated[str, typer.Option("--reason", "-r", help="Why: kept in the audit log.")]
+
+
+def _read(path: Path | None) -> str | None:
+    return path.read_text(encoding="utf-8") if path is not None else None
+
+
+@app.command()
+def create(
+    name: Annotated[str, typer.Option(help="A name for the campaign.")],
+    list_name: Annotated[str, typer.Option("--list", help="The recipient list.")],
+    sender: Annotated[str, typer.Option("--from", help="Sender address (registered on a domain).")],
+    subject: Annotated[str, typer.Option(help="Subject template, e.g. 'Hello {{ first_name }}'.")],
+    html: Annotated[Path | None, typer.Option(exists=True, help="HTML body template file.")] = None,
+    text: Annotated[
+        Path | None, typer.Option(exists=True, help="Plain-text body template file.")
+    ] = None,
+    reply_to: Annotated[str | None, typer.Option(help="Reply-To address.")] = None,
+    priority: Annotated[int, typer.Option(help="Higher goes first on a shared domain.")] = 0,
+) -> None:
+    """Create a draft; the template is checked against the list now, not at send time."""
+    settings = command_settings()
+    store = CampaignStore(open_database(settings))
+    campaign = store.create(
+        name,
+        list_name=list_name,
+        sender=sender,
+        template=MessageTemplate(subject, _read(html), _read(text)),
+        actor=actor(settings),
+        at=now(),
+        reply_to=reply_to,
+        priority=priority,
+    )
+    empty = store.empty_fields(campaign)
+    console.print(f"campaign {name} created (draft) for list {list_name}, sender {sender}")
+    for gap in empty:
+        console.print(f"[yellow]warning:[/] {gap}; start refuses unless --allow-empty-fields")
+
+
+@app.command()
+def preview(
+    name: Name,
+    to: Annotated[str, typer.Option("--to", help="A recipient of the list to render for.")],
+) -> None:
+    """Render the exact message one recipient would get, headers included."""
+    settings = command_settings()
+    database = open_database(settings)
+    store = CampaignStore(database)
+    campaign = store.get(name)
+    with database.session() as session:
+        recipient = session.scalar(
+            select(Recipient).where(
+                Recipient.list_id == campaign.list_id, Recipient.address == to.strip().lower()
+            )
+        )
+    if recipient is None:
+        raise ConfigError(f"{to} is not on the list of campaign {name}")
+    message, rendered = Composer.for_campaign(campaign, unsubscriber_from(settings)).compose(
+        recipient.address, recipient.fields
+    )
+    console.print(f"[bold]From:[/] {message['senderAddress']}")
+    console.print(f"[bold]To:[/] {recipient.address}")
+    for header, value in message.get("headers", {}).items():
+        console.print(f"[bold]{header}:[/] {value}", soft_wrap=True)
+    console.print(f"[bold]Subject:[/] {rendered.subject}")
+    if rendered.text is not None:
+        console.rule("text")
+        console.print(rendered.text, markup=False, highlight=False)
+    if rendered.html is not None:
+        console.rule("html")
+        console.print(rendered.html, markup=False, highlight=False)
+    console.rule(f"{rendered.size_bytes:,} bytes")
+
+
+@app.command()
+def start(
+    name: Name,
+    allow_empty_fields: Annotated[
+        bool, typer.Option(help="Start even if some rows lack a field the template uses.")
+    ] = False,
+) -> None:
+    """Fill the send ledger (most engaged first) and set the campaign running."""
+    settings = command_settings()
+    database = open_database(settings)
+    unsubscriber_from(settings)  # refuse now, not at the first send, if links cannot be signed
+    store = CampaignStore(database)
+    with Progress(
+        TextColumn("filling the ledger"), BarColumn(), MofNCompleteColumn(), transient=True
+    ) as bar:
+        task = bar.add_task("ledger", total=None)
+        rows = store.start(
+            name,
+            actor=actor(settings),
+            at=now(),
+            allow_empty_fields=allow_empty_fields,
+            progress=lambda done: bar.update(task, completed=done),
+        )
+    console.print(f"campaign {name} running: {rows:,} recipients in the ledger")
+
+
+def _change(name: str, action: str, reason: str) -> None:
+    settings = command_settings()
+    status = CampaignStore(open_database(settings)).change(
+        name, action, actor=actor(settings), reason=reason, at=now()
+    )
+    console.print(f"campaign {name} {status.value}")
+
+
+@app.command()
+def pause(name: Name, reason: Reason = "paused by marketing") -> None:
+    """Stop sending this campaign (other campaigns on the domain go on)."""
+    _change(name, "pause", reason)
+
+
+@app.command()
+def resume(name: Name, reason: Reason = "resumed by marketing") -> None:
+    """Resume a paused campaign."""
+    _change(name, "resume", reason)
+
+
+@app.command()
+def cancel(name: Name, reason: Reason = "cancelled by marketing") -> None:
+    """Cancel for good: rows not yet sent are skipped."""
+    _change(name, "cancel", reason)
+
+
+@app.command()
+def status(
+    name: Name,
+    message_kb: Annotated[float, typer.Option(help="Average message size for the cost.")] = 50.0,
+) -> None:
+    """Counts by ledger state and outcome, the ETA from the domain's ramp, and the ACS cost."""
+    report = campaign_report(
+        open_database(command_settings()), name, today=now().date(), message_kb=message_kb
+    )
+    console.print(
+        f"campaign [bold]{report.name}[/] ({report.status.value}) — list {report.list_name}, "
+        f"domain {report.domain}, {report.rows:,} recipients"
+    )
+    table = Table(title="ledger")
+    table.add_column("state")
+    table.add_column("rows", justify="right")
+    for state, count in sorted(report.by_state.items()):
+        table.add_row(state, f"{count:,}")
+    console.print(table)
+    if report.by_outcome:
+        console.print(
+            "outcomes: " + ", ".join(f"{k} {v:,}" for k, v in sorted(report.by_outcome.items()))
+        )
+    console.print(
+        f"ETA: {report.eta:%a %Y-%m-%d} ({report.eta_note})"
+        if report.eta
+        else f"ETA: - ({report.eta_note})"
+    )
+    console.print(
+        f"ACS cost: {usd(report.cost_so_far)} so far of {usd(report.cost_total)} estimated "
+        f"(list price, {report.message_kb:g} KB a message)"
+    )
+    if not report.adds_up:
+        console.print("[red]the ledger counts do not add up: please report this[/]")
+
+
+@app.command()
+def export(
+    name: Name,
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write.")],
+) -> None:
+    """One line per recipient: state, outcome, message id, attempts, last error."""
+    count = export_campaign(open_database(command_settings()), name, output)
+    console.print(f"{count:,} recipients written to {output}")

@@ -1,0 +1,1 @@
+"""Message content: sandboxed templates, unsubscribe links and headers."""

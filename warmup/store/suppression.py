@@ -1,0 +1,201 @@
+"""The suppression list: addresses never to send to (for good, or until an expiry).
+
+Written by delivery feedback (hard bounces, complaints), by unsubscribe links, by ops and by
+imports; read by list imports and when a campaign starts. Every change is audited.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from warmup.content.unsubscribe import Unsubscriber
+from warmup.csvsafe import SafeCsvWriter
+from warmup.errors import ConfigError
+from warmup.lists.addresses import InvalidAddress, normalise_address
+from warmup.store.database import Database
+from warmup.store.models import AuditEntry, LedgerRow, Suppression
+
+REASONS = frozenset(
+    {"hard_bounce", "complaint", "unsubscribe", "soft_bounce", "manual", "imported"}
+)
+
+
+@dataclass(frozen=True)
+class SuppressionImport:
+    added: int
+    updated: int
+    invalid: list[tuple[int, str]]
+
+
+def _audit(
+    session: Session, *, at: datetime, actor: str, action: str, address: str, reason: str
+) -> None:
+    session.add(
+        AuditEntry(
+            at=at,
+            actor=actor,
+            subject_type="suppression",
+            subject=address,
+            action=action,
+            reason=reason,
+            details={},
+        )
+    )
+
+
+class SuppressionStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def add(
+        self,
+        address: str,
+        *,
+        reason: str,
+        source: str,
+        actor: str,
+        at: datetime,
+        expires_at: datetime | None = None,
+        note: str = "",
+    ) -> bool:
+        """Suppress ``address``; True if it was not suppressed before."""
+        if reason not in REASONS:
+            raise ConfigError(
+                f"unknown suppression reason {reason!r} (one of {', '.join(sorted(REASONS))})"
+            )
+        try:
+            normal = normalise_address(address)
+        except InvalidAddress as exc:
+            raise ConfigError(f"{address!r}: {exc}") from None
+        with self._db.session() as session:
+            existing = session.get(Suppression, normal)
+            if existing is None:
+                session.add(
+                    Suppression(
+                        address=normal,
+                        reason=reason,
+                        source=source,
+                        created_at=at,
+                        expires_at=expires_at,
+                        note=note,
+                    )
+                )
+            else:
+                existing.reason, existing.source, existing.expires_at, existing.note = (
+                    reason,
+                    source,
+                    expires_at,
+                    note,
+                )
+            _audit(
+                session,
+                at=at,
+                actor=actor,
+                action="suppress",
+                address=normal,
+                reason=f"{reason} ({source})",
+            )
+            return existing is None
+
+    def remove(self, address: str, *, actor: str, at: datetime) -> bool:
+        normal = address.strip().lower()
+        with self._db.session() as session:
+            gone = session.execute(delete(Suppression).where(Suppression.address == normal))
+            if gone.rowcount:  # type: ignore[attr-defined]
+                _audit(
+                    session,
+                    at=at,
+                    actor=actor,
+                    action="unsuppress",
+                    address=normal,
+                    reason="removed by ops",
+                )
+            return bool(gone.rowcount)  # type: ignore[attr-defined]
+
+    def active(self, at: datetime) -> Iterator[Suppression]:
+        with self._db.session() as session:
+            yield from session.scalars(
+                select(Suppression)
+                .where(or_(Suppression.expires_at.is_(None), Suppression.expires_at > at))
+                .order_by(Suppression.address)
+            )
+
+    def is_suppressed(self, address: str, at: datetime) -> bool:
+        with self._db.session() as session:
+            row = session.get(Suppression, address.strip().lower())
+            return row is not None and (row.expires_at is None or row.expires_at > at)
+
+    def export(self, path: Path, at: datetime) -> int:
+        count = 0
+        with path.open("w", newline="", encoding="utf-8") as out:
+            writer = SafeCsvWriter(
+                out, ["address", "reason", "source", "created_at", "expires_at", "note"]
+            )
+            for row in self.active(at):
+                writer.row(
+                    [
+                        row.address,
+                        row.reason,
+                        row.source,
+                        row.created_at.isoformat(),
+                        row.expires_at.isoformat() if row.expires_at else "",
+                        row.note,
+                    ]
+                )
+                count += 1
+        return count
+
+    def import_file(
+        self, path: Path, *, actor: str, at: datetime, default_reason: str = "imported"
+    ) -> SuppressionImport:
+        """Suppress every address of a CSV with an ``address`` (or ``email``) column."""
+        added = updated = 0
+        invalid: list[tuple[int, str]] = []
+        with path.open(newline="", encoding="utf-8-sig") as source:
+            reader = csv.DictReader(source)
+            columns = {name.strip().lower(): name for name in reader.fieldnames or []}
+            column = columns.get("address") or columns.get("email")
+            if column is None:
+                raise ConfigError(f"{path.name}: needs an 'address' or 'email' column")
+            reason_column = columns.get("reason")
+            for row in reader:
+                reason = (row.get(reason_column) or "").strip() if reason_column else ""
+                try:
+                    fresh = self.add(
+                        row[column] or "",
+                        reason=reason or default_reason,
+                        source=f"import {path.name}",
+                        actor=actor,
+                        at=at,
+                    )
+                except ConfigError as exc:
+                    invalid.append((reader.line_num, str(exc)))
+                    continue
+                added += fresh
+                updated += not fresh
+        return SuppressionImport(added, updated, invalid)
+
+    def unsubscribe(self, token: str, unsubscriber: Unsubscriber, *, at: datetime) -> str:
+        """Honour an unsubscribe link: suppress its address and skip its unsent rows."""
+        campaign_id, address = unsubscriber.verify(token)
+        self.add(
+            address,
+            reason="unsubscribe",
+            source=f"link (campaign {campaign_id})",
+            actor=address,
+            at=at,
+        )
+        with self._db.session() as session:
+            session.execute(
+                update(LedgerRow)
+                .where(LedgerRow.address == address, LedgerRow.state == "pending")
+                .values(state="suppressed", last_error="unsubscribed", updated_at=at)
+            )
+        return address
