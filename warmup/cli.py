@@ -8,6 +8,7 @@ import typer
 
 from warmup.commands import (
     campaign,
+    db,
     demo,
     domain,
     emulator,
@@ -32,6 +33,7 @@ app.add_typer(domain.app, name="domain")
 app.add_typer(lists.app, name="lists")
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(suppression.app, name="suppression")
+app.add_typer(db.app, name="db")
 
 
 def main() -> None:

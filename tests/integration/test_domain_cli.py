@@ -100,3 +100,24 @@ def test_unknown_domain_and_bad_step_are_clear_errors(database_url: str) -> None
 def test_status_with_no_domains_says_how_to_add_one(database_url: str) -> None:
     result = run(database_url, "status")
     assert "warmup domain add" in result.stdout
+
+
+def test_db_upgrade_and_current(database_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")}
+    env["WARMUP_DATABASE_URL"] = database_url
+
+    def db(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "warmup", "db", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert db("current") == "empty (run: warmup db upgrade)"
+    assert db("upgrade") == "schema at 0002 (was empty)"
+    assert db("upgrade") == "schema at 0002 (up to date)"
+    assert db("current") == "0002"
