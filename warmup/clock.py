@@ -18,6 +18,9 @@ class Clock(Protocol):
     def real_seconds(self, seconds: float) -> float:
         """How long ``seconds`` of this clock's time last in real time."""
 
+    def clock_seconds(self, real: float) -> float:
+        """How much of this clock's time passes in ``real`` seconds."""
+
 
 class SystemClock:
     def now(self) -> datetime:
@@ -25,6 +28,9 @@ class SystemClock:
 
     def real_seconds(self, seconds: float) -> float:
         return seconds
+
+    def clock_seconds(self, real: float) -> float:
+        return real
 
 
 class ScaledClock:
@@ -40,3 +46,13 @@ class ScaledClock:
 
     def real_seconds(self, seconds: float) -> float:
         return seconds / self.scale
+
+    def clock_seconds(self, real: float) -> float:
+        return real * self.scale
+
+
+def clock_for(scale: float, origin: float | None) -> Clock:
+    """The real clock, or one ``scale`` times faster from ``origin`` (default: now)."""
+    if scale == 1.0:
+        return SystemClock()
+    return ScaledClock(scale, origin if origin is not None else time.time())

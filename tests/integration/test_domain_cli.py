@@ -118,6 +118,6 @@ def test_db_upgrade_and_current(database_url: str) -> None:
         return done.stdout.strip()
 
     assert db("current") == "empty (run: warmup db upgrade)"
-    assert db("upgrade") == "schema at 0002 (was empty)"
-    assert db("upgrade") == "schema at 0002 (up to date)"
-    assert db("current") == "0002"
+    assert db("upgrade") == "schema at 0003 (was empty)"
+    assert db("upgrade") == "schema at 0003 (up to date)"
+    assert db("current") == "0003"

@@ -146,7 +146,15 @@ class AsyncSender:
         self._sleep = sleep
         self._throttle_hook = throttle_hook
 
-    async def send(self, message: Mapping[str, Any], operation_id: str) -> Accepted:
+    async def send(
+        self,
+        message: Mapping[str, Any],
+        operation_id: str,
+        *,
+        before_retry: Callable[[], Awaitable[None]] | None = None,
+    ) -> Accepted:
+        """Send until accepted. ``before_retry`` runs before every attempt after the first: the
+        pipeline takes a fresh limiter permit there (and may raise to give the row back)."""
         policy = async_retrying(
             self._policy,
             what=f"send {operation_id}",
@@ -155,6 +163,8 @@ class AsyncSender:
         )
         async for attempt in policy:
             with attempt:
+                if attempt.retry_state.attempt_number > 1 and before_retry is not None:
+                    await before_retry()
                 try:
                     poller = await self._client.sdk.begin_send(
                         dict(message),

@@ -45,11 +45,13 @@ class UnknownDomainError(ConfigError):
 
 @dataclass(frozen=True)
 class DomainRecord:
+    id: int
     state: DomainState
     plan: Plan
     quota: AcsQuota
     senders: tuple[str, ...]
     version: int
+    day_closed: str | None = None
 
 
 def _state(row: SendingDomain) -> DomainState:
@@ -124,11 +126,13 @@ class DomainStore:
             .order_by(SenderAddress.address)
         ).all()
         return DomainRecord(
+            id=row.id,
             state=_state(row),
             plan=parse_plan(row.plan_yaml, f"<plan stored for {row.name}>"),
             quota=AcsQuota(per_minute=row.acs_per_minute, per_hour=row.acs_per_hour),
             senders=tuple(senders),
             version=row.version,
+            day_closed=row.day_closed,
         )
 
     def create(
@@ -186,6 +190,7 @@ class DomainStore:
         decide: Callable[[DomainRecord], Decision],
         *,
         plan_yaml: str | None = None,
+        day_closed: str | None = None,
     ) -> Decision:
         """Apply ``decide`` to the current state and store the result.
 
@@ -198,22 +203,29 @@ class DomainStore:
             wait=wait_random_exponential(multiplier=0.002, max=0.1),
         )
         try:
-            return retrying(self._transition_once, name, decide, plan_yaml)
+            return retrying(self._transition_once, name, decide, plan_yaml, day_closed)
         except RetryError:
             raise TransitionError(f"{name}: too many concurrent changes; try again") from None
 
     def _transition_once(
-        self, name: str, decide: Callable[[DomainRecord], Decision], plan_yaml: str | None
+        self,
+        name: str,
+        decide: Callable[[DomainRecord], Decision],
+        plan_yaml: str | None,
+        day_closed: str | None,
     ) -> Decision:
         with self._db.session() as session:
             row = self._row(session, name)
             record = self._record(session, row)
             decision = decide(record)
-            if not decision.transitions and decision.state == record.state:
+            unchanged = not decision.transitions and decision.state == record.state
+            if unchanged and day_closed is None:
                 return decision
             values = _state_columns(decision.state)
             if plan_yaml is not None:
                 values["plan_yaml"] = plan_yaml
+            if day_closed is not None:
+                values["day_closed"] = day_closed
             written = session.execute(
                 update(SendingDomain)
                 .where(SendingDomain.id == row.id, SendingDomain.version == record.version)

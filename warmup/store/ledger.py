@@ -237,13 +237,15 @@ class LedgerStore:
         with self._db.session() as session:
             return int(session.scalar(query) or 0)
 
-    def accepted_since(self, domain_id: int, since: datetime) -> int:
+    def accepted_since(self, domain_id: int, since: datetime, until: datetime | None = None) -> int:
         query = (
             select(func.count())
             .select_from(LedgerRow)
             .join(Campaign, Campaign.id == LedgerRow.campaign_id)
             .where(Campaign.domain_id == domain_id, LedgerRow.accepted_at >= since)
         )
+        if until is not None:
+            query = query.where(LedgerRow.accepted_at < until)
         with self._db.session() as session:
             return int(session.scalar(query) or 0)
 

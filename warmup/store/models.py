@@ -77,6 +77,8 @@ class SendingDomain(Base):
     # The subscription's ACS quota today; ops raise it when Microsoft does.
     acs_per_minute: Mapped[int] = mapped_column(Integer)
     acs_per_hour: Mapped[int] = mapped_column(Integer)
+    # The last local day (plan timezone, ISO date) whose boundary has been processed.
+    day_closed: Mapped[str | None] = mapped_column(String(10))
     # Optimistic concurrency: every write checks and bumps it.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]

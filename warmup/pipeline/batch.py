@@ -1,0 +1,198 @@
+"""Sending one batch: gate, permits, render, send, record.
+
+Up to ``concurrency`` sends are in flight. Before every send the gate is asked (a paused domain
+or campaign gives its rows back at once) and permits are taken from the global limiter for as
+many rows as there is room for, per provider group, in one call each. A retry of a send takes a
+fresh permit first, so a permit never stands for a request made seconds later. Results go to the
+ledger in bulk every ``flush_every`` rows and at the end; rows not sent (paused, lease nearly
+over, throttled beyond the retry budget) go back to ``pending`` for a later batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from warmup.campaigns.compose import Composer
+from warmup.campaigns.model import LedgerState
+from warmup.clock import Clock
+from warmup.errors import ContentError, PermanentSendError, SendError, ThrottledError
+from warmup.pipeline.dispatch import Batch
+from warmup.pipeline.gate import Gate
+from warmup.pipeline.limits import send_limits
+from warmup.ratelimit.base import Limiter
+from warmup.sending.sender import AsyncSender
+from warmup.store.domains import DomainRecord
+from warmup.store.ledger import LedgerStore, Outcome, WorkItem
+
+log = logging.getLogger(__name__)
+LEASE_SAFETY = timedelta(seconds=10)  # stop starting sends this long before the lease ends
+
+
+class GiveBack(Exception):
+    """Stop trying this row now; it goes back to pending (the reason is kept)."""
+
+
+@dataclass
+class BatchReport:
+    accepted: int = 0
+    failed: int = 0
+    released: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def add(self, outcome: Outcome) -> None:
+        if outcome.state is LedgerState.ACCEPTED:
+            self.accepted += 1
+        elif outcome.state is LedgerState.FAILED:
+            self.failed += 1
+        else:
+            self.released += 1
+            reason = (outcome.error or "released").split(":")[0]
+            self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    ledger: LedgerStore
+    gate: Gate
+    limiter: Limiter
+    sender: AsyncSender
+    clock: Clock
+    scope: str
+    margin: float
+    concurrency: int
+    record_for: Callable[[str], DomainRecord]
+    composer_for: Callable[[int], Composer]
+    flush_every: int = 50
+
+
+class BatchRunner:
+    def __init__(self, context: BatchContext, batch: Batch) -> None:
+        self._c = context
+        self._batch = batch
+        self._done: list[Outcome] = []
+        self.report = BatchReport()
+
+    async def run(self) -> BatchReport:
+        c, batch = self._c, self._batch
+        items = await asyncio.to_thread(c.ledger.work, batch.row_ids, batch.id)
+        pending: deque[WorkItem] = deque(items)
+        in_flight: set[asyncio.Task[Outcome]] = set()
+        while pending or in_flight:
+            stop = self._stop_reason()
+            if stop is not None:
+                self._give_back(pending, stop)
+            wait: float | None = None
+            room = c.concurrency - len(in_flight)
+            if pending and room > 0:
+                started, wait = self._start(pending, room)
+                in_flight |= started
+            if in_flight:
+                finished, in_flight = await asyncio.wait(
+                    in_flight, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in finished:
+                    self._finish(task.result())
+            elif pending and wait is not None:
+                await asyncio.sleep(min(wait, 1.0))
+            if len(self._done) >= c.flush_every:
+                await self._flush()
+        await self._flush()
+        return self.report
+
+    def _stop_reason(self) -> str | None:
+        if self._c.clock.now() > self._batch.deadline - LEASE_SAFETY:
+            return "lease nearly over"
+        return self._c.gate.closed(self._batch.campaign_id)
+
+    def _give_back(self, pending: deque[WorkItem], reason: str) -> None:
+        while pending:
+            item = pending.popleft()
+            self._finish(Outcome(item.id, LedgerState.PENDING, attempts=0, error=reason))
+
+    def _start(
+        self, pending: deque[WorkItem], room: int
+    ) -> tuple[set[asyncio.Task[Outcome]], float | None]:
+        """Take permits for up to ``room`` rows (per provider group) and start their sends."""
+        c = self._c
+        record = c.record_for(self._batch.domain)
+        candidates = [pending.popleft() for _ in range(min(room, len(pending)))]
+        by_provider: dict[str, list[WorkItem]] = {}
+        for item in candidates:
+            by_provider.setdefault(item.provider, []).append(item)
+        started: set[asyncio.Task[Outcome]] = set()
+        waiting: list[WorkItem] = []
+        wait: float | None = None
+        now = c.clock.now().timestamp()
+        for provider, group in by_provider.items():
+            grant = c.limiter.acquire(
+                send_limits(record, provider, c.scope, c.margin), len(group), now, c.scope
+            )
+            for item in group[: grant.granted]:
+                started.add(asyncio.create_task(self._send(item)))
+            waiting += group[grant.granted :]
+            if grant.granted < len(group):
+                real = c.clock.real_seconds(grant.retry_after or 0.05)
+                wait = real if wait is None else min(wait, real)
+        # Rows without a permit keep their place at the front, in rank order.
+        for item in sorted(waiting, key=lambda i: candidates.index(i), reverse=True):
+            pending.appendleft(item)
+        return started, wait
+
+    async def _permit(self, item: WorkItem) -> None:
+        """A fresh permit for a retry; gives the row back if sending stopped meanwhile."""
+        c = self._c
+        while True:
+            reason = self._stop_reason()
+            if reason is not None:
+                raise GiveBack(reason)
+            record = c.record_for(self._batch.domain)
+            grant = c.limiter.acquire(
+                send_limits(record, item.provider, c.scope, c.margin),
+                1,
+                c.clock.now().timestamp(),
+                c.scope,
+            )
+            if grant.granted:
+                return
+            await asyncio.sleep(min(c.clock.real_seconds(grant.retry_after or 0.05), 1.0))
+
+    async def _send(self, item: WorkItem) -> Outcome:
+        try:
+            message, _ = self._c.composer_for(item.campaign_id).compose(item.address, item.fields)
+        except ContentError as exc:
+            return Outcome(item.id, LedgerState.FAILED, attempts=0, error=f"render: {exc}")
+        try:
+            accepted = await self._c.sender.send(
+                message, item.operation_id, before_retry=lambda: self._permit(item)
+            )
+        except GiveBack as stop:
+            return Outcome(item.id, LedgerState.PENDING, attempts=1, error=str(stop))
+        except PermanentSendError as exc:
+            return Outcome(item.id, LedgerState.FAILED, attempts=1, error=str(exc))
+        except ThrottledError as exc:
+            return Outcome(item.id, LedgerState.PENDING, attempts=1, error=f"throttled: {exc}")
+        except SendError as exc:
+            return Outcome(
+                item.id, LedgerState.PENDING, attempts=1, error=f"gave up for now: {exc}"
+            )
+        return Outcome(
+            item.id,
+            LedgerState.ACCEPTED,
+            attempts=accepted.attempts,
+            message_id=accepted.message_id,
+        )
+
+    def _finish(self, outcome: Outcome) -> None:
+        self._done.append(outcome)
+        self.report.add(outcome)
+
+    async def _flush(self) -> None:
+        if not self._done:
+            return
+        done, self._done = self._done, []
+        await asyncio.to_thread(self._c.ledger.record, done, self._batch.id, self._c.clock.now())

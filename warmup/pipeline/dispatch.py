@@ -1,0 +1,160 @@
+"""One dispatcher tick: how many may each domain send now, and which rows go out.
+
+For every sending domain: read what it already sent (the limiter's trailing minute and hour, the
+ledger's day), ask the controller for the allowance, subtract what is already claimed, split
+the rest between the domain's running campaigns (priority, then fair share), and claim that many
+rows — most engaged first, within each provider group's budget — as batches for the workers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from warmup.clock import Clock
+from warmup.control.allowance import Allowance, Usage, allowance
+from warmup.control.fair_share import Demand, split
+from warmup.pipeline import limits
+from warmup.plans.model import ProviderGroup
+from warmup.ratelimit.base import Limiter
+from warmup.store.domains import DomainRecord, DomainStore
+from warmup.store.ledger import LedgerStore
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: str
+    campaign_id: int
+    domain: str
+    row_ids: tuple[int, ...]
+    deadline: datetime
+
+    def to_message(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "campaign_id": self.campaign_id,
+            "domain": self.domain,
+            "row_ids": list(self.row_ids),
+            "deadline": self.deadline.isoformat(),
+        }
+
+    @classmethod
+    def from_message(cls, message: dict[str, object]) -> Batch:
+        return cls(
+            id=str(message["id"]),
+            campaign_id=int(message["campaign_id"]),  # type: ignore[call-overload]
+            domain=str(message["domain"]),
+            row_ids=tuple(int(i) for i in message["row_ids"]),  # type: ignore[attr-defined]
+            deadline=datetime.fromisoformat(str(message["deadline"])),
+        )
+
+
+@dataclass
+class TickReport:
+    batches: list[Batch] = field(default_factory=list)
+    allowances: dict[str, Allowance] = field(default_factory=dict)
+
+    @property
+    def claimed(self) -> int:
+        return sum(len(b.row_ids) for b in self.batches)
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    batch_size: int
+    lease_seconds: float
+    max_claim_per_tick: int
+    margin: float
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        domains: DomainStore,
+        ledger: LedgerStore,
+        limiter: Limiter,
+        clock: Clock,
+        config: DispatchConfig,
+    ) -> None:
+        self._domains = domains
+        self._ledger = ledger
+        self._limiter = limiter
+        self._clock = clock
+        self._config = config
+
+    def usage(self, record: DomainRecord, now: datetime) -> Usage:
+        stamp = now.timestamp()
+        margin = self._config.margin
+        minute = limits.domain_minute(record, margin)
+        local_midnight = now.astimezone(record.plan.zone).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        provider_hour = {
+            group: self._limiter.used(limit, stamp)
+            for group in ProviderGroup
+            if (limit := limits.provider_hour(record, group.value, margin)) is not None
+        }
+        return Usage(
+            last_minute=self._limiter.used(minute, stamp) if minute is not None else 0,
+            last_hour=self._limiter.used(limits.domain_hour(record, margin), stamp),
+            today=self._ledger.accepted_since(record.id, local_midnight),
+            provider_last_hour=provider_hour,
+        )
+
+    def tick(self) -> TickReport:
+        now = self._clock.now()
+        report = TickReport()
+        for record in self._domains.all():
+            if not record.state.sends:
+                continue
+            granted = allowance(
+                record.plan, record.state, now, self.usage(record, now), record.quota
+            )
+            report.allowances[record.state.domain] = granted
+            available = min(
+                granted.total - self._ledger.in_flight(record.id), self._config.max_claim_per_tick
+            )
+            if available <= 0:
+                continue
+            demands = [
+                Demand(d.campaign_id, d.priority, d.pending) for d in self._ledger.demand(record.id)
+            ]
+            for campaign_id, share in split(available, demands).items():
+                report.batches += self._claim(record, campaign_id, share, granted, now)
+        return report
+
+    def _claim(
+        self, record: DomainRecord, campaign_id: int, share: int, granted: Allowance, now: datetime
+    ) -> list[Batch]:
+        deadline = now + timedelta(seconds=self._config.lease_seconds)
+        # Provider groups with a cap are claimed within their budget; the rest by rank alone.
+        budgets: list[tuple[str | None, int]] = [
+            (group.value, granted.for_provider(group)) for group in granted.per_provider
+        ]
+        if not budgets:
+            budgets = [(None, share)]
+        else:  # groups the plan does not cap are limited by the share alone
+            budgets += [(g.value, share) for g in ProviderGroup if g not in granted.per_provider]
+        batches: list[Batch] = []
+        left = share
+        for provider, budget in budgets:
+            want = min(left, budget)
+            while want > 0:
+                batch_id = str(uuid.uuid4())
+                ids = self._ledger.claim(
+                    campaign_id,
+                    min(want, self._config.batch_size),
+                    owner=batch_id,
+                    deadline=deadline,
+                    now=now,
+                    provider=provider,
+                )
+                if not ids:
+                    break
+                batches.append(
+                    Batch(batch_id, campaign_id, record.state.domain, tuple(ids), deadline)
+                )
+                want -= len(ids)
+                left -= len(ids)
+        return batches

@@ -1,0 +1,80 @@
+"""Housekeeping that keeps the ledger honest and the ramp moving.
+
+- expired leases go back to ``pending`` (a killed worker, a lost queue);
+- running campaigns with nothing left to send are completed;
+- each domain's finished local days are closed: the controller counts the day (sent versus its
+  cap) and advances, marks idle or re-warms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from warmup.clock import Clock
+from warmup.control.machine import DayReport, Decision, on_day_end
+from warmup.control.state import Transition
+from warmup.plans.schedule import daily_capacity
+from warmup.store.domains import DomainRecord, DomainStore
+from warmup.store.ledger import LedgerStore
+
+
+@dataclass
+class ReconcileReport:
+    expired_leases: int = 0
+    completed_campaigns: list[str] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+
+
+def _day_bounds(record: DomainRecord, day: date) -> tuple[datetime, datetime]:
+    zone = record.plan.zone
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+
+
+class Reconciler:
+    def __init__(self, domains: DomainStore, ledger: LedgerStore, clock: Clock) -> None:
+        self._domains = domains
+        self._ledger = ledger
+        self._clock = clock
+
+    def run(self) -> ReconcileReport:
+        now = self._clock.now()
+        report = ReconcileReport(
+            expired_leases=self._ledger.expire_leases(now),
+            completed_campaigns=self._ledger.finish_campaigns(now),
+        )
+        for record in self._domains.all():
+            report.transitions += self.close_days(record, now)
+        return report
+
+    def close_days(self, record: DomainRecord, now: datetime) -> list[Transition]:
+        today = now.astimezone(record.plan.zone).date()
+        name = record.state.domain
+        if record.day_closed is None:  # a new domain: its first day is today
+            yesterday = (today - timedelta(days=1)).isoformat()
+            self._domains.transition(name, lambda r: Decision(r.state), day_closed=yesterday)
+            return []
+        closed: list[Transition] = []
+        day = date.fromisoformat(record.day_closed) + timedelta(days=1)
+        while day < today:
+            decision = self._domains.transition(
+                name, self._day_end(record, day), day_closed=day.isoformat()
+            )
+            closed += decision.transitions
+            day += timedelta(days=1)
+        return closed
+
+    def _day_end(self, record: DomainRecord, day: date) -> Callable[[DomainRecord], Decision]:
+        start, end = _day_bounds(record, day)
+        sent = self._ledger.accepted_since(record.id, start, end)
+
+        def decide(current: DomainRecord) -> Decision:
+            plan = current.plan
+            window = {d.number for d in plan.window.days} if plan.window else set(range(7))
+            sends_that_day = current.state.sends and day.weekday() in window
+            cap = daily_capacity(plan, plan.step(current.state.step)) if sends_that_day else 0
+            return on_day_end(plan, current.state, DayReport(sent=sent, cap=cap), at=end)
+
+        return decide

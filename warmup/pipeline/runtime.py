@@ -1,0 +1,148 @@
+"""Everything one worker process needs, built once, on first use, from settings.
+
+One store, one limiter, and one ACS ``.aio`` client living on one event loop in a background
+thread: batches from Celery (a sync world) are handed to that loop and waited for. Domain
+records and composers are cached briefly, so a batch does not reread what it just read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import asdict
+from typing import Any
+from urllib.parse import urlparse
+
+from warmup.campaigns.compose import Composer, unsubscriber_from
+from warmup.clock import clock_for
+from warmup.errors import ConfigError, ThrottledError
+from warmup.pipeline.batch import BatchContext, BatchReport, BatchRunner
+from warmup.pipeline.dispatch import Batch, DispatchConfig, Dispatcher
+from warmup.pipeline.gate import Gate
+from warmup.pipeline.reconcile import Reconciler, ReconcileReport
+from warmup.ratelimit.base import Limiter
+from warmup.ratelimit.redis_limiter import RedisLimiter
+from warmup.sending import AsyncSender, RetryPolicy, build_async_client
+from warmup.sending.client import AsyncAcsClient
+from warmup.sending.credentials import resolve_auth
+from warmup.settings import Settings, env_name
+from warmup.store.database import Database
+from warmup.store.domains import DomainRecord, DomainStore
+from warmup.store.ledger import LedgerStore
+from warmup.store.models import Campaign
+
+
+def quota_scope(settings: Settings) -> str:
+    return settings.acs_quota_scope or urlparse(resolve_auth(settings).endpoint).netloc
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, limiter: Limiter | None = None) -> None:
+        if limiter is None:
+            if settings.redis_url is None:
+                raise ConfigError(
+                    f"{env_name('redis_url')} is required for workers and the dispatcher"
+                )
+            limiter = RedisLimiter.from_url(settings.redis_url.get_secret_value())
+        self.settings = settings
+        self.limiter = limiter
+        self.clock = clock_for(settings.clock_scale, settings.clock_origin)
+        self.database = Database.connect(settings.database_url.get_secret_value())
+        self.domains = DomainStore(self.database)
+        self.ledger = LedgerStore(self.database)
+        self.scope = quota_scope(settings)
+        self._records: dict[str, tuple[float, DomainRecord]] = {}
+        self._composers: dict[int, Composer] = {}
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="warmup-send-loop", daemon=True
+        )
+        self._thread.start()
+        self._client: AsyncAcsClient | None = None
+        self._sender: AsyncSender | None = None
+        self.gate = Gate(self.database, settings.gate_ttl_seconds)
+
+    # --- pieces -----------------------------------------------------------------------
+
+    def dispatcher(self) -> Dispatcher:
+        config = DispatchConfig(
+            batch_size=self.settings.batch_size,
+            lease_seconds=self.settings.lease_seconds,
+            max_claim_per_tick=self.settings.max_claim_per_tick,
+            margin=self.settings.limiter_margin_seconds,
+        )
+        return Dispatcher(self.domains, self.ledger, self.limiter, self.clock, config)
+
+    def reconciler(self) -> Reconciler:
+        return Reconciler(self.domains, self.ledger, self.clock)
+
+    def record_for(self, domain: str) -> DomainRecord:
+        cached = self._records.get(domain)
+        now = time.monotonic()
+        if cached is None or now - cached[0] > self.settings.gate_ttl_seconds:
+            cached = (now, self.domains.get(domain))
+            self._records[domain] = cached
+        return cached[1]
+
+    def composer_for(self, campaign_id: int) -> Composer:
+        composer = self._composers.get(campaign_id)
+        if composer is None:
+            with self.database.session() as session:
+                campaign = session.get(Campaign, campaign_id)
+                if campaign is None:
+                    raise ConfigError(f"campaign {campaign_id} is gone")
+            composer = Composer.for_campaign(campaign, unsubscriber_from(self.settings))
+            self._composers[campaign_id] = composer
+        return composer
+
+    def _throttled(self, error: ThrottledError) -> None:
+        # ACS asked one worker to wait: every worker on this quota waits.
+        seconds = self.clock.clock_seconds(error.retry_after or 1.0)
+        self.limiter.throttle(self.scope, seconds, self.clock.now().timestamp())
+
+    async def _sender_on_loop(self) -> AsyncSender:
+        if self._sender is None:
+            self._client = build_async_client(self.settings)
+            self._sender = AsyncSender(
+                self._client,
+                RetryPolicy.from_settings(self.settings),
+                throttle_hook=self._throttled,
+            )
+        return self._sender
+
+    # --- work -------------------------------------------------------------------------
+
+    async def _run_batch(self, batch: Batch) -> BatchReport:
+        context = BatchContext(
+            ledger=self.ledger,
+            gate=self.gate,
+            limiter=self.limiter,
+            sender=await self._sender_on_loop(),
+            clock=self.clock,
+            scope=self.scope,
+            margin=self.settings.limiter_margin_seconds,
+            concurrency=self.settings.send_concurrency,
+            record_for=self.record_for,
+            composer_for=self.composer_for,
+        )
+        return await BatchRunner(context, batch).run()
+
+    def run_batch(self, message: dict[str, Any]) -> dict[str, Any]:
+        batch = Batch.from_message(message)
+        future = asyncio.run_coroutine_threadsafe(self._run_batch(batch), self._loop)
+        return asdict(future.result())
+
+    def dispatch(self) -> list[Batch]:
+        return self.dispatcher().tick().batches
+
+    def reconcile(self) -> ReconcileReport:
+        return self.reconciler().run()
+
+    def close(self) -> None:
+        if self._client is not None:
+            asyncio.run_coroutine_threadsafe(self._client.close(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self.limiter.close()
+        self.database.dispose()
