@@ -16,6 +16,7 @@ from warmup.commands import (
     plan,
     send_test,
     suppression,
+    worker,
 )
 from warmup.errors import ConfigError, WarmupError
 
@@ -34,6 +35,9 @@ app.add_typer(lists.app, name="lists")
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(suppression.app, name="suppression")
 app.add_typer(db.app, name="db")
+app.command("worker")(worker.worker)
+app.command("beat")(worker.beat)
+app.command("ready")(worker.ready)
 
 
 def main() -> None:

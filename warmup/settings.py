@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     limiter_margin_seconds: Annotated[float, Field(ge=0)] = 1.0
     # How long workers trust the domain and campaign status they read (pause latency).
     gate_ttl_seconds: PositiveFloat = 0.5
+    # How often beat runs housekeeping (expired leases, finished campaigns, day boundaries).
+    reconcile_interval_seconds: PositiveFloat = 5.0
     # >1 runs the service's clock faster than real time (demos); origin: a shared real instant.
     clock_scale: PositiveFloat = 1.0
     clock_origin: float | None = None

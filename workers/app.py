@@ -1,0 +1,54 @@
+"""The Celery app, built explicitly from settings by :func:`create_app`.
+
+Queues: ``dispatch`` (the dispatcher tick and housekeeping), ``send`` (batches), ``feedback``
+(delivery reports). Delivery guarantees come from the ledger, not from Celery: a task is acked
+only after it ran (``acks_late``) and given back if its worker died (``reject_on_worker_lost``);
+the broker's visibility timeout outlasts a batch's lease, so a batch still running is never
+handed to a second worker. No task is scheduled with a countdown or ETA (Redis would hold and
+redeliver it); the beat schedule is a plain interval.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from warmup.errors import ConfigError
+from warmup.settings import Settings, env_name
+from workers.tasks import register_tasks
+
+QUEUES = ("dispatch", "send", "feedback")
+
+
+def create_app(settings: Settings) -> Celery:
+    if settings.redis_url is None:
+        raise ConfigError(f"{env_name('redis_url')} is required to run workers and beat")
+    broker = settings.redis_url.get_secret_value()
+    app = Celery("warmup", broker=broker, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="send",
+        broker_transport_options={"visibility_timeout": int(settings.lease_seconds) + 60},
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "dispatch": {
+                "task": "warmup.dispatch",
+                "schedule": 1.0,
+                "options": {"queue": "dispatch"},
+            },
+            "reconcile": {
+                "task": "warmup.reconcile",
+                "schedule": settings.reconcile_interval_seconds,
+                "options": {"queue": "dispatch"},
+            },
+        },
+    )
+    register_tasks(app, settings)
+    return app
