@@ -5,6 +5,7 @@ Served at ``GET /_emulator/stats``; ``?recipients=true`` adds the per-recipient 
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,8 +34,10 @@ class Stats:
     accept_times: list[float] = field(default_factory=list)
     first_accept: float | None = None
     last_accept: float | None = None
+    last_accept_wall: float | None = None  # unix time, to compare with other processes' clocks
 
     def record_accept(self, now: float, recipients: tuple[str, ...]) -> None:
+        self.last_accept_wall = time.time()
         self.accepted += 1
         self.accept_times.append(now)
         if self.first_accept is None:
@@ -67,6 +70,7 @@ class Stats:
             "max_accepted_in_any_hour": max_in_any_window(self.accept_times, 3600.0),
             "first_accept": self.first_accept,
             "last_accept": self.last_accept,
+            "last_accept_wall": self.last_accept_wall,
         }
         if include_recipients:
             result["accepted_per_recipient"] = dict(self.accepted_recipients)

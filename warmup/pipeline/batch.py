@@ -30,7 +30,8 @@ from warmup.store.domains import DomainRecord
 from warmup.store.ledger import LedgerStore, Outcome, WorkItem
 
 log = logging.getLogger(__name__)
-LEASE_SAFETY = timedelta(seconds=10)  # stop starting sends this long before the lease ends
+# Stop starting sends this long before the lease ends: a fifth of the lease, at most 10 s.
+MAX_LEASE_SAFETY = 10.0
 
 
 class GiveBack(Exception):
@@ -67,7 +68,12 @@ class BatchContext:
     concurrency: int
     record_for: Callable[[str], DomainRecord]
     composer_for: Callable[[int], Composer]
+    lease_seconds: float = 300.0
     flush_every: int = 50
+
+    @property
+    def lease_safety(self) -> timedelta:
+        return timedelta(seconds=min(MAX_LEASE_SAFETY, self.lease_seconds / 5))
 
 
 class BatchRunner:
@@ -105,7 +111,7 @@ class BatchRunner:
         return self.report
 
     def _stop_reason(self) -> str | None:
-        if self._c.clock.now() > self._batch.deadline - LEASE_SAFETY:
+        if self._c.clock.now() > self._batch.deadline - self._c.lease_safety:
             return "lease nearly over"
         return self._c.gate.closed(self._batch.campaign_id)
 

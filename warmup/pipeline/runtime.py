@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from warmup.campaigns.compose import Composer, unsubscriber_from
-from warmup.clock import clock_for
+from warmup.clock import Clock, clock_for
 from warmup.errors import ConfigError, ThrottledError
 from warmup.pipeline.batch import BatchContext, BatchReport, BatchRunner
 from warmup.pipeline.dispatch import Batch, DispatchConfig, Dispatcher
@@ -38,7 +38,9 @@ def quota_scope(settings: Settings) -> str:
 
 
 class Runtime:
-    def __init__(self, settings: Settings, *, limiter: Limiter | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, limiter: Limiter | None = None, clock: Clock | None = None
+    ) -> None:
         if limiter is None:
             if settings.redis_url is None:
                 raise ConfigError(
@@ -47,7 +49,7 @@ class Runtime:
             limiter = RedisLimiter.from_url(settings.redis_url.get_secret_value())
         self.settings = settings
         self.limiter = limiter
-        self.clock = clock_for(settings.clock_scale, settings.clock_origin)
+        self.clock = clock or clock_for(settings.clock_scale, settings.clock_origin)
         self.database = Database.connect(settings.database_url.get_secret_value())
         self.domains = DomainStore(self.database)
         self.ledger = LedgerStore(self.database)
@@ -125,6 +127,7 @@ class Runtime:
             concurrency=self.settings.send_concurrency,
             record_for=self.record_for,
             composer_for=self.composer_for,
+            lease_seconds=self.settings.lease_seconds,
         )
         return await BatchRunner(context, batch).run()
 

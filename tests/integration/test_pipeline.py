@@ -1,0 +1,121 @@
+"""The pipeline end to end without Celery: dispatcher, batches, limiter, ledger, emulator."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.pipeline_world import DOMAIN, exactly_once, world
+from warmup.campaigns.report import campaign_report
+from warmup.campaigns.store import CampaignStore
+from warmup.control import machine
+from warmup.store.models import LedgerRow
+
+pytestmark = pytest.mark.integration
+
+
+def test_every_recipient_once_through_faults(database_url: str, tmp_path: Path) -> None:
+    """503s, 500s, injected 429s and answers lost after ACS accepted: each address once."""
+    with world(
+        database_url,
+        tmp_path,
+        recipients=300,
+        fault_503_rate=0.1,
+        fault_500_rate=0.05,
+        fault_429_rate=0.05,
+        fault_retry_after_seconds=0,
+        drop_after_accept_rate=0.05,
+    ) as w:
+        w.run_until_done(workers=3)
+        stats = w.emulator.stats()
+        report = campaign_report(w.database, "c", today=datetime.now(UTC).date(), message_kb=5)
+    exactly_once(stats, 300)
+    assert stats["injected"].get("503", 0) > 0
+    assert stats["injected"].get("drop_after_accept", 0) > 0
+    assert stats["reused_operation_ids"] >= stats["injected"]["drop_after_accept"]
+    assert report.by_state == {"accepted": 300}
+    assert report.adds_up
+
+
+def test_a_paused_domain_stops_batches_already_queued(database_url: str, tmp_path: Path) -> None:
+    with world(database_url, tmp_path, recipients=100) as w:
+        batches = w.runtime.dispatch()
+        assert sum(len(b.row_ids) for b in batches) == 100
+        now = datetime.now(UTC)
+        w.domains.transition(
+            DOMAIN, lambda r: machine.pause(r.state, actor="ops", reason="spam trap", at=now)
+        )
+        reports = [w.runtime.run_batch(b.to_message()) for b in batches]
+        assert sum(r["accepted"] for r in reports) == 0
+        assert sum(r["released"] for r in reports) == 100
+        assert w.emulator.stats()["accepted"] == 0
+        with w.database.session() as session:
+            states = dict(
+                session.execute(
+                    select(LedgerRow.state, func.count()).group_by(LedgerRow.state)
+                ).all()
+            )
+            assert states == {"pending": 100}
+            errors = set(session.scalars(select(LedgerRow.last_error)))
+        assert errors == {"domain mail.example.com paused: spam trap"}
+
+
+def test_a_paused_campaign_stops_too_and_resumes(database_url: str, tmp_path: Path) -> None:
+    with world(database_url, tmp_path, recipients=60) as w:
+        batches = w.runtime.dispatch()
+        CampaignStore(w.database).change(
+            "c", "pause", actor="m", reason="typo", at=datetime.now(UTC)
+        )
+        for batch in batches:
+            w.runtime.run_batch(batch.to_message())
+        assert w.emulator.stats()["accepted"] == 0
+        assert w.runtime.dispatch() == []  # nothing is claimed for a paused campaign
+        CampaignStore(w.database).change(
+            "c", "resume", actor="m", reason="fixed", at=datetime.now(UTC)
+        )
+        w.run_until_done()
+        exactly_once(w.emulator.stats(), 60)
+
+
+class FrozenClock:
+    def __init__(self, now: datetime) -> None:
+        self.moment = now
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def real_seconds(self, seconds: float) -> float:
+        return seconds
+
+    def clock_seconds(self, real: float) -> float:
+        return real
+
+
+def test_an_abandoned_batch_is_sent_once_after_its_lease(database_url: str, tmp_path: Path) -> None:
+    clock = FrozenClock(datetime.now(UTC))
+    with world(database_url, tmp_path, recipients=50, clock=clock) as w:
+        abandoned = w.runtime.dispatch()  # claimed, then the worker "dies"
+        assert w.runtime.dispatch() == []  # claimed rows are not handed out twice
+        clock.moment += timedelta(seconds=301)
+        assert w.runtime.reconcile().expired_leases == 50
+        w.run_until_done()
+        # the dead batch comes back (a redelivered task) but owns nothing any more
+        assert all(w.runtime.run_batch(b.to_message())["accepted"] == 0 for b in abandoned)
+        exactly_once(w.emulator.stats(), 50)
+
+
+def test_domain_caps_bind_and_are_counted(database_url: str, tmp_path: Path) -> None:
+    plan = """
+name: tight
+quota: {per_minute: 100, per_hour: 1000, headroom: 1.0}
+steps:
+  - {per_minute: 7, per_hour: 20, per_day: 100}
+"""
+    with world(database_url, tmp_path, recipients=100, plan_yaml=plan) as w:
+        first = w.runtime.dispatch()
+        assert sum(len(b.row_ids) for b in first) == 7  # the minute cap
+        for batch in first:
+            w.runtime.run_batch(batch.to_message())
+        assert w.runtime.dispatch() == []  # the limiter remembers the 7
+        assert w.emulator.stats()["accepted"] == 7

@@ -1,0 +1,154 @@
+"""A whole sending world for pipeline tests: store, list, campaign, emulator, limiter, runtime."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis
+from pydantic import SecretStr
+
+from tests.conftest import EMULATOR_KEY, emulator_config
+from warmup.campaigns.store import CampaignStore
+from warmup.clock import Clock, SystemClock
+from warmup.content.templates import MessageTemplate
+from warmup.control.allowance import AcsQuota
+from warmup.emulator.server import EmulatorServer
+from warmup.lists.importer import ImportOptions, ListImporter
+from warmup.pipeline.runtime import Runtime
+from warmup.plans.loader import parse_plan
+from warmup.ratelimit.redis_limiter import RedisLimiter
+from warmup.settings import AcsAuth, Settings
+from warmup.store.database import Database
+from warmup.store.domains import DomainStore
+
+DOMAIN = "mail.example.com"
+SENDER = f"news@{DOMAIN}"
+BIG_QUOTA = AcsQuota(1_000_000, 10_000_000)
+UNBOUNDED = """
+name: unbounded
+quota: {per_minute: 1000000, per_hour: 10000000, headroom: 1.0}
+steps:
+  - {per_minute: 1000000, per_hour: 10000000, per_day: 100000000}
+"""
+
+
+@dataclass
+class World:
+    database: Database
+    emulator: EmulatorServer
+    runtime: Runtime
+    recipients: int
+
+    @property
+    def domains(self) -> DomainStore:
+        return DomainStore(self.database)
+
+    def run_until_done(self, workers: int = 1, timeout: float = 60.0) -> None:
+        """Dispatch and run batches on ``workers`` threads until the campaign completes."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.runtime.reconcile()
+            batches = self.runtime.dispatch()
+            if not batches:
+                if self.runtime.ledger.finish_campaigns(datetime.now(UTC)) or self.completed():
+                    return
+                time.sleep(0.05)
+                continue
+            chunks = [batches[i::workers] for i in range(workers)]
+            threads = [
+                threading.Thread(
+                    target=lambda c=c: [self.runtime.run_batch(b.to_message()) for b in c]
+                )
+                for c in chunks
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        raise AssertionError("the campaign did not complete in time")
+
+    def completed(self) -> bool:
+        return CampaignStore(self.database).get("c").status == "completed"
+
+
+@contextmanager
+def world(
+    database_url: str,
+    tmp_path: Path,
+    *,
+    recipients: int = 200,
+    plan_yaml: str = UNBOUNDED,
+    quota: AcsQuota = BIG_QUOTA,
+    clock: Clock | None = None,
+    settings_overrides: dict[str, object] | None = None,
+    **emulator: object,
+) -> Iterator[World]:
+    database = Database.connect(database_url)
+    prefix = f"test:{uuid.uuid4().hex}:"
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    with EmulatorServer(emulator_config(sender_domains=[DOMAIN], **emulator)) as server:
+        values: dict[str, object] = {
+            "acs_auth": AcsAuth.KEY,
+            "acs_endpoint": server.url,
+            "acs_access_key": SecretStr(EMULATOR_KEY),
+            "database_url": SecretStr(database_url),
+            "redis_url": SecretStr("redis://127.0.0.1:6379/0"),
+            "unsubscribe_secret": SecretStr("pipeline-test-secret"),
+            "retry_backoff_initial_seconds": 0.05,
+            "retry_backoff_max_seconds": 0.2,
+            "batch_size": 50,
+            "gate_ttl_seconds": 0.1,
+        }
+        values.update(settings_overrides or {})
+        settings = Settings(**values)  # type: ignore[arg-type]
+        now = (clock or SystemClock()).now()
+        plan = parse_plan(plan_yaml)
+        DomainStore(database).create(
+            DOMAIN, plan, plan_yaml, quota=quota, senders=[SENDER], actor="t", at=now
+        )
+        people = tmp_path / "people.csv"
+        people.write_text(
+            "email,name\n" + "".join(f"r{i}@example.org,R{i}\n" for i in range(recipients))
+        )
+        ListImporter(database).run(
+            people,
+            "people",
+            options=ImportOptions(),
+            rejected_path=tmp_path / "rej.csv",
+            actor="t",
+            at=now,
+        )
+        campaigns = CampaignStore(database)
+        campaigns.create(
+            "c",
+            list_name="people",
+            sender=SENDER,
+            actor="t",
+            at=now,
+            template=MessageTemplate("Hi {{ name }}", None, "Hello {{ name }}"),
+        )
+        campaigns.start("c", actor="t", at=now)
+        runtime = Runtime(settings, limiter=RedisLimiter(client, prefix), clock=clock)
+        try:
+            yield World(database, server, runtime, recipients)
+        finally:
+            runtime.close()
+            for key in client.scan_iter(f"{prefix}*"):
+                client.delete(key)
+            database.dispose()
+
+
+def exactly_once(stats: dict[str, object], recipients: int) -> None:
+    assert stats["distinct_recipients"] == recipients
+    assert stats["recipients_accepted_more_than_once"] == 0
+    assert stats["reused_with_different_body"] == 0
+
+
+Check = Callable[[World], None]
