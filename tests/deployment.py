@@ -1,0 +1,160 @@
+"""Real processes for deployment tests: a Redis server of the test's own, Celery worker and beat."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """A throwaway redis-server on 127.0.0.1 that a test may kill and restart."""
+
+    def __init__(self, folder: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise AssertionError("redis-server is not installed (apt-get install redis-server)")
+        self.binary = binary
+        self.port = free_port()
+        self.folder = folder
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis(port=self.port).ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+    def restart(self) -> None:
+        """Kill it (every queued task is lost: it keeps nothing on disk) and start it again."""
+        self.stop()
+        self.start()
+
+
+class Celery:
+    def __init__(self, env: dict[str, str], folder: Path) -> None:
+        self.env = env
+        self.folder = folder
+        self.celery = shutil.which("celery") or os.path.join(
+            os.path.dirname(sys.executable), "celery"
+        )
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = (self.folder / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            [self.celery, "-A", "workers.main", *args],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.processes[name] = process
+        return process
+
+    def worker(self, name: str = "worker", concurrency: int = 2) -> subprocess.Popen[bytes]:
+        return self.start(
+            name,
+            "worker",
+            "-Q",
+            "dispatch,send,feedback",
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"{name}@%h",
+        )
+
+    def beat(self) -> subprocess.Popen[bytes]:
+        return self.start(
+            "beat", "beat", "--loglevel", "INFO", "--schedule", str(self.folder / "beat-schedule")
+        )
+
+    def children(self, name: str) -> list[int]:
+        """Pool processes of a worker (the ones that run batches)."""
+        out = subprocess.run(
+            ["pgrep", "-P", str(self.processes[name].pid)], capture_output=True, text=True
+        )
+        return [int(pid) for pid in out.stdout.split()]
+
+    def kill_a_child(self, name: str) -> bool:
+        children = self.children(name)
+        if not children:
+            return False
+        os.kill(children[0], signal.SIGKILL)
+        return True
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def logs(self) -> str:
+        return "\n".join(
+            (self.folder / f"{name}.log").read_text(errors="replace")[-3000:]
+            for name in self.processes
+        )
+
+
+@contextmanager
+def running_celery(env: dict[str, str], folder: Path) -> Iterator[Celery]:
+    celery = Celery(env, folder)
+    try:
+        yield celery
+    finally:
+        celery.stop()

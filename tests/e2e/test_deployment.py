@@ -1,0 +1,180 @@
+"""Issue 5's deployment checks with real processes: Celery workers and beat, PostgreSQL, a Redis
+server of the test's own, the emulator. Every recipient must reach ACS exactly once."""
+
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from tests.conftest import EMULATOR_KEY, emulator_config, postgres_schema_url
+from tests.deployment import RedisServer, running_celery
+from tests.pipeline_world import DOMAIN, SENDER, UNBOUNDED, exactly_once
+from warmup.campaigns.report import campaign_report
+from warmup.campaigns.store import CampaignStore
+from warmup.content.templates import MessageTemplate
+from warmup.control.allowance import AcsQuota
+from warmup.emulator.server import EmulatorServer
+from warmup.lists.importer import ImportOptions, ListImporter
+from warmup.plans.loader import parse_plan
+from warmup.store.database import Database
+from warmup.store.domains import DomainStore
+
+pytestmark = pytest.mark.integration
+
+
+def prepare(database: Database, folder: Path, recipients: int) -> None:
+    now = datetime.now(UTC)
+    DomainStore(database).create(
+        DOMAIN,
+        parse_plan(UNBOUNDED),
+        UNBOUNDED,
+        quota=AcsQuota(1_000_000, 10_000_000),
+        senders=[SENDER],
+        actor="t",
+        at=now,
+    )
+    people = folder / "people.csv"
+    people.write_text(
+        "email,name\n" + "".join(f"r{i}@example.org,R{i}\n" for i in range(recipients))
+    )
+    ListImporter(database).run(
+        people, "people", options=ImportOptions(), rejected_path=folder / "r.csv", actor="t", at=now
+    )
+    campaigns = CampaignStore(database)
+    campaigns.create(
+        "c",
+        list_name="people",
+        sender=SENDER,
+        actor="t",
+        at=now,
+        template=MessageTemplate("Hi {{ name }}", None, "Hello {{ name }}"),
+    )
+    campaigns.start("c", actor="t", at=now)
+
+
+def environment(
+    database_url: str, redis_url: str, emulator_url: str, **extra: str
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")}
+    env.update(
+        {
+            "WARMUP_DATABASE_URL": database_url,
+            "WARMUP_REDIS_URL": redis_url,
+            "WARMUP_ACS_AUTH": "key",
+            "WARMUP_ACS_ENDPOINT": emulator_url,
+            "WARMUP_ACS_ACCESS_KEY": EMULATOR_KEY,
+            "WARMUP_UNSUBSCRIBE_SECRET": "deployment-test-secret",
+            "WARMUP_RECONCILE_INTERVAL_SECONDS": "1",
+            "WARMUP_RETRY_BACKOFF_INITIAL_SECONDS": "0.05",
+            "WARMUP_RETRY_BACKOFF_MAX_SECONDS": "0.5",
+            **extra,
+        }
+    )
+    return env
+
+
+def wait_for_completion(database: Database, celery, timeout: float, during=None) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    while time.monotonic() < deadline:
+        if during is not None:
+            during(time.monotonic() - started)
+        if CampaignStore(database).get("c").status == "completed":
+            return
+        time.sleep(0.25)
+    report = campaign_report(database, "c", today=datetime.now(UTC).date(), message_kb=5)
+    raise AssertionError(f"not completed: {report.by_state}\n{celery.logs()}")
+
+
+@pytest.mark.timeout(400)
+def test_two_workers_and_beat_send_20000_once(tmp_path: Path) -> None:
+    for database_url in postgres_schema_url():
+        database = Database.connect(database_url)
+        prepare(database, tmp_path, 20_000)
+        server = RedisServer(tmp_path)
+        server.start()
+        try:
+            with EmulatorServer(
+                emulator_config(sender_domains=[DOMAIN], latency_ms=20)
+            ) as emulator:
+                env = environment(database_url, server.url, emulator.url)
+                with running_celery(env, tmp_path) as celery:
+                    celery.worker("w1", concurrency=1)
+                    celery.worker("w2", concurrency=1)
+                    celery.beat()
+                    wait_for_completion(database, celery, timeout=300)
+                stats = emulator.stats()
+            exactly_once(stats, 20_000)
+            report = campaign_report(database, "c", today=datetime.now(UTC).date(), message_kb=5)
+            assert report.by_state == {"accepted": 20_000}
+        finally:
+            server.stop()
+            database.dispose()
+
+
+@pytest.mark.timeout(400)
+def test_killed_workers_a_redis_restart_and_acs_storms_lose_and_duplicate_nothing(
+    tmp_path: Path,
+) -> None:
+    for database_url in postgres_schema_url():
+        database = Database.connect(database_url)
+        prepare(database, tmp_path, 5_000)
+        server = RedisServer(tmp_path)
+        server.start()
+        events: list[str] = []
+        try:
+            with EmulatorServer(
+                emulator_config(sender_domains=[DOMAIN], latency_ms=30, jitter_ms=20)
+            ) as emulator:
+                # Short leases so that work lost with the queue comes back within the test.
+                env = environment(
+                    database_url,
+                    server.url,
+                    emulator.url,
+                    WARMUP_LEASE_SECONDS="8",
+                    WARMUP_BATCH_SIZE="40",
+                    WARMUP_SEND_CONCURRENCY="16",
+                )
+
+                def chaos(elapsed: float) -> None:
+                    plan = [
+                        (1.0, "kill", lambda: celery.kill_a_child("w1")),
+                        (2.0, "503 burst", lambda: emulator.reconfigure(fault_503_rate=0.5)),
+                        (3.5, "503 over", lambda: emulator.reconfigure(fault_503_rate=0.0)),
+                        (4.0, "kill", lambda: celery.kill_a_child("w2")),
+                        (
+                            5.0,
+                            "429 storm",
+                            lambda: emulator.reconfigure(
+                                fault_429_rate=0.6, fault_retry_after_seconds=1
+                            ),
+                        ),
+                        (7.0, "429 over", lambda: emulator.reconfigure(fault_429_rate=0.0)),
+                        (7.5, "redis restart", server.restart),
+                        (9.0, "kill", lambda: celery.kill_a_child("w1")),
+                    ]
+                    for at, name, act in plan:
+                        if elapsed >= at and f"{at}:{name}" not in events:
+                            done = act()
+                            assert done is not False, f"{name} at {at} s did nothing"
+                            events.append(f"{at}:{name}")
+
+                with running_celery(env, tmp_path) as celery:
+                    celery.worker("w1", concurrency=2)
+                    celery.worker("w2", concurrency=2)
+                    celery.beat()
+                    wait_for_completion(database, celery, timeout=300, during=chaos)
+                stats = emulator.stats()
+            assert len(events) == 8, events  # every fault happened before the end
+            exactly_once(stats, 5_000)
+            assert stats["injected"].get("503", 0) > 0
+            assert stats["injected"].get("429", 0) > 0
+            report = campaign_report(database, "c", today=datetime.now(UTC).date(), message_kb=5)
+            assert report.by_state == {"accepted": 5_000}
+            assert report.adds_up
+        finally:
+            server.stop()
+            database.dispose()
