@@ -128,12 +128,16 @@ class Celery:
         )
         return [int(pid) for pid in out.stdout.split()]
 
-    def kill_a_child(self, name: str) -> bool:
-        children = self.children(name)
-        if not children:
-            return False
-        os.kill(children[0], signal.SIGKILL)
-        return True
+    def kill_a_child(self, name: str, wait: float = 5.0) -> bool:
+        """SIGKILL one pool process of a worker (waiting for Celery to have one running)."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            children = self.children(name)
+            if children:
+                os.kill(children[0], signal.SIGKILL)
+                return True
+            time.sleep(0.05)
+        return False
 
     def stop(self) -> None:
         for process in self.processes.values():

@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from tests.conftest import EMULATOR_KEY, emulator_config, postgres_schema_url
+from tests.conftest import EMULATOR_KEY, emulator_config
 from tests.deployment import RedisServer, running_celery
 from tests.pipeline_world import DOMAIN, SENDER, UNBOUNDED, exactly_once
 from warmup.campaigns.report import campaign_report
@@ -90,91 +89,95 @@ def wait_for_completion(database: Database, celery, timeout: float, during=None)
 
 
 @pytest.mark.timeout(400)
-def test_two_workers_and_beat_send_20000_once(tmp_path: Path) -> None:
-    for database_url in postgres_schema_url():
-        database = Database.connect(database_url)
-        prepare(database, tmp_path, 20_000)
-        server = RedisServer(tmp_path)
-        server.start()
-        try:
-            with EmulatorServer(
-                emulator_config(sender_domains=[DOMAIN], latency_ms=20)
-            ) as emulator:
-                env = environment(database_url, server.url, emulator.url)
-                with running_celery(env, tmp_path) as celery:
-                    celery.worker("w1", concurrency=1)
-                    celery.worker("w2", concurrency=1)
-                    celery.beat()
-                    wait_for_completion(database, celery, timeout=300)
-                stats = emulator.stats()
-            exactly_once(stats, 20_000)
-            report = campaign_report(database, "c", today=datetime.now(UTC).date(), message_kb=5)
-            assert report.by_state == {"accepted": 20_000}
-        finally:
-            server.stop()
-            database.dispose()
+def test_two_workers_and_beat_send_20000_once(tmp_path: Path, postgres_url: str) -> None:
+    database_url = postgres_url
+    database = Database.connect(database_url)
+    prepare(database, tmp_path, 20_000)
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        with EmulatorServer(emulator_config(sender_domains=[DOMAIN], latency_ms=20)) as emulator:
+            env = environment(database_url, server.url, emulator.url)
+            with running_celery(env, tmp_path) as celery:
+                celery.worker("w1", concurrency=1)
+                celery.worker("w2", concurrency=1)
+                celery.beat()
+                wait_for_completion(database, celery, timeout=300)
+            stats = emulator.stats()
+        exactly_once(stats, 20_000)
+        report = campaign_report(database, "c", today=datetime.now(UTC).date(), message_kb=5)
+        assert report.by_state == {"accepted": 20_000}
+    finally:
+        server.stop()
+        database.dispose()
 
 
 @pytest.mark.timeout(400)
 def test_killed_workers_a_redis_restart_and_acs_storms_lose_and_duplicate_nothing(
-    tmp_path: Path,
+    tmp_path: Path, postgres_url: str
 ) -> None:
-    for database_url in postgres_schema_url():
-        database = Database.connect(database_url)
-        prepare(database, tmp_path, 5_000)
-        server = RedisServer(tmp_path)
-        server.start()
-        events: list[str] = []
-        try:
-            with EmulatorServer(
-                emulator_config(sender_domains=[DOMAIN], latency_ms=30, jitter_ms=20)
-            ) as emulator:
+    database = Database.connect(postgres_url)
+    prepare(database, tmp_path, 5_000)
+    server = RedisServer(tmp_path)
+    server.start()
+    events: list[str] = []
+    started: list[float] = []
+    config = emulator_config(sender_domains=[DOMAIN], latency_ms=30, jitter_ms=20)
+    try:
+        with (
+            EmulatorServer(config) as emulator,
+            running_celery(
                 # Short leases so that work lost with the queue comes back within the test.
-                env = environment(
-                    database_url,
+                environment(
+                    postgres_url,
                     server.url,
                     emulator.url,
                     WARMUP_LEASE_SECONDS="8",
                     WARMUP_BATCH_SIZE="40",
                     WARMUP_SEND_CONCURRENCY="16",
-                )
+                ),
+                tmp_path,
+            ) as celery,
+        ):
+            plan = [
+                (0.0, "kill", lambda: celery.kill_a_child("w1")),
+                (1.0, "503 burst", lambda: emulator.reconfigure(fault_503_rate=0.5)),
+                (2.5, "503 over", lambda: emulator.reconfigure(fault_503_rate=0.0)),
+                (3.0, "kill", lambda: celery.kill_a_child("w2")),
+                (
+                    4.0,
+                    "429 storm",
+                    lambda: emulator.reconfigure(fault_429_rate=0.6, fault_retry_after_seconds=1),
+                ),
+                (6.0, "429 over", lambda: emulator.reconfigure(fault_429_rate=0.0)),
+                (6.5, "redis restart", server.restart),
+                (8.0, "kill", lambda: celery.kill_a_child("w1")),
+            ]
 
-                def chaos(elapsed: float) -> None:
-                    plan = [
-                        (1.0, "kill", lambda: celery.kill_a_child("w1")),
-                        (2.0, "503 burst", lambda: emulator.reconfigure(fault_503_rate=0.5)),
-                        (3.5, "503 over", lambda: emulator.reconfigure(fault_503_rate=0.0)),
-                        (4.0, "kill", lambda: celery.kill_a_child("w2")),
-                        (
-                            5.0,
-                            "429 storm",
-                            lambda: emulator.reconfigure(
-                                fault_429_rate=0.6, fault_retry_after_seconds=1
-                            ),
-                        ),
-                        (7.0, "429 over", lambda: emulator.reconfigure(fault_429_rate=0.0)),
-                        (7.5, "redis restart", server.restart),
-                        (9.0, "kill", lambda: celery.kill_a_child("w1")),
-                    ]
-                    for at, name, act in plan:
-                        if elapsed >= at and f"{at}:{name}" not in events:
-                            done = act()
-                            assert done is not False, f"{name} at {at} s did nothing"
-                            events.append(f"{at}:{name}")
+            def chaos(elapsed: float) -> None:
+                # Faults start once batches flow: a pool process killed while still starting
+                # up makes Celery give up on the whole worker, which is not what is tested.
+                if not started:
+                    if emulator.stats()["accepted"] < 200:
+                        return
+                    started.append(elapsed)
+                for at, name, act in plan:
+                    if elapsed - started[0] >= at and f"{at}:{name}" not in events:
+                        assert act() is not False, f"{name} at {at} s did nothing"
+                        events.append(f"{at}:{name}")
 
-                with running_celery(env, tmp_path) as celery:
-                    celery.worker("w1", concurrency=2)
-                    celery.worker("w2", concurrency=2)
-                    celery.beat()
-                    wait_for_completion(database, celery, timeout=300, during=chaos)
-                stats = emulator.stats()
-            assert len(events) == 8, events  # every fault happened before the end
-            exactly_once(stats, 5_000)
-            assert stats["injected"].get("503", 0) > 0
-            assert stats["injected"].get("429", 0) > 0
-            report = campaign_report(database, "c", today=datetime.now(UTC).date(), message_kb=5)
-            assert report.by_state == {"accepted": 5_000}
-            assert report.adds_up
-        finally:
-            server.stop()
-            database.dispose()
+            celery.worker("w1", concurrency=2)
+            celery.worker("w2", concurrency=2)
+            celery.beat()
+            wait_for_completion(database, celery, timeout=300, during=chaos)
+            stats = emulator.stats()
+        assert len(events) == len(plan), events  # every fault happened before the end
+        exactly_once(stats, 5_000)
+        assert stats["injected"].get("503", 0) > 0
+        assert stats["injected"].get("429", 0) > 0
+        report = campaign_report(database, "c", today=datetime.now(UTC).date(), message_kb=5)
+        assert report.by_state == {"accepted": 5_000}
+        assert report.adds_up
+    finally:
+        server.stop()
+        database.dispose()
