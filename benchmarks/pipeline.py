@@ -1,0 +1,406 @@
+"""The sending pipeline against the emulator, with real processes (issue 5's figures).
+
+    python benchmarks/pipeline.py throughput [--seconds 60]    # vs a raw async-SDK loop, same run
+    python benchmarks/pipeline.py rate [--per-minute 600]     # 4 worker processes, 5 minutes
+    python benchmarks/pipeline.py pause [--trials 20]         # pause -> last send at ACS
+    add --json for one JSON object
+
+Each run starts its own pieces: `warmup emulator` as a separate process (100 ms latency unless
+said otherwise), a private redis-server, a fresh PostgreSQL schema, Celery worker(s) and beat.
+Figures are read from the emulator (the ground truth) and the ledger.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+import sqlalchemy
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import itertools
+
+from tests.conftest import EMULATOR_KEY, POSTGRES_URL
+from tests.deployment import RedisServer, free_port, running_celery
+from warmup.campaigns.store import CampaignStore
+from warmup.content.templates import MessageTemplate
+from warmup.control import machine
+from warmup.control.allowance import AcsQuota
+from warmup.lists.importer import ImportOptions, ListImporter
+from warmup.plans.loader import parse_plan
+from warmup.store.database import Database
+from warmup.store.domains import DomainStore
+
+DOMAIN = "mail.example.com"
+SENDER = f"news@{DOMAIN}"
+MESSAGE = {
+    "senderAddress": SENDER,
+    "recipients": {"to": [{"address": "raw@example.org"}]},
+    "content": {"subject": "benchmark", "plainText": "hello"},
+}
+
+
+def plan_yaml(per_minute: int, per_hour: int) -> str:
+    return (
+        "name: bench\n"
+        f"quota: {{per_minute: {per_minute}, per_hour: {per_hour}, headroom: 1.0}}\n"
+        f"steps:\n  - {{per_minute: {per_minute}, per_hour: {per_hour}, per_day: {per_hour * 24}}}\n"
+    )
+
+
+class Emulator:
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "warmup",
+                "emulator",
+                "--port",
+                str(self.port),
+                "--access-key",
+                EMULATOR_KEY,
+                "--sender-domain",
+                DOMAIN,
+                *args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(200):
+            try:
+                requests.get(self.url + "/_emulator/health", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("emulator did not start")
+
+    def stats(self) -> dict[str, Any]:
+        return dict(requests.get(self.url + "/_emulator/stats", timeout=10).json())
+
+    def reset(self) -> None:
+        requests.post(self.url + "/_emulator/reset", timeout=10)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = sqlalchemy.create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(sqlalchemy.text(f'create schema "{schema}"'))
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sqlalchemy.text(f'drop schema "{schema}" cascade'))
+        admin.dispose()
+
+
+def prepare(database: Database, folder: Path, recipients: int, plan: str, quota: AcsQuota) -> None:
+    now = datetime.now(UTC)
+    DomainStore(database).create(
+        DOMAIN, parse_plan(plan), plan, quota=quota, senders=[SENDER], actor="bench", at=now
+    )
+    people = folder / "people.csv"
+    with people.open("w") as out:
+        out.write("email,name\n")
+        for i in range(recipients):
+            out.write(f"r{i}@example.org,R{i}\n")
+    ListImporter(database).run(
+        people,
+        "people",
+        options=ImportOptions(),
+        rejected_path=folder / "r.csv",
+        actor="bench",
+        at=now,
+    )
+    campaigns = CampaignStore(database)
+    campaigns.create(
+        "c",
+        list_name="people",
+        sender=SENDER,
+        actor="bench",
+        at=now,
+        template=MessageTemplate("Hi {{ name }}", None, "Hello {{ name }}"),
+    )
+    campaigns.start("c", actor="bench", at=now)
+
+
+def environment(database_url: str, redis_url: str, emulator_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")}
+    env.update(
+        {
+            "WARMUP_DATABASE_URL": database_url,
+            "WARMUP_REDIS_URL": redis_url,
+            "WARMUP_ACS_AUTH": "key",
+            "WARMUP_ACS_ENDPOINT": emulator_url,
+            "WARMUP_ACS_ACCESS_KEY": EMULATOR_KEY,
+            "WARMUP_UNSUBSCRIBE_SECRET": "benchmark-secret",
+            "WARMUP_LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def accepted_rows(database: Database) -> int:
+    with database.engine.connect() as connection:
+        return int(
+            connection.execute(
+                sqlalchemy.text("select count(*) from send_ledger where state = 'accepted'")
+            ).scalar_one()
+        )
+
+
+@contextmanager
+def deployment(
+    folder: Path,
+    *,
+    recipients: int,
+    plan: str,
+    quota: AcsQuota,
+    emulator_args: list[str],
+    send_processes: int,
+) -> Iterator[tuple[Database, Emulator, Any]]:
+    with ExitStack() as stack:
+        url = stack.enter_context(postgres_schema())
+        database = Database.connect(url)
+        stack.callback(database.dispose)
+        prepare(database, folder, recipients, plan, quota)
+        redis_server = RedisServer(folder)
+        redis_server.start()
+        stack.callback(redis_server.stop)
+        emulator = Emulator(*emulator_args)
+        stack.callback(emulator.stop)
+        celery = stack.enter_context(
+            running_celery(environment(url, redis_server.url, emulator.url), folder)
+        )
+        celery.start(
+            "dispatcher",
+            "worker",
+            "-Q",
+            "dispatch",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            "dispatcher@%h",
+        )
+        celery.start(
+            "sender",
+            "worker",
+            "-Q",
+            "send,feedback",
+            "--concurrency",
+            str(send_processes),
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            "sender@%h",
+        )
+        celery.beat()
+        yield database, emulator, celery
+
+
+async def raw_loop(url: str, seconds: float, concurrency: int) -> int:
+    from azure.communication.email.aio import EmailClient
+    from azure.core.credentials import AzureKeyCredential
+
+    sent = 0
+    deadline = time.monotonic() + seconds
+    async with EmailClient(url, AzureKeyCredential(EMULATOR_KEY), retry_total=0) as client:
+
+        async def worker() -> None:
+            nonlocal sent
+            while time.monotonic() < deadline:
+                poller = await client.begin_send(
+                    MESSAGE, polling=False, operation_id=str(uuid.uuid4())
+                )
+                await poller.result()
+                sent += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return sent
+
+
+def throughput(seconds: float, latency: int) -> dict[str, Any]:
+    concurrency = 128  # 2 send processes x 64 in flight, and the same for the raw loop
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        with deployment(
+            folder,
+            recipients=int(seconds * 1400) + 20_000,
+            plan=plan_yaml(10_000_000, 100_000_000),
+            quota=AcsQuota(10_000_000, 100_000_000),
+            emulator_args=["--latency-ms", str(latency)],
+            send_processes=2,
+        ) as (database, emulator, _celery):
+            # The raw loop first, against the same emulator, while the pipeline waits for it.
+            with database.engine.begin() as connection:
+                connection.execute(sqlalchemy.text("update campaigns set status = 'paused'"))
+            raw_started = time.monotonic()
+            raw = asyncio.run(raw_loop(emulator.url, seconds, concurrency))
+            raw_rate = raw / (time.monotonic() - raw_started)
+            emulator.reset()
+            with database.engine.begin() as connection:
+                connection.execute(sqlalchemy.text("update campaigns set status = 'running'"))
+            time.sleep(5)  # warm up: processes built their clients, the queue is full
+            start_rows, start = accepted_rows(database), time.monotonic()
+            samples = []
+            while time.monotonic() - start < seconds:
+                time.sleep(5)
+                samples.append((time.monotonic() - start, accepted_rows(database) - start_rows))
+            elapsed, rows = samples[-1]
+            stats = emulator.stats()
+    rate = rows / elapsed
+    slowest = min((b[1] - a[1]) / (b[0] - a[0]) for a, b in itertools.pairwise(samples))
+    return {
+        "benchmark": "pipeline_throughput",
+        "latency_ms": latency,
+        "seconds": round(elapsed, 1),
+        "pipeline_per_second": round(rate, 1),
+        "slowest_5s_per_second": round(slowest, 1),
+        "raw_async_sdk_per_second": round(raw_rate, 1),
+        "ratio_to_raw": round(rate / raw_rate, 3),
+        "duplicates_at_acs": stats["recipients_accepted_more_than_once"],
+        "meets_target": rate >= 600
+        and rate / raw_rate >= 0.65
+        and stats["recipients_accepted_more_than_once"] == 0,
+    }
+
+
+def rate(per_minute: int, minutes: int, latency: int) -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        deployment(
+            Path(tmp),
+            recipients=per_minute * (minutes + 2),
+            plan=plan_yaml(per_minute, per_minute * 60),
+            quota=AcsQuota(per_minute, per_minute * 60),
+            emulator_args=[
+                "--latency-ms",
+                str(latency),
+                "--jitter-ms",
+                "20",
+                "--per-minute",
+                str(per_minute),
+            ],
+            send_processes=4,
+        ) as (_database, emulator, _celery),
+    ):
+        while emulator.stats()["accepted"] == 0:
+            time.sleep(0.05)
+        first = time.monotonic()
+        time.sleep(minutes * 60 - 0.5)
+        stats = emulator.stats()
+    allowed = per_minute * minutes
+    return {
+        "benchmark": "rate_accuracy",
+        "per_minute_cap": per_minute,
+        "minutes": minutes,
+        "worker_processes": 4,
+        "sent": stats["accepted"],
+        "allowed": allowed,
+        "share_of_allowed": round(stats["accepted"] / allowed, 4),
+        "busiest_minute": stats["max_accepted_in_any_minute"],
+        "throttled_429": stats["throttled"],
+        "elapsed": round(time.monotonic() - first, 1),
+        "meets_target": stats["max_accepted_in_any_minute"] <= per_minute
+        and stats["throttled"] == 0
+        and stats["accepted"] >= 0.97 * allowed,
+    }
+
+
+def pause(trials: int, latency: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        deployment(
+            Path(tmp),
+            recipients=400_000,
+            plan=plan_yaml(10_000_000, 100_000_000),
+            quota=AcsQuota(10_000_000, 100_000_000),
+            emulator_args=["--latency-ms", str(latency)],
+            send_processes=2,
+        ) as (database, emulator, _celery),
+    ):
+        domains = DomainStore(database)
+        for _ in range(trials):
+            before = emulator.stats()["accepted"]
+            while emulator.stats()["accepted"] < before + 200:  # sending is in full flow
+                time.sleep(0.05)
+            paused_at = time.time()
+            domains.transition(
+                DOMAIN,
+                lambda r: machine.pause(
+                    r.state, actor="bench", reason="trial", at=datetime.now(UTC)
+                ),
+            )
+            time.sleep(3)
+            last = emulator.stats()["last_accept_wall"] or paused_at
+            latencies.append(max(0.0, last - paused_at))
+            domains.transition(
+                DOMAIN,
+                lambda r: machine.resume(
+                    r.plan, r.state, actor="bench", reason="trial over", at=datetime.now(UTC)
+                ),
+            )
+    return {
+        "benchmark": "pause_latency",
+        "trials": trials,
+        "latency_ms": latency,
+        "max_seconds": round(max(latencies), 3),
+        "median_seconds": round(statistics.median(latencies), 3),
+        "all_seconds": [round(x, 3) for x in latencies],
+        "meets_target": max(latencies) <= 2.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("which", choices=["throughput", "rate", "pause"])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--per-minute", type=int, default=600)
+    parser.add_argument("--minutes", type=int, default=5)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--latency-ms", type=int, default=100)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.which == "throughput":
+        result = throughput(args.seconds, args.latency_ms)
+    elif args.which == "rate":
+        result = rate(args.per_minute, args.minutes, args.latency_ms)
+    else:
+        result = pause(args.trials, args.latency_ms)
+    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+if __name__ == "__main__":
+    main()
