@@ -59,7 +59,8 @@ def plan_yaml(per_minute: int, per_hour: int) -> str:
     return (
         "name: bench\n"
         f"quota: {{per_minute: {per_minute}, per_hour: {per_hour}, headroom: 1.0}}\n"
-        f"steps:\n  - {{per_minute: {per_minute}, per_hour: {per_hour}, per_day: {per_hour * 24}}}\n"
+        "steps:\n"
+        f"  - {{per_minute: {per_minute}, per_hour: {per_hour}, per_day: {per_hour * 24}}}\n"
     )
 
 

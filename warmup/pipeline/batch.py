@@ -81,6 +81,7 @@ class BatchRunner:
         self._c = context
         self._batch = batch
         self._done: list[Outcome] = []
+        self._refill = max(1, context.concurrency // 8)
         self.report = BatchReport()
 
     async def run(self) -> BatchReport:
@@ -94,7 +95,9 @@ class BatchRunner:
                 self._give_back(pending, stop)
             wait: float | None = None
             room = c.concurrency - len(in_flight)
-            if pending and room > 0:
+            # Refill when a few slots are free, not after every send: one limiter call then
+            # grants permits for several rows.
+            if pending and room >= min(self._refill, len(pending)):
                 started, wait = self._start(pending, room)
                 in_flight |= started
             if in_flight:
