@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     gate_ttl_seconds: PositiveFloat = 0.5
     # How often beat runs housekeeping (expired leases, finished campaigns, day boundaries).
     reconcile_interval_seconds: PositiveFloat = 5.0
+    # Fallback when delivery reports do not come: poll a sample of accepted rows older than
+    # this, within a share of the status-GET quota, and call what is still unknown after
+    # outcome_unknown_after_seconds "unknown".
+    status_poll_after_seconds: PositiveFloat = 3600.0
+    status_polls_per_minute: Annotated[int, Field(ge=0)] = 20
+    outcome_unknown_after_seconds: PositiveFloat = 72 * 3600.0
     # >1 runs the service's clock faster than real time (demos); origin: a shared real instant.
     clock_scale: PositiveFloat = 1.0
     clock_origin: float | None = None

@@ -118,6 +118,37 @@ def test_db_upgrade_and_current(database_url: str) -> None:
         return done.stdout.strip()
 
     assert db("current") == "empty (run: warmup db upgrade)"
-    assert db("upgrade") == "schema at 0003 (was empty)"
-    assert db("upgrade") == "schema at 0003 (up to date)"
-    assert db("current") == "0003"
+    assert db("upgrade") == "schema at 0004 (was empty)"
+    assert db("upgrade") == "schema at 0004 (up to date)"
+    assert db("current") == "0004"
+
+
+def test_ready_checks_store_redis_and_acs(database_url: str) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")}
+    ok_env = {
+        **base,
+        "WARMUP_DATABASE_URL": database_url,
+        "WARMUP_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "WARMUP_ACS_CONNECTION_STRING": "endpoint=http://127.0.0.1:7071/;accesskey=a2V5",
+    }
+    ready = subprocess.run(
+        [sys.executable, "-m", "warmup", "ready"],
+        env=ok_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ready.returncode == 0, ready.stderr
+    assert ready.stdout.strip() == "ready"
+    bad_env = {**ok_env, "WARMUP_REDIS_URL": "redis://127.0.0.1:1/0"}
+    del bad_env["WARMUP_ACS_CONNECTION_STRING"]
+    not_ready = subprocess.run(
+        [sys.executable, "-m", "warmup", "ready"],
+        env=bad_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert not_ready.returncode == 1
+    assert "redis: ConnectionError" in not_ready.stderr
+    assert "acs: no ACS connection configured" in not_ready.stderr

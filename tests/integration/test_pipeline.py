@@ -119,3 +119,42 @@ steps:
             w.runtime.run_batch(batch.to_message())
         assert w.runtime.dispatch() == []  # the limiter remembers the 7
         assert w.emulator.stats()["accepted"] == 7
+
+
+def test_late_outcomes_are_polled_within_a_budget_then_called_unknown(
+    database_url: str, tmp_path: Path
+) -> None:
+    from warmup.pipeline.outcome_poll import StatusPoller
+    from warmup.store.ledger import OutcomeFallback
+
+    with world(
+        database_url, tmp_path, recipients=30, failure_rate=0.5, status_delay_seconds=0
+    ) as w:
+        w.run_until_done()
+        fallback = OutcomeFallback(w.database)
+        poller = StatusPoller(
+            fallback,
+            w.runtime.limiter,
+            w.runtime.scope,
+            w.runtime.fetch_statuses,
+            poll_after=0.001,
+            per_minute=20,
+            unknown_after=3600,
+        )
+        now = datetime.now(UTC) + timedelta(seconds=1)
+        first = poller.run(now)
+        assert first.polled == 20  # the budget, not the 30 rows waiting
+        assert poller.run(now + timedelta(seconds=1)).polled == 0  # budget spent for this minute
+        assert w.emulator.stats()["status_requests"] == 20
+        with w.database.session() as session:
+            outcomes = dict(
+                session.execute(
+                    select(LedgerRow.outcome, func.count()).group_by(LedgerRow.outcome)
+                ).all()
+            )
+        assert outcomes.get("failed", 0) == first.failed > 0  # operations ACS says Failed
+        assert (
+            fallback.give_up(accepted_before=now + timedelta(hours=1), at=now) == 30 - first.failed
+        )
+        with w.database.session() as session:
+            assert session.scalar(select(func.count()).where(LedgerRow.outcome.is_(None))) == 0

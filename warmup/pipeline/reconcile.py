@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from warmup.clock import Clock
 from warmup.control.machine import DayReport, Decision, on_day_end
 from warmup.control.state import Transition
+from warmup.pipeline.outcome_poll import PollReport, StatusPoller
 from warmup.plans.schedule import daily_capacity
 from warmup.store.domains import DomainRecord, DomainStore
 from warmup.store.ledger import LedgerStore
@@ -25,6 +26,7 @@ class ReconcileReport:
     expired_leases: int = 0
     completed_campaigns: list[str] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
+    outcomes: PollReport = field(default_factory=PollReport)
 
 
 def _day_bounds(record: DomainRecord, day: date) -> tuple[datetime, datetime]:
@@ -34,10 +36,17 @@ def _day_bounds(record: DomainRecord, day: date) -> tuple[datetime, datetime]:
 
 
 class Reconciler:
-    def __init__(self, domains: DomainStore, ledger: LedgerStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        domains: DomainStore,
+        ledger: LedgerStore,
+        clock: Clock,
+        poller: StatusPoller | None = None,
+    ) -> None:
         self._domains = domains
         self._ledger = ledger
         self._clock = clock
+        self._poller = poller
 
     def run(self) -> ReconcileReport:
         now = self._clock.now()
@@ -47,6 +56,8 @@ class Reconciler:
         )
         for record in self._domains.all():
             report.transitions += self.close_days(record, now)
+        if self._poller is not None:
+            report.outcomes = self._poller.run(now)
         return report
 
     def close_days(self, record: DomainRecord, now: datetime) -> list[Transition]:

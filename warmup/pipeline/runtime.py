@@ -16,10 +16,11 @@ from urllib.parse import urlparse
 
 from warmup.campaigns.compose import Composer, unsubscriber_from
 from warmup.clock import Clock, clock_for
-from warmup.errors import ConfigError, ThrottledError
+from warmup.errors import ConfigError, SendError, ThrottledError
 from warmup.pipeline.batch import BatchContext, BatchReport, BatchRunner
 from warmup.pipeline.dispatch import Batch, DispatchConfig, Dispatcher
 from warmup.pipeline.gate import Gate
+from warmup.pipeline.outcome_poll import StatusPoller
 from warmup.pipeline.reconcile import Reconciler, ReconcileReport
 from warmup.ratelimit.base import Limiter
 from warmup.ratelimit.redis_limiter import RedisLimiter
@@ -29,7 +30,7 @@ from warmup.sending.credentials import resolve_auth
 from warmup.settings import Settings, env_name
 from warmup.store.database import Database
 from warmup.store.domains import DomainRecord, DomainStore
-from warmup.store.ledger import LedgerStore
+from warmup.store.ledger import LedgerStore, OutcomeFallback
 from warmup.store.models import Campaign
 
 
@@ -77,7 +78,33 @@ class Runtime:
         return Dispatcher(self.domains, self.ledger, self.limiter, self.clock, config)
 
     def reconciler(self) -> Reconciler:
-        return Reconciler(self.domains, self.ledger, self.clock)
+        poller = StatusPoller(
+            OutcomeFallback(self.database),
+            self.limiter,
+            self.scope,
+            self.fetch_statuses,
+            poll_after=self.settings.status_poll_after_seconds,
+            per_minute=self.settings.status_polls_per_minute,
+            unknown_after=self.settings.outcome_unknown_after_seconds,
+        )
+        return Reconciler(self.domains, self.ledger, self.clock, poller)
+
+    async def _statuses(self, message_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+        await self._sender_on_loop()
+        assert self._client is not None
+        # One attempt each: a throttled status read waits for the next round, not here.
+        poller = AsyncSender(self._client, RetryPolicy(max_attempts=1))
+        found: dict[str, tuple[str, str | None]] = {}
+        for message_id in message_ids:
+            try:
+                status = await poller.status(message_id)
+            except SendError:
+                break
+            found[message_id] = (status.status, status.error)
+        return found
+
+    def fetch_statuses(self, message_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+        return asyncio.run_coroutine_threadsafe(self._statuses(message_ids), self._loop).result(120)
 
     def record_for(self, domain: str) -> DomainRecord:
         cached = self._records.get(domain)

@@ -195,6 +195,8 @@ class LedgerRow(Base):
     outcome_detail: Mapped[str | None] = mapped_column(Text)
     accepted_at: Mapped[datetime | None]
     outcome_at: Mapped[datetime | None]
+    # When the operation status was last polled (the fallback when delivery reports are late).
+    status_checked_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
 
 

@@ -1,0 +1,57 @@
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from warmup.clock import ScaledClock, SystemClock, clock_for
+from warmup.pipeline.dispatch import Batch
+from warmup.pipeline.gate import Gate
+
+
+def test_a_batch_survives_the_queue_as_json() -> None:
+    batch = Batch("b-1", 7, "mail.example.com", (3, 1, 2), datetime(2026, 12, 1, 9, tzinfo=UTC))
+    assert Batch.from_message(batch.to_message()) == batch
+
+
+def test_scaled_clocks_agree_across_processes_and_convert_durations() -> None:
+    origin = time.time() - 10  # started 10 real seconds ago
+    clock = ScaledClock(scale=3600, origin=origin)
+    elapsed = clock.now().timestamp() - origin
+    assert 10 * 3600 <= elapsed <= 11 * 3600  # ten real seconds are ten clock hours
+    assert clock.real_seconds(3600) == 1.0
+    assert clock.clock_seconds(2.0) == 7200
+    assert isinstance(clock_for(1.0, None), SystemClock)
+    with pytest.raises(ValueError, match="positive"):
+        ScaledClock(0, origin)
+
+
+class CountingGate(Gate):
+    def __init__(self, now: list[float]) -> None:
+        super().__init__(database=None, ttl=0.5, monotonic=lambda: now[0])  # type: ignore[arg-type]
+        self.reads = 0
+        self.answer: str | None = None
+
+    def _read(self, campaign_id: int) -> str | None:
+        self.reads += 1
+        return self.answer
+
+
+def test_the_gate_rereads_after_its_ttl_so_a_pause_lands_quickly() -> None:
+    now = [100.0]
+    gate = CountingGate(now)
+    assert gate.closed(1) is None
+    gate.answer = "domain paused"
+    now[0] += 0.4
+    assert gate.closed(1) is None  # still cached
+    now[0] += 0.2
+    assert gate.closed(1) == "domain paused"
+    assert gate.reads == 2
+
+
+def test_lease_safety_is_a_fifth_of_the_lease_at_most_ten_seconds() -> None:
+    from warmup.pipeline.batch import BatchContext
+
+    short = BatchContext(None, None, None, None, None, "s", 0, 1, None, None, lease_seconds=8)  # type: ignore[arg-type]
+    long = BatchContext(None, None, None, None, None, "s", 0, 1, None, None, lease_seconds=300)  # type: ignore[arg-type]
+    assert short.lease_safety == timedelta(seconds=1.6)
+    assert long.lease_safety == timedelta(seconds=10)
