@@ -17,13 +17,12 @@ import asyncio
 import base64
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -34,32 +33,15 @@ from azure.core.credentials import AzureKeyCredential
 
 from warmup.emulator.auth import hmac_authorization
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.deployment import EmulatorProcess
+
 KEY = base64.b64encode(os.urandom(32)).decode()
 MESSAGE = {
     "senderAddress": "bench@example.com",
     "recipients": {"to": [{"address": "someone@example.org"}]},
     "content": {"subject": "benchmark", "plainText": "hello"},
 }
-
-
-def start_emulator() -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "warmup", "emulator", "--port", str(port), "--access-key", KEY],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            requests.get(url + "/_emulator/health", timeout=1)
-            return process, url
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("emulator did not start")
 
 
 def reset(url: str) -> None:
@@ -163,7 +145,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
-    process, url = start_emulator()
+    emulator = EmulatorProcess(KEY)
+    url = emulator.url
     try:
         results = [
             measure(
@@ -186,8 +169,7 @@ def main() -> None:
             ),
         ]
     finally:
-        process.terminate()
-        process.wait(10)
+        emulator.stop()
     report = {
         "benchmark": "emulator_throughput",
         "latency_ms": 0,

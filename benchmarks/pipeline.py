@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,25 +28,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import requests
 import sqlalchemy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import itertools
-
-from tests.conftest import EMULATOR_KEY, POSTGRES_URL
-from tests.deployment import RedisServer, free_port, running_celery
-from warmup.campaigns.store import CampaignStore
-from warmup.content.templates import MessageTemplate
+from tests.conftest import EMULATOR_KEY, postgres_schema_url
+from tests.deployment import EmulatorProcess, RedisServer, running_celery
+from tests.pipeline_world import DOMAIN, seed_campaign
 from warmup.control import machine
 from warmup.control.allowance import AcsQuota
-from warmup.lists.importer import ImportOptions, ListImporter
-from warmup.plans.loader import parse_plan
 from warmup.store.database import Database
 from warmup.store.domains import DomainStore
 
-DOMAIN = "mail.example.com"
 SENDER = f"news@{DOMAIN}"
 MESSAGE = {
     "senderAddress": SENDER,
@@ -64,88 +57,11 @@ def plan_yaml(per_minute: int, per_hour: int) -> str:
     )
 
 
-class Emulator:
-    def __init__(self, *args: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "warmup",
-                "emulator",
-                "--port",
-                str(self.port),
-                "--access-key",
-                EMULATOR_KEY,
-                "--sender-domain",
-                DOMAIN,
-                *args,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(200):
-            try:
-                requests.get(self.url + "/_emulator/health", timeout=1)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("emulator did not start")
-
-    def stats(self) -> dict[str, Any]:
-        return dict(requests.get(self.url + "/_emulator/stats", timeout=10).json())
-
-    def reset(self) -> None:
-        requests.post(self.url + "/_emulator/reset", timeout=10)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
+def start_emulator(*args: str) -> EmulatorProcess:
+    return EmulatorProcess(EMULATOR_KEY, "--sender-domain", DOMAIN, *args)
 
 
-@contextmanager
-def postgres_schema() -> Iterator[str]:
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = sqlalchemy.create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(sqlalchemy.text(f'create schema "{schema}"'))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sqlalchemy.text(f'drop schema "{schema}" cascade'))
-        admin.dispose()
-
-
-def prepare(database: Database, folder: Path, recipients: int, plan: str, quota: AcsQuota) -> None:
-    now = datetime.now(UTC)
-    DomainStore(database).create(
-        DOMAIN, parse_plan(plan), plan, quota=quota, senders=[SENDER], actor="bench", at=now
-    )
-    people = folder / "people.csv"
-    with people.open("w") as out:
-        out.write("email,name\n")
-        for i in range(recipients):
-            out.write(f"r{i}@example.org,R{i}\n")
-    ListImporter(database).run(
-        people,
-        "people",
-        options=ImportOptions(),
-        rejected_path=folder / "r.csv",
-        actor="bench",
-        at=now,
-    )
-    campaigns = CampaignStore(database)
-    campaigns.create(
-        "c",
-        list_name="people",
-        sender=SENDER,
-        actor="bench",
-        at=now,
-        template=MessageTemplate("Hi {{ name }}", None, "Hello {{ name }}"),
-    )
-    campaigns.start("c", actor="bench", at=now)
+postgres_schema = contextmanager(postgres_schema_url)
 
 
 def environment(database_url: str, redis_url: str, emulator_url: str) -> dict[str, str]:
@@ -182,16 +98,16 @@ def deployment(
     quota: AcsQuota,
     emulator_args: list[str],
     send_processes: int,
-) -> Iterator[tuple[Database, Emulator, Any]]:
+) -> Iterator[tuple[Database, EmulatorProcess, Any]]:
     with ExitStack() as stack:
         url = stack.enter_context(postgres_schema())
         database = Database.connect(url)
         stack.callback(database.dispose)
-        prepare(database, folder, recipients, plan, quota)
+        seed_campaign(database, folder, recipients=recipients, plan_yaml=plan, quota=quota)
         redis_server = RedisServer(folder)
         redis_server.start()
         stack.callback(redis_server.stop)
-        emulator = Emulator(*emulator_args)
+        emulator = start_emulator(*emulator_args)
         stack.callback(emulator.stop)
         celery = stack.enter_context(
             running_celery(environment(url, redis_server.url, emulator.url), folder)

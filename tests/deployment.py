@@ -12,8 +12,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import redis
+import requests
 
 ROOT = Path(__file__).parents[1]
 
@@ -22,6 +24,49 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class EmulatorProcess:
+    """``warmup emulator`` in a process of its own, on a free port of 127.0.0.1."""
+
+    def __init__(self, access_key: str, *args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "warmup",
+                "emulator",
+                "--port",
+                str(self.port),
+                "--access-key",
+                access_key,
+                *args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                requests.get(self.url + "/_emulator/health", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        self.process.kill()
+        output = self.process.communicate()[0].decode(errors="replace")
+        raise RuntimeError(f"emulator did not start: {output}")
+
+    def stats(self) -> dict[str, Any]:
+        return dict(requests.get(self.url + "/_emulator/stats", timeout=10).json())
+
+    def reset(self) -> None:
+        requests.post(self.url + "/_emulator/reset", timeout=10)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
 
 
 class RedisServer:

@@ -78,6 +78,44 @@ class World:
         return CampaignStore(self.database).get("c").status == "completed"
 
 
+def seed_campaign(
+    database: Database,
+    folder: Path,
+    *,
+    recipients: int,
+    plan_yaml: str = UNBOUNDED,
+    quota: AcsQuota = BIG_QUOTA,
+    now: datetime | None = None,
+) -> None:
+    """A domain on ``plan_yaml``, a list of ``recipients`` and a started campaign named "c"."""
+    now = now or datetime.now(UTC)
+    DomainStore(database).create(
+        DOMAIN, parse_plan(plan_yaml), plan_yaml, quota=quota, senders=[SENDER], actor="t", at=now
+    )
+    people = folder / "people.csv"
+    with people.open("w") as out:
+        out.write("email,name\n")
+        out.writelines(f"r{i}@example.org,R{i}\n" for i in range(recipients))
+    ListImporter(database).run(
+        people,
+        "people",
+        options=ImportOptions(),
+        rejected_path=folder / "rejected.csv",
+        actor="t",
+        at=now,
+    )
+    campaigns = CampaignStore(database)
+    campaigns.create(
+        "c",
+        list_name="people",
+        sender=SENDER,
+        actor="t",
+        at=now,
+        template=MessageTemplate("Hi {{ name }}", None, "Hello {{ name }}"),
+    )
+    campaigns.start("c", actor="t", at=now)
+
+
 @contextmanager
 def world(
     database_url: str,
@@ -109,32 +147,9 @@ def world(
         values.update(settings_overrides or {})
         settings = Settings(**values)  # type: ignore[arg-type]
         now = (clock or SystemClock()).now()
-        plan = parse_plan(plan_yaml)
-        DomainStore(database).create(
-            DOMAIN, plan, plan_yaml, quota=quota, senders=[SENDER], actor="t", at=now
+        seed_campaign(
+            database, tmp_path, recipients=recipients, plan_yaml=plan_yaml, quota=quota, now=now
         )
-        people = tmp_path / "people.csv"
-        people.write_text(
-            "email,name\n" + "".join(f"r{i}@example.org,R{i}\n" for i in range(recipients))
-        )
-        ListImporter(database).run(
-            people,
-            "people",
-            options=ImportOptions(),
-            rejected_path=tmp_path / "rej.csv",
-            actor="t",
-            at=now,
-        )
-        campaigns = CampaignStore(database)
-        campaigns.create(
-            "c",
-            list_name="people",
-            sender=SENDER,
-            actor="t",
-            at=now,
-            template=MessageTemplate("Hi {{ name }}", None, "Hello {{ name }}"),
-        )
-        campaigns.start("c", actor="t", at=now)
         runtime = Runtime(settings, limiter=RedisLimiter(client, prefix), clock=clock)
         try:
             yield World(database, server, runtime, recipients)

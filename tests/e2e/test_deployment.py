@@ -10,48 +10,13 @@ import pytest
 
 from tests.conftest import EMULATOR_KEY, emulator_config
 from tests.deployment import RedisServer, running_celery
-from tests.pipeline_world import DOMAIN, SENDER, UNBOUNDED, exactly_once
+from tests.pipeline_world import DOMAIN, exactly_once, seed_campaign
 from warmup.campaigns.report import campaign_report
 from warmup.campaigns.store import CampaignStore
-from warmup.content.templates import MessageTemplate
-from warmup.control.allowance import AcsQuota
 from warmup.emulator.server import EmulatorServer
-from warmup.lists.importer import ImportOptions, ListImporter
-from warmup.plans.loader import parse_plan
 from warmup.store.database import Database
-from warmup.store.domains import DomainStore
 
 pytestmark = pytest.mark.integration
-
-
-def prepare(database: Database, folder: Path, recipients: int) -> None:
-    now = datetime.now(UTC)
-    DomainStore(database).create(
-        DOMAIN,
-        parse_plan(UNBOUNDED),
-        UNBOUNDED,
-        quota=AcsQuota(1_000_000, 10_000_000),
-        senders=[SENDER],
-        actor="t",
-        at=now,
-    )
-    people = folder / "people.csv"
-    people.write_text(
-        "email,name\n" + "".join(f"r{i}@example.org,R{i}\n" for i in range(recipients))
-    )
-    ListImporter(database).run(
-        people, "people", options=ImportOptions(), rejected_path=folder / "r.csv", actor="t", at=now
-    )
-    campaigns = CampaignStore(database)
-    campaigns.create(
-        "c",
-        list_name="people",
-        sender=SENDER,
-        actor="t",
-        at=now,
-        template=MessageTemplate("Hi {{ name }}", None, "Hello {{ name }}"),
-    )
-    campaigns.start("c", actor="t", at=now)
 
 
 def environment(
@@ -92,7 +57,7 @@ def wait_for_completion(database: Database, celery, timeout: float, during=None)
 def test_two_workers_and_beat_send_20000_once(tmp_path: Path, postgres_url: str) -> None:
     database_url = postgres_url
     database = Database.connect(database_url)
-    prepare(database, tmp_path, 20_000)
+    seed_campaign(database, tmp_path, recipients=20_000)
     server = RedisServer(tmp_path)
     server.start()
     try:
@@ -117,7 +82,7 @@ def test_killed_workers_a_redis_restart_and_acs_storms_lose_and_duplicate_nothin
     tmp_path: Path, postgres_url: str
 ) -> None:
     database = Database.connect(postgres_url)
-    prepare(database, tmp_path, 5_000)
+    seed_campaign(database, tmp_path, recipients=5_000)
     server = RedisServer(tmp_path)
     server.start()
     events: list[str] = []

@@ -1,57 +1,28 @@
 """The `warmup` command as a user runs it, against `warmup emulator` in another process."""
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from azure.communication.email import EmailClient
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import HttpResponseError
 
 from tests.conftest import EMULATOR_KEY, message_to
+from tests.deployment import EmulatorProcess, free_port
 
 pytestmark = pytest.mark.integration
 WARMUP = [sys.executable, "-m", "warmup"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_emulator(*args: str) -> tuple[subprocess.Popen[str], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [*WARMUP, "emulator", "--port", str(port), "--access-key", EMULATOR_KEY, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url + "/_emulator/health", timeout=1)
-            return process, url
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"emulator did not start: {process.communicate()[0]}")
-
-
 @pytest.fixture
 def emulator_process() -> Iterator[str]:
-    process, url = start_emulator("--per-minute", "5", "--time-scale", "30")
-    yield url
-    process.terminate()
-    process.wait(10)
+    emulator = EmulatorProcess(EMULATOR_KEY, "--per-minute", "5", "--time-scale", "30")
+    yield emulator.url
+    emulator.stop()
 
 
 def run_warmup(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -62,7 +33,8 @@ def run_warmup(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
 
 
 def test_plain_sdk_script_gets_202_then_429_on_the_sixth_send_in_a_minute() -> None:
-    process, url = start_emulator("--per-minute", "5")
+    emulator = EmulatorProcess(EMULATOR_KEY, "--per-minute", "5")
+    url = emulator.url
     try:
         client = EmailClient(url, AzureKeyCredential(EMULATOR_KEY), retry_total=0)
         for i in range(5):
@@ -73,8 +45,7 @@ def test_plain_sdk_script_gets_202_then_429_on_the_sixth_send_in_a_minute() -> N
         assert caught.value.status_code == 429
         assert 1 <= int(caught.value.response.headers["Retry-After"]) <= 60
     finally:
-        process.terminate()
-        process.wait(10)
+        emulator.stop()
 
 
 def test_send_test_waits_out_a_429_and_prints_id_and_status(emulator_process: str) -> None:

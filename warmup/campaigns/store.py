@@ -19,6 +19,7 @@ from warmup.campaigns.model import CampaignStatus, LedgerState, next_status, ope
 from warmup.content.templates import CompiledTemplate, MessageTemplate
 from warmup.control.providers import provider_group
 from warmup.errors import ConfigError, ContentError
+from warmup.store.audit import audit_entry, audit_values
 from warmup.store.database import Database
 from warmup.store.domains import DomainStore
 from warmup.store.models import (
@@ -54,13 +55,7 @@ def _audit(
 ) -> None:
     connection.execute(
         insert(AuditEntry).values(
-            at=at,
-            actor=actor,
-            subject_type="campaign",
-            subject=campaign,
-            action=action,
-            reason=reason,
-            details={},
+            **audit_values("campaign", campaign, action, actor=actor, reason=reason, at=at)
         )
     )
 
@@ -123,14 +118,13 @@ class CampaignStore:
             )
             session.add(campaign)
             session.add(
-                AuditEntry(
-                    at=at,
+                audit_entry(
+                    "campaign",
+                    name,
+                    "create",
                     actor=actor,
-                    subject_type="campaign",
-                    subject=name,
-                    action="create",
+                    at=at,
                     reason=f"list {list_name}, sender {sender}",
-                    details={},
                 )
             )
             return campaign

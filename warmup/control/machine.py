@@ -65,6 +65,13 @@ def running_status(plan: Plan, step: int) -> Status:
     return Status.COMPLETED if step >= plan.last_step else Status.RAMPING
 
 
+def _status_at_step(plan: Plan, state: DomainState, step: int) -> Status:
+    """After a step change: ramping or completed as the step says; held, paused, idle stay so."""
+    if state.status in {Status.RAMPING, Status.COMPLETED}:
+        return running_status(plan, step)
+    return state.status
+
+
 def new_domain(domain: str, plan: Plan, *, at: datetime, actor: str) -> Decision:
     state = DomainState(domain=domain, plan=plan.name)
     return _move(
@@ -266,11 +273,7 @@ def set_step(
 ) -> Decision:
     if not 0 <= step <= plan.last_step:
         raise TransitionError(f"step {step} is not in plan {plan.name} (0..{plan.last_step})")
-    status = (
-        running_status(plan, step)
-        if state.status in {Status.RAMPING, Status.COMPLETED}
-        else state.status
-    )
+    status = _status_at_step(plan, state, step)
     return _move(
         state,
         at=at,
@@ -290,11 +293,7 @@ def apply_plan(
     current = old_plan.step(state.step).per_day
     fitting = [i for i, step in enumerate(new_plan.steps) if step.per_day <= current]
     step = fitting[-1] if fitting else 0
-    status = (
-        running_status(new_plan, step)
-        if state.status in {Status.RAMPING, Status.COMPLETED}
-        else state.status
-    )
+    status = _status_at_step(new_plan, state, step)
     return _move(
         state,
         at=at,

@@ -23,6 +23,7 @@ from warmup.csvsafe import SafeCsvWriter
 from warmup.lists.fields import FieldMap
 from warmup.lists.source import CsvSource, ImportFailure
 from warmup.lists.validation_pool import AddressValidator, Checked
+from warmup.store.audit import audit_values
 from warmup.store.database import Database
 from warmup.store.models import AuditEntry, ContactList, Recipient, Suppression
 
@@ -203,22 +204,24 @@ class ListImporter:
             raise ImportFailure(f"{source.path.name} has a header but no rows")
         connection.execute(
             insert(AuditEntry).values(
-                at=at,
-                actor=actor,
-                subject_type="list",
-                subject=name,
-                action="import",
-                reason=(
-                    f"{source.path.name}: {report.imported:,} imported, "
-                    f"{report.rejected:,} rejected"
-                ),
-                details={
-                    "rows": report.rows,
-                    "imported": report.imported,
-                    "invalid": report.invalid,
-                    "duplicates": report.duplicates,
-                    "suppressed": report.suppressed,
-                },
+                **audit_values(
+                    "list",
+                    name,
+                    "import",
+                    actor=actor,
+                    at=at,
+                    reason=(
+                        f"{source.path.name}: {report.imported:,} imported, "
+                        f"{report.rejected:,} rejected"
+                    ),
+                    details={
+                        "rows": report.rows,
+                        "imported": report.imported,
+                        "invalid": report.invalid,
+                        "duplicates": report.duplicates,
+                        "suppressed": report.suppressed,
+                    },
+                )
             )
         )
         return report

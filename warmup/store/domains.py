@@ -29,6 +29,7 @@ from warmup.control.state import DomainState, Status, Transition
 from warmup.errors import ConfigError, TransitionError
 from warmup.plans.loader import parse_plan
 from warmup.plans.model import Plan
+from warmup.store.audit import audit_entry
 from warmup.store.database import Database
 from warmup.store.models import AuditEntry, SenderAddress, SendingDomain
 
@@ -85,14 +86,14 @@ def _state_columns(state: DomainState) -> dict[str, object]:
     }
 
 
-def audit_entry(transition: Transition) -> AuditEntry:
-    return AuditEntry(
-        at=transition.at,
+def transition_entry(transition: Transition) -> AuditEntry:
+    return audit_entry(
+        "domain",
+        transition.domain,
+        transition.action,
         actor=transition.actor,
-        subject_type="domain",
-        subject=transition.domain,
-        action=transition.action,
         reason=transition.reason,
+        at=transition.at,
         details={
             "from_status": transition.from_status.value,
             "to_status": transition.to_status.value,
@@ -171,7 +172,7 @@ class DomainStore:
             session.add_all(
                 SenderAddress(domain_id=row.id, address=a.strip().lower()) for a in senders
             )
-            session.add_all(audit_entry(t) for t in decision.transitions)
+            session.add_all(transition_entry(t) for t in decision.transitions)
             session.flush()
             return self._record(session, row)
 
@@ -234,7 +235,7 @@ class DomainStore:
             )
             if written.rowcount != 1:  # type: ignore[attr-defined]
                 raise _Conflict
-            session.add_all(audit_entry(t) for t in decision.transitions)
+            session.add_all(transition_entry(t) for t in decision.transitions)
             return decision
 
     def set_quota(
@@ -246,12 +247,12 @@ class DomainStore:
             row.acs_per_minute, row.acs_per_hour = quota.per_minute, quota.per_hour
             row.version += 1
             session.add(
-                AuditEntry(
-                    at=at,
+                audit_entry(
+                    "domain",
+                    row.name,
+                    "set-quota",
                     actor=actor,
-                    subject_type="domain",
-                    subject=row.name,
-                    action="set-quota",
+                    at=at,
                     reason=f"{reason} ({before} → {quota.per_minute}/min, {quota.per_hour}/hour)",
                     details={"per_minute": quota.per_minute, "per_hour": quota.per_hour},
                 )
@@ -269,15 +270,7 @@ class DomainStore:
                 raise TransitionError(f"sender {address} is already registered")
             session.add(SenderAddress(domain_id=row.id, address=address.strip().lower()))
             session.add(
-                AuditEntry(
-                    at=at,
-                    actor=actor,
-                    subject_type="domain",
-                    subject=row.name,
-                    action="add-sender",
-                    reason=address,
-                    details={},
-                )
+                audit_entry("domain", row.name, "add-sender", actor=actor, reason=address, at=at)
             )
 
     def domain_of_sender(self, address: str) -> DomainRecord:

@@ -21,8 +21,9 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, func, or_, select, text, update
 
 from warmup.campaigns.model import CampaignStatus, LedgerState
+from warmup.store.audit import audit_entry
 from warmup.store.database import Database
-from warmup.store.models import AuditEntry, Campaign, LedgerRow, Recipient, UtcDateTime
+from warmup.store.models import Campaign, LedgerRow, Recipient, UtcDateTime
 
 CLAIMED = LedgerState.CLAIMED.value
 PENDING = LedgerState.PENDING.value
@@ -264,14 +265,13 @@ class LedgerStore:
                 campaign.status = CampaignStatus.COMPLETED.value
                 campaign.finished_at = at
                 session.add(
-                    AuditEntry(
-                        at=at,
+                    audit_entry(
+                        "campaign",
+                        campaign.name,
+                        "complete",
                         actor="system",
-                        subject_type="campaign",
-                        subject=campaign.name,
-                        action="complete",
+                        at=at,
                         reason="every recipient has a final state",
-                        details={},
                     )
                 )
                 finished.append(campaign.name)

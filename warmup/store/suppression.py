@@ -19,8 +19,9 @@ from warmup.content.unsubscribe import Unsubscriber
 from warmup.csvsafe import SafeCsvWriter
 from warmup.errors import ConfigError
 from warmup.lists.addresses import InvalidAddress, normalise_address
+from warmup.store.audit import audit_entry
 from warmup.store.database import Database
-from warmup.store.models import AuditEntry, LedgerRow, Suppression
+from warmup.store.models import LedgerRow, Suppression
 
 REASONS = frozenset(
     {"hard_bounce", "complaint", "unsubscribe", "soft_bounce", "manual", "imported"}
@@ -37,17 +38,7 @@ class SuppressionImport:
 def _audit(
     session: Session, *, at: datetime, actor: str, action: str, address: str, reason: str
 ) -> None:
-    session.add(
-        AuditEntry(
-            at=at,
-            actor=actor,
-            subject_type="suppression",
-            subject=address,
-            action=action,
-            reason=reason,
-            details={},
-        )
-    )
+    session.add(audit_entry("suppression", address, action, actor=actor, reason=reason, at=at))
 
 
 class SuppressionStore:
