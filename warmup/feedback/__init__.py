@@ -1,0 +1,1 @@
+"""Delivery feedback: ACS delivery reports in, outcomes, suppressions and health decisions out."""

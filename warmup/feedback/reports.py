@@ -1,0 +1,149 @@
+"""Reading ACS delivery reports as they really arrive (pure).
+
+Event Grid delivers JSON arrays in its own schema; CloudEvents 1.0 delivers one event or a
+batch. Real samples differ in letter case (``status: delivered``, ``deliveryAttemptTimeStamp``),
+so every field is read case-insensitively. Each report maps to a health outcome:
+
+============================ =========================================================
+ACS status                   outcome
+============================ =========================================================
+Delivered                    delivered
+Bounced                      hard bounce (suppress)
+Suppressed                   suppressed (ACS's own list)
+FilteredSpam, Quarantined    complaint (suppress)
+Failed                       hard or soft, by the SMTP / enhanced status code it carries
+Expanded                     ignored (a distribution list was expanded; no outcome)
+============================ =========================================================
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from warmup.control.health import Outcome
+
+DELIVERY_REPORT = "microsoft.communication.emaildeliveryreportreceived"
+VALIDATION = "microsoft.eventgrid.subscriptionvalidationevent"
+
+# "550 5.1.1 …": the enhanced code (RFC 3463) decides; a bare 4xx/5xx reply code otherwise.
+_ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+_REPLY = re.compile(r"\b([245])\d\d\b")
+# Permanent failures of the recipient itself: bad mailbox, bad domain, mailbox disabled.
+_HARD_SUBJECTS = {("5", "1"), ("5", "2")}
+
+
+class ReportError(ValueError):
+    """A payload that is not a delivery report (answered 400 at the webhook)."""
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    event_id: str
+    message_id: str
+    recipient: str
+    status: str  # as ACS spells it, normalised to its documented case
+    outcome: Outcome | None  # None: no outcome (Expanded)
+    detail: str
+    attempted_at: datetime | None
+
+    @property
+    def dedupe_key(self) -> str:
+        """Event Grid delivers at least once, sometimes with a new id: key on the content."""
+        return f"{self.message_id}|{self.recipient}|{self.status}"
+
+
+def _lower(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(key).lower(): value for key, value in mapping.items()}
+
+
+def classify_failure(detail: str) -> Outcome:
+    """Failed → hard bounce for permanent recipient errors (5.1.x, 5.2.x), else soft."""
+    enhanced = _ENHANCED.search(detail)
+    if enhanced is not None:
+        klass, subject = enhanced.group(1), enhanced.group(2)
+        return Outcome.HARD_BOUNCE if (klass, subject) in _HARD_SUBJECTS else Outcome.SOFT_FAILURE
+    reply = _REPLY.search(detail)
+    if reply is not None and detail[reply.start() : reply.start() + 3] in {"550", "551", "553"}:
+        return Outcome.HARD_BOUNCE
+    return Outcome.SOFT_FAILURE
+
+
+_STATUS = {
+    "delivered": ("Delivered", Outcome.DELIVERED),
+    "bounced": ("Bounced", Outcome.HARD_BOUNCE),
+    "suppressed": ("Suppressed", Outcome.SUPPRESSED),
+    "filteredspam": ("FilteredSpam", Outcome.COMPLAINT),
+    "quarantined": ("Quarantined", Outcome.COMPLAINT),
+    "failed": ("Failed", None),  # decided by the code it carries
+    "expanded": ("Expanded", None),
+}
+
+
+def _timestamp(data: Mapping[str, Any]) -> datetime | None:
+    raw = data.get("deliveryattempttimestamp")
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def parse_report(event: Mapping[str, Any]) -> DeliveryReport:
+    """One event of either schema → a report, or :class:`ReportError` saying what is wrong."""
+    envelope = _lower(event)
+    kind = str(envelope.get("eventtype") or envelope.get("type") or "").lower()
+    if kind != DELIVERY_REPORT:
+        raise ReportError(f"not a delivery report: event type {kind or 'missing'}")
+    raw_data = envelope.get("data")
+    if not isinstance(raw_data, Mapping):
+        raise ReportError("a delivery report needs a data object")
+    data = _lower(raw_data)
+    message_id, recipient, status = data.get("messageid"), data.get("recipient"), data.get("status")
+    if not (isinstance(message_id, str) and isinstance(recipient, str) and isinstance(status, str)):
+        raise ReportError("a delivery report needs messageId, recipient and status")
+    known = _STATUS.get(status.strip().lower())
+    if known is None:
+        raise ReportError(f"unknown delivery status {status!r}")
+    name, outcome = known
+    details = data.get("deliverystatusdetails")
+    detail = str(_lower(details).get("statusmessage", "")) if isinstance(details, Mapping) else ""
+    if name == "Failed":
+        outcome = classify_failure(detail)
+    return DeliveryReport(
+        event_id=str(envelope.get("id") or ""),
+        message_id=message_id,
+        recipient=recipient.strip().lower(),
+        status=name,
+        outcome=outcome,
+        detail=detail,
+        attempted_at=_timestamp(data),
+    )
+
+
+def events_of(body: Any) -> list[Mapping[str, Any]]:
+    """The events of a webhook body: an Event Grid array, or one CloudEvent, or a batch."""
+    if isinstance(body, list):
+        if not all(isinstance(event, Mapping) for event in body):
+            raise ReportError("every element of the array must be an event object")
+        return list(body)
+    if isinstance(body, Mapping):
+        return [body]
+    raise ReportError("the body must be an event object or an array of events")
+
+
+def validation_code(events: list[Mapping[str, Any]]) -> str | None:
+    """The code of an Event Grid subscription-validation call, if this is one."""
+    for event in events:
+        envelope = _lower(event)
+        if str(envelope.get("eventtype", "")).lower() == VALIDATION:
+            data = envelope.get("data")
+            code = _lower(data).get("validationcode") if isinstance(data, Mapping) else None
+            if isinstance(code, str) and code:
+                return code
+            raise ReportError("a validation event needs data.validationCode")
+    return None
