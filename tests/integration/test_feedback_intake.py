@@ -1,0 +1,113 @@
+"""Delivery reports into the store, on SQLite and PostgreSQL: once, matched, suppressing,
+and judged by the health gates."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.pipeline_world import DOMAIN, world
+from warmup.control.health import Outcome
+from warmup.control.state import Status
+from warmup.emulator import events as emulated
+from warmup.emulator.config import EventSchema
+from warmup.feedback.health import judge_domain, window_counts
+from warmup.feedback.intake import FeedbackStore
+from warmup.feedback.reports import DeliveryReport, parse_report
+from warmup.store.models import LedgerRow, Suppression
+
+pytestmark = pytest.mark.integration
+
+GATED = """
+name: gated
+quota: {per_minute: 1000000, per_hour: 10000000, headroom: 1.0}
+gates:
+  window_hours: 24
+  min_sample: 100
+  failure_rate: {hold: 1%, pause: 2%}
+  hard_bounce_rate: {hold: 1%, pause: 2%}
+steps:
+  - {per_minute: 1000000, per_hour: 10000000, per_day: 100000000}
+"""
+
+
+def reports_from(emulator_operations: dict, schema: EventSchema) -> list[DeliveryReport]:  # type: ignore[type-arg]
+    reports = []
+    for operation in emulator_operations.values():
+        for address, outcome in operation.outcomes.items():
+            data = emulated.delivery_data(
+                sender=operation.request.sender,
+                recipient=address,
+                message_id=operation.message_id,
+                status=outcome.status.value,
+                details=outcome.details,
+                mail_server=outcome.mail_server,
+                attempted_at=datetime.now(UTC),
+                lowercase=len(reports) % 2 == 0,
+            )
+            reports.append(parse_report(emulated.envelope(schema, data)))
+    return reports
+
+
+def test_reports_are_kept_once_matched_and_bounces_suppressed(
+    database_url: str, tmp_path: Path
+) -> None:
+    with world(
+        database_url, tmp_path, recipients=200, bounce_rate=0.04, seed=3, plan_yaml=GATED
+    ) as w:
+        w.run_until_done()
+        reports = reports_from(w.emulator.emulator.operations, EventSchema.CLOUD_EVENTS)
+        bounced = {r.recipient for r in reports if r.status == "Bounced"}
+        assert bounced
+        store = FeedbackStore(w.database)
+        now = datetime.now(UTC)
+        first = store.ingest(reports, now)
+        assert (first.received, first.matched, first.duplicates) == (200, 200, 0)
+        assert first.suppressed == len(bounced)
+        again = store.ingest(reports, now)  # Event Grid delivers at least once
+        assert (again.duplicates, again.matched) == (200, 0)
+        with w.database.session() as session:
+            outcomes = dict(
+                session.execute(
+                    select(LedgerRow.outcome, func.count()).group_by(LedgerRow.outcome)
+                ).all()
+            )
+            suppressed = set(session.scalars(select(Suppression.address)))
+        assert outcomes == {"delivered": 200 - len(bounced), "hard_bounce": len(bounced)}
+        assert suppressed == bounced
+
+        record = w.domains.get(DOMAIN)
+        counts = window_counts(w.database, record, datetime.now(UTC))
+        assert (counts.total, counts.hard_bounce) == (200, len(bounced))
+        verdict, decision = judge_domain(w.database, DOMAIN, datetime.now(UTC))
+        assert w.domains.get(DOMAIN).state.status is Status.PAUSED
+        assert decision.transitions[0].actor == "health-gate"
+        rate = len(bounced) / 200 * 100
+        assert verdict.reason.startswith(f"failure rate {rate:g} % over 200 reports ≥ pause 2 %")
+
+
+def test_a_report_before_its_message_id_is_matched_later(database_url: str, tmp_path: Path) -> None:
+    with world(database_url, tmp_path, recipients=5) as w:
+        batches = w.runtime.dispatch()
+        store = FeedbackStore(w.database)
+        early = DeliveryReport(
+            "e1", "m-early", "r0@example.org", "Delivered", Outcome.DELIVERED, "ok", None
+        )
+        assert store.ingest([early], datetime.now(UTC)).unmatched == 1
+        for batch in batches:
+            w.runtime.run_batch(batch.to_message())
+        with w.database.session() as session:  # the send was accepted under message id m-early
+            session.execute(
+                LedgerRow.__table__.update()
+                .where(LedgerRow.address == "r0@example.org")
+                .values(message_id="m-early")
+            )
+        assert store.match_pending(datetime.now(UTC)) == 1
+        with w.database.session() as session:
+            assert (
+                session.scalar(
+                    select(LedgerRow.outcome).where(LedgerRow.address == "r0@example.org")
+                )
+                == "delivered"
+            )

@@ -1,0 +1,159 @@
+"""Delivery reports into the store: de-duplicated, matched to the ledger, suppressions written.
+
+Every report is kept once (its content key: message id + recipient + status), whatever its
+event id and however often Event Grid delivers it. A report whose ledger row does not yet show
+its message id (it can arrive before the worker recorded the send) stays unmatched and is
+matched on a later pass. Hard bounces and complaints suppress the address at once; soft failures
+only after ``soft_failures_to_suppress`` of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from warmup.control.health import Outcome
+from warmup.feedback.reports import DeliveryReport
+from warmup.store.database import Database
+from warmup.store.models import DeliveryEvent, LedgerRow, Suppression
+
+SUPPRESSING = {Outcome.HARD_BOUNCE: "hard_bounce", Outcome.COMPLAINT: "complaint"}
+
+
+@dataclass
+class IngestReport:
+    received: int = 0
+    duplicates: int = 0
+    matched: int = 0
+    unmatched: int = 0
+    ignored: int = 0
+    suppressed: int = 0
+
+
+def _suppress(session: Session, address: str, reason: str, source: str, at: datetime) -> bool:
+    if session.get(Suppression, address) is not None:
+        return False
+    session.add(Suppression(address=address, reason=reason, source=source, created_at=at, note=""))
+    return True
+
+
+class FeedbackStore:
+    def __init__(self, database: Database, *, soft_failures_to_suppress: int = 3) -> None:
+        self._db = database
+        self._soft_limit = soft_failures_to_suppress
+
+    def ingest(self, reports: list[DeliveryReport], at: datetime) -> IngestReport:
+        result = IngestReport(received=len(reports))
+        with self._db.session() as session:
+            for report in reports:
+                if report.outcome is None:
+                    result.ignored += 1
+                    continue
+                if not self._keep(session, report, at):
+                    result.duplicates += 1
+                    continue
+                if self._match(session, report, at):
+                    result.matched += 1
+                else:
+                    result.unmatched += 1
+                result.suppressed += self._maybe_suppress(session, report, at)
+        return result
+
+    def _keep(self, session: Session, report: DeliveryReport, at: datetime) -> bool:
+        """Store the report once; False if it was already there (a redelivery)."""
+        try:
+            with session.begin_nested():
+                session.add(
+                    DeliveryEvent(
+                        dedupe_key=report.dedupe_key,
+                        message_id=report.message_id,
+                        recipient=report.recipient,
+                        status=report.status,
+                        received_at=at,
+                        matched=False,
+                        payload={
+                            "event_id": report.event_id,
+                            "outcome": report.outcome.value if report.outcome else None,
+                            "detail": report.detail,
+                        },
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def _match(self, session: Session, report: DeliveryReport, at: datetime) -> bool:
+        assert report.outcome is not None
+        written = session.execute(
+            update(LedgerRow)
+            .where(
+                LedgerRow.message_id == report.message_id,
+                LedgerRow.address == report.recipient,
+                # A report is the final word: it replaces what polling guessed, not another report.
+                or_(LedgerRow.outcome.is_(None), LedgerRow.outcome.in_(["unknown", "failed"])),
+            )
+            .values(
+                outcome=report.outcome.value,
+                outcome_detail=f"{report.status}: {report.detail}"
+                if report.detail
+                else report.status,
+                outcome_at=report.attempted_at or at,
+                updated_at=at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        matched = bool(written.rowcount)  # type: ignore[attr-defined]
+        if matched:
+            session.execute(
+                update(DeliveryEvent)
+                .where(DeliveryEvent.dedupe_key == report.dedupe_key)
+                .values(matched=True)
+                .execution_options(synchronize_session=False)
+            )
+        return matched
+
+    def _maybe_suppress(self, session: Session, report: DeliveryReport, at: datetime) -> int:
+        assert report.outcome is not None
+        source = f"delivery report {report.message_id}"
+        reason = SUPPRESSING.get(report.outcome)
+        if reason is not None:
+            return int(_suppress(session, report.recipient, reason, source, at))
+        if report.outcome is Outcome.SOFT_FAILURE:
+            soft = session.scalar(
+                select(func.count())
+                .select_from(DeliveryEvent)
+                .where(
+                    DeliveryEvent.recipient == report.recipient,
+                    DeliveryEvent.payload["outcome"].as_string() == Outcome.SOFT_FAILURE.value,
+                )
+            )
+            if (soft or 0) >= self._soft_limit:
+                return int(_suppress(session, report.recipient, "soft_bounce", source, at))
+        return 0
+
+    def match_pending(self, at: datetime, limit: int = 5000) -> int:
+        """Retry reports that arrived before their ledger row knew its message id."""
+        with self._db.session() as session:
+            pending = session.scalars(
+                select(DeliveryEvent).where(DeliveryEvent.matched.is_(False)).limit(limit)
+            ).all()
+            matched = 0
+            for event in pending:
+                outcome = event.payload.get("outcome")
+                if outcome is None:
+                    continue
+                report = DeliveryReport(
+                    event_id=str(event.payload.get("event_id", "")),
+                    message_id=event.message_id,
+                    recipient=event.recipient,
+                    status=event.status,
+                    outcome=Outcome(outcome),
+                    detail=str(event.payload.get("detail", "")),
+                    attempted_at=None,
+                )
+                matched += self._match(session, report, at)
+            return matched
