@@ -7,6 +7,7 @@ import sys
 import typer
 
 from warmup.commands import (
+    api,
     campaign,
     db,
     demo,
@@ -38,6 +39,7 @@ app.add_typer(db.app, name="db")
 app.command("worker")(worker.worker)
 app.command("beat")(worker.beat)
 app.command("ready")(worker.ready)
+app.command("api")(api.api)
 
 
 def main() -> None:

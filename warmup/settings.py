@@ -96,6 +96,17 @@ class Settings(BaseSettings):
     clock_scale: PositiveFloat = 1.0
     clock_origin: float | None = None
 
+    # --- feedback -------------------------------------------------------------------------
+    # Secrets the Event Grid webhook accepts (?code=... or X-Warmup-Webhook-Secret), comma
+    # separated: two at once while rotating.
+    webhook_secrets: SecretStr | None = None
+    webhook_max_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
+    soft_failures_to_suppress: Annotated[int, Field(ge=1)] = 3
+    # How often beat judges each domain's health from the outcomes that came in.
+    feedback_interval_seconds: PositiveFloat = 2.0
+    # Optional incoming-webhook URL (Teams, Slack) told of warnings, holds, pauses and resumes.
+    notify_webhook_url: SecretStr | None = None
+
     # --- content --------------------------------------------------------------------------
     # Where the unsubscribe endpoint is reachable from the internet (the API serves /u/{token}).
     public_url: str = "http://127.0.0.1:8000"

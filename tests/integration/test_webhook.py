@@ -1,0 +1,144 @@
+"""The Event Grid webhook over HTTP (FastAPI TestClient), on SQLite and PostgreSQL."""
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from warmup.api.app import create_app
+from warmup.emulator import events as emulated
+from warmup.emulator.config import EventSchema
+from warmup.errors import ConfigError
+from warmup.settings import Settings
+from warmup.store.database import Database
+from warmup.store.models import DeliveryEvent
+
+pytestmark = pytest.mark.integration
+URL = "/webhooks/acs?code=new-secret"
+
+
+def report(
+    recipient: str = "ada@example.org",
+    status: str = "Delivered",
+    schema: EventSchema = EventSchema.EVENT_GRID,
+):
+    data = emulated.delivery_data(
+        sender="n@mail.example.com",
+        recipient=recipient,
+        message_id=f"m-{recipient}",
+        status=status,
+        details="550 5.1.1 x",
+        mail_server="mx",
+        attempted_at=datetime.now(UTC),
+    )
+    return emulated.envelope(schema, data)
+
+
+@pytest.fixture
+def client(database: Database) -> Iterator[TestClient]:
+    settings = Settings(webhook_secrets=SecretStr("old-secret, new-secret"), webhook_max_bytes=4096)
+    with TestClient(create_app(settings, database)) as test_client:
+        yield test_client
+
+
+def stored(database: Database) -> int:
+    with database.session() as session:
+        return int(session.scalar(select(func.count()).select_from(DeliveryEvent)) or 0)
+
+
+def test_event_grid_validation_handshake(client: TestClient) -> None:
+    body = emulated.validation_event("code-42", "https://x/validate")
+    answer = client.post(URL, json=body, headers={"aeg-event-type": "SubscriptionValidation"})
+    assert answer.status_code == 200
+    assert answer.json() == {"validationResponse": "code-42"}
+
+
+def test_cloudevents_options_handshake(client: TestClient) -> None:
+    answer = client.options(URL, headers={"WebHook-Request-Origin": "eventgrid.azure.net"})
+    assert answer.status_code == 200
+    assert answer.headers["WebHook-Allowed-Origin"] == "eventgrid.azure.net"
+
+
+def test_reports_in_both_schemas_are_stored_once(client: TestClient, database: Database) -> None:
+    batch = [report("a@example.org"), report("b@example.org", "bounced")]
+    first = client.post(URL, json=batch)
+    assert first.status_code == 200
+    assert first.json()["received"] == 2
+    cloud = [report("c@example.org", schema=EventSchema.CLOUD_EVENTS)]
+    assert (
+        client.post(
+            URL,
+            content=json.dumps(cloud),
+            headers={"content-type": "application/cloudevents-batch+json"},
+        ).status_code
+        == 200
+    )
+    single = report("d@example.org", schema=EventSchema.CLOUD_EVENTS)
+    assert (
+        client.post(
+            URL,
+            content=json.dumps(single),
+            headers={"content-type": "application/cloudevents+json; charset=utf-8"},
+        ).status_code
+        == 200
+    )
+    replay = client.post(URL, json=list(reversed(batch)))  # redelivered, in another order
+    assert replay.json()["duplicates"] == 2
+    assert stored(database) == 4
+
+
+@pytest.mark.parametrize(
+    "url", ["/webhooks/acs", "/webhooks/acs?code=wrong", "/webhooks/acs?code="]
+)
+def test_spoofed_calls_get_401_and_record_nothing(
+    client: TestClient, database: Database, url: str
+) -> None:
+    assert client.post(url, json=[report()]).status_code == 401
+    assert client.options(url, headers={"WebHook-Request-Origin": "x"}).status_code == 401
+    assert stored(database) == 0
+
+
+def test_both_secrets_work_while_rotating_and_the_header_too(
+    client: TestClient, database: Database
+) -> None:
+    assert (
+        client.post("/webhooks/acs?code=old-secret", json=[report("a@example.org")]).status_code
+        == 200
+    )
+    headers = {"X-Warmup-Webhook-Secret": "new-secret"}
+    assert (
+        client.post("/webhooks/acs", json=[report("b@example.org")], headers=headers).status_code
+        == 200
+    )
+    assert stored(database) == 2
+
+
+def test_oversize_wrong_type_and_malformed_bodies_record_nothing(
+    client: TestClient, database: Database
+) -> None:
+    big = [report(f"u{i}@example.org") for i in range(40)]
+    assert client.post(URL, json=big).status_code == 413
+    assert client.post(URL, content="x", headers={"content-type": "text/plain"}).status_code == 415
+    assert (
+        client.post(
+            URL, content="{not json", headers={"content-type": "application/json"}
+        ).status_code
+        == 400
+    )
+    not_reports = client.post(
+        URL, json=[{"eventType": "Microsoft.Storage.BlobCreated", "data": {}}]
+    )
+    assert not_reports.status_code == 400
+    assert "not a delivery report" in not_reports.json()["error"]
+    half_bad = client.post(URL, json=[report("ok@example.org"), {"type": "nope"}])
+    assert half_bad.status_code == 400  # all or nothing: the good one is not kept either
+    assert stored(database) == 0
+
+
+def test_the_webhook_refuses_to_start_open() -> None:
+    with pytest.raises(ConfigError, match="WARMUP_WEBHOOK_SECRETS"):
+        create_app(Settings())

@@ -1,0 +1,101 @@
+"""``/webhooks/acs``: where Event Grid delivers ACS delivery reports.
+
+Both schemas and both handshakes: an Event Grid ``SubscriptionValidationEvent`` is answered with
+its code; a CloudEvents ``OPTIONS`` with ``WebHook-Allowed-Origin``. Every call must carry one of
+the configured secrets (``?code=`` or the ``X-Warmup-Webhook-Secret`` header), compared in
+constant time; two may be configured at once for rotation. Nothing is recorded for a call that
+fails a check: 401 (no or wrong secret), 413 (too large), 415 (not JSON), 400 (not delivery
+reports) — Event Grid does not retry those. Reports are stored at once (de-duplicated); judging
+health is the feedback task's work, every few seconds.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from warmup.feedback.intake import FeedbackStore
+from warmup.feedback.reports import ReportError, events_of, parse_report, validation_code
+
+JSON_TYPES = (
+    "application/json",
+    "application/cloudevents+json",
+    "application/cloudevents-batch+json",
+)
+router = APIRouter()
+
+
+def _problem(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _authorised(request: Request) -> bool:
+    secrets: list[bytes] = request.app.state.webhook_secrets
+    given = (
+        request.query_params.get("code") or request.headers.get("X-Warmup-Webhook-Secret") or ""
+    ).encode()
+    # Compare with every secret, always: the time taken says nothing about which one matched.
+    matches = [hmac.compare_digest(given, secret) for secret in secrets]
+    return bool(given) and any(matches)
+
+
+async def _body(request: Request, limit: int) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            return None
+    return bytes(data)
+
+
+@router.options("/webhooks/acs")
+async def handshake(request: Request) -> Response:
+    if not _authorised(request):
+        return _problem(401, "missing or wrong webhook secret")
+    origin = request.headers.get("WebHook-Request-Origin")
+    if not origin:
+        return _problem(400, "WebHook-Request-Origin is required")
+    return Response(
+        status_code=200, headers={"WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*"}
+    )
+
+
+@router.post("/webhooks/acs")
+async def receive(request: Request) -> Response:
+    if not _authorised(request):
+        return _problem(401, "missing or wrong webhook secret")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in JSON_TYPES:
+        return _problem(415, f"content type must be one of {', '.join(JSON_TYPES)}")
+    raw = await _body(request, request.app.state.webhook_max_bytes)
+    if raw is None:
+        return _problem(413, f"body larger than {request.app.state.webhook_max_bytes} bytes")
+    try:
+        body: Any = json.loads(raw)
+        events = events_of(body)
+        code = validation_code(events)
+        if code is not None:
+            return JSONResponse({"validationResponse": code})
+        reports = [parse_report(event) for event in events]
+    except (ValueError, ReportError) as exc:  # JSONDecodeError is a ValueError
+        return _problem(400, str(exc))
+    store: FeedbackStore = request.app.state.feedback
+    result = await run_in_threadpool(store.ingest, reports, datetime.now(UTC))
+    return JSONResponse(
+        {
+            "received": result.received,
+            "duplicates": result.duplicates,
+            "matched": result.matched,
+            "unmatched": result.unmatched,
+            "ignored": result.ignored,
+        }
+    )

@@ -1,0 +1,22 @@
+"""``warmup api``: run the HTTP service (for now the Event Grid webhook and /healthz)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from warmup.commands.context import command_settings
+
+
+def api(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the Event Grid webhook (/webhooks/acs?code=SECRET) and /healthz."""
+    import uvicorn
+
+    from warmup.api.app import create_app
+
+    settings = command_settings()
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
