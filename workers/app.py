@@ -43,6 +43,11 @@ def create_app(settings: Settings) -> Celery:
                 "schedule": 1.0,
                 "options": {"queue": "dispatch"},
             },
+            "feedback": {
+                "task": "warmup.feedback",
+                "schedule": settings.feedback_interval_seconds,
+                "options": {"queue": "feedback"},
+            },
             "reconcile": {
                 "task": "warmup.reconcile",
                 "schedule": settings.reconcile_interval_seconds,

@@ -52,6 +52,11 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         finally:
             lock().delete(DISPATCH_LOCK)
 
+    @app.task(name="warmup.feedback", queue="feedback")
+    def feedback() -> None:
+        for transition in runtime().feedback():
+            log.warning("%s: %s", transition.domain, transition.describe())
+
     @app.task(name="warmup.reconcile", queue="dispatch")
     def reconcile() -> None:
         report = runtime().reconcile()

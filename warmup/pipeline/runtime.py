@@ -16,7 +16,11 @@ from urllib.parse import urlparse
 
 from warmup.campaigns.compose import Composer, unsubscriber_from
 from warmup.clock import Clock, clock_for
+from warmup.control.state import Transition
 from warmup.errors import ConfigError, SendError, ThrottledError
+from warmup.feedback.health import judge_domain
+from warmup.feedback.intake import FeedbackStore
+from warmup.feedback.notify import Notifier
 from warmup.pipeline.batch import BatchContext, BatchReport, BatchRunner
 from warmup.pipeline.dispatch import Batch, DispatchConfig, Dispatcher
 from warmup.pipeline.gate import Gate
@@ -64,6 +68,7 @@ class Runtime:
         self._thread.start()
         self._client: AsyncAcsClient | None = None
         self._sender: AsyncSender | None = None
+        self._notifier: Notifier | None = None
         self.gate = Gate(self.database, settings.gate_ttl_seconds)
 
     # --- pieces -----------------------------------------------------------------------
@@ -168,6 +173,23 @@ class Runtime:
 
     def reconcile(self) -> ReconcileReport:
         return self.reconciler().run()
+
+    def feedback(self) -> list[Transition]:
+        """Match late reports, judge every domain's health, tell people what changed."""
+        now = self.clock.now()
+        FeedbackStore(
+            self.database, soft_failures_to_suppress=self.settings.soft_failures_to_suppress
+        ).match_pending(now)
+        if self._notifier is None:
+            url = self.settings.notify_webhook_url
+            self._notifier = Notifier(self.database, url.get_secret_value() if url else None)
+        transitions: list[Transition] = []
+        for record in self.domains.all():
+            verdict, decision = judge_domain(self.database, record.state.domain, now)
+            self._notifier.observe(record.state.domain, verdict)
+            transitions += decision.transitions
+        self._notifier.tell_changes()
+        return transitions
 
     def close(self) -> None:
         if self._client is not None:

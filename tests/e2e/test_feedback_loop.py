@@ -1,0 +1,118 @@
+"""Issue 6's loop as a user sees it: the emulator's reports reach the running API, show in the
+campaign report, and a bounce spike pauses the domain, after which nothing more is sent."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import uvicorn
+from pydantic import SecretStr
+
+from tests.deployment import free_port
+from tests.pipeline_world import DOMAIN, World, world
+from warmup.api.app import create_app
+from warmup.campaigns.report import campaign_report
+from warmup.control.state import Status
+from warmup.settings import Settings
+from warmup.store.database import Database
+
+pytestmark = pytest.mark.integration
+SECRET = "feedback-e2e-secret"
+GATED = """
+name: gated
+quota: {per_minute: 1000000, per_hour: 10000000, headroom: 1.0}
+gates:
+  window_hours: 24
+  min_sample: 300
+  failure_rate: {hold: 1%, pause: 2%}
+  hard_bounce_rate: {hold: 1%, pause: 2%}
+steps:
+  - {per_minute: 1000000, per_hour: 10000000, per_day: 100000000}
+"""
+
+
+@contextmanager
+def api_server(database: Database) -> Iterator[str]:
+    port = free_port()
+    app = create_app(Settings(webhook_secrets=SecretStr(SECRET)), database)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}/webhooks/acs?code={SECRET}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def step(w: World) -> None:
+    for batch in w.runtime.dispatch():
+        w.runtime.run_batch(batch.to_message())
+    w.runtime.feedback()
+
+
+@pytest.mark.timeout(180)
+def test_reports_flow_in_and_a_bounce_spike_pauses_the_domain(
+    database_url: str, tmp_path: Path
+) -> None:
+    # At most 100 claimed a tick, so feedback is judged between small slices of sending, as it
+    # is every 2 s while a deployment sends.
+    with (
+        world(
+            database_url,
+            tmp_path,
+            recipients=5000,
+            plan_yaml=GATED,
+            bounce_rate=0.005,
+            seed=11,
+            event_delay_seconds=0.05,
+            settings_overrides={"max_claim_per_tick": 100},
+        ) as w,
+        api_server(w.database) as webhook,
+    ):
+        w.emulator.reconfigure(webhook_url=webhook)
+        deadline = time.monotonic() + 120
+        spiked = False
+        while w.domains.get(DOMAIN).state.status is not Status.PAUSED:
+            assert time.monotonic() < deadline, "the spike never paused the domain"
+            step(w)
+            report = campaign_report(w.database, "c", today=datetime.now(UTC).date(), message_kb=5)
+            delivered = report.by_outcome.get("delivered", 0)
+            if not spiked and delivered >= 400:  # reports flow in while sending goes on
+                assert w.domains.get(DOMAIN).state.status is Status.RAMPING
+                w.emulator.reconfigure(bounce_rate=0.08)
+                spiked = True
+            time.sleep(0.1)
+        assert spiked
+        sent_at_pause = w.emulator.stats()["accepted"]
+        for _ in range(10):  # the dispatcher and workers carry on: nothing more goes out
+            step(w)
+            time.sleep(0.1)
+        assert w.emulator.stats()["accepted"] == sent_at_pause
+        assert sent_at_pause < 5000
+
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")},
+            "WARMUP_DATABASE_URL": str(w.database.engine.url.render_as_string(hide_password=False)),
+            "COLUMNS": "250",
+        }
+        status = subprocess.run(
+            [sys.executable, "-m", "warmup", "domain", "status", DOMAIN],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert status.returncode == 0, status.stderr
+        assert "paused" in status.stdout
+        assert "≥ pause 2 %" in status.stdout
+        assert "pause by health-gate" in status.stdout
