@@ -13,6 +13,7 @@ from warmup.commands import (
     demo,
     domain,
     emulator,
+    feedback,
     lists,
     plan,
     send_test,
@@ -36,6 +37,7 @@ app.add_typer(lists.app, name="lists")
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(suppression.app, name="suppression")
 app.add_typer(db.app, name="db")
+app.add_typer(feedback.app, name="feedback")
 app.command("worker")(worker.worker)
 app.command("beat")(worker.beat)
 app.command("ready")(worker.ready)

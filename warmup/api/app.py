@@ -8,13 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from warmup.api import webhook
+from warmup.clock import Clock, clock_for
 from warmup.errors import ConfigError
 from warmup.feedback.intake import FeedbackStore
 from warmup.settings import Settings, env_name
 from warmup.store.database import Database
 
 
-def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, database: Database | None = None, clock: Clock | None = None
+) -> FastAPI:
     if settings.webhook_secrets is None:
         raise ConfigError(
             f"{env_name('webhook_secrets')} is required: the webhook must not be open"
@@ -36,6 +39,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app = FastAPI(title="warmup", version="0.1.0", lifespan=lifespan)
     app.state.webhook_secrets = secrets
     app.state.webhook_max_bytes = settings.webhook_max_bytes
+    app.state.clock = clock or clock_for(settings.clock_scale, settings.clock_origin)
     app.state.feedback = FeedbackStore(
         db, soft_failures_to_suppress=settings.soft_failures_to_suppress
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hmac
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -89,7 +88,7 @@ async def receive(request: Request) -> Response:
     except (ValueError, ReportError) as exc:  # JSONDecodeError is a ValueError
         return _problem(400, str(exc))
     store: FeedbackStore = request.app.state.feedback
-    result = await run_in_threadpool(store.ingest, reports, datetime.now(UTC))
+    result = await run_in_threadpool(store.ingest, reports, request.app.state.clock.now())
     return JSONResponse(
         {
             "received": result.received,

@@ -212,6 +212,39 @@ def add_sender(
 
 
 @app.command()
+def report(name: Domain) -> None:
+    """Failure rates over 7 and 30 days, volume history, and readiness for a quota increase."""
+    from warmup.feedback.readiness import readiness
+
+    ready = readiness(open_database(command_settings()), name, now())
+    table = Table(title=f"{name}: accepted sends per day (UTC), last 30 days")
+    table.add_column("day")
+    table.add_column("sent", justify="right")
+    for day, sent in ready.days:
+        if sent:
+            table.add_row(f"{day:%a %Y-%m-%d}", f"{sent:,}")
+    console.print(table)
+    for label, window in (("7 days", ready.last_7), ("30 days", ready.last_30)):
+        console.print(
+            f"failure rate over {label}: {window.failure_rate:.2%} "
+            f"({window.failures:,} of {window.reports:,} reports)"
+        )
+
+    def verdict(ok: bool) -> str:
+        return "[green]yes[/]" if ok else "[red]no[/]"
+
+    console.print(f"meets ACS's 2 % limit for a quota increase: {verdict(ready.under_2_percent)}")
+    console.print(f"meets the 1 % a high quota needs: {verdict(ready.under_1_percent)}")
+    console.print(
+        "for the request: "
+        f"domain {name}; current quota {ready.record.quota.per_minute:,}/min, "
+        f"{ready.record.quota.per_hour:,}/hour; peak day {ready.peak_day:,}, average sending day "
+        f"{ready.average_day:,.0f}; 30-day failure rate {ready.last_30.failure_rate:.2%}; "
+        f"plan {ready.record.plan.name} needs {ready.target_per_hour:,}/hour at its last step"
+    )
+
+
+@app.command()
 def audit(
     name: Domain, limit: Annotated[int, typer.Option(min=1, help="Entries to show.")] = 20
 ) -> None:

@@ -101,7 +101,9 @@ class FeedbackStore:
                 outcome_detail=f"{report.status}: {report.detail}"
                 if report.detail
                 else report.status,
-                outcome_at=report.attempted_at or at,
+                # When we learned it, on our clock: robust to skew with ACS's clock, and a late
+                # report still counts in the health window when it arrives.
+                outcome_at=at,
                 updated_at=at,
             )
             .execution_options(synchronize_session=False)

@@ -106,22 +106,47 @@ def parse_report(event: Mapping[str, Any]) -> DeliveryReport:
     message_id, recipient, status = data.get("messageid"), data.get("recipient"), data.get("status")
     if not (isinstance(message_id, str) and isinstance(recipient, str) and isinstance(status, str)):
         raise ReportError("a delivery report needs messageId, recipient and status")
+    details = data.get("deliverystatusdetails")
+    detail = str(_lower(details).get("statusmessage", "")) if isinstance(details, Mapping) else ""
+    return make_report(
+        event_id=str(envelope.get("id") or ""),
+        message_id=message_id,
+        recipient=recipient,
+        status=status,
+        detail=detail,
+        attempted_at=_timestamp(data),
+    )
+
+
+def make_report(
+    *,
+    event_id: str,
+    message_id: str,
+    recipient: str,
+    status: str,
+    detail: str,
+    attempted_at: datetime | None,
+    hard_bounce: bool | None = None,
+) -> DeliveryReport:
+    """A report from its fields, whatever their source. ``hard_bounce`` (when the source says,
+    as Log Analytics does) settles whether a Failed status is hard; otherwise its code does."""
     known = _STATUS.get(status.strip().lower())
     if known is None:
         raise ReportError(f"unknown delivery status {status!r}")
     name, outcome = known
-    details = data.get("deliverystatusdetails")
-    detail = str(_lower(details).get("statusmessage", "")) if isinstance(details, Mapping) else ""
     if name == "Failed":
-        outcome = classify_failure(detail)
+        if hard_bounce is None:
+            outcome = classify_failure(detail)
+        else:
+            outcome = Outcome.HARD_BOUNCE if hard_bounce else Outcome.SOFT_FAILURE
     return DeliveryReport(
-        event_id=str(envelope.get("id") or ""),
+        event_id=event_id,
         message_id=message_id,
         recipient=recipient.strip().lower(),
         status=name,
         outcome=outcome,
         detail=detail,
-        attempted_at=_timestamp(data),
+        attempted_at=attempted_at,
     )
 
 

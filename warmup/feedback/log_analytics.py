@@ -1,0 +1,89 @@
+"""Delivery outcomes from a Log Analytics export, for deployments without Event Grid.
+
+The table is ``ACSEmailStatusUpdateOperational``: ``CorrelationId`` is the message id,
+``RecipientId`` the address, ``DeliveryStatus`` the status, and ``SmtpStatusCode``,
+``EnhancedSmtpStatusCode``, ``FailureReason``/``FailureMessage`` and ``IsHardBounce`` say why.
+Exports come as CSV (the portal), a JSON array of rows, or the query API's
+``{"tables": [{"columns": [...], "rows": [...]}]}``. Column names are matched case-insensitively.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from warmup.feedback.reports import DeliveryReport, ReportError, make_report
+
+Row = Mapping[str, Any]
+
+
+def _rows_from_json(data: Any) -> Iterator[tuple[int, Row]]:
+    if isinstance(data, Mapping) and isinstance(data.get("tables"), list):
+        for table in data["tables"]:
+            names = [str(c.get("name")) for c in table.get("columns", [])]
+            for index, values in enumerate(table.get("rows", []), start=1):
+                yield index, dict(zip(names, values, strict=False))
+        return
+    if isinstance(data, list):
+        for index, row in enumerate(data, start=1):
+            if not isinstance(row, Mapping):
+                raise ReportError(f"row {index}: not an object")
+            yield index, row
+        return
+    raise ReportError("JSON export must be an array of rows or a query result with tables")
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, Row]]:
+    """(line or row number, row) of a CSV or JSON export."""
+    with path.open(encoding="utf-8-sig", newline="") as source:
+        start = source.read(1)
+        source.seek(0)
+        if path.suffix.lower() == ".json" or start in "[{":
+            try:
+                data = json.load(source)
+            except json.JSONDecodeError as exc:
+                raise ReportError(f"{path.name}: not valid JSON: {exc}") from None
+            yield from _rows_from_json(data)
+            return
+        reader = csv.DictReader(source)
+        for row in reader:
+            yield reader.line_num, row
+
+
+def _flag(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    text = str(value or "").strip().lower()
+    return {"true": True, "1": True, "false": False, "0": False}.get(text)
+
+
+def to_report(row: Row) -> DeliveryReport:
+    fields = {str(key).lower(): value for key, value in row.items()}
+    message_id, recipient, status = (
+        fields.get(k) for k in ("correlationid", "recipientid", "deliverystatus")
+    )
+    if not (message_id and recipient and status):
+        raise ReportError("needs CorrelationId, RecipientId and DeliveryStatus")
+    detail = " ".join(
+        str(fields[k])
+        for k in ("smtpstatuscode", "enhancedsmtpstatuscode", "failurereason", "failuremessage")
+        if fields.get(k) not in (None, "")
+    )
+    when = fields.get("timegenerated")
+    try:
+        attempted = datetime.fromisoformat(str(when).replace("Z", "+00:00")) if when else None
+    except ValueError:
+        attempted = None
+    return make_report(
+        event_id=f"la:{message_id}:{recipient}",
+        message_id=str(message_id),
+        recipient=str(recipient),
+        status=str(status),
+        detail=detail,
+        attempted_at=attempted,
+        hard_bounce=_flag(fields.get("ishardbounce")),
+    )
