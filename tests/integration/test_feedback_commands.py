@@ -41,9 +41,8 @@ def test_log_analytics_export_sets_outcomes_and_the_report_reads_them(
         ]
         for i, (message_id, address) in enumerate(sent):
             if i < 3:
-                lines.append(
-                    f"2026-12-01T10:00:00Z,{message_id},{address},Failed,550,5.1.1,No such user,true"
-                )
+                failed = "Failed,550,5.1.1,No such user,true"
+                lines.append(f"2026-12-01T10:00:00Z,{message_id},{address},{failed}")
             else:
                 lines.append(
                     f"2026-12-01T10:00:00Z,{message_id},{address},Delivered,250,2.0.0,,false"
