@@ -86,6 +86,7 @@ def seed_campaign(
     plan_yaml: str = UNBOUNDED,
     quota: AcsQuota = BIG_QUOTA,
     now: datetime | None = None,
+    address_prefix: str = "r",
 ) -> None:
     """A domain on ``plan_yaml``, a list of ``recipients`` and a started campaign named "c"."""
     now = now or datetime.now(UTC)
@@ -95,7 +96,7 @@ def seed_campaign(
     people = folder / "people.csv"
     with people.open("w") as out:
         out.write("email,name\n")
-        out.writelines(f"r{i}@example.org,R{i}\n" for i in range(recipients))
+        out.writelines(f"{address_prefix}{i}@example.org,R{i}\n" for i in range(recipients))
     ListImporter(database).run(
         people,
         "people",
@@ -126,6 +127,7 @@ def world(
     quota: AcsQuota = BIG_QUOTA,
     clock: Clock | None = None,
     settings_overrides: dict[str, object] | None = None,
+    address_prefix: str = "r",
     **emulator: object,
 ) -> Iterator[World]:
     database = Database.connect(database_url)
@@ -148,7 +150,13 @@ def world(
         settings = Settings(**values)  # type: ignore[arg-type]
         now = (clock or SystemClock()).now()
         seed_campaign(
-            database, tmp_path, recipients=recipients, plan_yaml=plan_yaml, quota=quota, now=now
+            database,
+            tmp_path,
+            recipients=recipients,
+            plan_yaml=plan_yaml,
+            quota=quota,
+            now=now,
+            address_prefix=address_prefix,
         )
         runtime = Runtime(settings, limiter=RedisLimiter(client, prefix), clock=clock)
         try:
