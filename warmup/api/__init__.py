@@ -1,1 +1,1 @@
-"""The HTTP service. For now: the Event Grid webhook (the rest of the API is its own issue)."""
+"""The HTTP service. So far: the Event Grid webhook and one-click unsubscribe (more to come)."""

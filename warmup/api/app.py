@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from warmup.api import webhook
+from warmup.api import unsubscribe, webhook
+from warmup.campaigns.compose import unsubscriber_from
 from warmup.clock import Clock, clock_for
 from warmup.errors import ConfigError
 from warmup.feedback.intake import FeedbackStore
 from warmup.settings import Settings, env_name
 from warmup.store.database import Database
+from warmup.store.suppression import SuppressionStore
 
 
 def create_app(
@@ -43,7 +45,11 @@ def create_app(
     app.state.feedback = FeedbackStore(
         db, soft_failures_to_suppress=settings.soft_failures_to_suppress
     )
+    app.state.suppression = SuppressionStore(db)
+    # Without a secret the links cannot be checked: /u/ answers 503 rather than guessing.
+    app.state.unsubscriber = unsubscriber_from(settings) if settings.unsubscribe_secret else None
     app.include_router(webhook.router)
+    app.include_router(unsubscribe.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, bool]:

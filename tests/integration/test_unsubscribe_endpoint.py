@@ -1,0 +1,59 @@
+"""One-click unsubscribe over HTTP, on SQLite and PostgreSQL."""
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from tests.pipeline_world import world
+from warmup.api.app import create_app
+from warmup.campaigns.compose import unsubscriber_from
+from warmup.settings import Settings
+from warmup.store.models import LedgerRow, Suppression
+from warmup.store.suppression import SuppressionStore
+
+pytestmark = pytest.mark.integration
+
+
+def test_one_click_post_unsubscribes_and_a_get_only_asks(database_url: str, tmp_path: Path) -> None:
+    with world(database_url, tmp_path, recipients=3) as w:
+        settings = Settings(
+            webhook_secrets=SecretStr("s"),
+            unsubscribe_secret=SecretStr("pipeline-test-secret"),
+            public_url="https://mail.example.com",
+        )
+        token = unsubscriber_from(settings).token(1, "r1@example.org")
+        with TestClient(create_app(settings, w.database)) as client:
+            page = client.get(f"/u/{token}")
+            assert page.status_code == 200
+            assert "r1@example.org" in page.text
+            assert '<form method="post">' in page.text
+            assert not SuppressionStore(w.database).is_suppressed(
+                "r1@example.org", w.runtime.clock.now()
+            )
+
+            done = client.post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"})
+            assert done.status_code == 200
+            assert "will get no more email" in done.text
+            forged = client.post(f"/u/{token[:-1]}{'B' if token[-1] != 'B' else 'C'}")
+            assert forged.status_code == 400
+        with w.database.session() as session:
+            reason = session.scalar(
+                select(Suppression.reason).where(Suppression.address == "r1@example.org")
+            )
+            state = session.scalar(
+                select(LedgerRow.state).where(LedgerRow.address == "r1@example.org")
+            )
+        assert reason == "unsubscribe"
+        assert state == "suppressed"  # its unsent row will not go out
+
+
+def test_without_a_secret_the_endpoint_says_so(database_url: str, tmp_path: Path) -> None:
+    with (
+        world(database_url, tmp_path, recipients=1) as w,
+        TestClient(create_app(Settings(webhook_secrets=SecretStr("s")), w.database)) as client,
+    ):
+        assert client.get("/u/anything").status_code == 503
+        assert client.post("/u/anything").status_code == 503
