@@ -28,12 +28,13 @@ from typing import Any
 import aiohttp
 import requests
 from azure.communication.email import EmailClient
-from azure.communication.email.aio import EmailClient as AsyncEmailClient
 from azure.core.credentials import AzureKeyCredential
 
 from warmup.emulator.auth import hmac_authorization
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from raw_sdk import raw_async_sends
+
 from tests.deployment import EmulatorProcess
 
 KEY = base64.b64encode(os.urandom(32)).decode()
@@ -50,24 +51,6 @@ def reset(url: str) -> None:
 
 def count(url: str) -> int:
     return int(requests.get(url + "/_emulator/stats", timeout=5).json()["accepted"])
-
-
-async def sdk_async(url: str, seconds: float, concurrency: int) -> int:
-    deadline = time.monotonic() + seconds
-    sent = 0
-    async with AsyncEmailClient(url, AzureKeyCredential(KEY), retry_total=0) as client:
-
-        async def worker() -> None:
-            nonlocal sent
-            while time.monotonic() < deadline:
-                poller = await client.begin_send(
-                    MESSAGE, polling=False, operation_id=str(uuid.uuid4())
-                )
-                await poller.result()
-                sent += 1
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return sent
 
 
 def sdk_threads(url: str, seconds: float, threads: int) -> int:
@@ -153,7 +136,9 @@ def main() -> None:
                 "sdk-aio",
                 url,
                 args.seconds,
-                lambda: asyncio.run(sdk_async(url, args.seconds, args.concurrency)),
+                lambda: asyncio.run(
+                    raw_async_sends(url, KEY, MESSAGE, args.seconds, args.concurrency)
+                ),
             ),
             measure(
                 "sdk-sync-threads",

@@ -16,12 +16,10 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -32,8 +30,10 @@ import sqlalchemy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from raw_sdk import raw_async_sends
+
 from tests.conftest import EMULATOR_KEY, postgres_schema_url
-from tests.deployment import EmulatorProcess, RedisServer, running_celery
+from tests.deployment import EmulatorProcess, RedisServer, running_celery, service_environment
 from tests.pipeline_world import DOMAIN, seed_campaign
 from warmup.control import machine
 from warmup.control.allowance import AcsQuota
@@ -62,22 +62,6 @@ def start_emulator(*args: str) -> EmulatorProcess:
 
 
 postgres_schema = contextmanager(postgres_schema_url)
-
-
-def environment(database_url: str, redis_url: str, emulator_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")}
-    env.update(
-        {
-            "WARMUP_DATABASE_URL": database_url,
-            "WARMUP_REDIS_URL": redis_url,
-            "WARMUP_ACS_AUTH": "key",
-            "WARMUP_ACS_ENDPOINT": emulator_url,
-            "WARMUP_ACS_ACCESS_KEY": EMULATOR_KEY,
-            "WARMUP_UNSUBSCRIBE_SECRET": "benchmark-secret",
-            "WARMUP_LOG_LEVEL": "WARNING",
-        }
-    )
-    return env
 
 
 def accepted_rows(database: Database) -> int:
@@ -110,7 +94,12 @@ def deployment(
         emulator = start_emulator(*emulator_args)
         stack.callback(emulator.stop)
         celery = stack.enter_context(
-            running_celery(environment(url, redis_server.url, emulator.url), folder)
+            running_celery(
+                service_environment(
+                    url, redis_server.url, emulator.url, WARMUP_LOG_LEVEL="WARNING"
+                ),
+                folder,
+            )
         )
         celery.start(
             "dispatcher",
@@ -144,27 +133,6 @@ def deployment(
         yield database, emulator, celery
 
 
-async def raw_loop(url: str, seconds: float, concurrency: int) -> int:
-    from azure.communication.email.aio import EmailClient
-    from azure.core.credentials import AzureKeyCredential
-
-    sent = 0
-    deadline = time.monotonic() + seconds
-    async with EmailClient(url, AzureKeyCredential(EMULATOR_KEY), retry_total=0) as client:
-
-        async def worker() -> None:
-            nonlocal sent
-            while time.monotonic() < deadline:
-                poller = await client.begin_send(
-                    MESSAGE, polling=False, operation_id=str(uuid.uuid4())
-                )
-                await poller.result()
-                sent += 1
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return sent
-
-
 def throughput(seconds: float, latency: int) -> dict[str, Any]:
     concurrency = 128  # 2 send processes x 64 in flight, and the same for the raw loop
     with tempfile.TemporaryDirectory() as tmp:
@@ -181,7 +149,9 @@ def throughput(seconds: float, latency: int) -> dict[str, Any]:
             with database.engine.begin() as connection:
                 connection.execute(sqlalchemy.text("update campaigns set status = 'paused'"))
             raw_started = time.monotonic()
-            raw = asyncio.run(raw_loop(emulator.url, seconds, concurrency))
+            raw = asyncio.run(
+                raw_async_sends(emulator.url, EMULATOR_KEY, MESSAGE, seconds, concurrency)
+            )
             raw_rate = raw / (time.monotonic() - raw_started)
             emulator.reset()
             with database.engine.begin() as connection:

@@ -17,6 +17,8 @@ from typing import Any
 import redis
 import requests
 
+from tests.conftest import EMULATOR_KEY
+
 ROOT = Path(__file__).parents[1]
 
 
@@ -24,6 +26,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def service_environment(
+    database_url: str, redis_url: str, emulator_url: str, **extra: str
+) -> dict[str, str]:
+    """The environment of worker and beat processes pointed at a test deployment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")}
+    env.update(
+        {
+            "WARMUP_DATABASE_URL": database_url,
+            "WARMUP_REDIS_URL": redis_url,
+            "WARMUP_ACS_AUTH": "key",
+            "WARMUP_ACS_ENDPOINT": emulator_url,
+            "WARMUP_ACS_ACCESS_KEY": EMULATOR_KEY,
+            "WARMUP_UNSUBSCRIBE_SECRET": "deployment-test-secret",
+            **extra,
+        }
+    )
+    return env
 
 
 class EmulatorProcess:

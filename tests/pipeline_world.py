@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -172,6 +172,3 @@ def exactly_once(stats: dict[str, object], recipients: int) -> None:
     assert stats["distinct_recipients"] == recipients
     assert stats["recipients_accepted_more_than_once"] == 0
     assert stats["reused_with_different_body"] == 0
-
-
-Check = Callable[[World], None]

@@ -1,15 +1,14 @@
 """Issue 5's deployment checks with real processes: Celery workers and beat, PostgreSQL, a Redis
 server of the test's own, the emulator. Every recipient must reach ACS exactly once."""
 
-import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import EMULATOR_KEY, emulator_config
-from tests.deployment import RedisServer, running_celery
+from tests.conftest import emulator_config
+from tests.deployment import RedisServer, running_celery, service_environment
 from tests.pipeline_world import DOMAIN, exactly_once, seed_campaign
 from warmup.campaigns.report import campaign_report
 from warmup.campaigns.store import CampaignStore
@@ -22,22 +21,16 @@ pytestmark = pytest.mark.integration
 def environment(
     database_url: str, redis_url: str, emulator_url: str, **extra: str
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")}
-    env.update(
-        {
-            "WARMUP_DATABASE_URL": database_url,
-            "WARMUP_REDIS_URL": redis_url,
-            "WARMUP_ACS_AUTH": "key",
-            "WARMUP_ACS_ENDPOINT": emulator_url,
-            "WARMUP_ACS_ACCESS_KEY": EMULATOR_KEY,
-            "WARMUP_UNSUBSCRIBE_SECRET": "deployment-test-secret",
-            "WARMUP_RECONCILE_INTERVAL_SECONDS": "1",
-            "WARMUP_RETRY_BACKOFF_INITIAL_SECONDS": "0.05",
-            "WARMUP_RETRY_BACKOFF_MAX_SECONDS": "0.5",
-            **extra,
-        }
+    # Quick housekeeping and short backoffs: faults recover within the test's time.
+    return service_environment(
+        database_url,
+        redis_url,
+        emulator_url,
+        WARMUP_RECONCILE_INTERVAL_SECONDS="1",
+        WARMUP_RETRY_BACKOFF_INITIAL_SECONDS="0.05",
+        WARMUP_RETRY_BACKOFF_MAX_SECONDS="0.5",
+        **extra,
     )
-    return env
 
 
 def wait_for_completion(database: Database, celery, timeout: float, during=None) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,32 @@
+"""The baseline every sending benchmark compares with: the real ``.aio`` SDK in a tight loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+from azure.communication.email.aio import EmailClient
+from azure.core.credentials import AzureKeyCredential
+
+
+async def raw_async_sends(
+    url: str, key: str, message: dict[str, Any], seconds: float, concurrency: int
+) -> int:
+    """Sends accepted in ``seconds``, ``concurrency`` in flight, each with a new Operation-Id."""
+    deadline = time.monotonic() + seconds
+    sent = 0
+    async with EmailClient(url, AzureKeyCredential(key), retry_total=0) as client:
+
+        async def worker() -> None:
+            nonlocal sent
+            while time.monotonic() < deadline:
+                poller = await client.begin_send(
+                    message, polling=False, operation_id=str(uuid.uuid4())
+                )
+                await poller.result()
+                sent += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return sent
