@@ -18,6 +18,7 @@ from warmup.commands import (
     plan,
     send_test,
     suppression,
+    token,
     worker,
 )
 from warmup.errors import ConfigError, WarmupError
@@ -38,6 +39,7 @@ app.add_typer(campaign.app, name="campaign")
 app.add_typer(suppression.app, name="suppression")
 app.add_typer(db.app, name="db")
 app.add_typer(feedback.app, name="feedback")
+app.add_typer(token.app, name="token")
 app.command("worker")(worker.worker)
 app.command("beat")(worker.beat)
 app.command("ready")(worker.ready)

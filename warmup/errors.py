@@ -4,6 +4,7 @@ The tree::
 
     WarmupError
     ├── ConfigError              a setting is missing or invalid (names the WARMUP_* variable)
+    │   └── NotFoundError        a named thing (domain, list, campaign, token) does not exist
     ├── PlanError                a ramp plan is invalid (carries every problem found)
     ├── TransitionError          an ops action that does not apply to the domain's state now
     ├── ContentError             a template that does not compile, render or fit its list
@@ -26,6 +27,7 @@ __all__ = [
     "AmbiguousSendError",
     "ConfigError",
     "ContentError",
+    "NotFoundError",
     "PermanentSendError",
     "PlanError",
     "SendError",
@@ -42,6 +44,10 @@ class WarmupError(Exception):
 
 class ConfigError(WarmupError):
     """A setting is missing or invalid. The message names the environment variable."""
+
+
+class NotFoundError(ConfigError):
+    """A domain, list, campaign or token named by the caller does not exist."""
 
 
 class PlanError(WarmupError):

@@ -7,7 +7,9 @@ module reads the environment on import. Secrets are :class:`pydantic.SecretStr`:
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated
 
@@ -115,6 +117,18 @@ class Settings(BaseSettings):
     # Also offer unsubscribing by mail (List-Unsubscribe mailto:), e.g. unsubscribe@example.com
     unsubscribe_mailto: str | None = None
 
+    # --- HTTP API ---------------------------------------------------------------------------
+    # Client networks the API, dashboard and metrics answer, comma separated CIDRs (unset: all).
+    # The webhook, unsubscribe links and /healthz, /readyz answer everyone: they have their own
+    # secrets or none to protect.
+    api_allowed_cidrs: str | None = None
+    # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips).
+    api_trusted_proxies: str = "127.0.0.1"
+    # Largest list upload; bigger ones get 413 before they are stored.
+    api_upload_max_bytes: Annotated[int, Field(ge=1024)] = 512 * 1024**2
+    # Where uploads are spooled and rejected-rows reports kept for download.
+    api_data_dir: Path = Path("warmup-data")
+
     # --- service --------------------------------------------------------------------------
     log_level: str = "INFO"
     # Who ops commands are recorded as in the audit log (default: the OS user name).
@@ -128,6 +142,26 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must start with https:// (or http:// for a local emulator)")
         return value.rstrip("/")
+
+    @field_validator("api_allowed_cidrs")
+    @classmethod
+    def _networks(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for part in value.split(","):
+            try:
+                ipaddress.ip_network(part.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{part.strip()!r} is not a network like 10.0.0.0/8") from None
+        return value
+
+    def allowed_networks(self) -> list[IPv4Network | IPv6Network] | None:
+        if self.api_allowed_cidrs is None:
+            return None
+        return [
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in self.api_allowed_cidrs.split(",")
+        ]
 
     @field_validator("log_level")
     @classmethod

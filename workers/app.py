@@ -14,10 +14,10 @@ from celery import Celery
 from kombu import Queue
 
 from warmup.errors import ConfigError
+from warmup.pipeline.queues import QUEUES
 from warmup.settings import Settings, env_name
 from workers.tasks import register_tasks
 
-QUEUES = ("dispatch", "send", "feedback")
 
 
 def create_app(settings: Settings) -> Celery:

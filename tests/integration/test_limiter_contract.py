@@ -77,6 +77,8 @@ def test_a_throttle_holds_back_every_caller_of_the_scope(limiter: Limiter) -> No
     limiter.throttle("acs", 1.0, now=15.0)
     limiter.throttle("acs", 0.5, now=15.0)  # a shorter signal does not cut a longer one
     assert limiter.acquire([minute], 1, now=15.9, scope="acs").granted == 0
+    # Every signal counts, the ones that did not lengthen the wait too: metrics show 429s.
+    assert limiter.throttle_counts() == {"acs": 3}
 
 
 steps = st.lists(

@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from warmup.api.app import create_app
 from warmup.emulator import events as emulated
 from warmup.emulator.config import EventSchema
-from warmup.errors import ConfigError
 from warmup.settings import Settings
 from warmup.store.database import Database
 from warmup.store.models import DeliveryEvent
@@ -139,6 +138,13 @@ def test_oversize_wrong_type_and_malformed_bodies_record_nothing(
     assert stored(database) == 0
 
 
-def test_the_webhook_refuses_to_start_open() -> None:
-    with pytest.raises(ConfigError, match="WARMUP_WEBHOOK_SECRETS"):
-        create_app(Settings())
+def test_without_secrets_the_webhook_refuses_every_call(database: Database) -> None:
+    # The API may run for marketing and ops before Event Grid is set up; the webhook must
+    # then answer nobody, not everybody.
+    with TestClient(create_app(Settings(), database)) as unconfigured:
+        for path in ("/webhooks/acs", "/webhooks/acs?code="):
+            answer = unconfigured.post(path, json=[report()])
+            assert answer.status_code == 503
+            assert "WARMUP_WEBHOOK_SECRETS" in answer.json()["error"]
+        assert unconfigured.options("/webhooks/acs").status_code == 503
+    assert stored(database) == 0

@@ -6,6 +6,7 @@ def test_public_names_are_pinned() -> None:
         "AmbiguousSendError",
         "ConfigError",
         "ContentError",
+        "NotFoundError",
         "PermanentSendError",
         "PlanError",
         "SendError",

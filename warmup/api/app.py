@@ -1,58 +1,98 @@
-"""The FastAPI application, built explicitly from settings."""
+"""The FastAPI application, built explicitly from settings.
+
+``/api/...`` (lists, campaigns, domains, plans, tokens) needs a bearer token with a role;
+``/dashboard`` is a page with no data of its own that calls the API with the token the user
+types in; ``/webhooks/acs`` and ``/u/{token}`` carry their own secrets and signatures;
+``/metrics``, ``/healthz`` and ``/readyz`` are for monitoring. OpenAPI docs are at ``/docs``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import redis
 from fastapi import FastAPI
 
-from warmup.api import unsubscribe, webhook
+from warmup.api import (
+    campaigns,
+    dashboard,
+    domains,
+    lists,
+    metrics,
+    problems,
+    tokens,
+    unsubscribe,
+    webhook,
+)
+from warmup.api.access import ClientAllowList
+from warmup.api.services import Services
 from warmup.campaigns.compose import unsubscriber_from
 from warmup.clock import Clock, clock_for
-from warmup.errors import ConfigError
 from warmup.feedback.intake import FeedbackStore
-from warmup.settings import Settings, env_name
+from warmup.settings import Settings
 from warmup.store.database import Database
 from warmup.store.suppression import SuppressionStore
+from warmup.store.tokens import TokenStore
+
+DESCRIPTION = """Send bulk email through Azure Communication Services while a domain warms up.
+
+Authenticate with `Authorization: Bearer <token>`; create tokens with
+`warmup token create NAME --role marketing|ops|admin`. Marketing changes lists and campaigns,
+ops changes sending domains and plans, admin changes tokens and everything else; every role may
+read. Errors are `{"error": "...", "problems": [...]}`.
+"""
 
 
 def create_app(
     settings: Settings, database: Database | None = None, clock: Clock | None = None
 ) -> FastAPI:
-    if settings.webhook_secrets is None:
-        raise ConfigError(
-            f"{env_name('webhook_secrets')} is required: the webhook must not be open"
-        )
-    secrets = [
-        s.strip().encode()
-        for s in settings.webhook_secrets.get_secret_value().split(",")
-        if s.strip()
-    ]
     owned = database is None
     db = database or Database.connect(settings.database_url.get_secret_value())
+    broker = (
+        redis.Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=2)
+        if settings.redis_url
+        else None
+    )
+    found = Services(
+        settings=settings,
+        database=db,
+        clock=clock or clock_for(settings.clock_scale, settings.clock_origin),
+        tokens=TokenStore(db),
+        unsubscriber=unsubscriber_from(settings) if settings.unsubscribe_secret else None,
+        redis=broker,
+    )
+    found.metrics = metrics.registry_for(found)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        if broker is not None:
+            broker.close()
         if owned:
             db.dispose()
 
-    app = FastAPI(title="warmup", version="0.1.0", lifespan=lifespan)
-    app.state.webhook_secrets = secrets
+    app = FastAPI(title="warmup", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.services = found
+    # The webhook's and the unsubscribe endpoint's own needs (see their modules).
+    app.state.webhook_secrets = [
+        s.strip().encode()
+        for s in (
+            settings.webhook_secrets.get_secret_value() if settings.webhook_secrets else ""
+        ).split(",")
+        if s.strip()
+    ]
     app.state.webhook_max_bytes = settings.webhook_max_bytes
-    app.state.clock = clock or clock_for(settings.clock_scale, settings.clock_origin)
+    app.state.clock = found.clock
     app.state.feedback = FeedbackStore(
         db, soft_failures_to_suppress=settings.soft_failures_to_suppress
     )
     app.state.suppression = SuppressionStore(db)
-    # Without a secret the links cannot be checked: /u/ answers 503 rather than guessing.
-    app.state.unsubscriber = unsubscriber_from(settings) if settings.unsubscribe_secret else None
-    app.include_router(webhook.router)
-    app.include_router(unsubscribe.router)
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, bool]:
-        return {"ok": True}
-
+    app.state.unsubscriber = found.unsubscriber
+    problems.install(app)
+    for module in (lists, campaigns, domains, tokens, metrics, dashboard, webhook, unsubscribe):
+        app.include_router(module.router)
+    networks = settings.allowed_networks()
+    if networks is not None:
+        app.add_middleware(ClientAllowList, networks=networks)
     return app

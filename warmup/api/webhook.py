@@ -56,10 +56,19 @@ async def _body(request: Request, limit: int) -> bytes | None:
     return bytes(data)
 
 
-@router.options("/webhooks/acs")
-async def handshake(request: Request) -> Response:
+def _refused(request: Request) -> JSONResponse | None:
+    if not request.app.state.webhook_secrets:
+        # No secret configured: refuse everything rather than run an open endpoint.
+        return _problem(503, "the webhook is not configured (WARMUP_WEBHOOK_SECRETS)")
     if not _authorised(request):
         return _problem(401, "missing or wrong webhook secret")
+    return None
+
+
+@router.options("/webhooks/acs")
+async def handshake(request: Request) -> Response:
+    if (refused := _refused(request)) is not None:
+        return refused
     origin = request.headers.get("WebHook-Request-Origin")
     if not origin:
         return _problem(400, "WebHook-Request-Origin is required")
@@ -70,8 +79,8 @@ async def handshake(request: Request) -> Response:
 
 @router.post("/webhooks/acs")
 async def receive(request: Request) -> Response:
-    if not _authorised(request):
-        return _problem(401, "missing or wrong webhook secret")
+    if (refused := _refused(request)) is not None:
+        return refused
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in JSON_TYPES:
         return _problem(415, f"content type must be one of {', '.join(JSON_TYPES)}")

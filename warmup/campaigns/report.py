@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from warmup.campaigns.model import TERMINAL, CampaignStatus, LedgerState
 from warmup.control.state import Status
 from warmup.csvsafe import SafeCsvWriter
-from warmup.errors import ConfigError
+from warmup.errors import NotFoundError
 from warmup.plans.schedule import cost, nth_sending_date, sending_days_needed
 from warmup.store.database import Database
 from warmup.store.domains import DomainStore
@@ -66,7 +66,7 @@ def campaign_report(
     with database.session() as session:
         campaign = session.scalar(select(Campaign).where(Campaign.name == name))
         if campaign is None:
-            raise ConfigError(f"no campaign {name!r}")
+            raise NotFoundError(f"no campaign {name!r}")
         list_name = (
             session.scalar(select(ContactList.name).where(ContactList.id == campaign.list_id))
             or "?"
@@ -157,7 +157,7 @@ def export_campaign(database: Database, name: str, path: Path) -> int:
     with database.session() as session, path.open("w", newline="", encoding="utf-8") as out:
         campaign_id = session.scalar(select(Campaign.id).where(Campaign.name == name))
         if campaign_id is None:
-            raise ConfigError(f"no campaign {name!r}")
+            raise NotFoundError(f"no campaign {name!r}")
         writer = SafeCsvWriter(out, EXPORT_COLUMNS)
         query = (
             select(*(getattr(LedgerRow, column) for column in EXPORT_COLUMNS))

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, insert, or_, select, update
 from warmup.campaigns.model import CampaignStatus, LedgerState, next_status, operation_id
 from warmup.content.templates import CompiledTemplate, MessageTemplate
 from warmup.control.providers import provider_group
-from warmup.errors import ConfigError, ContentError
+from warmup.errors import ConfigError, ContentError, NotFoundError
 from warmup.store.audit import audit_entry, audit_values
 from warmup.store.database import Database
 from warmup.store.domains import DomainStore
@@ -68,13 +68,26 @@ class CampaignStore:
         with self._db.session() as session:
             campaign = session.scalar(select(Campaign).where(Campaign.name == name))
             if campaign is None:
-                raise ConfigError(f"no campaign {name!r}")
+                raise NotFoundError(f"no campaign {name!r}")
             return campaign
 
     def list_of(self, campaign: Campaign) -> ContactList:
         with self._db.session() as session:
             found = session.get(ContactList, campaign.list_id)
             assert found is not None  # a foreign key
+            return found
+
+    def recipient(self, campaign: Campaign, address: str) -> Recipient:
+        """One recipient of the campaign's list, by address (as typed: it is normalised)."""
+        with self._db.session() as session:
+            found = session.scalar(
+                select(Recipient).where(
+                    Recipient.list_id == campaign.list_id,
+                    Recipient.address == address.strip().lower(),
+                )
+            )
+            if found is None:
+                raise NotFoundError(f"{address} is not on the list of campaign {campaign.name}")
             return found
 
     def create(
@@ -95,7 +108,7 @@ class CampaignStore:
         with self._db.session() as session:
             contacts = session.scalar(select(ContactList).where(ContactList.name == list_name))
             if contacts is None:
-                raise ConfigError(f"no list {list_name!r} (import one with: warmup lists import)")
+                raise NotFoundError(f"no list {list_name!r} (import one with: warmup lists import)")
             compiled.check(set(contacts.fields))
             if session.scalar(select(Campaign.id).where(Campaign.name == name)) is not None:
                 raise ConfigError(f"a campaign named {name!r} already exists")

@@ -9,16 +9,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
-from sqlalchemy import select
 
 from warmup.campaigns.compose import Composer, unsubscriber_from
 from warmup.campaigns.report import campaign_report, export_campaign
 from warmup.campaigns.store import CampaignStore
 from warmup.commands.context import actor, command_settings, now, open_database
 from warmup.content.templates import MessageTemplate
-from warmup.errors import ConfigError
 from warmup.plans.schedule import usd
-from warmup.store.models import Recipient
 
 app = typer.Typer(
     help="Campaigns: create, preview, start, pause, resume, cancel, status, export.",
@@ -75,14 +72,7 @@ def preview(
     database = open_database(settings)
     store = CampaignStore(database)
     campaign = store.get(name)
-    with database.session() as session:
-        recipient = session.scalar(
-            select(Recipient).where(
-                Recipient.list_id == campaign.list_id, Recipient.address == to.strip().lower()
-            )
-        )
-    if recipient is None:
-        raise ConfigError(f"{to} is not on the list of campaign {name}")
+    recipient = store.recipient(campaign, to)
     message, rendered = Composer.for_campaign(campaign, unsubscriber_from(settings)).compose(
         recipient.address, recipient.fields
     )

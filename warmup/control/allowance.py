@@ -47,6 +47,11 @@ class Allowance:
         return min(self.total, self.per_provider.get(group, self.total))
 
 
+def day_start(plan: Plan, now: datetime) -> datetime:
+    """Midnight of ``now``'s day in the plan's timezone: where "today" begins for its day cap."""
+    return now.astimezone(plan.zone).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def in_window(plan: Plan, now: datetime) -> bool:
     if plan.window is None:
         return True

@@ -18,7 +18,7 @@ from warmup.store.domains import DomainRecord, DomainStore
 from warmup.store.models import Campaign, LedgerRow
 
 # Ledger outcomes counted as which health class ("unknown" tells nothing, so it is left out).
-_CLASSES = {
+HEALTH_CLASS = {
     "delivered": "delivered",
     "hard_bounce": "hard_bounce",
     "soft_failure": "soft_failure",
@@ -45,7 +45,7 @@ def window_counts(database: Database, record: DomainRecord, now: datetime) -> Ou
     counts: dict[str, int] = {}
     with database.session() as session:
         for outcome, n in session.execute(query).all():
-            key = _CLASSES.get(str(outcome))
+            key = HEALTH_CLASS.get(str(outcome))
             if key is not None:
                 counts[key] = counts.get(key, 0) + int(n)
     return OutcomeCounts(**counts)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from warmup.clock import Clock
-from warmup.control.allowance import Allowance, Usage, allowance
+from warmup.control.allowance import Allowance, Usage, allowance, day_start
 from warmup.control.fair_share import Demand, split
 from warmup.pipeline import limits
 from warmup.plans.model import ProviderGroup
@@ -87,9 +87,6 @@ class Dispatcher:
         stamp = now.timestamp()
         margin = self._config.margin
         minute = limits.domain_minute(record, margin)
-        local_midnight = now.astimezone(record.plan.zone).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        )
         provider_hour = {
             group: self._limiter.used(limit, stamp)
             for group in ProviderGroup
@@ -98,7 +95,7 @@ class Dispatcher:
         return Usage(
             last_minute=self._limiter.used(minute, stamp) if minute is not None else 0,
             last_hour=self._limiter.used(limits.domain_hour(record, margin), stamp),
-            today=self._ledger.accepted_since(record.id, local_midnight),
+            today=self._ledger.accepted_since(record.id, day_start(record.plan, now)),
             provider_last_hour=provider_hour,
         )
 

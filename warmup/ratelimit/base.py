@@ -72,6 +72,9 @@ class Limiter(Protocol):
     def throttle(self, scope: str, seconds: float, now: float) -> None:
         """Hold back every worker using ``scope`` for ``seconds`` (ACS said 429 Retry-After)."""
 
+    def throttle_counts(self) -> dict[str, int]:
+        """How many throttle signals (429s from ACS) each scope has had: counters for metrics."""
+
     def used(self, limit: Limit, now: float) -> int:
         """Permits counted against ``limit`` at ``now`` (what the next grant would see)."""
 

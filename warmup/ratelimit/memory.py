@@ -15,6 +15,7 @@ class InMemoryLimiter:
     def __init__(self) -> None:
         self._buckets: dict[str, dict[int, int]] = defaultdict(dict)
         self._throttled_until: dict[str, float] = {}
+        self._throttles: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def _count(self, limit: Limit, now: float) -> tuple[int, int | None]:
@@ -51,6 +52,11 @@ class InMemoryLimiter:
     def throttle(self, scope: str, seconds: float, now: float) -> None:
         with self._lock:
             self._throttled_until[scope] = max(self._throttled_until.get(scope, 0.0), now + seconds)
+            self._throttles[scope] = self._throttles.get(scope, 0) + 1
+
+    def throttle_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._throttles)
 
     def used(self, limit: Limit, now: float) -> int:
         with self._lock:

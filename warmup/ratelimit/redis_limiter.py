@@ -44,11 +44,21 @@ class RedisLimiter:
 
     def throttle(self, scope: str, seconds: float, now: float) -> None:
         key = self._key(f"throttle:{scope}")
+        self._redis.incr(self._key(f"throttles:{scope}"))
         until = now + seconds
         current = cast(bytes | None, self._redis.get(key))
         if current is None or float(current) < until:
             # Expire with a real-time margin; the value is compared with the caller's clock.
             self._redis.set(key, repr(until), px=int(max(seconds, 1) * 1000) + 60_000)
+
+    def throttle_counts(self) -> dict[str, int]:
+        prefix = self._key("throttles:")
+        keys = [cast(bytes, k) for k in self._redis.scan_iter(match=f"{prefix}*", count=1000)]
+        values = cast(list[bytes | None], self._redis.mget(keys)) if keys else []
+        return {
+            key.decode()[len(prefix) :]: int(value or 0)
+            for key, value in zip(keys, values, strict=True)
+        }
 
     def used(self, limit: Limit, now: float) -> int:
         raw = cast(dict[bytes, bytes], self._redis.hgetall(self._key(limit.key)))

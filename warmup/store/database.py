@@ -34,7 +34,7 @@ def make_engine(url: str, **options: Any) -> Engine:
     return engine
 
 
-def alembic_config(engine: Engine) -> Any:
+def alembic_config(engine: Engine | None) -> Any:
     from alembic.config import Config  # imported here: only migrations need it
 
     config = Config()
@@ -48,6 +48,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(engine), revision)
+
+
+def head_revision() -> str | None:
+    """The newest migration this code has."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(None)).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -26,7 +26,7 @@ from tenacity import (
 from warmup.control.allowance import AcsQuota
 from warmup.control.machine import Decision, new_domain
 from warmup.control.state import DomainState, Status, Transition
-from warmup.errors import ConfigError, TransitionError
+from warmup.errors import ConfigError, NotFoundError, TransitionError
 from warmup.plans.loader import parse_plan
 from warmup.plans.model import Plan
 from warmup.store.audit import audit_entry
@@ -40,7 +40,7 @@ class _Conflict(Exception):
     """Someone else changed the domain between our read and our write."""
 
 
-class UnknownDomainError(ConfigError):
+class UnknownDomainError(NotFoundError):
     """No sending domain by that name."""
 
 

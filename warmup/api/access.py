@@ -1,0 +1,42 @@
+"""The optional client allow-list: only listed networks reach the API, dashboard and metrics.
+
+Paths with their own protection stay open to everyone: Event Grid calls the webhook from Azure's
+addresses, recipients click unsubscribe links from anywhere, and probes read /healthz, /readyz.
+The client address is the connection's, or X-Forwarded-For's when uvicorn trusts the proxy.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from ipaddress import IPv4Network, IPv6Network
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+OPEN_PREFIXES = ("/webhooks/", "/u/", "/healthz", "/readyz")
+
+
+class ClientAllowList:
+    def __init__(self, app: ASGIApp, networks: list[IPv4Network | IPv6Network]) -> None:
+        self.app = app
+        self.networks = networks
+
+    def _allowed(self, host: str | None) -> bool:
+        if host is None:
+            return False
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:  # e.g. "testclient": not an address, so not in any network
+            return False
+        return any(address in network for network in self.networks)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(OPEN_PREFIXES):
+            client = scope.get("client")
+            if not self._allowed(client[0] if client else None):
+                response = JSONResponse(
+                    {"error": "this address may not use the API"}, status_code=403
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

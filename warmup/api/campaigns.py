@@ -1,0 +1,210 @@
+"""``/api/campaigns``: marketing creates, previews, starts, pauses, resumes, cancels, exports.
+
+Every role may read a campaign's status (the dashboard shows them all); changing one takes the
+marketing role. The export holds recipients' addresses, so it also takes marketing.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from starlette.background import BackgroundTask
+
+from warmup.api.auth import Caller, Marketing
+from warmup.api.services import Services, services
+from warmup.campaigns.compose import Composer, unsubscriber_from
+from warmup.campaigns.report import CampaignReport, campaign_report, export_campaign
+from warmup.campaigns.store import CampaignStore
+from warmup.content.templates import MessageTemplate
+from warmup.store.models import Campaign
+
+router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
+Found = Annotated[Services, Depends(services)]
+Text = Annotated[str, Field(max_length=1_000_000)]
+MESSAGE_KB = 50.0  # for the cost estimate, as the CLI's default
+
+
+class CampaignIn(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    list: Annotated[str, Field(min_length=1, max_length=200)]
+    sender: Annotated[str, Field(min_length=3, max_length=320)]
+    subject: Annotated[str, Field(min_length=1, max_length=2000)]
+    html: Text | None = None
+    text: Text | None = None
+    reply_to: Annotated[str, Field(max_length=320)] | None = None
+    priority: Annotated[int, Field(ge=-1000, le=1000)] = 0
+
+
+class Reason(BaseModel):
+    reason: Annotated[str, Field(max_length=2000)] = ""
+
+
+class StartIn(BaseModel):
+    allow_empty_fields: bool = False
+
+
+class CampaignOut(BaseModel):
+    name: str
+    status: str
+    list: str
+    domain: str
+    rows: int
+    sent: int  # rows whose fate is settled (accepted, failed, suppressed, skipped)
+    remaining: int
+    progress: float  # sent / rows
+    by_state: dict[str, int]
+    by_outcome: dict[str, int]
+    eta: date | None
+    eta_note: str
+    cost_so_far_usd: float
+    cost_total_usd: float
+
+
+class CreatedOut(BaseModel):
+    campaign: CampaignOut
+    warnings: list[str]
+
+
+class PreviewOut(BaseModel):
+    sender: str
+    to: str
+    headers: dict[str, str]
+    subject: str
+    text: str | None
+    html: str | None
+    size_bytes: int
+
+
+def _out(report: CampaignReport) -> CampaignOut:
+    return CampaignOut(
+        name=report.name,
+        status=report.status.value,
+        list=report.list_name,
+        domain=report.domain,
+        rows=report.rows,
+        sent=report.terminal,
+        remaining=report.remaining,
+        progress=round(report.terminal / report.rows, 4) if report.rows else 0.0,
+        by_state=report.by_state,
+        by_outcome=report.by_outcome,
+        eta=report.eta,
+        eta_note=report.eta_note,
+        cost_so_far_usd=round(report.cost_so_far, 4),
+        cost_total_usd=round(report.cost_total, 4),
+    )
+
+
+def _report(found: Services, name: str) -> CampaignOut:
+    today = found.clock.now().date()
+    return _out(campaign_report(found.database, name, today=today, message_kb=MESSAGE_KB))
+
+
+@router.get("")
+def all_campaigns(_: Caller, found: Found) -> list[CampaignOut]:
+    """Every campaign with its progress and ETA, newest first."""
+    with found.database.session() as session:
+        names = session.scalars(select(Campaign.name).order_by(Campaign.id.desc())).all()
+    return [_report(found, name) for name in names]
+
+
+@router.post("", status_code=201)
+def create(body: CampaignIn, who: Marketing, found: Found) -> CreatedOut:
+    """A draft; its template is checked against the list now."""
+    store = CampaignStore(found.database)
+    campaign = store.create(
+        body.name,
+        list_name=body.list,
+        sender=body.sender,
+        template=MessageTemplate(body.subject, body.html, body.text),
+        actor=who.actor,
+        at=found.clock.now(),
+        reply_to=body.reply_to,
+        priority=body.priority,
+    )
+    warnings = [
+        f"{gap}; start refuses unless allow_empty_fields" for gap in store.empty_fields(campaign)
+    ]
+    return CreatedOut(campaign=_report(found, body.name), warnings=warnings)
+
+
+@router.get("/{name}")
+def status(name: str, _: Caller, found: Found) -> CampaignOut:
+    return _report(found, name)
+
+
+@router.get("/{name}/preview")
+def preview(
+    name: str,
+    to: Annotated[str, Query(min_length=3, max_length=320, description="A recipient of the list.")],
+    _: Caller,
+    found: Found,
+) -> PreviewOut:
+    """The exact message one recipient would get, headers included."""
+    store = CampaignStore(found.database)
+    campaign = store.get(name)
+    recipient = store.recipient(campaign, to)
+    composer = Composer.for_campaign(campaign, unsubscriber_from(found.settings))
+    message, rendered = composer.compose(recipient.address, recipient.fields)
+    return PreviewOut(
+        sender=message["senderAddress"],
+        to=recipient.address,
+        headers=message.get("headers", {}),
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        size_bytes=rendered.size_bytes,
+    )
+
+
+@router.post("/{name}/start")
+def start(name: str, who: Marketing, found: Found, body: StartIn | None = None) -> CampaignOut:
+    """Fill the send ledger (most engaged first) and set the campaign running."""
+    unsubscriber_from(found.settings)  # refuse now, not at the first send
+    CampaignStore(found.database).start(
+        name,
+        actor=who.actor,
+        at=found.clock.now(),
+        allow_empty_fields=body.allow_empty_fields if body else False,
+    )
+    return _report(found, name)
+
+
+@router.post("/{name}/{action}")
+def change(
+    name: str,
+    action: Literal["pause", "resume", "cancel"],
+    who: Marketing,
+    found: Found,
+    body: Reason | None = None,
+) -> CampaignOut:
+    """Pause, resume or cancel (cancelling skips every row not yet sent)."""
+    reason = (body.reason if body else "") or f"{action} by {who.name}"
+    CampaignStore(found.database).change(
+        name, action, actor=who.actor, reason=reason, at=found.clock.now()
+    )
+    return _report(found, name)
+
+
+@router.get("/{name}/export", response_class=FileResponse)
+def export(name: str, _: Marketing, found: Found) -> FileResponse:
+    """One CSV line per recipient: state, outcome, message id, attempts, last error."""
+    with tempfile.NamedTemporaryFile(suffix=".csv", delete=False) as handle:
+        path = Path(handle.name)
+    try:
+        export_campaign(found.database, name, path)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return FileResponse(
+        path,
+        media_type="text/csv",
+        filename=f"{name}.csv",
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )

@@ -1,0 +1,193 @@
+"""``/metrics`` for Prometheus, ``/healthz`` and ``/readyz``.
+
+The figures are read from the store (and the broker) when Prometheus scrapes, not counted in
+this process: workers are many processes on many hosts, the API may be several replicas, and
+the ledger is the one place that knows what was sent. Cumulative figures (accepted, outcomes,
+attempts, 429s) are counters; the rest are gauges of the state now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select, text
+from starlette.concurrency import run_in_threadpool
+
+from warmup.api.services import Services, services
+from warmup.control.state import Status
+from warmup.feedback.overview import overview
+from warmup.pipeline.queues import queue_depths
+from warmup.ratelimit.redis_limiter import RedisLimiter
+from warmup.store.database import current_revision, head_revision
+from warmup.store.domains import DomainStore
+from warmup.store.models import Campaign, LedgerRow, SendingDomain
+
+router = APIRouter(tags=["monitoring"])
+Found = Annotated[Services, Depends(services)]
+
+
+class StoreCollector(Collector):
+    def __init__(self, found: Services) -> None:
+        self._found = found
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        found = self._found
+        now = found.clock.now()
+        step = GaugeMetricFamily("warmup_domain_step", "Ramp step (0 = first)", labels=["domain"])
+        status = GaugeMetricFamily(
+            "warmup_domain_status", "1 for the domain's status", labels=["domain", "status"]
+        )
+        caps = GaugeMetricFamily(
+            "warmup_domain_cap", "The step's cap per period", labels=["domain", "period"]
+        )
+        sent_today = GaugeMetricFamily(
+            "warmup_domain_sent_today", "Accepted today (plan timezone)", labels=["domain"]
+        )
+        left_today = GaugeMetricFamily(
+            "warmup_domain_allowance_today", "Left under today's cap", labels=["domain"]
+        )
+        in_flight = GaugeMetricFamily(
+            "warmup_domain_in_flight", "Rows claimed and not settled", labels=["domain"]
+        )
+        rates = GaugeMetricFamily(
+            "warmup_domain_health_rate",
+            "Rates over the health window",
+            labels=["domain", "rate"],
+        )
+        reports = GaugeMetricFamily(
+            "warmup_domain_health_reports", "Reports in the health window", labels=["domain"]
+        )
+        level = GaugeMetricFamily(
+            "warmup_domain_health_level",
+            "Verdict: 0 unknown, 1 ok, 2 warn, 3 hold, 4 pause",
+            labels=["domain"],
+        )
+        for record in DomainStore(found.database).all():
+            view = overview(found.database, record, now)
+            name = record.state.domain
+            plan_step = record.plan.step(record.state.step)
+            step.add_metric([name], record.state.step)
+            for value in Status:
+                status.add_metric([name, value.value], float(record.state.status is value))
+            caps.add_metric([name, "hour"], plan_step.per_hour)
+            caps.add_metric([name, "day"], view.cap_today)
+            if plan_step.per_minute is not None:
+                caps.add_metric([name, "minute"], plan_step.per_minute)
+            sent_today.add_metric([name], view.sent_today)
+            left_today.add_metric([name], view.left_today)
+            in_flight.add_metric([name], view.in_flight)
+            counts = view.verdict.counts
+            rates.add_metric([name, "failure"], counts.failure_rate)
+            rates.add_metric([name, "hard_bounce"], counts.hard_bounce_rate)
+            rates.add_metric([name, "complaint"], counts.complaint_rate)
+            reports.add_metric([name], counts.total)
+            level.add_metric([name], int(view.verdict.level))
+        yield from (step, status, caps, sent_today, left_today, in_flight, rates, reports, level)
+        yield from self._ledger()
+        yield from self._broker()
+
+    def _ledger(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        rows = GaugeMetricFamily(
+            "warmup_ledger_rows", "Send-ledger rows by state", labels=["domain", "state"]
+        )
+        attempts = CounterMetricFamily(
+            "warmup_send_attempts", "Calls made to ACS to send", labels=["domain"]
+        )
+        accepted = CounterMetricFamily(
+            "warmup_accepted", "Messages ACS accepted", labels=["domain"]
+        )
+        outcomes = CounterMetricFamily(
+            "warmup_outcomes", "Delivery outcomes by class", labels=["domain", "outcome"]
+        )
+        by_domain = (
+            select(SendingDomain.name, LedgerRow.state, func.count(), func.sum(LedgerRow.attempts))
+            .join(Campaign, Campaign.id == LedgerRow.campaign_id)
+            .join(SendingDomain, SendingDomain.id == Campaign.domain_id)
+            .group_by(SendingDomain.name, LedgerRow.state)
+        )
+        by_outcome = (
+            select(SendingDomain.name, LedgerRow.outcome, func.count())
+            .join(Campaign, Campaign.id == LedgerRow.campaign_id)
+            .join(SendingDomain, SendingDomain.id == Campaign.domain_id)
+            .where(LedgerRow.outcome.is_not(None))
+            .group_by(SendingDomain.name, LedgerRow.outcome)
+        )
+        tried: dict[str, int] = {}
+        with self._found.database.session() as session:
+            for name, state, count, calls in session.execute(by_domain):
+                rows.add_metric([name, state], count)
+                tried[name] = tried.get(name, 0) + int(calls or 0)
+                if state == "accepted":
+                    accepted.add_metric([name], count)
+            for name, outcome, count in session.execute(by_outcome):
+                outcomes.add_metric([name, str(outcome)], count)
+        for name, calls in tried.items():
+            attempts.add_metric([name], calls)
+        yield from (rows, attempts, accepted, outcomes)
+
+    def _broker(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        client = self._found.redis
+        if client is None:
+            return
+        depth = GaugeMetricFamily("warmup_queue_depth", "Tasks waiting", labels=["queue"])
+        for queue, count in queue_depths(client).items():
+            depth.add_metric([queue], count)
+        throttled = CounterMetricFamily(
+            "warmup_throttled",
+            "429 answers from ACS (each one holds every worker back)",
+            labels=["scope"],
+        )
+        for scope, count in RedisLimiter(client).throttle_counts().items():
+            throttled.add_metric([scope], count)
+        yield from (depth, throttled)
+
+
+def registry_for(found: Services) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(found))
+    return registry
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(found: Found) -> Response:
+    assert found.metrics is not None  # create_app sets it
+    body = await run_in_threadpool(generate_latest, found.metrics)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, bool]:
+    """The process answers (liveness)."""
+    return {"ok": True}
+
+
+def _checks(found: Services) -> dict[str, str]:
+    checks: dict[str, str] = {}
+    try:
+        with found.database.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        revision, head = current_revision(found.database.engine), head_revision()
+        checks["database"] = "ok" if revision == head else f"schema at {revision}, not {head}"
+    except Exception as exc:  # any failure means not ready; say which kind, never the URL
+        checks["database"] = f"unreachable ({type(exc).__name__})"
+    if found.redis is not None:
+        try:
+            found.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"unreachable ({type(exc).__name__})"
+    return checks
+
+
+@router.get("/readyz")
+async def readyz(found: Found) -> JSONResponse:
+    """Ready for traffic: the database answers at the current schema, Redis answers."""
+    checks = await run_in_threadpool(_checks, found)
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)

@@ -1,0 +1,210 @@
+"use strict";
+// The warmup dashboard: reads /api with the token typed in (kept in this tab only) and draws
+// every value with textContent, never as HTML.
+
+const KEY = "warmup-token";
+const SVG = "http://www.w3.org/2000/svg";
+let me = null;
+let timer = null;
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function svg(tag, attrs = {}, text = null) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  if (text !== null) node.textContent = text;
+  return node;
+}
+
+async function api(path, options = {}) {
+  const headers = { Authorization: `Bearer ${sessionStorage.getItem(KEY)}` };
+  if (options.body) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { ...options, headers });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = new Error(body.error || `HTTP ${response.status}`);
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+const pct = (rate) => `${(rate * 100).toFixed(2)} %`;
+const num = (n) => n.toLocaleString("en");
+
+function chart(detail) {
+  // Bars: sent per day; line: the plan's cap per day; red line: failure rate (right axis)
+  // against the plan's hold and pause lines.
+  const days = detail.history;
+  const width = 720, height = 220, left = 48, right = 48, top = 12, bottom = 28;
+  const plotW = width - left - right, plotH = height - top - bottom;
+  const root = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img",
+    "aria-label": `planned and sent volume per day for ${detail.name}` });
+  const maxVolume = Math.max(1, ...days.map((d) => Math.max(d.planned, d.sent)));
+  const maxRate = Math.max(detail.health.pause_line * 1.5, ...days.map((d) => d.failure_rate));
+  const step = plotW / Math.max(1, days.length);
+  const x = (i) => left + i * step;
+  const yVolume = (v) => top + plotH - (v / maxVolume) * plotH;
+  const yRate = (r) => top + plotH - (r / maxRate) * plotH;
+  root.append(svg("line", { x1: left, y1: top + plotH, x2: left + plotW, y2: top + plotH,
+    stroke: "#9aa3ad" }));
+  root.append(svg("text", { x: 4, y: top + 8 }, num(maxVolume)));
+  root.append(svg("text", { x: 4, y: top + plotH }, "0"));
+  root.append(svg("text", { x: left + plotW + 4, y: top + 8 }, pct(maxRate)));
+  days.forEach((d, i) => {
+    const h = top + plotH - yVolume(d.sent);
+    const bar = svg("rect", { x: x(i) + step * 0.15, y: yVolume(d.sent), width: step * 0.7,
+      height: h, fill: "#1565c0", class: "sent" });
+    bar.append(svg("title", {}, `${d.day}: ${num(d.sent)} sent of ${num(d.planned)} planned, ` +
+      `failure rate ${pct(d.failure_rate)} over ${num(d.reports)} reports`));
+    root.append(bar);
+    if (days.length <= 31 || i % Math.ceil(days.length / 15) === 0) {
+      root.append(svg("text", { x: x(i) + 1, y: height - 10 }, d.day.slice(5)));
+    }
+  });
+  const planned = days.map((d, i) => `${x(i) + step / 2},${yVolume(d.planned)}`).join(" ");
+  root.append(svg("polyline", { points: planned, fill: "none", stroke: "#2e7d32",
+    "stroke-width": 2, class: "planned" }));
+  for (const [value, colour, label] of [[detail.health.hold_line, "#ef6c00", "hold"],
+    [detail.health.pause_line, "#b00020", "pause"]]) {
+    root.append(svg("line", { x1: left, x2: left + plotW, y1: yRate(value), y2: yRate(value),
+      stroke: colour, "stroke-dasharray": "4 3", class: `${label}-line` }));
+    root.append(svg("text", { x: left + plotW + 4, y: yRate(value) + 3 },
+      `${label} ${pct(value)}`));
+  }
+  const rates = days.map((d, i) => `${x(i) + step / 2},${yRate(d.failure_rate)}`).join(" ");
+  root.append(svg("polyline", { points: rates, fill: "none", stroke: "#b00020",
+    "stroke-width": 1.5, class: "failure-rate" }));
+  return root;
+}
+
+function legend() {
+  const node = el("div", { class: "legend" });
+  for (const [colour, label] of [["#1565c0", "sent"], ["#2e7d32", "planned cap"],
+    ["#b00020", "failure rate (right axis), dashed: hold and pause lines"]]) {
+    const swatch = el("i");
+    swatch.style.background = colour;
+    node.append(swatch, label);
+  }
+  return node;
+}
+
+function fact(label, value) {
+  return el("div", {}, el("span", {}, label), value);
+}
+
+function resumeForm(detail) {
+  const input = el("input", { type: "text", class: "resume-reason", "aria-label": "reason",
+    value: `resumed from the dashboard by ${me.name}` });
+  const button = el("button", { type: "submit", class: "resume" }, "Resume");
+  const form = el("form", { class: "resume-form" }, input, button);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    try {
+      const result = await api(`/api/domains/${encodeURIComponent(detail.name)}/resume`, {
+        method: "POST", body: JSON.stringify({ reason: input.value || "resumed" }) });
+      say(`${detail.name}: ${result.changes.join("; ") || "nothing changed"}`);
+    } catch (error) {
+      say(`${detail.name}: ${error.message}`, true);
+    }
+    await refresh();
+  });
+  return form;
+}
+
+function domainCard(detail) {
+  const card = el("article", { class: `domain ${detail.status}`, "data-domain": detail.name });
+  card.append(el("h3", {}, detail.name,
+    el("span", { class: `badge ${detail.status} status` }, detail.status)));
+  const used = detail.cap_today ? Math.min(1, detail.sent_today / detail.cap_today) : 0;
+  const bar = el("div", { class: "capbar" }, el("div"));
+  bar.firstChild.style.width = `${used * 100}%`;
+  card.append(el("div", { class: "facts" },
+    fact("plan, step", `${detail.plan}, step ${detail.step} of ${detail.last_step}`),
+    fact("today: sent / cap", el("b", { class: "today" },
+      `${num(detail.sent_today)} / ${num(detail.cap_today)}`)),
+    fact("cap used", bar),
+    fact("health", el("span", { class: "health" },
+      `${detail.health.level}: ${pct(detail.health.failure_rate)} failures over ` +
+      `${num(detail.health.reports)} reports`)),
+  ));
+  card.append(el("p", { class: "reason" }, `Why: ${detail.reason}`));
+  card.append(chart(detail), legend());
+  if (detail.status === "paused" && me.may.includes("ops")) card.append(resumeForm(detail));
+  return card;
+}
+
+function campaignRow(c) {
+  const bar = el("progress", { max: "1", value: String(c.progress) });
+  return el("tr", { class: "campaign", "data-campaign": c.name },
+    el("td", {}, c.name), el("td", { class: "status" }, c.status), el("td", {}, c.domain),
+    el("td", {}, bar, ` ${(c.progress * 100).toFixed(1)} %`),
+    el("td", { class: "sent" }, `${num(c.sent)} of ${num(c.rows)}`),
+    el("td", { class: "eta" }, c.eta ? `${c.eta} (${c.eta_note})` : c.eta_note));
+}
+
+function say(text, error = false) {
+  const node = document.getElementById("message");
+  node.textContent = text;
+  node.className = error ? "error" : "";
+}
+
+async function refresh() {
+  try {
+    const domains = await api("/api/domains");
+    const details = await Promise.all(
+      domains.map((d) => api(`/api/domains/${encodeURIComponent(d.name)}`)));
+    const campaigns = await api("/api/campaigns");
+    document.getElementById("domains").replaceChildren(
+      ...(details.length ? details.map(domainCard) : [el("p", {}, "No sending domains yet.")]));
+    document.querySelector("#campaigns tbody").replaceChildren(...campaigns.map(campaignRow));
+    document.getElementById("updated").textContent = new Date().toLocaleTimeString();
+  } catch (error) {
+    if (error.status === 401) return signOut("The token is no longer valid.");
+    say(error.message, true);
+  }
+}
+
+async function signIn(token) {
+  sessionStorage.setItem(KEY, token);
+  try {
+    me = await api("/api/whoami");
+  } catch (error) {
+    return signOut(error.status === 401 ? "That token is not valid." : error.message);
+  }
+  document.getElementById("who").textContent = `${me.name} (${me.role})`;
+  document.getElementById("login").hidden = true;
+  document.getElementById("board").hidden = false;
+  document.getElementById("logout").hidden = false;
+  await refresh();
+  timer = setInterval(refresh, 5000);
+}
+
+function signOut(why = "") {
+  sessionStorage.removeItem(KEY);
+  clearInterval(timer);
+  me = null;
+  document.getElementById("who").textContent = "";
+  document.getElementById("board").hidden = true;
+  document.getElementById("logout").hidden = true;
+  document.getElementById("login").hidden = false;
+  document.getElementById("login-error").textContent = why;
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("login").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = document.getElementById("token");
+    signIn(input.value.trim());
+    input.value = "";
+  });
+  document.getElementById("logout").addEventListener("click", () => signOut());
+  const saved = sessionStorage.getItem(KEY);
+  if (saved) signIn(saved); else signOut();
+});

@@ -1,0 +1,77 @@
+"""``/api/tokens`` (admin) and ``/api/whoami`` (anyone): tokens as they may be shown."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from warmup.api.auth import Admin, Caller
+from warmup.api.services import Services, services
+from warmup.store.tokens import Role, TokenInfo
+
+router = APIRouter(prefix="/api", tags=["tokens"])
+Found = Annotated[Services, Depends(services)]
+
+
+class TokenOut(BaseModel):
+    name: str
+    role: Role
+    prefix: str  # the first characters, to tell tokens apart; never the token
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class TokenIn(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    role: Role
+
+
+class NewToken(TokenOut):
+    token: str  # shown in this answer only; only its hash is kept
+
+
+class WhoAmI(BaseModel):
+    name: str
+    role: Role
+    may: list[Role]
+
+
+def _out(info: TokenInfo) -> TokenOut:
+    return TokenOut(
+        name=info.name,
+        role=info.role,
+        prefix=info.prefix,
+        created_at=info.created_at,
+        created_by=info.created_by,
+        revoked_at=info.revoked_at,
+        last_used_at=info.last_used_at,
+    )
+
+
+@router.get("/whoami")
+def whoami(who: Caller) -> WhoAmI:
+    """The calling token's name and role, and which roles' work it may do."""
+    return WhoAmI(name=who.name, role=who.role, may=[r for r in Role if who.role.may(r)])
+
+
+@router.get("/tokens")
+def all_tokens(_: Admin, found: Found) -> list[TokenOut]:
+    return [_out(info) for info in found.tokens.all()]
+
+
+@router.post("/tokens", status_code=201)
+def create_token(body: TokenIn, who: Admin, found: Found) -> NewToken:
+    """A new token; the answer is the only time it is shown."""
+    token, info = found.tokens.create(body.name, body.role, actor=who.actor, at=found.clock.now())
+    return NewToken(**_out(info).model_dump(), token=token)
+
+
+@router.delete("/tokens/{name}")
+def revoke_token(name: str, who: Admin, found: Found) -> TokenOut:
+    """Revoke a token: refused from the next request on."""
+    return _out(found.tokens.revoke(name, actor=who.actor, at=found.clock.now()))

@@ -1,0 +1,97 @@
+"""What a domain looks like now and over its ramp: the read model behind the API, the dashboard
+and the metrics. Reads only; deciding is the controller's work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+
+from warmup.control.allowance import day_start
+from warmup.control.health import OutcomeCounts, Verdict, judge
+from warmup.feedback.health import HEALTH_CLASS, window_counts
+from warmup.plans.schedule import daily_capacity, earliest_schedule
+from warmup.store.database import Database
+from warmup.store.domains import DomainRecord
+from warmup.store.ledger import LedgerStore
+from warmup.store.models import Campaign, LedgerRow, SendingDomain
+
+HISTORY_DAYS = 60  # the longest ramp a chart shows; older days are in `warmup domain report`
+
+
+@dataclass(frozen=True)
+class DomainOverview:
+    record: DomainRecord
+    cap_today: int
+    sent_today: int
+    in_flight: int
+    verdict: Verdict
+
+    @property
+    def left_today(self) -> int:
+        return max(0, self.cap_today - self.sent_today) if self.record.state.sends else 0
+
+
+@dataclass(frozen=True)
+class DayPoint:
+    day: date
+    planned: int  # the daily cap the plan's earliest schedule gives that day
+    sent: int  # accepted by ACS that day
+    reports: int  # outcomes that came in that day
+    failure_rate: float
+
+
+def overview(database: Database, record: DomainRecord, now: datetime) -> DomainOverview:
+    ledger = LedgerStore(database)
+    return DomainOverview(
+        record=record,
+        cap_today=daily_capacity(record.plan, record.plan.step(record.state.step)),
+        sent_today=ledger.accepted_since(record.id, day_start(record.plan, now)),
+        in_flight=ledger.in_flight(record.id),
+        verdict=judge(window_counts(database, record, now), record.plan.gates),
+    )
+
+
+def history(
+    database: Database, record: DomainRecord, now: datetime, days: int = HISTORY_DAYS
+) -> list[DayPoint]:
+    """Per local day since the domain started (at most ``days``): planned, sent, failure rate."""
+    zone = record.plan.zone
+    with database.session() as session:
+        created = session.scalar(
+            select(SendingDomain.created_at).where(SendingDomain.id == record.id)
+        )
+        assert created is not None  # the record was read from this row
+        first = max(
+            created.astimezone(zone).date(), now.astimezone(zone).date() - timedelta(days - 1)
+        )
+        since = datetime.combine(first, datetime.min.time(), zone)
+        of_domain = (
+            select(LedgerRow.accepted_at, LedgerRow.outcome_at, LedgerRow.outcome)
+            .join(Campaign, Campaign.id == LedgerRow.campaign_id)
+            .where(Campaign.domain_id == record.id, LedgerRow.accepted_at >= since)
+        )
+        sent: dict[date, int] = {}
+        outcomes: dict[date, dict[str, int]] = {}
+        for accepted_at, outcome_at, outcome in session.execute(of_domain).yield_per(10_000):
+            if accepted_at is None:  # excluded by the query; the column allows it
+                continue
+            accepted_day = accepted_at.astimezone(zone).date()
+            sent[accepted_day] = sent.get(accepted_day, 0) + 1
+            kind = HEALTH_CLASS.get(str(outcome))
+            if outcome_at is not None and kind is not None:
+                per_kind = outcomes.setdefault(outcome_at.astimezone(zone).date(), {})
+                per_kind[kind] = per_kind.get(kind, 0) + 1
+    schedule = earliest_schedule(record.plan, created.astimezone(zone).date())
+    points = []
+    for offset in range((now.astimezone(zone).date() - first).days + 1):
+        day = first + timedelta(days=offset)
+        counts = OutcomeCounts(**outcomes.get(day, {}))
+        points.append(
+            DayPoint(
+                day, schedule.planned_cap(day), sent.get(day, 0), counts.total, counts.failure_rate
+            )
+        )
+    return points
