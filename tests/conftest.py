@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import redis
 from pydantic import SecretStr
 
 from warmup.emulator.config import EmulatorConfig
@@ -115,3 +116,19 @@ def database(database_url: str) -> "Iterator[Database]":
     db = Database.connect(database_url)
     yield db
     db.dispose()
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_or_fail() -> redis.Redis:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.fail(
+            f"Redis is not answering at {REDIS_URL}; start it with: redis-server --daemonize yes "
+            "--bind 127.0.0.1 --port 6379 --save '' --appendonly no",
+            pytrace=False,
+        )
+    return client

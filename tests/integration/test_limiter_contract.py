@@ -8,28 +8,13 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import redis_or_fail
 from warmup.ratelimit.base import Limit, Limiter
 from warmup.ratelimit.memory import InMemoryLimiter
 from warmup.ratelimit.redis_limiter import RedisLimiter
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def redis_or_fail() -> redis.Redis:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.fail(
-            f"Redis is not answering at {REDIS_URL}; start it with: redis-server --daemonize yes "
-            "--bind 127.0.0.1 --port 6379 --save '' --appendonly no",
-            pytrace=False,
-        )
-    return client
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -37,3 +37,12 @@ def test_configured_logging_redacts(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert "access-key-value" not in err
     assert REDACTED in err
+
+
+def test_each_webhook_secret_is_redacted_on_its_own(capsys: pytest.CaptureFixture[str]) -> None:
+    # uvicorn's access log shows the one secret a call used: GET /webhooks/acs?code=<secret>.
+    configure_logging(Settings(webhook_secrets=SecretStr("old-webhook-secret, new-webhook-secret")))
+    logging.getLogger("uvicorn.access").info('"POST /webhooks/acs?code=new-webhook-secret" 200')
+    err = capsys.readouterr().err
+    assert "new-webhook-secret" not in err
+    assert f"code={REDACTED}" in err

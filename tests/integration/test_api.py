@@ -1,0 +1,440 @@
+"""The HTTP API over a real store (SQLite and PostgreSQL): roles, lists, campaigns, domains."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from tests.api_world import DOMAIN, SECRETS, SENDER, ApiWorld, api_world, people_csv
+from warmup.api.app import create_app
+from warmup.settings import Settings
+from warmup.store.database import Database
+from warmup.store.models import AuditEntry, ContactList
+from warmup.store.tokens import Role
+
+pytestmark = pytest.mark.integration
+MARKETING, OPS, ADMIN = Role.MARKETING, Role.OPS, Role.ADMIN
+
+
+@pytest.fixture
+def w(database: Database, tmp_path: Path) -> Iterator[ApiWorld]:
+    with api_world(database, tmp_path) as world:
+        yield world
+
+
+def upload(w: ApiWorld, data: bytes, name: str = "people", role: Role = MARKETING):  # type: ignore[no-untyped-def]
+    return w.client.post(
+        "/api/lists",
+        headers=w.as_(role),
+        data={"name": name},
+        files={"file": ("people.csv", data, "text/csv")},
+    )
+
+
+def campaign(w: ApiWorld, name: str = "spring", **extra: object):  # type: ignore[no-untyped-def]
+    body = {
+        "name": name,
+        "list": "people",
+        "sender": SENDER,
+        "subject": "Hello {{ first_name }}",
+        "text": "Hi {{ first_name }}, unsubscribe: {{ unsubscribe_url }}",
+        **extra,
+    }
+    return w.client.post("/api/campaigns", headers=w.as_(MARKETING), json=body)
+
+
+def domain_status(w: ApiWorld) -> str:
+    return str(w.client.get(f"/api/domains/{DOMAIN}", headers=w.as_(MARKETING)).json()["status"])
+
+
+def audit_actors(w: ApiWorld, subject: str) -> list[tuple[str, str]]:
+    with w.database.session() as session:
+        rows = session.execute(
+            select(AuditEntry.action, AuditEntry.actor)
+            .where(AuditEntry.subject == subject)
+            .order_by(AuditEntry.id)
+        ).all()
+    return [(action, actor) for action, actor in rows]
+
+
+# --- access control ------------------------------------------------------------------------
+
+
+def test_no_token_a_wrong_one_or_a_revoked_one_is_401_and_changes_nothing(w: ApiWorld) -> None:
+    pause = f"/api/domains/{DOMAIN}/pause"
+    missing = w.client.post(pause, json={"reason": "x"})
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == "Bearer"
+    assert missing.json() == {"error": "an API token is required"}
+    wrong = w.client.post(pause, json={"reason": "x"}, headers={"Authorization": "Bearer wu_no"})
+    assert wrong.status_code == 401
+    assert w.client.delete("/api/tokens/ops-1", headers=w.as_(ADMIN)).status_code == 200
+    revoked = w.client.post(pause, json={"reason": "x"}, headers=w.as_(OPS))
+    assert revoked.status_code == 401
+    assert "revoked" in revoked.json()["error"]
+    assert domain_status(w) == "ramping"
+
+
+def test_roles_marketing_cannot_resume_ops_cannot_touch_campaigns(w: ApiWorld) -> None:
+    assert (
+        w.client.post(
+            f"/api/domains/{DOMAIN}/pause", json={"reason": "test"}, headers=w.as_(OPS)
+        ).status_code
+        == 200
+    )
+    refused = w.client.post(
+        f"/api/domains/{DOMAIN}/resume", json={"reason": "go"}, headers=w.as_(MARKETING)
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "token marketing-1 has role marketing; this needs ops"
+    assert domain_status(w) == "paused"  # nothing changed
+    assert upload(w, people_csv(3), role=OPS).status_code == 403
+    assert w.client.get("/api/tokens", headers=w.as_(OPS)).status_code == 403
+    with w.database.session() as session:
+        assert session.scalar(select(ContactList.id)) is None
+    resumed = w.client.post(
+        f"/api/domains/{DOMAIN}/resume", json={"reason": "go"}, headers=w.as_(OPS)
+    )
+    assert resumed.status_code == 200
+    assert resumed.json()["domain"]["status"] == "ramping"
+    # Admin may do everything; every change names the token that made it.
+    assert (
+        w.client.post(
+            f"/api/domains/{DOMAIN}/hold", json={"reason": "x"}, headers=w.as_(ADMIN)
+        ).status_code
+        == 200
+    )
+    actions = audit_actors(w, DOMAIN)
+    assert ("pause", "token:ops-1") in actions
+    assert ("resume", "token:ops-1") in actions
+    assert ("hold", "token:admin-1") in actions
+
+
+def test_tokens_are_shown_once_then_only_by_prefix(w: ApiWorld) -> None:
+    created = w.client.post("/api/tokens", json={"name": "ci", "role": "ops"}, headers=w.as_(ADMIN))
+    assert created.status_code == 201
+    token = created.json()["token"]
+    assert token.startswith("wu_")
+    assert len(token) > 40
+    assert w.client.get("/api/whoami", headers={"Authorization": f"Bearer {token}"}).json() == {
+        "name": "ci",
+        "role": "ops",
+        "may": ["ops"],
+    }
+    listing = w.client.get("/api/tokens", headers=w.as_(ADMIN))
+    assert listing.status_code == 200
+    assert token not in listing.text
+    for secret in w.tokens.values():
+        assert secret not in listing.text
+    assert {t["name"] for t in listing.json()} == {"marketing-1", "ops-1", "admin-1", "ci"}
+    again = w.client.post("/api/tokens", json={"name": "ci", "role": "ops"}, headers=w.as_(ADMIN))
+    assert again.status_code == 400
+    assert (
+        w.client.post(
+            "/api/tokens", json={"name": "x", "role": "root"}, headers=w.as_(ADMIN)
+        ).status_code
+        == 422
+    )
+    assert w.client.delete("/api/tokens/nobody", headers=w.as_(ADMIN)).status_code == 404
+    assert ("create", "token:admin-1") in audit_actors(w, "ci")
+
+
+# --- lists ---------------------------------------------------------------------------------
+
+
+def test_upload_imports_and_the_rejected_rows_can_be_downloaded(w: ApiWorld) -> None:
+    answer = upload(w, people_csv(20, bad=2))
+    assert answer.status_code == 201, answer.text
+    report = answer.json()
+    assert (report["rows"], report["imported"], report["invalid"]) == (22, 20, 2)
+    assert report["fields"] == ["first_name"]
+    rejected = w.client.get(report["rejected_report"], headers=w.as_(MARKETING))
+    assert rejected.status_code == 200
+    assert rejected.headers["content-type"].startswith("text/csv")
+    assert "not-an-address-0" in rejected.text
+    assert rejected.text.splitlines()[1].startswith("22,")  # its line in the file
+    assert w.client.get(report["rejected_report"], headers=w.as_(OPS)).status_code == 403
+    assert (
+        w.client.get("/api/lists/rejected/..%2F..%2Fetc", headers=w.as_(MARKETING)).status_code
+        == 404
+    )
+    lists = w.client.get("/api/lists", headers=w.as_(OPS)).json()
+    assert [(x["name"], x["recipients"], x["created_by"]) for x in lists] == [
+        ("people", 20, "token:marketing-1")
+    ]
+    assert not list((w.settings.api_data_dir / "uploads").iterdir())  # the spooled copy is gone
+
+
+def test_an_upload_over_the_limit_is_413_and_imports_nothing(
+    database: Database, tmp_path: Path
+) -> None:
+    with api_world(database, tmp_path, api_upload_max_bytes=4096) as w:
+        big = people_csv(400)
+        assert len(big) > 4096
+        declared = upload(w, big)
+        assert declared.status_code == 413
+        assert "4,096 bytes" in declared.json()["error"]
+
+        # Without a Content-Length (chunked), the count while streaming stops it just the same.
+        boundary = "b0undary"
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\npeople\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            'filename="p.csv"\r\nContent-Type: text/csv\r\n\r\n'
+        ).encode()
+
+        def chunks() -> Iterator[bytes]:
+            yield head
+            for start in range(0, len(big), 1000):
+                yield big[start : start + 1000]
+            yield f"\r\n--{boundary}--\r\n".encode()
+
+        streamed = w.client.post(
+            "/api/lists",
+            headers={
+                **w.as_(MARKETING),
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+            },
+            content=chunks(),
+        )
+        assert streamed.status_code == 413
+        with database.session() as session:
+            assert session.scalar(select(ContactList.id)) is None
+
+
+def test_bad_uploads_are_4xx_with_a_reason(w: ApiWorld) -> None:
+    no_file = w.client.post("/api/lists", headers=w.as_(MARKETING), data={"name": "x"})
+    assert no_file.status_code == 422
+    no_email = upload(w, b"name,phone\nAda,1\n")
+    assert no_email.status_code == 422
+    assert "email" in no_email.json()["error"]
+    not_multipart = w.client.post("/api/lists", headers=w.as_(MARKETING), content=b"email\na@b.c\n")
+    assert not_multipart.status_code in (400, 422)
+
+
+# --- campaigns -----------------------------------------------------------------------------
+
+
+def test_campaign_lifecycle(w: ApiWorld) -> None:
+    assert upload(w, people_csv(5)).status_code == 201
+    created = campaign(w)
+    assert created.status_code == 201, created.text
+    assert created.json()["campaign"]["status"] == "draft"
+    assert created.json()["warnings"] == []
+    preview = w.client.get(
+        "/api/campaigns/spring/preview", params={"to": "P1@example.org"}, headers=w.as_(OPS)
+    )
+    assert preview.status_code == 200
+    assert preview.json()["subject"] == "Hello P1"
+    assert "List-Unsubscribe" in preview.json()["headers"]
+    started = w.client.post("/api/campaigns/spring/start", headers=w.as_(MARKETING))
+    assert started.status_code == 200
+    status = started.json()
+    assert (status["status"], status["rows"], status["remaining"]) == ("running", 5, 5)
+    assert status["eta"] is not None
+    assert w.client.post("/api/campaigns/spring/start", headers=w.as_(MARKETING)).status_code == 409
+    paused = w.client.post(
+        "/api/campaigns/spring/pause", json={"reason": "typo"}, headers=w.as_(MARKETING)
+    )
+    assert paused.json()["status"] == "paused"
+    assert (
+        w.client.post("/api/campaigns/spring/resume", headers=w.as_(MARKETING)).json()["status"]
+        == "running"
+    )
+    listed = w.client.get("/api/campaigns", headers=w.as_(OPS)).json()
+    assert [(c["name"], c["progress"]) for c in listed] == [("spring", 0.0)]
+    export = w.client.get("/api/campaigns/spring/export", headers=w.as_(MARKETING))
+    assert export.status_code == 200
+    assert len(export.text.splitlines()) == 6
+    cancelled = w.client.post("/api/campaigns/spring/cancel", headers=w.as_(MARKETING)).json()
+    assert (cancelled["status"], cancelled["by_state"]) == ("cancelled", {"skipped": 5})
+    assert [a for a, _ in audit_actors(w, "spring")] == [
+        "create",
+        "start",
+        "pause",
+        "resume",
+        "cancel",
+    ]
+    assert {actor for _, actor in audit_actors(w, "spring")} == {"token:marketing-1"}
+
+
+def test_campaign_errors_are_clear(w: ApiWorld) -> None:
+    assert upload(w, people_csv(2)).status_code == 201
+    missing = w.client.get("/api/campaigns/nope", headers=w.as_(MARKETING))
+    assert (missing.status_code, missing.json()) == (404, {"error": "no campaign 'nope'"})
+    unknown_field = campaign(w, subject="Hi {{ nickname }}")
+    assert unknown_field.status_code == 422
+    assert "nickname" in unknown_field.json()["error"]
+    wrong_sender = campaign(w, sender="x@elsewhere.example")
+    assert wrong_sender.status_code == 400
+    assert "x@elsewhere.example" in wrong_sender.json()["error"]
+    assert campaign(w, name="spring").status_code == 201
+    assert campaign(w, name="spring").status_code == 400  # exists
+    assert (
+        w.client.post("/api/campaigns/spring/explode", headers=w.as_(MARKETING)).status_code == 422
+    )
+
+
+# --- domains and plans ---------------------------------------------------------------------
+
+
+def test_domain_view_history_and_ops_changes(w: ApiWorld) -> None:
+    detail = w.client.get(f"/api/domains/{DOMAIN}", headers=w.as_(MARKETING)).json()
+    assert (detail["plan"], detail["step"], detail["status"]) == ("demo", 0, "ramping")
+    assert (detail["cap_today"], detail["sent_today"], detail["left_today"]) == (60, 0, 60)
+    assert detail["health"]["level"] == "unknown"
+    assert (detail["health"]["hold_line"], detail["health"]["pause_line"]) == (0.01, 0.02)
+    assert detail["history"][-1]["planned"] == 60
+    step = w.client.post(
+        f"/api/domains/{DOMAIN}/set-step", json={"step": 2, "reason": "proven"}, headers=w.as_(OPS)
+    )
+    assert step.status_code == 200
+    assert step.json()["domain"]["cap_today"] == 240
+    too_far = w.client.post(
+        f"/api/domains/{DOMAIN}/set-step", json={"step": 99, "reason": "x"}, headers=w.as_(OPS)
+    )
+    assert too_far.status_code == 409
+    bad_plan = w.client.post(
+        f"/api/domains/{DOMAIN}/apply-plan",
+        json={
+            "plan_yaml": "name: x\nsteps:\n  - {per_hour: 10, per_day: 5, per_yearr: 1}\n",
+            "reason": "x",
+        },
+        headers=w.as_(OPS),
+    )
+    assert bad_plan.status_code == 422
+    assert any("per_yearr" in p for p in bad_plan.json()["problems"])
+    plans = w.client.get("/api/plans", headers=w.as_(OPS)).json()
+    assert {"acs-default", "conservative", "fast", "demo"} <= set(plans)
+    applied = w.client.post(
+        f"/api/domains/{DOMAIN}/apply-plan",
+        json={"plan_yaml": plans["conservative"], "reason": "slower"},
+        headers=w.as_(OPS),
+    )
+    assert applied.status_code == 200
+    assert applied.json()["domain"]["plan"] == "conservative"
+    check = w.client.post(
+        "/api/plans/validate", json={"plan_yaml": plans["fast"]}, headers=w.as_(MARKETING)
+    )
+    assert check.json()["valid"] is True
+    audit = w.client.get(f"/api/domains/{DOMAIN}/audit", headers=w.as_(MARKETING)).json()
+    assert [e["action"] for e in audit][:2] == ["apply-plan", "set-step"]
+    assert audit[0]["actor"] == "token:ops-1"
+    report = w.client.get(f"/api/domains/{DOMAIN}/report", headers=w.as_(MARKETING)).json()
+    assert report["under_2_percent"] is False  # no reports yet: not proven
+    assert w.client.get("/api/domains/nope.example", headers=w.as_(MARKETING)).status_code == 404
+
+
+# --- monitoring, network, secrets ----------------------------------------------------------
+
+
+def test_metrics_and_readiness(w: ApiWorld) -> None:
+    assert upload(w, people_csv(3)).status_code == 201
+    assert campaign(w).status_code == 201
+    assert w.client.post("/api/campaigns/spring/start", headers=w.as_(MARKETING)).status_code == 200
+    text = w.client.get("/metrics").text
+    assert f'warmup_domain_step{{domain="{DOMAIN}"}} 0.0' in text
+    assert f'warmup_domain_status{{domain="{DOMAIN}",status="ramping"}} 1.0' in text
+    assert f'warmup_domain_cap{{domain="{DOMAIN}",period="day"}} 60.0' in text
+    assert f'warmup_domain_allowance_today{{domain="{DOMAIN}"}} 60.0' in text
+    assert f'warmup_ledger_rows{{domain="{DOMAIN}",state="pending"}} 3.0' in text
+    assert f'warmup_domain_health_rate{{domain="{DOMAIN}",rate="failure"}} 0.0' in text
+    assert "# TYPE warmup_accepted_total counter" in text
+    ready = w.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"ready": True, "checks": {"database": "ok"}}
+
+
+def test_queue_depth_and_429s_come_from_redis_and_a_dead_redis_is_not_ready(
+    database: Database, tmp_path: Path
+) -> None:
+    from tests.conftest import redis_or_fail
+    from warmup.ratelimit.redis_limiter import RedisLimiter
+
+    client = redis_or_fail()
+    with api_world(database, tmp_path, redis_url="redis://127.0.0.1:6379/0") as w:
+        RedisLimiter(client).throttle("api-test-scope", 1.0, 0.0)
+        text = w.client.get("/metrics").text
+        assert 'warmup_queue_depth{queue="send"}' in text
+        assert 'warmup_throttled_total{scope="api-test-scope"}' in text
+        assert w.client.get("/readyz").json()["checks"]["redis"] == "ok"
+    client.delete("warmup:rl:throttles:api-test-scope", "warmup:rl:throttle:api-test-scope")
+    dead = Settings(redis_url=SecretStr("redis://127.0.0.1:1/0"))
+    with TestClient(create_app(dead, database)) as unready:
+        answer = unready.get("/readyz")
+        assert answer.status_code == 503
+        assert answer.json()["checks"] == {
+            "database": "ok",
+            "redis": "unreachable (ConnectionError)",
+        }
+
+
+def test_the_allow_list_keeps_other_networks_out_but_not_the_webhook(
+    database: Database, tmp_path: Path
+) -> None:
+    with api_world(database, tmp_path, api_allowed_cidrs="10.0.0.0/8, 192.168.1.0/24") as w:
+        outside = w.client.get(
+            "/api/domains", headers=w.as_(OPS)
+        )  # TestClient's host: "testclient"
+        assert outside.status_code == 403
+        assert w.client.get("/metrics").status_code == 403
+        assert w.client.get("/dashboard").status_code == 403
+        assert w.client.get("/healthz").status_code == 200
+        webhook = w.client.post("/webhooks/acs", json=[])  # reachable, then its own check
+        assert webhook.status_code == 401
+        inside = TestClient(w.client.app, client=("10.1.2.3", 5000))
+        assert inside.get("/api/domains", headers=w.as_(OPS)).status_code == 200
+
+
+def test_no_response_carries_a_secret(w: ApiWorld) -> None:
+    assert upload(w, people_csv(3)).status_code == 201
+    assert campaign(w).status_code == 201
+    bodies = []
+    for path in (
+        "/api/domains",
+        f"/api/domains/{DOMAIN}",
+        f"/api/domains/{DOMAIN}/audit",
+        "/api/campaigns",
+        "/api/campaigns/spring",
+        "/api/lists",
+        "/api/tokens",
+        "/api/whoami",
+        "/metrics",
+        "/readyz",
+        "/openapi.json",
+        "/dashboard",
+        "/dashboard/app.js",
+    ):
+        answer = w.client.get(path, headers=w.as_(ADMIN))
+        assert answer.status_code == 200, path
+        bodies.append(answer.text)
+    bodies.append(w.client.post("/api/campaigns/nope/start", headers=w.as_(ADMIN)).text)
+    secrets = [*SECRETS["webhook_secrets"].split(","), SECRETS["unsubscribe_secret"]]
+    secrets += list(w.tokens.values())
+    with w.database.session() as session:
+        from warmup.store.models import ApiToken
+
+        secrets += list(session.scalars(select(ApiToken.token_hash)))
+    for body in bodies:
+        for secret in secrets:
+            assert secret not in body
+
+
+def test_the_dashboard_is_served_with_a_strict_policy(w: ApiWorld) -> None:
+    page = w.client.get("/dashboard")
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy
+    assert "connect-src 'self'" in policy
+    assert "http" not in page.text.replace("http://www.w3.org", "")  # nothing from elsewhere
+    script = w.client.get("/dashboard/app.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert "innerHTML" not in script.text  # values are written as text
+    assert w.client.get("/dashboard/../app.py").status_code == 404
+    assert json.loads(w.client.get("/openapi.json").text)["info"]["title"] == "warmup"
