@@ -80,6 +80,15 @@ function chart(detail) {
   const rates = days.map((d, i) => `${x(i) + step / 2},${yRate(d.failure_rate)}`).join(" ");
   root.append(svg("polyline", { points: rates, fill: "none", stroke: "#b00020",
     "stroke-width": 1.5, class: "failure-rate" }));
+  // A dot per day too, so a ramp's first day (a single point) shows.
+  days.forEach((d, i) => {
+    root.append(svg("circle", { cx: x(i) + step / 2, cy: yVolume(d.planned), r: 3,
+      fill: "#2e7d32" }));
+    if (d.reports) {
+      root.append(svg("circle", { cx: x(i) + step / 2, cy: yRate(d.failure_rate), r: 3,
+        fill: "#b00020" }));
+    }
+  });
   return root;
 }
 
