@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -24,6 +23,7 @@ from warmup.feedback.overview import DomainOverview, history, overview
 from warmup.feedback.readiness import readiness
 from warmup.plans.loader import parse_plan
 from warmup.plans.model import Plan
+from warmup.plans.presets import presets
 from warmup.store.domains import DomainRecord, DomainStore
 from warmup.store.models import AuditEntry
 from warmup.store.tokens import TokenInfo
@@ -32,7 +32,6 @@ router = APIRouter(prefix="/api", tags=["domains and plans"])
 Found = Annotated[Services, Depends(services)]
 Why = Annotated[str, Field(min_length=1, max_length=2000)]
 PlanYaml = Annotated[str, Field(min_length=1, max_length=64 * 1024)]
-PRESETS = Path(__file__).resolve().parents[2] / "schedules"
 
 
 class Caps(BaseModel):
@@ -301,9 +300,9 @@ def _audit(entry: AuditEntry) -> AuditOut:
 
 
 @router.get("/plans")
-def presets(_: Caller) -> dict[str, str]:
+def preset_plans(_: Caller) -> dict[str, str]:
     """The plans that ship with warmup, as YAML to read or apply."""
-    return {path.stem: path.read_text(encoding="utf-8") for path in sorted(PRESETS.glob("*.yaml"))}
+    return {name: path.read_text(encoding="utf-8") for name, path in presets().items()}
 
 
 @router.post("/plans/validate")

@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from warmup.errors import ConfigError
+from warmup.plans.presets import preset
 
 SENDER = "hello@demo.example.com"
 DOMAIN = "demo.example.com"
@@ -42,10 +43,7 @@ def _free_port() -> int:
 
 
 def _plan_path() -> Path:
-    path = Path(__file__).resolve().parents[2] / "schedules" / "demo.yaml"
-    if not path.exists():
-        raise ConfigError(f"the demo plan is missing: {path}")
-    return path
+    return preset("demo")
 
 
 def _write_list(path: Path, size: int) -> None:
