@@ -19,7 +19,6 @@ from warmup.settings import Settings, env_name
 from workers.tasks import register_tasks
 
 
-
 def create_app(settings: Settings) -> Celery:
     if settings.redis_url is None:
         raise ConfigError(f"{env_name('redis_url')} is required to run workers and beat")
