@@ -143,6 +143,14 @@ def test_tokens_are_shown_once_then_only_by_prefix(w: ApiWorld) -> None:
     )
     assert w.client.delete("/api/tokens/nobody", headers=w.as_(ADMIN)).status_code == 404
     assert ("create", "token:admin-1") in audit_actors(w, "ci")
+    log = w.client.get(
+        "/api/audit", params={"subject_type": "token", "actor": "token:admin-1"}, headers=w.as_(OPS)
+    )
+    assert [(e["subject"], e["action"]) for e in log.json()] == [("ci", "create")]
+    assert (
+        w.client.get("/api/audit", params={"subject_type": "x"}, headers=w.as_(OPS)).status_code
+        == 422
+    )
 
 
 # --- lists ---------------------------------------------------------------------------------

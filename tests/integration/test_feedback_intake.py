@@ -15,7 +15,7 @@ from warmup.emulator.config import EventSchema
 from warmup.feedback.health import judge_domain, window_counts
 from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.reports import DeliveryReport, parse_report
-from warmup.store.models import LedgerRow, Suppression
+from warmup.store.models import AuditEntry, LedgerRow, Suppression
 
 pytestmark = pytest.mark.integration
 
@@ -74,6 +74,16 @@ def test_reports_are_kept_once_matched_and_bounces_suppressed(
                 ).all()
             )
             suppressed = set(session.scalars(select(Suppression.address)))
+            audited = session.execute(
+                select(AuditEntry.subject, AuditEntry.actor, AuditEntry.reason).where(
+                    AuditEntry.subject_type == "suppression"
+                )
+            ).all()
+        # Each suppression from a report is in the audit log, once (not again for the repeat).
+        assert {subject for subject, _, _ in audited} == bounced
+        assert len(audited) == len(bounced)
+        assert {actor for _, actor, _ in audited} == {"delivery-feedback"}
+        assert all(reason.startswith("hard_bounce (delivery report ") for _, _, reason in audited)
         assert outcomes == {"delivered": 200 - len(bounced), "hard_bounce": len(bounced)}
         assert suppressed == bounced
 

@@ -15,6 +15,7 @@ import redis
 from fastapi import FastAPI
 
 from warmup.api import (
+    audit_log,
     campaigns,
     dashboard,
     domains,
@@ -90,7 +91,17 @@ def create_app(
     app.state.suppression = SuppressionStore(db)
     app.state.unsubscriber = found.unsubscriber
     problems.install(app)
-    for module in (lists, campaigns, domains, tokens, metrics, dashboard, webhook, unsubscribe):
+    for module in (
+        lists,
+        campaigns,
+        domains,
+        audit_log,
+        tokens,
+        metrics,
+        dashboard,
+        webhook,
+        unsubscribe,
+    ):
         app.include_router(module.router)
     networks = settings.allowed_networks()
     if networks is not None:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from warmup.api.audit_log import AuditOut, audit_out
 from warmup.api.auth import Caller, Ops
 from warmup.api.services import Services, services
 from warmup.control import machine
@@ -25,7 +26,6 @@ from warmup.plans.loader import parse_plan
 from warmup.plans.model import Plan
 from warmup.plans.presets import presets
 from warmup.store.domains import DomainRecord, DomainStore
-from warmup.store.models import AuditEntry
 from warmup.store.tokens import TokenInfo
 
 router = APIRouter(prefix="/api", tags=["domains and plans"])
@@ -112,15 +112,6 @@ class PlanCheck(BaseModel):
     name: str | None
     steps: int
     problems: list[str]
-
-
-class AuditOut(BaseModel):
-    at: datetime
-    actor: str
-    subject_type: str
-    subject: str
-    action: str
-    reason: str
 
 
 def _out(view: DomainOverview) -> DomainOut:
@@ -285,18 +276,7 @@ def domain_audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[AuditOut]:
     """The domain's audit log, newest first: who changed what, and why."""
-    return [_audit(e) for e in DomainStore(found.database).audit(name, limit)]
-
-
-def _audit(entry: AuditEntry) -> AuditOut:
-    return AuditOut(
-        at=entry.at,
-        actor=entry.actor,
-        subject_type=entry.subject_type,
-        subject=entry.subject,
-        action=entry.action,
-        reason=entry.reason,
-    )
+    return [audit_out(e) for e in DomainStore(found.database).audit(name, limit)]
 
 
 @router.get("/plans")

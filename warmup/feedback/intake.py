@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from warmup.control.health import Outcome
 from warmup.feedback.reports import DeliveryReport
 from warmup.store.database import Database
-from warmup.store.models import DeliveryEvent, LedgerRow, Suppression
+from warmup.store.models import DeliveryEvent, LedgerRow
+from warmup.store.suppression import suppress_in
 
 SUPPRESSING = {Outcome.HARD_BOUNCE: "hard_bounce", Outcome.COMPLAINT: "complaint"}
 
@@ -34,11 +35,14 @@ class IngestReport:
     suppressed: int = 0
 
 
+FEEDBACK_ACTOR = "delivery-feedback"
+
+
 def _suppress(session: Session, address: str, reason: str, source: str, at: datetime) -> bool:
-    if session.get(Suppression, address) is not None:
-        return False
-    session.add(Suppression(address=address, reason=reason, source=source, created_at=at, note=""))
-    return True
+    # In the intake's transaction: the report, its suppression and the audit entry together.
+    return suppress_in(
+        session, address, reason=reason, source=source, actor=FEEDBACK_ACTOR, at=at, replace=False
+    )
 
 
 class FeedbackStore:

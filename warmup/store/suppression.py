@@ -41,6 +41,55 @@ def _audit(
     session.add(audit_entry("suppression", address, action, actor=actor, reason=reason, at=at))
 
 
+def suppress_in(
+    session: Session,
+    address: str,
+    *,
+    reason: str,
+    source: str,
+    actor: str,
+    at: datetime,
+    expires_at: datetime | None = None,
+    note: str = "",
+    replace: bool = True,
+) -> bool:
+    """Suppress a normalised ``address`` in the caller's transaction, with its audit entry.
+
+    True if it was not suppressed before. An existing suppression is updated, or with
+    ``replace=False`` left as it is (and nothing is written).
+    """
+    existing = session.get(Suppression, address)
+    if existing is None:
+        session.add(
+            Suppression(
+                address=address,
+                reason=reason,
+                source=source,
+                created_at=at,
+                expires_at=expires_at,
+                note=note,
+            )
+        )
+    elif not replace:
+        return False
+    else:
+        existing.reason, existing.source, existing.expires_at, existing.note = (
+            reason,
+            source,
+            expires_at,
+            note,
+        )
+    _audit(
+        session,
+        at=at,
+        actor=actor,
+        action="suppress",
+        address=address,
+        reason=f"{reason} ({source})",
+    )
+    return existing is None
+
+
 class SuppressionStore:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -66,34 +115,16 @@ class SuppressionStore:
         except InvalidAddress as exc:
             raise ConfigError(f"{address!r}: {exc}") from None
         with self._db.session() as session:
-            existing = session.get(Suppression, normal)
-            if existing is None:
-                session.add(
-                    Suppression(
-                        address=normal,
-                        reason=reason,
-                        source=source,
-                        created_at=at,
-                        expires_at=expires_at,
-                        note=note,
-                    )
-                )
-            else:
-                existing.reason, existing.source, existing.expires_at, existing.note = (
-                    reason,
-                    source,
-                    expires_at,
-                    note,
-                )
-            _audit(
+            return suppress_in(
                 session,
-                at=at,
+                normal,
+                reason=reason,
+                source=source,
                 actor=actor,
-                action="suppress",
-                address=normal,
-                reason=f"{reason} ({source})",
+                at=at,
+                expires_at=expires_at,
+                note=note,
             )
-            return existing is None
 
     def remove(self, address: str, *, actor: str, at: datetime) -> bool:
         normal = address.strip().lower()
