@@ -218,6 +218,7 @@ def test_a_new_user_watches_a_pause_and_ops_resumes_it(postgres_url: str, tmp_pa
             expect(card.locator("svg.chart .pause-line")).to_have_count(1)
             expect(card.locator("svg.chart .hold-line")).to_have_count(1)
             expect(card.locator("svg.chart rect.sent")).to_have_count(1)  # one day so far
+            expect(row.locator(".failures")).not_to_have_text("no reports yet")
             reason = card.locator(".reason").inner_text()
             assert "≥ pause 2 %" in reason, reason
             ops_page.screenshot(path=artefact("dashboard-paused.png"), full_page=True)

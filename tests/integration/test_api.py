@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -257,6 +258,12 @@ def test_campaign_lifecycle(w: ApiWorld) -> None:
     )
     listed = w.client.get("/api/campaigns", headers=w.as_(OPS)).json()
     assert [(c["name"], c["progress"]) for c in listed] == [("spring", 0.0)]
+    assert listed[0]["health"] == {
+        "reports": 0,
+        "failure_rate": 0.0,
+        "hard_bounce_rate": 0.0,
+        "complaint_rate": 0.0,
+    }
     export = w.client.get("/api/campaigns/spring/export", headers=w.as_(MARKETING))
     assert export.status_code == 200
     assert len(export.text.splitlines()) == 6
@@ -367,12 +374,13 @@ def test_queue_depth_and_429s_come_from_redis_and_a_dead_redis_is_not_ready(
 
     client = redis_or_fail()
     with api_world(database, tmp_path, redis_url="redis://127.0.0.1:6379/0") as w:
-        RedisLimiter(client).throttle("api-test-scope", 1.0, 0.0)
+        scope = f"api-test-{uuid.uuid4().hex[:8]}"  # runs sharing this Redis do not collide
+        RedisLimiter(client).throttle(scope, 1.0, 0.0)
         text = w.client.get("/metrics").text
         assert 'warmup_queue_depth{queue="send"}' in text
-        assert 'warmup_throttled_total{scope="api-test-scope"}' in text
+        assert f'warmup_throttled_total{{scope="{scope}"}} 1.0' in text
         assert w.client.get("/readyz").json()["checks"]["redis"] == "ok"
-    client.delete("warmup:rl:throttles:api-test-scope", "warmup:rl:throttle:api-test-scope")
+    client.delete(f"warmup:rl:throttles:{scope}", f"warmup:rl:throttle:{scope}")
     dead = Settings(redis_url=SecretStr("redis://127.0.0.1:1/0"))
     with TestClient(create_app(dead, database)) as unready:
         answer = unready.get("/readyz")

@@ -30,14 +30,7 @@ class AuditOut(BaseModel):
 
 
 def audit_out(entry: AuditEntry) -> AuditOut:
-    return AuditOut(
-        at=entry.at,
-        actor=entry.actor,
-        subject_type=entry.subject_type,
-        subject=entry.subject,
-        action=entry.action,
-        reason=entry.reason,
-    )
+    return AuditOut.model_validate(entry, from_attributes=True)
 
 
 @router.get("/audit")

@@ -23,6 +23,9 @@ from warmup.campaigns.compose import Composer, unsubscriber_from
 from warmup.campaigns.report import CampaignReport, campaign_report, export_campaign
 from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
+from warmup.control.health import OutcomeCounts
+from warmup.feedback.health import window_counts
+from warmup.store.domains import DomainStore
 from warmup.store.models import Campaign
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
@@ -65,6 +68,16 @@ class CampaignOut(BaseModel):
     eta_note: str
     cost_so_far_usd: float
     cost_total_usd: float
+    health: CampaignHealth
+
+
+class CampaignHealth(BaseModel):
+    """The campaign's own outcomes over its domain's health window."""
+
+    reports: int
+    failure_rate: float
+    hard_bounce_rate: float
+    complaint_rate: float
 
 
 class CreatedOut(BaseModel):
@@ -82,7 +95,7 @@ class PreviewOut(BaseModel):
     size_bytes: int
 
 
-def _out(report: CampaignReport) -> CampaignOut:
+def _out(report: CampaignReport, counts: OutcomeCounts) -> CampaignOut:
     return CampaignOut(
         name=report.name,
         status=report.status.value,
@@ -98,12 +111,21 @@ def _out(report: CampaignReport) -> CampaignOut:
         eta_note=report.eta_note,
         cost_so_far_usd=round(report.cost_so_far, 4),
         cost_total_usd=round(report.cost_total, 4),
+        health=CampaignHealth(
+            reports=counts.total,
+            failure_rate=round(counts.failure_rate, 6),
+            hard_bounce_rate=round(counts.hard_bounce_rate, 6),
+            complaint_rate=round(counts.complaint_rate, 6),
+        ),
     )
 
 
 def _report(found: Services, name: str) -> CampaignOut:
-    today = found.clock.now().date()
-    return _out(campaign_report(found.database, name, today=today, message_kb=MESSAGE_KB))
+    now = found.clock.now()
+    report = campaign_report(found.database, name, today=now.date(), message_kb=MESSAGE_KB)
+    campaign = CampaignStore(found.database).get(name)
+    record = DomainStore(found.database).get(report.domain)
+    return _out(report, window_counts(found.database, record, now, campaign_id=campaign.id))
 
 
 @router.get("")

@@ -42,15 +42,7 @@ class WhoAmI(BaseModel):
 
 
 def _out(info: TokenInfo) -> TokenOut:
-    return TokenOut(
-        name=info.name,
-        role=info.role,
-        prefix=info.prefix,
-        created_at=info.created_at,
-        created_by=info.created_by,
-        revoked_at=info.revoked_at,
-        last_used_at=info.last_used_at,
-    )
+    return TokenOut.model_validate(info, from_attributes=True)
 
 
 @router.get("/whoami")

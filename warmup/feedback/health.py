@@ -28,7 +28,14 @@ HEALTH_CLASS = {
 }
 
 
-def window_counts(database: Database, record: DomainRecord, now: datetime) -> OutcomeCounts:
+def window_counts(
+    database: Database, record: DomainRecord, now: datetime, campaign_id: int | None = None
+) -> OutcomeCounts:
+    """Outcomes in the domain's health window; of one campaign's mail only, if given.
+
+    The gates judge the domain; a campaign's own window shows which campaign (which list)
+    brings the failures, so marketing can stop it before it costs the domain its ramp.
+    """
     since = now - timedelta(hours=record.plan.gates.window_hours)
     if record.state.health_since is not None:
         since = max(since, record.state.health_since)
@@ -42,6 +49,8 @@ def window_counts(database: Database, record: DomainRecord, now: datetime) -> Ou
         )
         .group_by(LedgerRow.outcome)
     )
+    if campaign_id is not None:
+        query = query.where(LedgerRow.campaign_id == campaign_id)
     counts: dict[str, int] = {}
     with database.session() as session:
         for outcome, n in session.execute(query).all():

@@ -155,6 +155,8 @@ function campaignRow(c) {
     el("td", {}, c.name), el("td", { class: "status" }, c.status), el("td", {}, c.domain),
     el("td", {}, bar, ` ${(c.progress * 100).toFixed(1)} %`),
     el("td", { class: "sent" }, `${num(c.sent)} of ${num(c.rows)}`),
+    el("td", { class: "failures" }, c.health.reports
+      ? `${pct(c.health.failure_rate)} of ${num(c.health.reports)}` : "no reports yet"),
     el("td", { class: "eta" }, c.eta ? `${c.eta} (${c.eta_note})` : c.eta_note));
 }
 
