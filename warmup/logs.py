@@ -57,6 +57,11 @@ def configure_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
+    # uvicorn's loggers go through the handler above (and its redaction), whatever configured
+    # them before: `warmup api` runs uvicorn with log_config=None for the same reason.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
     # azure-core logs each request at INFO; keep it for debugging only.
     for noisy in ("azure", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

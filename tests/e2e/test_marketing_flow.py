@@ -89,6 +89,7 @@ def test_marketing_flow(database_url: str, tmp_path: Path) -> None:
     status = warmup("campaign", "status", "-c", "welcome")
     assert "welcome (paused)" in status
     assert "pending" in status
+    assert "this campaign over the last 24 h: failure rate 0.00%" in status
     warmup("campaign", "export", "-c", "welcome", "-o", "welcome.csv")
     exported = (tmp_path / "welcome.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in exported[1:]] == ["grace@gmail.com", "ada@example.org"]

@@ -15,7 +15,9 @@ from warmup.campaigns.report import campaign_report, export_campaign
 from warmup.campaigns.store import CampaignStore
 from warmup.commands.context import actor, command_settings, now, open_database
 from warmup.content.templates import MessageTemplate
+from warmup.feedback.health import window_counts
 from warmup.plans.schedule import usd
+from warmup.store.domains import DomainStore
 
 app = typer.Typer(
     help="Campaigns: create, preview, start, pause, resume, cancel, status, export.",
@@ -148,9 +150,8 @@ def status(
     message_kb: Annotated[float, typer.Option(help="Average message size for the cost.")] = 50.0,
 ) -> None:
     """Counts by ledger state and outcome, the ETA from the domain's ramp, and the ACS cost."""
-    report = campaign_report(
-        open_database(command_settings()), name, today=now().date(), message_kb=message_kb
-    )
+    database = open_database(command_settings())
+    report = campaign_report(database, name, today=now().date(), message_kb=message_kb)
     console.print(
         f"campaign [bold]{report.name}[/] ({report.status.value}) — list {report.list_name}, "
         f"domain {report.domain}, {report.rows:,} recipients"
@@ -165,6 +166,13 @@ def status(
         console.print(
             "outcomes: " + ", ".join(f"{k} {v:,}" for k, v in sorted(report.by_outcome.items()))
         )
+    record = DomainStore(database).get(report.domain)
+    own = window_counts(database, record, now(), CampaignStore(database).get(name).id)
+    console.print(
+        f"this campaign over the last {record.plan.gates.window_hours} h: failure rate "
+        f"{own.failure_rate:.2%}, hard bounces {own.hard_bounce_rate:.2%}, complaints "
+        f"{own.complaint_rate:.2%} ({own.total:,} reports)"
+    )
     console.print(
         f"ETA: {report.eta:%a %Y-%m-%d} ({report.eta_note})"
         if report.eta
