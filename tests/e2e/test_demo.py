@@ -22,5 +22,8 @@ def test_demo_runs_a_campaign_end_to_end_with_no_services() -> None:
     assert "400 accepted by ACS" in output
     assert "counts add up: yes" in output
     assert "duplicates at ACS: 0" in output
+    # The API ran beside the workers: every accepted message's report came through its webhook.
+    assert "dashboard: http://127.0.0.1:" in output
+    assert "delivery reports through the webhook: 400 of 400" in output
     assert "step(s) reached" in output
     assert "ramp: 0 step(s)" not in output

