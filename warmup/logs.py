@@ -60,8 +60,11 @@ def configure_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> 
     # uvicorn's loggers go through the handler above (and its redaction), whatever configured
     # them before: `warmup api` runs uvicorn with log_config=None for the same reason.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers.clear()
-        logging.getLogger(name).propagate = True
+        server_logger = logging.getLogger(name)
+        server_logger.handlers.clear()
+        server_logger.propagate = True
+        server_logger.disabled = False
+        server_logger.setLevel(logging.NOTSET)  # the root's level decides
     # azure-core logs each request at INFO; keep it for debugging only.
     for noisy in ("azure", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
