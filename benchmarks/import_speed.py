@@ -5,7 +5,10 @@ process tree:
   1. baseline: a naive single-process loop (csv.reader + email-validator per row, no database),
      the floor any importer pays for validation alone;
   2. `warmup lists import` into a fresh SQLite file;
-  3. `warmup lists import` into a fresh PostgreSQL schema (skipped with --no-postgres).
+  3. `warmup lists import` into a fresh PostgreSQL schema (skipped with --no-postgres);
+  4. the same file uploaded to `POST /api/lists` of a real `warmup api` process (SQLite): the
+     time until the answer (transfer, spooling to disk, import) and the API process's peak RSS,
+     which shows whether the upload is streamed rather than held in memory.
 Each import runs as its own child process; its peak RSS is that process's maximum resident set
 (the validation workers are separate, smaller processes). The rows in the database are counted
 afterwards.
@@ -87,6 +90,92 @@ def baseline(path: Path) -> dict[str, Any]:
     }
 
 
+API_CHILD = (
+    "import resource, signal, subprocess, sys\n"
+    "process = subprocess.Popen(sys.argv[1:])\n"
+    "signal.signal(signal.SIGTERM, lambda *_: process.terminate())\n"
+    "process.wait()\n"
+    "print('peak_kb', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, flush=True)\n"
+)
+
+
+def run_api_upload(path: Path, folder: Path) -> dict[str, Any]:
+    import requests
+
+    from warmup.store.database import Database
+    from warmup.store.tokens import Role, TokenStore
+
+    url = f"sqlite:///{folder / 'api.db'}"
+    database = Database.connect(url)
+    token, _ = TokenStore(database).create("bench", Role.MARKETING, actor="bench", at=_now())
+    database.dispose()
+    port = _free_port()
+    env = {**os.environ, "WARMUP_DATABASE_URL": url, "WARMUP_API_DATA_DIR": str(folder / "api")}
+    env["WARMUP_LOG_LEVEL"] = "WARNING"
+    api = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            API_CHILD,
+            sys.executable,
+            "-m",
+            "warmup",
+            "api",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            with contextlib.suppress(requests.ConnectionError):
+                if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        started = time.perf_counter()
+        with path.open("rb") as upload:
+            answer = requests.post(
+                f"{base}/api/lists",
+                headers={"Authorization": f"Bearer {token}"},
+                data={"name": "bench"},
+                files={"file": ("list.csv", upload, "text/csv")},
+                timeout=3600,
+            )
+        seconds = time.perf_counter() - started
+        answer.raise_for_status()
+    finally:
+        api.terminate()
+        out, _ = api.communicate(timeout=60)
+    imported = int(answer.json()["imported"])
+    peak_kb = int(re.search(r"peak_kb (\d+)", out).group(1))  # type: ignore[union-attr]
+    return {
+        "target": "api upload (SQLite)",
+        "rows": imported,
+        "stored": imported,
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(imported / seconds),
+        "peak_mb": round(peak_kb / 1024, 1),
+        "upload_mb": round(path.stat().st_size / 1024**2, 1),
+    }
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
 def run_import(path: Path, url: str, label: str) -> dict[str, Any]:
     env = {**os.environ, "WARMUP_DATABASE_URL": url, "WARMUP_ACTOR": "benchmark"}
     command = [
@@ -133,6 +222,7 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-api", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -156,6 +246,8 @@ def main() -> None:
                 with admin.begin() as connection:
                     connection.execute(sqlalchemy.text(f'drop schema "{schema}" cascade'))
                 admin.dispose()
+        if not args.no_api:
+            results.append(run_api_upload(path, Path(folder)))
 
     for result in results[1:]:
         result["meets_target"] = (
