@@ -267,6 +267,8 @@ def test_campaign_lifecycle(w: ApiWorld) -> None:
     export = w.client.get("/api/campaigns/spring/export", headers=w.as_(MARKETING))
     assert export.status_code == 200
     assert len(export.text.splitlines()) == 6
+    drafts = w.client.get("/api/campaigns", params={"status": "draft"}, headers=w.as_(OPS))
+    assert drafts.json() == []
     cancelled = w.client.post("/api/campaigns/spring/cancel", headers=w.as_(MARKETING)).json()
     assert (cancelled["status"], cancelled["by_state"]) == ("cancelled", {"skipped": 5})
     assert [a for a, _ in audit_actors(w, "spring")] == [
@@ -454,3 +456,64 @@ def test_the_dashboard_is_served_with_a_strict_policy(w: ApiWorld) -> None:
     assert "innerHTML" not in script.text  # values are written as text
     assert w.client.get("/dashboard/../app.py").status_code == 404
     assert json.loads(w.client.get("/openapi.json").text)["info"]["title"] == "warmup"
+
+
+def test_ops_add_a_domain_raise_its_quota_and_add_a_sender(w: ApiWorld) -> None:
+    plan = w.client.get("/api/plans", headers=w.as_(OPS)).json()["acs-default"]
+    body = {"name": "News.Example.org", "plan_yaml": plan, "senders": ["hi@news.example.org"]}
+    assert w.client.post("/api/domains", json=body, headers=w.as_(MARKETING)).status_code == 403
+    added = w.client.post("/api/domains", json=body, headers=w.as_(OPS))
+    assert added.status_code == 201, added.text
+    assert (added.json()["name"], added.json()["status"]) == ("news.example.org", "ramping")
+    assert added.json()["acs_quota_per_hour"] == 100  # ACS's default until raised
+    again = w.client.post("/api/domains", json=body, headers=w.as_(OPS))
+    assert again.status_code == 409
+    elsewhere = {**body, "name": "other.example.org"}
+    assert w.client.post("/api/domains", json=elsewhere, headers=w.as_(OPS)).status_code == 400
+    raised = w.client.post(
+        "/api/domains/news.example.org/quota",
+        json={"per_minute": 300, "per_hour": 10000},
+        headers=w.as_(OPS),
+    )
+    assert raised.json()["acs_quota_per_hour"] == 10000
+    sender = w.client.post(
+        "/api/domains/news.example.org/senders",
+        json={"address": "team@news.example.org"},
+        headers=w.as_(OPS),
+    )
+    assert sender.json()["senders"] == ["hi@news.example.org", "team@news.example.org"]
+    actions = audit_actors(w, "news.example.org")
+    assert ("set-quota", "token:ops-1") in actions
+    assert ("create", "token:ops-1") in actions
+
+
+def test_marketing_suppresses_and_allows_addresses(w: ApiWorld) -> None:
+    body = {"address": "Ada@Example.org", "reason": "manual", "days": 30, "note": "asked by phone"}
+    assert w.client.post("/api/suppressions", json=body, headers=w.as_(OPS)).status_code == 403
+    added = w.client.post("/api/suppressions", json=body, headers=w.as_(MARKETING))
+    assert added.status_code == 201, added.text
+    assert (added.json()["address"], added.json()["source"]) == (
+        "ada@example.org",
+        "token:marketing-1",
+    )
+    assert added.json()["expires_at"] is not None
+    found = w.client.get("/api/suppressions/ada@example.org", headers=w.as_(OPS))
+    assert found.json()["note"] == "asked by phone"
+    assert [s["address"] for s in w.client.get("/api/suppressions", headers=w.as_(OPS)).json()] == [
+        "ada@example.org"
+    ]
+    bad = w.client.post(
+        "/api/suppressions",
+        json={"address": "x@y.org", "reason": "dislike"},
+        headers=w.as_(MARKETING),
+    )
+    assert bad.status_code == 400
+    assert "unknown suppression reason" in bad.json()["error"]
+    removed = w.client.delete("/api/suppressions/ada@example.org", headers=w.as_(MARKETING))
+    assert removed.status_code == 200
+    assert w.client.get("/api/suppressions/ada@example.org", headers=w.as_(OPS)).status_code == 404
+    assert (
+        w.client.delete("/api/suppressions/ada@example.org", headers=w.as_(MARKETING)).status_code
+        == 404
+    )
+    assert [a for a, _ in audit_actors(w, "ada@example.org")] == ["suppress", "unsuppress"]

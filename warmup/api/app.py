@@ -22,6 +22,7 @@ from warmup.api import (
     lists,
     metrics,
     problems,
+    suppressions,
     tokens,
     unsubscribe,
     webhook,
@@ -94,6 +95,7 @@ def create_app(
     for module in (
         lists,
         campaigns,
+        suppressions,
         domains,
         audit_log,
         tokens,

@@ -20,6 +20,7 @@ from starlette.background import BackgroundTask
 from warmup.api.auth import Caller, Marketing
 from warmup.api.services import Services, services
 from warmup.campaigns.compose import Composer, unsubscriber_from
+from warmup.campaigns.model import CampaignStatus
 from warmup.campaigns.report import CampaignReport, campaign_report, export_campaign
 from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
@@ -129,10 +130,18 @@ def _report(found: Services, name: str) -> CampaignOut:
 
 
 @router.get("")
-def all_campaigns(_: Caller, found: Found) -> list[CampaignOut]:
-    """Every campaign with its progress and ETA, newest first."""
+def all_campaigns(
+    _: Caller,
+    found: Found,
+    status: CampaignStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[CampaignOut]:
+    """Campaigns with their progress and ETA, newest first (of one status, if given)."""
+    query = select(Campaign.name).order_by(Campaign.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(Campaign.status == status.value)
     with found.database.session() as session:
-        names = session.scalars(select(Campaign.name).order_by(Campaign.id.desc())).all()
+        names = session.scalars(query).all()
     return [_report(found, name) for name in names]
 
 

@@ -17,13 +17,14 @@ from warmup.api.audit_log import AuditOut, audit_out
 from warmup.api.auth import Caller, Ops
 from warmup.api.services import Services, services
 from warmup.control import machine
+from warmup.control.allowance import AcsQuota
 from warmup.control.machine import Decision
 from warmup.control.state import DomainState
 from warmup.errors import PlanError
 from warmup.feedback.overview import DomainOverview, history, overview
 from warmup.feedback.readiness import readiness
 from warmup.plans.loader import parse_plan
-from warmup.plans.model import Plan
+from warmup.plans.model import ACS_DEFAULT_PER_HOUR, ACS_DEFAULT_PER_MINUTE, Plan
 from warmup.plans.presets import presets
 from warmup.store.domains import DomainRecord, DomainStore
 from warmup.store.tokens import TokenInfo
@@ -103,6 +104,29 @@ class ApplyPlan(BaseModel):
     reason: Why
 
 
+Address = Annotated[str, Field(min_length=3, max_length=320)]
+PerMinute = Annotated[int, Field(ge=1, le=10_000_000)]
+PerHour = Annotated[int, Field(ge=1, le=100_000_000)]
+
+
+class DomainIn(BaseModel):
+    name: Annotated[str, Field(min_length=3, max_length=253)]
+    plan_yaml: PlanYaml
+    senders: Annotated[list[Address], Field(max_length=100)] = []
+    acs_quota_per_minute: PerMinute = ACS_DEFAULT_PER_MINUTE
+    acs_quota_per_hour: PerHour = ACS_DEFAULT_PER_HOUR
+
+
+class QuotaIn(BaseModel):
+    per_minute: PerMinute
+    per_hour: PerHour
+    reason: Why = "quota raised by Microsoft"
+
+
+class SenderIn(BaseModel):
+    address: Address
+
+
 class PlanText(BaseModel):
     plan_yaml: PlanYaml
 
@@ -158,6 +182,38 @@ def _view(found: Services, record: DomainRecord) -> DomainOut:
 def all_domains(_: Caller, found: Found) -> list[DomainOut]:
     """Every sending domain: status, step, today's cap and sends, health."""
     return [_view(found, record) for record in DomainStore(found.database).all()]
+
+
+@router.post("/domains", status_code=201)
+def add_domain(body: DomainIn, who: Ops, found: Found) -> DomainOut:
+    """Register a sending domain and start its warm-up on a plan (YAML) at step 0."""
+    record = DomainStore(found.database).create(
+        body.name,
+        parse_plan(body.plan_yaml, "<plan_yaml>"),
+        body.plan_yaml,
+        quota=AcsQuota(body.acs_quota_per_minute, body.acs_quota_per_hour),
+        senders=body.senders,
+        actor=who.actor,
+        at=found.clock.now(),
+    )
+    return _view(found, record)
+
+
+@router.post("/domains/{name}/quota")
+def set_quota(name: str, body: QuotaIn, who: Ops, found: Found) -> DomainOut:
+    """Record the subscription's ACS quota after Microsoft raises it."""
+    store = DomainStore(found.database)
+    quota = AcsQuota(body.per_minute, body.per_hour)
+    store.set_quota(name, quota, actor=who.actor, reason=body.reason, at=found.clock.now())
+    return _view(found, store.get(name))
+
+
+@router.post("/domains/{name}/senders")
+def add_sender(name: str, body: SenderIn, who: Ops, found: Found) -> DomainOut:
+    """Register another sender address on the domain."""
+    store = DomainStore(found.database)
+    store.add_sender(name, body.address, actor=who.actor, at=found.clock.now())
+    return _view(found, store.get(name))
 
 
 @router.get("/domains/{name}")

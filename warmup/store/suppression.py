@@ -149,10 +149,16 @@ class SuppressionStore:
                 .order_by(Suppression.address)
             )
 
-    def is_suppressed(self, address: str, at: datetime) -> bool:
+    def find(self, address: str, at: datetime) -> Suppression | None:
+        """The address's suppression in force at ``at``, if any."""
         with self._db.session() as session:
             row = session.get(Suppression, address.strip().lower())
-            return row is not None and (row.expires_at is None or row.expires_at > at)
+            return (
+                row if row is not None and (row.expires_at is None or row.expires_at > at) else None
+            )
+
+    def is_suppressed(self, address: str, at: datetime) -> bool:
+        return self.find(address, at) is not None
 
     def export(self, path: Path, at: datetime) -> int:
         count = 0

@@ -1,0 +1,86 @@
+"""``/api/suppressions``: addresses never to send to. Marketing adds and removes; anyone with a
+token may look an address up. Every change is in the audit log with the token's name."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from warmup.api.auth import Caller, Marketing
+from warmup.api.services import Services, services
+from warmup.store.models import Suppression
+from warmup.store.suppression import REASONS, SuppressionStore
+
+router = APIRouter(prefix="/api/suppressions", tags=["suppressions"])
+Found = Annotated[Services, Depends(services)]
+Address = Annotated[str, Field(min_length=3, max_length=320)]
+
+
+class SuppressionIn(BaseModel):
+    address: Address
+    reason: Annotated[str, Field(description=f"One of: {', '.join(sorted(REASONS))}")] = "manual"
+    days: Annotated[int, Field(ge=1, le=3650)] | None = None  # expire after; None: for good
+    note: Annotated[str, Field(max_length=2000)] = ""
+
+
+class SuppressionOut(BaseModel):
+    address: str
+    reason: str
+    source: str
+    created_at: datetime
+    expires_at: datetime | None
+    note: str
+
+
+def _out(row: Suppression) -> SuppressionOut:
+    return SuppressionOut.model_validate(row, from_attributes=True)
+
+
+@router.get("/{address}")
+def look_up(address: str, _: Caller, found: Found) -> SuppressionOut:
+    """Is this address suppressed, and why? 404 if it may be sent to."""
+    row = SuppressionStore(found.database).find(address, found.clock.now())
+    if row is None:
+        raise HTTPException(404, f"{address} is not suppressed")
+    return _out(row)
+
+
+@router.get("")
+def active(
+    _: Caller,
+    found: Found,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[SuppressionOut]:
+    """Active suppressions in address order (the first ``limit``)."""
+    rows = SuppressionStore(found.database).active(found.clock.now())
+    return [_out(row) for _, row in zip(range(limit), rows, strict=False)]
+
+
+@router.post("", status_code=201)
+def add(body: SuppressionIn, who: Marketing, found: Found) -> SuppressionOut:
+    """Suppress an address (for good, or for ``days``)."""
+    now = found.clock.now()
+    store = SuppressionStore(found.database)
+    store.add(
+        body.address,
+        reason=body.reason,
+        source=who.actor,
+        actor=who.actor,
+        at=now,
+        expires_at=now + timedelta(days=body.days) if body.days else None,
+        note=body.note,
+    )
+    row = store.find(body.address, now)
+    assert row is not None  # just written
+    return _out(row)
+
+
+@router.delete("/{address}")
+def remove(address: str, who: Marketing, found: Found) -> dict[str, str]:
+    """Allow an address again."""
+    if not SuppressionStore(found.database).remove(address, actor=who.actor, at=found.clock.now()):
+        raise HTTPException(404, f"{address} is not suppressed")
+    return {"address": address.strip().lower(), "status": "removed"}
