@@ -140,6 +140,7 @@ def run_api_upload(path: Path, folder: Path) -> dict[str, Any]:
             answer = requests.post(
                 f"{base}/api/lists",
                 headers={"Authorization": f"Bearer {token}"},
+                params={"wait": "true"},
                 data={"name": "bench"},
                 files={"file": ("list.csv", upload, "text/csv")},
                 timeout=3600,
@@ -149,7 +150,7 @@ def run_api_upload(path: Path, folder: Path) -> dict[str, Any]:
     finally:
         api.terminate()
         out, _ = api.communicate(timeout=60)
-    imported = int(answer.json()["imported"])
+    imported = int(answer.json()["report"]["imported"])
     peak_kb = int(re.search(r"peak_kb (\d+)", out).group(1))  # type: ignore[union-attr]
     return {
         "target": "api upload (SQLite)",

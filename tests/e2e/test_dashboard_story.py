@@ -168,8 +168,16 @@ def test_a_new_user_watches_a_pause_and_ops_resumes_it(postgres_url: str, tmp_pa
             files={"file": ("customers.csv", people_csv(3000), "text/csv")},
             timeout=60,
         )
-        assert uploaded.status_code == 201, uploaded.text
-        assert uploaded.json()["imported"] == 3000
+        assert uploaded.status_code == 202, uploaded.text  # imported in the background
+        deadline = time.monotonic() + 60
+        while (
+            job := requests.get(
+                url + uploaded.headers["location"], headers=as_marketing, timeout=10
+            ).json()
+        )["status"] == "running":
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
+        assert (job["status"], job["report"]["imported"]) == ("done", 3000)
         created = requests.post(
             f"{url}/api/campaigns",
             headers=as_marketing,

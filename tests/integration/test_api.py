@@ -29,10 +29,13 @@ def w(database: Database, tmp_path: Path) -> Iterator[ApiWorld]:
         yield world
 
 
-def upload(w: ApiWorld, data: bytes, name: str = "people", role: Role = MARKETING):  # type: ignore[no-untyped-def]
+def upload(
+    w: ApiWorld, data: bytes, name: str = "people", role: Role = MARKETING, wait: bool = True
+):  # type: ignore[no-untyped-def]
     return w.client.post(
         "/api/lists",
         headers=w.as_(role),
+        params={"wait": str(wait).lower()},
         data={"name": name},
         files={"file": ("people.csv", data, "text/csv")},
     )
@@ -160,7 +163,7 @@ def test_tokens_are_shown_once_then_only_by_prefix(w: ApiWorld) -> None:
 def test_upload_imports_and_the_rejected_rows_can_be_downloaded(w: ApiWorld) -> None:
     answer = upload(w, people_csv(20, bad=2))
     assert answer.status_code == 201, answer.text
-    report = answer.json()
+    report = answer.json()["report"]
     assert (report["rows"], report["imported"], report["invalid"]) == (22, 20, 2)
     assert report["fields"] == ["first_name"]
     rejected = w.client.get(report["rejected_report"], headers=w.as_(MARKETING))
@@ -215,6 +218,32 @@ def test_an_upload_over_the_limit_is_413_and_imports_nothing(
         assert streamed.status_code == 413
         with database.session() as session:
             assert session.scalar(select(ContactList.id)) is None
+
+
+def test_an_upload_is_imported_in_the_background_and_can_be_followed(w: ApiWorld) -> None:
+    answer = upload(w, people_csv(50), name="later", wait=False)
+    assert answer.status_code == 202
+    started = answer.json()
+    assert (started["status"], started["list_name"], started["report"]) == (
+        "running",
+        "later",
+        None,
+    )
+    assert answer.headers["location"] == f"/api/lists/imports/{started['id']}"
+    # TestClient runs the background work before it returns; a real client polls Location.
+    done = w.client.get(answer.headers["location"], headers=w.as_(OPS)).json()
+    assert (done["status"], done["progress"], done["rows_read"]) == ("done", 1.0, 50)
+    assert done["report"]["imported"] == 50
+    assert done["created_by"] == "token:marketing-1"
+    failed = upload(w, b"name,phone\nAda,1\n", name="broken", wait=False)
+    assert failed.status_code == 202
+    why = w.client.get(failed.headers["location"], headers=w.as_(OPS)).json()
+    assert why["status"] == "failed"
+    assert "email" in why["error"]
+    recent = w.client.get("/api/lists/imports", headers=w.as_(OPS)).json()
+    assert {job["list_name"] for job in recent} == {"later", "broken"}
+    assert w.client.get("/api/lists/imports/nope", headers=w.as_(OPS)).status_code == 404
+    assert not list((w.settings.api_data_dir / "uploads").iterdir())
 
 
 def test_bad_uploads_are_4xx_with_a_reason(w: ApiWorld) -> None:

@@ -121,7 +121,7 @@ def test_db_upgrade_and_current(database_url: str) -> None:
 
     assert db("current") == "empty (run: warmup db upgrade)"
     head = head_revision()
-    assert head == "0005"  # the newest migration (api_tokens)
+    assert head == "0006"  # the newest migration (list_imports)
     assert db("upgrade") == f"schema at {head} (was empty)"
     assert db("upgrade") == f"schema at {head} (up to date)"
     assert db("current") == head

@@ -230,3 +230,22 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[str | None] = mapped_column(String(200))
     last_used_at: Mapped[datetime | None]
+
+
+class ListImport(Base):
+    """One upload's import, for following its progress and reading its report afterwards."""
+
+    __tablename__ = "list_imports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # also names the report file
+    list_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))  # running, done, failed
+    bytes_total: Mapped[int] = mapped_column(BigInteger)
+    bytes_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]

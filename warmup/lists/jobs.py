@@ -1,0 +1,101 @@
+"""Imports run in the background: their progress and outcome, kept in the store.
+
+The API answers an upload at once and imports afterwards; anyone may then follow the import
+(bytes and rows read so far, then the report or the error) from any API replica. Progress is
+written at most once a second. An import whose process died stays "running" in the table; it
+is shown as "interrupted" once it has made no progress for ``STALE_AFTER``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from warmup.errors import NotFoundError
+from warmup.store.database import Database
+from warmup.store.models import ListImport
+
+STALE_AFTER = timedelta(minutes=5)
+WRITE_EVERY = 1.0  # seconds between progress writes
+
+
+class ImportJobs:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def start(
+        self, job_id: str, list_name: str, *, bytes_total: int, actor: str, at: datetime
+    ) -> ListImport:
+        job = ListImport(
+            id=job_id,
+            list_name=list_name,
+            status="running",
+            bytes_total=bytes_total,
+            bytes_read=0,
+            rows_read=0,
+            report={},
+            created_by=actor,
+            created_at=at,
+            updated_at=at,
+        )
+        with self._db.session() as session:
+            session.add(job)
+        return job
+
+    def progress_writer(self, job_id: str, now: Any) -> Any:
+        """A callback for the importer's progress that writes at most every WRITE_EVERY s.
+
+        SQLite has one writer at a time and the import's own transaction is it, so there the
+        progress is not written (it would wait for the import): it shows at the end.
+        """
+        last = 0.0
+        if self._db.engine.dialect.name == "sqlite":
+            return lambda bytes_read, rows_read: None
+
+        def write(bytes_read: int, rows_read: int) -> None:
+            nonlocal last
+            if time.monotonic() - last < WRITE_EVERY:
+                return
+            last = time.monotonic()
+            self._set(job_id, bytes_read=bytes_read, rows_read=rows_read, updated_at=now())
+
+        return write
+
+    def finish(self, job_id: str, report: dict[str, Any], rows: int, at: datetime) -> None:
+        self._set(
+            job_id,
+            status="done",
+            report=report,
+            bytes_read=ListImport.bytes_total,
+            rows_read=rows,
+            updated_at=at,
+            finished_at=at,
+        )
+
+    def fail(self, job_id: str, error: str, at: datetime) -> None:
+        self._set(job_id, status="failed", error=error, updated_at=at, finished_at=at)
+
+    def _set(self, job_id: str, **values: Any) -> None:
+        with self._db.session() as session:
+            session.execute(update(ListImport).where(ListImport.id == job_id).values(**values))
+
+    def get(self, job_id: str) -> ListImport:
+        with self._db.session() as session:
+            job = session.get(ListImport, job_id)
+            if job is None:
+                raise NotFoundError(f"no import {job_id!r}")
+            return job
+
+    def recent(self, limit: int = 20) -> list[ListImport]:
+        with self._db.session() as session:
+            query = select(ListImport).order_by(ListImport.created_at.desc()).limit(limit)
+            return list(session.scalars(query))
+
+
+def shown_status(job: ListImport, now: datetime) -> str:
+    if job.status == "running" and now - job.updated_at > STALE_AFTER:
+        return "interrupted"
+    return job.status
