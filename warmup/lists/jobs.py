@@ -2,8 +2,9 @@
 
 The API answers an upload at once and imports afterwards; anyone may then follow the import
 (bytes and rows read so far, then the report or the error) from any API replica. Progress is
-written at most once a second. An import whose process died stays "running" in the table; it
-is shown as "interrupted" once it has made no progress for ``STALE_AFTER``.
+written at most once a second (not on SQLite: see ``progress_writer``). An import whose process
+died stays "running" in the table; it is shown as "interrupted" once it has made no progress
+for ``STALE_AFTER``.
 """
 
 from __future__ import annotations
@@ -96,6 +97,6 @@ class ImportJobs:
 
 
 def shown_status(job: ListImport, now: datetime) -> str:
-    if job.status == "running" and now - job.updated_at > STALE_AFTER:
-        return "interrupted"
-    return job.status
+    # Only a job that has written progress can be seen to stop (SQLite writes none).
+    stalled = job.bytes_read > 0 and now - job.updated_at > STALE_AFTER
+    return "interrupted" if job.status == "running" and stalled else job.status
