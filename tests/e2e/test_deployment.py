@@ -139,3 +139,50 @@ def test_killed_workers_a_redis_restart_and_acs_storms_lose_and_duplicate_nothin
     finally:
         server.stop()
         database.dispose()
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_stopped_with_sigterm_finishes_its_batch_and_exits_cleanly(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # Kubernetes stops a pod with SIGTERM: the worker must finish (or hand back) what it holds
+    # and exit 0. With the default 300 s lease, an abandoned batch would hold the campaign
+    # past this test's deadline, so completing in time shows nothing was left behind.
+    database = Database.connect(postgres_url)
+    seed_campaign(database, tmp_path, recipients=3_000)
+    server = RedisServer(tmp_path)
+    server.start()
+    config = emulator_config(sender_domains=[DOMAIN], latency_ms=60, jitter_ms=20)
+    try:
+        with (
+            EmulatorServer(config) as emulator,
+            running_celery(
+                environment(postgres_url, server.url, emulator.url, WARMUP_BATCH_SIZE="50"),
+                tmp_path,
+            ) as celery,
+        ):
+            stopping = celery.worker("w1", concurrency=2)
+            celery.worker("w2", concurrency=2)
+            celery.beat()
+            deadline = time.monotonic() + 60
+            while emulator.stats()["accepted"] < 300:
+                assert time.monotonic() < deadline, celery.logs()
+                time.sleep(0.05)
+            stopping.terminate()  # SIGTERM: Celery's warm shutdown
+            assert stopping.wait(60) == 0, celery.logs()
+            assert emulator.stats()["accepted"] < 3_000  # it stopped mid-campaign
+            wait_for_completion(database, celery, timeout=120)
+            stats = emulator.stats()
+        log = (tmp_path / "w1.log").read_text(errors="replace")
+        assert "warm shutdown" in log.lower()
+        assert "WorkerLostError" not in log
+        # A batch that was running when the signal came was finished, not dropped.
+        after = log.lower().split("warm shutdown", 1)[1]
+        finished = [line for line in after.splitlines() if "send_batch" in line]
+        assert any("succeeded" in line for line in finished), log[-3000:]
+        exactly_once(stats, 3_000)
+        report = campaign_report(database, "c", today=datetime.now(UTC).date(), message_kb=5)
+        assert report.by_state == {"accepted": 3_000}
+    finally:
+        server.stop()
+        database.dispose()
