@@ -239,6 +239,13 @@ def test_a_new_user_watches_a_pause_and_ops_resumes_it(postgres_url: str, tmp_pa
             paused_card = marketing_page.locator(f'.domain[data-domain="{DOMAIN}"]')
             expect(paused_card.locator(".status")).to_have_text("paused")
             expect(paused_card.locator(".resume")).to_have_count(0)
+            # Marketing's own lever is the campaign: pause it from the dashboard, then resume.
+            campaign_row = marketing_page.locator('.campaign[data-campaign="winter-news"]')
+            expect(ops_page.locator(".campaign .campaign-pause")).to_have_count(0)  # ops: none
+            campaign_row.locator(".campaign-pause").click()
+            expect(campaign_row.locator(".status")).to_have_text("paused")
+            campaign_row.locator(".campaign-resume").click()
+            expect(campaign_row.locator(".status")).to_have_text("running")
             refused = requests.post(
                 f"{url}/api/domains/{DOMAIN}/resume",
                 headers=as_marketing,
@@ -264,7 +271,14 @@ def test_a_new_user_watches_a_pause_and_ops_resumes_it(postgres_url: str, tmp_pa
         assert actions[0] == ("resume", "token:ana")
         assert audit[0]["reason"].startswith("bad segment removed")
         assert ("pause", "health-gate") in actions
-        assert not any(actor == "token:mo" for _, actor in actions)
+        assert not any(actor == "token:mo" for _, actor in actions)  # no domain change by mo
+        campaign_log = requests.get(
+            f"{url}/api/audit",
+            params={"subject_type": "campaign", "actor": "token:mo"},
+            headers=as_marketing,
+            timeout=10,
+        ).json()
+        assert [e["action"] for e in campaign_log] == ["resume", "pause", "start", "create"]
         log = (tmp_path / "api.log").read_text()
         for secret in (ops, marketing, WEBHOOK_SECRET, UNSUBSCRIBE_SECRET):
             assert secret not in log

@@ -149,6 +149,26 @@ function domainCard(detail) {
   return card;
 }
 
+function campaignAction(c) {
+  // Marketing may pause a running campaign and resume a paused one (its domain is ops' call).
+  const action = { running: "pause", paused: "resume" }[c.status];
+  if (!action || !me.may.includes("marketing")) return "";
+  const button = el("button", { type: "button", class: `campaign-${action}` },
+    action === "pause" ? "Pause" : "Resume");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const result = await api(`/api/campaigns/${encodeURIComponent(c.name)}/${action}`, {
+        method: "POST", body: JSON.stringify({ reason: `${action} from the dashboard by ${me.name}` }) });
+      say(`${c.name}: ${result.status}`);
+    } catch (error) {
+      say(`${c.name}: ${error.message}`, true);
+    }
+    await refresh();
+  });
+  return button;
+}
+
 function campaignRow(c) {
   const bar = el("progress", { max: "1", value: String(c.progress) });
   return el("tr", { class: "campaign", "data-campaign": c.name },
@@ -157,7 +177,8 @@ function campaignRow(c) {
     el("td", { class: "sent" }, `${num(c.sent)} of ${num(c.rows)}`),
     el("td", { class: "failures" }, c.health.reports
       ? `${pct(c.health.failure_rate)} of ${num(c.health.reports)}` : "no reports yet"),
-    el("td", { class: "eta" }, c.eta ? `${c.eta} (${c.eta_note})` : c.eta_note));
+    el("td", { class: "eta" }, c.eta ? `${c.eta} (${c.eta_note})` : c.eta_note),
+    el("td", {}, campaignAction(c)));
 }
 
 function say(text, error = false) {
