@@ -41,8 +41,7 @@ def secret_values(settings: Settings) -> list[str]:
         if isinstance(value, SecretStr)
     ]
     # Each webhook secret on its own: the access log shows the one a call used (?code=...).
-    if settings.webhook_secrets is not None:
-        values += [s.strip() for s in settings.webhook_secrets.get_secret_value().split(",")]
+    values += settings.webhook_secret_values()
     # A driver error may quote the database password on its own, without the rest of the URL.
     _, _, authority = settings.database_url.get_secret_value().partition("://")
     credentials, at, _ = authority.rpartition("@")

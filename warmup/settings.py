@@ -146,22 +146,18 @@ class Settings(BaseSettings):
     @field_validator("api_allowed_cidrs")
     @classmethod
     def _networks(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        for part in value.split(","):
-            try:
-                ipaddress.ip_network(part.strip(), strict=False)
-            except ValueError:
-                raise ValueError(f"{part.strip()!r} is not a network like 10.0.0.0/8") from None
+        if value is not None:
+            _parse_networks(value)  # refuse a bad list at start-up, naming the bad entry
         return value
 
     def allowed_networks(self) -> list[IPv4Network | IPv6Network] | None:
-        if self.api_allowed_cidrs is None:
-            return None
-        return [
-            ipaddress.ip_network(part.strip(), strict=False)
-            for part in self.api_allowed_cidrs.split(",")
-        ]
+        return None if self.api_allowed_cidrs is None else _parse_networks(self.api_allowed_cidrs)
+
+    def webhook_secret_values(self) -> list[str]:
+        """Each configured webhook secret (empty when none: the webhook then refuses all)."""
+        if self.webhook_secrets is None:
+            return []
+        return [s.strip() for s in self.webhook_secrets.get_secret_value().split(",") if s.strip()]
 
     @field_validator("log_level")
     @classmethod
@@ -170,6 +166,16 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+
+def _parse_networks(value: str) -> list[IPv4Network | IPv6Network]:
+    networks = []
+    for part in value.split(","):
+        try:
+            networks.append(ipaddress.ip_network(part.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"{part.strip()!r} is not a network like 10.0.0.0/8") from None
+    return networks
 
 
 def env_name(field: str) -> str:

@@ -31,10 +31,8 @@ from warmup.api.access import ClientAllowList
 from warmup.api.services import Services
 from warmup.campaigns.compose import unsubscriber_from
 from warmup.clock import Clock, clock_for
-from warmup.feedback.intake import FeedbackStore
 from warmup.settings import Settings
 from warmup.store.database import Database
-from warmup.store.suppression import SuppressionStore
 from warmup.store.tokens import TokenStore
 
 DESCRIPTION = """Send bulk email through Azure Communication Services while a domain warms up.
@@ -76,21 +74,6 @@ def create_app(
 
     app = FastAPI(title="warmup", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.services = found
-    # The webhook's and the unsubscribe endpoint's own needs (see their modules).
-    app.state.webhook_secrets = [
-        s.strip().encode()
-        for s in (
-            settings.webhook_secrets.get_secret_value() if settings.webhook_secrets else ""
-        ).split(",")
-        if s.strip()
-    ]
-    app.state.webhook_max_bytes = settings.webhook_max_bytes
-    app.state.clock = found.clock
-    app.state.feedback = FeedbackStore(
-        db, soft_failures_to_suppress=settings.soft_failures_to_suppress
-    )
-    app.state.suppression = SuppressionStore(db)
-    app.state.unsubscriber = found.unsubscriber
     problems.install(app)
     for module in (
         lists,

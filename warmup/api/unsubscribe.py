@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from warmup.api.services import services
 from warmup.content.unsubscribe import InvalidToken, Unsubscriber
 from warmup.store.suppression import SuppressionStore
 
@@ -28,8 +29,7 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 
 def _unsubscriber(request: Request) -> Unsubscriber | None:
-    unsubscriber: Unsubscriber | None = request.app.state.unsubscriber
-    return unsubscriber
+    return services(request).unsubscriber
 
 
 @router.get("/u/{token}")
@@ -54,10 +54,10 @@ async def unsubscribe(request: Request, token: str) -> HTMLResponse:
     unsubscriber = _unsubscriber(request)
     if unsubscriber is None:
         return _page("Unavailable", "<p>Unsubscribing is not configured here.</p>", 503)
-    store: SuppressionStore = request.app.state.suppression
+    found = services(request)
     try:
         address = await run_in_threadpool(
-            store.unsubscribe, token, unsubscriber, at=request.app.state.clock.now()
+            SuppressionStore(found.database).unsubscribe, token, unsubscriber, at=found.clock.now()
         )
     except InvalidToken:
         return _page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 400)

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from warmup.api.services import services
 from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.reports import ReportError, events_of, parse_report, validation_code
 
@@ -34,8 +35,7 @@ def _problem(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _authorised(request: Request) -> bool:
-    secrets: list[bytes] = request.app.state.webhook_secrets
+def _authorised(request: Request, secrets: list[bytes]) -> bool:
     given = (
         request.query_params.get("code") or request.headers.get("X-Warmup-Webhook-Secret") or ""
     ).encode()
@@ -57,10 +57,11 @@ async def _body(request: Request, limit: int) -> bytes | None:
 
 
 def _refused(request: Request) -> JSONResponse | None:
-    if not request.app.state.webhook_secrets:
+    secrets = [s.encode() for s in services(request).settings.webhook_secret_values()]
+    if not secrets:
         # No secret configured: refuse everything rather than run an open endpoint.
         return _problem(503, "the webhook is not configured (WARMUP_WEBHOOK_SECRETS)")
-    if not _authorised(request):
+    if not _authorised(request, secrets):
         return _problem(401, "missing or wrong webhook secret")
     return None
 
@@ -84,9 +85,11 @@ async def receive(request: Request) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in JSON_TYPES:
         return _problem(415, f"content type must be one of {', '.join(JSON_TYPES)}")
-    raw = await _body(request, request.app.state.webhook_max_bytes)
+    found = services(request)
+    limit = found.settings.webhook_max_bytes
+    raw = await _body(request, limit)
     if raw is None:
-        return _problem(413, f"body larger than {request.app.state.webhook_max_bytes} bytes")
+        return _problem(413, f"body larger than {limit} bytes")
     try:
         body: Any = json.loads(raw)
         events = events_of(body)
@@ -96,8 +99,10 @@ async def receive(request: Request) -> Response:
         reports = [parse_report(event) for event in events]
     except (ValueError, ReportError) as exc:  # JSONDecodeError is a ValueError
         return _problem(400, str(exc))
-    store: FeedbackStore = request.app.state.feedback
-    result = await run_in_threadpool(store.ingest, reports, request.app.state.clock.now())
+    store = FeedbackStore(
+        found.database, soft_failures_to_suppress=found.settings.soft_failures_to_suppress
+    )
+    result = await run_in_threadpool(store.ingest, reports, found.clock.now())
     return JSONResponse(
         {
             "received": result.received,
