@@ -10,12 +10,14 @@ for ``STALE_AFTER``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
 from warmup.errors import NotFoundError
+from warmup.lists.importer import Progress
 from warmup.store.database import Database
 from warmup.store.models import ListImport
 
@@ -46,7 +48,7 @@ class ImportJobs:
             session.add(job)
         return job
 
-    def progress_writer(self, job_id: str, now: Any) -> Any:
+    def progress_writer(self, job_id: str, now: Callable[[], datetime]) -> Progress:
         """A callback for the importer's progress that writes at most every WRITE_EVERY s.
 
         SQLite has one writer at a time and the import's own transaction is it, so there the

@@ -7,11 +7,14 @@ from pathlib import Path
 
 from warmup.errors import ConfigError
 
-_CANDIDATES = (Path(__file__).resolve().parents[2] / "schedules", Path.cwd() / "schedules")
+
+def _candidates() -> tuple[Path, Path]:
+    # The working directory as it is now, not as it was when this module was imported.
+    return Path(__file__).resolve().parents[2] / "schedules", Path.cwd() / "schedules"
 
 
 def presets_dir() -> Path | None:
-    return next((path for path in _CANDIDATES if path.is_dir()), None)
+    return next((path for path in _candidates() if path.is_dir()), None)
 
 
 def presets() -> dict[str, Path]:
@@ -24,6 +27,6 @@ def preset(name: str) -> Path:
     found = presets().get(name)
     if found is None:
         raise ConfigError(
-            f"the {name} plan is missing: looked in {', '.join(map(str, _CANDIDATES))}"
+            f"the {name} plan is missing: looked in {', '.join(map(str, _candidates()))}"
         )
     return found
