@@ -124,9 +124,8 @@ def _out(report: CampaignReport, counts: OutcomeCounts) -> CampaignOut:
 def _report(found: Services, name: str) -> CampaignOut:
     now = found.clock.now()
     report = campaign_report(found.database, name, today=now.date(), message_kb=MESSAGE_KB)
-    campaign = CampaignStore(found.database).get(name)
     record = DomainStore(found.database).get(report.domain)
-    return _out(report, window_counts(found.database, record, now, campaign_id=campaign.id))
+    return _out(report, window_counts(found.database, record, now, report.campaign_id))
 
 
 @router.get("")

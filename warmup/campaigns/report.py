@@ -33,6 +33,7 @@ EXPORT_COLUMNS = (
 
 @dataclass(frozen=True)
 class CampaignReport:
+    campaign_id: int
     name: str
     status: CampaignStatus
     list_name: str
@@ -106,6 +107,7 @@ def campaign_report(
         database, domain, CampaignStatus(campaign.status), remaining, running_on_domain, today
     )
     return CampaignReport(
+        campaign_id=campaign.id,
         name=name,
         status=CampaignStatus(campaign.status),
         list_name=list_name,

@@ -167,7 +167,7 @@ def status(
             "outcomes: " + ", ".join(f"{k} {v:,}" for k, v in sorted(report.by_outcome.items()))
         )
     record = DomainStore(database).get(report.domain)
-    own = window_counts(database, record, now(), CampaignStore(database).get(name).id)
+    own = window_counts(database, record, now(), report.campaign_id)
     console.print(
         f"this campaign over the last {record.plan.gates.window_hours} h: failure rate "
         f"{own.failure_rate:.2%}, hard bounces {own.hard_bounce_rate:.2%}, complaints "
