@@ -2,16 +2,20 @@
 server of the test's own, the emulator. Every recipient must reach ACS exactly once."""
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import emulator_config
-from tests.deployment import RedisServer, running_celery, service_environment
+from tests.deployment import Celery, RedisServer, running_celery, service_environment
 from tests.pipeline_world import DOMAIN, exactly_once, seed_campaign
 from warmup.campaigns.report import campaign_report
 from warmup.campaigns.store import CampaignStore
+from warmup.emulator.config import EmulatorConfig
 from warmup.emulator.server import EmulatorServer
 from warmup.store.database import Database
 
@@ -46,99 +50,110 @@ def wait_for_completion(database: Database, celery, timeout: float, during=None)
     raise AssertionError(f"not completed: {report.by_state}\n{celery.logs()}")
 
 
-@pytest.mark.timeout(400)
-def test_two_workers_and_beat_send_20000_once(tmp_path: Path, postgres_url: str) -> None:
-    database_url = postgres_url
-    database = Database.connect(database_url)
-    seed_campaign(database, tmp_path, recipients=20_000)
+@dataclass
+class Deployment:
+    database: Database
+    redis: RedisServer
+    emulator: EmulatorServer
+    celery: Celery
+
+
+@contextmanager
+def deployment(
+    tmp_path: Path, postgres_url: str, recipients: int, config: EmulatorConfig, **env: str
+) -> Iterator[Deployment]:
+    """A seeded campaign, a Redis server of the test's own, the emulator and a Celery
+    environment pointed at them (start workers and beat on ``celery``); all stopped after."""
+    database = Database.connect(postgres_url)
+    seed_campaign(database, tmp_path, recipients=recipients)
     server = RedisServer(tmp_path)
     server.start()
     try:
-        with EmulatorServer(emulator_config(sender_domains=[DOMAIN], latency_ms=20)) as emulator:
-            env = environment(database_url, server.url, emulator.url)
-            with running_celery(env, tmp_path) as celery:
-                celery.worker("w1", concurrency=1)
-                celery.worker("w2", concurrency=1)
-                celery.beat()
-                wait_for_completion(database, celery, timeout=300)
-            stats = emulator.stats()
-        exactly_once(stats, 20_000)
-        report = campaign_report(database, "c", today=datetime.now(UTC).date(), message_kb=5)
-        assert report.by_state == {"accepted": 20_000}
+        with (
+            EmulatorServer(config) as emulator,
+            running_celery(
+                environment(postgres_url, server.url, emulator.url, **env), tmp_path
+            ) as celery,
+        ):
+            yield Deployment(database, server, emulator, celery)
     finally:
         server.stop()
         database.dispose()
+
+
+def all_accepted(database: Database, recipients: int) -> None:
+    report = campaign_report(database, "c", today=datetime.now(UTC).date(), message_kb=5)
+    assert report.by_state == {"accepted": recipients}
+    assert report.adds_up
+
+
+@pytest.mark.timeout(400)
+def test_two_workers_and_beat_send_20000_once(tmp_path: Path, postgres_url: str) -> None:
+    config = emulator_config(sender_domains=[DOMAIN], latency_ms=20)
+    with deployment(tmp_path, postgres_url, 20_000, config) as d:
+        d.celery.worker("w1", concurrency=1)
+        d.celery.worker("w2", concurrency=1)
+        d.celery.beat()
+        wait_for_completion(d.database, d.celery, timeout=300)
+        exactly_once(d.emulator.stats(), 20_000)
+        all_accepted(d.database, 20_000)
 
 
 @pytest.mark.timeout(400)
 def test_killed_workers_a_redis_restart_and_acs_storms_lose_and_duplicate_nothing(
     tmp_path: Path, postgres_url: str
 ) -> None:
-    database = Database.connect(postgres_url)
-    seed_campaign(database, tmp_path, recipients=5_000)
-    server = RedisServer(tmp_path)
-    server.start()
     events: list[str] = []
     started: list[float] = []
     config = emulator_config(sender_domains=[DOMAIN], latency_ms=30, jitter_ms=20)
-    try:
-        with (
-            EmulatorServer(config) as emulator,
-            running_celery(
-                # Short leases so that work lost with the queue comes back within the test.
-                environment(
-                    postgres_url,
-                    server.url,
-                    emulator.url,
-                    WARMUP_LEASE_SECONDS="8",
-                    WARMUP_BATCH_SIZE="40",
-                    WARMUP_SEND_CONCURRENCY="16",
-                ),
-                tmp_path,
-            ) as celery,
-        ):
-            plan = [
-                (0.0, "kill", lambda: celery.kill_a_child("w1")),
-                (1.0, "503 burst", lambda: emulator.reconfigure(fault_503_rate=0.5)),
-                (2.5, "503 over", lambda: emulator.reconfigure(fault_503_rate=0.0)),
-                (3.0, "kill", lambda: celery.kill_a_child("w2")),
-                (
-                    4.0,
-                    "429 storm",
-                    lambda: emulator.reconfigure(fault_429_rate=0.6, fault_retry_after_seconds=1),
-                ),
-                (6.0, "429 over", lambda: emulator.reconfigure(fault_429_rate=0.0)),
-                (6.5, "redis restart", server.restart),
-                (8.0, "kill", lambda: celery.kill_a_child("w1")),
-            ]
+    # Short leases so that work lost with the queue comes back within the test.
+    with deployment(
+        tmp_path,
+        postgres_url,
+        5_000,
+        config,
+        WARMUP_LEASE_SECONDS="8",
+        WARMUP_BATCH_SIZE="40",
+        WARMUP_SEND_CONCURRENCY="16",
+    ) as d:
+        celery, emulator = d.celery, d.emulator
+        plan = [
+            (0.0, "kill", lambda: celery.kill_a_child("w1")),
+            (1.0, "503 burst", lambda: emulator.reconfigure(fault_503_rate=0.5)),
+            (2.5, "503 over", lambda: emulator.reconfigure(fault_503_rate=0.0)),
+            (3.0, "kill", lambda: celery.kill_a_child("w2")),
+            (
+                4.0,
+                "429 storm",
+                lambda: emulator.reconfigure(fault_429_rate=0.6, fault_retry_after_seconds=1),
+            ),
+            (6.0, "429 over", lambda: emulator.reconfigure(fault_429_rate=0.0)),
+            (6.5, "redis restart", d.redis.restart),
+            (8.0, "kill", lambda: celery.kill_a_child("w1")),
+        ]
 
-            def chaos(elapsed: float) -> None:
-                # Faults start once batches flow: a pool process killed while still starting
-                # up makes Celery give up on the whole worker, which is not what is tested.
-                if not started:
-                    if emulator.stats()["accepted"] < 200:
-                        return
-                    started.append(elapsed)
-                for at, name, act in plan:
-                    if elapsed - started[0] >= at and f"{at}:{name}" not in events:
-                        assert act() is not False, f"{name} at {at} s did nothing"
-                        events.append(f"{at}:{name}")
+        def chaos(elapsed: float) -> None:
+            # Faults start once batches flow: a pool process killed while still starting
+            # up makes Celery give up on the whole worker, which is not what is tested.
+            if not started:
+                if emulator.stats()["accepted"] < 200:
+                    return
+                started.append(elapsed)
+            for at, name, act in plan:
+                if elapsed - started[0] >= at and f"{at}:{name}" not in events:
+                    assert act() is not False, f"{name} at {at} s did nothing"
+                    events.append(f"{at}:{name}")
 
-            celery.worker("w1", concurrency=2)
-            celery.worker("w2", concurrency=2)
-            celery.beat()
-            wait_for_completion(database, celery, timeout=300, during=chaos)
-            stats = emulator.stats()
+        celery.worker("w1", concurrency=2)
+        celery.worker("w2", concurrency=2)
+        celery.beat()
+        wait_for_completion(d.database, celery, timeout=300, during=chaos)
+        stats = emulator.stats()
         assert len(events) == len(plan), events  # every fault happened before the end
         exactly_once(stats, 5_000)
         assert stats["injected"].get("503", 0) > 0
         assert stats["injected"].get("429", 0) > 0
-        report = campaign_report(database, "c", today=datetime.now(UTC).date(), message_kb=5)
-        assert report.by_state == {"accepted": 5_000}
-        assert report.adds_up
-    finally:
-        server.stop()
-        database.dispose()
+        all_accepted(d.database, 5_000)
 
 
 @pytest.mark.timeout(300)
@@ -148,31 +163,19 @@ def test_a_worker_stopped_with_sigterm_finishes_its_batch_and_exits_cleanly(
     # Kubernetes stops a pod with SIGTERM: the worker must finish (or hand back) what it holds
     # and exit 0. With the default 300 s lease, an abandoned batch would hold the campaign
     # past this test's deadline, so completing in time shows nothing was left behind.
-    database = Database.connect(postgres_url)
-    seed_campaign(database, tmp_path, recipients=3_000)
-    server = RedisServer(tmp_path)
-    server.start()
     config = emulator_config(sender_domains=[DOMAIN], latency_ms=60, jitter_ms=20)
-    try:
-        with (
-            EmulatorServer(config) as emulator,
-            running_celery(
-                environment(postgres_url, server.url, emulator.url, WARMUP_BATCH_SIZE="50"),
-                tmp_path,
-            ) as celery,
-        ):
-            stopping = celery.worker("w1", concurrency=2)
-            celery.worker("w2", concurrency=2)
-            celery.beat()
-            deadline = time.monotonic() + 60
-            while emulator.stats()["accepted"] < 300:
-                assert time.monotonic() < deadline, celery.logs()
-                time.sleep(0.05)
-            stopping.terminate()  # SIGTERM: Celery's warm shutdown
-            assert stopping.wait(60) == 0, celery.logs()
-            assert emulator.stats()["accepted"] < 3_000  # it stopped mid-campaign
-            wait_for_completion(database, celery, timeout=120)
-            stats = emulator.stats()
+    with deployment(tmp_path, postgres_url, 3_000, config, WARMUP_BATCH_SIZE="50") as d:
+        stopping = d.celery.worker("w1", concurrency=2)
+        d.celery.worker("w2", concurrency=2)
+        d.celery.beat()
+        deadline = time.monotonic() + 60
+        while d.emulator.stats()["accepted"] < 300:
+            assert time.monotonic() < deadline, d.celery.logs()
+            time.sleep(0.05)
+        stopping.terminate()  # SIGTERM: Celery's warm shutdown
+        assert stopping.wait(60) == 0, d.celery.logs()
+        assert d.emulator.stats()["accepted"] < 3_000  # it stopped mid-campaign
+        wait_for_completion(d.database, d.celery, timeout=120)
         log = (tmp_path / "w1.log").read_text(errors="replace")
         assert "warm shutdown" in log.lower()
         assert "WorkerLostError" not in log
@@ -180,9 +183,5 @@ def test_a_worker_stopped_with_sigterm_finishes_its_batch_and_exits_cleanly(
         after = log.lower().split("warm shutdown", 1)[1]
         finished = [line for line in after.splitlines() if "send_batch" in line]
         assert any("succeeded" in line for line in finished), log[-3000:]
-        exactly_once(stats, 3_000)
-        report = campaign_report(database, "c", today=datetime.now(UTC).date(), message_kb=5)
-        assert report.by_state == {"accepted": 3_000}
-    finally:
-        server.stop()
-        database.dispose()
+        exactly_once(d.emulator.stats(), 3_000)
+        all_accepted(d.database, 3_000)
