@@ -243,18 +243,13 @@ class Job:
                 at=clock.now(),
                 progress=self.jobs.progress_writer(self.job_id, clock.now),
             )
-        except WarmupError as exc:
-            self.jobs.fail(self.job_id, str(exc), clock.now())
-            if reraise:
-                raise
-            return
-        except Exception as exc:  # recorded for the people waiting, logged for whoever fixes it
-            log.exception("import %s failed", self.job_id)
-            self.jobs.fail(
-                self.job_id,
-                f"internal error ({type(exc).__name__}); see the API's log",
-                clock.now(),
-            )
+        except Exception as exc:  # recorded for the people waiting, whatever it was
+            if isinstance(exc, WarmupError):
+                error = str(exc)  # our own errors say what is wrong with the file
+            else:
+                log.exception("import %s failed", self.job_id)  # for whoever fixes it
+                error = f"internal error ({type(exc).__name__}); see the API's log"
+            self.jobs.fail(self.job_id, error, clock.now())
             if reraise:
                 raise
             return
