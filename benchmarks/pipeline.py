@@ -35,10 +35,10 @@ from raw_sdk import raw_async_sends
 from tests.conftest import EMULATOR_KEY, postgres_schema_url
 from tests.deployment import EmulatorProcess, RedisServer, running_celery, service_environment
 from tests.pipeline_world import DOMAIN, seed_campaign
-from warmup.control import machine
+from warmup.control import ops
 from warmup.control.allowance import AcsQuota
+from warmup.domains.store import DomainStore
 from warmup.store.database import Database
-from warmup.store.domains import DomainStore
 
 SENDER = f"news@{DOMAIN}"
 MESSAGE = {
@@ -244,16 +244,14 @@ def pause(trials: int, latency: int) -> dict[str, Any]:
             paused_at = time.time()
             domains.transition(
                 DOMAIN,
-                lambda r: machine.pause(
-                    r.state, actor="bench", reason="trial", at=datetime.now(UTC)
-                ),
+                lambda r: ops.pause(r.state, actor="bench", reason="trial", at=datetime.now(UTC)),
             )
             time.sleep(3)
             last = emulator.stats()["last_accept_wall"] or paused_at
             latencies.append(max(0.0, last - paused_at))
             domains.transition(
                 DOMAIN,
-                lambda r: machine.resume(
+                lambda r: ops.resume(
                     r.plan, r.state, actor="bench", reason="trial over", at=datetime.now(UTC)
                 ),
             )

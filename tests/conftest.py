@@ -132,3 +132,16 @@ def redis_or_fail() -> redis.Redis:
             pytrace=False,
         )
     return client
+
+
+@pytest.fixture(autouse=True)
+def table_writes_go_through_their_owners() -> Iterator[None]:
+    """Fail any test during which code outside a table's owner wrote that table."""
+    from tests import write_guard
+
+    write_guard.install()
+    write_guard.violations.clear()
+    yield
+    found = sorted(set(write_guard.violations))
+    write_guard.violations.clear()
+    assert not found, "writes outside the table's owner:\n" + "\n".join(found)

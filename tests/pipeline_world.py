@@ -19,6 +19,7 @@ from warmup.campaigns.store import CampaignStore
 from warmup.clock import Clock, SystemClock
 from warmup.content.templates import MessageTemplate
 from warmup.control.allowance import AcsQuota
+from warmup.domains.store import DomainStore
 from warmup.emulator.server import EmulatorServer
 from warmup.lists.importer import ImportOptions, ListImporter
 from warmup.pipeline.runtime import Runtime
@@ -26,7 +27,6 @@ from warmup.plans.loader import parse_plan
 from warmup.ratelimit.redis_limiter import RedisLimiter
 from warmup.settings import AcsAuth, Settings
 from warmup.store.database import Database
-from warmup.store.domains import DomainStore
 
 DOMAIN = "mail.example.com"
 SENDER = f"news@{DOMAIN}"
@@ -57,7 +57,7 @@ class World:
             self.runtime.reconcile()
             batches = self.runtime.dispatch()
             if not batches:
-                if self.runtime.ledger.finish_campaigns(datetime.now(UTC)) or self.completed():
+                if self.runtime.campaigns.finish_campaigns(datetime.now(UTC)) or self.completed():
                     return
                 time.sleep(0.05)
                 continue

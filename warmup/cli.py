@@ -16,9 +16,9 @@ from warmup.commands import (
     feedback,
     lists,
     plan,
-    send_test,
     suppression,
     token,
+    trial_send,
     worker,
 )
 from warmup.errors import ConfigError, WarmupError
@@ -30,7 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("emulator")(emulator.emulator)
-app.command("send-test")(send_test.send_test)
+app.command("send-test")(trial_send.trial_send)
 app.command("demo")(demo.demo)
 app.add_typer(plan.app, name="plan")
 app.add_typer(domain.app, name="domain")

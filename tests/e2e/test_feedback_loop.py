@@ -20,7 +20,7 @@ from tests.pipeline_world import DOMAIN, World, world
 from warmup.api.app import create_app
 from warmup.campaigns.report import campaign_report
 from warmup.clock import Clock, ScaledClock
-from warmup.control import machine
+from warmup.control import ops
 from warmup.control.state import Status
 from warmup.settings import Settings
 from warmup.store.database import Database
@@ -189,7 +189,7 @@ def test_a_spike_on_day_3_holds_then_pauses_and_resume_steps_back(tmp_path: Path
         assert w.emulator.stats()["accepted"] == sent_at_pause  # nothing after the pause
         resumed = w.domains.transition(
             DOMAIN,
-            lambda r: machine.resume(
+            lambda r: ops.resume(
                 r.plan, r.state, actor="ops", reason="list cleaned", at=clock.now()
             ),
         )

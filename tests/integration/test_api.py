@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from tests.api_world import DOMAIN, SECRETS, SENDER, ApiWorld, api_world, people_csv
 from warmup.api.app import create_app
+from warmup.api.token_store import Role
 from warmup.settings import Settings
 from warmup.store.database import Database
 from warmup.store.models import AuditEntry, ContactList
-from warmup.store.tokens import Role
 
 pytestmark = pytest.mark.integration
 MARKETING, OPS, ADMIN = Role.MARKETING, Role.OPS, Role.ADMIN

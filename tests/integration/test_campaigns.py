@@ -6,20 +6,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from warmup.campaigns.model import LedgerState, operation_id
 from warmup.campaigns.report import campaign_report, export_campaign
 from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
 from warmup.content.unsubscribe import InvalidToken, Unsubscriber
 from warmup.control.allowance import AcsQuota
+from warmup.domains.store import DomainStore
 from warmup.errors import ConfigError, ContentError, TransitionError
+from warmup.ledger.states import LedgerState, operation_id
 from warmup.lists.importer import ImportOptions, ListImporter
 from warmup.plans.loader import load_plan
 from warmup.plans.schedule import sending_days_needed
 from warmup.store.database import Database
-from warmup.store.domains import DomainStore
 from warmup.store.models import LedgerRow
-from warmup.store.suppression import SuppressionStore
+from warmup.suppression.store import SuppressionStore
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from warmup.control import machine
+from warmup.control import machine, ops
 from warmup.control.allowance import AcsQuota
 from warmup.control.health import Level, OutcomeCounts, Verdict
 from warmup.control.state import Status
+from warmup.domains.store import DomainStore, UnknownDomainError
 from warmup.errors import ConfigError, TransitionError
 from warmup.plans.loader import load_plan
 from warmup.store.database import Database, upgrade
-from warmup.store.domains import DomainStore, UnknownDomainError
 from warmup.store.models import Base
 
 pytestmark = pytest.mark.integration
@@ -91,9 +91,7 @@ def test_transitions_are_stored_with_their_audit_entries(database: Database) -> 
     later = T0 + timedelta(hours=3)
     store.transition(
         "mail.example.com",
-        lambda r: machine.resume(
-            r.plan, r.state, actor="ops@example.com", reason="cleaned", at=later
-        ),
+        lambda r: ops.resume(r.plan, r.state, actor="ops@example.com", reason="cleaned", at=later),
     )
     resumed = store.get("mail.example.com")
     assert resumed.state.health_since == later
@@ -118,7 +116,7 @@ def test_a_refused_action_changes_nothing(database: Database) -> None:
     with pytest.raises(TransitionError):
         store.transition(
             "mail.example.com",
-            lambda r: machine.resume(r.plan, r.state, actor="o", reason="r", at=T0),
+            lambda r: ops.resume(r.plan, r.state, actor="o", reason="r", at=T0),
         )
     assert store.get("mail.example.com").version == 1
     assert len(store.audit("mail.example.com")) == 1
@@ -135,7 +133,7 @@ def test_concurrent_transitions_never_lose_an_update(database: Database) -> None
             for _ in range(5):
                 store.transition(
                     "mail.example.com",
-                    lambda r: machine.set_step(
+                    lambda r: ops.set_step(
                         r.plan, r.state, step, actor=f"w{step}", reason="race", at=T0
                     ),
                 )

@@ -12,7 +12,7 @@ from warmup.control.health import Outcome
 from warmup.control.state import Status
 from warmup.emulator import events as emulated
 from warmup.emulator.config import EventSchema
-from warmup.feedback.health import judge_domain, window_counts
+from warmup.feedback.domain_health import judge_domain, window_counts
 from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.reports import DeliveryReport, parse_report
 from warmup.store.models import AuditEntry, LedgerRow, Suppression

@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from warmup.audit import audit_entry
 from warmup.control.health import Level, OutcomeCounts, Verdict
 from warmup.feedback.notify import Notifier
-from warmup.store.audit import audit_entry
 from warmup.store.database import Database
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from tests.pipeline_world import DOMAIN, exactly_once, world
 from warmup.campaigns.report import campaign_report
 from warmup.campaigns.store import CampaignStore
-from warmup.control import machine
+from warmup.control import ops
 from warmup.store.models import LedgerRow
 
 pytestmark = pytest.mark.integration
@@ -44,7 +44,7 @@ def test_a_paused_domain_stops_batches_already_queued(database_url: str, tmp_pat
         assert sum(len(b.row_ids) for b in batches) == 100
         now = datetime.now(UTC)
         w.domains.transition(
-            DOMAIN, lambda r: machine.pause(r.state, actor="ops", reason="spam trap", at=now)
+            DOMAIN, lambda r: ops.pause(r.state, actor="ops", reason="spam trap", at=now)
         )
         reports = [w.runtime.run_batch(b.to_message()) for b in batches]
         assert sum(r["accepted"] for r in reports) == 0
@@ -124,8 +124,8 @@ steps:
 def test_late_outcomes_are_polled_within_a_budget_then_called_unknown(
     database_url: str, tmp_path: Path
 ) -> None:
+    from warmup.ledger.outcomes import OutcomeFallback
     from warmup.pipeline.outcome_poll import StatusPoller
-    from warmup.store.ledger import OutcomeFallback
 
     with world(
         database_url, tmp_path, recipients=30, failure_rate=0.5, status_delay_seconds=0

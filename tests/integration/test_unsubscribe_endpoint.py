@@ -12,7 +12,7 @@ from warmup.api.app import create_app
 from warmup.campaigns.compose import unsubscriber_from
 from warmup.settings import Settings
 from warmup.store.models import LedgerRow, Suppression
-from warmup.store.suppression import SuppressionStore
+from warmup.suppression.store import SuppressionStore
 
 pytestmark = pytest.mark.integration
 

@@ -14,10 +14,11 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.usage_log import UsageLog
 from warmup.control.allowance import AcsQuota, allowance
-from warmup.control.machine import new_domain, pause, resume, set_step
+from warmup.control.machine import new_domain
+from warmup.control.ops import pause, resume, set_step
 from warmup.control.state import Status
-from warmup.control.usage import UsageLog
 from warmup.plans.loader import load_plan
 from warmup.plans.model import Plan, ProviderGroup
 

@@ -2,10 +2,11 @@
 
 import pytest
 
-from warmup.campaigns.model import CampaignStatus, next_status, operation_id
+from warmup.campaigns.model import CampaignStatus, next_status
 from warmup.content.templates import CompiledTemplate, MessageTemplate
 from warmup.content.unsubscribe import InvalidToken, Unsubscriber
 from warmup.errors import ContentError, TransitionError
+from warmup.ledger.states import operation_id
 
 CONTEXT = {"first_name": "Ada", "email": "ada@example.org", "unsubscribe_url": "https://x/u/t"}
 

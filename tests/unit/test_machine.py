@@ -5,18 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from warmup.control.health import Level, OutcomeCounts, Verdict
-from warmup.control.machine import (
-    DayReport,
-    apply_plan,
-    hold,
-    new_domain,
-    on_day_end,
-    on_health,
-    pause,
-    release,
-    resume,
-    set_step,
-)
+from warmup.control.machine import DayReport, new_domain, on_day_end, on_health
+from warmup.control.ops import apply_plan, hold, pause, release, resume, set_step
 from warmup.control.state import HEALTH_GATE, SYSTEM, DomainState, Status
 from warmup.errors import TransitionError
 from warmup.plans.loader import parse_plan

@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 
 from warmup.control.allowance import AcsQuota
+from warmup.control.simulate import FailureProfile, simulate
 from warmup.control.state import Status
 from warmup.plans.loader import load_plan
-from warmup.plans.simulate import FailureProfile, simulate
 
 PLAN = load_plan(Path(__file__).parents[2] / "schedules" / "acs-default.yaml")
 RAISED = AcsQuota(per_minute=PLAN.quota.per_minute, per_hour=PLAN.quota.per_hour)

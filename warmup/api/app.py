@@ -29,11 +29,11 @@ from warmup.api import (
 )
 from warmup.api.access import ClientAllowList
 from warmup.api.services import Services
+from warmup.api.token_store import TokenStore
 from warmup.campaigns.compose import unsubscriber_from
 from warmup.clock import Clock, clock_for
 from warmup.settings import Settings
 from warmup.store.database import Database
-from warmup.store.tokens import TokenStore
 
 DESCRIPTION = """Send bulk email through Azure Communication Services while a domain warms up.
 

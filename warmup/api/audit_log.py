@@ -6,16 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from warmup.api.auth import Caller
-from warmup.api.services import Services, services
+from warmup.api.services import Found
+from warmup.audit import AuditFilter, AuditLog
 from warmup.store.models import AuditEntry
 
 router = APIRouter(prefix="/api", tags=["audit"])
-Found = Annotated[Services, Depends(services)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 SubjectType = Literal["domain", "campaign", "list", "suppression", "token"]
 
@@ -42,12 +41,5 @@ def audit(
     actor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Limit = 100,
 ) -> list[AuditOut]:
-    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
-    if subject_type is not None:
-        query = query.where(AuditEntry.subject_type == subject_type)
-    if subject is not None:
-        query = query.where(AuditEntry.subject == subject)
-    if actor is not None:
-        query = query.where(AuditEntry.actor == actor)
-    with found.database.session() as session:
-        return [audit_out(entry) for entry in session.scalars(query)]
+    where = AuditFilter(subject_type=subject_type, subject=subject, actor=actor)
+    return [audit_out(entry) for entry in AuditLog(found.database).newest(where, limit)]

@@ -11,26 +11,23 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from starlette.background import BackgroundTask
 
 from warmup.api.auth import Caller, Marketing
-from warmup.api.services import Services, services
+from warmup.api.services import Found, Services
 from warmup.campaigns.compose import Composer, unsubscriber_from
 from warmup.campaigns.model import CampaignStatus
 from warmup.campaigns.report import CampaignReport, campaign_report, export_campaign
 from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
 from warmup.control.health import OutcomeCounts
-from warmup.feedback.health import window_counts
-from warmup.store.domains import DomainStore
-from warmup.store.models import Campaign
+from warmup.domains.store import DomainStore
+from warmup.feedback.domain_health import window_counts
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
-Found = Annotated[Services, Depends(services)]
 Text = Annotated[str, Field(max_length=1_000_000)]
 MESSAGE_KB = 50.0  # for the cost estimate, as the CLI's default
 
@@ -136,11 +133,7 @@ def all_campaigns(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[CampaignOut]:
     """Campaigns with their progress and ETA, newest first (of one status, if given)."""
-    query = select(Campaign.name).order_by(Campaign.id.desc()).limit(limit)
-    if status is not None:
-        query = query.where(Campaign.status == status.value)
-    with found.database.session() as session:
-        names = session.scalars(query).all()
+    names = CampaignStore(found.database).names(status, limit)
     return [_report(found, name) for name in names]
 
 

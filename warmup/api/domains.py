@@ -6,176 +6,43 @@ Every change goes through the same controller and store as ``warmup domain ...``
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query
 
 from warmup.api.audit_log import AuditOut, audit_out
 from warmup.api.auth import Caller, Ops
-from warmup.api.services import Services, services
-from warmup.control import machine
-from warmup.control.allowance import AcsQuota
-from warmup.control.machine import Decision
-from warmup.control.state import DomainState
+from warmup.api.domain_shapes import (
+    ApplyPlan,
+    ChangeOut,
+    DayOut,
+    DomainDetail,
+    DomainIn,
+    DomainOut,
+    PlanCheck,
+    PlanText,
+    QuotaIn,
+    Reason,
+    SenderIn,
+    SetStep,
+    domain_out,
+)
+from warmup.api.services import Found, Services
+from warmup.control.caps import AcsQuota
+from warmup.domains.actions import OpsRequest, act
+from warmup.domains.record import DomainRecord
+from warmup.domains.store import DomainStore
 from warmup.errors import PlanError
-from warmup.feedback.overview import DomainOverview, history, overview
+from warmup.feedback.overview import history, overview
 from warmup.feedback.readiness import readiness
 from warmup.plans.loader import parse_plan
-from warmup.plans.model import ACS_DEFAULT_PER_HOUR, ACS_DEFAULT_PER_MINUTE, Plan
 from warmup.plans.presets import presets
-from warmup.store.domains import DomainRecord, DomainStore
-from warmup.store.tokens import TokenInfo
 
 router = APIRouter(prefix="/api", tags=["domains and plans"])
-Found = Annotated[Services, Depends(services)]
-Why = Annotated[str, Field(min_length=1, max_length=2000)]
-PlanYaml = Annotated[str, Field(min_length=1, max_length=64 * 1024)]
-
-
-class Caps(BaseModel):
-    per_minute: int | None
-    per_hour: int
-    per_day: int
-
-
-class Health(BaseModel):
-    level: str  # unknown, ok, warn, hold, pause
-    reason: str
-    reports: int
-    failure_rate: float
-    hard_bounce_rate: float
-    complaint_rate: float
-    hold_line: float  # the plan's failure-rate thresholds, for charts
-    pause_line: float
-    window_hours: int
-
-
-class DomainOut(BaseModel):
-    name: str
-    plan: str
-    step: int
-    last_step: int
-    status: str
-    reason: str
-    since: datetime | None
-    held_by: str | None
-    senders: list[str]
-    caps: Caps
-    cap_today: int
-    sent_today: int
-    left_today: int
-    in_flight: int
-    acs_quota_per_minute: int
-    acs_quota_per_hour: int
-    health: Health
-
-
-class DayOut(BaseModel):
-    day: date
-    planned: int
-    sent: int
-    reports: int
-    failure_rate: float
-
-
-class DomainDetail(DomainOut):
-    history: list[DayOut]
-
-
-class ChangeOut(BaseModel):
-    changes: list[str]
-    domain: DomainOut
-
-
-class Reason(BaseModel):
-    reason: Why
-
-
-class SetStep(BaseModel):
-    step: Annotated[int, Field(ge=0, le=1000)]
-    reason: Why
-
-
-class ApplyPlan(BaseModel):
-    plan_yaml: PlanYaml
-    reason: Why
-
-
-Address = Annotated[str, Field(min_length=3, max_length=320)]
-PerMinute = Annotated[int, Field(ge=1, le=10_000_000)]
-PerHour = Annotated[int, Field(ge=1, le=100_000_000)]
-
-
-class DomainIn(BaseModel):
-    name: Annotated[str, Field(min_length=3, max_length=253)]
-    plan_yaml: PlanYaml
-    senders: Annotated[list[Address], Field(max_length=100)] = []
-    acs_quota_per_minute: PerMinute = ACS_DEFAULT_PER_MINUTE
-    acs_quota_per_hour: PerHour = ACS_DEFAULT_PER_HOUR
-
-
-class QuotaIn(BaseModel):
-    per_minute: PerMinute
-    per_hour: PerHour
-    reason: Why = "quota raised by Microsoft"
-
-
-class SenderIn(BaseModel):
-    address: Address
-
-
-class PlanText(BaseModel):
-    plan_yaml: PlanYaml
-
-
-class PlanCheck(BaseModel):
-    valid: bool
-    name: str | None
-    steps: int
-    problems: list[str]
-
-
-def _out(view: DomainOverview) -> DomainOut:
-    record, state, verdict = view.record, view.record.state, view.verdict
-    step = record.plan.step(state.step)
-    gates = record.plan.gates
-    counts = verdict.counts
-    return DomainOut(
-        name=state.domain,
-        plan=record.plan.name,
-        step=state.step,
-        last_step=record.plan.last_step,
-        status=state.status.value,
-        reason=state.reason,
-        since=state.since,
-        held_by=state.held_by,
-        senders=list(record.senders),
-        caps=Caps(per_minute=step.per_minute, per_hour=step.per_hour, per_day=step.per_day),
-        cap_today=view.cap_today,
-        sent_today=view.sent_today,
-        left_today=view.left_today,
-        in_flight=view.in_flight,
-        acs_quota_per_minute=record.quota.per_minute,
-        acs_quota_per_hour=record.quota.per_hour,
-        health=Health(
-            level=verdict.level.name.lower(),
-            reason=verdict.reason,
-            reports=counts.total,
-            failure_rate=round(counts.failure_rate, 6),
-            hard_bounce_rate=round(counts.hard_bounce_rate, 6),
-            complaint_rate=round(counts.complaint_rate, 6),
-            hold_line=gates.failure_rate.hold,
-            pause_line=gates.failure_rate.pause,
-            window_hours=gates.window_hours,
-        ),
-    )
 
 
 def _view(found: Services, record: DomainRecord) -> DomainOut:
-    return _out(overview(found.database, record, found.clock.now()))
+    return domain_out(overview(found.database, record, found.clock.now()))
 
 
 @router.get("/domains", tags=["domains and plans"])
@@ -236,63 +103,35 @@ def domain(name: str, _: Caller, found: Found) -> DomainDetail:
     )
 
 
-Decide = Callable[[DomainRecord], Decision]
-
-
-def _change(found: Services, name: str, decide: Decide, plan_yaml: str | None = None) -> ChangeOut:
+def _change(found: Services, name: str, action: str, request: OpsRequest) -> ChangeOut:
     store = DomainStore(found.database)
-    decision = store.transition(name, decide, plan_yaml=plan_yaml)
+    decision = act(store, name, action, request)
     return ChangeOut(
         changes=[t.describe() for t in decision.transitions], domain=_view(found, store.get(name))
     )
 
 
-Action = Callable[[Plan, DomainState, TokenInfo, str, datetime], Decision]
-ACTIONS: dict[str, Action] = {
-    "hold": lambda plan, state, who, why, at: machine.hold(
-        state, actor=who.actor, reason=why, at=at
-    ),
-    "release": lambda plan, state, who, why, at: machine.release(
-        plan, state, actor=who.actor, reason=why, at=at
-    ),
-    "pause": lambda plan, state, who, why, at: machine.pause(
-        state, actor=who.actor, reason=why, at=at
-    ),
-    "resume": lambda plan, state, who, why, at: machine.resume(
-        plan, state, actor=who.actor, reason=why, at=at
-    ),
-}
-
-
 @router.post("/domains/{name}/set-step")
 def set_step(name: str, body: SetStep, who: Ops, found: Found) -> ChangeOut:
-    at = found.clock.now()
-    return _change(
-        found,
-        name,
-        lambda r: machine.set_step(
-            r.plan, r.state, body.step, actor=who.actor, reason=body.reason, at=at
-        ),
-    )
+    request = OpsRequest(who.actor, body.reason, found.clock.now(), step=body.step)
+    return _change(found, name, "set-step", request)
 
 
 @router.post("/domains/{name}/apply-plan")
 def apply_plan(name: str, body: ApplyPlan, who: Ops, found: Found) -> ChangeOut:
     """Switch to another plan (YAML), at the step nearest today's volume."""
-    new_plan = parse_plan(body.plan_yaml, "<plan_yaml>")
-    at = found.clock.now()
-    return _change(
-        found,
-        name,
-        lambda r: machine.apply_plan(
-            new_plan, r.plan, r.state, actor=who.actor, reason=body.reason, at=at
-        ),
+    request = OpsRequest(
+        who.actor,
+        body.reason,
+        found.clock.now(),
+        plan=parse_plan(body.plan_yaml, "<plan_yaml>"),
         plan_yaml=body.plan_yaml,
     )
+    return _change(found, name, "apply-plan", request)
 
 
 @router.post("/domains/{name}/{action}")
-def act(
+def act_on(
     name: str,
     action: Literal["hold", "release", "pause", "resume"],
     body: Reason,
@@ -301,9 +140,7 @@ def act(
 ) -> ChangeOut:
     """Hold (stop advancing), release, pause (stop sending at once) or resume (stepping back
     as the plan says)."""
-    at = found.clock.now()
-    step = ACTIONS[action]
-    return _change(found, name, lambda r: step(r.plan, r.state, who, body.reason, at))
+    return _change(found, name, action, OpsRequest(who.actor, body.reason, found.clock.now()))
 
 
 @router.get("/domains/{name}/report")

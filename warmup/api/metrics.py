@@ -9,27 +9,24 @@ attempts, 429s) are counters; the rest are gauges of the state now.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select, text
 from starlette.concurrency import run_in_threadpool
 
-from warmup.api.services import Services, services
+from warmup.api.services import Found, Services
 from warmup.control.state import Status
+from warmup.domains.store import DomainStore
 from warmup.feedback.overview import overview
+from warmup.ledger import counts
 from warmup.pipeline.queues import queue_depths
 from warmup.ratelimit.redis_limiter import RedisLimiter
 from warmup.store.database import current_revision, head_revision
-from warmup.store.domains import DomainStore
-from warmup.store.models import Campaign, LedgerRow, SendingDomain
 
 router = APIRouter(tags=["monitoring"])
-Found = Annotated[Services, Depends(services)]
 
 
 class StoreCollector(Collector):
@@ -105,28 +102,15 @@ class StoreCollector(Collector):
         outcomes = CounterMetricFamily(
             "warmup_outcomes", "Delivery outcomes by class", labels=["domain", "outcome"]
         )
-        by_domain = (
-            select(SendingDomain.name, LedgerRow.state, func.count(), func.sum(LedgerRow.attempts))
-            .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-            .join(SendingDomain, SendingDomain.id == Campaign.domain_id)
-            .group_by(SendingDomain.name, LedgerRow.state)
-        )
-        by_outcome = (
-            select(SendingDomain.name, LedgerRow.outcome, func.count())
-            .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-            .join(SendingDomain, SendingDomain.id == Campaign.domain_id)
-            .where(LedgerRow.outcome.is_not(None))
-            .group_by(SendingDomain.name, LedgerRow.outcome)
-        )
         tried: dict[str, int] = {}
-        with self._found.database.session() as session:
-            for name, state, count, calls in session.execute(by_domain):
-                rows.add_metric([name, state], count)
-                tried[name] = tried.get(name, 0) + int(calls or 0)
-                if state == "accepted":
-                    accepted.add_metric([name], count)
-            for name, outcome, count in session.execute(by_outcome):
-                outcomes.add_metric([name, str(outcome)], count)
+        database = self._found.database
+        for row in counts.by_domain_and_state(database):
+            rows.add_metric([row.domain, row.state], row.rows)
+            tried[row.domain] = tried.get(row.domain, 0) + row.attempts
+            if row.state == "accepted":
+                accepted.add_metric([row.domain], row.rows)
+        for found in counts.outcomes_by_domain(database):
+            outcomes.add_metric([found.domain, found.outcome], found.rows)
         for name, calls in tried.items():
             attempts.add_metric([name], calls)
         yield from (rows, attempts, accepted, outcomes)
@@ -170,8 +154,7 @@ async def healthz() -> dict[str, bool]:
 def _checks(found: Services) -> dict[str, str]:
     checks: dict[str, str] = {}
     try:
-        with found.database.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        found.database.ping()
         revision, head = current_revision(found.database.engine), head_revision()
         checks["database"] = "ok" if revision == head else f"schema at {revision}, not {head}"
     except Exception as exc:  # any failure means not ready; say which kind, never the URL

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import redis
-from fastapi import Request
+from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry
 
+from warmup.api.token_store import TokenStore
 from warmup.clock import Clock
 from warmup.content.unsubscribe import Unsubscriber
 from warmup.settings import Settings
 from warmup.store.database import Database
-from warmup.store.tokens import TokenStore
 
 
 @dataclass
@@ -32,3 +33,7 @@ class Services:
 def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
+
+
+# A route's parameter for the services: ``def route(found: Found)``.
+Found = Annotated[Services, Depends(services)]

@@ -6,16 +6,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from warmup.addresses import address_key
 from warmup.api.auth import Caller, Marketing
-from warmup.api.services import Services, services
+from warmup.api.services import Found
 from warmup.store.models import Suppression
-from warmup.store.suppression import REASONS, SuppressionStore
+from warmup.suppression.store import REASONS, SuppressionStore
 
 router = APIRouter(prefix="/api/suppressions", tags=["suppressions"])
-Found = Annotated[Services, Depends(services)]
 Address = Annotated[str, Field(min_length=3, max_length=320)]
 
 
@@ -83,4 +83,4 @@ def remove(address: str, who: Marketing, found: Found) -> dict[str, str]:
     """Allow an address again."""
     if not SuppressionStore(found.database).remove(address, actor=who.actor, at=found.clock.now()):
         raise HTTPException(404, f"{address} is not suppressed")
-    return {"address": address.strip().lower(), "status": "removed"}
+    return {"address": address_key(address), "status": "removed"}

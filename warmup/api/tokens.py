@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from warmup.api.auth import Admin, Caller
-from warmup.api.services import Services, services
-from warmup.store.tokens import Role, TokenInfo
+from warmup.api.services import Found
+from warmup.api.token_store import Role, TokenInfo
 
 router = APIRouter(prefix="/api", tags=["tokens"])
-Found = Annotated[Services, Depends(services)]
 
 
 class TokenOut(BaseModel):

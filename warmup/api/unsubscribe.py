@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from warmup.api.services import services
 from warmup.content.unsubscribe import InvalidToken, Unsubscriber
-from warmup.store.suppression import SuppressionStore
+from warmup.suppression.store import SuppressionStore
 
 router = APIRouter()
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">

@@ -8,13 +8,14 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from warmup.campaigns.model import TERMINAL, CampaignStatus, LedgerState
+from warmup.campaigns.model import CampaignStatus
 from warmup.control.state import Status
 from warmup.csvsafe import SafeCsvWriter
+from warmup.domains.store import DomainStore
 from warmup.errors import NotFoundError
+from warmup.ledger.states import TERMINAL, LedgerState
 from warmup.plans.schedule import cost, nth_sending_date, sending_days_needed
 from warmup.store.database import Database
-from warmup.store.domains import DomainStore
 from warmup.store.models import Campaign, ContactList, LedgerRow, SendingDomain
 
 EXPORT_COLUMNS = (

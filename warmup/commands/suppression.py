@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from warmup.commands.context import actor, command_settings, now, open_database
-from warmup.store.suppression import REASONS, SuppressionStore
+from warmup.suppression.store import REASONS, SuppressionStore
 
 app = typer.Typer(help="The suppression list: addresses never to send to.", no_args_is_help=True)
 

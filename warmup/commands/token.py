@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from warmup.api.token_store import Role, TokenStore
 from warmup.commands.context import actor, command_settings, now, open_database
-from warmup.store.tokens import Role, TokenStore
 
 app = typer.Typer(
     help="API tokens: marketing (lists, campaigns), ops (domains, plans), admin (tokens).",

@@ -9,21 +9,15 @@ step's hourly cap, less what that group already had in the trailing hour.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from warmup.control.caps import AcsQuota, caps
 from warmup.control.state import DomainState
-from warmup.plans.model import ACS_DEFAULT_PER_HOUR, ACS_DEFAULT_PER_MINUTE, Plan, ProviderGroup
+from warmup.plans.model import Plan, ProviderGroup
 
-
-@dataclass(frozen=True)
-class AcsQuota:
-    """The subscription's quota today (raised by Microsoft on request)."""
-
-    per_minute: int = ACS_DEFAULT_PER_MINUTE
-    per_hour: int = ACS_DEFAULT_PER_HOUR
+__all__ = ["AcsQuota", "Allowance", "Usage", "allowance", "day_start", "in_window"]
 
 
 @dataclass(frozen=True)
@@ -67,34 +61,31 @@ def allowance(
         return Allowance(0, f"{state.status.value}: {state.reason}")
     if not in_window(plan, now):
         return Allowance(0, "outside the sending window")
-    step = plan.step(state.step)
+    cap = caps(plan, state.step, quota)
     headroom = plan.quota.headroom
     limits = [
-        (f"step {state.step} cap {step.per_hour:,}/hour", step.per_hour - usage.last_hour),
-        (f"step {state.step} cap {step.per_day:,}/day", step.per_day - usage.today),
+        (f"step {state.step} cap {cap.step_per_hour:,}/hour", cap.step_per_hour - usage.last_hour),
+        (f"step {state.step} cap {cap.step_per_day:,}/day", cap.step_per_day - usage.today),
         (
             f"ACS quota {quota.per_minute:,}/minute × {headroom:g}",
-            math.floor(quota.per_minute * headroom) - usage.last_minute,
+            cap.acs_per_minute - usage.last_minute,
         ),
         (
             f"ACS quota {quota.per_hour:,}/hour × {headroom:g}",
-            math.floor(quota.per_hour * headroom) - usage.last_hour,
+            cap.acs_per_hour - usage.last_hour,
         ),
     ]
-    if step.per_minute is not None:
+    if cap.step_per_minute is not None:
         limits.append(
             (
-                f"step {state.step} cap {step.per_minute:,}/minute",
-                step.per_minute - usage.last_minute,
+                f"step {state.step} cap {cap.step_per_minute:,}/minute",
+                cap.step_per_minute - usage.last_minute,
             )
         )
     limited_by, left = min(limits, key=lambda limit: limit[1])
     total = max(0, left)
     per_provider = {
-        group: max(
-            0,
-            min(total, math.floor(share * step.per_hour) - usage.provider_last_hour.get(group, 0)),
-        )
-        for group, share in (plan.providers or {}).items()
+        group: max(0, min(total, hourly - usage.provider_last_hour.get(group, 0)))
+        for group, hourly in cap.provider_per_hour.items()
     }
     return Allowance(total, limited_by, per_provider)

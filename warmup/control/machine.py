@@ -1,4 +1,4 @@
-"""The warm-up state machine: day boundaries, health verdicts and ops actions.
+"""The warm-up state machine: day boundaries and health verdicts (ops actions: :mod:`.ops`).
 
 Every function is pure: it takes the plan, the state and the time, and returns a
 :class:`Decision` with the new state and the transitions to write to the audit log.
@@ -18,7 +18,6 @@ from typing import Any
 
 from warmup.control.health import Level, Verdict
 from warmup.control.state import HEALTH_GATE, SYSTEM, DomainState, Status, Transition
-from warmup.errors import TransitionError
 from warmup.plans.model import Plan
 
 
@@ -39,7 +38,7 @@ class DayReport:
     cap: int
 
 
-def _move(
+def move(
     state: DomainState, *, at: datetime, actor: str, action: str, reason: str, **changes: Any
 ) -> Decision:
     new = replace(state, reason=reason, since=at, **changes)
@@ -57,7 +56,7 @@ def _move(
     return Decision(new, (transition,))
 
 
-def _steps(n: int) -> str:
+def steps_word(n: int) -> str:
     return f"{n} step" if n == 1 else f"{n} steps"
 
 
@@ -65,7 +64,7 @@ def running_status(plan: Plan, step: int) -> Status:
     return Status.COMPLETED if step >= plan.last_step else Status.RAMPING
 
 
-def _status_at_step(plan: Plan, state: DomainState, step: int) -> Status:
+def status_at_step(plan: Plan, state: DomainState, step: int) -> Status:
     """After a step change: ramping or completed as the step says; held, paused, idle stay so."""
     if state.status in {Status.RAMPING, Status.COMPLETED}:
         return running_status(plan, step)
@@ -74,7 +73,7 @@ def _status_at_step(plan: Plan, state: DomainState, step: int) -> Status:
 
 def new_domain(domain: str, plan: Plan, *, at: datetime, actor: str) -> Decision:
     state = DomainState(domain=domain, plan=plan.name)
-    return _move(
+    return move(
         state, at=at, actor=actor, action="create", reason=f"warming up on plan {plan.name}"
     )
 
@@ -85,7 +84,7 @@ def new_domain(domain: str, plan: Plan, *, at: datetime, actor: str) -> Decision
 def on_health(plan: Plan, state: DomainState, verdict: Verdict, *, at: datetime) -> Decision:
     """What a health reading does: nothing, hold, pause, or lift the gate's own hold."""
     if verdict.level is Level.PAUSE and state.status is not Status.PAUSED:
-        return _move(
+        return move(
             state,
             at=at,
             actor=HEALTH_GATE,
@@ -99,7 +98,7 @@ def on_health(plan: Plan, state: DomainState, verdict: Verdict, *, at: datetime)
         Status.COMPLETED,
         Status.IDLE,
     }:
-        return _move(
+        return move(
             state,
             at=at,
             actor=HEALTH_GATE,
@@ -110,7 +109,7 @@ def on_health(plan: Plan, state: DomainState, verdict: Verdict, *, at: datetime)
         )
     healthy = verdict.level in {Level.OK, Level.WARN}
     if healthy and state.status is Status.HOLDING and state.held_by == HEALTH_GATE:
-        return _move(
+        return move(
             state,
             at=at,
             actor=HEALTH_GATE,
@@ -140,7 +139,7 @@ def _sending_day(plan: Plan, state: DomainState, day: DayReport, at: datetime) -
     counted = replace(state, sending_days=state.sending_days + 1, idle_days=0)
     decision = Decision(counted)
     if counted.status is Status.IDLE:
-        decision = _move(
+        decision = move(
             counted,
             at=at,
             actor=SYSTEM,
@@ -161,7 +160,7 @@ def _sending_day(plan: Plan, state: DomainState, day: DayReport, at: datetime) -
         f"(last: {day.sent:,} of {day.cap:,}); now {target.per_hour:,}/hour, {target.per_day:,}/day"
     )
     return decision.then(
-        _move(
+        move(
             counted,
             at=at,
             actor=SYSTEM,
@@ -180,7 +179,7 @@ def _quiet_day(plan: Plan, state: DomainState, day: DayReport, at: datetime) -> 
     decision = Decision(counted)
     rewarm = plan.rewarm
     if idle == rewarm.idle_after_days and counted.status in {Status.RAMPING, Status.COMPLETED}:
-        decision = _move(
+        decision = move(
             counted,
             at=at,
             actor=SYSTEM,
@@ -191,7 +190,7 @@ def _quiet_day(plan: Plan, state: DomainState, day: DayReport, at: datetime) -> 
         counted = decision.state
     if idle == rewarm.after_idle_days and counted.step > rewarm.to_step:
         decision = decision.then(
-            _move(
+            move(
                 counted,
                 at=at,
                 actor=SYSTEM,
@@ -205,105 +204,3 @@ def _quiet_day(plan: Plan, state: DomainState, day: DayReport, at: datetime) -> 
             )
         )
     return decision
-
-
-# --- ops actions --------------------------------------------------------------------------
-
-
-def pause(state: DomainState, *, actor: str, reason: str, at: datetime) -> Decision:
-    if state.status is Status.PAUSED:
-        raise TransitionError(f"{state.domain} is already paused ({state.reason})")
-    return _move(
-        state, at=at, actor=actor, action="pause", reason=reason, status=Status.PAUSED, held_by=None
-    )
-
-
-def hold(state: DomainState, *, actor: str, reason: str, at: datetime) -> Decision:
-    if state.status is Status.PAUSED:
-        raise TransitionError(f"{state.domain} is paused; resume it first")
-    if state.status is Status.HOLDING:
-        raise TransitionError(f"{state.domain} is already holding ({state.reason})")
-    return _move(
-        state,
-        at=at,
-        actor=actor,
-        action="hold",
-        reason=reason,
-        status=Status.HOLDING,
-        held_by=actor,
-    )
-
-
-def release(plan: Plan, state: DomainState, *, actor: str, reason: str, at: datetime) -> Decision:
-    if state.status is not Status.HOLDING:
-        raise TransitionError(f"{state.domain} is {state.status.value}, not holding")
-    return _move(
-        state,
-        at=at,
-        actor=actor,
-        action="release",
-        reason=reason,
-        status=running_status(plan, state.step),
-        held_by=None,
-    )
-
-
-def resume(plan: Plan, state: DomainState, *, actor: str, reason: str, at: datetime) -> Decision:
-    """Resume a paused domain ``plan.resume.step_back`` steps lower, its healthy days reset."""
-    if state.status is not Status.PAUSED:
-        hint = "; use release" if state.status is Status.HOLDING else ""
-        raise TransitionError(f"{state.domain} is {state.status.value}, not paused{hint}")
-    step = max(0, state.step - plan.resume.step_back)
-    return _move(
-        state,
-        at=at,
-        actor=actor,
-        action="resume",
-        reason=f"{reason} (back {_steps(state.step - step)} to step {step})",
-        status=running_status(plan, step),
-        step=step,
-        healthy_days_at_step=0,
-        held_by=None,
-        health_since=at,
-    )
-
-
-def set_step(
-    plan: Plan, state: DomainState, step: int, *, actor: str, reason: str, at: datetime
-) -> Decision:
-    if not 0 <= step <= plan.last_step:
-        raise TransitionError(f"step {step} is not in plan {plan.name} (0..{plan.last_step})")
-    status = _status_at_step(plan, state, step)
-    return _move(
-        state,
-        at=at,
-        actor=actor,
-        action="set-step",
-        reason=reason,
-        step=step,
-        status=status,
-        healthy_days_at_step=0,
-    )
-
-
-def apply_plan(
-    new_plan: Plan, old_plan: Plan, state: DomainState, *, actor: str, reason: str, at: datetime
-) -> Decision:
-    """Switch plans at the highest new step whose daily cap does not exceed today's."""
-    current = old_plan.step(state.step).per_day
-    fitting = [i for i, step in enumerate(new_plan.steps) if step.per_day <= current]
-    step = fitting[-1] if fitting else 0
-    status = _status_at_step(new_plan, state, step)
-    return _move(
-        state,
-        at=at,
-        actor=actor,
-        action="apply-plan",
-        reason=(
-            f"{reason} (plan {old_plan.name} step {state.step} → plan {new_plan.name} step {step})"
-        ),
-        plan=new_plan.name,
-        step=step,
-        status=status,
-        healthy_days_at_step=0,
-    )

@@ -19,7 +19,7 @@ from typing import Any
 
 from warmup.emulator import auth
 from warmup.emulator.config import SUPPORTED_API_VERSIONS, DeliveryStatus, EmulatorConfig
-from warmup.emulator.outcomes import Outcome, decide
+from warmup.emulator.outcomes import DeliveryFate, decide
 from warmup.emulator.quota import SlidingWindowQuota, try_admit
 from warmup.emulator.stats import Stats
 from warmup.emulator.validation import Rejection, SendRequest, parse_send
@@ -51,7 +51,7 @@ class Operation:
     body_hash: str
     request: SendRequest
     accepted_at: float  # real (monotonic) seconds
-    outcomes: dict[str, Outcome]
+    outcomes: dict[str, DeliveryFate]
 
     def status(self, now: float, delay: float) -> str:
         if now - self.accepted_at < delay:

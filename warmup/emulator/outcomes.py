@@ -18,7 +18,9 @@ _RANDOM_DETAILS = {
 
 
 @dataclass(frozen=True)
-class Outcome:
+class DeliveryFate:
+    """What the emulated mail server does with one recipient."""
+
     status: DeliveryStatus
     details: str
     mail_server: str
@@ -36,12 +38,12 @@ def _by_rule(address: str, rules: Sequence[OutcomeRule]) -> OutcomeRule | None:
     return None
 
 
-def decide(address: str, config: EmulatorConfig, rng: random.Random) -> Outcome:
+def decide(address: str, config: EmulatorConfig, rng: random.Random) -> DeliveryFate:
     """The outcome for one recipient. Rules win over the random rates."""
     server = f"mx.{address.rpartition('@')[2].lower()}"
     rule = _by_rule(address, config.outcome_rules)
     if rule is not None:
-        return Outcome(rule.status, rule.details or rule.status.value, server)
+        return DeliveryFate(rule.status, rule.details or rule.status.value, server)
     draw = rng.random()
     for status, rate in (
         (DeliveryStatus.BOUNCED, config.bounce_rate),
@@ -49,6 +51,6 @@ def decide(address: str, config: EmulatorConfig, rng: random.Random) -> Outcome:
         (DeliveryStatus.FILTERED_SPAM, config.spam_rate),
     ):
         if draw < rate:
-            return Outcome(status, _RANDOM_DETAILS[status], server)
+            return DeliveryFate(status, _RANDOM_DETAILS[status], server)
         draw -= rate
-    return Outcome(DeliveryStatus.DELIVERED, "No error.", server)
+    return DeliveryFate(DeliveryStatus.DELIVERED, "No error.", server)

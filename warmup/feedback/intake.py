@@ -1,5 +1,8 @@
 """Delivery reports into the store: de-duplicated, matched to the ledger, suppressions written.
 
+This module alone writes ``delivery_events``; the ledger and the suppression list are written by
+their owners, in this intake's transaction.
+
 Every report is kept once (its content key: message id + recipient + status), whatever its
 event id and however often Event Grid delivers it. A report whose ledger row does not yet show
 its message id (it can arrive before the worker recorded the send) stays unmatched and is
@@ -12,15 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from warmup.control.health import Outcome
 from warmup.feedback.reports import DeliveryReport
+from warmup.ledger.outcomes import apply_report
 from warmup.store.database import Database
-from warmup.store.models import DeliveryEvent, LedgerRow
-from warmup.store.suppression import suppress_in
+from warmup.store.models import DeliveryEvent
+from warmup.suppression.store import suppress_in
 
 SUPPRESSING = {Outcome.HARD_BOUNCE: "hard_bounce", Outcome.COMPLAINT: "complaint"}
 
@@ -92,27 +96,14 @@ class FeedbackStore:
 
     def _match(self, session: Session, report: DeliveryReport, at: datetime) -> bool:
         assert report.outcome is not None
-        written = session.execute(
-            update(LedgerRow)
-            .where(
-                LedgerRow.message_id == report.message_id,
-                LedgerRow.address == report.recipient,
-                # A report is the final word: it replaces what polling guessed, not another report.
-                or_(LedgerRow.outcome.is_(None), LedgerRow.outcome.in_(["unknown", "failed"])),
-            )
-            .values(
-                outcome=report.outcome.value,
-                outcome_detail=f"{report.status}: {report.detail}"
-                if report.detail
-                else report.status,
-                # When we learned it, on our clock: robust to skew with ACS's clock, and a late
-                # report still counts in the health window when it arrives.
-                outcome_at=at,
-                updated_at=at,
-            )
-            .execution_options(synchronize_session=False)
+        matched = apply_report(
+            session,
+            message_id=report.message_id,
+            address=report.recipient,
+            outcome=report.outcome.value,
+            detail=f"{report.status}: {report.detail}" if report.detail else report.status,
+            at=at,
         )
-        matched = bool(written.rowcount)  # type: ignore[attr-defined]
         if matched:
             session.execute(
                 update(DeliveryEvent)

@@ -12,11 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-from sqlalchemy import func, select
 
+from warmup.audit import AuditFilter, AuditLog
 from warmup.control.health import Level, Verdict
 from warmup.store.database import Database
-from warmup.store.models import AuditEntry
 
 log = logging.getLogger("warmup.notify")
 TOLD = ("hold", "pause", "resume", "release")
@@ -29,8 +28,8 @@ class Notifier:
         self._url = url
         self._post = post
         self._levels: dict[str, Level] = {}
-        with database.session() as session:  # start from now: no flood of old entries
-            self._seen = int(session.scalar(select(func.max(AuditEntry.id))) or 0)
+        self._log = AuditLog(database)
+        self._seen = self._log.latest_id()  # start from now: no flood of old entries
 
     def tell(self, text: str, kind: str) -> None:
         log.warning("%s", text, extra={"notification": kind})
@@ -48,20 +47,13 @@ class Notifier:
             self.tell(f"{domain}: warning: {verdict.reason}", "warn")
 
     def tell_changes(self) -> int:
-        with self._db.session() as session:
-            entries = session.scalars(
-                select(AuditEntry)
-                .where(
-                    AuditEntry.id > self._seen,
-                    AuditEntry.subject_type == "domain",
-                    AuditEntry.action.in_(TOLD),
-                )
-                .order_by(AuditEntry.id)
-            ).all()
-            latest = session.scalar(select(func.max(AuditEntry.id))) or self._seen
+        latest = self._log.latest_id()
+        entries = self._log.oldest_first(
+            AuditFilter(subject_type="domain", actions=TOLD, after_id=self._seen)
+        )
         for entry in entries:
             self.tell(
                 f"{entry.subject}: {entry.action} by {entry.actor}: {entry.reason}", entry.action
             )
-        self._seen = max(self._seen, int(latest))
+        self._seen = max(self._seen, latest)
         return len(entries)

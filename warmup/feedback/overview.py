@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from warmup.control.allowance import day_start
 from warmup.control.health import OutcomeCounts, Verdict, judge
-from warmup.feedback.health import HEALTH_CLASS, window_counts
+from warmup.domains.record import DomainRecord
+from warmup.feedback.domain_health import HEALTH_CLASS, window_counts
+from warmup.ledger.store import LedgerStore
 from warmup.plans.schedule import daily_capacity, earliest_schedule
 from warmup.store.database import Database
-from warmup.store.domains import DomainRecord
-from warmup.store.ledger import LedgerStore
 from warmup.store.models import Campaign, LedgerRow, SendingDomain
 
 HISTORY_DAYS = 60  # the longest ramp a chart shows; older days are in `warmup domain report`

@@ -13,8 +13,9 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from warmup.domains.record import DomainRecord
+from warmup.domains.store import DomainStore
 from warmup.store.database import Database
-from warmup.store.domains import DomainRecord, DomainStore
 from warmup.store.models import Campaign, LedgerRow
 
 COUNTED = ("delivered", "hard_bounce", "soft_failure", "failed", "complaint", "suppressed")

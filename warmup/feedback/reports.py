@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from warmup.addresses import address_key
 from warmup.control.health import Outcome
 
 DELIVERY_REPORT = "microsoft.communication.emaildeliveryreportreceived"
@@ -142,7 +143,7 @@ def make_report(
     return DeliveryReport(
         event_id=event_id,
         message_id=message_id,
-        recipient=recipient.strip().lower(),
+        recipient=address_key(recipient),
         status=name,
         outcome=outcome,
         detail=detail,

@@ -17,15 +17,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select
+from sqlalchemy import Connection, insert, select
 
+from warmup import audit
 from warmup.csvsafe import SafeCsvWriter
 from warmup.lists.fields import FieldMap
 from warmup.lists.source import CsvSource, ImportFailure
 from warmup.lists.validation_pool import AddressValidator, Checked
-from warmup.store.audit import audit_values
 from warmup.store.database import Database
-from warmup.store.models import AuditEntry, ContactList, Recipient, Suppression
+from warmup.store.models import ContactList, Recipient, Suppression
+from warmup.suppression.store import active_at
 
 BATCH = 5000  # rows per insert
 CHUNK = 2000  # addresses per validation task
@@ -202,27 +203,23 @@ class ListImporter:
         self._flush(connection, batch, report, source, progress)
         if report.rows == 0:
             raise ImportFailure(f"{source.path.name} has a header but no rows")
-        connection.execute(
-            insert(AuditEntry).values(
-                **audit_values(
-                    "list",
-                    name,
-                    "import",
-                    actor=actor,
-                    at=at,
-                    reason=(
-                        f"{source.path.name}: {report.imported:,} imported, "
-                        f"{report.rejected:,} rejected"
-                    ),
-                    details={
-                        "rows": report.rows,
-                        "imported": report.imported,
-                        "invalid": report.invalid,
-                        "duplicates": report.duplicates,
-                        "suppressed": report.suppressed,
-                    },
-                )
-            )
+        audit.record(
+            connection,
+            "list",
+            name,
+            "import",
+            actor=actor,
+            at=at,
+            reason=(
+                f"{source.path.name}: {report.imported:,} imported, {report.rejected:,} rejected"
+            ),
+            details={
+                "rows": report.rows,
+                "imported": report.imported,
+                "invalid": report.invalid,
+                "duplicates": report.duplicates,
+                "suppressed": report.suppressed,
+            },
         )
         return report
 
@@ -273,9 +270,7 @@ class ListImporter:
 
     def _suppressed(self, connection: Connection, at: datetime) -> dict[str, str]:
         rows = connection.execute(
-            select(Suppression.address, Suppression.reason).where(
-                or_(Suppression.expires_at.is_(None), Suppression.expires_at > at)
-            )
+            select(Suppression.address, Suppression.reason).where(active_at(at))
         )
         return {address: reason for address, reason in rows}
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from multiprocessing.pool import AsyncResult, Pool
 from types import TracebackType
 
-from warmup.lists.addresses import InvalidAddress, normalise_address
+from warmup.addresses import InvalidAddress, normalise_address
 
 Checked = tuple[str | None, str]  # (normalised address, "") or (None, reason)
 

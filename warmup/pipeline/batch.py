@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from warmup.campaigns.compose import Composer
-from warmup.campaigns.model import LedgerState
 from warmup.clock import Clock
+from warmup.domains.record import DomainRecord
 from warmup.errors import ContentError, PermanentSendError, SendError, ThrottledError
+from warmup.ledger.states import LedgerState
+from warmup.ledger.store import LedgerStore, SendResult, WorkItem
 from warmup.pipeline.dispatch import Batch
 from warmup.pipeline.gate import Gate
-from warmup.pipeline.limits import send_limits
+from warmup.pipeline.send_limits import send_limits
 from warmup.ratelimit.base import Limiter
 from warmup.sending.sender import AsyncSender
-from warmup.store.domains import DomainRecord
-from warmup.store.ledger import LedgerStore, Outcome, WorkItem
 
 log = logging.getLogger(__name__)
 # Stop starting sends this long before the lease ends: a fifth of the lease, at most 10 s.
@@ -45,7 +45,7 @@ class BatchReport:
     released: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
-    def add(self, outcome: Outcome) -> None:
+    def add(self, outcome: SendResult) -> None:
         if outcome.state is LedgerState.ACCEPTED:
             self.accepted += 1
         elif outcome.state is LedgerState.FAILED:
@@ -80,7 +80,7 @@ class BatchRunner:
     def __init__(self, context: BatchContext, batch: Batch) -> None:
         self._c = context
         self._batch = batch
-        self._done: list[Outcome] = []
+        self._done: list[SendResult] = []
         self._refill = max(1, context.concurrency // 8)
         self.report = BatchReport()
 
@@ -88,7 +88,7 @@ class BatchRunner:
         c, batch = self._c, self._batch
         items = await asyncio.to_thread(c.ledger.work, batch.row_ids, batch.id)
         pending: deque[WorkItem] = deque(items)
-        in_flight: set[asyncio.Task[Outcome]] = set()
+        in_flight: set[asyncio.Task[SendResult]] = set()
         while pending or in_flight:
             stop = self._stop_reason()
             if stop is not None:
@@ -121,11 +121,11 @@ class BatchRunner:
     def _give_back(self, pending: deque[WorkItem], reason: str) -> None:
         while pending:
             item = pending.popleft()
-            self._finish(Outcome(item.id, LedgerState.PENDING, attempts=0, error=reason))
+            self._finish(SendResult(item.id, LedgerState.PENDING, attempts=0, error=reason))
 
     def _start(
         self, pending: deque[WorkItem], room: int
-    ) -> tuple[set[asyncio.Task[Outcome]], float | None]:
+    ) -> tuple[set[asyncio.Task[SendResult]], float | None]:
         """Take permits for up to ``room`` rows (per provider group) and start their sends."""
         c = self._c
         record = c.record_for(self._batch.domain)
@@ -133,7 +133,7 @@ class BatchRunner:
         by_provider: dict[str, list[WorkItem]] = {}
         for item in candidates:
             by_provider.setdefault(item.provider, []).append(item)
-        started: set[asyncio.Task[Outcome]] = set()
+        started: set[asyncio.Task[SendResult]] = set()
         waiting: list[WorkItem] = []
         wait: float | None = None
         now = c.clock.now().timestamp()
@@ -170,33 +170,33 @@ class BatchRunner:
                 return
             await asyncio.sleep(min(c.clock.real_seconds(grant.retry_after or 0.05), 1.0))
 
-    async def _send(self, item: WorkItem) -> Outcome:
+    async def _send(self, item: WorkItem) -> SendResult:
         try:
             message, _ = self._c.composer_for(item.campaign_id).compose(item.address, item.fields)
         except ContentError as exc:
-            return Outcome(item.id, LedgerState.FAILED, attempts=0, error=f"render: {exc}")
+            return SendResult(item.id, LedgerState.FAILED, attempts=0, error=f"render: {exc}")
         try:
             accepted = await self._c.sender.send(
                 message, item.operation_id, before_retry=lambda: self._permit(item)
             )
         except GiveBack as stop:
-            return Outcome(item.id, LedgerState.PENDING, attempts=1, error=str(stop))
+            return SendResult(item.id, LedgerState.PENDING, attempts=1, error=str(stop))
         except PermanentSendError as exc:
-            return Outcome(item.id, LedgerState.FAILED, attempts=1, error=str(exc))
+            return SendResult(item.id, LedgerState.FAILED, attempts=1, error=str(exc))
         except ThrottledError as exc:
-            return Outcome(item.id, LedgerState.PENDING, attempts=1, error=f"throttled: {exc}")
+            return SendResult(item.id, LedgerState.PENDING, attempts=1, error=f"throttled: {exc}")
         except SendError as exc:
-            return Outcome(
+            return SendResult(
                 item.id, LedgerState.PENDING, attempts=1, error=f"gave up for now: {exc}"
             )
-        return Outcome(
+        return SendResult(
             item.id,
             LedgerState.ACCEPTED,
             attempts=accepted.attempts,
             message_id=accepted.message_id,
         )
 
-    def _finish(self, outcome: Outcome) -> None:
+    def _finish(self, outcome: SendResult) -> None:
         self._done.append(outcome)
         self.report.add(outcome)
 

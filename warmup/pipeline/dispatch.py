@@ -12,14 +12,16 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from warmup.campaigns.store import CampaignStore
 from warmup.clock import Clock
 from warmup.control.allowance import Allowance, Usage, allowance, day_start
 from warmup.control.fair_share import Demand, split
-from warmup.pipeline import limits
+from warmup.domains.record import DomainRecord
+from warmup.domains.store import DomainStore
+from warmup.ledger.store import LedgerStore
+from warmup.pipeline import send_limits as limits
 from warmup.plans.model import ProviderGroup
 from warmup.ratelimit.base import Limiter
-from warmup.store.domains import DomainRecord, DomainStore
-from warmup.store.ledger import LedgerStore
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,14 @@ class Dispatcher:
     def __init__(
         self,
         domains: DomainStore,
+        campaigns: CampaignStore,
         ledger: LedgerStore,
         limiter: Limiter,
         clock: Clock,
         config: DispatchConfig,
     ) -> None:
         self._domains = domains
+        self._campaigns = campaigns
         self._ledger = ledger
         self._limiter = limiter
         self._clock = clock
@@ -115,7 +119,8 @@ class Dispatcher:
             if available <= 0:
                 continue
             demands = [
-                Demand(d.campaign_id, d.priority, d.pending) for d in self._ledger.demand(record.id)
+                Demand(d.campaign_id, d.priority, d.pending)
+                for d in self._campaigns.demand(record.id)
             ]
             for campaign_id, share in split(available, demands).items():
                 report.batches += self._claim(record, campaign_id, share, granted, now)

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from warmup.ledger.outcomes import OutcomeFallback
 from warmup.ratelimit.base import Limit, Limiter
-from warmup.store.ledger import OutcomeFallback
 
 Fetch = Callable[[list[str]], Mapping[str, tuple[str, str | None]]]
 

@@ -12,13 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from warmup.campaigns.store import CampaignStore
 from warmup.clock import Clock
 from warmup.control.machine import DayReport, Decision, on_day_end
 from warmup.control.state import Transition
+from warmup.domains.record import DomainRecord
+from warmup.domains.store import DomainStore
+from warmup.ledger.store import LedgerStore
 from warmup.pipeline.outcome_poll import PollReport, StatusPoller
 from warmup.plans.schedule import daily_capacity
-from warmup.store.domains import DomainRecord, DomainStore
-from warmup.store.ledger import LedgerStore
 
 
 @dataclass
@@ -39,11 +41,13 @@ class Reconciler:
     def __init__(
         self,
         domains: DomainStore,
+        campaigns: CampaignStore,
         ledger: LedgerStore,
         clock: Clock,
         poller: StatusPoller | None = None,
     ) -> None:
         self._domains = domains
+        self._campaigns = campaigns
         self._ledger = ledger
         self._clock = clock
         self._poller = poller
@@ -52,7 +56,7 @@ class Reconciler:
         now = self._clock.now()
         report = ReconcileReport(
             expired_leases=self._ledger.expire_leases(now),
-            completed_campaigns=self._ledger.finish_campaigns(now),
+            completed_campaigns=self._campaigns.finish_campaigns(now),
         )
         for record in self._domains.all():
             report.transitions += self.close_days(record, now)

@@ -15,12 +15,17 @@ from typing import Any
 from urllib.parse import urlparse
 
 from warmup.campaigns.compose import Composer, unsubscriber_from
+from warmup.campaigns.store import CampaignStore
 from warmup.clock import Clock, clock_for
 from warmup.control.state import Transition
+from warmup.domains.record import DomainRecord
+from warmup.domains.store import DomainStore
 from warmup.errors import ConfigError, SendError, ThrottledError
-from warmup.feedback.health import judge_domain
+from warmup.feedback.domain_health import judge_domain
 from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.notify import Notifier
+from warmup.ledger.outcomes import OutcomeFallback
+from warmup.ledger.store import LedgerStore
 from warmup.pipeline.batch import BatchContext, BatchReport, BatchRunner
 from warmup.pipeline.dispatch import Batch, DispatchConfig, Dispatcher
 from warmup.pipeline.gate import Gate
@@ -33,8 +38,6 @@ from warmup.sending.client import AsyncAcsClient
 from warmup.sending.credentials import resolve_auth
 from warmup.settings import Settings, env_name
 from warmup.store.database import Database
-from warmup.store.domains import DomainRecord, DomainStore
-from warmup.store.ledger import LedgerStore, OutcomeFallback
 from warmup.store.models import Campaign
 
 
@@ -58,6 +61,7 @@ class Runtime:
         self.database = Database.connect(settings.database_url.get_secret_value())
         self.domains = DomainStore(self.database)
         self.ledger = LedgerStore(self.database)
+        self.campaigns = CampaignStore(self.database)
         self.scope = quota_scope(settings)
         self._records: dict[str, tuple[float, DomainRecord]] = {}
         self._composers: dict[int, Composer] = {}
@@ -80,7 +84,9 @@ class Runtime:
             max_claim_per_tick=self.settings.max_claim_per_tick,
             margin=self.settings.limiter_margin_seconds,
         )
-        return Dispatcher(self.domains, self.ledger, self.limiter, self.clock, config)
+        return Dispatcher(
+            self.domains, self.campaigns, self.ledger, self.limiter, self.clock, config
+        )
 
     def reconciler(self) -> Reconciler:
         poller = StatusPoller(
@@ -92,7 +98,7 @@ class Runtime:
             per_minute=self.settings.status_polls_per_minute,
             unknown_after=self.settings.outcome_unknown_after_seconds,
         )
-        return Reconciler(self.domains, self.ledger, self.clock, poller)
+        return Reconciler(self.domains, self.campaigns, self.ledger, self.clock, poller)
 
     async def _statuses(self, message_ids: list[str]) -> dict[str, tuple[str, str | None]]:
         await self._sender_on_loop()

@@ -1,4 +1,4 @@
-"""The send ledger at work: claims with leases, results, expired leases, finished campaigns.
+"""The send ledger at work: claims with leases, results, expired leases.
 
 A claim moves ``pending`` rows to ``claimed`` under a lease (an owner, the batch id, and a
 deadline). Only the owner of a live claim may record a result, and only a ``claimed`` row is
@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, func, select, text, update
 
-from warmup.campaigns.model import CampaignStatus, LedgerState
-from warmup.store.audit import audit_entry
+from warmup.ledger.states import LedgerState
 from warmup.store.database import Database
 from warmup.store.models import Campaign, LedgerRow, Recipient, UtcDateTime
 
@@ -41,7 +40,7 @@ class WorkItem:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class SendResult:
     """What became of one claimed row."""
 
     id: int
@@ -49,13 +48,6 @@ class Outcome:
     attempts: int  # HTTP attempts made for it in this batch
     message_id: str | None = None
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class CampaignDemand:
-    campaign_id: int
-    priority: int
-    pending: int
 
 
 _CLAIM_SQL = {
@@ -153,7 +145,7 @@ class LedgerStore:
                 for row in session.execute(query)
             ]
 
-    def record(self, outcomes: Sequence[Outcome], owner: str, at: datetime) -> int:
+    def record(self, outcomes: Sequence[SendResult], owner: str, at: datetime) -> int:
         """Store results in bulk; rows no longer claimed by ``owner`` are left alone."""
         if not outcomes:
             return 0
@@ -211,22 +203,6 @@ class LedgerStore:
             )
             return int(result.rowcount or 0)
 
-    def demand(self, domain_id: int) -> list[CampaignDemand]:
-        """Running campaigns of a domain with rows left to send."""
-        query = (
-            select(Campaign.id, Campaign.priority, func.count(LedgerRow.id))
-            .join(LedgerRow, LedgerRow.campaign_id == Campaign.id)
-            .where(
-                Campaign.domain_id == domain_id,
-                Campaign.status == CampaignStatus.RUNNING.value,
-                LedgerRow.state == PENDING,
-            )
-            .group_by(Campaign.id, Campaign.priority)
-            .order_by(Campaign.id)
-        )
-        with self._db.session() as session:
-            return [CampaignDemand(*row) for row in session.execute(query)]
-
     def in_flight(self, domain_id: int) -> int:
         """Rows of the domain claimed and not yet sent: already promised out of its allowance."""
         query = (
@@ -249,105 +225,3 @@ class LedgerStore:
             query = query.where(LedgerRow.accepted_at < until)
         with self._db.session() as session:
             return int(session.scalar(query) or 0)
-
-    def finish_campaigns(self, at: datetime) -> list[str]:
-        """Mark running campaigns with nothing left to send as completed; return their names."""
-        open_rows = (
-            select(LedgerRow.id)
-            .where(LedgerRow.campaign_id == Campaign.id, LedgerRow.state.in_([PENDING, CLAIMED]))
-            .exists()
-        )
-        finished: list[str] = []
-        with self._db.session() as session:
-            for campaign in session.scalars(
-                select(Campaign).where(Campaign.status == CampaignStatus.RUNNING.value, ~open_rows)
-            ):
-                campaign.status = CampaignStatus.COMPLETED.value
-                campaign.finished_at = at
-                session.add(
-                    audit_entry(
-                        "campaign",
-                        campaign.name,
-                        "complete",
-                        actor="system",
-                        at=at,
-                        reason="every recipient has a final state",
-                    )
-                )
-                finished.append(campaign.name)
-        return finished
-
-
-@dataclass(frozen=True)
-class AwaitingOutcome:
-    id: int
-    message_id: str
-
-
-class OutcomeFallback:
-    """Rows ACS accepted whose delivery report has not come: sampled polling, then unknown."""
-
-    def __init__(self, database: Database) -> None:
-        self._db = database
-
-    def sample(
-        self, *, accepted_before: datetime, checked_before: datetime, limit: int
-    ) -> list[AwaitingOutcome]:
-        if limit <= 0:
-            return []
-        query = (
-            select(LedgerRow.id, LedgerRow.message_id)
-            .where(
-                LedgerRow.state == LedgerState.ACCEPTED.value,
-                LedgerRow.outcome.is_(None),
-                LedgerRow.message_id.is_not(None),
-                LedgerRow.accepted_at < accepted_before,
-                or_(
-                    LedgerRow.status_checked_at.is_(None),
-                    LedgerRow.status_checked_at < checked_before,
-                ),
-            )
-            .order_by(func.random())
-            .limit(limit)
-        )
-        with self._db.session() as session:
-            return [AwaitingOutcome(row.id, str(row.message_id)) for row in session.execute(query)]
-
-    def record(self, statuses: Mapping[int, tuple[str, str | None]], at: datetime) -> int:
-        """Store polled statuses: a Failed operation is an outcome; others are only checked."""
-        failed = 0
-        with self._db.session() as session:
-            for row_id, (status, error) in statuses.items():
-                values: dict[str, Any] = {"status_checked_at": at, "updated_at": at}
-                if status in {"Failed", "Canceled"}:
-                    values.update(
-                        outcome="failed",
-                        outcome_detail=f"operation {status}: {error or 'no detail'}",
-                        outcome_at=at,
-                    )
-                    failed += 1
-                session.execute(
-                    update(LedgerRow)
-                    .where(LedgerRow.id == row_id, LedgerRow.outcome.is_(None))
-                    .values(**values)
-                )
-        return failed
-
-    def give_up(self, *, accepted_before: datetime, at: datetime) -> int:
-        """Rows still without an outcome long after they were accepted: outcome ``unknown``."""
-        with self._db.engine.begin() as connection:
-            result = connection.execute(
-                update(LedgerRow)
-                .where(
-                    LedgerRow.state == LedgerState.ACCEPTED.value,
-                    LedgerRow.outcome.is_(None),
-                    LedgerRow.accepted_at < accepted_before,
-                )
-                .values(
-                    outcome="unknown",
-                    outcome_detail="no delivery report and no final status",
-                    outcome_at=at,
-                    updated_at=at,
-                )
-            )
-            return int(result.rowcount or 0)

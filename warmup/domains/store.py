@@ -10,8 +10,8 @@ reloads and decides again on the fresh state.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -23,13 +23,16 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from warmup.control.allowance import AcsQuota
+from warmup import audit
+from warmup.addresses import InvalidAddress, address_key, normalise_address
+from warmup.audit import AuditFilter, AuditLog
+from warmup.control.caps import AcsQuota
 from warmup.control.machine import Decision, new_domain
-from warmup.control.state import DomainState, Status, Transition
+from warmup.control.state import Transition
+from warmup.domains.record import DomainRecord, state_columns, state_of
 from warmup.errors import ConfigError, NotFoundError, TransitionError
 from warmup.plans.loader import parse_plan
 from warmup.plans.model import Plan
-from warmup.store.audit import audit_entry
 from warmup.store.database import Database
 from warmup.store.models import AuditEntry, SenderAddress, SendingDomain
 
@@ -44,50 +47,8 @@ class UnknownDomainError(NotFoundError):
     """No sending domain by that name."""
 
 
-@dataclass(frozen=True)
-class DomainRecord:
-    id: int
-    state: DomainState
-    plan: Plan
-    quota: AcsQuota
-    senders: tuple[str, ...]
-    version: int
-    day_closed: str | None = None
-
-
-def _state(row: SendingDomain) -> DomainState:
-    return DomainState(
-        domain=row.name,
-        plan=row.plan_name,
-        step=row.step,
-        status=Status(row.status),
-        reason=row.reason,
-        since=row.since,
-        healthy_days_at_step=row.healthy_days_at_step,
-        sending_days=row.sending_days,
-        idle_days=row.idle_days,
-        held_by=row.held_by,
-        health_since=row.health_since,
-    )
-
-
-def _state_columns(state: DomainState) -> dict[str, object]:
-    return {
-        "plan_name": state.plan,
-        "step": state.step,
-        "status": state.status.value,
-        "reason": state.reason,
-        "since": state.since,
-        "healthy_days_at_step": state.healthy_days_at_step,
-        "sending_days": state.sending_days,
-        "idle_days": state.idle_days,
-        "held_by": state.held_by,
-        "health_since": state.health_since,
-    }
-
-
-def transition_entry(transition: Transition) -> AuditEntry:
-    return audit_entry(
+def transition_entry(transition: Transition) -> dict[str, object]:
+    return audit.audit_values(
         "domain",
         transition.domain,
         transition.action,
@@ -103,11 +64,22 @@ def transition_entry(transition: Transition) -> AuditEntry:
     )
 
 
+def _sender_address(address: str) -> str:
+    try:
+        return normalise_address(address)
+    except InvalidAddress as exc:
+        raise ConfigError(f"{address!r} is not a sender address: {exc}") from None
+
+
 def sender_domain(address: str) -> str:
-    local, at, domain = address.strip().rpartition("@")
-    if not at or not local or not domain:
-        raise ConfigError(f"{address!r} is not a sender address")
-    return domain.lower()
+    return _sender_address(address).rpartition("@")[2]
+
+
+@lru_cache(maxsize=256)
+def _stored_plan(plan_yaml: str, domain: str) -> Plan:
+    # Parsed once per distinct plan text, not on every read: the dispatcher reads every domain
+    # every second. Plans are frozen, so one parsed object can be shared.
+    return parse_plan(plan_yaml, f"<plan stored for {domain}>")
 
 
 class DomainStore:
@@ -128,8 +100,8 @@ class DomainStore:
         ).all()
         return DomainRecord(
             id=row.id,
-            state=_state(row),
-            plan=parse_plan(row.plan_yaml, f"<plan stored for {row.name}>"),
+            state=state_of(row),
+            plan=_stored_plan(row.plan_yaml, row.name),
             quota=AcsQuota(per_minute=row.acs_per_minute, per_hour=row.acs_per_hour),
             senders=tuple(senders),
             version=row.version,
@@ -165,14 +137,14 @@ class DomainStore:
                 acs_per_hour=quota.per_hour,
                 version=1,
                 created_at=at,
-                **_state_columns(decision.state),
+                **state_columns(decision.state),
             )
             session.add(row)
             session.flush()
             session.add_all(
-                SenderAddress(domain_id=row.id, address=a.strip().lower()) for a in senders
+                SenderAddress(domain_id=row.id, address=_sender_address(a)) for a in senders
             )
-            session.add_all(transition_entry(t) for t in decision.transitions)
+            audit.record_all(session, (transition_entry(t) for t in decision.transitions))
             session.flush()
             return self._record(session, row)
 
@@ -222,7 +194,7 @@ class DomainStore:
             unchanged = not decision.transitions and decision.state == record.state
             if unchanged and day_closed is None:
                 return decision
-            values = _state_columns(decision.state)
+            values = state_columns(decision.state)
             if plan_yaml is not None:
                 values["plan_yaml"] = plan_yaml
             if day_closed is not None:
@@ -235,7 +207,7 @@ class DomainStore:
             )
             if written.rowcount != 1:  # type: ignore[attr-defined]
                 raise _Conflict
-            session.add_all(transition_entry(t) for t in decision.transitions)
+            audit.record_all(session, (transition_entry(t) for t in decision.transitions))
             return decision
 
     def set_quota(
@@ -246,16 +218,15 @@ class DomainStore:
             before = f"{row.acs_per_minute}/min, {row.acs_per_hour}/hour"
             row.acs_per_minute, row.acs_per_hour = quota.per_minute, quota.per_hour
             row.version += 1
-            session.add(
-                audit_entry(
-                    "domain",
-                    row.name,
-                    "set-quota",
-                    actor=actor,
-                    at=at,
-                    reason=f"{reason} ({before} → {quota.per_minute}/min, {quota.per_hour}/hour)",
-                    details={"per_minute": quota.per_minute, "per_hour": quota.per_hour},
-                )
+            audit.record(
+                session,
+                "domain",
+                row.name,
+                "set-quota",
+                actor=actor,
+                at=at,
+                reason=f"{reason} ({before} → {quota.per_minute}/min, {quota.per_hour}/hour)",
+                details={"per_minute": quota.per_minute, "per_hour": quota.per_hour},
             )
 
     def add_sender(self, name: str, address: str, *, actor: str, at: datetime) -> None:
@@ -263,14 +234,13 @@ class DomainStore:
             row = self._row(session, name)
             if sender_domain(address) != row.name:
                 raise ConfigError(f"sender {address} is not on the domain {row.name}")
-            exists = session.scalar(
-                select(SenderAddress.id).where(SenderAddress.address == address.lower())
-            )
+            normal = _sender_address(address)
+            exists = session.scalar(select(SenderAddress.id).where(SenderAddress.address == normal))
             if exists is not None:
                 raise TransitionError(f"sender {address} is already registered")
-            session.add(SenderAddress(domain_id=row.id, address=address.strip().lower()))
-            session.add(
-                audit_entry("domain", row.name, "add-sender", actor=actor, reason=address, at=at)
+            session.add(SenderAddress(domain_id=row.id, address=normal))
+            audit.record(
+                session, "domain", row.name, "add-sender", actor=actor, reason=address, at=at
             )
 
     def domain_of_sender(self, address: str) -> DomainRecord:
@@ -279,7 +249,7 @@ class DomainStore:
             row = session.scalar(
                 select(SendingDomain)
                 .join(SenderAddress, SenderAddress.domain_id == SendingDomain.id)
-                .where(SenderAddress.address == address.strip().lower())
+                .where(SenderAddress.address == address_key(address))
             )
             if row is None:
                 raise ConfigError(
@@ -289,13 +259,5 @@ class DomainStore:
             return self._record(session, row)
 
     def audit(self, name: str, limit: int = 20) -> list[AuditEntry]:
-        with self._db.session() as session:
-            row = self._row(session, name)
-            return list(
-                session.scalars(
-                    select(AuditEntry)
-                    .where(AuditEntry.subject_type == "domain", AuditEntry.subject == row.name)
-                    .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-                    .limit(limit)
-                ).all()
-            )
+        domain = self.get(name).state.domain
+        return AuditLog(self._db).newest(AuditFilter(subject_type="domain", subject=domain), limit)

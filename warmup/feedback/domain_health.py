@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from warmup.control.health import OutcomeCounts, Verdict, judge
 from warmup.control.machine import Decision, on_health
+from warmup.domains.record import DomainRecord
+from warmup.domains.store import DomainStore
 from warmup.store.database import Database
-from warmup.store.domains import DomainRecord, DomainStore
 from warmup.store.models import Campaign, LedgerRow
 
 # Ledger outcomes counted as which health class ("unknown" tells nothing, so it is left out).

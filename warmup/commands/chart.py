@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only: never needs a display
 
 import matplotlib.pyplot as plt
 
-from warmup.plans.simulate import Simulation
+from warmup.control.simulate import Simulation
 
 SUPPORTED = {".png", ".svg"}
 MARKERS = {

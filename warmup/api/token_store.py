@@ -17,8 +17,8 @@ from enum import StrEnum
 
 from sqlalchemy import select
 
+from warmup import audit
 from warmup.errors import ConfigError, NotFoundError
-from warmup.store.audit import audit_entry
 from warmup.store.database import Database
 from warmup.store.models import ApiToken
 
@@ -98,7 +98,7 @@ class TokenStore:
             if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
                 raise ConfigError(f"a token named {name!r} exists (revoke it, or pick a new name)")
             session.add(row)
-            session.add(audit_entry("token", name, "create", actor=actor, at=at, reason=role.value))
+            audit.record(session, "token", name, "create", actor=actor, at=at, reason=role.value)
             session.flush()
             return token, _info(row)
 
@@ -110,7 +110,7 @@ class TokenStore:
             if row.revoked_at is None:
                 row.revoked_at = at
                 row.revoked_by = actor
-                session.add(audit_entry("token", name, "revoke", actor=actor, at=at, reason=""))
+                audit.record(session, "token", name, "revoke", actor=actor, at=at, reason="")
             return _info(row)
 
     def all(self) -> list[TokenInfo]:

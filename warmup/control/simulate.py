@@ -14,7 +14,8 @@ from datetime import date, datetime, timedelta
 
 from warmup.control.allowance import AcsQuota, Usage, allowance, in_window
 from warmup.control.health import HealthWindow, Outcome, OutcomeCounts, judge
-from warmup.control.machine import DayReport, Decision, new_domain, on_day_end, on_health, resume
+from warmup.control.machine import DayReport, Decision, new_domain, on_day_end, on_health
+from warmup.control.ops import resume
 from warmup.control.state import DomainState, Status, Transition
 from warmup.plans.model import Plan
 from warmup.plans.schedule import Schedule, daily_capacity, earliest_schedule

@@ -1,4 +1,10 @@
-"""Recipient address validation and normalisation (with ``email-validator``)."""
+"""The one spelling of an email address (with ``email-validator``).
+
+Every path that stores, finds, removes or matches an address goes through here: list imports,
+the ledger, suppressions (CLI, API, links, delivery reports), sender addresses and webhooks. Two
+spellings of one address (``Ada@Bücher.example`` and ``ada@xn--bcher-kva.example``) must meet in
+the same row, or an address could be suppressed under one and sent under the other.
+"""
 
 from __future__ import annotations
 
@@ -25,3 +31,13 @@ def normalise_address(raw: str, *, check_mx: bool = False) -> str:
     except EmailNotValidError as exc:
         raise InvalidAddress(str(exc)) from None
     return f"{result.local_part.lower()}@{result.ascii_domain.lower()}"
+
+
+def address_key(raw: str) -> str:
+    """The spelling to look ``raw`` up by: its normal form, or (when it is not a valid address,
+    as in an odd delivery report) the same trimmed and lower-cased, which matches nothing that
+    :func:`normalise_address` stored unless it is the same text."""
+    try:
+        return normalise_address(raw)
+    except InvalidAddress:
+        return raw.strip().lower()

@@ -12,7 +12,7 @@ from warmup.logs import configure_logging
 from warmup.settings import Settings, env_name, load_settings
 
 
-def run_send_test(
+def run_trial_send(
     settings: Settings,
     *,
     to: str,
@@ -51,7 +51,7 @@ def run_send_test(
         client.close()
 
 
-def send_test(
+def trial_send(
     to: Annotated[str, typer.Option("--to", help="Recipient address.")],
     sender: Annotated[
         str | None,
@@ -65,7 +65,7 @@ def send_test(
     settings = load_settings()
     configure_logging(settings)
     try:
-        status = run_send_test(
+        status = run_trial_send(
             settings, to=to, sender=sender, subject=subject, wait=wait, timeout=timeout
         )
     except SendError as exc:

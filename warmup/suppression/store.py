@@ -1,7 +1,8 @@
 """The suppression list: addresses never to send to (for good, or until an expiry).
 
-Written by delivery feedback (hard bounces, complaints), by unsubscribe links, by ops and by
-imports; read by list imports and when a campaign starts. Every change is audited.
+This module alone writes ``suppressions``. Delivery feedback (hard bounces, complaints),
+unsubscribe links, ops and imports all suppress through it; list imports and campaign starts
+read it through :func:`active_at`, the one rule for "in force at t". Every change is audited.
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, Connection, delete, or_, select
 from sqlalchemy.orm import Session
 
+from warmup import audit
+from warmup.addresses import InvalidAddress, address_key, normalise_address
 from warmup.content.unsubscribe import Unsubscriber
 from warmup.csvsafe import SafeCsvWriter
 from warmup.errors import ConfigError
-from warmup.lists.addresses import InvalidAddress, normalise_address
-from warmup.store.audit import audit_entry
+from warmup.ledger.fill import suppress_pending
 from warmup.store.database import Database
-from warmup.store.models import LedgerRow, Suppression
+from warmup.store.models import Suppression
 
 REASONS = frozenset(
     {"hard_bounce", "complaint", "unsubscribe", "soft_bounce", "manual", "imported"}
@@ -35,10 +37,20 @@ class SuppressionImport:
     invalid: list[tuple[int, str]]
 
 
+def active_at(at: datetime) -> ColumnElement[bool]:
+    """A suppression is in force at ``at`` when it never expires or expires after ``at``."""
+    return or_(Suppression.expires_at.is_(None), Suppression.expires_at > at)
+
+
+def active_addresses(connection: Connection, at: datetime) -> set[str]:
+    """Every address suppressed at ``at``."""
+    return set(connection.scalars(select(Suppression.address).where(active_at(at))))
+
+
 def _audit(
     session: Session, *, at: datetime, actor: str, action: str, address: str, reason: str
 ) -> None:
-    session.add(audit_entry("suppression", address, action, actor=actor, reason=reason, at=at))
+    audit.record(session, "suppression", address, action, actor=actor, reason=reason, at=at)
 
 
 def suppress_in(
@@ -127,7 +139,7 @@ class SuppressionStore:
             )
 
     def remove(self, address: str, *, actor: str, at: datetime) -> bool:
-        normal = address.strip().lower()
+        normal = address_key(address)
         with self._db.session() as session:
             gone = session.execute(delete(Suppression).where(Suppression.address == normal))
             if gone.rowcount:  # type: ignore[attr-defined]
@@ -144,17 +156,16 @@ class SuppressionStore:
     def active(self, at: datetime) -> Iterator[Suppression]:
         with self._db.session() as session:
             yield from session.scalars(
-                select(Suppression)
-                .where(or_(Suppression.expires_at.is_(None), Suppression.expires_at > at))
-                .order_by(Suppression.address)
+                select(Suppression).where(active_at(at)).order_by(Suppression.address)
             )
 
     def find(self, address: str, at: datetime) -> Suppression | None:
         """The address's suppression in force at ``at``, if any."""
         with self._db.session() as session:
-            row = session.get(Suppression, address.strip().lower())
-            return (
-                row if row is not None and (row.expires_at is None or row.expires_at > at) else None
+            return session.scalar(
+                select(Suppression).where(
+                    Suppression.address == address_key(address), active_at(at)
+                )
             )
 
     def is_suppressed(self, address: str, at: datetime) -> bool:
@@ -221,9 +232,5 @@ class SuppressionStore:
             at=at,
         )
         with self._db.session() as session:
-            session.execute(
-                update(LedgerRow)
-                .where(LedgerRow.address == address, LedgerRow.state == "pending")
-                .values(state="suppressed", last_error="unsubscribed", updated_at=at)
-            )
+            suppress_pending(session, address, reason="unsubscribed", at=at)
         return address

@@ -1,0 +1,54 @@
+"""The project's layers and table owners, as data shared by the static and the runtime checks.
+
+A package may import from its own layer's package or from lower layers only. Each table is
+written by one owner (a module, or a package for the ledger) and by nothing else.
+"""
+
+from __future__ import annotations
+
+# Lowest first. Packages on one line are peers: neither may import the other.
+LAYERS: list[set[str]] = [
+    {"errors", "clock", "csvsafe", "addresses"},
+    {"settings"},
+    {"logs"},
+    {"plans"},
+    {"control"},
+    {"content", "ratelimit", "sending", "emulator"},
+    {"store"},
+    {"audit"},
+    {"ledger"},
+    {"suppression"},
+    {"domains"},
+    {"lists"},
+    {"campaigns"},
+    {"feedback"},
+    {"pipeline"},
+    {"api"},
+    {"commands"},
+    {"cli"},
+    {"__main__"},
+]
+RANK = {package: rank for rank, packages in enumerate(LAYERS) for package in packages}
+
+# table → the module (or package) that alone writes it
+OWNERS: dict[str, str] = {
+    "sending_domains": "warmup.domains.store",
+    "sender_addresses": "warmup.domains.store",
+    "audit_log": "warmup.audit",
+    "contact_lists": "warmup.lists.importer",
+    "recipients": "warmup.lists.importer",
+    "list_imports": "warmup.lists.jobs",
+    "suppressions": "warmup.suppression.store",
+    "campaigns": "warmup.campaigns.store",
+    "send_ledger": "warmup.ledger",
+    "delivery_events": "warmup.feedback.intake",
+    "api_tokens": "warmup.api.token_store",
+}
+
+# The one module under api/ and commands/ that may speak SQL: the owner of api_tokens.
+SQL_ALLOWED_IN_ENTRY_POINTS = {"warmup.api.token_store"}
+
+
+def owns(module: str, table: str) -> bool:
+    owner = OWNERS[table]
+    return module == owner or module.startswith(owner + ".")
