@@ -42,6 +42,8 @@ OWNERS: dict[str, str] = {
     "campaigns": "warmup.campaigns.store",
     "send_ledger": "warmup.ledger",
     "delivery_events": "warmup.feedback.intake",
+    "engagement_events": "warmup.feedback.intake",
+    "dispatch_fences": "warmup.ledger",
     "api_tokens": "warmup.api.token_store",
 }
 

@@ -145,6 +145,8 @@ def world(
             "retry_backoff_max_seconds": 0.2,
             "batch_size": 50,
             "gate_ttl_seconds": 0.1,
+            # The emulator does not limit status GETs here: rows in doubt are settled at once.
+            "status_polls_per_minute": 600,
         }
         values.update(settings_overrides or {})
         settings = Settings(**values)  # type: ignore[arg-type]

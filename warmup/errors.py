@@ -11,7 +11,7 @@ The tree::
     └── SendError                one ACS send did not succeed (carries its classification)
         ├── ThrottledError       429: ACS asked us to wait (``retry_after`` seconds)
         ├── TransientSendError   5xx, connection refused/reset: safe to retry
-        ├── AmbiguousSendError   the request left, no answer came: retry with the same Operation-Id
+        ├── AmbiguousSendError   the request left, no answer came: ask ACS before posting again
         └── PermanentSendError   400/401/403/404/413: retrying cannot help
 
 Messages never contain secrets (access keys, connection strings, client secrets): errors are
@@ -107,10 +107,12 @@ class TransientSendError(SendError):
 class AmbiguousSendError(SendError):
     """The request may have reached ACS (a read timeout, a dropped response).
 
-    Retrying is safe only with the same Operation-Id, which the sender always reuses.
+    Not retried blindly: whether ACS de-duplicates a repeated Operation-Id is undocumented, so
+    the sender first asks ACS (``GET /emails/operations/{id}``) and posts again only when ACS
+    does not know the id.
     """
 
-    retryable = True
+    retryable = False
 
 
 class PermanentSendError(SendError):

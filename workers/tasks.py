@@ -7,6 +7,7 @@ process runs (never at import, never before a fork).
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 import redis
@@ -17,6 +18,26 @@ from warmup.settings import Settings
 
 log = logging.getLogger(__name__)
 DISPATCH_LOCK = "warmup:dispatcher-lock"
+DISPATCH_FENCE = "warmup:dispatcher-fence"
+LOCK_MS = 30_000
+# Take the lock and a fencing token at once. The token only grows: Redis's clock in
+# microseconds, or one more than the last token if that is larger, so it keeps growing even
+# after Redis restarts empty.
+ACQUIRE = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+local fence = math.max(now, last + 1)
+redis.call('SET', KEYS[2], string.format('%d', fence))
+return fence
+"""
+# Delete the lock only if it still holds our token: a tick that outlived its lock must not
+# release the lock of the tick that took over.
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 def register_tasks(app: Celery, settings: Settings) -> None:
@@ -41,16 +62,20 @@ def register_tasks(app: Celery, settings: Settings) -> None:
 
     @app.task(name="warmup.dispatch", queue="dispatch")
     def dispatch() -> int:
-        # One dispatcher at a time, however many beat replicas send ticks.
-        if not lock().set(DISPATCH_LOCK, "1", nx=True, px=30_000):
+        # One dispatcher at a time, however many beat replicas send ticks. The lock can lapse
+        # under a slow tick, so claims also carry a fencing token that only increases: the
+        # store refuses claims from a tick older than one that already claimed.
+        token = uuid.uuid4().hex
+        fence = int(lock().eval(ACQUIRE, 2, DISPATCH_LOCK, DISPATCH_FENCE, token, LOCK_MS))
+        if not fence:
             return 0
         try:
-            batches = runtime().dispatch()
+            batches = runtime().dispatch(fence)
             for batch in batches:
                 send_batch.apply_async(args=[batch.to_message()], queue="send")
             return len(batches)
         finally:
-            lock().delete(DISPATCH_LOCK)
+            lock().eval(RELEASE, 1, DISPATCH_LOCK, token)
 
     @app.task(name="warmup.feedback", queue="feedback")
     def feedback() -> None:

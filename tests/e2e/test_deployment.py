@@ -1,6 +1,8 @@
 """Issue 5's deployment checks with real processes: Celery workers and beat, PostgreSQL, a Redis
 server of the test's own, the emulator. Every recipient must reach ACS exactly once."""
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -185,3 +187,51 @@ def test_a_worker_stopped_with_sigterm_finishes_its_batch_and_exits_cleanly(
         assert any("succeeded" in line for line in finished), log[-3000:]
         exactly_once(d.emulator.stats(), 3_000)
         all_accepted(d.database, 3_000)
+
+
+@pytest.mark.timeout(300)
+def test_killed_workers_never_post_an_operation_id_twice(tmp_path: Path, postgres_url: str) -> None:
+    # The strict witness: this emulator does not de-duplicate Operation-Ids, so any second
+    # post would be a second email. Pool processes are SIGKILLed mid-send twice, then the whole
+    # worker is killed and a new one started. Rows whose request may have left are settled by
+    # asking ACS (GET /emails/operations/{id}) before anything is sent again.
+    config = emulator_config(
+        sender_domains=[DOMAIN], latency_ms=40, jitter_ms=30, dedupe_operation_ids=False
+    )
+    with deployment(
+        tmp_path,
+        postgres_url,
+        3_000,
+        config,
+        WARMUP_LEASE_SECONDS="8",
+        WARMUP_BATCH_SIZE="40",
+        WARMUP_SEND_CONCURRENCY="16",
+        WARMUP_STATUS_POLLS_PER_MINUTE="600",
+    ) as d:
+        celery, emulator = d.celery, d.emulator
+
+        def accepted_at_least(n: int) -> None:
+            deadline = time.monotonic() + 120
+            while emulator.stats()["accepted"] < n:
+                assert time.monotonic() < deadline, celery.logs()
+                time.sleep(0.02)
+
+        first = celery.worker("w1", concurrency=2)
+        celery.beat()
+        accepted_at_least(300)
+        assert celery.kill_a_child("w1")
+        accepted_at_least(1_000)
+        assert celery.kill_a_child("w1")
+        accepted_at_least(1_600)
+        for child in celery.children("w1"):  # the whole worker dies, pool and all
+            os.kill(child, signal.SIGKILL)
+        first.kill()
+        first.wait(10)
+        celery.worker("w2", concurrency=2)
+        wait_for_completion(d.database, celery, timeout=200)
+        stats = emulator.stats()
+        report = campaign_report(d.database, "c", today=datetime.now(UTC).date(), message_kb=5)
+    assert stats["reused_operation_ids"] == 0, "an Operation-Id was posted twice"
+    exactly_once(stats, 3_000)
+    assert report.by_state == {"accepted": 3_000}
+    assert report.adds_up

@@ -1,5 +1,6 @@
 """Campaigns, the ledger, suppression and unsubscribe on SQLite and PostgreSQL."""
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from warmup.content.unsubscribe import InvalidToken, Unsubscriber
 from warmup.control.allowance import AcsQuota
 from warmup.domains.store import DomainStore
 from warmup.errors import ConfigError, ContentError, TransitionError
-from warmup.ledger.states import LedgerState, operation_id
+from warmup.ledger.claims import DomainClaim
+from warmup.ledger.states import LedgerState
+from warmup.ledger.store import LedgerStore
 from warmup.lists.importer import ImportOptions, ListImporter
 from warmup.plans.loader import load_plan
 from warmup.plans.schedule import sending_days_needed
@@ -117,7 +120,7 @@ def test_start_fills_the_ledger_most_engaged_first(world: Database) -> None:
         "gone@example.org", reason="hard_bounce", source="event", actor="system", at=T0
     )
     store = CampaignStore(world)
-    campaign = store.create(
+    store.create(
         "c", list_name="people", sender="news@mail.example.com", template=TEMPLATE, actor="m", at=T0
     )
     assert store.start("c", actor="m", at=T0) == 5
@@ -133,7 +136,9 @@ def test_start_fills_the_ledger_most_engaged_first(world: Database) -> None:
     assert [r.provider for r in rows][:3] == ["gmail", "other", "microsoft"]
     assert rows[1].state == LedgerState.SUPPRESSED
     assert {r.state for r in rows} == {LedgerState.PENDING, LedgerState.SUPPRESSED}
-    assert all(r.operation_id == operation_id(campaign.id, r.address) for r in rows)
+    # Each row's Operation-Id is random (uuid4), stored once, different from every other.
+    assert len({r.operation_id for r in rows}) == len(rows)
+    assert all(uuid.UUID(r.operation_id).version == 4 for r in rows)
     with pytest.raises(TransitionError, match="is running; start needs it draft"):
         store.start("c", actor="m", at=T0)
 
@@ -241,3 +246,32 @@ def test_suppression_expiry_import_export_remove(database: Database, tmp_path: P
     assert "b@example.org,imported" in exported
     assert store.remove("a@example.org", actor="ops", at=T0)
     assert not store.remove("a@example.org", actor="ops", at=T0)
+
+
+def test_claims_go_most_engaged_first_across_providers_within_their_budgets(
+    world: Database,
+) -> None:
+    # Ranks: top@gmail.com, gone@example.org, mid@outlook.com, low@example.org, none@example.org
+    store = CampaignStore(world)
+    store.create(
+        "c", list_name="people", sender="news@mail.example.com", template=TEMPLATE, actor="m", at=T0
+    )
+    store.start("c", actor="m", at=T0)
+    campaign = store.get("c")
+    record = DomainStore(world).get("mail.example.com")
+    ledger = LedgerStore(world)
+
+    def claim(n: int, budgets: dict[str, int]) -> list[str]:
+        domain = DomainClaim(record.id, T0 - timedelta(hours=1), 10_000, budgets=budgets)
+        ids = ledger.claim(
+            campaign.id, n, owner="t", deadline=T0 + timedelta(minutes=5), now=T0, domain=domain
+        )
+        with world.session() as session:
+            rows = session.scalars(select(LedgerRow).where(LedgerRow.id.in_(ids)))
+            return [r.address for r in sorted(rows, key=lambda r: r.rank)]
+
+    # "other" holds ranks 2, 4 and 5, but must not go before the most engaged microsoft row.
+    assert claim(2, {"other": 1}) == ["top@gmail.com", "gone@example.org"]
+    # other's budget is spent: microsoft's rank-3 row is next, other's rows wait.
+    assert claim(5, {"other": 0}) == ["mid@outlook.com"]
+    assert claim(5, {}) == ["low@example.org", "none@example.org"]

@@ -1,11 +1,11 @@
 """Delivery reports into the store, on SQLite and PostgreSQL: once, matched, suppressing,
 and judged by the health gates."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.pipeline_world import DOMAIN, world
 from warmup.control.health import Outcome
@@ -14,7 +14,7 @@ from warmup.emulator import events as emulated
 from warmup.emulator.config import EventSchema
 from warmup.feedback.domain_health import judge_domain, window_counts
 from warmup.feedback.intake import FeedbackStore
-from warmup.feedback.reports import DeliveryReport, parse_report
+from warmup.feedback.reports import DeliveryReport, make_report, parse_report
 from warmup.store.models import AuditEntry, LedgerRow, Suppression
 
 pytestmark = pytest.mark.integration
@@ -121,3 +121,72 @@ def test_a_report_before_its_message_id_is_matched_later(database_url: str, tmp_
                 )
                 == "delivered"
             )
+
+
+def test_report_time_is_acs_time_so_a_backfill_leaves_today_alone(
+    database_url: str, tmp_path: Path
+) -> None:
+    with world(database_url, tmp_path, recipients=40) as w:
+        w.run_until_done()
+        now = datetime.now(UTC)
+        with w.database.session() as session:
+            sent = list(session.execute(select(LedgerRow.message_id, LedgerRow.address)))
+        last_month = now - timedelta(days=30)
+        with w.database.session() as session:  # these messages went out a month ago
+            session.execute(update(LedgerRow).values(accepted_at=last_month - timedelta(hours=1)))
+        # A month-old export where every second message bounced: imported today.
+        reports = [
+            make_report(
+                event_id=f"la:{message_id}",
+                message_id=str(message_id),
+                recipient=address,
+                status="Bounced" if i % 2 else "Delivered",
+                detail="550 5.1.1 no such user" if i % 2 else "",
+                attempted_at=last_month,
+            )
+            for i, (message_id, address) in enumerate(sent)
+        ]
+        FeedbackStore(w.database).ingest(reports, now)
+        record = w.domains.get(DOMAIN)
+        assert window_counts(w.database, record, now).total == 0  # today's window is untouched
+        then = window_counts(w.database, record, last_month + timedelta(minutes=1))
+        assert then.hard_bounce == 20
+        with w.database.session() as session:
+            times = set(session.scalars(select(LedgerRow.outcome_at)))
+        assert times == {last_month}
+
+
+def test_a_bounce_after_a_delivery_applies_and_not_the_other_way(
+    database_url: str, tmp_path: Path
+) -> None:
+    with world(database_url, tmp_path, recipients=2) as w:
+        w.run_until_done()
+        now = datetime.now(UTC)
+        with w.database.session() as session:
+            (m1, a1), (m2, a2) = session.execute(
+                select(LedgerRow.message_id, LedgerRow.address).order_by(LedgerRow.id)
+            ).all()
+
+        def say(message_id: str, address: str, status: str) -> None:
+            detail = "550 5.1.1 gone" if status == "Bounced" else ""
+            FeedbackStore(w.database).ingest(
+                [
+                    make_report(
+                        event_id=status,
+                        message_id=message_id,
+                        recipient=address,
+                        status=status,
+                        detail=detail,
+                        attempted_at=now,
+                    )
+                ],
+                now,
+            )
+
+        say(m1, a1, "Delivered")
+        say(m1, a1, "Bounced")  # a late bounce after the delivery: it applies
+        say(m2, a2, "Bounced")
+        say(m2, a2, "Delivered")  # a late delivery does not undo the bounce
+        with w.database.session() as session:
+            outcomes = dict(session.execute(select(LedgerRow.address, LedgerRow.outcome)).all())
+    assert outcomes == {a1: "hard_bounce", a2: "hard_bounce"}

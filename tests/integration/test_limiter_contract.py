@@ -4,10 +4,13 @@ The central property is checked by brute force: for random sequences of acquisit
 moves, no window of ``window + margin`` seconds ever holds more than ``limit`` grants.
 """
 
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -120,3 +123,57 @@ def test_waiting_the_retry_after_is_enough(limiter: Limiter) -> None:
             total += 1
     # ~3 per 11 s: the cap is honoured and the capacity is used
     assert total >= 30
+
+
+@pytest.fixture
+def redis_client() -> Iterator[tuple[redis.Redis, str]]:
+    client = redis_or_fail()
+    prefix = f"test:{uuid.uuid4().hex}:"
+    yield client, prefix
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+def _grants_with_skewed_callers(limiter: RedisLimiter) -> int:
+    """Two workers whose host clocks are 5 s ahead and 5 s behind each ask for the whole cap."""
+    minute = Limit("skew:m", limit=10, window=60, buckets=120, margin=1.0)
+    real = time.time()
+    ahead = limiter.acquire([minute], 10, now=real + 5, scope="s").granted
+    behind = limiter.acquire([minute], 10, now=real - 5, scope="s").granted
+    return ahead + behind
+
+
+def test_on_redis_time_skewed_worker_clocks_share_one_window(
+    redis_client: tuple[redis.Redis, str],
+) -> None:
+    client, prefix = redis_client
+    assert _grants_with_skewed_callers(RedisLimiter(client, prefix, server_time=True)) == 10
+
+
+def test_trusting_each_callers_clock_would_let_skew_exceed_the_cap(
+    redis_client: tuple[redis.Redis, str],
+) -> None:
+    # The witness that the test above can fail: with caller clocks, ±5 s of skew doubles it.
+    client, prefix = redis_client
+    assert _grants_with_skewed_callers(RedisLimiter(client, prefix + "c:")) == 20
+
+
+def test_concurrent_throttles_keep_the_latest_deadline(
+    redis_client: tuple[redis.Redis, str],
+) -> None:
+    client, prefix = redis_client
+    limiters = [RedisLimiter(client, prefix, server_time=True) for _ in range(8)]
+    waits = [60.0, 1.0, 5.0, 0.5, 30.0, 2.0, 0.1, 10.0]
+    with ThreadPoolExecutor(len(limiters)) as pool:
+        list(
+            pool.map(
+                lambda pair: pair[0].throttle("acs", pair[1], 0.0),
+                zip(limiters, waits, strict=True),
+            )
+        )
+    minute = Limit("m", limit=100, window=60)
+    held = limiters[0].acquire([minute], 1, now=0.0, scope="acs")
+    assert held.throttled
+    assert held.retry_after == pytest.approx(60.0, abs=1.0)
+    assert limiters[0].throttle_counts() == {"acs": 8}

@@ -16,7 +16,10 @@ pytestmark = pytest.mark.integration
 
 
 def test_every_recipient_once_through_faults(database_url: str, tmp_path: Path) -> None:
-    """503s, 500s, injected 429s and answers lost after ACS accepted: each address once."""
+    """503s, 500s, injected 429s and answers lost after ACS accepted: each address once.
+
+    The emulator does not de-duplicate Operation-Ids here, so a second post would be a second
+    email: rows whose answer was lost are settled by asking ACS, never by posting again."""
     with world(
         database_url,
         tmp_path,
@@ -26,6 +29,7 @@ def test_every_recipient_once_through_faults(database_url: str, tmp_path: Path) 
         fault_429_rate=0.05,
         fault_retry_after_seconds=0,
         drop_after_accept_rate=0.05,
+        dedupe_operation_ids=False,
     ) as w:
         w.run_until_done(workers=3)
         stats = w.emulator.stats()
@@ -33,7 +37,7 @@ def test_every_recipient_once_through_faults(database_url: str, tmp_path: Path) 
     exactly_once(stats, 300)
     assert stats["injected"].get("503", 0) > 0
     assert stats["injected"].get("drop_after_accept", 0) > 0
-    assert stats["reused_operation_ids"] >= stats["injected"]["drop_after_accept"]
+    assert stats["reused_operation_ids"] == 0  # nothing was posted a second time
     assert report.by_state == {"accepted": 300}
     assert report.adds_up
 

@@ -14,6 +14,7 @@ from warmup.emulator.server import EmulatorServer
 from warmup.errors import PermanentSendError, ThrottledError
 from warmup.sending import (
     AsyncSender,
+    OperationStatus,
     RetryPolicy,
     Sender,
     build_async_client,
@@ -119,19 +120,49 @@ def test_reused_operation_id_is_counted_and_not_delivered_twice(emulator: Emulat
     assert stats["accepted_per_recipient"] == {"ada@example.org": 1}
 
 
-def test_lost_answer_is_retried_with_the_same_operation_id() -> None:
-    # ACS accepted the send but the answer never arrived: the retry must not make a second email.
-    with EmulatorServer(emulator_config(drop_after_accept_rate=1.0)) as server:
+def test_lost_answer_is_settled_by_asking_acs_not_by_posting_again() -> None:
+    # ACS accepted the send but the answer never arrived. The emulator does not de-duplicate
+    # here, so a second post would be a second email: the sender must ask ACS instead.
+    config = emulator_config(drop_after_accept_rate=1.0, dedupe_operation_ids=False)
+    with EmulatorServer(config) as server:
+        accepted = sync_sender(server).send(message_to("a@example.org"), "op-amb")
+        stats = server.stats(include_recipients=True)
+    assert accepted.attempts == 1
+    assert accepted.message_id == "op-amb"
+    assert stats["accepted"] == 1
+    assert stats["reused_operation_ids"] == 0
+    assert stats["accepted_per_recipient"] == {"a@example.org": 1}
 
-        def sleep(seconds: float) -> None:
-            server.reconfigure(drop_after_accept_rate=0.0)
 
-        accepted = sync_sender(server, sleep=sleep).send(message_to("a@example.org"), "op-amb")
+def test_a_request_that_never_arrived_is_posted_again_once_acs_says_it_is_unknown() -> None:
+    config = emulator_config(drop_rate=1.0, dedupe_operation_ids=False)
+    with EmulatorServer(config) as server:
+
+        class HealsBeforeAsking(Sender):
+            def lookup(self, operation_id: str) -> OperationStatus | None:
+                server.reconfigure(drop_rate=0.0)  # the network is back when ACS is asked
+                return super().lookup(operation_id)
+
+        sender = HealsBeforeAsking(build_client(settings_for(server)), RetryPolicy())
+        accepted = sender.send(message_to("b@example.org"), "op-lost")
         stats = server.stats(include_recipients=True)
     assert accepted.attempts == 2
-    assert stats["accepted"] == 1
-    assert stats["reused_operation_ids"] == 1
-    assert stats["accepted_per_recipient"] == {"a@example.org": 1}
+    assert accepted.message_id == "op-lost"
+    assert stats["reused_operation_ids"] == 0
+    assert stats["accepted_per_recipient"] == {"b@example.org": 1}
+
+
+def test_every_429_reaches_the_throttle_hook_even_beyond_the_wait_cap() -> None:
+    seen: list[float | None] = []
+    with EmulatorServer(emulator_config(send_per_hour=1)) as server:
+        sender = sync_sender(server, sleep=lambda s: pytest.fail("must not wait an hour"))
+        sender._throttle_hook = lambda error: seen.append(error.retry_after)
+        sender.send(message_to("a@example.org"), "op-1")
+        with pytest.raises(ThrottledError):
+            sender.send(message_to("b@example.org"), "op-2")
+    assert len(seen) == 1
+    assert seen[0] is not None
+    assert seen[0] > 3000
 
 
 def test_hourly_throttle_beyond_the_cap_raises_instead_of_blocking() -> None:

@@ -14,7 +14,8 @@ from warmup.emulator import events as emulated
 from warmup.emulator.config import EventSchema
 from warmup.settings import Settings
 from warmup.store.database import Database
-from warmup.store.models import DeliveryEvent
+from warmup.store.models import DeliveryEvent, EngagementEvent
+from warmup.suppression.store import SuppressionStore
 
 pytestmark = pytest.mark.integration
 URL = "/webhooks/acs?code=new-secret"
@@ -128,14 +129,64 @@ def test_oversize_wrong_type_and_malformed_bodies_record_nothing(
         ).status_code
         == 400
     )
-    not_reports = client.post(
-        URL, json=[{"eventType": "Microsoft.Storage.BlobCreated", "data": {}}]
-    )
-    assert not_reports.status_code == 400
-    assert "not a delivery report" in not_reports.json()["error"]
-    half_bad = client.post(URL, json=[report("ok@example.org"), {"type": "nope"}])
-    assert half_bad.status_code == 400  # all or nothing: the good one is not kept either
+    broken = report("x@example.org")
+    del broken["data"]["recipient"]
+    nothing_usable = client.post(URL, json=[broken])
+    assert nothing_usable.status_code == 400  # a bad call: nothing in it can be used
+    assert "needs messageId, recipient and status" in nothing_usable.json()["error"]
     assert stored(database) == 0
+
+
+def test_a_batch_is_never_refused_for_one_event(client: TestClient, database: Database) -> None:
+    # Event Grid does not retry a 400: refusing the batch would lose every good report in it.
+    broken = report("x@example.org")
+    del broken["data"]["recipient"]
+    other = {"eventType": "Microsoft.Storage.BlobCreated", "id": "b", "data": {}}
+    answer = client.post(URL, json=[report("ok@example.org"), other, broken])
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["received"], body["invalid"]) == (1, 1)
+    assert body["ignored_types"] == {"microsoft.storage.blobcreated": 1}
+    assert stored(database) == 1
+    only_other = client.post(URL, json=[other])
+    assert only_other.status_code == 200
+    assert only_other.json()["ignored_types"] == {"microsoft.storage.blobcreated": 1}
+
+
+def engagement(recipient: str, kind: str = "click") -> dict[str, object]:
+    return {
+        "id": f"eng-{recipient}-{kind}",
+        "eventType": "Microsoft.Communication.EmailEngagementTrackingReportReceived",
+        "subject": "x",
+        "eventTime": datetime.now(UTC).isoformat(),
+        "dataVersion": "1.0",
+        "data": {
+            "sender": "n@mail.example.com",
+            "recipient": recipient,
+            "messageId": f"m-{recipient}",
+            "userActionTimestamp": "2026-11-28T09:30:00Z",
+            "engagementContext": "https://example.org/offer",
+            "userAgent": "Mozilla/5.0",
+            "engagementType": kind,
+        },
+    }
+
+
+def test_engagement_next_to_a_bounce_is_stored_and_the_bounce_suppresses(
+    client: TestClient, database: Database
+) -> None:
+    batch = [engagement("reader@example.org"), report("gone@example.org", "Bounced")]
+    answer = client.post(URL, json=batch)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["engagements"] == 1
+    assert SuppressionStore(database).find("gone@example.org", datetime.now(UTC)) is not None
+    with database.session() as session:
+        clicks = session.scalars(select(EngagementEvent)).all()
+    assert [(c.recipient, c.engagement, c.context) for c in clicks] == [
+        ("reader@example.org", "click", "https://example.org/offer")
+    ]
+    assert clicks[0].occurred_at == datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
+    assert client.post(URL, json=batch).json()["duplicates"] == 2  # redelivered: kept once
 
 
 def test_without_secrets_the_webhook_refuses_every_call(database: Database) -> None:

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
+import aiohttp
 import pytest
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -56,7 +57,17 @@ def test_client_errors_are_permanent(status: int) -> None:
 
 
 def test_connection_failure_before_sending_is_transient() -> None:
-    assert isinstance(classify(ServiceRequestError("refused")), TransientSendError)
+    refused = ServiceRequestError("refused", error=ConnectionRefusedError(111, "refused"))
+    assert isinstance(classify(refused), TransientSendError)
+    connect = aiohttp.ClientConnectorError(None, OSError(111, "refused"))  # type: ignore[arg-type]
+    assert isinstance(classify(ServiceRequestError("x", error=connect)), TransientSendError)
+
+
+def test_a_connection_dropped_after_the_request_left_is_ambiguous() -> None:
+    # azure-core calls this a ServiceRequestError as well, but ACS may have the message.
+    dropped = ServiceRequestError("x", error=aiohttp.ServerDisconnectedError())
+    assert isinstance(classify(dropped), AmbiguousSendError)
+    assert isinstance(classify(ServiceRequestError("no cause known")), AmbiguousSendError)
 
 
 def test_no_answer_after_sending_is_ambiguous() -> None:

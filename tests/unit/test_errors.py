@@ -25,7 +25,7 @@ def test_every_error_derives_from_the_one_base() -> None:
 def test_only_send_errors_worth_retrying_say_so() -> None:
     assert errors.ThrottledError("x", retry_after=1).retryable
     assert errors.TransientSendError("x").retryable
-    assert errors.AmbiguousSendError("x").retryable
+    assert not errors.AmbiguousSendError("x").retryable  # ask ACS first, never blindly
     assert not errors.PermanentSendError("x").retryable
 
 

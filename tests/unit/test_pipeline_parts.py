@@ -51,7 +51,9 @@ def test_the_gate_rereads_after_its_ttl_so_a_pause_lands_quickly() -> None:
 def test_lease_safety_is_a_fifth_of_the_lease_at_most_ten_seconds() -> None:
     from warmup.pipeline.batch import BatchContext
 
-    short = BatchContext(None, None, None, None, None, "s", 0, 1, None, None, lease_seconds=8)  # type: ignore[arg-type]
-    long = BatchContext(None, None, None, None, None, "s", 0, 1, None, None, lease_seconds=300)  # type: ignore[arg-type]
+    short = BatchContext(None, None, None, None, None, "s", 0, 1, None, None, None, lease_seconds=8)  # type: ignore[arg-type]
+    long = BatchContext(
+        None, None, None, None, None, "s", 0, 1, None, None, None, lease_seconds=300
+    )  # type: ignore[arg-type]
     assert short.lease_safety == timedelta(seconds=1.6)
     assert long.lease_safety == timedelta(seconds=10)

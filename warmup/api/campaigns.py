@@ -59,6 +59,9 @@ class CampaignOut(BaseModel):
     rows: int
     sent: int  # rows whose fate is settled (accepted, failed, suppressed, skipped)
     remaining: int
+    # Rows whose request may have reached ACS without an answer: ACS is being asked about them
+    # before anything is sent again (part of ``remaining``).
+    verifying: int
     progress: float  # sent / rows
     by_state: dict[str, int]
     by_outcome: dict[str, int]
@@ -102,6 +105,7 @@ def _out(report: CampaignReport, counts: OutcomeCounts) -> CampaignOut:
         rows=report.rows,
         sent=report.terminal,
         remaining=report.remaining,
+        verifying=report.verifying,
         progress=round(report.terminal / report.rows, 4) if report.rows else 0.0,
         by_state=report.by_state,
         by_outcome=report.by_outcome,

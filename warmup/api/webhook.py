@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -21,13 +22,14 @@ from starlette.concurrency import run_in_threadpool
 
 from warmup.api.services import services
 from warmup.feedback.intake import FeedbackStore
-from warmup.feedback.reports import ReportError, events_of, parse_report, validation_code
+from warmup.feedback.reports import ReportError, events_of, sort_events, validation_code
 
 JSON_TYPES = (
     "application/json",
     "application/cloudevents+json",
     "application/cloudevents-batch+json",
 )
+log = logging.getLogger(__name__)
 router = APIRouter()
 
 
@@ -96,19 +98,29 @@ async def receive(request: Request) -> Response:
         code = validation_code(events)
         if code is not None:
             return JSONResponse({"validationResponse": code})
-        reports = [parse_report(event) for event in events]
+        batch = sort_events(events)
     except (ValueError, ReportError) as exc:  # JSONDecodeError is a ValueError
         return _problem(400, str(exc))
+    if batch.invalid and not batch.usable:
+        # Nothing in it can be used: a bad call, answered 4xx, and nothing is recorded.
+        return _problem(400, "; ".join(batch.invalid[:10]))
+    for problem in batch.invalid:
+        log.warning("webhook: skipped an unusable event (%s)", problem)
     store = FeedbackStore(
         found.database, soft_failures_to_suppress=found.settings.soft_failures_to_suppress
     )
-    result = await run_in_threadpool(store.ingest, reports, found.clock.now())
+    result = await run_in_threadpool(
+        store.ingest, batch.reports, found.clock.now(), batch.engagements
+    )
     return JSONResponse(
         {
             "received": result.received,
             "duplicates": result.duplicates,
             "matched": result.matched,
             "unmatched": result.unmatched,
-            "ignored": result.ignored,
+            "ignored": result.ignored + sum(batch.ignored_types.values()),
+            "engagements": result.engagements,
+            "invalid": len(batch.invalid),
+            "ignored_types": batch.ignored_types,
         }
     )

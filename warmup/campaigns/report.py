@@ -13,7 +13,7 @@ from warmup.control.state import Status
 from warmup.csvsafe import SafeCsvWriter
 from warmup.domains.store import DomainStore
 from warmup.errors import NotFoundError
-from warmup.ledger.states import TERMINAL, LedgerState
+from warmup.ledger.states import OPEN, TERMINAL, LedgerState
 from warmup.plans.schedule import cost, nth_sending_date, sending_days_needed
 from warmup.store.database import Database
 from warmup.store.models import Campaign, ContactList, LedgerRow, SendingDomain
@@ -50,7 +50,12 @@ class CampaignReport:
 
     @property
     def remaining(self) -> int:
-        return self.by_state.get(LedgerState.PENDING, 0) + self.by_state.get(LedgerState.CLAIMED, 0)
+        return sum(self.by_state.get(state, 0) for state in OPEN)
+
+    @property
+    def verifying(self) -> int:
+        """Rows in doubt: ACS is being asked whether it received them."""
+        return self.by_state.get(LedgerState.VERIFYING, 0)
 
     @property
     def terminal(self) -> int:
@@ -103,7 +108,7 @@ def campaign_report(
     rows = sum(by_state.values())
     accepted = by_state.get(LedgerState.ACCEPTED, 0)
     sendable = rows - by_state.get(LedgerState.SUPPRESSED, 0) - by_state.get(LedgerState.SKIPPED, 0)
-    remaining = by_state.get(LedgerState.PENDING, 0) + by_state.get(LedgerState.CLAIMED, 0)
+    remaining = sum(by_state.get(state, 0) for state in OPEN)
     eta, note = _eta(
         database, domain, CampaignStatus(campaign.status), remaining, running_on_domain, today
     )

@@ -20,7 +20,7 @@ from warmup.domains.store import DomainStore
 from warmup.errors import ConfigError, ContentError, NotFoundError
 from warmup.ledger import fill as ledger
 from warmup.ledger.fill import Progress
-from warmup.ledger.states import LedgerState
+from warmup.ledger.states import OPEN, LedgerState
 from warmup.store.database import Database
 from warmup.store.models import Campaign, ContactList, LedgerRow, Recipient, SendingDomain
 from warmup.suppression.store import active_addresses
@@ -237,7 +237,9 @@ class CampaignStore:
         """Mark running campaigns with nothing left to send as completed; return their names."""
         open_rows = (
             select(LedgerRow.id)
-            .where(LedgerRow.campaign_id == Campaign.id, LedgerRow.state.in_(ledger.UNSENT))
+            .where(
+                LedgerRow.campaign_id == Campaign.id, LedgerRow.state.in_([s.value for s in OPEN])
+            )
             .exists()
         )
         finished: list[str] = []

@@ -162,6 +162,11 @@ def status(
     for state, count in sorted(report.by_state.items()):
         table.add_row(state, f"{count:,}")
     console.print(table)
+    if report.verifying:
+        console.print(
+            f"{report.verifying:,} rows in doubt (no answer came, or their worker died): ACS is "
+            "asked whether it has them before anything is sent again"
+        )
     if report.by_outcome:
         console.print(
             "outcomes: " + ", ".join(f"{k} {v:,}" for k, v in sorted(report.by_outcome.items()))

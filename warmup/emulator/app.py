@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 from aiohttp import web
@@ -81,6 +82,7 @@ async def _before(request: web.Request, body: bytes) -> Reply | object | None:
 
 async def send(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR_KEY]
+    emulator.stats.send_request_walls.append(time.time())
     body = await _read_limited(request)
     if body is None:
         emulator.stats.rejected["RequestEntityTooLarge"] += 1

@@ -128,6 +128,11 @@ class EmulatorConfig(BaseModel):
     drop_rate: Probability = 0.0  # close the connection before doing anything
     drop_after_accept_rate: Probability = 0.0  # accept the send, then close without answering
 
+    # Whether a repeated Operation-Id returns the first operation (what ACS may do; Microsoft
+    # does not document it) or is taken as a new message: a second email, counted in
+    # ``reused_operation_ids``. Off, the emulator is a strict witness for "never post twice".
+    dedupe_operation_ids: bool = True
+
     # Operation status and delivery outcomes.
     status_delay_seconds: NonNegative = 0.5
     outcome_rules: list[OutcomeRule] = Field(default_factory=lambda: list(DEFAULT_RULES))

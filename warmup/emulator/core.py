@@ -185,7 +185,8 @@ class Emulator:
             self.stats.reused_operation_ids += 1
             if existing.body_hash != body_hash:
                 self.stats.reused_with_different_body += 1
-            return self._accepted_reply(existing)
+            if self.config.dedupe_operation_ids:
+                return self._accepted_reply(existing)
         try:
             request = parse_send(body, self.config.sender_domains)
         except Rejection as rejection:

@@ -1,6 +1,7 @@
 """What the emulator saw: the ground truth that tests and benchmarks read.
 
-Served at ``GET /_emulator/stats``; ``?recipients=true`` adds the per-recipient accepted counts.
+Served at ``GET /_emulator/stats``; ``?recipients=true`` adds the per-recipient accepted counts
+and the arrival time of every send request (to check that a throttle held everyone back).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class Stats:
     first_accept: float | None = None
     last_accept: float | None = None
     last_accept_wall: float | None = None  # unix time, to compare with other processes' clocks
+    # Unix time of every send request's arrival, whatever became of it (429s included).
+    send_request_walls: list[float] = field(default_factory=list)
 
     def record_accept(self, now: float, recipients: tuple[str, ...]) -> None:
         self.last_accept_wall = time.time()
@@ -75,4 +78,5 @@ class Stats:
         if include_recipients:
             result["accepted_per_recipient"] = dict(self.accepted_recipients)
             result["repeated_recipients"] = repeated
+            result["send_request_walls"] = list(self.send_request_walls)
         return result

@@ -12,6 +12,7 @@ only after ``soft_failures_to_suppress`` of them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,10 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from warmup.control.health import Outcome
-from warmup.feedback.reports import DeliveryReport
+from warmup.feedback.reports import DeliveryReport, EngagementReport
 from warmup.ledger.outcomes import apply_report
 from warmup.store.database import Database
-from warmup.store.models import DeliveryEvent
+from warmup.store.models import DeliveryEvent, EngagementEvent
 from warmup.suppression.store import suppress_in
 
 SUPPRESSING = {Outcome.HARD_BOUNCE: "hard_bounce", Outcome.COMPLAINT: "complaint"}
@@ -37,6 +38,7 @@ class IngestReport:
     unmatched: int = 0
     ignored: int = 0
     suppressed: int = 0
+    engagements: int = 0
 
 
 FEEDBACK_ACTOR = "delivery-feedback"
@@ -44,9 +46,12 @@ FEEDBACK_ACTOR = "delivery-feedback"
 
 def _suppress(session: Session, address: str, reason: str, source: str, at: datetime) -> bool:
     # In the intake's transaction: the report, its suppression and the audit entry together.
-    return suppress_in(
-        session, address, reason=reason, source=source, actor=FEEDBACK_ACTOR, at=at, replace=False
-    )
+    # Permanent (no expiry): a hard bounce or complaint upgrades a temporary entry.
+    return suppress_in(session, address, reason=reason, source=source, actor=FEEDBACK_ACTOR, at=at)
+
+
+def _stored_time(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
 class FeedbackStore:
@@ -54,9 +59,19 @@ class FeedbackStore:
         self._db = database
         self._soft_limit = soft_failures_to_suppress
 
-    def ingest(self, reports: list[DeliveryReport], at: datetime) -> IngestReport:
-        result = IngestReport(received=len(reports))
+    def ingest(
+        self,
+        reports: list[DeliveryReport],
+        at: datetime,
+        engagements: Sequence[EngagementReport] = (),
+    ) -> IngestReport:
+        result = IngestReport(received=len(reports) + len(engagements))
         with self._db.session() as session:
+            for engagement in engagements:
+                if self._keep_engagement(session, engagement, at):
+                    result.engagements += 1
+                else:
+                    result.duplicates += 1
             for report in reports:
                 if report.outcome is None:
                     result.ignored += 1
@@ -87,7 +102,30 @@ class FeedbackStore:
                             "event_id": report.event_id,
                             "outcome": report.outcome.value if report.outcome else None,
                             "detail": report.detail,
+                            "attempted_at": report.attempted_at.isoformat()
+                            if report.attempted_at
+                            else None,
                         },
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def _keep_engagement(self, session: Session, report: EngagementReport, at: datetime) -> bool:
+        """Store an open or click once; False if it was already there (a redelivery)."""
+        try:
+            with session.begin_nested():
+                session.add(
+                    EngagementEvent(
+                        dedupe_key=report.dedupe_key,
+                        message_id=report.message_id,
+                        recipient=report.recipient,
+                        engagement=report.engagement,
+                        context=report.context[:2000],
+                        user_agent=report.user_agent[:1000],
+                        occurred_at=min(report.occurred_at or at, at),
+                        received_at=at,
                     )
                 )
         except IntegrityError:
@@ -102,6 +140,8 @@ class FeedbackStore:
             address=report.recipient,
             outcome=report.outcome.value,
             detail=f"{report.status}: {report.detail}" if report.detail else report.status,
+            # ACS's time, never later than now: a skewed clock cannot put it in the future.
+            reported_at=min(report.attempted_at or at, at),
             at=at,
         )
         if matched:
@@ -150,7 +190,7 @@ class FeedbackStore:
                     status=event.status,
                     outcome=Outcome(outcome),
                     detail=str(event.payload.get("detail", "")),
-                    attempted_at=None,
+                    attempted_at=_stored_time(event.payload.get("attempted_at")),
                 )
                 matched += self._match(session, report, at)
             return matched

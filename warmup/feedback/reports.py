@@ -21,13 +21,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from warmup.addresses import address_key
 from warmup.control.health import Outcome
 
 DELIVERY_REPORT = "microsoft.communication.emaildeliveryreportreceived"
+ENGAGEMENT_REPORT = "microsoft.communication.emailengagementtrackingreportreceived"
+ENGAGEMENTS = frozenset({"view", "click"})
 VALIDATION = "microsoft.eventgrid.subscriptionvalidationevent"
 
 # "550 5.1.1 …": the enhanced code (RFC 3463) decides; a bare 4xx/5xx reply code otherwise.
@@ -84,14 +86,16 @@ _STATUS = {
 }
 
 
-def _timestamp(data: Mapping[str, Any]) -> datetime | None:
-    raw = data.get("deliveryattempttimestamp")
+def _timestamp(data: Mapping[str, Any], field: str = "deliveryattempttimestamp") -> datetime | None:
+    """ACS's own time for the event (keys already lower-cased: both spellings of the field)."""
+    raw = data.get(field)
     if not isinstance(raw, str):
         return None
     try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def parse_report(event: Mapping[str, Any]) -> DeliveryReport:
@@ -149,6 +153,81 @@ def make_report(
         detail=detail,
         attempted_at=attempted_at,
     )
+
+
+@dataclass(frozen=True)
+class EngagementReport:
+    """An open ("view") or click that ACS tracked for one message and recipient."""
+
+    message_id: str
+    recipient: str
+    engagement: str  # view, click
+    context: str  # for a click, the URL
+    user_agent: str
+    occurred_at: datetime | None  # ACS's userActionTimestamp
+
+    @property
+    def dedupe_key(self) -> str:
+        when = self.occurred_at.isoformat() if self.occurred_at else ""
+        return f"{self.message_id}|{self.recipient}|{self.engagement}|{when}|{self.context}"[:600]
+
+
+def parse_engagement(event: Mapping[str, Any]) -> EngagementReport:
+    envelope = _lower(event)
+    raw_data = envelope.get("data")
+    if not isinstance(raw_data, Mapping):
+        raise ReportError("an engagement report needs a data object")
+    data = _lower(raw_data)
+    message_id, recipient = data.get("messageid"), data.get("recipient")
+    kind = str(data.get("engagement") or data.get("engagementtype") or "").strip().lower()
+    if not (isinstance(message_id, str) and isinstance(recipient, str)) or kind not in ENGAGEMENTS:
+        raise ReportError("an engagement report needs messageId, recipient and engagement")
+    return EngagementReport(
+        message_id=message_id,
+        recipient=address_key(recipient),
+        engagement=kind,
+        context=str(data.get("engagementcontext") or ""),
+        user_agent=str(data.get("useragent") or ""),
+        occurred_at=_timestamp(data, "useractiontimestamp"),
+    )
+
+
+def event_type(event: Mapping[str, Any]) -> str:
+    envelope = _lower(event)
+    return str(envelope.get("eventtype") or envelope.get("type") or "").lower()
+
+
+@dataclass
+class WebhookBatch:
+    """A webhook call's events, sorted: what is applied, what is kept, what is passed over."""
+
+    reports: list[DeliveryReport]
+    engagements: list[EngagementReport]
+    ignored_types: dict[str, int]  # event types this service does not act on, counted
+    invalid: list[str]  # known event types whose content is unusable, with why
+
+    @property
+    def usable(self) -> int:
+        return len(self.reports) + len(self.engagements)
+
+
+def sort_events(events: list[Mapping[str, Any]]) -> WebhookBatch:
+    """Never refuse a whole batch for one event: Event Grid does not retry a 400, so every
+    good report in it would be lost."""
+    batch = WebhookBatch([], [], {}, [])
+    for index, event in enumerate(events):
+        kind = event_type(event)
+        try:
+            if kind == DELIVERY_REPORT:
+                batch.reports.append(parse_report(event))
+            elif kind == ENGAGEMENT_REPORT:
+                batch.engagements.append(parse_engagement(event))
+            else:
+                name = kind or "missing"
+                batch.ignored_types[name] = batch.ignored_types.get(name, 0) + 1
+        except ReportError as exc:
+            batch.invalid.append(f"event {index}: {exc}")
+    return batch
 
 
 def events_of(body: Any) -> list[Mapping[str, Any]]:

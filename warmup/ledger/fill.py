@@ -14,12 +14,14 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from warmup.control.providers import provider_group
-from warmup.ledger.states import LedgerState, operation_id
+from warmup.ledger.states import LedgerState, new_operation_id
 from warmup.store.models import LedgerRow, Recipient
 
 BATCH = 5000
 Progress = Callable[[int], None]
-UNSENT = (LedgerState.PENDING.value, LedgerState.CLAIMED.value)
+# Rows whose request has not started: a cancel can still stop them. A row ``sending`` or
+# ``verifying`` may have reached ACS and keeps its state until its result is known.
+NOT_STARTED = (LedgerState.PENDING.value, LedgerState.CLAIMED.value)
 
 
 def fill(
@@ -58,7 +60,7 @@ def fill(
                 "provider": provider_group(address).value,
                 "rank": rank,
                 "state": state.value,
-                "operation_id": operation_id(campaign_id, address),
+                "operation_id": new_operation_id(),
                 "attempts": 0,
                 "last_error": "suppressed when the campaign started"
                 if state is LedgerState.SUPPRESSED
@@ -82,7 +84,7 @@ def skip_unsent(connection: Connection, campaign_id: int, *, reason: str, at: da
     """Every row of the campaign not yet sent becomes ``skipped`` (a cancel)."""
     result = connection.execute(
         update(LedgerRow)
-        .where(LedgerRow.campaign_id == campaign_id, LedgerRow.state.in_(UNSENT))
+        .where(LedgerRow.campaign_id == campaign_id, LedgerRow.state.in_(NOT_STARTED))
         .values(
             state=LedgerState.SKIPPED.value,
             last_error=reason,

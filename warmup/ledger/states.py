@@ -1,17 +1,28 @@
-"""Ledger states and each row's Operation-Id (pure)."""
+"""Ledger states and each row's Operation-Id (pure).
+
+    pending ─claim─▶ claimed ─permit─▶ sending ─202─▶ accepted
+       ▲               │ lease expired     │ 4xx ──▶ failed
+       └───────────────┘                   │ 429/5xx/paused ──▶ pending
+       ▲                                   │ no answer, lease expired, worker died
+       └── ACS: unknown id ── verifying ◀──┘
+                                 └── ACS: known id ──▶ accepted
+
+A row is ``sending`` from just before its request may leave: after that only ACS can say
+whether it arrived, so a row that never got its answer is ``verifying`` until
+``GET /emails/operations/{operation id}`` settles it. It is never posted twice on a guess.
+"""
 
 from __future__ import annotations
 
 import uuid
 from enum import StrEnum
 
-# Fixed forever: operation ids already sent must stay derivable from (campaign, address).
-OPERATION_NAMESPACE = uuid.UUID("6c2f1f1e-8f0a-4a53-9d8e-5b1c0f7a9e21")
-
 
 class LedgerState(StrEnum):
     PENDING = "pending"  # to send
     CLAIMED = "claimed"  # leased by a dispatcher tick; back to pending if the lease expires
+    SENDING = "sending"  # its request may have left; never back to pending without asking ACS
+    VERIFYING = "verifying"  # in doubt: ACS is asked whether it knows the Operation-Id
     ACCEPTED = "accepted"  # ACS answered 202: the message id is stored
     FAILED = "failed"  # ACS refused it for good (a permanent error)
     SUPPRESSED = "suppressed"  # on the suppression list when its turn came
@@ -23,6 +34,16 @@ TERMINAL = frozenset(
 )
 
 
-def operation_id(campaign_id: int, address: str) -> str:
-    """The ACS Operation-Id of a ledger row: the same on every attempt, by any worker."""
-    return str(uuid.uuid5(OPERATION_NAMESPACE, f"{campaign_id}:{address}"))
+# Rows not yet final: a campaign with any of them is not complete.
+OPEN = frozenset(
+    {LedgerState.PENDING, LedgerState.CLAIMED, LedgerState.SENDING, LedgerState.VERIFYING}
+)
+# Rows promised out of the domain's allowance but not yet known as sent or not.
+IN_FLIGHT = frozenset({LedgerState.CLAIMED, LedgerState.SENDING, LedgerState.VERIFYING})
+
+
+def new_operation_id() -> str:
+    """A row's ACS Operation-Id: random, made once when the row is created, stored, and reused
+    by every attempt. Random, so two installations (or a re-created database) sharing one ACS
+    resource never present the same id for different mail."""
+    return str(uuid.uuid4())

@@ -6,9 +6,8 @@ ever sent, so a row ``accepted`` once is never sent again. A batch that dies (ki
 lost queue) leaves claims whose deadline passes; :meth:`LedgerStore.expire_leases` returns them
 to ``pending``, and their Operation-Id (fixed per row) makes any resend idempotent at ACS.
 
-Claims take the lowest ``rank`` first (most engaged). On PostgreSQL concurrent claimers skip each
-other's locked rows (``FOR UPDATE SKIP LOCKED``); SQLite serialises writers, so one
-``UPDATE … RETURNING`` is atomic there.
+Claims take the lowest ``rank`` first (most engaged), fenced and within the day's cap: see
+:mod:`warmup.ledger.claims`.
 """
 
 from __future__ import annotations
@@ -18,14 +17,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, select, text, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 
-from warmup.ledger.states import LedgerState
+from warmup.ledger.claims import DomainClaim, claim_rows
+from warmup.ledger.states import IN_FLIGHT, LedgerState
 from warmup.store.database import Database
-from warmup.store.models import Campaign, LedgerRow, Recipient, UtcDateTime
+from warmup.store.models import Campaign, LedgerRow, Recipient
 
 CLAIMED = LedgerState.CLAIMED.value
 PENDING = LedgerState.PENDING.value
+SENDING = LedgerState.SENDING.value
+VERIFYING = LedgerState.VERIFYING.value
 
 
 @dataclass(frozen=True)
@@ -44,35 +46,12 @@ class SendResult:
     """What became of one claimed row."""
 
     id: int
-    state: LedgerState  # ACCEPTED, FAILED, or PENDING (released: try again later)
+    # ACCEPTED, FAILED, SUPPRESSED (at send time), PENDING (not sent: try again later) or
+    # VERIFYING (it may have reached ACS: ask before sending again)
+    state: LedgerState
     attempts: int  # HTTP attempts made for it in this batch
     message_id: str | None = None
     error: str | None = None
-
-
-_CLAIM_SQL = {
-    "postgresql": """
-        WITH chosen AS (
-            SELECT id FROM send_ledger
-            WHERE campaign_id = :campaign AND state = 'pending' {provider_filter}
-            ORDER BY rank LIMIT :n FOR UPDATE SKIP LOCKED
-        )
-        UPDATE send_ledger AS s SET state = 'claimed', lease_owner = :owner,
-            lease_deadline = :deadline, updated_at = :now
-        FROM chosen WHERE s.id = chosen.id
-        RETURNING s.id
-    """,
-    "sqlite": """
-        UPDATE send_ledger SET state = 'claimed', lease_owner = :owner,
-            lease_deadline = :deadline, updated_at = :now
-        WHERE id IN (
-            SELECT id FROM send_ledger
-            WHERE campaign_id = :campaign AND state = 'pending' {provider_filter}
-            ORDER BY rank LIMIT :n
-        )
-        RETURNING id
-    """,
-}
 
 
 class LedgerStore:
@@ -88,28 +67,16 @@ class LedgerStore:
         owner: str,
         deadline: datetime,
         now: datetime,
-        provider: str | None = None,
+        domain: DomainClaim,
     ) -> list[int]:
-        """Lease up to ``n`` pending rows of a campaign (of one provider group if given)."""
+        """Lease up to ``n`` pending rows of a campaign: fenced, within the domain's day cap,
+        most engaged first across providers (see :mod:`warmup.ledger.claims`)."""
         if n <= 0:
             return []
-        provider_filter = "AND provider = :provider" if provider else ""
-        statement = text(
-            _CLAIM_SQL[self._dialect].format(provider_filter=provider_filter)
-        ).bindparams(
-            bindparam("deadline", type_=UtcDateTime()), bindparam("now", type_=UtcDateTime())
-        )
-        params: dict[str, Any] = {
-            "campaign": campaign_id,
-            "n": n,
-            "owner": owner,
-            "deadline": deadline,
-            "now": now,
-        }
-        if provider:
-            params["provider"] = provider
         with self._db.engine.begin() as connection:
-            return sorted(row[0] for row in connection.execute(statement, params))
+            return claim_rows(
+                connection, campaign_id, n, owner=owner, deadline=deadline, now=now, domain=domain
+            )
 
     def work(self, ids: Sequence[int], owner: str) -> list[WorkItem]:
         """The rows of a batch still claimed by it, in rank order, with their recipient fields."""
@@ -168,7 +135,8 @@ class LedgerStore:
             .where(
                 and_(
                     table.c.id == bindparam("row_id"),
-                    table.c.state == CLAIMED,
+                    # or_ rather than IN: an expanding IN cannot go into an executemany
+                    or_(table.c.state == CLAIMED, table.c.state == SENDING),
                     table.c.lease_owner == bindparam("owner"),
                 )
             )
@@ -187,29 +155,60 @@ class LedgerStore:
             result = connection.execute(statement, values)
             return int(result.rowcount or 0)
 
-    def expire_leases(self, now: datetime) -> int:
-        """Return claims whose lease has passed to ``pending``."""
+    def mark_sending(self, ids: Sequence[int], owner: str, at: datetime) -> set[int]:
+        """Rows about to be posted: from now on only ACS can say whether they arrived.
+
+        Returns the rows this batch still holds; a row whose lease lapsed (and may be someone
+        else's now) is not among them and must not be sent.
+        """
+        if not ids:
+            return set()
         with self._db.engine.begin() as connection:
-            result = connection.execute(
+            marked = connection.execute(
                 update(LedgerRow)
-                .where(LedgerRow.state == CLAIMED, LedgerRow.lease_deadline < now)
+                .where(
+                    LedgerRow.id.in_(ids),
+                    LedgerRow.state == CLAIMED,
+                    LedgerRow.lease_owner == owner,
+                )
+                .values(state=SENDING, updated_at=at)
+                .returning(LedgerRow.id)
+            )
+            return {row[0] for row in marked}
+
+    def expire_leases(self, now: datetime) -> int:
+        """Claims whose lease has passed: back to ``pending`` if never posted, to ``verifying``
+        if a request may have left (the worker died or hung while sending)."""
+        lapsed = LedgerRow.lease_deadline < now
+        cleared = {"lease_owner": None, "lease_deadline": None, "updated_at": now}
+        with self._db.engine.begin() as connection:
+            returned = connection.execute(
+                update(LedgerRow)
+                .where(LedgerRow.state == CLAIMED, lapsed)
+                .values(state=PENDING, last_error="lease expired", **cleared)
+            )
+            doubtful = connection.execute(
+                update(LedgerRow)
+                .where(LedgerRow.state == SENDING, lapsed)
                 .values(
-                    state=PENDING,
-                    lease_owner=None,
-                    lease_deadline=None,
-                    updated_at=now,
-                    last_error="lease expired",
+                    state=VERIFYING,
+                    last_error="lease expired while sending: asking ACS",
+                    **cleared,
                 )
             )
-            return int(result.rowcount or 0)
+            return int(returned.rowcount or 0) + int(doubtful.rowcount or 0)
 
     def in_flight(self, domain_id: int) -> int:
-        """Rows of the domain claimed and not yet sent: already promised out of its allowance."""
+        """Rows of the domain claimed and not yet known as sent or not: already promised out
+        of its allowance (rows in doubt count, as they may have been sent)."""
         query = (
             select(func.count())
             .select_from(LedgerRow)
             .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-            .where(Campaign.domain_id == domain_id, LedgerRow.state == CLAIMED)
+            .where(
+                Campaign.domain_id == domain_id,
+                LedgerRow.state.in_([state.value for state in IN_FLIGHT]),
+            )
         )
         with self._db.session() as session:
             return int(session.scalar(query) or 0)

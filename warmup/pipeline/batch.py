@@ -1,26 +1,39 @@
-"""Sending one batch: gate, permits, render, send, record.
+"""Sending one batch: gate, permits, suppression, render, send, record.
 
 Up to ``concurrency`` sends are in flight. Before every send the gate is asked (a paused domain
 or campaign gives its rows back at once) and permits are taken from the global limiter for as
 many rows as there is room for, per provider group, in one call each. A retry of a send takes a
-fresh permit first, so a permit never stands for a request made seconds later. Results go to the
-ledger in bulk every ``flush_every`` rows and at the end; rows not sent (paused, lease nearly
-over, throttled beyond the retry budget) go back to ``pending`` for a later batch.
+fresh permit first, so a permit never stands for a request made seconds later.
+
+Right before rows are posted they are marked ``sending`` (from then on only ACS can say whether
+they arrived) and looked up in the suppression list, at most a second before their request
+leaves: an address suppressed after the campaign started, by any path, is not sent. Results go
+to the ledger as they come, at least every second and every ``flush_every`` rows, so a crash
+leaves few rows in doubt. Rows not sent (paused, lease nearly over, throttled) go back to
+``pending``; a row whose request got no answer becomes ``verifying``, and is sent again only
+after ACS says it does not know its Operation-Id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from warmup.campaigns.compose import Composer
 from warmup.clock import Clock
 from warmup.domains.record import DomainRecord
-from warmup.errors import ContentError, PermanentSendError, SendError, ThrottledError
+from warmup.errors import (
+    AmbiguousSendError,
+    ContentError,
+    PermanentSendError,
+    SendError,
+    ThrottledError,
+)
 from warmup.ledger.states import LedgerState
 from warmup.ledger.store import LedgerStore, SendResult, WorkItem
 from warmup.pipeline.dispatch import Batch
@@ -32,16 +45,28 @@ from warmup.sending.sender import AsyncSender
 log = logging.getLogger(__name__)
 # Stop starting sends this long before the lease ends: a fifth of the lease, at most 10 s.
 MAX_LEASE_SAFETY = 10.0
+# A suppression list look-up is used for at most this long (real seconds) before a send.
+SUPPRESSION_FRESH = 1.0
+# Results wait at most this long (real seconds) before they are written.
+FLUSH_SECONDS = 1.0
+# Which of these addresses are suppressed at that time, with the reason.
+SuppressedAmong = Callable[[Collection[str], datetime], Mapping[str, str]]
 
 
 class GiveBack(Exception):
     """Stop trying this row now; it goes back to pending (the reason is kept)."""
 
 
+class SuppressedNow(Exception):
+    """The address was suppressed while its send waited: it is not sent."""
+
+
 @dataclass
 class BatchReport:
     accepted: int = 0
     failed: int = 0
+    suppressed: int = 0
+    in_doubt: int = 0
     released: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -50,6 +75,10 @@ class BatchReport:
             self.accepted += 1
         elif outcome.state is LedgerState.FAILED:
             self.failed += 1
+        elif outcome.state is LedgerState.SUPPRESSED:
+            self.suppressed += 1
+        elif outcome.state is LedgerState.VERIFYING:
+            self.in_doubt += 1
         else:
             self.released += 1
             reason = (outcome.error or "released").split(":")[0]
@@ -68,6 +97,7 @@ class BatchContext:
     concurrency: int
     record_for: Callable[[str], DomainRecord]
     composer_for: Callable[[int], Composer]
+    suppressed_among: SuppressedAmong
     lease_seconds: float = 300.0
     flush_every: int = 50
 
@@ -81,13 +111,18 @@ class BatchRunner:
         self._c = context
         self._batch = batch
         self._done: list[SendResult] = []
+        self._pending: deque[WorkItem] = deque()
         self._refill = max(1, context.concurrency // 8)
+        self._flushed_at = time.monotonic()
+        self._suppressed: Mapping[str, str] = {}
+        self._looked_up_at: float | None = None
         self.report = BatchReport()
 
     async def run(self) -> BatchReport:
         c, batch = self._c, self._batch
         items = await asyncio.to_thread(c.ledger.work, batch.row_ids, batch.id)
-        pending: deque[WorkItem] = deque(items)
+        pending = self._pending
+        pending.extend(items)
         in_flight: set[asyncio.Task[SendResult]] = set()
         while pending or in_flight:
             stop = self._stop_reason()
@@ -98,8 +133,10 @@ class BatchRunner:
             # Refill when a few slots are free, not after every send: one limiter call then
             # grants permits for several rows.
             if pending and room >= min(self._refill, len(pending)):
-                started, wait = self._start(pending, room)
+                started, wait = await self._start(pending, room)
                 in_flight |= started
+            if self._done:
+                wait = FLUSH_SECONDS if wait is None else min(wait, FLUSH_SECONDS)
             if in_flight:
                 finished, in_flight = await asyncio.wait(
                     in_flight, timeout=wait, return_when=asyncio.FIRST_COMPLETED
@@ -108,7 +145,8 @@ class BatchRunner:
                     self._finish(task.result())
             elif pending and wait is not None:
                 await asyncio.sleep(min(wait, 1.0))
-            if len(self._done) >= c.flush_every:
+            overdue = time.monotonic() - self._flushed_at >= FLUSH_SECONDS
+            if len(self._done) >= c.flush_every or (self._done and overdue):
                 await self._flush()
         await self._flush()
         return self.report
@@ -123,7 +161,7 @@ class BatchRunner:
             item = pending.popleft()
             self._finish(SendResult(item.id, LedgerState.PENDING, attempts=0, error=reason))
 
-    def _start(
+    async def _start(
         self, pending: deque[WorkItem], room: int
     ) -> tuple[set[asyncio.Task[SendResult]], float | None]:
         """Take permits for up to ``room`` rows (per provider group) and start their sends."""
@@ -133,7 +171,7 @@ class BatchRunner:
         by_provider: dict[str, list[WorkItem]] = {}
         for item in candidates:
             by_provider.setdefault(item.provider, []).append(item)
-        started: set[asyncio.Task[SendResult]] = set()
+        granted: list[WorkItem] = []
         waiting: list[WorkItem] = []
         wait: float | None = None
         now = c.clock.now().timestamp()
@@ -141,8 +179,7 @@ class BatchRunner:
             grant = c.limiter.acquire(
                 send_limits(record, provider, c.scope, c.margin), len(group), now, c.scope
             )
-            for item in group[: grant.granted]:
-                started.add(asyncio.create_task(self._send(item)))
+            granted += group[: grant.granted]
             waiting += group[grant.granted :]
             if grant.granted < len(group):
                 real = c.clock.real_seconds(grant.retry_after or 0.05)
@@ -150,7 +187,48 @@ class BatchRunner:
         # Rows without a permit keep their place at the front, in rank order.
         for item in sorted(waiting, key=lambda i: candidates.index(i), reverse=True):
             pending.appendleft(item)
+        started = {asyncio.create_task(self._send(item)) for item in await self._ready(granted)}
         return started, wait
+
+    async def _ready(self, items: list[WorkItem]) -> list[WorkItem]:
+        """Of rows about to be posted, those this batch still holds and may send: marked
+        ``sending`` first, then checked against the suppression list."""
+        if not items:
+            return []
+        c = self._c
+        held = await asyncio.to_thread(
+            c.ledger.mark_sending, [i.id for i in items], self._batch.id, c.clock.now()
+        )
+        # A row whose lease lapsed may be another batch's now: neither sent nor recorded here.
+        ready = [item for item in items if item.id in held]
+        suppressed = await self._suppressed_now([item.address for item in ready])
+        for item in ready:
+            if item.address in suppressed:
+                self._finish(self._suppressed_result(item, suppressed[item.address]))
+        return [item for item in ready if item.address not in suppressed]
+
+    async def _suppressed_now(self, addresses: list[str]) -> Mapping[str, str]:
+        """Suppressed addresses among these, from a look-up at most a second old."""
+        fresh = (
+            self._looked_up_at is not None
+            and time.monotonic() - self._looked_up_at < SUPPRESSION_FRESH
+        )
+        if not fresh:
+            started = time.monotonic()
+            self._suppressed = await asyncio.to_thread(
+                self._c.suppressed_among, self._unsent_addresses(addresses), self._c.clock.now()
+            )
+            self._looked_up_at = started
+        return {a: self._suppressed[a] for a in addresses if a in self._suppressed}
+
+    def _unsent_addresses(self, addresses: list[str]) -> list[str]:
+        # One look-up covers the whole batch's remaining rows, not only the rows at hand.
+        return [*addresses, *(item.address for item in self._pending)]
+
+    @staticmethod
+    def _suppressed_result(item: WorkItem, reason: str) -> SendResult:
+        error = f"suppressed at send time ({reason})"
+        return SendResult(item.id, LedgerState.SUPPRESSED, attempts=0, error=error)
 
     async def _permit(self, item: WorkItem) -> None:
         """A fresh permit for a retry; gives the row back if sending stopped meanwhile."""
@@ -167,6 +245,8 @@ class BatchRunner:
                 c.scope,
             )
             if grant.granted:
+                if await self._suppressed_now([item.address]):
+                    raise SuppressedNow(item.address)
                 return
             await asyncio.sleep(min(c.clock.real_seconds(grant.retry_after or 0.05), 1.0))
 
@@ -181,6 +261,14 @@ class BatchRunner:
             )
         except GiveBack as stop:
             return SendResult(item.id, LedgerState.PENDING, attempts=1, error=str(stop))
+        except SuppressedNow:
+            reason = self._suppressed.get(item.address, "suppressed")
+            return SendResult(
+                item.id, LedgerState.SUPPRESSED, attempts=1, error=f"suppressed at retry ({reason})"
+            )
+        except AmbiguousSendError as exc:
+            # It may have arrived: ACS is asked before it is ever posted again.
+            return SendResult(item.id, LedgerState.VERIFYING, attempts=1, error=str(exc))
         except PermanentSendError as exc:
             return SendResult(item.id, LedgerState.FAILED, attempts=1, error=str(exc))
         except ThrottledError as exc:
@@ -204,4 +292,5 @@ class BatchRunner:
         if not self._done:
             return
         done, self._done = self._done, []
+        self._flushed_at = time.monotonic()
         await asyncio.to_thread(self._c.ledger.record, done, self._batch.id, self._c.clock.now())

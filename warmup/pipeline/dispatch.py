@@ -3,7 +3,9 @@
 For every sending domain: read what it already sent (the limiter's trailing minute and hour, the
 ledger's day), ask the controller for the allowance, subtract what is already claimed, split
 the rest between the domain's running campaigns (priority, then fair share), and claim that many
-rows — most engaged first, within each provider group's budget — as batches for the workers.
+rows — most engaged first across the whole list, each provider group within its budget — as
+batches for the workers. Claims are fenced and checked against the day's cap where they are
+made (:mod:`warmup.ledger.claims`), so two ticks at once cannot exceed it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from warmup.control.allowance import Allowance, Usage, allowance, day_start
 from warmup.control.fair_share import Demand, split
 from warmup.domains.record import DomainRecord
 from warmup.domains.store import DomainStore
+from warmup.ledger.claims import DomainClaim, StaleFence
 from warmup.ledger.store import LedgerStore
 from warmup.pipeline import send_limits as limits
 from warmup.plans.model import ProviderGroup
@@ -56,6 +59,7 @@ class Batch:
 class TickReport:
     batches: list[Batch] = field(default_factory=list)
     allowances: dict[str, Allowance] = field(default_factory=dict)
+    stale: bool = False  # a newer tick had claimed: this one stopped
 
     @property
     def claimed(self) -> int:
@@ -103,7 +107,9 @@ class Dispatcher:
             provider_last_hour=provider_hour,
         )
 
-    def tick(self) -> TickReport:
+    def tick(self, fence: int | None = None) -> TickReport:
+        """Claim what every domain may send now. ``fence`` is this tick's fencing token: a tick
+        older than one that already claimed for a domain claims nothing more for it."""
         now = self._clock.now()
         report = TickReport()
         for record in self._domains.all():
@@ -122,41 +128,40 @@ class Dispatcher:
                 Demand(d.campaign_id, d.priority, d.pending)
                 for d in self._campaigns.demand(record.id)
             ]
-            for campaign_id, share in split(available, demands).items():
-                report.batches += self._claim(record, campaign_id, share, granted, now)
+            domain = DomainClaim(
+                domain_id=record.id,
+                day_start=day_start(record.plan, now),
+                day_cap=record.plan.step(record.state.step).per_day,
+                fence=fence,
+                # Provider budgets cap each group's share; they do not choose who goes first.
+                budgets={g.value: granted.for_provider(g) for g in granted.per_provider},
+            )
+            try:
+                for campaign_id, share in split(available, demands).items():
+                    report.batches += self._claim(record, campaign_id, share, domain, now)
+            except StaleFence:
+                report.stale = True
+                break
         return report
 
     def _claim(
-        self, record: DomainRecord, campaign_id: int, share: int, granted: Allowance, now: datetime
+        self, record: DomainRecord, campaign_id: int, share: int, domain: DomainClaim, now: datetime
     ) -> list[Batch]:
         deadline = now + timedelta(seconds=self._config.lease_seconds)
-        # Provider groups with a cap are claimed within their budget; the rest by rank alone.
-        budgets: list[tuple[str | None, int]] = [
-            (group.value, granted.for_provider(group)) for group in granted.per_provider
-        ]
-        if not budgets:
-            budgets = [(None, share)]
-        else:  # groups the plan does not cap are limited by the share alone
-            budgets += [(g.value, share) for g in ProviderGroup if g not in granted.per_provider]
         batches: list[Batch] = []
         left = share
-        for provider, budget in budgets:
-            want = min(left, budget)
-            while want > 0:
-                batch_id = str(uuid.uuid4())
-                ids = self._ledger.claim(
-                    campaign_id,
-                    min(want, self._config.batch_size),
-                    owner=batch_id,
-                    deadline=deadline,
-                    now=now,
-                    provider=provider,
-                )
-                if not ids:
-                    break
-                batches.append(
-                    Batch(batch_id, campaign_id, record.state.domain, tuple(ids), deadline)
-                )
-                want -= len(ids)
-                left -= len(ids)
+        while left > 0:
+            batch_id = str(uuid.uuid4())
+            ids = self._ledger.claim(
+                campaign_id,
+                min(left, self._config.batch_size),
+                owner=batch_id,
+                deadline=deadline,
+                now=now,
+                domain=domain,
+            )
+            if not ids:
+                break
+            batches.append(Batch(batch_id, campaign_id, record.state.domain, tuple(ids), deadline))
+            left -= len(ids)
         return batches

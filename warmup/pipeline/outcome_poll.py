@@ -1,4 +1,8 @@
-"""Outcomes when delivery reports are late or missing: a sample of status polls, then unknown.
+"""Status GETs: rows in doubt settled first, then outcomes when delivery reports are late.
+
+A row in doubt (``verifying``: its request may have reached ACS) is settled by asking ACS for its
+Operation-Id: known, it was accepted and is never posted again; unknown, it may be sent again.
+These questions come first in the budget, because a campaign cannot finish while they wait.
 
 Delivery reports (Event Grid) are how outcomes arrive; status GETs are a fallback only, because
 ACS allows far fewer of them (60 a minute by default) than sends. So each housekeeping round
@@ -11,13 +15,16 @@ every row ends with an outcome and reports add up.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from warmup.ledger.outcomes import OutcomeFallback
+from warmup.ledger.outcomes import AcsAnswer, DoubtfulRows, OutcomeFallback
 from warmup.ratelimit.base import Limit, Limiter
 
 Fetch = Callable[[list[str]], Mapping[str, tuple[str, str | None]]]
+# Operation ids → what ACS said (None: ACS does not know the id). Ids ACS could not be asked
+# about (throttled, unreachable) are left out and asked again next round.
+Lookup = Callable[[list[str]], Mapping[str, AcsAnswer | None]]
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,9 @@ class PollReport:
     polled: int = 0
     failed: int = 0
     unknown: int = 0
+    verified_sent: int = 0  # rows in doubt that ACS knew: accepted, not sent again
+    verified_unsent: int = 0  # rows in doubt that ACS did not know: back to pending
+    still_in_doubt: int = 0
 
 
 class StatusPoller:
@@ -38,7 +48,11 @@ class StatusPoller:
         poll_after: float,
         per_minute: int,
         unknown_after: float,
+        doubtful: DoubtfulRows | None = None,
+        lookup: Lookup | None = None,
     ) -> None:
+        self._doubtful = doubtful
+        self._lookup = lookup
         self._fallback = fallback
         self._limiter = limiter
         self._scope = scope
@@ -47,24 +61,46 @@ class StatusPoller:
         self._per_minute = per_minute
         self._unknown_after = timedelta(seconds=unknown_after)
 
+    def _budget(self, wanted: int, now: datetime) -> int:
+        """How many status GETs this round may make, from the shared per-minute budget."""
+        if wanted <= 0 or self._per_minute == 0:
+            return 0
+        budget = Limit(f"acs:{self._scope}:status", self._per_minute, 60.0)
+        return self._limiter.acquire(
+            [budget], wanted, now.timestamp(), f"{self._scope}:status"
+        ).granted
+
     def run(self, now: datetime) -> PollReport:
+        verified = self._verify(now)
         unknown = self._fallback.give_up(accepted_before=now - self._unknown_after, at=now)
-        if self._per_minute == 0:
-            return PollReport(unknown=unknown)
         sample = self._fallback.sample(
             accepted_before=now - self._poll_after,
             checked_before=now - self._poll_after,
             limit=self._per_minute,
         )
-        if not sample:
-            return PollReport(unknown=unknown)
-        budget = Limit(f"acs:{self._scope}:status", self._per_minute, 60.0)
-        granted = self._limiter.acquire(
-            [budget], len(sample), now.timestamp(), f"{self._scope}:status"
-        )
-        rows = sample[: granted.granted]
+        rows = sample[: self._budget(len(sample), now)]
+        if not rows:
+            return replace(verified, unknown=unknown)
         statuses = self._fetch([row.message_id for row in rows])
         found = {row.id: statuses[row.message_id] for row in rows if row.message_id in statuses}
+        return replace(
+            verified, polled=len(found), failed=self._fallback.record(found, now), unknown=unknown
+        )
+
+    def _verify(self, now: datetime) -> PollReport:
+        if self._doubtful is None or self._lookup is None:
+            return PollReport()
+        waiting = self._doubtful.waiting(self._per_minute)
+        rows = waiting[: self._budget(len(waiting), now)]
+        answers = self._lookup([row.operation_id for row in rows]) if rows else {}
+        sent = unsent = 0
+        for row in rows:
+            if row.operation_id not in answers:
+                continue
+            answer = answers[row.operation_id]
+            if self._doubtful.settle(row.id, answer, now):
+                sent += answer is not None
+                unsent += answer is None
         return PollReport(
-            polled=len(found), failed=self._fallback.record(found, now), unknown=unknown
+            verified_sent=sent, verified_unsent=unsent, still_in_doubt=len(waiting) - sent - unsent
         )

@@ -8,6 +8,7 @@ records and composers are cached briefly, so a batch does not reread what it jus
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from dataclasses import asdict
@@ -24,7 +25,7 @@ from warmup.errors import ConfigError, SendError, ThrottledError
 from warmup.feedback.domain_health import judge_domain
 from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.notify import Notifier
-from warmup.ledger.outcomes import OutcomeFallback
+from warmup.ledger.outcomes import AcsAnswer, DoubtfulRows, OutcomeFallback
 from warmup.ledger.store import LedgerStore
 from warmup.pipeline.batch import BatchContext, BatchReport, BatchRunner
 from warmup.pipeline.dispatch import Batch, DispatchConfig, Dispatcher
@@ -39,6 +40,9 @@ from warmup.sending.credentials import resolve_auth
 from warmup.settings import Settings, env_name
 from warmup.store.database import Database
 from warmup.store.models import Campaign
+from warmup.suppression.store import SuppressionStore
+
+log = logging.getLogger(__name__)
 
 
 def quota_scope(settings: Settings) -> str:
@@ -54,7 +58,11 @@ class Runtime:
                 raise ConfigError(
                     f"{env_name('redis_url')} is required for workers and the dispatcher"
                 )
-            limiter = RedisLimiter.from_url(settings.redis_url.get_secret_value())
+            # Redis's clock for every worker, unless the clock is accelerated (demo, tests).
+            real_time = settings.clock_scale == 1.0 and settings.clock_origin is None
+            limiter = RedisLimiter.from_url(
+                settings.redis_url.get_secret_value(), server_time=real_time
+            )
         self.settings = settings
         self.limiter = limiter
         self.clock = clock or clock_for(settings.clock_scale, settings.clock_origin)
@@ -62,6 +70,7 @@ class Runtime:
         self.domains = DomainStore(self.database)
         self.ledger = LedgerStore(self.database)
         self.campaigns = CampaignStore(self.database)
+        self.suppressions = SuppressionStore(self.database)
         self.scope = quota_scope(settings)
         self._records: dict[str, tuple[float, DomainRecord]] = {}
         self._composers: dict[int, Composer] = {}
@@ -97,6 +106,8 @@ class Runtime:
             poll_after=self.settings.status_poll_after_seconds,
             per_minute=self.settings.status_polls_per_minute,
             unknown_after=self.settings.outcome_unknown_after_seconds,
+            doubtful=DoubtfulRows(self.database),
+            lookup=self.lookup_operations,
         )
         return Reconciler(self.domains, self.campaigns, self.ledger, self.clock, poller)
 
@@ -116,6 +127,33 @@ class Runtime:
 
     def fetch_statuses(self, message_ids: list[str]) -> dict[str, tuple[str, str | None]]:
         return asyncio.run_coroutine_threadsafe(self._statuses(message_ids), self._loop).result(120)
+
+    async def _lookups(self, operation_ids: list[str]) -> dict[str, AcsAnswer | None]:
+        await self._sender_on_loop()
+        assert self._client is not None
+        # One attempt each: what cannot be asked now (throttled, unreachable) waits a round.
+        asker = AsyncSender(self._client, RetryPolicy(max_attempts=1))
+        found: dict[str, AcsAnswer | None] = {}
+        for operation_id in operation_ids:
+            try:
+                status = await asker.lookup(operation_id)
+            except ThrottledError:
+                break  # the status quota is spent: the rest wait for the next round
+            except SendError as exc:
+                log.warning("could not ask ACS about operation %s: %s", operation_id, exc)
+                continue
+            found[operation_id] = (
+                None
+                if status is None
+                else AcsAnswer(status.message_id, status.status, status.error)
+            )
+        return found
+
+    def lookup_operations(self, operation_ids: list[str]) -> dict[str, AcsAnswer | None]:
+        """Ask ACS about operations in doubt (see :class:`~warmup.ledger.outcomes.DoubtfulRows`)."""
+        return asyncio.run_coroutine_threadsafe(self._lookups(operation_ids), self._loop).result(
+            120
+        )
 
     def record_for(self, domain: str) -> DomainRecord:
         cached = self._records.get(domain)
@@ -165,6 +203,7 @@ class Runtime:
             concurrency=self.settings.send_concurrency,
             record_for=self.record_for,
             composer_for=self.composer_for,
+            suppressed_among=self.suppressions.active_among,
             lease_seconds=self.settings.lease_seconds,
         )
         return await BatchRunner(context, batch).run()
@@ -174,8 +213,8 @@ class Runtime:
         future = asyncio.run_coroutine_threadsafe(self._run_batch(batch), self._loop)
         return asdict(future.result())
 
-    def dispatch(self) -> list[Batch]:
-        return self.dispatcher().tick().batches
+    def dispatch(self, fence: int | None = None) -> list[Batch]:
+        return self.dispatcher().tick(fence).batches
 
     def reconcile(self) -> ReconcileReport:
         return self.reconciler().run()

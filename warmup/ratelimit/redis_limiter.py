@@ -1,8 +1,12 @@
 """The limiter on Redis: one script call grants a whole batch's permits under every limit.
 
-Keys live under ``prefix`` (several deployments or tests can share a server). The script is
-loaded once and called by its SHA; Redis runs it atomically, so concurrent workers on any number
-of machines see one consistent count.
+Keys live under ``prefix`` (several deployments or tests can share a server). The scripts are
+loaded once and called by their SHA; Redis runs each atomically, so concurrent workers on any
+number of machines see one consistent count.
+
+With ``server_time`` (production), every decision uses Redis's clock (``TIME`` inside the
+script) and the ``now`` the caller passes is ignored: workers whose host clocks are skewed still
+share one window. The caller's clock is used only for accelerated demo and test clocks.
 """
 
 from __future__ import annotations
@@ -14,20 +18,33 @@ import redis
 
 from warmup.ratelimit.base import Grant, Limit, count_buckets
 
-ACQUIRE = (
-    resources.files("warmup.ratelimit").joinpath("lua/acquire.lua").read_text(encoding="utf-8")
-)
+
+def _script(name: str) -> str:
+    return resources.files("warmup.ratelimit").joinpath(f"lua/{name}").read_text(encoding="utf-8")
+
+
+ACQUIRE = _script("acquire.lua")
+THROTTLE = _script("throttle.lua")
 
 
 class RedisLimiter:
-    def __init__(self, client: redis.Redis, prefix: str = "warmup:rl:") -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str = "warmup:rl:", *, server_time: bool = False
+    ) -> None:
         self._redis = client
         self._prefix = prefix
+        self._server_time = server_time
         self._acquire = client.register_script(ACQUIRE)
+        self._throttle = client.register_script(THROTTLE)
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "warmup:rl:") -> RedisLimiter:
-        return cls(redis.Redis.from_url(url), prefix)
+    def from_url(
+        cls, url: str, prefix: str = "warmup:rl:", *, server_time: bool = False
+    ) -> RedisLimiter:
+        return cls(redis.Redis.from_url(url), prefix, server_time=server_time)
+
+    def _now(self, now: float) -> str:
+        return "server" if self._server_time else repr(now)
 
     def _key(self, name: str) -> str:
         return f"{self._prefix}{name}"
@@ -36,20 +53,15 @@ class RedisLimiter:
         if wanted <= 0:
             return Grant(0)
         keys = [self._key(f"throttle:{scope}"), *(self._key(limit.key) for limit in limits)]
-        args: list[Any] = [repr(now), wanted]
+        args: list[Any] = [self._now(now), wanted]
         for limit in limits:
             args += [limit.limit, repr(limit.bucket_size), limit.span]
         granted, retry_ms, throttled = cast(list[int], self._acquire(keys=keys, args=args))
         return Grant(int(granted), int(retry_ms) / 1000, throttled=bool(throttled))
 
     def throttle(self, scope: str, seconds: float, now: float) -> None:
-        key = self._key(f"throttle:{scope}")
-        self._redis.incr(self._key(f"throttles:{scope}"))
-        until = now + seconds
-        current = cast(bytes | None, self._redis.get(key))
-        if current is None or float(current) < until:
-            # Expire with a real-time margin; the value is compared with the caller's clock.
-            self._redis.set(key, repr(until), px=int(max(seconds, 1) * 1000) + 60_000)
+        keys = [self._key(f"throttle:{scope}"), self._key(f"throttles:{scope}")]
+        self._throttle(keys=keys, args=[self._now(now), repr(seconds)])
 
     def throttle_counts(self) -> dict[str, int]:
         prefix = self._key("throttles:")
@@ -61,6 +73,9 @@ class RedisLimiter:
         }
 
     def used(self, limit: Limit, now: float) -> int:
+        if self._server_time:
+            seconds, micros = cast(tuple[int, int], self._redis.time())
+            now = seconds + micros / 1_000_000
         raw = cast(dict[bytes, bytes], self._redis.hgetall(self._key(limit.key)))
         buckets = {int(index): int(count) for index, count in raw.items()}
         return count_buckets(limit, buckets, now)[0]

@@ -4,23 +4,28 @@
 kind        when                                                what the sender does
 =========== =================================================== ==========================
 throttled   HTTP 429                                            wait Retry-After, slow all
-transient   5xx, 408, connection failed before the request left backoff with jitter, retry
-ambiguous   the request left, no answer (read timeout, reset)   retry, same Operation-Id
+transient   5xx, 408, no connection could be made at all        backoff with jitter, retry
+ambiguous   connected, then no answer (timeout, reset, dropped) ask ACS, then maybe resend
 permanent   any other 4xx (400/401/403/404/413...)              give up, record the error
 =========== =================================================== ==========================
 """
 
 from __future__ import annotations
 
+import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from email.utils import parsedate_to_datetime
 
+import aiohttp
+import requests
+import urllib3
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
     HttpResponseError,
     ServiceRequestError,
+    ServiceRequestTimeoutError,
     ServiceResponseError,
 )
 
@@ -101,6 +106,45 @@ def classify(exc: AzureError, now: Callable[[], float] = time.time) -> SendError
         return PermanentSendError(f"could not authenticate: {type(exc).__name__}")
     if isinstance(exc, ServiceResponseError):
         return AmbiguousSendError(f"no answer after the request was sent ({type(exc).__name__})")
-    if isinstance(exc, ServiceRequestError):
-        return TransientSendError(f"the request could not be sent ({type(exc).__name__})")
-    return TransientSendError(f"unexpected transport error ({type(exc).__name__})")
+    if isinstance(exc, ServiceRequestError) and never_connected(exc):
+        return TransientSendError(f"the request could not be sent ({_cause_name(exc)})")
+    # azure-core calls a connection dropped after the request went out (aiohttp's
+    # ServerDisconnectedError, a reset) a ServiceRequestError too: ACS may have it.
+    return AmbiguousSendError(f"no answer; the request may have arrived ({_cause_name(exc)})")
+
+
+# Errors raised before a connection exists: nothing can have reached ACS.
+_BEFORE_CONNECTING: tuple[type[BaseException], ...] = (
+    aiohttp.ClientConnectorError,
+    urllib3.exceptions.NewConnectionError,
+    urllib3.exceptions.ConnectTimeoutError,
+    requests.exceptions.ConnectTimeout,
+    ConnectionRefusedError,
+    socket.gaierror,
+)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo += [current.__cause__, current.__context__, getattr(current, "inner_exception", None)]
+        todo += [getattr(current, "reason", None)]  # urllib3's MaxRetryError
+        todo += [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
+
+
+def never_connected(exc: BaseException) -> bool:
+    """True when the failure happened before any connection to ACS was made."""
+    return isinstance(exc, ServiceRequestTimeoutError) or any(
+        isinstance(cause, _BEFORE_CONNECTING) for cause in _chain(exc)
+    )
+
+
+def _cause_name(exc: BaseException) -> str:
+    inner = getattr(exc, "inner_exception", None)
+    return type(inner).__name__ if isinstance(inner, BaseException) else type(exc).__name__

@@ -33,6 +33,7 @@ from warmup.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Told of every 429 by the sender, retried or not (see warmup.sending.sender).
 ThrottleHook = Callable[[ThrottledError], None]
 
 
@@ -95,11 +96,9 @@ def _is_retryable(error: BaseException) -> bool:
     return isinstance(error, SendError) and error.retryable
 
 
-def _log_retry(what: str, throttle_hook: ThrottleHook | None) -> Callable[[RetryCallState], None]:
+def _log_retry(what: str) -> Callable[[RetryCallState], None]:
     def before_sleep(state: RetryCallState) -> None:
         error = _error(state)
-        if isinstance(error, ThrottledError) and throttle_hook is not None:
-            throttle_hook(error)
         log.warning(
             "retrying %s in %.2fs after attempt %d: %s (%s)",
             what,
@@ -112,14 +111,12 @@ def _log_retry(what: str, throttle_hook: ThrottleHook | None) -> Callable[[Retry
     return before_sleep
 
 
-def _common(
-    policy: RetryPolicy, what: str, throttle_hook: ThrottleHook | None
-) -> dict[str, object]:
+def _common(policy: RetryPolicy, what: str) -> dict[str, object]:
     return {
         "retry": retry_if_exception(_is_retryable),
         "wait": wait_for_acs(policy),
         "stop": stop_after_attempt(policy.max_attempts) | stop_when_wait_too_long(policy),
-        "before_sleep": _log_retry(what, throttle_hook),
+        "before_sleep": _log_retry(what),
         "reraise": True,  # callers see the classified SendError, not tenacity's RetryError
     }
 
@@ -129,9 +126,8 @@ def retrying(
     *,
     what: str,
     sleep: Callable[[float], None],
-    throttle_hook: ThrottleHook | None = None,
 ) -> Retrying:
-    return Retrying(sleep=sleep, **_common(policy, what, throttle_hook))  # type: ignore[arg-type]
+    return Retrying(sleep=sleep, **_common(policy, what))  # type: ignore[arg-type]
 
 
 def async_retrying(
@@ -139,6 +135,5 @@ def async_retrying(
     *,
     what: str,
     sleep: Callable[[float], Awaitable[None]],
-    throttle_hook: ThrottleHook | None = None,
 ) -> AsyncRetrying:
-    return AsyncRetrying(sleep=sleep, **_common(policy, what, throttle_hook))  # type: ignore[arg-type]
+    return AsyncRetrying(sleep=sleep, **_common(policy, what))  # type: ignore[arg-type]

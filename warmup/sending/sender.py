@@ -1,9 +1,12 @@
 """Send one message through ACS under the retry policy, and read an operation's status.
 
-The Operation-Id is chosen by the caller (derived from the ledger row) and reused on every
-attempt, so a retry after an ambiguous failure cannot create a second email on purpose.
-``Sender`` wraps the sync client, ``AsyncSender`` the ``.aio`` one; they share everything but
-the awaits.
+The Operation-Id is chosen by the caller (stored on the ledger row) and reused on every
+attempt. A request that may have reached ACS (no answer came) is never posted again on a guess:
+``Sender`` asks ACS whether it knows the id first; ``AsyncSender`` raises, and the pipeline
+leaves the row ``verifying`` for the reconciler to ask within the status-GET budget. Every 429
+goes to ``throttle_hook`` at once, whether or not it is retried here, so the limiter holds every
+worker back for the whole Retry-After. ``Sender`` wraps the sync client, ``AsyncSender`` the
+``.aio`` one.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 from azure.core.exceptions import AzureError, HttpResponseError
 from azure.core.rest import HttpRequest
 
+from warmup.errors import AmbiguousSendError, PermanentSendError, SendError, ThrottledError
 from warmup.sending.classify import classify
 from warmup.sending.client import AcsClient, AsyncAcsClient
 from warmup.sending.retry import RetryPolicy, ThrottleHook, async_retrying, retrying
@@ -42,6 +46,17 @@ class OperationStatus:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+
+def _classified(exc: AzureError, throttle_hook: ThrottleHook | None) -> SendError:
+    error = classify(exc)
+    if isinstance(error, ThrottledError) and throttle_hook is not None:
+        throttle_hook(error)  # every 429, retried here or not: all workers must hold back
+    return error
+
+
+def _unknown(error: PermanentSendError) -> bool:
+    return error.status == 404
 
 
 def _accepted(body: Mapping[str, Any], operation_id: str, attempts: int) -> Accepted:
@@ -80,13 +95,26 @@ class Sender:
         self._throttle_hook = throttle_hook
 
     def send(self, message: Mapping[str, Any], operation_id: str) -> Accepted:
-        """Send until accepted; raise the classified :class:`SendError` when giving up."""
-        policy = retrying(
-            self._policy,
-            what=f"send {operation_id}",
-            sleep=self._sleep,
-            throttle_hook=self._throttle_hook,
-        )
+        """Send until accepted; raise the classified :class:`SendError` when giving up.
+
+        After a request that may have arrived, ACS is asked about the id before another post.
+        """
+        posts = 0
+        while True:
+            try:
+                accepted = self._post(message, operation_id)
+            except AmbiguousSendError:
+                posts += 1
+                known = self.lookup(operation_id)
+                if known is not None:
+                    return Accepted(known.message_id, operation_id, posts)
+                if posts >= self._policy.max_attempts:
+                    raise
+                continue
+            return Accepted(accepted.message_id, operation_id, posts + accepted.attempts)
+
+    def _post(self, message: Mapping[str, Any], operation_id: str) -> Accepted:
+        policy = retrying(self._policy, what=f"send {operation_id}", sleep=self._sleep)
         for attempt in policy:
             with attempt:
                 try:
@@ -98,9 +126,18 @@ class Sender:
                     )
                     body = poller.result()
                 except AzureError as exc:
-                    raise classify(exc) from exc
+                    raise _classified(exc, self._throttle_hook) from exc
                 return _accepted(body, operation_id, attempt.retry_state.attempt_number)
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def lookup(self, operation_id: str) -> OperationStatus | None:
+        """The operation as ACS knows it, or ``None`` when ACS does not know the id."""
+        try:
+            return self.status(operation_id)
+        except PermanentSendError as exc:
+            if _unknown(exc):
+                return None
+            raise
 
     def status(self, message_id: str) -> OperationStatus:
         policy = retrying(self._policy, what=f"status of {message_id}", sleep=self._sleep)
@@ -155,12 +192,7 @@ class AsyncSender:
     ) -> Accepted:
         """Send until accepted. ``before_retry`` runs before every attempt after the first: the
         pipeline takes a fresh limiter permit there (and may raise to give the row back)."""
-        policy = async_retrying(
-            self._policy,
-            what=f"send {operation_id}",
-            sleep=self._sleep,
-            throttle_hook=self._throttle_hook,
-        )
+        policy = async_retrying(self._policy, what=f"send {operation_id}", sleep=self._sleep)
         async for attempt in policy:
             with attempt:
                 if attempt.retry_state.attempt_number > 1 and before_retry is not None:
@@ -174,9 +206,18 @@ class AsyncSender:
                     )
                     body = await poller.result()
                 except AzureError as exc:
-                    raise classify(exc) from exc
+                    raise _classified(exc, self._throttle_hook) from exc
                 return _accepted(body, operation_id, attempt.retry_state.attempt_number)
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def lookup(self, operation_id: str) -> OperationStatus | None:
+        """The operation as ACS knows it, or ``None`` when ACS does not know the id."""
+        try:
+            return await self.status(operation_id)
+        except PermanentSendError as exc:
+            if _unknown(exc):
+                return None
+            raise
 
     async def status(self, message_id: str) -> OperationStatus:
         policy = async_retrying(self._policy, what=f"status of {message_id}", sleep=self._sleep)

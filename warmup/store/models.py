@@ -249,3 +249,31 @@ class ListImport(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+
+
+class EngagementEvent(Base):
+    """An open ("view") or a click ACS reported for one message and recipient."""
+
+    __tablename__ = "engagement_events"
+    __table_args__ = (Index("ix_engagement_message", "message_id", "recipient"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Event Grid delivers at least once: message id + recipient + kind + time + context.
+    dedupe_key: Mapped[str] = mapped_column(String(600), unique=True)
+    message_id: Mapped[str] = mapped_column(String(100))
+    recipient: Mapped[str] = mapped_column(String(320))
+    engagement: Mapped[str] = mapped_column(String(20))  # view, click
+    context: Mapped[str] = mapped_column(Text)  # a click's URL
+    user_agent: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime]  # ACS's userActionTimestamp
+    received_at: Mapped[datetime]
+
+
+class DispatchFence(Base):
+    """The newest dispatcher tick's fencing token per domain: an older tick may not claim."""
+
+    __tablename__ = "dispatch_fences"
+
+    domain_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    fence: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]

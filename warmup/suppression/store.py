@@ -8,7 +8,7 @@ read it through :func:`active_at`, the one rule for "in force at t". Every chang
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,9 +25,18 @@ from warmup.ledger.fill import suppress_pending
 from warmup.store.database import Database
 from warmup.store.models import Suppression
 
-REASONS = frozenset(
-    {"hard_bounce", "complaint", "unsubscribe", "soft_bounce", "manual", "imported"}
-)
+LOOKUP_CHUNK = 1000  # addresses per IN (...) list: well inside every backend's parameter limit
+# How strong each reason is: suppressing again with a weaker one keeps the stronger. Hard
+# bounces and complaints are for good; an unsubscribe is the person's own wish.
+STRENGTH = {
+    "hard_bounce": 5,
+    "complaint": 5,
+    "unsubscribe": 4,
+    "manual": 3,
+    "imported": 2,
+    "soft_bounce": 1,
+}
+REASONS = frozenset(STRENGTH)
 
 
 @dataclass(frozen=True)
@@ -63,12 +72,12 @@ def suppress_in(
     at: datetime,
     expires_at: datetime | None = None,
     note: str = "",
-    replace: bool = True,
 ) -> bool:
     """Suppress a normalised ``address`` in the caller's transaction, with its audit entry.
 
-    True if it was not suppressed before. An existing suppression is updated, or with
-    ``replace=False`` left as it is (and nothing is written).
+    True if it was not suppressed at ``at`` before. Suppressing again never weakens: the
+    stronger reason stays (:data:`STRENGTH`), a permanent entry stays permanent and a temporary
+    one is extended, never shortened; notes accumulate. An expired entry is replaced.
     """
     existing = session.get(Suppression, address)
     if existing is None:
@@ -82,24 +91,39 @@ def suppress_in(
                 note=note,
             )
         )
-    elif not replace:
-        return False
-    else:
-        existing.reason, existing.source, existing.expires_at, existing.note = (
-            reason,
-            source,
-            expires_at,
-            note,
+        _audit(
+            session,
+            at=at,
+            actor=actor,
+            action="suppress",
+            address=address,
+            reason=f"{reason} ({source})",
         )
-    _audit(
-        session,
-        at=at,
-        actor=actor,
-        action="suppress",
-        address=address,
-        reason=f"{reason} ({source})",
-    )
-    return existing is None
+        return True
+    active = existing.expires_at is None or existing.expires_at > at
+    before = (existing.reason, existing.source, existing.expires_at, existing.note)
+    if not active:
+        existing.reason, existing.source, existing.created_at = reason, source, at
+        existing.expires_at = expires_at
+    else:
+        if STRENGTH.get(reason, 0) >= STRENGTH.get(existing.reason, 0):
+            existing.reason, existing.source = reason, source
+        if existing.expires_at is not None:
+            existing.expires_at = (
+                None if expires_at is None else max(existing.expires_at, expires_at)
+            )
+    if note and note not in existing.note.split("; "):
+        existing.note = f"{existing.note}; {note}" if existing.note else note
+    if (existing.reason, existing.source, existing.expires_at, existing.note) != before:
+        _audit(
+            session,
+            at=at,
+            actor=actor,
+            action="suppress",
+            address=address,
+            reason=f"{reason} ({source})" + ("" if active else ", after an expired entry"),
+        )
+    return not active
 
 
 class SuppressionStore:
@@ -167,6 +191,20 @@ class SuppressionStore:
                     Suppression.address == address_key(address), active_at(at)
                 )
             )
+
+    def active_among(self, addresses: Collection[str], at: datetime) -> dict[str, str]:
+        """Of these (normalised) addresses, those suppressed at ``at``, with their reason: one
+        query for a whole batch, made right before it sends."""
+        found: dict[str, str] = {}
+        unique = sorted(set(addresses))
+        with self._db.session() as session:
+            for start in range(0, len(unique), LOOKUP_CHUNK):
+                chunk = unique[start : start + LOOKUP_CHUNK]
+                query = select(Suppression.address, Suppression.reason).where(
+                    Suppression.address.in_(chunk), active_at(at)
+                )
+                found.update({address: reason for address, reason in session.execute(query)})
+        return found
 
     def is_suppressed(self, address: str, at: datetime) -> bool:
         return self.find(address, at) is not None

@@ -3,13 +3,20 @@
 --
 -- KEYS[1]        the throttle key of the scope: unix seconds until which nothing is granted
 -- KEYS[2..k+1]   one hash per limit: field = bucket index, value = permits granted in it
--- ARGV[1]        now, in seconds (the caller's clock, so tests and accelerated demos can move it)
+-- ARGV[1]        now, in seconds, or "server": Redis's own clock (TIME), one clock for every
+--                worker whatever its host's skew; a number only for accelerated or test clocks
 -- ARGV[2]        permits wanted
 -- ARGV[3..]      per limit, three values: limit, bucket size (seconds), span (buckets counted)
 --
 -- Returns {granted, retry_after_ms, throttled (0|1)}.
 
-local now = tonumber(ARGV[1])
+local now
+if ARGV[1] == 'server' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+else
+  now = tonumber(ARGV[1])
+end
 local wanted = tonumber(ARGV[2])
 
 local until_ = tonumber(redis.call('GET', KEYS[1]) or '0')

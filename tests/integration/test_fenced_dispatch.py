@@ -1,0 +1,81 @@
+"""Two dispatchers at once never exceed a domain's day cap, and a tick whose lock lapsed
+cannot claim once a newer tick has."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.pipeline_world import world
+from warmup.domains.store import DomainStore
+from warmup.ledger.claims import DomainClaim, StaleFence
+from warmup.store.models import LedgerRow
+
+pytestmark = pytest.mark.integration
+
+DAY_CAP = 40
+SMALL_DAY = f"""
+name: small-day
+quota: {{per_minute: 1000000, per_hour: 10000000, headroom: 1.0}}
+steps:
+  - {{per_minute: {DAY_CAP}, per_hour: {DAY_CAP}, per_day: {DAY_CAP}}}
+"""
+
+
+def test_two_dispatchers_at_once_never_exceed_the_day_cap(
+    database_url: str, tmp_path: Path
+) -> None:
+    with world(database_url, tmp_path, recipients=300, plan_yaml=SMALL_DAY) as w:
+        dispatchers = [w.runtime.dispatcher(), w.runtime.dispatcher()]
+        barrier = threading.Barrier(2, timeout=30)
+        claimed = [0, 0]
+
+        def loop(i: int) -> None:
+            for _ in range(15):
+                barrier.wait()  # both ticks read the same allowance, then both claim
+                batches = dispatchers[i].tick().batches
+                claimed[i] += sum(len(b.row_ids) for b in batches)
+                for batch in batches:
+                    w.runtime.run_batch(batch.to_message())
+
+        threads = [threading.Thread(target=loop, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        stats = w.emulator.stats()
+        with w.database.session() as session:
+            accepted = session.scalar(select(func.count()).where(LedgerRow.state == "accepted"))
+    assert sum(claimed) == DAY_CAP
+    assert stats["accepted"] == DAY_CAP
+    assert accepted == DAY_CAP
+
+
+def test_a_tick_older_than_the_newest_claims_nothing(database_url: str, tmp_path: Path) -> None:
+    with world(database_url, tmp_path, recipients=50) as w:
+        record = DomainStore(w.database).get("mail.example.com")
+        campaign = w.runtime.campaigns.demand(record.id)[0].campaign_id
+        now = datetime.now(UTC)
+
+        def claim(fence: int) -> list[int]:
+            domain = DomainClaim(record.id, now - timedelta(hours=1), 10_000, fence=fence)
+            return w.runtime.ledger.claim(
+                campaign,
+                5,
+                owner=f"tick-{fence}",
+                deadline=now + timedelta(minutes=5),
+                now=now,
+                domain=domain,
+            )
+
+        assert len(claim(200)) == 5
+        with pytest.raises(StaleFence):
+            claim(100)  # the lock of tick 100 lapsed; tick 200 took over
+        assert len(claim(200)) == 5  # the newest tick goes on
+        assert len(claim(300)) == 5
+        with pytest.raises(StaleFence):
+            claim(200)

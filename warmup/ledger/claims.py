@@ -1,0 +1,165 @@
+"""Claiming rows for a dispatcher tick: fenced, within the day's cap, most engaged first.
+
+One transaction per claim does three things, so that even two dispatchers running at once (a
+tick that outlived its lock, a second beat) cannot exceed what a domain may send today:
+
+1. **The fence.** Each tick carries a fencing token, increasing with every lock taken. The
+   claim records the domain's newest token and refuses a token older than that: a tick whose
+   lock lapsed cannot claim once a newer tick has. The row it writes also serialises claims for
+   the domain (a row lock on PostgreSQL; SQLite has one writer).
+2. **The day cap**, counted inside that transaction: rows accepted today plus rows claimed or
+   in doubt. A claim never takes more than the rest.
+3. **The rows**, in rank order across the whole list (the most engaged first, whatever their
+   mailbox provider), skipping providers whose budget for this tick is spent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from warmup.ledger.states import IN_FLIGHT, LedgerState
+from warmup.store.models import Campaign, DispatchFence, LedgerRow
+
+PEEK_FACTOR = 4  # rows looked at per row wanted, when some providers are out of budget
+MAX_ROUNDS = 8  # claims lost to a concurrent claimer are retried this many times
+
+
+class StaleFence(Exception):
+    """A newer dispatcher tick has claimed for this domain: this tick must stop claiming."""
+
+
+@dataclass
+class DomainClaim:
+    """What a claim for one domain must respect."""
+
+    domain_id: int
+    day_start: datetime  # where "today" began in the plan's timezone
+    day_cap: int  # the step's per-day cap
+    fence: int | None = None  # the tick's fencing token (None: a lone dispatcher, e.g. tests)
+    # Rows each capped provider group may still take in this tick; a group not named is
+    # limited by the claim's size alone. Spent as rows are claimed.
+    budgets: dict[str, int] = field(default_factory=dict)
+
+
+def _insert_for(connection: Connection) -> Any:
+    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+
+
+def take_fence(connection: Connection, domain_id: int, fence: int | None, at: datetime) -> None:
+    """Record ``fence`` as the domain's newest, or raise :class:`StaleFence` if a newer one
+    was recorded already. Without a fence (a lone dispatcher) the row is only touched.
+
+    Either way this write comes first in the claim's transaction: it locks the domain's row
+    (PostgreSQL) or the database (SQLite) until the claim commits, so the day's count that
+    follows cannot change under it."""
+    insert = _insert_for(connection)(DispatchFence).values(
+        domain_id=domain_id, fence=fence or 0, updated_at=at
+    )
+    if fence is None:
+        statement = insert.on_conflict_do_update(
+            index_elements=[DispatchFence.domain_id],
+            set_={"updated_at": insert.excluded.updated_at},
+        ).returning(DispatchFence.fence)
+    else:
+        statement = insert.on_conflict_do_update(
+            index_elements=[DispatchFence.domain_id],
+            set_={"fence": insert.excluded.fence, "updated_at": insert.excluded.updated_at},
+            where=DispatchFence.fence <= insert.excluded.fence,
+        ).returning(DispatchFence.fence)
+    if connection.execute(statement).first() is None:
+        raise StaleFence(f"dispatch fence {fence} is older than the domain's newest")
+
+
+def used_today(connection: Connection, domain_id: int, day_start: datetime) -> int:
+    """Rows of the domain accepted since ``day_start`` plus rows claimed or in doubt."""
+    of_domain = (
+        select(func.count())
+        .select_from(LedgerRow)
+        .join(Campaign, Campaign.id == LedgerRow.campaign_id)
+        .where(Campaign.domain_id == domain_id)
+    )
+    accepted = connection.scalar(of_domain.where(LedgerRow.accepted_at >= day_start)) or 0
+    open_rows = (
+        connection.scalar(of_domain.where(LedgerRow.state.in_([s.value for s in IN_FLIGHT]))) or 0
+    )
+    return int(accepted) + int(open_rows)
+
+
+def _choose(
+    candidates: list[tuple[int, str]], n: int, budgets: Mapping[str, int]
+) -> list[tuple[int, str]]:
+    left = dict(budgets)
+    chosen: list[tuple[int, str]] = []
+    for row_id, provider in candidates:
+        if provider in left:
+            if left[provider] <= 0:
+                continue
+            left[provider] -= 1
+        chosen.append((row_id, provider))
+        if len(chosen) == n:
+            break
+    return chosen
+
+
+def claim_rows(
+    connection: Connection,
+    campaign_id: int,
+    n: int,
+    *,
+    owner: str,
+    deadline: datetime,
+    now: datetime,
+    domain: DomainClaim,
+) -> list[int]:
+    """Lease up to ``n`` pending rows of a campaign; see the module's docstring."""
+    take_fence(connection, domain.domain_id, domain.fence, now)
+    n = min(n, domain.day_cap - used_today(connection, domain.domain_id, domain.day_start))
+    claimed: list[int] = []
+    for _ in range(MAX_ROUNDS):
+        wanted = n - len(claimed)
+        spent = {p for p, left in domain.budgets.items() if left <= 0}
+        if wanted <= 0:
+            break
+        peek = (
+            select(LedgerRow.id, LedgerRow.provider)
+            .where(
+                LedgerRow.campaign_id == campaign_id,
+                LedgerRow.state == LedgerState.PENDING.value,
+            )
+            .order_by(LedgerRow.rank)
+            .limit(wanted * (PEEK_FACTOR if domain.budgets else 1))
+        )
+        if spent:
+            peek = peek.where(LedgerRow.provider.not_in(spent))
+        chosen = _choose([(r[0], r[1]) for r in connection.execute(peek)], wanted, domain.budgets)
+        if not chosen:
+            break
+        providers = dict(chosen)
+        taken = connection.execute(
+            update(LedgerRow)
+            .where(
+                LedgerRow.id.in_(list(providers)),
+                LedgerRow.state == LedgerState.PENDING.value,
+            )
+            .values(
+                state=LedgerState.CLAIMED.value,
+                lease_owner=owner,
+                lease_deadline=deadline,
+                updated_at=now,
+            )
+            .returning(LedgerRow.id)
+        )
+        got = [row_id for (row_id,) in taken]
+        for row_id in got:
+            claimed.append(row_id)
+            if providers[row_id] in domain.budgets:
+                domain.budgets[providers[row_id]] -= 1
+        if len(chosen) < wanted and len(got) == len(chosen):
+            break  # no more candidates, and none was lost to another claimer
+    return sorted(claimed)
