@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint types fmt bench clean
+.PHONY: demo test check lint types fmt bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/warmup demo
 
+## browser: Debian's Chromium for the dashboard's browser test, installed when missing (as root)
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && \
+		apt-get update -q && apt-get install -y -q chromium; } || \
+		{ echo "the dashboard test needs Chromium: apt-get install -y chromium" >&2; exit 1; }
+
 ## test: install, then run the whole test suite (unit, integration, e2e)
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/pytest -q
 
 ## check: lint, format check, strict types, then the tests

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
 
+MAX_LOCAL_PART = 64  # RFC 5321 4.5.3.1.1
+MAX_ADDRESS = 254  # RFC 5321's path limit less the angle brackets
+
 
 class InvalidAddress(ValueError):
     """Why an address was refused, in words a marketer can act on."""
@@ -30,7 +33,16 @@ def normalise_address(raw: str, *, check_mx: bool = False) -> str:
         result = validate_email(text, check_deliverability=check_mx, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise InvalidAddress(str(exc)) from None
-    return f"{result.local_part.lower()}@{result.ascii_domain.lower()}"
+    normal = f"{result.local_part.lower()}@{result.ascii_domain.lower()}"
+    # RFC 5321's limits, which email-validator checks only in strict mode: servers refuse more.
+    if len(result.local_part) > MAX_LOCAL_PART:
+        raise InvalidAddress(
+            f"the part before the @ is {len(result.local_part)} characters; at most "
+            f"{MAX_LOCAL_PART} are allowed"
+        )
+    if len(normal) > MAX_ADDRESS:
+        raise InvalidAddress(f"the address is {len(normal)} characters; at most {MAX_ADDRESS}")
+    return normal
 
 
 def address_key(raw: str) -> str:

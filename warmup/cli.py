@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from warmup.commands import (
     api,
@@ -21,7 +22,9 @@ from warmup.commands import (
     trial_send,
     worker,
 )
-from warmup.errors import ConfigError, WarmupError
+from warmup.errors import ConfigError, NotFoundError, WarmupError
+from warmup.logs import RedactSecrets, secret_values
+from warmup.settings import load_settings
 
 app = typer.Typer(
     name="warmup",
@@ -46,13 +49,36 @@ app.command("ready")(worker.ready)
 app.command("api")(api.api)
 
 
+def _unreachable(exc: DBAPIError) -> str:
+    """One line naming where the database was looked for, never its password."""
+    first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    return RedactSecrets(_database_passwords()).redact(first)
+
+
+def _database_passwords() -> list[str]:
+    try:
+        return secret_values(load_settings())
+    except ConfigError:
+        return []
+
+
 def main() -> None:
-    """Console entry point: our own errors become one clear line, never a traceback."""
+    """Console entry point: errors become one clear line, never a traceback.
+
+    ``not found`` (exit 2), ``invalid`` (exit 1) and ``configuration error`` (exit 2) each say
+    what they mean; an unreachable database names where it was looked for, without a password.
+    """
     try:
         app()
+    except NotFoundError as exc:
+        typer.secho(f"not found: {exc}", fg="red", err=True)
+        sys.exit(2)
     except ConfigError as exc:
         typer.secho(f"configuration error: {exc}", fg="red", err=True)
         sys.exit(2)
     except WarmupError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
+        typer.secho(f"invalid: {exc}", fg="red", err=True)
         sys.exit(1)
+    except (OperationalError, InterfaceError) as exc:
+        typer.secho(f"database unreachable: {_unreachable(exc)}", fg="red", err=True)
+        sys.exit(2)

@@ -1,36 +1,56 @@
 """Logging set-up for entry points, with a last line of defence against leaked secrets.
 
 Code never logs secrets on purpose; :class:`RedactSecrets` also scrubs any configured secret
-value from every record that reaches a handler, in case a library puts one in a message.
+value from every record that reaches a handler, in case a library puts one in a message: as
+configured, percent-encoded (as it appears in an access log's URL), and the value of any
+secret-looking query parameter (``?code=``, ``?token=``...) whatever it is. Tracebacks attached
+to a record are redacted too.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
 
 from pydantic import SecretStr
 
 from warmup.settings import Settings
 
 REDACTED = "***"
+# Query parameters that carry credentials in URLs that servers log.
+SECRET_PARAMETERS = re.compile(
+    r"(?i)([?&](?:code|token|access_token|api_key|key|secret|sig|signature)=)[^&\s\"']+"
+)
 
 
 class RedactSecrets(logging.Filter):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
+        spellings = {
+            spelled
+            for secret in secrets
+            if len(secret) >= 6
+            for spelled in (secret, quote(secret, safe=""), quote_plus(secret))
+        }
         # Longest first, so a secret that contains another is removed whole.
-        self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+        self._secrets = sorted(spellings, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
-        return text
+        return SECRET_PARAMETERS.sub(rf"\1{REDACTED}", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
-            message = self.redact(record.getMessage())
-            record.msg, record.args = message, None
+        message = self.redact(record.getMessage())
+        record.msg, record.args = message, None
+        if record.exc_info:
+            # Format the traceback now, redacted, and keep only the text.
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text, record.exc_info = self.redact(text), None
+        elif record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
         return True
 
 

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
+        # An empty value means unset: .env.example copied to .env works as it is.
+        env_ignore_empty=True,
     )
 
     # --- ACS connection -------------------------------------------------------------------

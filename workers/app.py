@@ -10,10 +10,14 @@ redeliver it); the beat schedule is a plain interval.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
+from celery.signals import setup_logging
 from kombu import Queue
 
 from warmup.errors import ConfigError
+from warmup.logs import configure_logging
 from warmup.pipeline.queues import QUEUES
 from warmup.settings import Settings, env_name
 from workers.tasks import register_tasks
@@ -55,4 +59,12 @@ def create_app(settings: Settings) -> Celery:
         },
     )
     register_tasks(app, settings)
+
+    # Our logging in workers and beat too (a receiver here makes Celery leave logging alone):
+    # one handler that redacts secrets, tracebacks included, and the Azure SDK's per-request
+    # lines at WARNING unless WARMUP_LOG_LEVEL asks for DEBUG.
+    @setup_logging.connect(weak=False)
+    def _configure(**_: Any) -> None:
+        configure_logging(settings)
+
     return app

@@ -105,3 +105,30 @@ def test_under_one_percent_is_ready(database_url: str, tmp_path: Path) -> None:
             )
         report = cli(w.runtime.settings.database_url.get_secret_value(), "domain", "report", DOMAIN)
         assert "meets the 1 % a high quota needs: yes" in report.stdout
+
+
+def test_bad_exports_are_clear_errors_and_message_level_rows_are_skipped(
+    database_url: str, tmp_path: Path
+) -> None:
+    with world(database_url, tmp_path, recipients=2) as w:
+        url = w.runtime.settings.database_url.get_secret_value()
+        not_json = tmp_path / "export.json"
+        not_json.write_text("[{not json")
+        done = cli(url, "feedback", "import", str(not_json))
+        assert done.returncode == 1
+        assert done.stderr.startswith("invalid: export.json: not valid JSON")
+        assert "Traceback" not in done.stderr
+        wrong = tmp_path / "wrong.csv"
+        wrong.write_text("email,name\na@example.org,A\n")
+        done = cli(url, "feedback", "import", str(wrong))
+        assert done.returncode == 1
+        assert "no CorrelationId, RecipientId, DeliveryStatus column" in done.stderr
+        mixed = tmp_path / "mixed.csv"
+        mixed.write_text(
+            "TimeGenerated,CorrelationId,RecipientId,DeliveryStatus\n"
+            "2026-11-29T10:00:00Z,m-1,,OutForDelivery\n"
+            "2026-11-29T10:00:01Z,m-1,a@example.org,Delivered\n"
+        )
+        done = cli(url, "feedback", "import", str(mixed))
+        assert done.returncode == 0, done.stderr
+        assert "0 rows refused; 1 message-level rows skipped" in done.stdout

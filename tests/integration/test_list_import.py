@@ -183,3 +183,44 @@ def test_email_column_can_be_named(database: Database, tmp_path: Path) -> None:
     assert run(database, path, email_column="Work Mail").imported == 1
     with pytest.raises(ImportFailure, match="no column 'nope'"):
         run(database, path, name="other", email_column="nope")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-16-le"])
+def test_wide_encodings_import_with_their_bom_or_when_named(
+    database: Database, tmp_path: Path, encoding: str
+) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_bytes(
+        "email,first_name\nann@example.org,Änn\nbob@example.org,Bob\n".encode(encoding)
+    )
+    named = {"encoding": encoding} if encoding.endswith("-le") else {}  # no BOM: say which
+    report = run(database, path, **named)
+    assert (report.imported, report.encoding) == (2, encoding)
+
+
+def test_an_unterminated_quote_is_an_error_with_its_line(
+    database: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "quote.csv"
+    path.write_text('email,first_name\nann@example.org,"Ann\nbob@example.org,Bob\n')
+    with pytest.raises(
+        ImportFailure, match="line 2: a quote opened in this record is never closed"
+    ):
+        run(database, path)
+    assert count(database, Recipient) == 0
+
+
+def test_rfc_5321_lengths_are_enforced(database: Database, tmp_path: Path) -> None:
+    path = tmp_path / "long.csv"
+    long_local = "a" * 65
+    fits = "b" * 64
+    path.write_text(f"email\n{long_local}@example.org\n{fits}@example.org\n")
+    report = run(database, path)
+    assert (report.imported, report.invalid) == (1, 1)
+
+
+def test_list_names_with_control_characters_are_refused(database: Database, tmp_path: Path) -> None:
+    path = tmp_path / "ok.csv"
+    path.write_text("email\nann@example.org\n")
+    with pytest.raises(ImportFailure, match="no control characters"):
+        run(database, path, name="news\x1b[31m")

@@ -54,5 +54,5 @@ def test_a_failed_import_is_one_clear_line(database_url: str, tmp_path: Path) ->
         timeout=60,
     )
     assert done.returncode == 1
-    assert "error: no email column: the header has name" in done.stderr
+    assert "invalid: no email column: the header has name" in done.stderr
     assert "Traceback" not in done.stderr

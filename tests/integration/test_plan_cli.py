@@ -80,5 +80,5 @@ def test_show_of_a_broken_plan_is_one_clear_error(tmp_path: Path) -> None:
     broken.write_text("name: b\nsteps: []\n")
     result = warmup("plan", "show", str(broken))
     assert result.returncode == 1
-    assert "error:" in result.stderr
+    assert result.stderr.startswith("invalid:")  # one vocabulary: invalid input says so
     assert "Traceback" not in result.stderr

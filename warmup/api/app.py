@@ -27,7 +27,7 @@ from warmup.api import (
     unsubscribe,
     webhook,
 )
-from warmup.api.access import ClientAllowList
+from warmup.api.access import ClientAllowList, RefuseNul
 from warmup.api.services import Services
 from warmup.api.token_store import TokenStore
 from warmup.campaigns.compose import unsubscriber_from
@@ -91,4 +91,5 @@ def create_app(
     networks = settings.allowed_networks()
     if networks is not None:
         app.add_middleware(ClientAllowList, networks=networks)
+    app.add_middleware(RefuseNul)
     return app

@@ -89,6 +89,7 @@ class CreatedOut(BaseModel):
 class PreviewOut(BaseModel):
     sender: str
     to: str
+    reply_to: str | None
     headers: dict[str, str]
     subject: str
     text: str | None
@@ -182,6 +183,7 @@ def preview(
     return PreviewOut(
         sender=message["senderAddress"],
         to=recipient.address,
+        reply_to=campaign.reply_to,
         headers=message.get("headers", {}),
         subject=rendered.subject,
         text=rendered.text,

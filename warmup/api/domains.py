@@ -179,7 +179,7 @@ def preset_plans(_: Caller) -> dict[str, str]:
 
 
 @router.post("/plans/validate")
-def validate(body: PlanText, _: Caller) -> PlanCheck:
+def validate(body: PlanText, _: Ops) -> PlanCheck:
     """Check a plan without applying it: every problem, with its line and field."""
     try:
         plan = parse_plan(body.plan_yaml, "<plan_yaml>")

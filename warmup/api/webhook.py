@@ -101,6 +101,8 @@ async def receive(request: Request) -> Response:
         batch = sort_events(events)
     except (ValueError, ReportError) as exc:  # JSONDecodeError is a ValueError
         return _problem(400, str(exc))
+    except RecursionError:  # the parser's own depth limit: "[[[[..." is refused, not a 500
+        return _problem(400, "the body is nested too deeply")
     if batch.invalid and not batch.usable:
         # Nothing in it can be used: a bad call, answered 4xx, and nothing is recorded.
         return _problem(400, "; ".join(batch.invalid[:10]))

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from warmup import audit
-from warmup.addresses import address_key
+from warmup.addresses import InvalidAddress, address_key, normalise_address
 from warmup.campaigns.model import CampaignStatus, next_status
 from warmup.content.templates import CompiledTemplate, MessageTemplate
 from warmup.domains.store import DomainStore
@@ -92,6 +92,12 @@ class CampaignStore:
         priority: int = 0,
     ) -> Campaign:
         """A draft campaign; refused now if its template cannot work with its list."""
+        if reply_to is not None:
+            try:
+                # Validated like every address: no CR/LF can reach a header through it.
+                reply_to = normalise_address(reply_to)
+            except InvalidAddress as exc:
+                raise ContentError(f"reply-to {reply_to!r}: {exc}") from None
         domain = DomainStore(self._db).domain_of_sender(sender)
         compiled = CompiledTemplate(template)
         with self._db.session() as session:

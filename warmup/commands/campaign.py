@@ -80,6 +80,8 @@ def preview(
     )
     console.print(f"[bold]From:[/] {message['senderAddress']}")
     console.print(f"[bold]To:[/] {recipient.address}")
+    if campaign.reply_to:
+        console.print(f"[bold]Reply-To:[/] {campaign.reply_to}", markup=True, highlight=False)
     for header, value in message.get("headers", {}).items():
         console.print(f"[bold]{header}:[/] {value}", soft_wrap=True)
     console.print(f"[bold]Subject:[/] {rendered.subject}")

@@ -9,7 +9,7 @@ import typer
 
 from warmup.commands.context import command_settings, now, open_database
 from warmup.feedback.intake import FeedbackStore, IngestReport
-from warmup.feedback.log_analytics import read_rows, to_report
+from warmup.feedback.log_analytics import is_message_level, read_rows, to_report
 from warmup.feedback.reports import DeliveryReport, ReportError
 
 app = typer.Typer(help="Delivery feedback without Event Grid.", no_args_is_help=True)
@@ -35,7 +35,11 @@ def import_file(
             setattr(totals, field, getattr(totals, field) + getattr(result, field))
         chunk.clear()
 
+    skipped = 0
     for line, row in read_rows(file):
+        if is_message_level(row):
+            skipped += 1
+            continue
         try:
             chunk.append(to_report(row))
         except ReportError as exc:
@@ -49,6 +53,9 @@ def import_file(
         f"not (yet) matched, {totals.duplicates:,} already known, "
         f"{totals.ignored:,} without outcome; "
         f"{totals.suppressed:,} addresses suppressed; {len(problems):,} rows refused"
+        + (f"; {skipped:,} message-level rows skipped" if skipped else "")
     )
     for problem in problems[:20]:
         typer.echo(f"  {problem}", err=True)
+    if problems and not totals.received:
+        raise typer.Exit(1)  # nothing in the file could be used

@@ -148,8 +148,8 @@ def _sending_day(plan: Plan, state: DomainState, day: DayReport, at: datetime) -
             status=running_status(plan, counted.step),
         )
         counted = decision.state
-    if counted.status is not Status.RAMPING:
-        return decision
+    if counted.status is not Status.RAMPING or counted.step >= plan.last_step:
+        return decision  # nothing to advance to (a one-step plan stays at step 0)
     healthy = counted.healthy_days_at_step + 1
     if healthy < plan.advance.healthy_days:
         return Decision(replace(counted, healthy_days_at_step=healthy), decision.transitions)

@@ -19,6 +19,9 @@ from typing import Any
 from warmup.feedback.reports import DeliveryReport, ReportError, make_report
 
 Row = Mapping[str, Any]
+REQUIRED = ("CorrelationId", "RecipientId", "DeliveryStatus")
+# Statuses of the message as a whole, logged without a recipient: not outcomes, skipped.
+MESSAGE_LEVEL = frozenset({"outfordelivery", "queued", "accepted", "expanded", "running"})
 
 
 def _rows_from_json(data: Any) -> Iterator[tuple[int, Row]]:
@@ -50,6 +53,13 @@ def read_rows(path: Path) -> Iterator[tuple[int, Row]]:
             yield from _rows_from_json(data)
             return
         reader = csv.DictReader(source)
+        columns = {str(name).strip().lower() for name in reader.fieldnames or []}
+        missing = [name for name in REQUIRED if name.lower() not in columns]
+        if missing:
+            raise ReportError(
+                f"{path.name}: not an ACSEmailStatusUpdateOperational export: no "
+                f"{', '.join(missing)} column (it has: {', '.join(reader.fieldnames or [])})"
+            )
         for row in reader:
             yield reader.line_num, row
 
@@ -59,6 +69,13 @@ def _flag(value: Any) -> bool | None:
         return value
     text = str(value or "").strip().lower()
     return {"true": True, "1": True, "false": False, "0": False}.get(text)
+
+
+def is_message_level(row: Row) -> bool:
+    """A row about the message as a whole (``OutForDelivery`` with no recipient): no outcome."""
+    fields = {str(key).lower(): value for key, value in row.items()}
+    status = str(fields.get("deliverystatus") or "").strip().lower()
+    return status in MESSAGE_LEVEL and not fields.get("recipientid")
 
 
 def to_report(row: Row) -> DeliveryReport:

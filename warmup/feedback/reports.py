@@ -26,6 +26,7 @@ from typing import Any
 
 from warmup.addresses import address_key
 from warmup.control.health import Outcome
+from warmup.errors import WarmupError
 
 DELIVERY_REPORT = "microsoft.communication.emaildeliveryreportreceived"
 ENGAGEMENT_REPORT = "microsoft.communication.emailengagementtrackingreportreceived"
@@ -39,8 +40,9 @@ _REPLY = re.compile(r"\b([245])\d\d\b")
 _HARD_SUBJECTS = {("5", "1"), ("5", "2")}
 
 
-class ReportError(ValueError):
-    """A payload that is not a delivery report (answered 400 at the webhook)."""
+class ReportError(WarmupError, ValueError):
+    """A payload that is not a delivery report (answered 400 at the webhook, ``invalid:`` in
+    the CLI)."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,9 @@ def make_report(
 ) -> DeliveryReport:
     """A report from its fields, whatever their source. ``hard_bounce`` (when the source says,
     as Log Analytics does) settles whether a Failed status is hard; otherwise its code does."""
+    if any("\x00" in value for value in (message_id, recipient, status, detail)):
+        # No real report has one, and PostgreSQL cannot store it: the event is unusable.
+        raise ReportError("a delivery report field contains a NUL character")
     known = _STATUS.get(status.strip().lower())
     if known is None:
         raise ReportError(f"unknown delivery status {status!r}")
@@ -182,6 +187,8 @@ def parse_engagement(event: Mapping[str, Any]) -> EngagementReport:
     kind = str(data.get("engagement") or data.get("engagementtype") or "").strip().lower()
     if not (isinstance(message_id, str) and isinstance(recipient, str)) or kind not in ENGAGEMENTS:
         raise ReportError("an engagement report needs messageId, recipient and engagement")
+    if "\x00" in message_id + recipient:
+        raise ReportError("an engagement report field contains a NUL character")
     return EngagementReport(
         message_id=message_id,
         recipient=address_key(recipient),

@@ -15,7 +15,7 @@ tick that outlived its lock, a second beat) cannot exceed what a domain may send
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -107,7 +107,7 @@ def _choose(
     return chosen
 
 
-def claim_rows(
+def _take_rows(
     connection: Connection,
     campaign_id: int,
     n: int,
@@ -117,9 +117,7 @@ def claim_rows(
     now: datetime,
     domain: DomainClaim,
 ) -> list[int]:
-    """Lease up to ``n`` pending rows of a campaign; see the module's docstring."""
-    take_fence(connection, domain.domain_id, domain.fence, now)
-    n = min(n, domain.day_cap - used_today(connection, domain.domain_id, domain.day_start))
+    """Lease up to ``n`` pending rows of a campaign, in rank order within the budgets."""
     claimed: list[int] = []
     for _ in range(MAX_ROUNDS):
         wanted = n - len(claimed)
@@ -163,3 +161,46 @@ def claim_rows(
         if len(chosen) < wanted and len(got) == len(chosen):
             break  # no more candidates, and none was lost to another claimer
     return sorted(claimed)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    campaign_id: int
+    owner: str
+    row_ids: list[int]
+
+
+def claim_batches(
+    connection: Connection,
+    domain: DomainClaim,
+    shares: list[tuple[int, int]],
+    *,
+    batch_size: int,
+    new_owner: Callable[[], str],
+    deadline: datetime,
+    now: datetime,
+) -> list[Claimed]:
+    """A tick's claims for one domain, in one transaction (see the module's docstring):
+    ``shares`` gives each campaign's number of rows, claimed in batches of ``batch_size``."""
+    take_fence(connection, domain.domain_id, domain.fence, now)
+    room = domain.day_cap - used_today(connection, domain.domain_id, domain.day_start)
+    claimed: list[Claimed] = []
+    for campaign_id, share in shares:
+        left = share
+        while left > 0 and room > 0:
+            owner = new_owner()
+            ids = _take_rows(
+                connection,
+                campaign_id,
+                min(left, batch_size, room),
+                owner=owner,
+                deadline=deadline,
+                now=now,
+                domain=domain,
+            )
+            if not ids:
+                break
+            claimed.append(Claimed(campaign_id, owner, ids))
+            left -= len(ids)
+            room -= len(ids)
+    return claimed

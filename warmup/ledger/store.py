@@ -12,14 +12,14 @@ Claims take the lowest ``rank`` first (most engaged), fenced and within the day'
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 
-from warmup.ledger.claims import DomainClaim, claim_rows
+from warmup.ledger.claims import Claimed, DomainClaim, claim_batches
 from warmup.ledger.states import IN_FLIGHT, LedgerState
 from warmup.store.database import Database
 from warmup.store.models import Campaign, LedgerRow, Recipient
@@ -73,9 +73,36 @@ class LedgerStore:
         most engaged first across providers (see :mod:`warmup.ledger.claims`)."""
         if n <= 0:
             return []
+        found = self.claim_batches(
+            domain,
+            [(campaign_id, n)],
+            batch_size=n,
+            new_owner=lambda: owner,
+            deadline=deadline,
+            now=now,
+        )
+        return sorted(row for claimed in found for row in claimed.row_ids)
+
+    def claim_batches(
+        self,
+        domain: DomainClaim,
+        shares: list[tuple[int, int]],
+        *,
+        batch_size: int,
+        new_owner: Callable[[], str],
+        deadline: datetime,
+        now: datetime,
+    ) -> list[Claimed]:
+        """A tick's claims for one domain in one transaction: fenced, within the day's cap."""
         with self._db.engine.begin() as connection:
-            return claim_rows(
-                connection, campaign_id, n, owner=owner, deadline=deadline, now=now, domain=domain
+            return claim_batches(
+                connection,
+                domain,
+                shares,
+                batch_size=batch_size,
+                new_owner=new_owner,
+                deadline=deadline,
+                now=now,
             )
 
     def work(self, ids: Sequence[int], owner: str) -> list[WorkItem]:

@@ -105,6 +105,8 @@ class ListImporter:
         at: datetime,
         progress: Progress | None = None,
     ) -> ImportReport:
+        if not name.strip() or len(name) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in name):
+            raise ImportFailure(f"list name {name!r}: 1 to 200 characters, no control characters")
         size = path.stat().st_size
         if size > self._limits.max_bytes:
             raise ImportFailure(

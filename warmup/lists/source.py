@@ -39,6 +39,10 @@ _WIDE_BOMS = (
 )
 
 
+def _is_wide(encoding: str) -> bool:
+    return codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+
+
 class ImportFailure(WarmupError):
     """The file cannot be imported at all; nothing was written."""
 
@@ -84,13 +88,19 @@ class CsvSource:
         head = self._binary.read(4)
         self._binary.seek(0)
         wide = next((enc for bom, enc in _WIDE_BOMS if head.startswith(bom)), None)
+        if wide is None and self.encoding is not None and _is_wide(self.encoding):
+            wide = self.encoding  # UTF-16/32 named without a BOM: lines are not split on bytes
+        if wide is not None:
+            self.encoding = wide
         lines = self._wide_lines(wide) if wide else self._byte_lines(head)
         sample = list(itertools.islice(lines, SNIFF_LINES))
         if not sample or not "".join(sample).strip():
             raise ImportFailure(f"{self.path.name} is empty")
         self.delimiter = self.delimiter or self._sniff("".join(sample))
+        # strict: a quote opened and never closed is an error with its line, not a field that
+        # silently swallows the rest of the file.
         records = csv.reader(
-            self._counted(itertools.chain(sample, lines)), delimiter=self.delimiter
+            self._counted(itertools.chain(sample, lines)), delimiter=self.delimiter, strict=True
         )
         self._records = records
         first = self._next_record()
@@ -144,6 +154,9 @@ class CsvSource:
                 yield line
         except UnicodeDecodeError:
             raise ImportFailure(f"line {self._decoded + 1}: not valid {encoding}") from None
+        finally:
+            # Let go of the file without closing it: progress still reads its position.
+            text.detach()
 
     def _sniff(self, sample: str) -> str:
         try:
@@ -162,6 +175,10 @@ class CsvSource:
         except StopIteration:
             return None
         except csv.Error as exc:
+            if "unexpected end of data" in str(exc):
+                raise ImportFailure(
+                    f"line {start}: a quote opened in this record is never closed"
+                ) from None
             raise ImportFailure(f"line {start}: {exc}") from None
         return start, record
 

@@ -112,7 +112,8 @@ class BatchRunner:
         self._batch = batch
         self._done: list[SendResult] = []
         self._pending: deque[WorkItem] = deque()
-        self._refill = max(1, context.concurrency // 8)
+        # Rows started together share one write that marks them sending: a few per commit.
+        self._refill = max(1, context.concurrency // 4)
         self._flushed_at = time.monotonic()
         self._suppressed: Mapping[str, str] = {}
         self._looked_up_at: float | None = None
@@ -123,7 +124,7 @@ class BatchRunner:
         items = await asyncio.to_thread(c.ledger.work, batch.row_ids, batch.id)
         pending = self._pending
         pending.extend(items)
-        in_flight: set[asyncio.Task[SendResult]] = set()
+        in_flight: set[asyncio.Task[SendResult | None]] = set()
         while pending or in_flight:
             stop = self._stop_reason()
             if stop is not None:
@@ -142,7 +143,8 @@ class BatchRunner:
                     in_flight, timeout=wait, return_when=asyncio.FIRST_COMPLETED
                 )
                 for task in finished:
-                    self._finish(task.result())
+                    if (result := task.result()) is not None:
+                        self._finish(result)
             elif pending and wait is not None:
                 await asyncio.sleep(min(wait, 1.0))
             overdue = time.monotonic() - self._flushed_at >= FLUSH_SECONDS
@@ -163,7 +165,7 @@ class BatchRunner:
 
     async def _start(
         self, pending: deque[WorkItem], room: int
-    ) -> tuple[set[asyncio.Task[SendResult]], float | None]:
+    ) -> tuple[set[asyncio.Task[SendResult | None]], float | None]:
         """Take permits for up to ``room`` rows (per provider group) and start their sends."""
         c = self._c
         record = c.record_for(self._batch.domain)
@@ -187,25 +189,35 @@ class BatchRunner:
         # Rows without a permit keep their place at the front, in rank order.
         for item in sorted(waiting, key=lambda i: candidates.index(i), reverse=True):
             pending.appendleft(item)
-        started = {asyncio.create_task(self._send(item)) for item in await self._ready(granted)}
-        return started, wait
+        if not granted:
+            return set(), wait
+        # The group is marked and checked in the background: the loop goes on refilling while
+        # the store commits, and each send waits for its group before its request leaves.
+        marking = asyncio.ensure_future(self._ready(granted))
+        return {asyncio.create_task(self._send_when_ready(i, marking)) for i in granted}, wait
 
-    async def _ready(self, items: list[WorkItem]) -> list[WorkItem]:
-        """Of rows about to be posted, those this batch still holds and may send: marked
-        ``sending`` first, then checked against the suppression list."""
-        if not items:
-            return []
+    async def _ready(self, items: list[WorkItem]) -> Mapping[int, str | None]:
+        """Rows about to be posted, marked ``sending`` first, then checked against the
+        suppression list: row id → ``None`` to send, or the reason it is suppressed. A row whose
+        lease lapsed (it may be another batch's now) is left out: neither sent nor recorded."""
         c = self._c
         held = await asyncio.to_thread(
             c.ledger.mark_sending, [i.id for i in items], self._batch.id, c.clock.now()
         )
-        # A row whose lease lapsed may be another batch's now: neither sent nor recorded here.
         ready = [item for item in items if item.id in held]
         suppressed = await self._suppressed_now([item.address for item in ready])
-        for item in ready:
-            if item.address in suppressed:
-                self._finish(self._suppressed_result(item, suppressed[item.address]))
-        return [item for item in ready if item.address not in suppressed]
+        return {item.id: suppressed.get(item.address) for item in ready}
+
+    async def _send_when_ready(
+        self, item: WorkItem, group: asyncio.Future[Mapping[int, str | None]]
+    ) -> SendResult | None:
+        ready = await group
+        if item.id not in ready:
+            return None
+        reason = ready[item.id]
+        if reason is not None:
+            return self._suppressed_result(item, reason)
+        return await self._send(item)
 
     async def _suppressed_now(self, addresses: list[str]) -> Mapping[str, str]:
         """Suppressed addresses among these, from a look-up at most a second old."""

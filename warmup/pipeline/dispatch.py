@@ -136,32 +136,21 @@ class Dispatcher:
                 # Provider budgets cap each group's share; they do not choose who goes first.
                 budgets={g.value: granted.for_provider(g) for g in granted.per_provider},
             )
+            deadline = now + timedelta(seconds=self._config.lease_seconds)
             try:
-                for campaign_id, share in split(available, demands).items():
-                    report.batches += self._claim(record, campaign_id, share, domain, now)
+                claimed = self._ledger.claim_batches(
+                    domain,
+                    list(split(available, demands).items()),
+                    batch_size=self._config.batch_size,
+                    new_owner=lambda: str(uuid.uuid4()),
+                    deadline=deadline,
+                    now=now,
+                )
             except StaleFence:
                 report.stale = True
                 break
+            report.batches += [
+                Batch(c.owner, c.campaign_id, record.state.domain, tuple(c.row_ids), deadline)
+                for c in claimed
+            ]
         return report
-
-    def _claim(
-        self, record: DomainRecord, campaign_id: int, share: int, domain: DomainClaim, now: datetime
-    ) -> list[Batch]:
-        deadline = now + timedelta(seconds=self._config.lease_seconds)
-        batches: list[Batch] = []
-        left = share
-        while left > 0:
-            batch_id = str(uuid.uuid4())
-            ids = self._ledger.claim(
-                campaign_id,
-                min(left, self._config.batch_size),
-                owner=batch_id,
-                deadline=deadline,
-                now=now,
-                domain=domain,
-            )
-            if not ids:
-                break
-            batches.append(Batch(batch_id, campaign_id, record.state.domain, tuple(ids), deadline))
-            left -= len(ids)
-        return batches

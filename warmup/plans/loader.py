@@ -30,6 +30,55 @@ from warmup.plans.model import (
 
 PathKey = tuple[str | int, ...]
 
+# Bounds on the work one plan may cause, whatever its YAML does: a plan is a few dozen values.
+MAX_PLAN_CHARS = 256 * 1024
+MAX_PLAN_VALUES = 20_000  # after expanding aliases: a 495-byte "billion laughs" is refused
+MAX_FLOW_DEPTH = 50  # [ and { nested: PyYAML's parser recurses on each
+
+
+def flow_depth(text: str) -> int:
+    """How deep ``[`` and ``{`` nest outside quotes (a cheap scan before the parser recurses)."""
+    depth = deepest = 0
+    quote = ""
+    for char in text:
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+def expanded_size(root: yaml.Node, limit: int) -> int:
+    """How many values the document holds once aliases are expanded, counted without expanding
+    them (each node's size is remembered), stopping as soon as ``limit`` is passed."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            sizes[id(node)] = 1
+            continue
+        if children_done:
+            sizes[id(node)] = min(limit + 1, 1 + sum(sizes[id(c)] for c in children))
+            if sizes[id(node)] > limit:
+                return sizes[id(node)]
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
+
 
 def format_path(path: Sequence[str | int]) -> str:
     text = ""
@@ -122,9 +171,18 @@ def _partial_problems(data: dict[str, Any]) -> list[Problem]:
 
 
 def parse_plan(text: str, source: str = "<plan>") -> Plan:
-    """A plan from YAML text, or :class:`PlanError` listing every problem found."""
+    """A plan from YAML text, or :class:`PlanError` listing every problem found.
+
+    Work is bounded: the text's length, its nesting and the number of values it expands to (YAML
+    aliases can multiply a short file into billions) are checked before anything walks it."""
+    if len(text) > MAX_PLAN_CHARS:
+        raise PlanError([f"{source}:1: the plan is larger than {MAX_PLAN_CHARS:,} characters"])
+    if flow_depth(text) > MAX_FLOW_DEPTH:
+        raise PlanError([f"{source}:1: the YAML is nested too deeply"])
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise PlanError([f"{source}:1: the YAML is nested too deeply"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -133,6 +191,13 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
         ) from None
     if root is None:
         raise PlanError([f"{source}:1: the file is empty"])
+    if expanded_size(root, MAX_PLAN_VALUES) > MAX_PLAN_VALUES:
+        raise PlanError(
+            [
+                f"{source}:1: the plan expands to more than {MAX_PLAN_VALUES:,} values "
+                "(YAML aliases repeating each other?)"
+            ]
+        )
     lines: dict[PathKey, int] = {}
     dupes: list[tuple[PathKey, int]] = []
     _line_map(root, (), lines, dupes)
@@ -145,7 +210,14 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
             [f"{source}:{line}: {text}" for line, text in sorted(found, key=lambda f: f[0])]
         )
 
-    data = yaml.safe_load(text)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:  # a tag no safe constructor knows (!!python/object...)
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise PlanError(
+            [f"{source}:{line}: not a plain value: {getattr(exc, 'problem', exc)}"]
+        ) from None
     if not isinstance(data, dict):
         raise PlanError([f"{source}:1: a plan must be a mapping of fields (name, steps, ...)"])
     try:

@@ -30,7 +30,15 @@ PRICE_PER_EMAIL = 0.00025
 PRICE_PER_MB = 0.00012
 
 
+def _not_a_flag(value: Any) -> Any:
+    # YAML reads yes/no/true/false as booleans, and pydantic would take them as 1 and 0.
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is a yes/no, not a number")
+    return value
+
+
 def _percent(value: Any) -> Any:
+    value = _not_a_flag(value)
     if isinstance(value, str) and value.strip().endswith("%"):
         try:
             return float(value.strip()[:-1]) / 100
@@ -39,8 +47,26 @@ def _percent(value: Any) -> Any:
     return value
 
 
+def _clock_time(value: Any) -> Any:
+    # Unquoted 07:00 is YAML 1.1 sexagesimal: the number 420. Say so instead of a puzzle.
+    if isinstance(value, int | float):  # booleans too: YAML's yes is a bool, an int
+        raise ValueError(
+            f"{value!r} is a number: write times in quotes, e.g. '07:00' "
+            "(YAML reads an unquoted 07:00 as the number 420)"
+        )
+    if isinstance(value, time) and value.tzinfo is not None:
+        raise ValueError("a time in the window takes no timezone: set the plan's timezone")
+    return value
+
+
+# Caps above what ACS grants the largest senders (about 2 million an hour), with room to spare.
+MAX_CAP = 100_000_000
+MAX_STEPS = 100
 Rate = Annotated[float, BeforeValidator(_percent), Field(ge=0.0, le=1.0)]
-Count = Annotated[int, Field(ge=1)]
+Fraction = Annotated[float, BeforeValidator(_not_a_flag)]
+Count = Annotated[int, Field(ge=1, le=MAX_CAP, strict=True)]
+Whole = Annotated[int, Field(strict=True)]
+ClockTime = Annotated[time, BeforeValidator(_clock_time)]
 
 
 class Strict(BaseModel):
@@ -63,10 +89,10 @@ class Step(Strict):
 
 class Advance(Strict):
     # Healthy sending days at a step before moving to the next one.
-    healthy_days: Annotated[int, Field(ge=1, le=30)] = 2
+    healthy_days: Annotated[Whole, Field(ge=1, le=30)] = 2
     # A day is a *sending* day only if it sent at least this share of its daily cap, so quiet
     # days (no campaign, a weekend) do not count as proof that the domain copes.
-    min_fraction_of_cap: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
+    min_fraction_of_cap: Annotated[Fraction, Field(gt=0.0, le=1.0)] = 0.5
 
 
 class Threshold(Strict):
@@ -74,7 +100,7 @@ class Threshold(Strict):
     pause: Rate
     # Reports needed before this gate decides (default: the gates' min_sample). A 0.1 % gate
     # needs about 1,000: below that, a single complaint reads as a rate above it.
-    min_sample: Annotated[int, Field(ge=1)] | None = None
+    min_sample: Annotated[Whole, Field(ge=1, le=MAX_CAP)] | None = None
 
     @model_validator(mode="after")
     def _hold_below_pause(self) -> Threshold:
@@ -86,8 +112,8 @@ class Threshold(Strict):
 class Gates(Strict):
     """Health gates, judged over the last ``window_hours`` once ``min_sample`` reports are in."""
 
-    window_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 24
-    min_sample: Annotated[int, Field(ge=1)] = 200
+    window_hours: Annotated[Whole, Field(ge=1, le=24 * 30)] = 24
+    min_sample: Annotated[Whole, Field(ge=1, le=MAX_CAP)] = 200
     # Anything but Delivered is a failure for ACS: 1 % hold, 2 % pause follow its guidance.
     failure_rate: Threshold = Threshold(hold=0.01, pause=0.02)
     # Hard bounces are failures too; a separate gate lets ops be stricter about them.
@@ -97,15 +123,15 @@ class Gates(Strict):
 
 
 class Resume(Strict):
-    step_back: Annotated[int, Field(ge=0)] = 1
+    step_back: Annotated[Whole, Field(ge=0, le=MAX_STEPS)] = 1
 
 
 class Rewarm(Strict):
     # After this many days without a sending day the domain is shown as idle.
-    idle_after_days: Annotated[int, Field(ge=1)] = 7
+    idle_after_days: Annotated[Whole, Field(ge=1, le=3650)] = 7
     # After this many, its reputation has faded: it drops back to ``to_step`` and warms again.
-    after_idle_days: Annotated[int, Field(ge=1)] = 30
-    to_step: Annotated[int, Field(ge=0)] = 0
+    after_idle_days: Annotated[Whole, Field(ge=1, le=3650)] = 30
+    to_step: Annotated[Whole, Field(ge=0, le=MAX_STEPS)] = 0
 
 
 class Quota(Strict):
@@ -113,7 +139,7 @@ class Quota(Strict):
 
     per_minute: Count = ACS_DEFAULT_PER_MINUTE
     per_hour: Count = ACS_DEFAULT_PER_HOUR
-    headroom: Annotated[float, Field(gt=0.0, le=1.0)] = 0.9
+    headroom: Annotated[Fraction, Field(gt=0.0, le=1.0)] = 0.9
 
 
 class Weekday(StrEnum):
@@ -135,8 +161,8 @@ class SendingWindow(Strict):
     """When sending is allowed, in the plan's timezone: [start, end) on the listed days."""
 
     days: list[Weekday] = Field(default_factory=lambda: list(Weekday), min_length=1)
-    start: time = time(0, 0)
-    end: time = time(23, 59, 59, 999999)
+    start: ClockTime = time(0, 0)
+    end: ClockTime = time(23, 59, 59, 999999)
 
     @model_validator(mode="after")
     def _start_before_end(self) -> SendingWindow:
@@ -162,7 +188,7 @@ class Plan(Strict):
     name: Annotated[str, Field(min_length=1)]
     description: str = ""
     timezone: str = "UTC"
-    steps: list[Step] = Field(min_length=1)
+    steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
     advance: Advance = Advance()
     gates: Gates = Gates()
     resume: Resume = Resume()
