@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,27 @@ def test_env_example_copied_to_env_works_as_it_is(tmp_path: Path) -> None:
     shutil.copy(ROOT / ".env.example", tmp_path / ".env")
     done = warmup("plan", "validate", str(ROOT / "schedules" / "demo.yaml"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+
+
+def test_ready_obtains_an_entra_token_and_fails_in_seconds_naming_the_credential(
+    tmp_path: Path,
+) -> None:
+    # Entra ID "unreachable": the authority is a closed port on this machine (no traffic leaves).
+    started = time.monotonic()
+    done = warmup(
+        "ready",
+        cwd=tmp_path,
+        AZURE_AUTHORITY_HOST="https://127.0.0.1:1",
+        WARMUP_DATABASE_URL=f"sqlite:///{tmp_path / 'w.db'}",
+        WARMUP_REDIS_URL="redis://127.0.0.1:6379/0",
+        WARMUP_ACS_AUTH="service_principal",
+        WARMUP_ACS_ENDPOINT="https://example.communication.azure.com",
+        WARMUP_AZURE_TENANT_ID="00000000-0000-0000-0000-000000000001",
+        WARMUP_AZURE_CLIENT_ID="00000000-0000-0000-0000-000000000002",
+        WARMUP_AZURE_CLIENT_SECRET="client-secret-Value-42",
+    )
+    assert time.monotonic() - started < 30
+    assert done.returncode == 1, done.stdout
+    assert "acs: the service_principal credential could not get a token for ACS" in done.stderr
+    assert "client-secret-Value-42" not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr

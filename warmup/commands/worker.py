@@ -60,7 +60,7 @@ def ready() -> None:
     """Readiness: exit 0 if the store and Redis answer and ACS is configured, 1 otherwise."""
     import redis
 
-    from warmup.sending.credentials import resolve_auth
+    from warmup.sending.credentials import check_token
 
     settings = command_settings()
     problems = []
@@ -76,7 +76,7 @@ def ready() -> None:
         except redis.RedisError as exc:
             problems.append(f"redis: {type(exc).__name__}")
     try:
-        resolve_auth(settings)
+        check_token(settings)  # resolves the settings, and under Entra ID obtains a token
     except ConfigError as exc:
         problems.append(f"acs: {exc}")
     if problems:

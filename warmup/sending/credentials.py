@@ -128,19 +128,50 @@ def async_credential(auth: ResolvedAuth, settings: Settings) -> Any:
     return _token_credential(identity_aio, auth, settings)
 
 
+# Entra ID unreachable or refusing should fail in seconds with the credential's name, not after
+# azure-identity's default of several retries with backoff (over a minute).
+CREDENTIAL_OPTIONS: dict[str, Any] = {"retry_total": 1, "connection_timeout": 5, "read_timeout": 10}
+ACS_SCOPE = "https://communication.azure.com//.default"
+
+
 def _token_credential(module: Any, auth: ResolvedAuth, settings: Settings) -> Any:
     secret = settings.azure_client_secret
+    options = CREDENTIAL_OPTIONS
     if auth.mode is AcsAuth.MANAGED_IDENTITY:
-        return module.ManagedIdentityCredential(client_id=settings.azure_client_id)
+        return module.ManagedIdentityCredential(client_id=settings.azure_client_id, **options)
     if auth.mode is AcsAuth.SERVICE_PRINCIPAL:
         assert secret is not None  # checked by resolve_auth
         return module.ClientSecretCredential(
-            settings.azure_tenant_id, settings.azure_client_id, secret.get_secret_value()
+            settings.azure_tenant_id, settings.azure_client_id, secret.get_secret_value(), **options
         )
     if auth.mode is AcsAuth.WORKLOAD_IDENTITY:
         return module.WorkloadIdentityCredential(
             tenant_id=settings.azure_tenant_id,
             client_id=settings.azure_client_id,
             token_file_path=str(settings.azure_federated_token_file),
+            **options,
         )
-    return module.DefaultAzureCredential(managed_identity_client_id=settings.azure_client_id)
+    return module.DefaultAzureCredential(
+        managed_identity_client_id=settings.azure_client_id, **options
+    )
+
+
+def check_token(settings: Settings) -> None:
+    """Obtain an ACS token with the configured Entra ID credential (a no-op for key modes), or
+    raise :class:`ConfigError` naming the credential and why, without any secret."""
+    auth = resolve_auth(settings)
+    if not auth.uses_token:
+        return
+    credential = sync_credential(auth, settings)
+    try:
+        credential.get_token(ACS_SCOPE)
+    except Exception as exc:  # azure-identity raises several kinds; all mean "no token"
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        raise ConfigError(
+            f"the {auth.mode.value} credential could not get a token for ACS "
+            f"({type(exc).__name__}{': ' + reason if reason else ''})"
+        ) from None
+    finally:
+        close = getattr(credential, "close", None)
+        if callable(close):
+            close()
