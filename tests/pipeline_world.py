@@ -147,6 +147,7 @@ def world(
             "gate_ttl_seconds": 0.1,
             # The emulator does not limit status GETs here: rows in doubt are settled at once.
             "status_polls_per_minute": 600,
+            "status_polls_per_hour": 100_000,
         }
         values.update(settings_overrides or {})
         settings = Settings(**values)  # type: ignore[arg-type]

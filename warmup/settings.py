@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     # outcome_unknown_after_seconds "unknown".
     status_poll_after_seconds: PositiveFloat = 3600.0
     status_polls_per_minute: Annotated[int, Field(ge=0)] = 20
+    # ACS allows 200 status GETs an hour by default: keep some for people (send-test).
+    status_polls_per_hour: Annotated[int, Field(ge=0)] = 150
     outcome_unknown_after_seconds: PositiveFloat = 72 * 3600.0
     # >1 runs the service's clock faster than real time (demos); origin: a shared real instant.
     clock_scale: PositiveFloat = 1.0

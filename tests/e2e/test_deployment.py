@@ -207,6 +207,7 @@ def test_killed_workers_never_post_an_operation_id_twice(tmp_path: Path, postgre
         WARMUP_BATCH_SIZE="40",
         WARMUP_SEND_CONCURRENCY="16",
         WARMUP_STATUS_POLLS_PER_MINUTE="600",
+        WARMUP_STATUS_POLLS_PER_HOUR="100000",
     ) as d:
         celery, emulator = d.celery, d.emulator
 

@@ -57,3 +57,52 @@ def test_lease_safety_is_a_fifth_of_the_lease_at_most_ten_seconds() -> None:
     )  # type: ignore[arg-type]
     assert short.lease_safety == timedelta(seconds=1.6)
     assert long.lease_safety == timedelta(seconds=10)
+
+
+def test_status_gets_for_rows_in_doubt_stay_within_the_hourly_budget() -> None:
+    from datetime import UTC, datetime
+
+    from warmup.ledger.outcomes import InDoubt
+    from warmup.pipeline.outcome_poll import StatusPoller
+    from warmup.ratelimit.memory import InMemoryLimiter
+
+    class NoFallback:
+        def give_up(self, **_: object) -> int:
+            return 0
+
+        def sample(self, **_: object) -> list[object]:
+            return []
+
+    class Doubtful:
+        def __init__(self) -> None:
+            self.settled: list[int] = []
+
+        def waiting(self, limit: int) -> list[InDoubt]:
+            return [InDoubt(i, f"op-{i}") for i in range(5) if i not in self.settled][:limit]
+
+        def settle(self, row_id: int, answer: object, at: object) -> bool:
+            self.settled.append(row_id)
+            return True
+
+    asked: list[str] = []
+
+    def lookup(ids: list[str]) -> dict[str, None]:
+        asked.extend(ids)
+        return dict.fromkeys(ids)
+
+    poller = StatusPoller(
+        NoFallback(),  # type: ignore[arg-type]
+        InMemoryLimiter(),
+        "acs.example",
+        lambda ids: {},
+        poll_after=60,
+        per_minute=60,
+        unknown_after=3600,
+        per_hour=2,
+        doubtful=Doubtful(),  # type: ignore[arg-type]
+        lookup=lookup,
+    )
+    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+    for minute in range(5):
+        poller.run(t0.replace(minute=minute))
+    assert asked == ["op-0", "op-1"]  # 2 an hour, however many minutes pass

@@ -48,6 +48,7 @@ class StatusPoller:
         poll_after: float,
         per_minute: int,
         unknown_after: float,
+        per_hour: int | None = None,
         doubtful: DoubtfulRows | None = None,
         lookup: Lookup | None = None,
     ) -> None:
@@ -59,15 +60,18 @@ class StatusPoller:
         self._fetch = fetch
         self._poll_after = timedelta(seconds=poll_after)
         self._per_minute = per_minute
+        self._per_hour = per_hour
         self._unknown_after = timedelta(seconds=unknown_after)
 
     def _budget(self, wanted: int, now: datetime) -> int:
         """How many status GETs this round may make, from the shared per-minute budget."""
-        if wanted <= 0 or self._per_minute == 0:
+        if wanted <= 0 or self._per_minute == 0 or self._per_hour == 0:
             return 0
-        budget = Limit(f"acs:{self._scope}:status", self._per_minute, 60.0)
+        budgets = [Limit(f"acs:{self._scope}:status", self._per_minute, 60.0)]
+        if self._per_hour is not None:
+            budgets.append(Limit(f"acs:{self._scope}:status:h", self._per_hour, 3600.0))
         return self._limiter.acquire(
-            [budget], wanted, now.timestamp(), f"{self._scope}:status"
+            budgets, wanted, now.timestamp(), f"{self._scope}:status"
         ).granted
 
     def run(self, now: datetime) -> PollReport:

@@ -105,6 +105,7 @@ class Runtime:
             self.fetch_statuses,
             poll_after=self.settings.status_poll_after_seconds,
             per_minute=self.settings.status_polls_per_minute,
+            per_hour=self.settings.status_polls_per_hour,
             unknown_after=self.settings.outcome_unknown_after_seconds,
             doubtful=DoubtfulRows(self.database),
             lookup=self.lookup_operations,
