@@ -40,21 +40,27 @@ def create_app(settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": int(settings.lease_seconds) + 60},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        # A tick is worth something only while it is fresh: ticks that waited longer than a
+        # few of their intervals (workers down, queue backed up) expire instead of all running
+        # at once when workers come back.
         beat_schedule={
             "dispatch": {
                 "task": "warmup.dispatch",
                 "schedule": 1.0,
-                "options": {"queue": "dispatch"},
+                "options": {"queue": "dispatch", "expires": 5.0},
             },
             "feedback": {
                 "task": "warmup.feedback",
                 "schedule": settings.feedback_interval_seconds,
-                "options": {"queue": "feedback"},
+                "options": {"queue": "feedback", "expires": 5 * settings.feedback_interval_seconds},
             },
             "reconcile": {
                 "task": "warmup.reconcile",
                 "schedule": settings.reconcile_interval_seconds,
-                "options": {"queue": "dispatch"},
+                "options": {
+                    "queue": "dispatch",
+                    "expires": 5 * settings.reconcile_interval_seconds,
+                },
             },
         },
     )

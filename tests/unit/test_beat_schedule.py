@@ -1,0 +1,16 @@
+"""Beat's ticks expire: after workers were down, stale ticks are dropped, not all run at once."""
+
+from pydantic import SecretStr
+
+from warmup.settings import Settings
+from workers.app import create_app
+
+
+def test_every_periodic_task_expires_within_a_few_of_its_intervals() -> None:
+    settings = Settings(redis_url=SecretStr("redis://127.0.0.1:6379/0"))
+    schedule = create_app(settings).conf.beat_schedule
+    assert set(schedule) == {"dispatch", "feedback", "reconcile"}
+    for name, entry in schedule.items():
+        expires = entry["options"].get("expires")
+        assert expires is not None, f"{name} never expires"
+        assert 0 < expires <= 5 * float(entry["schedule"]), name
