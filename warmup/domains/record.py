@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
-from warmup.control.caps import AcsQuota
+from warmup.control.caps import AcsQuota, Caps, caps
 from warmup.control.state import DomainState, Status
 from warmup.plans.model import Plan
 from warmup.store.models import SendingDomain
@@ -19,6 +20,12 @@ class DomainRecord:
     senders: tuple[str, ...]
     version: int
     day_closed: str | None = None
+
+    @cached_property
+    def caps(self) -> Caps:
+        """The caps at the domain's step, worked out once per record (the send path asks for
+        them on every permit)."""
+        return caps(self.plan, self.state.step, self.quota)
 
 
 def state_of(row: SendingDomain) -> DomainState:

@@ -103,7 +103,7 @@ def _timestamp(data: Mapping[str, Any], field: str = "deliveryattempttimestamp")
 def parse_report(event: Mapping[str, Any]) -> DeliveryReport:
     """One event of either schema → a report, or :class:`ReportError` saying what is wrong."""
     envelope = _lower(event)
-    kind = str(envelope.get("eventtype") or envelope.get("type") or "").lower()
+    kind = event_type(event)
     if kind != DELIVERY_REPORT:
         raise ReportError(f"not a delivery report: event type {kind or 'missing'}")
     raw_data = envelope.get("data")

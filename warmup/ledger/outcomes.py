@@ -176,11 +176,6 @@ class DoubtfulRows:
         with self._db.session() as session:
             return [InDoubt(row.id, row.operation_id) for row in session.execute(query)]
 
-    def count(self) -> int:
-        query = select(func.count()).where(LedgerRow.state == LedgerState.VERIFYING.value)
-        with self._db.session() as session:
-            return int(session.scalar(query) or 0)
-
     def settle(self, row_id: int, answer: AcsAnswer | None, at: datetime) -> bool:
         """ACS knows the id: the row was accepted (its status kept). ACS does not: it may be
         sent again (``pending``), or ``skipped`` if its campaign was cancelled meanwhile."""

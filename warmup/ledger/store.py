@@ -57,7 +57,6 @@ class SendResult:
 class LedgerStore:
     def __init__(self, database: Database) -> None:
         self._db = database
-        self._dialect = database.engine.dialect.name
 
     def claim(
         self,

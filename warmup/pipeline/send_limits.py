@@ -3,13 +3,12 @@
 Every send counts against its domain's per-minute (if the step has one) and per-hour caps, its
 provider group's share of the hour when the plan sets one, and the ACS quota per minute and per
 hour (times the plan's headroom, shared by every domain of the subscription). The figures come
-from :mod:`warmup.control.caps`, as the dispatcher's allowance does. Day caps are the
-dispatcher's: it never claims more than a day allows.
+from :mod:`warmup.control.caps` (through :attr:`DomainRecord.caps`), as the dispatcher's
+allowance does. Day caps are the dispatcher's: it never claims more than a day allows.
 """
 
 from __future__ import annotations
 
-from warmup.control.caps import caps
 from warmup.domains.record import DomainRecord
 from warmup.ratelimit.base import Limit
 
@@ -26,19 +25,19 @@ def _hour(key: str, limit: int, margin: float) -> Limit:
 
 
 def domain_minute(record: DomainRecord, margin: float) -> Limit | None:
-    per_minute = caps(record.plan, record.state.step, record.quota).step_per_minute
+    per_minute = record.caps.step_per_minute
     if per_minute is None:
         return None
     return _minute(f"dom:{record.state.domain}:m", per_minute, margin)
 
 
 def domain_hour(record: DomainRecord, margin: float) -> Limit:
-    per_hour = caps(record.plan, record.state.step, record.quota).step_per_hour
+    per_hour = record.caps.step_per_hour
     return _hour(f"dom:{record.state.domain}:h", per_hour, margin)
 
 
 def provider_hour(record: DomainRecord, provider: str, margin: float) -> Limit | None:
-    shares = caps(record.plan, record.state.step, record.quota).provider_per_hour
+    shares = record.caps.provider_per_hour
     share = next((n for group, n in shares.items() if group.value == provider), None)
     if share is None:
         return None
@@ -46,7 +45,7 @@ def provider_hour(record: DomainRecord, provider: str, margin: float) -> Limit |
 
 
 def acs_limits(record: DomainRecord, scope: str, margin: float) -> list[Limit]:
-    cap = caps(record.plan, record.state.step, record.quota)
+    cap = record.caps
     return [
         _minute(f"acs:{scope}:m", cap.acs_per_minute, margin),
         _hour(f"acs:{scope}:h", cap.acs_per_hour, margin),
