@@ -87,5 +87,11 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         report = runtime().reconcile()
         for transition in report.transitions:
             log.info("%s: %s", transition.domain, transition.describe())
-        if report.expired_leases or report.completed_campaigns:
+        outcomes = report.outcomes
+        if (
+            report.expired_leases
+            or report.completed_campaigns
+            or outcomes.verified_sent
+            or outcomes.verified_unsent
+        ):
             log.info("reconcile: %s", report)

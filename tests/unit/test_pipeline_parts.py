@@ -4,8 +4,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from warmup.clock import ScaledClock, SystemClock, clock_for
+from warmup.ledger.outcomes import AwaitingOutcome, InDoubt
 from warmup.pipeline.dispatch import Batch
 from warmup.pipeline.gate import Gate
+from warmup.pipeline.outcome_poll import StatusPoller
+from warmup.ratelimit.memory import InMemoryLimiter
 
 
 def test_a_batch_survives_the_queue_as_json() -> None:
@@ -59,50 +62,80 @@ def test_lease_safety_is_a_fifth_of_the_lease_at_most_ten_seconds() -> None:
     assert long.lease_safety == timedelta(seconds=10)
 
 
-def test_status_gets_for_rows_in_doubt_stay_within_the_hourly_budget() -> None:
-    from datetime import UTC, datetime
+class NoFallback:
+    """No accepted rows awaiting an outcome, unless ``waiting`` names some."""
 
-    from warmup.ledger.outcomes import InDoubt
-    from warmup.pipeline.outcome_poll import StatusPoller
-    from warmup.ratelimit.memory import InMemoryLimiter
+    def __init__(self, waiting: int = 0) -> None:
+        self.waiting = waiting
+        self.recorded = 0
 
-    class NoFallback:
-        def give_up(self, **_: object) -> int:
-            return 0
+    def give_up(self, **_: object) -> int:
+        return 0
 
-        def sample(self, **_: object) -> list[object]:
-            return []
+    def sample(self, *, limit: int, **_: object) -> list[AwaitingOutcome]:
+        return [AwaitingOutcome(i, f"msg-{i}") for i in range(min(self.waiting, limit))]
 
-    class Doubtful:
-        def __init__(self) -> None:
-            self.settled: list[int] = []
+    def record(self, found: dict[int, object], at: object) -> int:
+        self.recorded += len(found)
+        return 0
 
-        def waiting(self, limit: int) -> list[InDoubt]:
-            return [InDoubt(i, f"op-{i}") for i in range(5) if i not in self.settled][:limit]
 
-        def settle(self, row_id: int, answer: object, at: object) -> bool:
-            self.settled.append(row_id)
-            return True
+class Doubtful:
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.settled: list[int] = []
 
-    asked: list[str] = []
+    def waiting(self, limit: int) -> list[InDoubt]:
+        return [InDoubt(i, f"op-{i}") for i in range(self.rows) if i not in self.settled][:limit]
 
+    def settle(self, row_id: int, answer: object, at: object) -> bool:
+        self.settled.append(row_id)
+        return True
+
+
+def poller_for(
+    fallback: NoFallback, doubtful: Doubtful, asked: list[str], *, per_hour: int
+) -> StatusPoller:
     def lookup(ids: list[str]) -> dict[str, None]:
         asked.extend(ids)
         return dict.fromkeys(ids)
 
-    poller = StatusPoller(
-        NoFallback(),  # type: ignore[arg-type]
+    return StatusPoller(
+        fallback,  # type: ignore[arg-type]
         InMemoryLimiter(),
         "acs.example",
-        lambda ids: {},
+        lambda ids: {i: ("Running", None) for i in ids},
         poll_after=60,
         per_minute=60,
         unknown_after=3600,
-        per_hour=2,
-        doubtful=Doubtful(),  # type: ignore[arg-type]
+        per_hour=per_hour,
+        doubtful=doubtful,  # type: ignore[arg-type]
         lookup=lookup,
     )
-    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+T0 = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def test_status_gets_for_rows_in_doubt_stay_within_the_hourly_budget() -> None:
+    asked: list[str] = []
+    poller = poller_for(NoFallback(), Doubtful(5), asked, per_hour=2)
     for minute in range(5):
-        poller.run(t0.replace(minute=minute))
+        poller.run(T0.replace(minute=minute))
     assert asked == ["op-0", "op-1"]  # 2 an hour, however many minutes pass
+
+
+def test_sampled_outcome_polls_leave_half_the_hour_to_rows_in_doubt() -> None:
+    # Delivery reports are late for thousands of rows: sampling would spend the whole hour.
+    # A worker then dies, leaving rows in doubt: they must still be asked about this hour.
+    asked: list[str] = []
+    fallback, doubtful = NoFallback(waiting=5_000), Doubtful(0)
+    poller = poller_for(fallback, doubtful, asked, per_hour=100)
+    for minute in range(10):
+        poller.run(T0.replace(minute=minute))
+    assert fallback.recorded == 50  # half of the hour, then no more
+    doubtful.rows = 80
+    for minute in range(10, 20):
+        poller.run(T0.replace(minute=minute))
+    assert len(asked) == 50  # the other half, all of it for the rows in doubt
+    assert fallback.recorded == 50

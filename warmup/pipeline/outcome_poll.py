@@ -22,6 +22,8 @@ from warmup.ledger.outcomes import AcsAnswer, DoubtfulRows, OutcomeFallback
 from warmup.ratelimit.base import Limit, Limiter
 
 Fetch = Callable[[list[str]], Mapping[str, tuple[str, str | None]]]
+# Sampled outcome polls may use at most 1/SAMPLE_SHARE_DIVISOR of the status budget.
+SAMPLE_SHARE_DIVISOR = 2
 # Operation ids → what ACS said (None: ACS does not know the id). Ids ACS could not be asked
 # about (throttled, unreachable) are left out and asked again next round.
 Lookup = Callable[[list[str]], Mapping[str, AcsAnswer | None]]
@@ -63,13 +65,22 @@ class StatusPoller:
         self._per_hour = per_hour
         self._unknown_after = timedelta(seconds=unknown_after)
 
-    def _budget(self, wanted: int, now: datetime) -> int:
-        """How many status GETs this round may make, from the shared per-minute budget."""
+    def _budget(self, wanted: int, now: datetime, *, sampling: bool = False) -> int:
+        """How many status GETs this round may make, from the shared per-minute and per-hour
+        budgets. Sampled outcome polls may spend only half of each: they are a fallback, and
+        spending the whole hour on them would leave rows in doubt, and so their campaigns,
+        waiting for the next hour."""
         if wanted <= 0 or self._per_minute == 0 or self._per_hour == 0:
             return 0
-        budgets = [Limit(f"acs:{self._scope}:status", self._per_minute, 60.0)]
+        windows = [("", self._per_minute, 60.0)]
         if self._per_hour is not None:
-            budgets.append(Limit(f"acs:{self._scope}:status:h", self._per_hour, 3600.0))
+            windows.append((":h", self._per_hour, 3600.0))
+        budgets = [Limit(f"acs:{self._scope}:status{k}", n, span) for k, n, span in windows]
+        if sampling:
+            budgets += [
+                Limit(f"acs:{self._scope}:status:sample{k}", n // SAMPLE_SHARE_DIVISOR, span)
+                for k, n, span in windows
+            ]
         return self._limiter.acquire(
             budgets, wanted, now.timestamp(), f"{self._scope}:status"
         ).granted
@@ -82,7 +93,7 @@ class StatusPoller:
             checked_before=now - self._poll_after,
             limit=self._per_minute,
         )
-        rows = sample[: self._budget(len(sample), now)]
+        rows = sample[: self._budget(len(sample), now, sampling=True)]
         if not rows:
             return replace(verified, unknown=unknown)
         statuses = self._fetch([row.message_id for row in rows])
