@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,8 +87,10 @@ def seed_campaign(
     quota: AcsQuota = BIG_QUOTA,
     now: datetime | None = None,
     address_prefix: str = "r",
+    addresses: Sequence[str] | None = None,
 ) -> None:
-    """A domain on ``plan_yaml``, a list of ``recipients`` and a started campaign named "c"."""
+    """A domain on ``plan_yaml``, a list of ``recipients`` (or of these ``addresses``) and a
+    started campaign named "c"."""
     now = now or datetime.now(UTC)
     DomainStore(database).create(
         DOMAIN, parse_plan(plan_yaml), plan_yaml, quota=quota, senders=[SENDER], actor="t", at=now
@@ -96,7 +98,8 @@ def seed_campaign(
     people = folder / "people.csv"
     with people.open("w") as out:
         out.write("email,name\n")
-        out.writelines(f"{address_prefix}{i}@example.org,R{i}\n" for i in range(recipients))
+        chosen = addresses or [f"{address_prefix}{i}@example.org" for i in range(recipients)]
+        out.writelines(f"{address},R{i}\n" for i, address in enumerate(chosen))
     ListImporter(database).run(
         people,
         "people",
@@ -128,6 +131,7 @@ def world(
     clock: Clock | None = None,
     settings_overrides: dict[str, object] | None = None,
     address_prefix: str = "r",
+    addresses: Sequence[str] | None = None,
     **emulator: object,
 ) -> Iterator[World]:
     database = Database.connect(database_url)
@@ -160,6 +164,7 @@ def world(
             quota=quota,
             now=now,
             address_prefix=address_prefix,
+            addresses=addresses,
         )
         runtime = Runtime(settings, limiter=RedisLimiter(client, prefix), clock=clock)
         try:

@@ -121,7 +121,7 @@ def test_db_upgrade_and_current(database_url: str) -> None:
 
     assert db("current") == "empty (run: warmup db upgrade)"
     head = head_revision()
-    assert head == "0007"  # the newest migration (engagement events, dispatch fences)
+    assert head == "0008"  # the newest migration (healthy streaks)
     assert db("upgrade") == f"schema at {head} (was empty)"
     assert db("upgrade") == f"schema at {head} (up to date)"
     assert db("current") == head

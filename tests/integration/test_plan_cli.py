@@ -43,7 +43,9 @@ def test_validate_rejects_a_broken_plan_naming_field_and_line(tmp_path: Path) ->
 def test_show_prints_the_table_days_to_target_and_cost() -> None:
     result = warmup("plan", "show", "schedules/acs-default.yaml", "--start", "2026-11-30")
     assert result.returncode == 0, result.stderr
-    assert "final step reached after 18 healthy sending days (24 calendar days" in result.stdout
+    # Weekdays only, and four holiday blackout dates: 28 calendar days.
+    assert "final step reached after 18 healthy sending days (28 calendar days" in result.stdout
+    assert "no sending on blackout dates: Thu 2026-12-24, Fri 2026-12-25" in result.stdout
     assert "estimated ACS cost $103.37" in result.stdout
     assert "request a quota increase before Fri 2026-12-04" in result.stdout
 

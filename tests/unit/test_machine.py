@@ -29,6 +29,8 @@ VERDICT = {
     level: Verdict(level, f"{level.name.lower()} reason", OutcomeCounts(delivered=1000))
     for level in Level
 }
+CLEAR = Verdict(Level.OK, "ok, below every release line", OutcomeCounts(delivered=1000), clear=True)
+MIN_HOLD = timedelta(minutes=PLAN.gates.min_hold_minutes)
 
 
 def fresh(**changes: object) -> DomainState:
@@ -57,7 +59,7 @@ def test_advances_after_the_required_healthy_sending_days() -> None:
     (advance,) = second.transitions
     assert advance.action == "advance"
     assert advance.actor == SYSTEM
-    assert "2 healthy sending days at step 0" in advance.reason
+    assert "2 consecutive healthy sending days at step 0" in advance.reason
     assert "20/hour, 200/day" in advance.reason
 
 
@@ -92,9 +94,13 @@ def test_health_hold_then_release_by_the_gate() -> None:
     assert held.state.status is Status.HOLDING
     assert held.state.held_by == HEALTH_GATE
     assert held.transitions[0].reason == "hold reason"
-    released = on_health(PLAN, held.state, VERDICT[Level.OK], at=T0)
+    # Healthy but not below the release line, or not held long enough: still holding.
+    assert on_health(PLAN, held.state, VERDICT[Level.OK], at=T0 + 2 * MIN_HOLD).transitions == ()
+    assert on_health(PLAN, held.state, CLEAR, at=T0 + MIN_HOLD / 2).transitions == ()
+    released = on_health(PLAN, held.state, CLEAR, at=T0 + MIN_HOLD)
     assert released.state.status is Status.RAMPING
     assert released.transitions[0].action == "release"
+    assert "(held 1 h 00 min)" in released.transitions[0].reason
 
 
 def test_the_gate_does_not_release_an_ops_hold() -> None:
@@ -208,3 +214,56 @@ def test_quiet_days_make_a_domain_idle_then_rewarm_it() -> None:
 def test_a_transition_describes_itself_for_the_audit_log() -> None:
     (t,) = pause(fresh(step=1), actor="ops@example.com", reason="spam trap hit", at=T0).transitions
     assert t.describe() == "pause by ops@example.com: ramping→paused, step 1: spam trap hit"
+
+
+def day(n: int, **changes: object) -> DayReport:
+    """A full sending day ``n`` days after T0's date (its midnight as the start)."""
+    start = datetime.combine(T0.date() + timedelta(days=n), datetime.min.time(), tzinfo=UTC)
+    return DayReport(**{"sent": 100, "cap": 100, "start": start, **changes})  # type: ignore[arg-type]
+
+
+def end_of(report: DayReport) -> datetime:
+    assert report.start is not None
+    return report.start + timedelta(days=1)
+
+
+def test_a_held_day_breaks_the_streak_and_the_advance_names_the_days_that_counted() -> None:
+    state = on_day_end(PLAN, fresh(), day(1), at=end_of(day(1))).state
+    assert state.healthy_days_at_step == 1
+    # Day 2: held at 10:00, released at 14:00. It does not count, and the streak starts again.
+    held = on_health(PLAN, state, VERDICT[Level.HOLD], at=day(2).start + timedelta(hours=10))  # type: ignore[operator]
+    assert held.state.healthy_days_at_step == 0
+    released = on_health(PLAN, held.state, CLEAR, at=day(2).start + timedelta(hours=14))  # type: ignore[operator]
+    assert released.state.status is Status.RAMPING
+    state = on_day_end(PLAN, released.state, day(2), at=end_of(day(2))).state
+    assert (state.step, state.healthy_days_at_step) == (0, 0)
+    state = on_day_end(PLAN, state, day(3), at=end_of(day(3))).state
+    assert (state.step, state.healthy_days_at_step) == (0, 1)
+    advanced = on_day_end(PLAN, state, day(4), at=end_of(day(4)))
+    assert advanced.state.step == 1
+    (advance,) = advanced.transitions
+    assert "2 consecutive healthy sending days at step 0: 2026-12-04, 2026-12-05" in advance.reason
+
+
+def test_a_day_ending_above_a_hold_line_is_not_healthy() -> None:
+    state = on_day_end(PLAN, fresh(), day(1), at=end_of(day(1))).state
+    bad = day(2, unhealthy="failure rate 1.2 % over 900 reports ≥ hold 1 %")
+    state = on_day_end(PLAN, state, bad, at=end_of(bad)).state
+    assert (state.step, state.healthy_days_at_step) == (0, 0)
+
+
+def test_a_quiet_day_neither_counts_nor_breaks_the_streak() -> None:
+    state = on_day_end(PLAN, fresh(), day(1), at=end_of(day(1))).state
+    quiet = day(2, sent=0)
+    state = on_day_end(PLAN, state, quiet, at=end_of(quiet)).state
+    assert state.healthy_days_at_step == 1
+    advanced = on_day_end(PLAN, state, day(3), at=end_of(day(3)))
+    assert advanced.state.step == 1
+
+
+def test_an_ops_hold_or_pause_also_breaks_the_streak() -> None:
+    state = on_day_end(PLAN, fresh(), day(1), at=end_of(day(1))).state
+    held = hold(state, actor="ops@example.com", reason="checking a list", at=T0)
+    assert held.state.healthy_days_at_step == 0
+    paused = pause(state, actor="ops@example.com", reason="complaints", at=T0)
+    assert paused.state.healthy_days_at_step == 0

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from warmup.control.allowance import AcsQuota
-from warmup.control.simulate import FailureProfile, simulate
+from warmup.control.simulate import DemandSchedule, FailureProfile, simulate
 from warmup.control.state import Status
 from warmup.plans.loader import load_plan
 
@@ -42,7 +42,12 @@ def test_without_a_raised_quota_the_default_quota_binds() -> None:
 
 def test_demand_limits_what_is_sent_and_slow_days_do_not_advance() -> None:
     result = simulate(
-        PLAN, start=MONDAY, days=5, profile=FailureProfile(), quota=RAISED, demand_per_day=150
+        PLAN,
+        start=MONDAY,
+        days=5,
+        profile=FailureProfile(),
+        quota=RAISED,
+        demand=DemandSchedule.constant(150),
     )
     assert all(d.sent <= 150 for d in result.days)
     assert result.days[-1].step == 0  # 150 < half of 400: no sending day counted

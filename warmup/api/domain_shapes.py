@@ -32,6 +32,13 @@ class Health(BaseModel):
     window_hours: int
 
 
+class ProviderHoldOut(BaseModel):
+    provider: str  # gmail, microsoft, yahoo, other
+    paused: bool  # paused: until ops release it; held: until its rates are healthy again
+    reason: str
+    since: datetime
+
+
 class DomainOut(BaseModel):
     name: str
     plan: str
@@ -41,6 +48,8 @@ class DomainOut(BaseModel):
     reason: str
     since: datetime | None
     held_by: str | None
+    # Provider groups whose own gates stopped their traffic; the others keep sending.
+    provider_holds: list[ProviderHoldOut]
     senders: list[str]
     caps: Caps
     cap_today: int
@@ -131,6 +140,10 @@ def domain_out(view: DomainOverview) -> DomainOut:
         reason=state.reason,
         since=state.since,
         held_by=state.held_by,
+        provider_holds=[
+            ProviderHoldOut(provider=h.group.value, paused=h.paused, reason=h.reason, since=h.since)
+            for h in state.provider_holds
+        ],
         senders=list(record.senders),
         caps=Caps(per_minute=step.per_minute, per_hour=step.per_hour, per_day=step.per_day),
         cap_today=view.cap_today,

@@ -36,6 +36,7 @@ from warmup.errors import PlanError
 from warmup.feedback.overview import history, overview
 from warmup.feedback.readiness import readiness
 from warmup.plans.loader import parse_plan
+from warmup.plans.model import ProviderGroup
 from warmup.plans.presets import presets
 
 router = APIRouter(prefix="/api", tags=["domains and plans"])
@@ -141,6 +142,15 @@ def act_on(
     """Hold (stop advancing), release, pause (stop sending at once) or resume (stepping back
     as the plan says)."""
     return _change(found, name, action, OpsRequest(who.actor, body.reason, found.clock.now()))
+
+
+@router.post("/domains/{name}/providers/{provider}/release")
+def release_provider(
+    name: str, provider: ProviderGroup, body: Reason, who: Ops, found: Found
+) -> ChangeOut:
+    """Let one provider group's traffic go again, after its own gates held or paused it."""
+    request = OpsRequest(who.actor, body.reason, found.clock.now(), provider=provider)
+    return _change(found, name, "release-provider", request)
 
 
 @router.get("/domains/{name}/report")

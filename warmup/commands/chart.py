@@ -17,7 +17,12 @@ SUPPORTED = {".png", ".svg"}
 MARKERS = {
     "pause": ("#c0392b", "pause"),
     "hold": ("#e67e22", "hold"),
+    "release": ("#f5cba7", "release"),
     "resume": ("#27ae60", "resume"),
+    "provider-hold": ("#f39c12", "a provider group held"),
+    "provider-pause": ("#922b21", "a provider group paused"),
+    "idle": ("#7f8c8d", "idle"),
+    "rewarm": ("#8e44ad", "re-warm"),
 }
 
 
@@ -59,6 +64,16 @@ def write_chart(simulation: Simulation, path: Path) -> Path:
 
     seen: set[str] = set()
     for day in simulation.days:
+        if day.note == "blackout":
+            volume_axis.axvspan(
+                day.day - 0.5,
+                day.day + 0.5,
+                color="#2c3e50",
+                alpha=0.15,
+                hatch="//",
+                label=None if "blackout" in seen else "blackout date",
+            )
+            seen.add("blackout")
         for transition in day.transitions:
             if transition.action in MARKERS:
                 color, label = MARKERS[transition.action]

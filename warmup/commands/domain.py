@@ -16,7 +16,7 @@ from warmup.domains.actions import OpsRequest, act
 from warmup.domains.record import DomainRecord
 from warmup.domains.store import DomainStore
 from warmup.plans.loader import load_plan
-from warmup.plans.model import ACS_DEFAULT_PER_HOUR, ACS_DEFAULT_PER_MINUTE
+from warmup.plans.model import ACS_DEFAULT_PER_HOUR, ACS_DEFAULT_PER_MINUTE, ProviderGroup
 
 app = typer.Typer(
     help="Sending domains: status, hold, resume, steps, plans, quota.", no_args_is_help=True
@@ -98,7 +98,7 @@ def status(
             _caps(record),
             state.status.value,
             f"{state.since:%Y-%m-%d %H:%M} UTC" if state.since else "-",
-            state.reason,
+            "\n".join([state.reason, *(hold.describe() for hold in state.provider_holds)]),
             f"{state.sending_days} sending, {state.healthy_days_at_step} healthy at step",
         )
     console.print(table)
@@ -127,9 +127,21 @@ def hold(name: Domain, reason: Reason) -> None:
 
 
 @app.command()
-def release(name: Domain, reason: Reason = "released by ops") -> None:
+def release(
+    name: Domain,
+    reason: Reason = "released by ops",
+    provider: Annotated[
+        ProviderGroup | None,
+        typer.Option(
+            help="Let one provider group's traffic go again (held or paused by its gates)."
+        ),
+    ] = None,
+) -> None:
     """Lift a hold: the domain advances again on healthy sending days."""
-    _act(name, "release", reason)
+    if provider is not None:
+        _act(name, "release-provider", reason, provider=provider)
+    else:
+        _act(name, "release", reason)
 
 
 @app.command()

@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from warmup.control.caps import AcsQuota
-from warmup.control.simulate import FailureProfile, simulate
+from warmup.control.simulate import DemandSchedule, FailureProfile, parse_mix, simulate
 from warmup.plans.loader import load_plan, validate_files
+from warmup.plans.model import ProviderGroup
 from warmup.plans.schedule import earliest_schedule, usd
 
 app = typer.Typer(help="Validate, show and simulate ramp plans.", no_args_is_help=True)
@@ -102,6 +103,9 @@ def show(
         f"final step reached after [bold]{schedule.sending_days_to_final}[/] healthy sending days "
         f"({schedule.calendar_days_to_final} calendar days{sending})"
     )
+    if plan.blackout_dates:
+        days = ", ".join(f"{d:%a %Y-%m-%d}" for d in sorted(plan.blackout_dates))
+        console.print(f"no sending on blackout dates: {days}")
     console.print(
         f"volume until then: {schedule.ramp_volume:,} emails; estimated ACS cost "
         f"[bold]{usd(schedule.ramp_cost)}[/] at {message_kb:g} KB each (list price)"
@@ -121,6 +125,17 @@ def show(
     )
 
 
+def _provider_profile(text: str, base_rate: str) -> tuple[ProviderGroup, FailureProfile]:
+    name, sep, changes = text.partition("=")
+    try:
+        group = ProviderGroup(name.strip().lower())
+    except ValueError:
+        raise ValueError(f"{text!r}: expected GROUP=DAY:RATE,… with a provider group") from None
+    if not sep:
+        raise ValueError(f"{text!r}: expected GROUP=DAY:RATE,…")
+    return group, FailureProfile.parse(changes, base=_percent(base_rate))
+
+
 @app.command("simulate")
 def simulate_command(
     file: PlanFile,
@@ -130,7 +145,25 @@ def simulate_command(
     ] = "",
     base_rate: Annotated[str, typer.Option(help="Failure rate before any change.")] = "0.5%",
     demand: Annotated[
-        int | None, typer.Option(help="Recipients available per day (default: unlimited).")
+        str | None,
+        typer.Option(
+            help="Recipients available per day: a number, or day ranges such as "
+            "'1-10:5000,11-45:0,46-:5000' (default: unlimited)."
+        ),
+    ] = None,
+    mix: Annotated[
+        str | None,
+        typer.Option(
+            help="Recipients' provider groups, e.g. 'gmail:40%,microsoft:30%,yahoo:10%,other:20%': "
+            "each group is judged by its own gates."
+        ),
+    ] = None,
+    provider_failures: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="One group's own failure-rate changes, GROUP=DAY:RATE,…, e.g. "
+            "'gmail=4:3%,6:0.5%' (repeatable; needs --mix)."
+        ),
     ] = None,
     resume_after_days: Annotated[
         int, typer.Option(min=0, help="Days after a pause that ops resume (0: never).")
@@ -153,6 +186,17 @@ def simulate_command(
         profile = FailureProfile.parse(failures, base=_percent(base_rate))
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--failures") from None
+    try:
+        wanted = DemandSchedule.parse(demand) if demand is not None else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--demand") from None
+    try:
+        groups = parse_mix(mix) if mix is not None else None
+        own = dict(_provider_profile(text, base_rate) for text in provider_failures or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--mix/--provider-failures") from None
+    if own and groups is None:
+        raise typer.BadParameter("needs --mix", param_hint="--provider-failures")
     quota = AcsQuota(
         per_minute=acs_per_minute or plan.quota.per_minute,
         per_hour=acs_per_hour or plan.quota.per_hour,
@@ -164,7 +208,9 @@ def simulate_command(
         days=days,
         profile=profile,
         quota=quota,
-        demand_per_day=demand,
+        demand=wanted,
+        mix=groups,
+        provider_profiles=own,
         resume_after_days=resume_after_days or None,
     )
     table = Table(title=f"{plan.name}: {days} days, ACS quota {quota.per_hour:,}/hour")
@@ -181,7 +227,9 @@ def simulate_command(
             f"{day.sent:,}",
             f"{day.failure_rate:.2%}" if day.sent else "-",
             f"{day.window_failure_rate:.2%}" if day.window_reports else "-",
-            "; ".join(f"{t.action}: {t.reason}" for t in day.transitions),
+            "; ".join(
+                [day.note] * bool(day.note) + [f"{t.action}: {t.reason}" for t in day.transitions]
+            ),
         )
     console.print(table)
     final = result.days[-1]

@@ -4,7 +4,8 @@ The answer is the smallest of what is left under each cap that applies: the step
 per-hour and per-day caps, and the ACS quota per minute and per hour times the plan's headroom,
 given what was already sent in the trailing minute, the trailing hour and today (the plan's
 timezone). Nothing outside the sending window or while paused. Per provider group, a share of the
-step's hourly cap, less what that group already had in the trailing hour.
+step's hourly cap, less what that group already had in the trailing hour; nothing for a group its
+own gates stopped, and its share is not given to the others.
 """
 
 from __future__ import annotations
@@ -47,11 +48,12 @@ def day_start(plan: Plan, now: datetime) -> datetime:
 
 
 def in_window(plan: Plan, now: datetime) -> bool:
-    if plan.window is None:
-        return True
+    """Inside the sending window: a sending day of the plan (not a blackout date), and within
+    the window's hours."""
     local = now.astimezone(plan.zone)
-    allowed_days = {day.number for day in plan.window.days}
-    return local.weekday() in allowed_days and plan.window.start <= local.time() < plan.window.end
+    if not plan.sends_on(local.date()):
+        return False
+    return plan.window is None or plan.window.start <= local.time() < plan.window.end
 
 
 def allowance(
@@ -60,7 +62,10 @@ def allowance(
     if not state.sends:
         return Allowance(0, f"{state.status.value}: {state.reason}")
     if not in_window(plan, now):
-        return Allowance(0, "outside the sending window")
+        local = now.astimezone(plan.zone).date()
+        return Allowance(
+            0, "a blackout date" if local in plan.blackout_dates else "outside the sending window"
+        )
     cap = caps(plan, state.step, quota)
     headroom = plan.quota.headroom
     limits = [
@@ -82,10 +87,26 @@ def allowance(
                 cap.step_per_minute - usage.last_minute,
             )
         )
+    held = state.held_providers
+    if held:
+        # A group stopped by its own gates sends nothing, and its share of the hour stays
+        # unused: the other groups keep their own caps, and together no more than the rest of
+        # the hour. (A group without a share in the plan has none to withhold.)
+        withheld = sum(cap.provider_per_hour.get(group, 0) for group in held)
+        held_sent = sum(usage.provider_last_hour.get(group, 0) for group in held)
+        names = ", ".join(sorted(group.value for group in held))
+        limits.append(
+            (
+                f"step {state.step} cap {cap.step_per_hour:,}/hour less {names}'s share "
+                f"({withheld:,}), held",
+                cap.step_per_hour - withheld - (usage.last_hour - held_sent),
+            )
+        )
     limited_by, left = min(limits, key=lambda limit: limit[1])
     total = max(0, left)
     per_provider = {
         group: max(0, min(total, hourly - usage.provider_last_hour.get(group, 0)))
         for group, hourly in cap.provider_per_hour.items()
     }
+    per_provider.update(dict.fromkeys(held, 0))
     return Allowance(total, limited_by, per_provider)

@@ -6,7 +6,7 @@ tests); the service keeps the same buckets in its store so that every worker see
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 
@@ -113,6 +113,9 @@ class Verdict:
     level: Level
     reason: str
     counts: OutcomeCounts
+    # Every rate judged is below its release line: a hold may be lifted. A rate between the
+    # release and hold lines neither holds nor releases (hysteresis).
+    clear: bool = False
 
 
 def _pct(rate: float) -> str:
@@ -136,9 +139,14 @@ def judge(counts: OutcomeCounts, gates: Gates) -> Verdict:
     worst = Verdict(
         Level.OK, f"failure rate {_pct(counts.failure_rate)} over {n:,} reports is healthy", counts
     )
+    above_release: list[str] = []
     for name, rate, threshold in checks:
         if threshold.min_sample is not None and n < threshold.min_sample:
             continue
+        if rate >= threshold.release_line:
+            above_release.append(
+                f"{name} {_pct(rate)} is not below release {_pct(threshold.release_line)}"
+            )
         if rate >= threshold.pause:
             level, line = Level.PAUSE, f"≥ pause {_pct(threshold.pause)}"
         elif rate >= threshold.hold:
@@ -149,4 +157,8 @@ def judge(counts: OutcomeCounts, gates: Gates) -> Verdict:
             continue
         if level > worst.level:
             worst = Verdict(level, f"{name} {_pct(rate)} over {n:,} reports {line}", counts)
+    if not above_release:
+        return replace(worst, clear=True)
+    if worst.level is Level.OK:
+        return replace(worst, reason=f"{above_release[0]} over {n:,} reports")
     return worst

@@ -13,12 +13,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from warmup.control.health import Level, Verdict
-from warmup.control.state import HEALTH_GATE, SYSTEM, DomainState, Status, Transition
-from warmup.plans.model import Plan
+from warmup.control.state import (
+    HEALTH_GATE,
+    SYSTEM,
+    TROUBLED_STATUSES,
+    DomainState,
+    ProviderHold,
+    Status,
+    Transition,
+)
+from warmup.plans.model import Plan, ProviderGroup
 
 
 @dataclass(frozen=True)
@@ -32,16 +40,34 @@ class Decision:
 
 @dataclass(frozen=True)
 class DayReport:
-    """What one sending day (in the plan's timezone) did: sent versus its daily cap."""
+    """What one day (in the plan's timezone) did: sent versus its daily cap.
+
+    ``start`` is the day's midnight (a hold or pause since then touched the day); ``unhealthy``
+    says why the day's end was not healthy (a rate at or above a hold line), if it was not.
+    """
 
     sent: int
     cap: int
+    start: datetime | None = None
+    unhealthy: str | None = None
+
+    @property
+    def day(self) -> date | None:
+        return self.start.date() if self.start is not None else None
 
 
 def move(
     state: DomainState, *, at: datetime, actor: str, action: str, reason: str, **changes: Any
 ) -> Decision:
     new = replace(state, reason=reason, since=at, **changes)
+    if (new.status in TROUBLED_STATUSES) != (state.status in TROUBLED_STATUSES):
+        # A hold or a pause begins or ends (by the gates or by ops): the day it touches is not
+        # healthy, and a beginning ends the healthy streak.
+        new = replace(new, troubled_at=at)
+        if new.status in TROUBLED_STATUSES:
+            new = replace(new, healthy_days_at_step=0)
+    if new.healthy_days_at_step == 0:
+        new = replace(new, streak_days=())
     transition = Transition(
         at=at,
         domain=state.domain,
@@ -107,18 +133,85 @@ def on_health(plan: Plan, state: DomainState, verdict: Verdict, *, at: datetime)
             status=Status.HOLDING,
             held_by=HEALTH_GATE,
         )
-    healthy = verdict.level in {Level.OK, Level.WARN}
-    if healthy and state.status is Status.HOLDING and state.held_by == HEALTH_GATE:
+    if state.status is Status.HOLDING and state.held_by == HEALTH_GATE and verdict.clear:
+        held_for = at - (state.troubled_at or state.since or at)
+        if held_for < timedelta(minutes=plan.gates.min_hold_minutes):
+            return Decision(state)  # a hold lasts its minimum, or a rate on the line flaps
         return move(
             state,
             at=at,
             actor=HEALTH_GATE,
             action="release",
-            reason=verdict.reason,
+            reason=f"{verdict.reason} (held {_duration(held_for)})",
             status=running_status(plan, state.step),
             held_by=None,
         )
     return Decision(state)
+
+
+def on_provider_health(
+    plan: Plan, state: DomainState, group: ProviderGroup, verdict: Verdict, *, at: datetime
+) -> Decision:
+    """What a provider group's own reading does: stop its traffic (hold, or pause until ops
+    release it), lift its own hold, or nothing. The other groups keep sending."""
+    if state.status is Status.PAUSED:
+        return Decision(state)  # nothing is sent anyway; ops' resume starts afresh
+    current = state.provider_hold(group)
+    if verdict.level is Level.PAUSE and (current is None or not current.paused):
+        return provider_move(state, group, "pause", verdict.reason, at, paused=True)
+    if verdict.level is Level.HOLD and current is None:
+        return provider_move(state, group, "hold", verdict.reason, at, paused=False)
+    # A held group sends nothing, so only late reports can clear its rates. It is released
+    # when they are clear (after its minimum hold), or after a whole health window, when the
+    # failures that held it have aged out, to try again.
+    if current is not None and not current.paused:
+        gates = plan.gates_for(group)
+        held_for = at - current.since
+        aged_out = held_for >= timedelta(hours=gates.window_hours)
+        if aged_out or (verdict.clear and held_for >= timedelta(minutes=gates.min_hold_minutes)):
+            why = (
+                verdict.reason
+                if verdict.clear
+                else f"its failures have left the {gates.window_hours} h window"
+            )
+            return provider_move(state, group, "release", f"{why} (held {_duration(held_for)})", at)
+    return Decision(state)
+
+
+def provider_move(
+    state: DomainState,
+    group: ProviderGroup,
+    action: str,
+    reason: str,
+    at: datetime,
+    *,
+    actor: str = HEALTH_GATE,
+    paused: bool | None = None,
+) -> Decision:
+    """Start (``paused`` given) or end a provider group's hold. Either touches the day, so the
+    domain's healthy streak starts again, as for a hold of the whole domain."""
+    others = tuple(hold for hold in state.provider_holds if hold.group is not group)
+    holds = others if paused is None else (*others, ProviderHold(group, paused, reason, at))
+    changed = replace(state, provider_holds=holds, troubled_at=at)
+    if paused is not None:
+        changed = replace(changed, healthy_days_at_step=0, streak_days=())
+    transition = Transition(
+        at=at,
+        domain=state.domain,
+        actor=actor,
+        action=f"provider-{action}",
+        from_status=state.status,
+        to_status=state.status,
+        from_step=state.step,
+        to_step=state.step,
+        reason=f"{group.value}: {reason}",
+    )
+    return Decision(changed, (transition,))
+
+
+def _duration(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
 # --- day boundary -------------------------------------------------------------------------
@@ -150,14 +243,25 @@ def _sending_day(plan: Plan, state: DomainState, day: DayReport, at: datetime) -
         counted = decision.state
     if counted.status is not Status.RAMPING or counted.step >= plan.last_step:
         return decision  # nothing to advance to (a one-step plan stays at step 0)
+    if _troubled(counted, day):
+        # Only consecutive healthy days prove the step: this one starts the count again.
+        return Decision(
+            replace(counted, healthy_days_at_step=0, streak_days=()), decision.transitions
+        )
     healthy = counted.healthy_days_at_step + 1
+    streak = (*counted.streak_days, day.day) if day.day is not None else counted.streak_days
     if healthy < plan.advance.healthy_days:
-        return Decision(replace(counted, healthy_days_at_step=healthy), decision.transitions)
+        return Decision(
+            replace(counted, healthy_days_at_step=healthy, streak_days=streak),
+            decision.transitions,
+        )
     step = counted.step + 1
     target = plan.step(step)
+    named = f": {', '.join(d.isoformat() for d in streak)}" if streak else ""
     reason = (
-        f"{healthy} healthy sending day{'s' if healthy > 1 else ''} at step {counted.step} "
-        f"(last: {day.sent:,} of {day.cap:,}); now {target.per_hour:,}/hour, {target.per_day:,}/day"
+        f"{healthy} consecutive healthy sending day{'s' if healthy > 1 else ''} at step "
+        f"{counted.step}{named} (last: {day.sent:,} of {day.cap:,}); "
+        f"now {target.per_hour:,}/hour, {target.per_day:,}/day"
     )
     return decision.then(
         move(
@@ -170,6 +274,16 @@ def _sending_day(plan: Plan, state: DomainState, day: DayReport, at: datetime) -
             healthy_days_at_step=0,
             status=running_status(plan, step),
         )
+    )
+
+
+def _troubled(state: DomainState, day: DayReport) -> bool:
+    """A hold or pause, of the domain or of a provider group, touched the day (began, lasted
+    into its end or ended in it), or a rate ended it at or above a hold line."""
+    if day.unhealthy is not None or state.status in TROUBLED_STATUSES or state.provider_holds:
+        return True
+    return (
+        day.start is not None and state.troubled_at is not None and state.troubled_at >= day.start
     )
 
 

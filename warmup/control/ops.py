@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from warmup.control.machine import Decision, move, running_status, status_at_step, steps_word
+from warmup.control.machine import (
+    Decision,
+    move,
+    provider_move,
+    running_status,
+    status_at_step,
+    steps_word,
+)
 from warmup.control.state import DomainState, Status
 from warmup.errors import TransitionError
-from warmup.plans.model import Plan
+from warmup.plans.model import Plan, ProviderGroup
 
 
 def pause(state: DomainState, *, actor: str, reason: str, at: datetime) -> Decision:
@@ -50,6 +57,16 @@ def release(plan: Plan, state: DomainState, *, actor: str, reason: str, at: date
         status=running_status(plan, state.step),
         held_by=None,
     )
+
+
+def release_provider(
+    state: DomainState, group: ProviderGroup, *, actor: str, reason: str, at: datetime
+) -> Decision:
+    """Let a provider group's traffic go again, whether its gates held or paused it."""
+    if state.provider_hold(group) is None:
+        held = ", ".join(h.group.value for h in state.provider_holds) or "none"
+        raise TransitionError(f"{state.domain}: {group.value} is not held (held: {held})")
+    return provider_move(state, group, "release", reason, at, actor=actor)
 
 
 def resume(plan: Plan, state: DomainState, *, actor: str, reason: str, at: datetime) -> Decision:

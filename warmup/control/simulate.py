@@ -3,21 +3,30 @@
 Time advances one minute per tick, so per-minute caps bind as they would in the service; sends go
 out as fast as the allowance lets them (as the dispatcher does); delivery reports come back at
 once with the profile's rates, without randomness, so a run is reproducible. Health is judged
-every 15 minutes; a pause is resumed by (simulated) ops ``resume_after_days`` later.
+every 15 minutes; a pause (of the domain, or of a provider group) is resumed by (simulated) ops
+``resume_after_days`` later.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from warmup.control.allowance import AcsQuota, Usage, allowance, in_window
-from warmup.control.health import HealthWindow, Outcome, OutcomeCounts, judge
-from warmup.control.machine import DayReport, Decision, new_domain, on_day_end, on_health
-from warmup.control.ops import resume
+from warmup.control.health import HealthWindow, Level, Outcome, OutcomeCounts, judge
+from warmup.control.machine import (
+    DayReport,
+    Decision,
+    new_domain,
+    on_day_end,
+    on_health,
+    on_provider_health,
+)
+from warmup.control.ops import release_provider, resume
 from warmup.control.state import DomainState, Status, Transition
-from warmup.plans.model import Plan
+from warmup.plans.model import Plan, ProviderGroup
 from warmup.plans.schedule import Schedule, daily_capacity, earliest_schedule
 
 MINUTE = timedelta(minutes=1)
@@ -62,6 +71,49 @@ class FailureProfile:
 
 
 @dataclass(frozen=True)
+class DemandSchedule:
+    """Recipients waiting to be sent each day; a day no range covers has unlimited demand.
+
+    ``DemandSchedule.parse("1-10:5000,11-45:0,46-:5000")``: 5,000 a day for ten days, then
+    nothing for 35 days (the domain goes idle, then re-warms), then 5,000 a day again.
+    """
+
+    ranges: tuple[tuple[int, int | None, int], ...] = ()  # (first day, last day or open, count)
+
+    def on(self, day: int) -> float:
+        for first, last, count in self.ranges:
+            if first <= day and (last is None or day <= last):
+                return count
+        return float("inf")
+
+    @classmethod
+    def constant(cls, per_day: int | None) -> DemandSchedule:
+        return cls(() if per_day is None else ((1, None, per_day),))
+
+    @classmethod
+    def parse(cls, text: str) -> DemandSchedule:
+        """A number for every day, or ranges ``FIRST-LAST:COUNT`` (``FIRST-:COUNT`` is open,
+        ``DAY:COUNT`` one day), separated by commas."""
+        text = text.strip()
+        if text.isdigit():
+            return cls.constant(int(text))
+        ranges: list[tuple[int, int | None, int]] = []
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            days, sep, count = part.partition(":")
+            first, dash, last = days.partition("-")
+            try:
+                parsed = (int(first), int(last) if last else None if dash else int(first))
+                ranges.append((*parsed, int(count)))
+            except ValueError:
+                raise ValueError(f"{part!r}: expected FIRST-LAST:COUNT such as 1-10:5000") from None
+            if not sep or parsed[0] < 1 or int(count) < 0:
+                raise ValueError(f"{part!r}: expected FIRST-LAST:COUNT with days from 1")
+            if parsed[1] is not None and parsed[1] < parsed[0]:
+                raise ValueError(f"{part!r}: the last day is before the first")
+        return cls(tuple(ranges))
+
+
+@dataclass(frozen=True)
 class SimulatedDay:
     day: int
     date: date
@@ -73,6 +125,8 @@ class SimulatedDay:
     window_failure_rate: float  # what the gate saw at the end of the day
     window_reports: int  # how many reports it saw (0: no reading at all)
     transitions: tuple[Transition, ...]
+    note: str = ""  # why nothing could be sent: "blackout", "off-window", "no demand"
+    provider_sent: Mapping[str, int] = field(default_factory=dict)  # with a provider mix
 
 
 @dataclass(frozen=True)
@@ -110,6 +164,75 @@ class _Carry:
         return whole
 
 
+class _Traffic:
+    """One provider group's share of the mail: its own failure profile, health window and
+    trailing hour. Without a provider mix there is one, for all the mail."""
+
+    def __init__(self, plan: Plan, share: float, profile: FailureProfile) -> None:
+        self.share = share
+        self.profile = profile
+        self.window = HealthWindow(
+            timedelta(hours=plan.gates.window_hours), bucket=timedelta(minutes=15)
+        )
+        self._last_hour: deque[tuple[datetime, int]] = deque()
+        self.hour_total = 0
+        self._failures, self._hard, self._complaints, self._demand = (
+            _Carry(),
+            _Carry(),
+            _Carry(),
+            _Carry(),
+        )
+        self.sent_today = self.failed_today = 0
+
+    def roll(self, now: datetime) -> None:
+        while self._last_hour and self._last_hour[0][0] <= now - timedelta(hours=1):
+            self.hour_total -= self._last_hour.popleft()[1]
+
+    def wanted(self, day_demand: float) -> float:
+        return day_demand * self.share
+
+    def send(self, n: int, now: datetime, day: int) -> None:
+        """``n`` sent now; their reports come back at once with the profile's rates."""
+        self.sent_today += n
+        self._last_hour.append((now, n))
+        self.hour_total += n
+        failed = min(n, self._failures.take(n * self.profile.failure_rate(day)))
+        complained = min(n - failed, self._complaints.take(n * self.profile.complaint_rate))
+        bounced = min(failed, self._hard.take(failed * self.profile.hard_bounce_share))
+        self.failed_today += failed + complained
+        for outcome, count in (
+            (Outcome.DELIVERED, n - failed - complained),
+            (Outcome.HARD_BOUNCE, bounced),
+            (Outcome.SOFT_FAILURE, failed - bounced),
+            (Outcome.COMPLAINT, complained),
+        ):
+            if count:
+                self.window.add(outcome, now, count)
+
+    def take(self, expected: float) -> int:
+        """Whole sends owed to this group out of ``expected`` (a fractional share)."""
+        return self._demand.take(expected)
+
+
+def parse_mix(text: str) -> dict[ProviderGroup, float]:
+    """``"gmail:40%,microsoft:30%,other:30%"``: the recipients' provider groups (sums to 100 %)."""
+    mix: dict[ProviderGroup, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, share = part.partition(":")
+        try:
+            group = ProviderGroup(name.strip().lower())
+            value = float(share.rstrip("%")) / (100 if share.endswith("%") else 1)
+        except ValueError:
+            groups = ", ".join(g.value for g in ProviderGroup)
+            raise ValueError(f"{part!r}: expected GROUP:SHARE with GROUP one of {groups}") from None
+        if not sep or not 0 < value <= 1:
+            raise ValueError(f"{part!r}: expected GROUP:SHARE with 0 < share <= 100%")
+        mix[group] = value
+    if not mix or abs(sum(mix.values()) - 1) > 0.001:
+        raise ValueError(f"{text!r}: the shares must add up to 100%")
+    return mix
+
+
 def simulate(
     plan: Plan,
     *,
@@ -117,21 +240,37 @@ def simulate(
     days: int,
     profile: FailureProfile,
     quota: AcsQuota,
-    demand_per_day: int | None = None,
+    demand: DemandSchedule | None = None,
     resume_after_days: int | None = 2,
     domain: str = "simulated.example.com",
+    mix: Mapping[ProviderGroup, float] | None = None,
+    provider_profiles: Mapping[ProviderGroup, FailureProfile] | None = None,
 ) -> Simulation:
-    """``start`` is the first simulated midnight, timezone-aware."""
+    """``start`` is the first simulated midnight, timezone-aware.
+
+    With a provider ``mix``, each group's mail has its own failure profile (``profile`` unless
+    ``provider_profiles`` names one), its own health window judged by its own gates, and its
+    share of the allowance: a group its gates hold sends nothing, and the others do not take
+    its share.
+    """
     if start.tzinfo is None:
         raise ValueError("start must be timezone-aware")
     start = start.astimezone(plan.zone)
     state = new_domain(domain, plan, at=start, actor=SIMULATED_OPS).state
-    window = HealthWindow(timedelta(hours=plan.gates.window_hours), bucket=timedelta(minutes=15))
-    last_hour: deque[tuple[datetime, int]] = deque()
-    hour_total = 0
-    failures, hard, complaints = _Carry(), _Carry(), _Carry()
+    own = provider_profiles or {}
+    traffic = {
+        group: _Traffic(plan, share, own.get(group, profile))
+        for group, share in (mix or {ProviderGroup.OTHER: 1.0}).items()
+    }
+    judge_groups = mix is not None
     paused_on: int | None = None
     results: list[SimulatedDay] = []
+
+    def window_counts(now: datetime) -> OutcomeCounts:
+        total = OutcomeCounts()
+        for t in traffic.values():
+            total = total + t.window.counts(now, state.health_since)
+        return total
 
     for index in range(days):
         day_no = index + 1
@@ -148,49 +287,69 @@ def simulate(
                 resume(plan, state, actor=SIMULATED_OPS, reason="list cleaned", at=day_start)
             )
             paused_on = None
-        cap = daily_capacity(plan, plan.step(state.step)) if state.sends else 0
-        if plan.window is not None and day_start.weekday() not in {
-            d.number for d in plan.window.days
-        }:
-            cap = 0
-        rate = profile.failure_rate(day_no)
-        sent = failed_today = 0
-        demand = demand_per_day if demand_per_day is not None else float("inf")
+        for hold in state.provider_holds:
+            due = resume_after_days is not None and (day_start - hold.since).days + 1 >= (
+                resume_after_days
+            )
+            if hold.paused and due:
+                state = apply(
+                    release_provider(
+                        state, hold.group, actor=SIMULATED_OPS, reason="list cleaned", at=day_start
+                    )
+                )
+        sends_today = plan.sends_on(day_start.date())
+        cap = daily_capacity(plan, plan.step(state.step)) if state.sends and sends_today else 0
+        wanted = demand.on(day_no) if demand is not None else float("inf")
+        note = ""
+        if not sends_today:
+            note = "blackout" if day_start.date() in plan.blackout_dates else "off-window"
+        elif wanted == 0:
+            note = "no demand"
+        for t in traffic.values():
+            t.sent_today = t.failed_today = 0
 
         for minute in range(24 * 60):
             now = day_start + minute * MINUTE
-            while last_hour and last_hour[0][0] <= now - timedelta(hours=1):
-                hour_total -= last_hour.popleft()[1]
+            for t in traffic.values():
+                t.roll(now)
             if minute % JUDGE_EVERY_MINUTES == 0:
-                verdict = judge(window.counts(now, state.health_since), plan.gates)
+                verdict = judge(window_counts(now), plan.gates)
                 state = apply(on_health(plan, state, verdict, at=now))
+                if judge_groups:
+                    for group, t in traffic.items():
+                        own_verdict = judge(
+                            t.window.counts(now, state.health_since), plan.gates_for(group)
+                        )
+                        state = apply(on_provider_health(plan, state, group, own_verdict, at=now))
                 if state.status is Status.PAUSED and paused_on is None:
                     paused_on = day_no
-            if not state.sends or not in_window(plan, now) or sent >= demand:
+            sent = sum(t.sent_today for t in traffic.values())
+            if not state.sends or not in_window(plan, now) or sent >= wanted:
                 continue
-            usage = Usage(last_minute=0, last_hour=hour_total, today=sent)
-            n = int(min(allowance(plan, state, now, usage, quota).total, demand - sent))
-            if n <= 0:
-                continue
-            sent += n
-            last_hour.append((now, n))
-            hour_total += n
-            failed = min(n, failures.take(n * rate))
-            complained = min(n - failed, complaints.take(n * profile.complaint_rate))
-            bounced = min(failed, hard.take(failed * profile.hard_bounce_share))
-            failed_today += failed + complained
-            for outcome, count in (
-                (Outcome.DELIVERED, n - failed - complained),
-                (Outcome.HARD_BOUNCE, bounced),
-                (Outcome.SOFT_FAILURE, failed - bounced),
-                (Outcome.COMPLAINT, complained),
-            ):
-                if count:
-                    window.add(outcome, now, count)
+            usage = Usage(
+                last_minute=0,
+                last_hour=sum(t.hour_total for t in traffic.values()),
+                today=sent,
+                provider_last_hour={g: t.hour_total for g, t in traffic.items()},
+            )
+            granted = allowance(plan, state, now, usage, quota)
+            n = min(granted.total, wanted - sent)
+            for group, t in traffic.items():
+                room = min(granted.for_provider(group), t.wanted(wanted) - t.sent_today)
+                share = t.take(n * t.share)
+                if judge_groups and group in state.held_providers:
+                    continue  # its share stays unused
+                if (count := int(min(share, room))) > 0:
+                    t.send(count, now, day_no)
 
         day_end = day_start + timedelta(days=1) - MINUTE
-        seen: OutcomeCounts = window.counts(day_end, state.health_since)
-        state = apply(on_day_end(plan, state, DayReport(sent=sent, cap=cap), at=day_end))
+        seen = window_counts(day_end)
+        verdict = judge(seen, plan.gates)
+        unhealthy = verdict.reason if verdict.level >= Level.HOLD else None
+        sent = sum(t.sent_today for t in traffic.values())
+        report = DayReport(sent=sent, cap=cap, start=day_start, unhealthy=unhealthy)
+        state = apply(on_day_end(plan, state, report, at=day_end))
+        failed = sum(t.failed_today for t in traffic.values())
         results.append(
             SimulatedDay(
                 day=day_no,
@@ -199,10 +358,14 @@ def simulate(
                 status=state.status,
                 cap=cap,
                 sent=sent,
-                failure_rate=failed_today / sent if sent else 0.0,
+                failure_rate=failed / sent if sent else 0.0,
                 window_failure_rate=seen.failure_rate,
                 window_reports=seen.total,
                 transitions=tuple(recorder.log),
+                note=note,
+                provider_sent={g.value: t.sent_today for g, t in traffic.items()}
+                if judge_groups
+                else {},
             )
         )
     return Simulation(plan, earliest_schedule(plan, start.date()), tuple(results))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
+
+from warmup.plans.model import ProviderGroup
 
 SYSTEM = "system"  # the actor for automatic transitions (day boundaries)
 HEALTH_GATE = "health-gate"  # the actor for transitions the health gates make
@@ -18,7 +20,22 @@ class Status(StrEnum):
     IDLE = "idle"  # no sending day for a while; sending is allowed
 
 
+# Held or paused: a day that meets either is not a healthy day.
+TROUBLED_STATUSES = frozenset({Status.HOLDING, Status.PAUSED})
 SENDING_STATUSES = frozenset({Status.RAMPING, Status.HOLDING, Status.COMPLETED, Status.IDLE})
+
+
+@dataclass(frozen=True)
+class ProviderHold:
+    """One provider group's traffic stopped by its own gates (or paused, until ops release it)."""
+
+    group: ProviderGroup
+    paused: bool
+    reason: str
+    since: datetime
+
+    def describe(self) -> str:
+        return f"{self.group.value} {'paused' if self.paused else 'held'}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -29,7 +46,9 @@ class DomainState:
     status: Status = Status.RAMPING
     reason: str = "new domain"
     since: datetime | None = None
+    # Consecutive healthy sending days at this step, and which days they were (for reasons).
     healthy_days_at_step: int = 0
+    streak_days: tuple[date, ...] = ()
     sending_days: int = 0
     idle_days: int = 0
     # Who put the domain on hold: the health gate releases only its own holds.
@@ -37,10 +56,22 @@ class DomainState:
     # Health is judged on reports after this moment: a resume starts a fresh window, or the
     # failures that caused the pause would pause the domain again at once.
     health_since: datetime | None = None
+    # When the domain last went into or out of a hold or pause: a day that saw either is not
+    # a healthy day, and a gate's hold is not lifted before it has lasted the plan's minimum.
+    troubled_at: datetime | None = None
+    # Provider groups whose own gates stopped their traffic; the rest keep sending.
+    provider_holds: tuple[ProviderHold, ...] = ()
 
     @property
     def sends(self) -> bool:
         return self.status in SENDING_STATUSES
+
+    @property
+    def held_providers(self) -> frozenset[ProviderGroup]:
+        return frozenset(hold.group for hold in self.provider_holds)
+
+    def provider_hold(self, group: ProviderGroup) -> ProviderHold | None:
+        return next((hold for hold in self.provider_holds if hold.group is group), None)
 
 
 @dataclass(frozen=True)

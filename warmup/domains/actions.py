@@ -14,7 +14,7 @@ from warmup.control import ops
 from warmup.control.machine import Decision
 from warmup.domains.record import DomainRecord
 from warmup.domains.store import DomainStore
-from warmup.plans.model import Plan
+from warmup.plans.model import Plan, ProviderGroup
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class OpsRequest:
     step: int = 0  # set-step only
     plan: Plan | None = None  # apply-plan only, with the YAML it was parsed from
     plan_yaml: str | None = None
+    provider: ProviderGroup | None = None  # release-provider only
 
 
 def _set_step(record: DomainRecord, request: OpsRequest) -> Decision:
@@ -35,6 +36,14 @@ def _set_step(record: DomainRecord, request: OpsRequest) -> Decision:
         actor=request.actor,
         reason=request.reason,
         at=request.at,
+    )
+
+
+def _release_provider(record: DomainRecord, request: OpsRequest) -> Decision:
+    if request.provider is None:
+        raise ValueError("release-provider needs a provider group")
+    return ops.release_provider(
+        record.state, request.provider, actor=request.actor, reason=request.reason, at=request.at
     )
 
 
@@ -57,6 +66,7 @@ ACTIONS: dict[str, Action] = {
     "release": lambda r, q: ops.release(r.plan, r.state, actor=q.actor, reason=q.reason, at=q.at),
     "pause": lambda r, q: ops.pause(r.state, actor=q.actor, reason=q.reason, at=q.at),
     "resume": lambda r, q: ops.resume(r.plan, r.state, actor=q.actor, reason=q.reason, at=q.at),
+    "release-provider": _release_provider,
     "set-step": _set_step,
     "apply-plan": _apply_plan,
 }

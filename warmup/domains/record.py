@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import cached_property
 
 from warmup.control.caps import AcsQuota, Caps, caps
-from warmup.control.state import DomainState, Status
-from warmup.plans.model import Plan
+from warmup.control.state import DomainState, ProviderHold, Status
+from warmup.plans.model import Plan, ProviderGroup
 from warmup.store.models import SendingDomain
 
 
@@ -41,6 +43,37 @@ def state_of(row: SendingDomain) -> DomainState:
         idle_days=row.idle_days,
         held_by=row.held_by,
         health_since=row.health_since,
+        streak_days=tuple(date.fromisoformat(d) for d in (row.streak_days or "").split(",") if d),
+        troubled_at=row.troubled_at,
+        provider_holds=_holds_of(row.provider_holds),
+    )
+
+
+def _holds_of(text: str | None) -> tuple[ProviderHold, ...]:
+    return tuple(
+        ProviderHold(
+            group=ProviderGroup(item["group"]),
+            paused=bool(item["paused"]),
+            reason=str(item["reason"]),
+            since=datetime.fromisoformat(item["since"]),
+        )
+        for item in json.loads(text or "[]")
+    )
+
+
+def _holds_text(holds: tuple[ProviderHold, ...]) -> str | None:
+    if not holds:
+        return None
+    return json.dumps(
+        [
+            {
+                "group": h.group.value,
+                "paused": h.paused,
+                "reason": h.reason,
+                "since": h.since.isoformat(),
+            }
+            for h in holds
+        ]
     )
 
 
@@ -56,4 +89,7 @@ def state_columns(state: DomainState) -> dict[str, object]:
         "idle_days": state.idle_days,
         "held_by": state.held_by,
         "health_since": state.health_since,
+        "streak_days": ",".join(d.isoformat() for d in state.streak_days),
+        "troubled_at": state.troubled_at,
+        "provider_holds": _holds_text(state.provider_holds),
     }

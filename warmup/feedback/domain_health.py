@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from warmup.control.health import OutcomeCounts, Verdict, judge
-from warmup.control.machine import Decision, on_health
+from warmup.control.machine import Decision, on_health, on_provider_health
 from warmup.domains.record import DomainRecord
 from warmup.domains.store import DomainStore
+from warmup.plans.model import ProviderGroup
 from warmup.store.database import Database
 from warmup.store.models import Campaign, LedgerRow
 
@@ -37,36 +38,85 @@ def window_counts(
     The gates judge the domain; a campaign's own window shows which campaign (which list)
     brings the failures, so marketing can stop it before it costs the domain its ramp.
     """
+    total = OutcomeCounts()
+    for counts in _window(database, record, now, campaign_id).values():
+        total = total + counts
+    return total
+
+
+def provider_window_counts(
+    database: Database, record: DomainRecord, now: datetime
+) -> dict[ProviderGroup, OutcomeCounts]:
+    """The domain's health window per provider group of the recipients (groups with reports)."""
+    return _window(database, record, now)
+
+
+def _window(
+    database: Database, record: DomainRecord, now: datetime, campaign_id: int | None = None
+) -> dict[ProviderGroup, OutcomeCounts]:
     since = now - timedelta(hours=record.plan.gates.window_hours)
     if record.state.health_since is not None:
         since = max(since, record.state.health_since)
     query = (
-        select(LedgerRow.outcome, func.count())
+        select(LedgerRow.provider, LedgerRow.outcome, func.count())
         .join(Campaign, Campaign.id == LedgerRow.campaign_id)
         .where(
             Campaign.domain_id == record.id,
             LedgerRow.outcome_at >= since,
             LedgerRow.outcome_at <= now,
         )
-        .group_by(LedgerRow.outcome)
+        .group_by(LedgerRow.provider, LedgerRow.outcome)
     )
     if campaign_id is not None:
         query = query.where(LedgerRow.campaign_id == campaign_id)
-    counts: dict[str, int] = {}
+    counts: dict[ProviderGroup, dict[str, int]] = {}
     with database.session() as session:
-        for outcome, n in session.execute(query).all():
+        for provider, outcome, n in session.execute(query).all():
             key = HEALTH_CLASS.get(str(outcome))
-            if key is not None:
-                counts[key] = counts.get(key, 0) + int(n)
-    return OutcomeCounts(**counts)
+            if key is None:
+                continue
+            group = counts.setdefault(_group(provider), {})
+            group[key] = group.get(key, 0) + int(n)
+    return {group: OutcomeCounts(**c) for group, c in counts.items()}
+
+
+def _group(provider: str) -> ProviderGroup:
+    try:
+        return ProviderGroup(provider)
+    except ValueError:
+        return ProviderGroup.OTHER
+
+
+def window_verdict(database: Database, record: DomainRecord, now: datetime) -> Verdict:
+    """What the domain's gates say of its window ending at ``now``."""
+    return judge(window_counts(database, record, now), record.plan.gates)
 
 
 def judge_domain(database: Database, domain: str, now: datetime) -> tuple[Verdict, Decision]:
-    """Judge the domain's window and apply the verdict (hold, pause, release) in the store."""
+    """Judge the domain's window and apply the verdict (hold, pause, release) in the store;
+    then each provider group's own window by its own gates (hold, pause, release of that
+    group's traffic only)."""
     domains = DomainStore(database)
     record = domains.get(domain)
-    verdict = judge(window_counts(database, record, now), record.plan.gates)
-    decision = domains.transition(
-        domain, lambda current: on_health(current.plan, current.state, verdict, at=now)
-    )
-    return verdict, decision
+    by_group = provider_window_counts(database, record, now)
+    total = OutcomeCounts()
+    for counts in by_group.values():
+        total = total + counts
+    verdict = judge(total, record.plan.gates)
+    # A held group sends nothing, so its window only empties: it is judged on what is left
+    # (nothing at all, once its failures have aged out).
+    groups = set(by_group) | record.state.held_providers
+    verdicts = {
+        group: judge(by_group.get(group, OutcomeCounts()), record.plan.gates_for(group))
+        for group in sorted(groups)
+    }
+
+    def decide(current: DomainRecord) -> Decision:
+        decision = on_health(current.plan, current.state, verdict, at=now)
+        for group, own in verdicts.items():
+            decision = decision.then(
+                on_provider_health(current.plan, decision.state, group, own, at=now)
+            )
+        return decision
+
+    return verdict, domains.transition(domain, decide)

@@ -18,7 +18,15 @@ from warmup.control.health import Level, Verdict
 from warmup.store.database import Database
 
 log = logging.getLogger("warmup.notify")
-TOLD = ("hold", "pause", "resume", "release")
+TOLD = (
+    "hold",
+    "pause",
+    "resume",
+    "release",
+    "provider-hold",
+    "provider-pause",
+    "provider-release",
+)
 Post = Callable[..., Any]
 
 

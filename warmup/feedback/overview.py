@@ -10,9 +10,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from warmup.control.allowance import day_start
-from warmup.control.health import OutcomeCounts, Verdict, judge
+from warmup.control.health import OutcomeCounts, Verdict
 from warmup.domains.record import DomainRecord
-from warmup.feedback.domain_health import HEALTH_CLASS, window_counts
+from warmup.feedback.domain_health import HEALTH_CLASS, window_verdict
 from warmup.ledger.store import LedgerStore
 from warmup.plans.schedule import daily_capacity, earliest_schedule
 from warmup.store.database import Database
@@ -50,7 +50,7 @@ def overview(database: Database, record: DomainRecord, now: datetime) -> DomainO
         cap_today=daily_capacity(record.plan, record.plan.step(record.state.step)),
         sent_today=ledger.accepted_since(record.id, day_start(record.plan, now)),
         in_flight=ledger.in_flight(record.id),
-        verdict=judge(window_counts(database, record, now), record.plan.gates),
+        verdict=window_verdict(database, record, now),
     )
 
 

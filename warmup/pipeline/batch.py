@@ -106,6 +106,11 @@ class BatchContext:
         return timedelta(seconds=min(MAX_LEASE_SAFETY, self.lease_seconds / 5))
 
 
+def _held(record: DomainRecord) -> dict[str, str]:
+    """Provider groups (by value, as rows name them) that their own gates stopped → why."""
+    return {hold.group.value: hold.describe() for hold in record.state.provider_holds}
+
+
 class BatchRunner:
     def __init__(self, context: BatchContext, batch: Batch) -> None:
         self._c = context
@@ -170,8 +175,14 @@ class BatchRunner:
         c = self._c
         record = c.record_for(self._batch.domain)
         candidates = [pending.popleft() for _ in range(min(room, len(pending)))]
+        held = _held(record)
         by_provider: dict[str, list[WorkItem]] = {}
         for item in candidates:
+            if item.provider in held:
+                # Its provider group's own gates stopped it since the claim: not sent, given
+                # back for when the group is released.
+                self._finish(SendResult(item.id, LedgerState.PENDING, 0, error=held[item.provider]))
+                continue
             by_provider.setdefault(item.provider, []).append(item)
         granted: list[WorkItem] = []
         waiting: list[WorkItem] = []
@@ -250,6 +261,9 @@ class BatchRunner:
             if reason is not None:
                 raise GiveBack(reason)
             record = c.record_for(self._batch.domain)
+            stopped = _held(record).get(item.provider)
+            if stopped is not None:
+                raise GiveBack(stopped)
             grant = c.limiter.acquire(
                 send_limits(record, item.provider, c.scope, c.margin),
                 1,

@@ -3,7 +3,8 @@
 - expired leases go back to ``pending`` (a killed worker, a lost queue);
 - running campaigns with nothing left to send are completed;
 - each domain's finished local days are closed: the controller counts the day (sent versus its
-  cap) and advances, marks idle or re-warms.
+  cap, whether a hold or pause touched it, whether its rates ended below every hold line) and
+  advances, marks idle or re-warms.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 
 from warmup.campaigns.store import CampaignStore
 from warmup.clock import Clock
+from warmup.control.health import Level, Verdict
 from warmup.control.machine import DayReport, Decision, on_day_end
 from warmup.control.state import Transition
 from warmup.domains.record import DomainRecord
@@ -21,6 +23,9 @@ from warmup.domains.store import DomainStore
 from warmup.ledger.store import LedgerStore
 from warmup.pipeline.outcome_poll import PollReport, StatusPoller
 from warmup.plans.schedule import daily_capacity
+
+# The gates' verdict on a domain's window ending at a moment (for "was the day's end healthy").
+Judge = Callable[[DomainRecord, datetime], Verdict]
 
 
 @dataclass
@@ -45,7 +50,9 @@ class Reconciler:
         ledger: LedgerStore,
         clock: Clock,
         poller: StatusPoller | None = None,
+        judge: Judge | None = None,
     ) -> None:
+        self._judge = judge
         self._domains = domains
         self._campaigns = campaigns
         self._ledger = ledger
@@ -84,12 +91,14 @@ class Reconciler:
     def _day_end(self, record: DomainRecord, day: date) -> Callable[[DomainRecord], Decision]:
         start, end = _day_bounds(record, day)
         sent = self._ledger.accepted_since(record.id, start, end)
+        verdict = self._judge(record, end) if self._judge is not None else None
+        unhealthy = verdict.reason if verdict is not None and verdict.level >= Level.HOLD else None
 
         def decide(current: DomainRecord) -> Decision:
             plan = current.plan
-            window = {d.number for d in plan.window.days} if plan.window else set(range(7))
-            sends_that_day = current.state.sends and day.weekday() in window
+            sends_that_day = current.state.sends and plan.sends_on(day)
             cap = daily_capacity(plan, plan.step(current.state.step)) if sends_that_day else 0
-            return on_day_end(plan, current.state, DayReport(sent=sent, cap=cap), at=end)
+            report = DayReport(sent=sent, cap=cap, start=start, unhealthy=unhealthy)
+            return on_day_end(plan, current.state, report, at=end)
 
         return decide

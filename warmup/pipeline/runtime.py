@@ -22,7 +22,7 @@ from warmup.control.state import Transition
 from warmup.domains.record import DomainRecord
 from warmup.domains.store import DomainStore
 from warmup.errors import ConfigError, SendError, ThrottledError
-from warmup.feedback.domain_health import judge_domain
+from warmup.feedback.domain_health import judge_domain, window_verdict
 from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.notify import Notifier
 from warmup.ledger.outcomes import AcsAnswer, DoubtfulRows, OutcomeFallback
@@ -110,7 +110,14 @@ class Runtime:
             doubtful=DoubtfulRows(self.database),
             lookup=self.lookup_operations,
         )
-        return Reconciler(self.domains, self.campaigns, self.ledger, self.clock, poller)
+        return Reconciler(
+            self.domains,
+            self.campaigns,
+            self.ledger,
+            self.clock,
+            poller,
+            judge=lambda record, at: window_verdict(self.database, record, at),
+        )
 
     async def _statuses(self, message_ids: list[str]) -> dict[str, tuple[str, str | None]]:
         await self._sender_on_loop()

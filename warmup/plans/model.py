@@ -8,7 +8,7 @@ percentages (``"1%"``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import time
+from datetime import date, time
 from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -62,6 +62,7 @@ def _clock_time(value: Any) -> Any:
 # Caps above what ACS grants the largest senders (about 2 million an hour), with room to spare.
 MAX_CAP = 100_000_000
 MAX_STEPS = 100
+MAX_BLACKOUT_DATES = 1000
 Rate = Annotated[float, BeforeValidator(_percent), Field(ge=0.0, le=1.0)]
 Fraction = Annotated[float, BeforeValidator(_not_a_flag)]
 Count = Annotated[int, Field(ge=1, le=MAX_CAP, strict=True)]
@@ -95,18 +96,34 @@ class Advance(Strict):
     min_fraction_of_cap: Annotated[Fraction, Field(gt=0.0, le=1.0)] = 0.5
 
 
+# Without a release line, a hold is lifted once the rate is below this share of the hold line:
+# a rate sitting on the line must not hold and release the domain every few minutes.
+RELEASE_SHARE_OF_HOLD = 0.8
+
+
 class Threshold(Strict):
     hold: Rate
     pause: Rate
+    # A hold is released only below this rate (default: 0.8 × hold).
+    release: Rate | None = None
     # Reports needed before this gate decides (default: the gates' min_sample). A 0.1 % gate
     # needs about 1,000: below that, a single complaint reads as a rate above it.
     min_sample: Annotated[Whole, Field(ge=1, le=MAX_CAP)] | None = None
 
     @model_validator(mode="after")
-    def _hold_below_pause(self) -> Threshold:
+    def _ordered(self) -> Threshold:
         if self.hold >= self.pause:
             raise ValueError(f"hold ({self.hold:.2%}) must be below pause ({self.pause:.2%})")
+        if self.release is not None and self.release >= self.hold:
+            raise ValueError(
+                f"release ({self.release:.2%}) must be below hold ({self.hold:.2%}), "
+                "or a rate on the line would hold and release in turn"
+            )
         return self
+
+    @property
+    def release_line(self) -> float:
+        return self.release if self.release is not None else self.hold * RELEASE_SHARE_OF_HOLD
 
 
 class Gates(Strict):
@@ -120,6 +137,19 @@ class Gates(Strict):
     hard_bounce_rate: Threshold = Threshold(hold=0.01, pause=0.02)
     # Gmail: keep spam complaints under 0.10 %, never reach 0.30 %.
     complaint_rate: Threshold = Threshold(hold=0.001, pause=0.003, min_sample=1000)
+    # A hold the gates made lasts at least this long, however fast the rates recover.
+    min_hold_minutes: Annotated[Whole, Field(ge=0, le=7 * 24 * 60)] = 60
+
+
+class ProviderGates(Strict):
+    """A provider group's own gates, judged on its own reports: a field left out is the
+    domain's. A group's hold or pause stops that group's traffic only."""
+
+    min_sample: Annotated[Whole, Field(ge=1, le=MAX_CAP)] | None = None
+    failure_rate: Threshold | None = None
+    hard_bounce_rate: Threshold | None = None
+    complaint_rate: Threshold | None = None
+    min_hold_minutes: Annotated[Whole, Field(ge=0, le=7 * 24 * 60)] | None = None
 
 
 class Resume(Strict):
@@ -197,6 +227,14 @@ class Plan(Strict):
     window: SendingWindow | None = None
     # Each provider group may take at most this share of the hourly cap.
     providers: dict[ProviderGroup, Rate] | None = None
+    # Gates per provider group (gmail, microsoft, yahoo, other); a group not named, and any
+    # field a group leaves out, takes the domain's gates.
+    provider_gates: dict[ProviderGroup, ProviderGates] = Field(default_factory=dict)
+    # Days with no sending at all (holidays: low engagement, more complaints). They count as
+    # non-sending days: they neither advance the ramp nor break a healthy streak.
+    blackout_dates: frozenset[date] = Field(
+        default_factory=frozenset, max_length=MAX_BLACKOUT_DATES
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -219,6 +257,20 @@ class Plan(Strict):
 
     def step(self, index: int) -> Step:
         return self.steps[max(0, min(index, self.last_step))]
+
+    def gates_for(self, group: ProviderGroup) -> Gates:
+        """The gates a provider group's own reports are judged by."""
+        own = self.provider_gates.get(group)
+        if own is None:
+            return self.gates
+        overrides = {k: getattr(own, k) for k in own.model_fields_set}
+        return self.gates.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+    def sends_on(self, day: date) -> bool:
+        """Whether the plan lets the domain send on this calendar day (its timezone's date):
+        one of the window's weekdays, and not a blackout date."""
+        weekdays = {d.number for d in self.window.days} if self.window else set(range(7))
+        return day.weekday() in weekdays and day not in self.blackout_dates
 
 
 MAX_GROWTH = 2.0

@@ -23,11 +23,11 @@ from warmup.plans.model import (
 
 
 def sending_dates(plan: Plan, start: date) -> Iterator[date]:
-    """Calendar dates from ``start`` on which the plan's window lets the domain send."""
-    allowed = {day.number for day in plan.window.days} if plan.window else set(range(7))
+    """Calendar dates from ``start`` on which the plan lets the domain send (its window's
+    weekdays, blackout dates left out)."""
     day = start
     while True:
-        if day.weekday() in allowed:
+        if plan.sends_on(day):
             yield day
         day += timedelta(days=1)
 
@@ -100,8 +100,7 @@ class Schedule:
 
     def planned_cap(self, on: date) -> int:
         """The daily capacity the earliest schedule gives on a calendar day (0 off-window)."""
-        allowed = {d.number for d in self.plan.window.days} if self.plan.window else set(range(7))
-        if on < self.rows[0].reached_on or on.weekday() not in allowed:
+        if on < self.rows[0].reached_on or not self.plan.sends_on(on):
             return 0
         current = [row for row in self.rows if row.reached_on <= on][-1]
         return daily_capacity(self.plan, current.step)

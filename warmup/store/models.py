@@ -70,6 +70,11 @@ class SendingDomain(Base):
     reason: Mapped[str] = mapped_column(Text)
     since: Mapped[datetime | None]
     healthy_days_at_step: Mapped[int] = mapped_column(Integer, default=0)
+    # The streak's days, ISO dates separated by commas (for the reason that names them).
+    streak_days: Mapped[str | None] = mapped_column(String(400))
+    troubled_at: Mapped[datetime | None]
+    # Provider groups stopped by their own gates: a JSON list of {group, paused, reason, since}.
+    provider_holds: Mapped[str | None] = mapped_column(Text)
     sending_days: Mapped[int] = mapped_column(Integer, default=0)
     idle_days: Mapped[int] = mapped_column(Integer, default=0)
     held_by: Mapped[str | None] = mapped_column(String(200))

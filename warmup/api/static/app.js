@@ -144,6 +144,12 @@ function domainCard(detail) {
       `${num(detail.health.reports)} reports`)),
   ));
   card.append(el("p", { class: "reason" }, `Why: ${detail.reason}`));
+  for (const hold of detail.provider_holds || []) {
+    // One provider group stopped by its own gates; the others keep sending.
+    card.append(el("p", { class: "reason provider-hold", "data-provider": hold.provider },
+      `${hold.provider} ${hold.paused ? "paused" : "held"} since ` +
+      `${new Date(hold.since).toLocaleString()}: ${hold.reason}`));
+  }
   card.append(chart(detail), legend());
   if (detail.status === "paused" && me.may.includes("ops")) card.append(resumeForm(detail));
   return card;
