@@ -1,9 +1,6 @@
 """Issue 6's loop as a user sees it: the emulator's reports reach the running API, show in the
 campaign report, and a bounce spike pauses the domain, after which nothing more is sent."""
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +12,7 @@ import pytest
 import uvicorn
 from pydantic import SecretStr
 
+from tests.cli import cli, url_of
 from tests.deployment import free_port
 from tests.pipeline_world import DOMAIN, World, world
 from warmup.api.app import create_app
@@ -102,18 +100,7 @@ def test_reports_flow_in_and_a_bounce_spike_pauses_the_domain(
         assert w.emulator.stats()["accepted"] == sent_at_pause
         assert sent_at_pause < 5000
 
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")},
-            "WARMUP_DATABASE_URL": str(w.database.engine.url.render_as_string(hide_password=False)),
-            "COLUMNS": "250",
-        }
-        status = subprocess.run(
-            [sys.executable, "-m", "warmup", "domain", "status", DOMAIN],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        status = cli(url_of(w.database), "domain", "status", DOMAIN)
         assert status.returncode == 0, status.stderr
         assert "paused" in status.stdout
         assert "≥ pause 2 %" in status.stdout

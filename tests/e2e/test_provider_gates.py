@@ -2,15 +2,13 @@
 running API's webhook, Gmail's own failure rate holds Gmail alone, and from then on no Gmail
 recipient is sent while Microsoft and other traffic goes on."""
 
-import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from tests.cli import cli, url_of
 from tests.e2e.test_feedback_loop import api_server, step
 from tests.pipeline_world import DOMAIN, world
 from warmup.control.state import Status
@@ -87,28 +85,12 @@ def test_a_gmail_spike_holds_gmail_alone_and_no_gmail_recipient_is_sent_while_he
         assert after["example.org"] > at_hold["example.org"]
         assert w.domains.get(DOMAIN).state.held_providers == {ProviderGroup.GMAIL}
 
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")},
-            "WARMUP_DATABASE_URL": str(w.database.engine.url.render_as_string(hide_password=False)),
-            "COLUMNS": "250",
-        }
-        shown = subprocess.run(
-            [sys.executable, "-m", "warmup", "domain", "status", DOMAIN],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        url = url_of(w.database)
+        shown = cli(url, "domain", "status", DOMAIN)
         assert shown.returncode == 0, shown.stderr
         assert "gmail held: failure rate" in shown.stdout
         assert "provider-hold by health-gate: gmail: failure rate" in shown.stdout
-        released = subprocess.run(
-            [sys.executable, "-m", "warmup", "domain", "release", DOMAIN, "--provider", "gmail"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        released = cli(url, "domain", "release", DOMAIN, "--provider", "gmail")
         assert released.returncode == 0, released.stderr
         assert not w.domains.get(DOMAIN).state.provider_holds
         for _ in range(10):

@@ -1,30 +1,17 @@
 """`warmup feedback import` (Log Analytics) and `warmup domain report`, on SQLite and PostgreSQL."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
+from tests.cli import cli
 from tests.pipeline_world import DOMAIN, world
 from warmup.feedback.log_analytics import read_rows, to_report
 from warmup.store.models import LedgerRow
 
 pytestmark = pytest.mark.integration
-
-
-def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")},
-        "WARMUP_DATABASE_URL": database_url,
-        "COLUMNS": "250",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "warmup", *args], env=env, capture_output=True, text=True, timeout=60
-    )
 
 
 def test_log_analytics_export_sets_outcomes_and_the_report_reads_them(

@@ -20,6 +20,7 @@ from warmup.control.machine import (
     on_day_end,
     on_health,
     on_provider_health,
+    on_readings,
 )
 from warmup.control.ops import release_provider
 from warmup.control.simulate import DemandSchedule, FailureProfile, simulate
@@ -359,3 +360,26 @@ def test_the_simulator_holds_gmail_alone_when_only_gmail_fails() -> None:
     assert "pause" not in actions
     first = result.days[0]
     assert first.provider_sent["gmail"] < first.provider_sent["microsoft"]
+
+
+def test_while_the_domain_breaches_its_own_gates_no_provider_group_is_stopped_on_top() -> None:
+    # One group carries all the mail: its hold would stop sending before the domain could
+    # reach its pause line. The domain's gates decide for everyone instead.
+    state = new_domain("d.example", SHARED, at=T0, actor="ops").state
+    reading = judge(failures(0.015), SHARED.gates)
+    held = on_readings(SHARED, state, reading, {ProviderGroup.OTHER: reading}, at=T0)
+    assert held.state.status is Status.HOLDING
+    assert held.state.provider_holds == ()
+    paused = on_readings(
+        SHARED,
+        held.state,
+        judge(failures(0.03), SHARED.gates),
+        {ProviderGroup.OTHER: reading},
+        at=T0,
+    )
+    assert paused.state.status is Status.PAUSED
+    # Trouble only one group has: that group alone is stopped.
+    healthy = judge(failures(0.004), SHARED.gates)
+    gmail_only = on_readings(SHARED, state, healthy, {ProviderGroup.GMAIL: reading}, at=T0)
+    assert gmail_only.state.status is Status.RAMPING
+    assert gmail_only.state.held_providers == {ProviderGroup.GMAIL}

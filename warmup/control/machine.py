@@ -12,6 +12,7 @@ Every function is pure: it takes the plan, the state and the time, and returns a
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -149,14 +150,45 @@ def on_health(plan: Plan, state: DomainState, verdict: Verdict, *, at: datetime)
     return Decision(state)
 
 
+def on_readings(
+    plan: Plan,
+    state: DomainState,
+    verdict: Verdict,
+    by_group: Mapping[ProviderGroup, Verdict],
+    *,
+    at: datetime,
+) -> Decision:
+    """The domain's reading, then each provider group's own. Provider gates are for trouble
+    only one group has: while the domain's own gates are at hold or beyond, they decide for
+    everyone, and no group is stopped on top (with one group carrying most of the mail, its
+    hold would otherwise stop all sending before the domain could reach its pause line)."""
+    decision = on_health(plan, state, verdict, at=at)
+    domain_breached = verdict.level >= Level.HOLD
+    for group, own in sorted(by_group.items()):
+        decision = decision.then(
+            on_provider_health(
+                plan, decision.state, group, own, at=at, may_stop=not domain_breached
+            )
+        )
+    return decision
+
+
 def on_provider_health(
-    plan: Plan, state: DomainState, group: ProviderGroup, verdict: Verdict, *, at: datetime
+    plan: Plan,
+    state: DomainState,
+    group: ProviderGroup,
+    verdict: Verdict,
+    *,
+    at: datetime,
+    may_stop: bool = True,
 ) -> Decision:
     """What a provider group's own reading does: stop its traffic (hold, or pause until ops
     release it), lift its own hold, or nothing. The other groups keep sending."""
     if state.status is Status.PAUSED:
         return Decision(state)  # nothing is sent anyway; ops' resume starts afresh
     current = state.provider_hold(group)
+    if not may_stop:
+        verdict = replace(verdict, level=min(verdict.level, Level.WARN))
     if verdict.level is Level.PAUSE and (current is None or not current.paused):
         return provider_move(state, group, "pause", verdict.reason, at, paused=True)
     if verdict.level is Level.HOLD and current is None:

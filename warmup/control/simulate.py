@@ -21,8 +21,7 @@ from warmup.control.machine import (
     Decision,
     new_domain,
     on_day_end,
-    on_health,
-    on_provider_health,
+    on_readings,
 )
 from warmup.control.ops import release_provider, resume
 from warmup.control.state import DomainState, Status, Transition
@@ -314,13 +313,12 @@ def simulate(
                 t.roll(now)
             if minute % JUDGE_EVERY_MINUTES == 0:
                 verdict = judge(window_counts(now), plan.gates)
-                state = apply(on_health(plan, state, verdict, at=now))
-                if judge_groups:
-                    for group, t in traffic.items():
-                        own_verdict = judge(
-                            t.window.counts(now, state.health_since), plan.gates_for(group)
-                        )
-                        state = apply(on_provider_health(plan, state, group, own_verdict, at=now))
+                by_group = {
+                    group: judge(t.window.counts(now, state.health_since), plan.gates_for(group))
+                    for group, t in traffic.items()
+                    if judge_groups
+                }
+                state = apply(on_readings(plan, state, verdict, by_group, at=now))
                 if state.status is Status.PAUSED and paused_on is None:
                     paused_on = day_no
             sent = sum(t.sent_today for t in traffic.values())

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from warmup.control.health import OutcomeCounts, Verdict, judge
-from warmup.control.machine import Decision, on_health, on_provider_health
+from warmup.control.machine import Decision, on_readings
 from warmup.domains.record import DomainRecord
 from warmup.domains.store import DomainStore
 from warmup.plans.model import ProviderGroup
@@ -112,11 +112,6 @@ def judge_domain(database: Database, domain: str, now: datetime) -> tuple[Verdic
     }
 
     def decide(current: DomainRecord) -> Decision:
-        decision = on_health(current.plan, current.state, verdict, at=now)
-        for group, own in verdicts.items():
-            decision = decision.then(
-                on_provider_health(current.plan, decision.state, group, own, at=now)
-            )
-        return decision
+        return on_readings(current.plan, current.state, verdict, verdicts, at=now)
 
     return verdict, domains.transition(domain, decide)

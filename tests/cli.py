@@ -1,0 +1,26 @@
+"""Run the ``warmup`` CLI as a user would: a subprocess against one database, no other
+``WARMUP_*`` settings from the environment, and a wide terminal so tables do not wrap."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from warmup.store.database import Database
+
+
+def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")},
+        "WARMUP_DATABASE_URL": database_url,
+        "COLUMNS": "250",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "warmup", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def url_of(database: Database) -> str:
+    """The URL of an open database, password included, for a CLI subprocess."""
+    return str(database.engine.url.render_as_string(hide_password=False))
