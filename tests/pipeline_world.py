@@ -45,6 +45,23 @@ class World:
     emulator: EmulatorServer
     runtime: Runtime
     recipients: int
+    limiter_prefix: str = ""
+
+    def lose_limiter_state(self) -> None:
+        """What a Redis restart without persistence does to the limiter: every key gone."""
+        client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+        for key in client.scan_iter(f"{self.limiter_prefix}*"):
+            client.delete(key)
+        client.close()
+
+    def send_until_quiet(self, rounds: int = 3) -> None:
+        """Dispatch and run batches until ``rounds`` ticks in a row claim nothing."""
+        quiet = 0
+        while quiet < rounds:
+            batches = self.runtime.dispatch()
+            quiet = 0 if batches else quiet + 1
+            for batch in batches:
+                self.runtime.run_batch(batch.to_message())
 
     @property
     def domains(self) -> DomainStore:
@@ -168,7 +185,7 @@ def world(
         )
         runtime = Runtime(settings, limiter=RedisLimiter(client, prefix), clock=clock)
         try:
-            yield World(database, server, runtime, recipients)
+            yield World(database, server, runtime, recipients, prefix)
         finally:
             runtime.close()
             for key in client.scan_iter(f"{prefix}*"):

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import emulator_config
 from tests.deployment import Celery, RedisServer, running_celery, service_environment
-from tests.pipeline_world import DOMAIN, exactly_once, seed_campaign
+from tests.pipeline_world import DOMAIN, UNBOUNDED, exactly_once, seed_campaign
 from warmup.campaigns.report import campaign_report
 from warmup.campaigns.store import CampaignStore
 from warmup.emulator.config import EmulatorConfig
@@ -62,12 +62,17 @@ class Deployment:
 
 @contextmanager
 def deployment(
-    tmp_path: Path, postgres_url: str, recipients: int, config: EmulatorConfig, **env: str
+    tmp_path: Path,
+    postgres_url: str,
+    recipients: int,
+    config: EmulatorConfig,
+    plan_yaml: str = UNBOUNDED,
+    **env: str,
 ) -> Iterator[Deployment]:
     """A seeded campaign, a Redis server of the test's own, the emulator and a Celery
     environment pointed at them (start workers and beat on ``celery``); all stopped after."""
     database = Database.connect(postgres_url)
-    seed_campaign(database, tmp_path, recipients=recipients)
+    seed_campaign(database, tmp_path, recipients=recipients, plan_yaml=plan_yaml)
     server = RedisServer(tmp_path)
     server.start()
     try:
@@ -240,3 +245,46 @@ def test_killed_workers_never_post_an_operation_id_twice(tmp_path: Path, postgre
     exactly_once(stats, 3_000)
     assert report.by_state == {"accepted": 3_000}
     assert report.adds_up
+
+
+HOURLY_CAP = 150
+CAPPED = f"""
+name: capped
+quota: {{per_minute: 100000, per_hour: 1000000, headroom: 1.0}}
+steps:
+  - {{per_hour: {HOURLY_CAP}, per_day: {HOURLY_CAP * 24}}}
+"""
+
+
+@pytest.mark.timeout(200)
+def test_after_a_redis_restart_mid_hour_the_hourly_cap_still_holds(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # Redis here keeps nothing on disk: a restart forgets every limiter window. The dispatcher
+    # rebuilds them from the ledger, so the domain does not spend its hour a second time.
+    config = emulator_config(sender_domains=[DOMAIN], latency_ms=10)
+    with deployment(tmp_path, postgres_url, 1_000, config, plan_yaml=CAPPED) as d:
+        d.celery.worker("w1", concurrency=2)
+        d.celery.beat()
+
+        def accepted_when_quiet(seconds: float) -> int:
+            deadline, last = time.monotonic() + 90, -1
+            while d.emulator.stats()["accepted"] == 0:  # the workers are still starting
+                assert time.monotonic() < deadline, d.celery.logs()
+                time.sleep(0.2)
+            since = time.monotonic()
+            while time.monotonic() - since < seconds:
+                assert time.monotonic() < deadline, d.celery.logs()
+                now = d.emulator.stats()["accepted"]
+                if now != last:
+                    last, since = now, time.monotonic()
+                time.sleep(0.2)
+            return last
+
+        assert accepted_when_quiet(4) == HOURLY_CAP
+        d.redis.restart()
+        assert accepted_when_quiet(8) == HOURLY_CAP  # the hour is still spent
+        stats = d.emulator.stats()
+        assert stats["max_accepted_in_any_hour"] == HOURLY_CAP
+        log = (tmp_path / "w1.log").read_text(errors="replace")
+        assert "the limiter's windows were lost" in log

@@ -177,3 +177,29 @@ def test_concurrent_throttles_keep_the_latest_deadline(
     assert held.throttled
     assert held.retry_after == pytest.approx(60.0, abs=1.0)
     assert limiters[0].throttle_counts() == {"acs": 8}
+
+
+def test_restored_windows_count_against_the_limit(limiter: Limiter) -> None:
+    hour = Limit("dom:h", limit=10, window=3600, buckets=120)
+    now = 10_000.0
+    # Seven sends in the last hour, as the ledger remembers them, and one long gone.
+    counts = {hour: {hour.bucket(now - 600): 4, hour.bucket(now - 30): 3}}
+    assert limiter.restore(counts)
+    assert limiter.used(hour, now) == 7
+    assert limiter.acquire([hour], 5, now=now, scope="s").granted == 3
+
+
+def test_a_redis_that_lost_its_windows_is_restored_once(
+    redis_client: tuple[redis.Redis, str],
+) -> None:
+    client, prefix = redis_client
+    first, second = RedisLimiter(client, prefix), RedisLimiter(client, prefix)
+    hour = Limit("dom:h", limit=10, window=3600, buckets=120)
+    assert not first.restored()  # a fresh (or restarted) Redis: nothing counted is its own
+    counts = {hour: {hour.bucket(5_000.0): 6}}
+    assert first.restore(counts)
+    assert not second.restore(counts)  # another dispatcher got there first: not added twice
+    assert second.restored()
+    assert second.used(hour, 5_000.0) == 6
+    client.delete(f"{prefix}restored", f"{prefix}dom:h")  # what a restart without persistence does
+    assert not first.restored()

@@ -162,3 +162,25 @@ def test_late_outcomes_are_polled_within_a_budget_then_called_unknown(
         )
         with w.database.session() as session:
             assert session.scalar(select(func.count()).where(LedgerRow.outcome.is_(None))) == 0
+
+
+CAPPED = """
+name: capped
+quota: {per_minute: 1000, per_hour: 100000, headroom: 1.0}
+steps:
+  - {per_hour: 60, per_day: 1000}
+"""
+
+
+def test_after_redis_loses_the_windows_the_hourly_cap_still_holds(
+    database_url: str, tmp_path: Path
+) -> None:
+    with world(database_url, tmp_path, recipients=200, plan_yaml=CAPPED) as w:
+        w.send_until_quiet()
+        assert w.emulator.stats()["accepted"] == 60  # the hour's cap, spent
+        w.lose_limiter_state()
+        assert not w.runtime.limiter.restored()
+        w.send_until_quiet()
+        # Rebuilt from the ledger on the next tick: the hour is still spent.
+        assert w.runtime.limiter.restored()
+        assert w.emulator.stats()["accepted"] == 60

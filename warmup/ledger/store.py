@@ -239,6 +239,26 @@ class LedgerStore:
         with self._db.session() as session:
             return int(session.scalar(query) or 0)
 
+    def posted_since(self, domain_id: int, since: datetime) -> list[tuple[str, datetime]]:
+        """(provider group, when) of each of the domain's rows posted to ACS since ``since``:
+        accepted (when accepted), or whose request may be out (``sending``, ``verifying``:
+        when last changed). What the limiter's windows counted, to rebuild them from."""
+        when = func.coalesce(LedgerRow.accepted_at, LedgerRow.updated_at)
+        may_be_out = [LedgerState.SENDING.value, LedgerState.VERIFYING.value]
+        query = (
+            select(LedgerRow.provider, when)
+            .join(Campaign, Campaign.id == LedgerRow.campaign_id)
+            .where(
+                Campaign.domain_id == domain_id,
+                or_(
+                    LedgerRow.accepted_at >= since,
+                    and_(LedgerRow.state.in_(may_be_out), LedgerRow.updated_at >= since),
+                ),
+            )
+        )
+        with self._db.session() as session:
+            return [(str(provider), at) for provider, at in session.execute(query)]
+
     def accepted_since(self, domain_id: int, since: datetime, until: datetime | None = None) -> int:
         query = (
             select(func.count())

@@ -30,6 +30,7 @@ from warmup.ledger.store import LedgerStore
 from warmup.pipeline.batch import BatchContext, BatchReport, BatchRunner
 from warmup.pipeline.dispatch import Batch, DispatchConfig, Dispatcher
 from warmup.pipeline.gate import Gate
+from warmup.pipeline.limiter_restore import restore_if_lost
 from warmup.pipeline.outcome_poll import StatusPoller
 from warmup.pipeline.reconcile import Reconciler, ReconcileReport
 from warmup.ratelimit.base import Limiter
@@ -222,6 +223,14 @@ class Runtime:
         return asdict(future.result())
 
     def dispatch(self, fence: int | None = None) -> list[Batch]:
+        restore_if_lost(
+            self.limiter,
+            self.domains.all,
+            self.ledger,
+            self.scope,
+            self.settings.limiter_margin_seconds,
+            self.clock.now(),
+        )
         return self.dispatcher().tick(fence).batches
 
     def reconcile(self) -> ReconcileReport:

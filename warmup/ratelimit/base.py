@@ -17,6 +17,7 @@ send would hold two million entries an hour at ACS's top quota).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -77,5 +78,13 @@ class Limiter(Protocol):
 
     def used(self, limit: Limit, now: float) -> int:
         """Permits counted against ``limit`` at ``now`` (what the next grant would see)."""
+
+    def restored(self) -> bool:
+        """Whether the windows are this limiter's own: ``False`` on a store that lost them
+        (a Redis restarted without persistence), until :meth:`restore` puts them back."""
+
+    def restore(self, counts: Mapping[Limit, Mapping[int, int]]) -> bool:
+        """Add what was sent before the loss (bucket index → permits) to each limit's window,
+        once, whoever calls: ``True`` for the call that did."""
 
     def close(self) -> None: ...

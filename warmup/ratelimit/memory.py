@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Mapping
 
 from warmup.ratelimit.base import Grant, Limit, count_buckets
 
@@ -61,6 +62,17 @@ class InMemoryLimiter:
     def used(self, limit: Limit, now: float) -> int:
         with self._lock:
             return self._count(limit, now)[0]
+
+    def restored(self) -> bool:
+        return True  # a process's own memory is never lost without the process
+
+    def restore(self, counts: Mapping[Limit, Mapping[int, int]]) -> bool:
+        with self._lock:
+            for limit, buckets in counts.items():
+                own = self._buckets[limit.key]
+                for index, n in buckets.items():
+                    own[index] = own.get(index, 0) + n
+        return True
 
     def close(self) -> None:
         pass

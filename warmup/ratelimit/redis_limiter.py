@@ -11,6 +11,9 @@ share one window. The caller's clock is used only for accelerated demo and test 
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any, cast
 
@@ -25,6 +28,8 @@ def _script(name: str) -> str:
 
 ACQUIRE = _script("acquire.lua")
 THROTTLE = _script("throttle.lua")
+RESTORE = _script("restore.lua")
+RESTORED = "restored"  # the marker key, under the prefix
 
 
 class RedisLimiter:
@@ -36,6 +41,7 @@ class RedisLimiter:
         self._server_time = server_time
         self._acquire = client.register_script(ACQUIRE)
         self._throttle = client.register_script(THROTTLE)
+        self._restore = client.register_script(RESTORE)
 
     @classmethod
     def from_url(
@@ -79,6 +85,17 @@ class RedisLimiter:
         raw = cast(dict[bytes, bytes], self._redis.hgetall(self._key(limit.key)))
         buckets = {int(index): int(count) for index, count in raw.items()}
         return count_buckets(limit, buckets, now)[0]
+
+    def restored(self) -> bool:
+        return bool(self._redis.exists(self._key(RESTORED)))
+
+    def restore(self, counts: Mapping[Limit, Mapping[int, int]]) -> bool:
+        limits = list(counts)
+        keys = [self._key(RESTORED), *(self._key(limit.key) for limit in limits)]
+        ttls = [math.ceil((limit.span + 1) * limit.bucket_size * 1000) for limit in limits]
+        # JSON objects need string keys.
+        windows = [json.dumps({str(i): n for i, n in counts[limit].items()}) for limit in limits]
+        return bool(self._restore(keys=keys, args=[*ttls, *windows]))
 
     def close(self) -> None:
         self._redis.close()
