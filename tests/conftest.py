@@ -67,8 +67,10 @@ POSTGRES_URL = os.environ.get(
 )
 
 
-def postgres_schema_url() -> Iterator[str]:
-    """A URL whose connections use a fresh schema of their own, dropped afterwards.
+def postgres_schema_url(*, migrated: bool = True) -> Iterator[str]:
+    """A URL whose connections use a fresh schema of their own, dropped afterwards; migrated
+    to head first, as the migrate Job does before any process starts (processes on
+    PostgreSQL check the schema, they do not change it).
 
     PostgreSQL must be running (CI starts it): a missing server fails the test with a clear
     message instead of skipping it.
@@ -88,8 +90,15 @@ def postgres_schema_url() -> Iterator[str]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with admin.begin() as connection:
         connection.execute(sqlalchemy.text(f'create schema "{schema}"'))
+    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
     try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        if migrated:
+            from warmup.store.database import make_engine, upgrade
+
+            engine = make_engine(url)
+            upgrade(engine)
+            engine.dispose()
+        yield url
     finally:
         with admin.begin() as connection:
             connection.execute(sqlalchemy.text(f'drop schema "{schema}" cascade'))
@@ -109,11 +118,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield from postgres_schema_url()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store that was never migrated."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'warmup.db'}"
+    else:
+        yield from postgres_schema_url(migrated=False)
+
+
 @pytest.fixture
 def database(database_url: str) -> "Iterator[Database]":
     from warmup.store.database import Database
 
-    db = Database.connect(database_url)
+    db = Database.connect(database_url, migrate=True)
     yield db
     db.dispose()
 

@@ -151,7 +151,7 @@ def world(
     addresses: Sequence[str] | None = None,
     **emulator: object,
 ) -> Iterator[World]:
-    database = Database.connect(database_url)
+    database = Database.connect(database_url, migrate=True)
     prefix = f"test:{uuid.uuid4().hex}:"
     client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
     with EmulatorServer(emulator_config(sender_domains=[DOMAIN], **emulator)) as server:

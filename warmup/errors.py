@@ -4,6 +4,7 @@ The tree::
 
     WarmupError
     ├── ConfigError              a setting is missing or invalid (names the WARMUP_* variable)
+    │   ├── SchemaError          the database's schema is older than the code (run db upgrade)
     │   └── NotFoundError        a named thing (domain, list, campaign, token) does not exist
     ├── PlanError                a ramp plan is invalid (carries every problem found)
     ├── TransitionError          an ops action that does not apply to the domain's state now
@@ -44,6 +45,10 @@ class WarmupError(Exception):
 
 class ConfigError(WarmupError):
     """A setting is missing or invalid. The message names the environment variable."""
+
+
+class SchemaError(ConfigError):
+    """The database's schema is older than this code needs (or empty)."""
 
 
 class NotFoundError(ConfigError):

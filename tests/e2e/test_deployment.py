@@ -71,7 +71,7 @@ def deployment(
 ) -> Iterator[Deployment]:
     """A seeded campaign, a Redis server of the test's own, the emulator and a Celery
     environment pointed at them (start workers and beat on ``celery``); all stopped after."""
-    database = Database.connect(postgres_url)
+    database = Database.connect(postgres_url, migrate=True)
     seed_campaign(database, tmp_path, recipients=recipients, plan_yaml=plan_yaml)
     server = RedisServer(tmp_path)
     server.start()

@@ -104,9 +104,9 @@ def test_status_with_no_domains_says_how_to_add_one(database_url: str) -> None:
     assert "warmup domain add" in result.stdout
 
 
-def test_db_upgrade_and_current(database_url: str) -> None:
+def test_db_upgrade_and_current(empty_database_url: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")}
-    env["WARMUP_DATABASE_URL"] = database_url
+    env["WARMUP_DATABASE_URL"] = empty_database_url
 
     def db(*args: str) -> str:
         done = subprocess.run(

@@ -1,19 +1,31 @@
-"""Engine and sessions for the store, and bringing its schema up to date.
+"""Engine and sessions for the store, and its schema: checked by every process, changed only
+by ``warmup db upgrade``.
 
 SQLite gets WAL, foreign keys and a busy timeout so that a worker and the CLI can share the
-file; PostgreSQL needs nothing special. Migrations run through Alembic's API, so a fresh SQLite
-file is ready on first use and an existing database is upgraded in place.
+file; PostgreSQL needs nothing special.
+
+Schema changes follow expand/contract: a migration only adds (nullable columns, new tables,
+indexes) in the release that starts using them, and removes what is no longer read one release
+later. So processes of the previous release keep working on the new schema while a rollout
+replaces them, and a process accepts a schema newer than its own. On PostgreSQL, processes only
+check: a schema older than the code is refused with a message naming the command, and
+migrations run in ``warmup db upgrade`` (a Job, a compose one-shot, or by hand) under an
+advisory lock, so two of them never race. The embedded SQLite store (one host, no rollout) is
+upgraded on first use, so the demo and a first try need no step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from warmup.errors import SchemaError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -57,6 +69,39 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config(None)).get_current_head()
 
 
+class Schema(StrEnum):
+    CURRENT = "current"  # at this code's head
+    NEWER = "newer"  # a revision this code does not know: a later release migrated
+    OLDER = "older"  # an earlier revision of this code's: ``warmup db upgrade`` first
+    EMPTY = "empty"  # never migrated
+
+
+def schema_of(engine: Engine) -> tuple[Schema, str | None]:
+    """How the database's schema stands against this code's migrations, and its revision."""
+    from alembic.script import ScriptDirectory
+
+    revision = current_revision(engine)
+    if revision is None:
+        return Schema.EMPTY, None
+    scripts = ScriptDirectory.from_config(alembic_config(None))
+    if revision == scripts.get_current_head():
+        return Schema.CURRENT, revision
+    known = {script.revision for script in scripts.walk_revisions()}
+    return (Schema.OLDER if revision in known else Schema.NEWER), revision
+
+
+def check_schema(engine: Engine) -> Schema:
+    """Refuse a schema older than this code (or none); accept the current one or a newer one."""
+    schema, revision = schema_of(engine)
+    if schema in {Schema.EMPTY, Schema.OLDER}:
+        at = f"at {revision}" if revision else "empty"
+        raise SchemaError(
+            f"the database schema is {at}; this code needs {head_revision()}: "
+            "run `warmup db upgrade` (the migrate Job) first"
+        )
+    return schema
+
+
 def current_revision(engine: Engine) -> str | None:
     from alembic.migration import MigrationContext
 
@@ -73,8 +118,14 @@ class Database:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def connect(cls, url: str, *, migrate: bool = True) -> Database:
+    def connect(cls, url: str, *, migrate: bool | None = None) -> Database:
+        """``migrate``: ``True`` upgrades, ``False`` leaves the schema alone, ``None`` (the
+        default) upgrades the embedded SQLite store and checks any other (see the module)."""
         database = cls(make_engine(url))
+        if migrate is None:
+            migrate = database.engine.dialect.name == "sqlite"
+            if not migrate:
+                check_schema(database.engine)
         if migrate:
             upgrade(database.engine)
         return database
