@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from importlib.metadata import version as package_version
+from typing import Annotated
 
 import typer
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -32,6 +34,26 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        typer.echo(f"warmup {package_version('warmup')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Send bulk email through Azure Communication Services while a domain warms up."""
+
+
 app.command("emulator")(emulator.emulator)
 app.command("send-test")(trial_send.trial_send)
 app.command("demo")(demo.demo)

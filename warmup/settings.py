@@ -8,6 +8,7 @@ module reads the environment on import. Secrets are :class:`pydantic.SecretStr`:
 from __future__ import annotations
 
 import ipaddress
+import re
 from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -163,6 +164,14 @@ class Settings(BaseSettings):
             return []
         return [s.strip() for s in self.webhook_secrets.get_secret_value().split(",") if s.strip()]
 
+    @field_validator("webhook_secrets", "unsubscribe_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            for secret in value.get_secret_value().split(","):
+                _check_secret(secret.strip())
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -170,6 +179,20 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+
+# Secrets anyone can guess would let anyone post delivery reports or unsubscribe people.
+MIN_SECRET_CHARS = 16
+PLACEHOLDER = re.compile(r"change[-_ ]?me|placeholder|your[-_ ]?secret|^x+$|^secret$", re.I)
+GENERATE = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def _check_secret(secret: str) -> None:
+    # The messages never repeat the value: it may be a real secret, badly placed.
+    if PLACEHOLDER.search(secret):
+        raise ValueError(f"looks like a placeholder, not a secret; {GENERATE}")
+    if secret and len(secret) < MIN_SECRET_CHARS:
+        raise ValueError(f"a secret needs at least {MIN_SECRET_CHARS} characters; {GENERATE}")
 
 
 def _parse_networks(value: str) -> list[IPv4Network | IPv6Network]:

@@ -22,6 +22,8 @@ from warmup.pipeline.queues import QUEUES
 from warmup.settings import Settings, env_name
 from workers.tasks import register_tasks
 
+HOUSEKEEPING_TIME_LIMIT = 300
+
 
 def create_app(settings: Settings) -> Celery:
     if settings.redis_url is None:
@@ -38,6 +40,10 @@ def create_app(settings: Settings) -> Celery:
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue="send",
         broker_transport_options={"visibility_timeout": int(settings.lease_seconds) + 60},
+        # Last resort against a hung process (the pool process is killed; its rows come back
+        # when their lease ends, and rows in doubt are asked about at ACS). Housekeeping waits
+        # at most 120 s on ACS per call; batches have their own limit, from the lease.
+        task_time_limit=HOUSEKEEPING_TIME_LIMIT,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         # A tick is worth something only while it is fresh: ticks that waited longer than a

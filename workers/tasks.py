@@ -54,13 +54,20 @@ def register_tasks(app: Celery, settings: Settings) -> None:
             holder["redis"] = redis.Redis.from_url(settings.redis_url.get_secret_value())
         return holder["redis"]  # type: ignore[no-any-return]
 
-    @app.task(name="warmup.send_batch", queue="send")
+    # A batch stops itself before its lease ends (and gives back what it did not send): the
+    # hard limit only catches a process that hangs past that.
+    @app.task(
+        name="warmup.send_batch",
+        queue="send",
+        shared=False,
+        time_limit=int(settings.lease_seconds) + 45,
+    )
     def send_batch(message: dict[str, Any]) -> dict[str, Any]:
         report = runtime().run_batch(message)
         log.info("batch %s: %s", message.get("id"), report)
         return report
 
-    @app.task(name="warmup.dispatch", queue="dispatch")
+    @app.task(name="warmup.dispatch", queue="dispatch", shared=False)
     def dispatch() -> int:
         # One dispatcher at a time, however many beat replicas send ticks. The lock can lapse
         # under a slow tick, so claims also carry a fencing token that only increases: the
@@ -77,12 +84,12 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         finally:
             lock().eval(RELEASE, 1, DISPATCH_LOCK, token)
 
-    @app.task(name="warmup.feedback", queue="feedback")
+    @app.task(name="warmup.feedback", queue="feedback", shared=False)
     def feedback() -> None:
         for transition in runtime().feedback():
             log.warning("%s: %s", transition.domain, transition.describe())
 
-    @app.task(name="warmup.reconcile", queue="dispatch")
+    @app.task(name="warmup.reconcile", queue="dispatch", shared=False)
     def reconcile() -> None:
         report = runtime().reconcile()
         for transition in report.transitions:

@@ -81,3 +81,11 @@ def test_ready_obtains_an_entra_token_and_fails_in_seconds_naming_the_credential
     assert "acs: the service_principal credential could not get a token for ACS" in done.stderr
     assert "client-secret-Value-42" not in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_version_is_printed(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    done = warmup("--version", cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"warmup {version('warmup')}"

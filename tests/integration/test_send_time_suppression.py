@@ -66,7 +66,7 @@ def suppress_through_every_path(database_url: str, database: Database, tmp_path:
     subprocess.run([*cli, "import", str(listed)], env=env, check=True)
 
     settings = Settings(
-        webhook_secrets=SecretStr("hook-secret"),
+        webhook_secrets=SecretStr("a-hook-secret-for-tests"),
         unsubscribe_secret=SecretStr("pipeline-test-secret"),
         public_url="https://mail.example.com",
         api_data_dir=tmp_path / "api-data",
@@ -87,7 +87,7 @@ def suppress_through_every_path(database_url: str, database: Database, tmp_path:
             report(VIA["bounce"], "Bounced", "550 5.1.1 user unknown"),
             report(VIA["complaint"], "FilteredSpam", "spam"),
         ]
-        answer = client.post("/webhooks/acs?code=hook-secret", json=events)
+        answer = client.post("/webhooks/acs?code=a-hook-secret-for-tests", json=events)
         assert answer.status_code == 200, answer.text
 
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 def test_one_click_post_unsubscribes_and_a_get_only_asks(database_url: str, tmp_path: Path) -> None:
     with world(database_url, tmp_path, recipients=3) as w:
         settings = Settings(
-            webhook_secrets=SecretStr("s"),
+            webhook_secrets=SecretStr("s" * 32),
             unsubscribe_secret=SecretStr("pipeline-test-secret"),
             public_url="https://mail.example.com",
         )
@@ -53,7 +53,7 @@ def test_one_click_post_unsubscribes_and_a_get_only_asks(database_url: str, tmp_
 def test_without_a_secret_the_endpoint_says_so(database_url: str, tmp_path: Path) -> None:
     with (
         world(database_url, tmp_path, recipients=1) as w,
-        TestClient(create_app(Settings(webhook_secrets=SecretStr("s")), w.database)) as client,
+        TestClient(create_app(Settings(webhook_secrets=SecretStr("s" * 32)), w.database)) as client,
     ):
         assert client.get("/u/anything").status_code == 503
         assert client.post("/u/anything").status_code == 503

@@ -18,7 +18,7 @@ from warmup.store.models import DeliveryEvent, EngagementEvent
 from warmup.suppression.store import SuppressionStore
 
 pytestmark = pytest.mark.integration
-URL = "/webhooks/acs?code=new-secret"
+URL = "/webhooks/acs?code=new-webhook-secret"
 
 
 def report(
@@ -40,7 +40,9 @@ def report(
 
 @pytest.fixture
 def client(database: Database) -> Iterator[TestClient]:
-    settings = Settings(webhook_secrets=SecretStr("old-secret, new-secret"), webhook_max_bytes=4096)
+    settings = Settings(
+        webhook_secrets=SecretStr("old-webhook-secret, new-webhook-secret"), webhook_max_bytes=4096
+    )
     with TestClient(create_app(settings, database)) as test_client:
         yield test_client
 
@@ -106,10 +108,12 @@ def test_both_secrets_work_while_rotating_and_the_header_too(
     client: TestClient, database: Database
 ) -> None:
     assert (
-        client.post("/webhooks/acs?code=old-secret", json=[report("a@example.org")]).status_code
+        client.post(
+            "/webhooks/acs?code=old-webhook-secret", json=[report("a@example.org")]
+        ).status_code
         == 200
     )
-    headers = {"X-Warmup-Webhook-Secret": "new-secret"}
+    headers = {"X-Warmup-Webhook-Secret": "new-webhook-secret"}
     assert (
         client.post("/webhooks/acs", json=[report("b@example.org")], headers=headers).status_code
         == 200

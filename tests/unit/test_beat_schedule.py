@@ -14,3 +14,14 @@ def test_every_periodic_task_expires_within_a_few_of_its_intervals() -> None:
         expires = entry["options"].get("expires")
         assert expires is not None, f"{name} never expires"
         assert 0 < expires <= 5 * float(entry["schedule"]), name
+
+
+def test_every_task_has_a_hard_time_limit_and_a_batch_outlives_its_lease_only_briefly() -> None:
+    settings = Settings(redis_url=SecretStr("redis://127.0.0.1:6379/0"), lease_seconds=200)
+    app = create_app(settings)
+    assert app.conf.task_time_limit is not None
+    batch = app.tasks["warmup.send_batch"]
+    assert batch.time_limit is not None
+    assert settings.lease_seconds < batch.time_limit
+    # The broker hands a batch to another worker only after the first was stopped for sure.
+    assert batch.time_limit < app.conf.broker_transport_options["visibility_timeout"]

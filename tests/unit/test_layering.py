@@ -127,9 +127,10 @@ def test_the_layering_check_catches_an_import_up_the_layers(tmp_path: Path) -> N
 
 
 def test_store_imports_no_feature() -> None:
+    # The error types are the one thing below the store it may use (a schema too old to run).
     for path in (ROOT / "warmup" / "store").rglob("*.py"):
         for line, target in warmup_imports(path):
-            assert package_of(target) == "store", f"{path}:{line} imports {target}"
+            assert package_of(target) in {"store", "errors"}, f"{path}:{line} imports {target}"
 
 
 def _model_tables() -> dict[str, str]:

@@ -45,3 +45,34 @@ def test_dotenv_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text("WARMUP_SENDER_ADDRESS=news@mail.example.com\n")
     monkeypatch.chdir(tmp_path)
     assert load_settings().sender_address == "news@mail.example.com"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("WARMUP_WEBHOOK_SECRETS", "CHANGE-ME", "placeholder"),
+        ("WARMUP_UNSUBSCRIBE_SECRET", "changeme-changeme-changeme", "placeholder"),
+        ("WARMUP_UNSUBSCRIBE_SECRET", "short-Secret1", "at least 16 characters"),
+        ("WARMUP_WEBHOOK_SECRETS", "a-long-enough-webhook-secret,tiny", "at least 16 characters"),
+    ],
+)
+def test_guessable_secrets_are_refused_without_echoing_them(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, reason: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert variable in message
+    assert reason in message
+    assert "secrets.token_urlsafe" in message
+    assert value not in message
+
+
+def test_strong_secrets_and_a_rotation_pair_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "WARMUP_WEBHOOK_SECRETS", "Zt3-first-webhook-secret, Zt3-next-webhook-secret"
+    )
+    monkeypatch.setenv("WARMUP_UNSUBSCRIBE_SECRET", "k0" * 12)
+    settings = load_settings()
+    assert len(settings.webhook_secret_values()) == 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version as package_version
 
 import redis
 from fastapi import FastAPI
@@ -72,7 +73,12 @@ def create_app(
         if owned:
             db.dispose()
 
-    app = FastAPI(title="warmup", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="warmup",
+        version=package_version("warmup"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
     app.state.services = found
     problems.install(app)
     for module in (
