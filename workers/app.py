@@ -13,13 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_init, worker_shutdown, worker_shutting_down
 from kombu import Queue
 
 from warmup.errors import ConfigError
 from warmup.logs import configure_logging
 from warmup.pipeline.queues import QUEUES
 from warmup.settings import Settings, env_name
+from workers import draining
 from workers.tasks import register_tasks
 
 HOUSEKEEPING_TIME_LIMIT = 300
@@ -78,5 +79,11 @@ def create_app(settings: Settings) -> Celery:
     @setup_logging.connect(weak=False)
     def _configure(**_: Any) -> None:
         configure_logging(settings)
+
+    # SIGTERM: running batches drain (see workers/draining.py) so the worker exits within its
+    # bound (about the ACS read timeout) instead of waiting out a Retry-After.
+    worker_init.connect(lambda **_: draining.forget(), weak=False)
+    worker_shutting_down.connect(lambda **_: draining.start_draining(), weak=False)
+    worker_shutdown.connect(lambda **_: draining.forget(), weak=False)
 
     return app

@@ -15,6 +15,7 @@ from celery import Celery
 
 from warmup.pipeline.runtime import Runtime
 from warmup.settings import Settings
+from workers.draining import draining
 
 log = logging.getLogger(__name__)
 DISPATCH_LOCK = "warmup:dispatcher-lock"
@@ -46,6 +47,7 @@ def register_tasks(app: Celery, settings: Settings) -> None:
     def runtime() -> Runtime:
         if "runtime" not in holder:
             holder["runtime"] = Runtime(settings)
+            holder["runtime"].draining = draining
         return holder["runtime"]  # type: ignore[no-any-return]
 
     def lock() -> redis.Redis:

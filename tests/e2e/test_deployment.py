@@ -199,6 +199,44 @@ def test_a_worker_stopped_with_sigterm_finishes_its_batch_and_exits_cleanly(
 
 
 @pytest.mark.timeout(300)
+def test_sigterm_while_acs_says_wait_drains_in_seconds_and_sends_nothing_twice(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # ACS answers every send with 429 and Retry-After 40 s: without draining, the worker would
+    # sit in that wait (and then in the limiter's throttle) until the pod is killed.
+    retry_after = 40
+    config = emulator_config(
+        sender_domains=[DOMAIN], latency_ms=20, jitter_ms=10, dedupe_operation_ids=False
+    )
+    with deployment(
+        tmp_path, postgres_url, 2_000, config, WARMUP_BATCH_SIZE="100", WARMUP_LEASE_SECONDS="120"
+    ) as d:
+        stopping = d.celery.worker("w1", concurrency=2)
+        d.celery.beat()
+        deadline = time.monotonic() + 60
+        while d.emulator.stats()["accepted"] < 200:
+            assert time.monotonic() < deadline, d.celery.logs()
+            time.sleep(0.05)
+        d.emulator.reconfigure(fault_429_rate=1.0, fault_retry_after_seconds=retry_after)
+        time.sleep(3)  # the running batches now wait on the Retry-After
+        sent_before = d.emulator.stats()["accepted"]
+        asked = time.monotonic()
+        stopping.terminate()  # SIGTERM: Celery's warm shutdown
+        assert stopping.wait(60) == 0, d.celery.logs()
+        took = time.monotonic() - asked
+        assert took < 15, f"the worker took {took:.1f} s to stop"
+        log = (tmp_path / "w1.log").read_text(errors="replace")
+        assert "worker shutting down" in log  # rows given back, with the reason
+        assert d.emulator.stats()["accepted"] == sent_before
+        d.emulator.reconfigure(fault_429_rate=0.0)
+        d.celery.worker("w2", concurrency=2)  # once the throttle has passed, it finishes
+        wait_for_completion(d.database, d.celery, timeout=180)
+        stats = d.emulator.stats()
+    assert stats["reused_operation_ids"] == 0, "an Operation-Id was posted twice"
+    exactly_once(stats, 2_000)
+
+
+@pytest.mark.timeout(300)
 def test_killed_workers_never_post_an_operation_id_twice(tmp_path: Path, postgres_url: str) -> None:
     # The strict witness: this emulator does not de-duplicate Operation-Ids, so any second
     # post would be a second email. Pool processes are SIGKILLed mid-send twice, then the whole

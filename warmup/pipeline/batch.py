@@ -100,6 +100,7 @@ class BatchContext:
     suppressed_among: SuppressedAmong
     lease_seconds: float = 300.0
     flush_every: int = 50
+    draining: Callable[[], bool] = lambda: False  # the process is shutting down
 
     @property
     def lease_safety(self) -> timedelta:
@@ -159,6 +160,8 @@ class BatchRunner:
         return self.report
 
     def _stop_reason(self) -> str | None:
+        if self._c.draining():
+            return "worker shutting down"
         if self._c.clock.now() > self._batch.deadline - self._c.lease_safety:
             return "lease nearly over"
         return self._c.gate.closed(self._batch.campaign_id)

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlparse
@@ -50,6 +51,9 @@ def quota_scope(settings: Settings) -> str:
     return settings.acs_quota_scope or urlparse(resolve_auth(settings).endpoint).netloc
 
 
+DRAIN_CHECK_SECONDS = 0.25
+
+
 class Runtime:
     def __init__(
         self, settings: Settings, *, limiter: Limiter | None = None, clock: Clock | None = None
@@ -82,6 +86,10 @@ class Runtime:
         self._thread.start()
         self._client: AsyncAcsClient | None = None
         self._sender: AsyncSender | None = None
+        # Whether the process is shutting down (set by whoever runs it: the Celery worker on
+        # SIGTERM). A draining batch takes no more permits, cuts retry waits short, gives its
+        # unsent rows back and finishes only the requests already out.
+        self.draining: Callable[[], bool] = lambda: False
         self._notifier: Notifier | None = None
         self.gate = Gate(self.database, settings.gate_ttl_seconds)
 
@@ -188,6 +196,14 @@ class Runtime:
         seconds = self.clock.clock_seconds(error.retry_after or 1.0)
         self.limiter.throttle(self.scope, seconds, self.clock.now().timestamp())
 
+    async def _wait_unless_draining(self, seconds: float) -> None:
+        """A retry's wait (a Retry-After can be minutes) that ends when the process drains: the
+        retry then finds its batch stopping and gives the row back."""
+        end = time.monotonic() + seconds
+        # Polled, not an Event: the flag is set by another process (see workers/draining.py).
+        while (left := end - time.monotonic()) > 0 and not self.draining():  # noqa: ASYNC110
+            await asyncio.sleep(min(left, DRAIN_CHECK_SECONDS))
+
     async def _sender_on_loop(self) -> AsyncSender:
         if self._sender is None:
             self._client = build_async_client(self.settings)
@@ -195,6 +211,7 @@ class Runtime:
                 self._client,
                 RetryPolicy.from_settings(self.settings),
                 throttle_hook=self._throttled,
+                sleep=self._wait_unless_draining,
             )
         return self._sender
 
@@ -214,6 +231,7 @@ class Runtime:
             composer_for=self.composer_for,
             suppressed_among=self.suppressions.active_among,
             lease_seconds=self.settings.lease_seconds,
+            draining=self.draining,
         )
         return await BatchRunner(context, batch).run()
 
