@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
 from pydantic import SecretStr
+from pythonjsonlogger.json import JsonFormatter
 
-from warmup.settings import Settings
+from warmup.settings import LogFormat, Settings
 
 REDACTED = "***"
 # Query parameters that carry credentials in URLs that servers log.
@@ -69,9 +70,19 @@ def secret_values(settings: Settings) -> list[str]:
     return [*values, password] if password else values
 
 
+def formatter(log_format: LogFormat) -> logging.Formatter:
+    if log_format is LogFormat.JSON:
+        # Redaction runs before formatting (a filter), so JSON lines are redacted too.
+        return JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+    return logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def configure_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(formatter(settings.log_format))
     handler.addFilter(RedactSecrets([*secret_values(settings), *extra_secrets]))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -22,6 +22,11 @@ from warmup.errors import ConfigError
 ENV_PREFIX = "WARMUP_"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 class AcsAuth(StrEnum):
     """How the ACS client authenticates."""
 
@@ -136,6 +141,9 @@ class Settings(BaseSettings):
 
     # --- service --------------------------------------------------------------------------
     log_level: str = "INFO"
+    # "json": one JSON object a line (time, level, logger, message, exc_info, extra fields), for
+    # log pipelines; "text" for people.
+    log_format: LogFormat = LogFormat.TEXT
     # Who ops commands are recorded as in the audit log (default: the OS user name).
     actor: str | None = None
 

@@ -46,3 +46,29 @@ def test_each_webhook_secret_is_redacted_on_its_own(capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert "new-webhook-secret" not in err
     assert f"code={REDACTED}" in err
+
+
+def test_json_lines_carry_the_fields_and_are_redacted_tracebacks_included(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from warmup.settings import LogFormat
+
+    settings = Settings(acs_access_key=SecretStr("access-key-value"), log_format=LogFormat.JSON)
+    configure_logging(settings)
+    log = logging.getLogger("warmup.test")
+    log.warning("held %s", "gmail", extra={"notification": "provider-hold"})
+    try:
+        raise RuntimeError("failed with access-key-value")
+    except RuntimeError:
+        log.exception("a send failed")
+    first, second = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    assert first["level"] == "WARNING"
+    assert first["logger"] == "warmup.test"
+    assert first["message"] == "held gmail"
+    assert first["notification"] == "provider-hold"
+    assert "time" in first
+    assert "access-key-value" not in json.dumps(second)
+    assert "RuntimeError" in second["exc_info"]
+    assert REDACTED in second["exc_info"]
