@@ -109,3 +109,35 @@ def test_the_embedded_sqlite_store_is_upgraded_on_first_use(tmp_path: Path) -> N
     engine = make_engine(url)
     assert schema_of(engine) == (Schema.CURRENT, head_revision())
     engine.dispose()
+
+
+def probe(url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")}
+    clean.update(WARMUP_DATABASE_URL=url, **env)
+    return subprocess.run(
+        [sys.executable, "-m", "warmup.probe"],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_the_fast_probe_knows_the_head_without_alembic_and_says_what_is_not_ready(
+    empty_postgres: str,
+) -> None:
+    from warmup.store.database import SCHEMA_HEAD
+
+    assert head_revision() == SCHEMA_HEAD  # keep the constant with the migrations
+    assert probe(empty_postgres).stderr.startswith("not ready: store: ")
+    engine = make_engine(empty_postgres)
+    upgrade(engine, "0007")
+    older = probe(empty_postgres)
+    assert older.returncode == 1
+    assert older.stderr.strip() == f"not ready: store: schema 0007, this code needs {SCHEMA_HEAD}"
+    upgrade(engine)
+    engine.dispose()
+    ready = probe(empty_postgres, WARMUP_REDIS_URL="redis://127.0.0.1:6379/0")
+    assert (ready.returncode, ready.stdout.strip()) == (0, "ready")
+    no_redis = probe(empty_postgres, WARMUP_REDIS_URL="redis://127.0.0.1:1/0")
+    assert no_redis.stderr.strip() == "not ready: redis: ConnectionError"

@@ -1,0 +1,62 @@
+"""``warmup-probe``: the readiness probe for containers, fast enough for a 1 s probe timeout.
+
+It loads no CLI, no migrations and no Azure SDK: the settings, a database round trip that
+reads the schema's revision (older than this code: not ready; newer: ready, see
+:mod:`warmup.store.database`), and a Redis ping. ``warmup ready`` is the thorough check (it
+also obtains an Entra ID token); run it by hand or at start-up, not every few seconds.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from sqlalchemy import text
+
+from warmup.errors import ConfigError
+from warmup.settings import Settings, load_settings
+from warmup.store.database import SCHEMA_HEAD, make_engine
+
+TIMEOUT_SECONDS = 2
+
+
+def problems(settings: Settings) -> list[str]:
+    found: list[str] = []
+    engine = make_engine(settings.database_url.get_secret_value(), pool_pre_ping=False)
+    try:
+        with engine.connect() as connection:
+            revision = connection.execute(text("select version_num from alembic_version")).scalar()
+        if revision is None or int(revision) < int(SCHEMA_HEAD):
+            found.append(f"store: schema {revision or 'empty'}, this code needs {SCHEMA_HEAD}")
+    except Exception as exc:  # any failure means not ready; say which kind, never the URL
+        found.append(f"store: {type(exc).__name__}")
+    finally:
+        engine.dispose()
+    if settings.redis_url is not None:
+        import redis  # only where Redis is configured
+
+        try:
+            client = redis.Redis.from_url(
+                settings.redis_url.get_secret_value(), socket_timeout=TIMEOUT_SECONDS
+            )
+            client.ping()
+            client.close()
+        except redis.RedisError as exc:
+            found.append(f"redis: {type(exc).__name__}")
+    return found
+
+
+def main() -> None:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"not ready: {exc}", file=sys.stderr)
+        sys.exit(1)
+    found = problems(settings)
+    if found:
+        print("not ready: " + "; ".join(found), file=sys.stderr)
+        sys.exit(1)
+    print("ready")
+
+
+if __name__ == "__main__":
+    main()
