@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import getpass
 from datetime import UTC, datetime
+from importlib.util import find_spec
 
+from warmup.errors import ConfigError
 from warmup.logs import configure_logging
 from warmup.settings import Settings, load_settings
 from warmup.store.database import Database
@@ -27,3 +29,14 @@ def actor(settings: Settings) -> str:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def has_extra(module: str) -> bool:
+    """Whether an optional dependency is installed (``warmup[chart]``, ``warmup[demo]``): the
+    worker image carries neither."""
+    return find_spec(module) is not None
+
+
+def require_extra(module: str, extra: str, what: str) -> None:
+    if not has_extra(module):
+        raise ConfigError(f"{what} needs the {extra} extra: pip install 'warmup[{extra}]'")

