@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"pipeline"},
     {"api"},
     {"commands"},
-    {"cli"},
+    {"cli", "probe"},
     {"__main__"},
 ]
 RANK = {package: rank for rank, packages in enumerate(LAYERS) for package in packages}
