@@ -158,13 +158,17 @@ class Celery:
         log = (self.folder / f"{name}.log").open("ab")
         process = subprocess.Popen(
             [self.celery, "-A", "workers.main", *args],
-            env=self.env,
+            # Each process its own heartbeat file, as each pod has its own /tmp.
+            env={**self.env, "WARMUP_HEARTBEAT_FILE": str(self.heartbeat(name))},
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         self.processes[name] = process
         return process
+
+    def heartbeat(self, name: str) -> Path:
+        return self.folder / f"{name}.heartbeat"
 
     def worker(self, name: str = "worker", concurrency: int = 2) -> subprocess.Popen[bytes]:
         return self.start(

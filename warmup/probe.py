@@ -1,4 +1,5 @@
-"""``warmup-probe``: the readiness probe for containers, fast enough for a 1 s probe timeout.
+"""``warmup-probe``: the readiness probe for containers, fast enough for a 1 s probe timeout, and
+``warmup-probe --alive``, the liveness probe of workers and beat (their heartbeat file).
 
 It loads no CLI, no migrations and no Azure SDK: the settings, a database round trip that
 reads the schema's revision (older than this code: not ready; newer: ready, see
@@ -9,6 +10,7 @@ also obtains an Entra ID token); run it by hand or at start-up, not every few se
 from __future__ import annotations
 
 import sys
+import time
 
 from sqlalchemy import text
 
@@ -45,12 +47,34 @@ def problems(settings: Settings) -> list[str]:
     return found
 
 
+STALE_AFTER_HEARTBEATS = 6
+
+
+def stale(settings: Settings, now: float) -> str | None:
+    """Why the process is not alive (its heartbeat file is missing or old), or ``None``."""
+    try:
+        age = now - settings.heartbeat_file.stat().st_mtime
+    except FileNotFoundError:
+        return f"no heartbeat at {settings.heartbeat_file}"
+    if age > STALE_AFTER_HEARTBEATS * settings.heartbeat_seconds:
+        return f"last heartbeat {age:.0f} s ago"
+    return None
+
+
 def main() -> None:
+    """``warmup-probe``: readiness; ``warmup-probe --alive``: liveness (the heartbeat only)."""
     try:
         settings = load_settings()
     except ConfigError as exc:
         print(f"not ready: {exc}", file=sys.stderr)
         sys.exit(1)
+    if "--alive" in sys.argv[1:]:
+        reason = stale(settings, time.time())
+        if reason is not None:
+            print(f"not alive: {reason}", file=sys.stderr)
+            sys.exit(1)
+        print("alive")
+        return
     found = problems(settings)
     if found:
         print("not ready: " + "; ".join(found), file=sys.stderr)

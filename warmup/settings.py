@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import tempfile
 from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -140,6 +141,10 @@ class Settings(BaseSettings):
     api_data_dir: Path = Path("warmup-data")
 
     # --- service --------------------------------------------------------------------------
+    # Workers and beat touch this file every heartbeat_seconds while their main loop runs;
+    # `warmup-probe --alive` (the liveness probe) fails once it is 6 heartbeats old.
+    heartbeat_file: Path = Path(tempfile.gettempdir()) / "warmup-heartbeat"
+    heartbeat_seconds: PositiveFloat = 10.0
     log_level: str = "INFO"
     # "json": one JSON object a line (time, level, logger, message, exc_info, extra fields), for
     # log pipelines; "text" for people.

@@ -20,7 +20,7 @@ from warmup.errors import ConfigError
 from warmup.logs import configure_logging
 from warmup.pipeline.queues import QUEUES
 from warmup.settings import Settings, env_name
-from workers import draining
+from workers import draining, heartbeat
 from workers.tasks import register_tasks
 
 HOUSEKEEPING_TIME_LIMIT = 300
@@ -72,6 +72,10 @@ def create_app(settings: Settings) -> Celery:
         },
     )
     register_tasks(app, settings)
+    app.steps["worker"].add(
+        heartbeat.worker_step(settings.heartbeat_file, settings.heartbeat_seconds)
+    )
+    app.conf.beat_scheduler = "workers.heartbeat:HeartbeatScheduler"
 
     # Our logging in workers and beat too (a receiver here makes Celery leave logging alone):
     # one handler that redacts secrets, tracebacks included, and the Azure SDK's per-request

@@ -3,6 +3,8 @@ server of the test's own, the emulator. Every recipient must reach ACS exactly o
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -326,3 +328,42 @@ def test_after_a_redis_restart_mid_hour_the_hourly_cap_still_holds(
         assert stats["max_accepted_in_any_hour"] == HOURLY_CAP
         log = (tmp_path / "w1.log").read_text(errors="replace")
         assert "the limiter's windows were lost" in log
+
+
+@pytest.mark.timeout(200)
+def test_workers_and_beat_keep_a_heartbeat_that_a_stuck_process_stops(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # Heartbeats every 0.5 s here: stale after 3 s (six heartbeats).
+    config = emulator_config(sender_domains=[DOMAIN], latency_ms=10)
+    with deployment(tmp_path, postgres_url, 10, config, WARMUP_HEARTBEAT_SECONDS="0.5") as d:
+        worker = d.celery.worker("w1", concurrency=1)
+        beat = d.celery.beat()
+
+        def alive(name: str) -> subprocess.CompletedProcess[str]:
+            env = {**d.celery.env, "WARMUP_HEARTBEAT_FILE": str(d.celery.heartbeat(name))}
+            return subprocess.run(
+                [sys.executable, "-m", "warmup.probe", "--alive"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+
+        deadline = time.monotonic() + 60
+        while alive("w1").returncode or alive("beat").returncode:
+            assert time.monotonic() < deadline, d.celery.logs()
+            time.sleep(0.5)
+        for process, name in ((worker, "w1"), (beat, "beat")):
+            os.kill(process.pid, signal.SIGSTOP)  # stuck: its loop runs no more
+            try:
+                time.sleep(4)
+                stuck = alive(name)
+                assert stuck.returncode == 1, name
+                assert stuck.stderr.startswith("not alive: last heartbeat"), stuck.stderr
+            finally:
+                os.kill(process.pid, signal.SIGCONT)
+            deadline = time.monotonic() + 30
+            while alive(name).returncode:  # running again: alive again
+                assert time.monotonic() < deadline, name
+                time.sleep(0.5)

@@ -207,3 +207,6 @@ def test_budgets_policies_probes_and_a_singleton_beat() -> None:
         assert container["readinessProbe"]["exec"]["command"] == ["warmup-probe"], name
         # A draining worker waits at most for the connect and read timeouts (10 + 30 s).
         assert spec["terminationGracePeriodSeconds"] >= 45, name
+    for name in ("warmup-worker", "warmup-dispatcher", "warmup-beat"):
+        (container,) = deployments[name]["spec"]["template"]["spec"]["containers"]
+        assert container["livenessProbe"]["exec"]["command"] == ["warmup-probe", "--alive"], name
