@@ -225,10 +225,31 @@ class Celery:
         )
 
 
+SECRET_SETTINGS = (
+    "WARMUP_ACS_ACCESS_KEY",
+    "WARMUP_ACS_CONNECTION_STRING",
+    "WARMUP_UNSUBSCRIBE_SECRET",
+    "WARMUP_WEBHOOK_SECRETS",
+    "WARMUP_AZURE_CLIENT_SECRET",
+)
+
+
 @contextmanager
 def running_celery(env: dict[str, str], folder: Path) -> Iterator[Celery]:
+    """Celery processes for a test; when they stop, no line any of them logged (tracebacks
+    included) may hold a configured secret."""
     celery = Celery(env, folder)
     try:
         yield celery
     finally:
         celery.stop()
+    secrets = [
+        part.strip()
+        for name in SECRET_SETTINGS
+        for part in env.get(name, "").split(",")
+        if len(part.strip()) >= 6
+    ]
+    for name in celery.processes:
+        log = (folder / f"{name}.log").read_text(errors="replace")
+        for secret in secrets:
+            assert secret not in log, f"{name}.log holds the value of a secret setting"
