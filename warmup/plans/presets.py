@@ -1,20 +1,18 @@
-"""The ramp plans that ship in ``schedules/``: beside the source tree, or in the working
-directory (the container image copies them to /app/schedules, its working directory)."""
+"""The ramp plans that ship with warmup (``warmup/schedules/``, package data): found in the
+installed package, whatever the working directory. The checkout's ``schedules/`` links to
+them, so examples can name ``schedules/acs-default.yaml``."""
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from warmup.errors import ConfigError
 
 
-def _candidates() -> tuple[Path, Path]:
-    # The working directory as it is now, not as it was when this module was imported.
-    return Path(__file__).resolve().parents[2] / "schedules", Path.cwd() / "schedules"
-
-
 def presets_dir() -> Path | None:
-    return next((path for path in _candidates() if path.is_dir()), None)
+    folder = Path(str(resources.files("warmup") / "schedules"))
+    return folder if folder.is_dir() else None
 
 
 def presets() -> dict[str, Path]:
@@ -26,7 +24,6 @@ def presets() -> dict[str, Path]:
 def preset(name: str) -> Path:
     found = presets().get(name)
     if found is None:
-        raise ConfigError(
-            f"the {name} plan is missing: looked in {', '.join(map(str, _candidates()))}"
-        )
+        known = ", ".join(presets()) or "none installed"
+        raise ConfigError(f"no {name} plan among the presets ({known})")
     return found
