@@ -8,7 +8,7 @@ from __future__ import annotations
 
 # Lowest first. Packages on one line are peers: neither may import the other.
 LAYERS: list[set[str]] = [
-    {"errors", "clock", "csvsafe", "addresses"},
+    {"errors", "clock", "csvsafe", "addresses", "tracing"},
     {"settings"},
     {"logs"},
     {"plans"},

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from pythonjsonlogger.json import JsonFormatter
 
 from warmup.settings import LogFormat, Settings
+from warmup.tracing import configure_tracing
 
 REDACTED = "***"
 # Query parameters that carry credentials in URLs that servers log.
@@ -81,6 +82,8 @@ def formatter(log_format: LogFormat) -> logging.Formatter:
 
 
 def configure_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> None:
+    """Logging for every process (CLI, API, workers, beat), and traces when configured."""
+    configure_tracing(settings.otel_endpoint)
     handler = logging.StreamHandler()
     handler.setFormatter(formatter(settings.log_format))
     handler.addFilter(RedactSecrets([*secret_values(settings), *extra_secrets]))

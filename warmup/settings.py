@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     api_data_dir: Path = Path("warmup-data")
 
     # --- service --------------------------------------------------------------------------
+    # An OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces): with the otel extra
+    # installed, batches, ACS sends and webhook calls are traced there.
+    otel_endpoint: str | None = None
     # Workers and beat touch this file every heartbeat_seconds while their main loop runs;
     # `warmup-probe --alive` (the liveness probe) fails once it is 6 heartbeats old.
     heartbeat_file: Path = Path(tempfile.gettempdir()) / "warmup-heartbeat"

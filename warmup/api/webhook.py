@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from warmup.api.services import services
 from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.reports import ReportError, events_of, sort_events, validation_code
+from warmup.tracing import span
 
 JSON_TYPES = (
     "application/json",
@@ -111,9 +112,15 @@ async def receive(request: Request) -> Response:
     store = FeedbackStore(
         found.database, soft_failures_to_suppress=found.settings.soft_failures_to_suppress
     )
-    result = await run_in_threadpool(
-        store.ingest, batch.reports, found.clock.now(), batch.engagements
-    )
+    with span(
+        "warmup.webhook", reports=len(batch.reports), engagements=len(batch.engagements)
+    ) as current:
+        result = await run_in_threadpool(
+            store.ingest, batch.reports, found.clock.now(), batch.engagements
+        )
+        if current is not None:
+            current.set_attribute("matched", result.matched)
+            current.set_attribute("duplicates", result.duplicates)
     return JSONResponse(
         {
             "received": result.received,

@@ -41,6 +41,7 @@ from warmup.pipeline.gate import Gate
 from warmup.pipeline.send_limits import send_limits
 from warmup.ratelimit.base import Limiter
 from warmup.sending.sender import AsyncSender
+from warmup.tracing import span
 
 log = logging.getLogger(__name__)
 # Stop starting sends this long before the lease ends: a fifth of the lease, at most 10 s.
@@ -126,6 +127,17 @@ class BatchRunner:
         self.report = BatchReport()
 
     async def run(self) -> BatchReport:
+        batch = self._batch
+        with span(
+            "warmup.send_batch", batch=batch.id, domain=batch.domain, rows=len(batch.row_ids)
+        ) as current:
+            report = await self._run()
+            if current is not None:
+                current.set_attribute("accepted", report.accepted)
+                current.set_attribute("released", report.released)
+            return report
+
+    async def _run(self) -> BatchReport:
         c, batch = self._c, self._batch
         items = await asyncio.to_thread(c.ledger.work, batch.row_ids, batch.id)
         pending = self._pending

@@ -24,6 +24,7 @@ from warmup.errors import AmbiguousSendError, PermanentSendError, SendError, Thr
 from warmup.sending.classify import classify
 from warmup.sending.client import AcsClient, AsyncAcsClient
 from warmup.sending.retry import RetryPolicy, ThrottleHook, async_retrying, retrying
+from warmup.tracing import span
 
 TERMINAL_STATUSES = frozenset({"Succeeded", "Failed", "Canceled"})
 
@@ -192,6 +193,18 @@ class AsyncSender:
     ) -> Accepted:
         """Send until accepted. ``before_retry`` runs before every attempt after the first: the
         pipeline takes a fresh limiter permit there (and may raise to give the row back)."""
+        with span("acs.send", operation_id=operation_id) as current:
+            accepted = await self._send(message, operation_id, before_retry)
+            if current is not None:
+                current.set_attribute("attempts", accepted.attempts)
+            return accepted
+
+    async def _send(
+        self,
+        message: Mapping[str, Any],
+        operation_id: str,
+        before_retry: Callable[[], Awaitable[None]] | None,
+    ) -> Accepted:
         policy = async_retrying(self._policy, what=f"send {operation_id}", sleep=self._sleep)
         async for attempt in policy:
             with attempt:
