@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import text
 
+from tests.cli import cli
 from tests.conftest import postgres_schema_url
 from warmup.api.app import create_app
 from warmup.errors import SchemaError
@@ -34,18 +35,10 @@ def empty_postgres() -> Iterator[str]:
     yield from postgres_schema_url(migrated=False)
 
 
-def warmup(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")}
-    env["WARMUP_DATABASE_URL"] = url
-    return subprocess.run(
-        [sys.executable, "-m", "warmup", *args], env=env, capture_output=True, text=True, timeout=60
-    )
-
-
 def test_processes_refuse_an_older_schema_and_say_which_command_fixes_it(
     empty_postgres: str,
 ) -> None:
-    refused = warmup(empty_postgres, "lists", "show")
+    refused = cli(empty_postgres, "lists", "show")
     assert refused.returncode == 2
     assert refused.stderr.strip() == (
         f"configuration error: the database schema is empty; this code needs {head_revision()}: "
@@ -57,13 +50,13 @@ def test_processes_refuse_an_older_schema_and_say_which_command_fixes_it(
         Database.connect(empty_postgres)
     assert schema_of(engine) == (Schema.OLDER, "0007")
     engine.dispose()
-    assert warmup(empty_postgres, "db", "upgrade").returncode == 0
-    assert warmup(empty_postgres, "lists", "show").returncode == 0
+    assert cli(empty_postgres, "db", "upgrade").returncode == 0
+    assert cli(empty_postgres, "lists", "show").returncode == 0
 
 
 def test_old_processes_keep_serving_on_a_newer_schema(empty_postgres: str) -> None:
     # The production order: the migrate Job first, then the processes (which only check).
-    assert warmup(empty_postgres, "db", "upgrade").returncode == 0
+    assert cli(empty_postgres, "db", "upgrade").returncode == 0
     database = Database.connect(empty_postgres)
     app = create_app(Settings(webhook_secrets=SecretStr("s" * 32)), database)
     with TestClient(app) as client:
@@ -105,7 +98,7 @@ def test_concurrent_upgrades_take_turns_under_the_advisory_lock(empty_postgres: 
 
 def test_the_embedded_sqlite_store_is_upgraded_on_first_use(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'first.db'}"
-    assert warmup(url, "lists", "show").returncode == 0
+    assert cli(url, "lists", "show").returncode == 0
     engine = make_engine(url)
     assert schema_of(engine) == (Schema.CURRENT, head_revision())
     engine.dispose()
