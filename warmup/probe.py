@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from warmup.errors import ConfigError
 from warmup.settings import Settings, load_settings
-from warmup.store.database import SCHEMA_HEAD, make_engine
+from warmup.store.database import SCHEMA_HEAD, Schema, make_engine, schema_status
 
 TIMEOUT_SECONDS = 2
 
@@ -27,7 +27,7 @@ def problems(settings: Settings) -> list[str]:
     try:
         with engine.connect() as connection:
             revision = connection.execute(text("select version_num from alembic_version")).scalar()
-        if revision is None or int(revision) < int(SCHEMA_HEAD):
+        if schema_status(revision) in {Schema.EMPTY, Schema.OLDER}:
             found.append(f"store: schema {revision or 'empty'}, this code needs {SCHEMA_HEAD}")
     except Exception as exc:  # any failure means not ready; say which kind, never the URL
         found.append(f"store: {type(exc).__name__}")

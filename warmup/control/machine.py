@@ -69,18 +69,25 @@ def move(
             new = replace(new, healthy_days_at_step=0)
     if new.healthy_days_at_step == 0:
         new = replace(new, streak_days=())
-    transition = Transition(
+    return Decision(
+        new, (_transition(state, new, at=at, actor=actor, action=action, reason=reason),)
+    )
+
+
+def _transition(
+    old: DomainState, new: DomainState, *, at: datetime, actor: str, action: str, reason: str
+) -> Transition:
+    return Transition(
         at=at,
-        domain=state.domain,
+        domain=old.domain,
         actor=actor,
         action=action,
-        from_status=state.status,
+        from_status=old.status,
         to_status=new.status,
-        from_step=state.step,
+        from_step=old.step,
         to_step=new.step,
         reason=reason,
     )
-    return Decision(new, (transition,))
 
 
 def steps_word(n: int) -> str:
@@ -227,15 +234,12 @@ def provider_move(
     changed = replace(state, provider_holds=holds, troubled_at=at)
     if paused is not None:
         changed = replace(changed, healthy_days_at_step=0, streak_days=())
-    transition = Transition(
+    transition = _transition(
+        state,
+        changed,
         at=at,
-        domain=state.domain,
         actor=actor,
         action=f"provider-{action}",
-        from_status=state.status,
-        to_status=state.status,
-        from_step=state.step,
-        to_step=state.step,
         reason=f"{group.value}: {reason}",
     )
     return Decision(changed, (transition,))

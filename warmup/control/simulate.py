@@ -266,10 +266,9 @@ def simulate(
     results: list[SimulatedDay] = []
 
     def window_counts(now: datetime) -> OutcomeCounts:
-        total = OutcomeCounts()
-        for t in traffic.values():
-            total = total + t.window.counts(now, state.health_since)
-        return total
+        return sum(
+            (t.window.counts(now, state.health_since) for t in traffic.values()), OutcomeCounts()
+        )
 
     for index in range(days):
         day_no = index + 1

@@ -38,10 +38,7 @@ def window_counts(
     The gates judge the domain; a campaign's own window shows which campaign (which list)
     brings the failures, so marketing can stop it before it costs the domain its ramp.
     """
-    total = OutcomeCounts()
-    for counts in _window(database, record, now, campaign_id).values():
-        total = total + counts
-    return total
+    return sum(_window(database, record, now, campaign_id).values(), OutcomeCounts())
 
 
 def provider_window_counts(
@@ -99,10 +96,7 @@ def judge_domain(database: Database, domain: str, now: datetime) -> tuple[Verdic
     domains = DomainStore(database)
     record = domains.get(domain)
     by_group = provider_window_counts(database, record, now)
-    total = OutcomeCounts()
-    for counts in by_group.values():
-        total = total + counts
-    verdict = judge(total, record.plan.gates)
+    verdict = judge(sum(by_group.values(), OutcomeCounts()), record.plan.gates)
     # A held group sends nothing, so its window only empties: it is judged on what is left
     # (nothing at all, once its failures have aged out).
     groups = set(by_group) | record.state.held_providers

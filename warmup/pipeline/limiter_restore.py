@@ -28,19 +28,24 @@ def lost_windows(
 ) -> dict[Limit, Counter[int]]:
     """What each limit's window held at ``now``, from the rows the ledger says were posted."""
     windows: dict[Limit, Counter[int]] = {}
+    stamp_now = now.timestamp()
     for record in records:
-        limits_by_provider: dict[str, list[Limit]] = {}
+        # Per provider group: its limits, each with the oldest bucket its window still counts.
+        limits_by_provider: dict[str, list[tuple[Limit, int]]] = {}
         longest = max(
             limit.span * limit.bucket_size for limit in send_limits(record, "other", scope, margin)
         )
         for provider, at in ledger.posted_since(record.id, now - timedelta(seconds=longest)):
             limits = limits_by_provider.get(provider)
             if limits is None:
-                limits = limits_by_provider[provider] = send_limits(record, provider, scope, margin)
+                limits = limits_by_provider[provider] = [
+                    (limit, limit.bucket(stamp_now) - limit.span + 1)
+                    for limit in send_limits(record, provider, scope, margin)
+                ]
             stamp = at.timestamp()
-            for limit in limits:
+            for limit, oldest in limits:
                 index = limit.bucket(stamp)
-                if index > limit.bucket(now.timestamp()) - limit.span:
+                if index >= oldest:
                     windows.setdefault(limit, Counter())[index] += 1
     return windows
 

@@ -79,18 +79,24 @@ class Schema(StrEnum):
     EMPTY = "empty"  # never migrated
 
 
+def schema_status(revision: str | None) -> Schema:
+    """How a schema revision stands against this code's head. Revisions are numbered in
+    order, so an unknown or higher one was written by a later release. The one rule for every
+    process and for the probe, which reads the revision without Alembic."""
+    if revision is None:
+        return Schema.EMPTY
+    if revision == SCHEMA_HEAD:
+        return Schema.CURRENT
+    try:
+        return Schema.OLDER if int(revision) < int(SCHEMA_HEAD) else Schema.NEWER
+    except ValueError:
+        return Schema.NEWER
+
+
 def schema_of(engine: Engine) -> tuple[Schema, str | None]:
     """How the database's schema stands against this code's migrations, and its revision."""
-    from alembic.script import ScriptDirectory
-
     revision = current_revision(engine)
-    if revision is None:
-        return Schema.EMPTY, None
-    scripts = ScriptDirectory.from_config(alembic_config(None))
-    if revision == scripts.get_current_head():
-        return Schema.CURRENT, revision
-    known = {script.revision for script in scripts.walk_revisions()}
-    return (Schema.OLDER if revision in known else Schema.NEWER), revision
+    return schema_status(revision), revision
 
 
 def check_schema(engine: Engine) -> Schema:
@@ -99,7 +105,7 @@ def check_schema(engine: Engine) -> Schema:
     if schema in {Schema.EMPTY, Schema.OLDER}:
         at = f"at {revision}" if revision else "empty"
         raise SchemaError(
-            f"the database schema is {at}; this code needs {head_revision()}: "
+            f"the database schema is {at}; this code needs {SCHEMA_HEAD}: "
             "run `warmup db upgrade` (the migrate Job) first"
         )
     return schema
