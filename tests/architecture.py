@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"campaigns"},
     {"feedback"},
     {"pipeline"},
+    {"views"},
     {"api"},
     {"commands"},
     {"cli", "probe"},

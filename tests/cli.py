@@ -6,18 +6,24 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from warmup.store.database import Database
 
 
-def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(database_url: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")},
         "WARMUP_DATABASE_URL": database_url,
         "COLUMNS": "250",
     }
     return subprocess.run(
-        [sys.executable, "-m", "warmup", *args], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "warmup", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

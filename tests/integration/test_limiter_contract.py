@@ -67,6 +67,8 @@ def test_a_throttle_holds_back_every_caller_of_the_scope(limiter: Limiter) -> No
     assert limiter.acquire([minute], 1, now=15.9, scope="acs").granted == 0
     # Every signal counts, the ones that did not lengthen the wait too: metrics show 429s.
     assert limiter.throttle_counts() == {"acs": 3}
+    # The deadline in force, for "waiting for ACS quota until …" in domain status.
+    assert limiter.throttled_until() == {"acs": pytest.approx(16.0)}
 
 
 steps = st.lists(

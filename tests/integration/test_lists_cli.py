@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import cli
+
 pytestmark = pytest.mark.integration
 
 
@@ -56,3 +58,15 @@ def test_a_failed_import_is_one_clear_line(database_url: str, tmp_path: Path) ->
     assert done.returncode == 1
     assert "invalid: no email column: the header has name" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_clean_import_leaves_no_empty_report(database_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "clean.csv"
+    source.write_text("email\nada@example.org\n")
+    stale = tmp_path / "clean.rejected.csv"
+    stale.write_text("line,reason,email\n2,invalid,from an earlier import\n")
+    done = cli(database_url, "lists", "import", str(source), "--name", "clean", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "rejected 0: 0 invalid, 0 duplicates, 0 suppressed\n" in done.stdout
+    assert "report:" not in done.stdout
+    assert not stale.exists()  # it described another import's rows

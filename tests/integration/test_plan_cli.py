@@ -47,7 +47,12 @@ def test_show_prints_the_table_days_to_target_and_cost() -> None:
     assert "final step reached after 18 healthy sending days (28 calendar days" in result.stdout
     assert "no sending on blackout dates: Thu 2026-12-24, Fri 2026-12-25" in result.stdout
     assert "estimated ACS cost $103.37" in result.stdout
-    assert "request a quota increase before Fri 2026-12-04" in result.stdout
+    # Reached on Friday at the earliest; Microsoft's review takes up to 3 business days.
+    assert (
+        "step 2 is above ACS's default quota (100/hour, 30/minute) and is reached on "
+        "Fri 2026-12-04 at the earliest: ask by Tue 2026-12-01" in result.stdout
+    )
+    assert "for at least 200/hour, 23/minute" in result.stdout  # the step's caps / headroom 0.9
 
 
 def test_simulate_prints_days_and_writes_the_chart(tmp_path: Path) -> None:

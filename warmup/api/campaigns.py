@@ -7,7 +7,6 @@ marketing role. The export holds recipients' addresses, so it also takes marketi
 from __future__ import annotations
 
 import tempfile
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,16 +19,13 @@ from warmup.api.auth import Caller, Marketing
 from warmup.api.services import Found, Services
 from warmup.campaigns.compose import Composer, unsubscriber_from
 from warmup.campaigns.model import CampaignStatus
-from warmup.campaigns.report import CampaignReport, campaign_report, export_campaign
+from warmup.campaigns.report import export_campaign
 from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
-from warmup.control.health import OutcomeCounts
-from warmup.domains.store import DomainStore
-from warmup.feedback.domain_health import window_counts
+from warmup.views.campaigns import CampaignOut, campaign_view
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 Text = Annotated[str, Field(max_length=1_000_000)]
-MESSAGE_KB = 50.0  # for the cost estimate, as the CLI's default
 
 
 class CampaignIn(BaseModel):
@@ -51,36 +47,6 @@ class StartIn(BaseModel):
     allow_empty_fields: bool = False
 
 
-class CampaignOut(BaseModel):
-    name: str
-    status: str
-    list: str
-    domain: str
-    rows: int
-    sent: int  # rows whose fate is settled (accepted, failed, suppressed, skipped)
-    remaining: int
-    # Rows whose request may have reached ACS without an answer: ACS is being asked about them
-    # before anything is sent again (part of ``remaining``).
-    verifying: int
-    progress: float  # sent / rows
-    by_state: dict[str, int]
-    by_outcome: dict[str, int]
-    eta: date | None
-    eta_note: str
-    cost_so_far_usd: float
-    cost_total_usd: float
-    health: CampaignHealth
-
-
-class CampaignHealth(BaseModel):
-    """The campaign's own outcomes over its domain's health window."""
-
-    reports: int
-    failure_rate: float
-    hard_bounce_rate: float
-    complaint_rate: float
-
-
 class CreatedOut(BaseModel):
     campaign: CampaignOut
     warnings: list[str]
@@ -97,37 +63,8 @@ class PreviewOut(BaseModel):
     size_bytes: int
 
 
-def _out(report: CampaignReport, counts: OutcomeCounts) -> CampaignOut:
-    return CampaignOut(
-        name=report.name,
-        status=report.status.value,
-        list=report.list_name,
-        domain=report.domain,
-        rows=report.rows,
-        sent=report.terminal,
-        remaining=report.remaining,
-        verifying=report.verifying,
-        progress=round(report.terminal / report.rows, 4) if report.rows else 0.0,
-        by_state=report.by_state,
-        by_outcome=report.by_outcome,
-        eta=report.eta,
-        eta_note=report.eta_note,
-        cost_so_far_usd=round(report.cost_so_far, 4),
-        cost_total_usd=round(report.cost_total, 4),
-        health=CampaignHealth(
-            reports=counts.total,
-            failure_rate=round(counts.failure_rate, 6),
-            hard_bounce_rate=round(counts.hard_bounce_rate, 6),
-            complaint_rate=round(counts.complaint_rate, 6),
-        ),
-    )
-
-
 def _report(found: Services, name: str) -> CampaignOut:
-    now = found.clock.now()
-    report = campaign_report(found.database, name, today=now.date(), message_kb=MESSAGE_KB)
-    record = DomainStore(found.database).get(report.domain)
-    return _out(report, window_counts(found.database, record, now, report.campaign_id))
+    return campaign_view(found.database, name, found.clock.now())
 
 
 @router.get("")

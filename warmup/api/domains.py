@@ -14,18 +14,13 @@ from warmup.api.audit_log import AuditOut, audit_out
 from warmup.api.auth import Caller, Ops
 from warmup.api.domain_shapes import (
     ApplyPlan,
-    ChangeOut,
-    DayOut,
-    DomainDetail,
     DomainIn,
-    DomainOut,
     PlanCheck,
     PlanText,
     QuotaIn,
     Reason,
     SenderIn,
     SetStep,
-    domain_out,
 )
 from warmup.api.services import Found, Services
 from warmup.control.caps import AcsQuota
@@ -33,17 +28,25 @@ from warmup.domains.actions import OpsRequest, act
 from warmup.domains.record import DomainRecord
 from warmup.domains.store import DomainStore
 from warmup.errors import PlanError
-from warmup.feedback.overview import history, overview
 from warmup.feedback.readiness import readiness
 from warmup.plans.loader import parse_plan
 from warmup.plans.model import ProviderGroup
 from warmup.plans.presets import presets
+from warmup.views.domains import (
+    ChangeOut,
+    DomainDetail,
+    DomainOut,
+    DomainReportOut,
+    domain_detail,
+    domain_report,
+    domain_view,
+)
 
 router = APIRouter(prefix="/api", tags=["domains and plans"])
 
 
 def _view(found: Services, record: DomainRecord) -> DomainOut:
-    return domain_out(overview(found.database, record, found.clock.now()))
+    return domain_view(found.database, record, found.clock.now(), found.limiter)
 
 
 @router.get("/domains", tags=["domains and plans"])
@@ -88,20 +91,7 @@ def add_sender(name: str, body: SenderIn, who: Ops, found: Found) -> DomainOut:
 def domain(name: str, _: Caller, found: Found) -> DomainDetail:
     """One domain, with its volume per day over the ramp: planned, sent, failure rate."""
     record = DomainStore(found.database).get(name)
-    days = history(found.database, record, found.clock.now())
-    return DomainDetail(
-        **_view(found, record).model_dump(),
-        history=[
-            DayOut(
-                day=d.day,
-                planned=d.planned,
-                sent=d.sent,
-                reports=d.reports,
-                failure_rate=round(d.failure_rate, 6),
-            )
-            for d in days
-        ],
-    )
+    return domain_detail(found.database, record, found.clock.now(), found.limiter)
 
 
 def _change(found: Services, name: str, action: str, request: OpsRequest) -> ChangeOut:
@@ -154,21 +144,11 @@ def release_provider(
 
 
 @router.get("/domains/{name}/report")
-def report(name: str, _: Caller, found: Found) -> dict[str, object]:
-    """Failure rates over 7 and 30 days and readiness for a quota increase."""
-    ready = readiness(found.database, name, found.clock.now())
-    return {
-        "domain": ready.record.state.domain,
-        "days": [{"day": day.isoformat(), "sent": sent} for day, sent in ready.days],
-        "failure_rate_7_days": ready.last_7.failure_rate,
-        "failure_rate_30_days": ready.last_30.failure_rate,
-        "reports_30_days": ready.last_30.reports,
-        "peak_day": ready.peak_day,
-        "average_sending_day": ready.average_day,
-        "under_2_percent": ready.under_2_percent,
-        "under_1_percent": ready.under_1_percent,
-        "plan_needs_per_hour": ready.target_per_hour,
-    }
+def report(name: str, _: Caller, found: Found) -> DomainReportOut:
+    """Failure rates over 7 and 30 days, readiness for a quota increase, and when to ask for
+    the next one."""
+    now = found.clock.now()
+    return domain_report(readiness(found.database, name, now), now.date())
 
 
 @router.get("/domains/{name}/audit")

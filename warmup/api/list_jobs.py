@@ -31,7 +31,7 @@ class ImportOut(BaseModel):
     delimiter: str
     fields: list[str]
     seconds: float
-    rejected_report: str  # where to download the rejected rows
+    rejected_report: str | None  # where to download the rejected rows (none if none were)
 
 
 class ImportJobOut(BaseModel):
@@ -117,7 +117,9 @@ class Job:
             delimiter=report.delimiter,
             fields=report.fields,
             seconds=round(report.seconds, 3),
-            rejected_report=f"/api/lists/rejected/{self.job_id}",
+            rejected_report=(
+                f"/api/lists/rejected/{self.job_id}" if report.rejected_path else None
+            ),
         )
         self.jobs.finish(self.job_id, out.model_dump(), report.rows, clock.now())
 

@@ -13,13 +13,11 @@ import logging
 import re
 import shutil
 import uuid
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message
@@ -27,22 +25,14 @@ from starlette.types import Message
 from warmup.api.auth import Caller, Marketing
 from warmup.api.list_jobs import ImportJobOut, Job, job_json, job_out, report_dir
 from warmup.api.services import Found
-from warmup.lists.catalog import list_summaries
 from warmup.lists.importer import ImportOptions
 from warmup.lists.jobs import ImportJobs
+from warmup.views.lists import ListOut, all_lists
 
 router = APIRouter(prefix="/api/lists", tags=["lists"])
 log = logging.getLogger(__name__)
 REPORT_ID = re.compile(r"^[0-9a-f]{32}$")
 FORM_FIELDS = ("name", "encoding", "delimiter", "email_column")
-
-
-class ListOut(BaseModel):
-    name: str
-    recipients: int
-    fields: list[str]
-    created_at: datetime
-    created_by: str
 
 
 class _TooLarge(Exception):
@@ -66,11 +56,8 @@ def _limited(request: Request, limit: int) -> Request:
 
 
 @router.get("")
-def all_lists(_: Caller, found: Found) -> list[ListOut]:
-    return [
-        ListOut.model_validate(item, from_attributes=True)
-        for item in list_summaries(found.database)
-    ]
+def lists(_: Caller, found: Found) -> list[ListOut]:
+    return all_lists(found.database)
 
 
 @router.post(

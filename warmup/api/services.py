@@ -12,6 +12,8 @@ from prometheus_client import CollectorRegistry
 from warmup.api.token_store import TokenStore
 from warmup.clock import Clock
 from warmup.content.unsubscribe import Unsubscriber
+from warmup.ratelimit.base import Limiter
+from warmup.ratelimit.redis_limiter import RedisLimiter
 from warmup.settings import Settings
 from warmup.store.database import Database
 
@@ -28,6 +30,11 @@ class Services:
     redis: redis.Redis | None
     # Prometheus registry reading the figures above at each scrape (set by create_app).
     metrics: CollectorRegistry | None = None
+
+    @property
+    def limiter(self) -> Limiter | None:
+        """The workers' limiter, to read (an ACS throttle in force), never to take permits."""
+        return RedisLimiter(self.redis) if self.redis is not None else None
 
 
 def services(request: Request) -> Services:

@@ -3,7 +3,7 @@ token may look an address up. Every change is in the audit log with the token's 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 from warmup.addresses import address_key
 from warmup.api.auth import Caller, Marketing
 from warmup.api.services import Found
-from warmup.store.models import Suppression
 from warmup.suppression.store import REASONS, SuppressionStore
+from warmup.views.suppressions import SuppressionOut, suppression_out
 
 router = APIRouter(prefix="/api/suppressions", tags=["suppressions"])
 Address = Annotated[str, Field(min_length=3, max_length=320)]
@@ -26,26 +26,13 @@ class SuppressionIn(BaseModel):
     note: Annotated[str, Field(max_length=2000)] = ""
 
 
-class SuppressionOut(BaseModel):
-    address: str
-    reason: str
-    source: str
-    created_at: datetime
-    expires_at: datetime | None
-    note: str
-
-
-def _out(row: Suppression) -> SuppressionOut:
-    return SuppressionOut.model_validate(row, from_attributes=True)
-
-
 @router.get("/{address}")
 def look_up(address: str, _: Caller, found: Found) -> SuppressionOut:
     """Is this address suppressed, and why? 404 if it may be sent to."""
     row = SuppressionStore(found.database).find(address, found.clock.now())
     if row is None:
         raise HTTPException(404, f"{address} is not suppressed")
-    return _out(row)
+    return suppression_out(row)
 
 
 @router.get("")
@@ -56,7 +43,7 @@ def active(
 ) -> list[SuppressionOut]:
     """Active suppressions in address order (the first ``limit``)."""
     rows = SuppressionStore(found.database).active(found.clock.now())
-    return [_out(row) for _, row in zip(range(limit), rows, strict=False)]
+    return [suppression_out(row) for _, row in zip(range(limit), rows, strict=False)]
 
 
 @router.post("", status_code=201)
@@ -75,7 +62,7 @@ def add(body: SuppressionIn, who: Marketing, found: Found) -> SuppressionOut:
     )
     row = store.find(body.address, now)
     assert row is not None  # just written
-    return _out(row)
+    return suppression_out(row)
 
 
 @router.delete("/{address}")

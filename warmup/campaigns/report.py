@@ -16,7 +16,7 @@ from warmup.errors import NotFoundError
 from warmup.ledger.states import OPEN, TERMINAL, LedgerState
 from warmup.plans.schedule import cost, nth_sending_date, sending_days_needed
 from warmup.store.database import Database
-from warmup.store.models import Campaign, ContactList, LedgerRow, SendingDomain
+from warmup.store.models import Campaign, ContactList, LedgerRow, Recipient, SendingDomain
 
 EXPORT_COLUMNS = (
     "address",
@@ -39,7 +39,8 @@ class CampaignReport:
     status: CampaignStatus
     list_name: str
     domain: str
-    rows: int
+    rows: int  # ledger rows: none until the campaign starts
+    list_recipients: int
     by_state: dict[str, int]
     by_outcome: dict[str, int]
     eta: date | None
@@ -47,6 +48,11 @@ class CampaignReport:
     message_kb: float
     cost_total: float
     cost_so_far: float
+
+    @property
+    def sent(self) -> int:
+        """Rows ACS accepted: suppressed, skipped and refused rows were not sent."""
+        return self.by_state.get(LedgerState.ACCEPTED, 0)
 
     @property
     def remaining(self) -> int:
@@ -96,6 +102,9 @@ def campaign_report(
                 .group_by(LedgerRow.outcome)
             ).all()
         )
+        list_recipients = (
+            session.scalar(select(func.count()).where(Recipient.list_id == campaign.list_id)) or 0
+        )
         running_on_domain = (
             session.scalar(
                 select(func.count()).where(
@@ -119,6 +128,7 @@ def campaign_report(
         list_name=list_name,
         domain=domain,
         rows=rows,
+        list_recipients=list_recipients,
         by_state=by_state,
         by_outcome={str(outcome): n for outcome, n in by_outcome.items()},
         eta=eta,
@@ -137,6 +147,8 @@ def _eta(
     share_with: int,
     today: date,
 ) -> tuple[date | None, str]:
+    if status is CampaignStatus.DRAFT:
+        return None, "not started"
     if remaining == 0:
         return None, "nothing left to send"
     if status is not CampaignStatus.RUNNING:

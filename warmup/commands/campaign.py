@@ -11,16 +11,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from warmup.campaigns.compose import Composer, unsubscriber_from
+from warmup.campaigns.model import CampaignStatus
 from warmup.campaigns.report import campaign_report, export_campaign
 from warmup.campaigns.store import CampaignStore
 from warmup.commands.context import actor, command_settings, now, open_database
+from warmup.commands.output import AsJson, print_json
 from warmup.content.templates import MessageTemplate
 from warmup.domains.store import DomainStore
 from warmup.feedback.domain_health import window_counts
 from warmup.plans.schedule import usd
+from warmup.views.campaigns import campaign_view
 
 app = typer.Typer(
-    help="Campaigns: create, preview, start, pause, resume, cancel, status, export.",
+    help="Campaigns: create, preview, start, pause, resume, cancel, list, status, export.",
     no_args_is_help=True,
 )
 console = Console()
@@ -146,17 +149,65 @@ def cancel(name: Name, reason: Reason = "cancelled by marketing") -> None:
     _change(name, "cancel", reason)
 
 
+@app.command("list")
+def list_campaigns(
+    status: Annotated[
+        CampaignStatus | None, typer.Option(help="Only campaigns of this status.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 50,
+    as_json: AsJson = False,
+) -> None:
+    """Campaigns, newest first: status, progress, sent, failure rate, ETA."""
+    database = open_database(command_settings())
+    at = now()
+    views = [
+        campaign_view(database, name, at) for name in CampaignStore(database).names(status, limit)
+    ]
+    if as_json:
+        print_json(views)
+        return
+    if not views:
+        console.print("no campaigns" + (f" {status.value}" if status else "") + " yet")
+        return
+    table = Table()
+    for column in ("campaign", "status", "list", "domain", "progress", "sent", "failures", "ETA"):
+        table.add_column(column, justify="right" if column in {"progress", "sent"} else "left")
+    for view in views:
+        table.add_row(
+            view.name,
+            view.status,
+            view.list,
+            view.domain,
+            f"{view.progress:.1%}",
+            f"{view.sent:,} of {view.rows or view.list_recipients:,}",
+            f"{view.health.failure_rate:.2%} of {view.health.reports:,}"
+            if view.health.reports
+            else "-",
+            f"{view.eta:%a %Y-%m-%d}" if view.eta else view.eta_note,
+        )
+    console.print(table)
+
+
 @app.command()
 def status(
     name: Name,
     message_kb: Annotated[float, typer.Option(help="Average message size for the cost.")] = 50.0,
+    as_json: AsJson = False,
 ) -> None:
     """Counts by ledger state and outcome, the ETA from the domain's ramp, and the ACS cost."""
     database = open_database(command_settings())
+    if as_json:
+        print_json(campaign_view(database, name, now(), message_kb))
+        return
     report = campaign_report(database, name, today=now().date(), message_kb=message_kb)
+    size = (
+        f"{report.list_recipients:,} recipients on the list, not started"
+        if report.status is CampaignStatus.DRAFT
+        else f"{report.rows:,} recipients"
+    )
     console.print(
         f"campaign [bold]{report.name}[/] ({report.status.value}) — list {report.list_name}, "
-        f"domain {report.domain}, {report.rows:,} recipients"
+        f"domain {report.domain}, {size}"
     )
     table = Table(title="ledger")
     table.add_column("state")

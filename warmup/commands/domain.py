@@ -9,14 +9,24 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from warmup.commands.context import actor, command_settings, now, open_database
+from warmup.commands.advice import quota_advice_text
+from warmup.commands.context import (
+    actor,
+    command_settings,
+    now,
+    open_database,
+    status_limiter,
+)
+from warmup.commands.output import AsJson, print_json
 from warmup.control.caps import AcsQuota
 from warmup.control.machine import Decision
 from warmup.domains.actions import OpsRequest, act
 from warmup.domains.record import DomainRecord
 from warmup.domains.store import DomainStore
+from warmup.feedback.readiness import readiness
 from warmup.plans.loader import load_plan
 from warmup.plans.model import ACS_DEFAULT_PER_HOUR, ACS_DEFAULT_PER_MINUTE, ProviderGroup
+from warmup.views.domains import domain_report, domain_view
 
 app = typer.Typer(
     help="Sending domains: status, hold, resume, steps, plans, quota.", no_args_is_help=True
@@ -79,25 +89,39 @@ def add(
 @app.command()
 def status(
     name: Annotated[str | None, typer.Argument(help="One domain (default: all).")] = None,
+    as_json: AsJson = False,
 ) -> None:
-    """Where each domain stands: plan, step, caps, status and why."""
-    store, _ = _store()
+    """Where each domain stands: plan, step, caps, status, and why it is not sending now."""
+    settings = command_settings()
+    database = open_database(settings)
+    store = DomainStore(database)
     records = [store.get(name)] if name else store.all()
+    at = now()
+    limiter = status_limiter(settings)
+    try:
+        views = [domain_view(database, record, at, limiter) for record in records]
+    finally:
+        if limiter is not None:
+            limiter.close()
+    if as_json:
+        print_json(views[0] if name else views)
+        return
     if not records:
         console.print("no sending domains yet (add one with: warmup domain add)")
         return
     table = Table()
-    for column in ("domain", "plan", "step", "caps", "status", "since", "reason", "days"):
+    for column in ("domain", "plan", "step", "caps", "status", "sending now", "reason", "days"):
         table.add_column(column)
-    for record in records:
+    for record, view in zip(records, views, strict=True):
         state = record.state
+        since = f" since {state.since:%Y-%m-%d %H:%M} UTC" if state.since else ""
         table.add_row(
             state.domain,
             record.plan.name,
             f"{state.step}/{record.plan.last_step}",
             _caps(record),
-            state.status.value,
-            f"{state.since:%Y-%m-%d %H:%M} UTC" if state.since else "-",
+            f"{state.status.value}{since}",
+            view.sending.reason,
             "\n".join([state.reason, *(hold.describe() for hold in state.provider_holds)]),
             f"{state.sending_days} sending, {state.healthy_days_at_step} healthy at step",
         )
@@ -199,11 +223,15 @@ def add_sender(
 
 
 @app.command()
-def report(name: Domain) -> None:
-    """Failure rates over 7 and 30 days, volume history, and readiness for a quota increase."""
-    from warmup.feedback.readiness import readiness
-
-    ready = readiness(open_database(command_settings()), name, now())
+def report(name: Domain, as_json: AsJson = False) -> None:
+    """Failure rates over 7 and 30 days, volume history, readiness for a quota increase, and
+    when to ask for the next one."""
+    at = now()
+    ready = readiness(open_database(command_settings()), name, at)
+    shape = domain_report(ready, at.date())
+    if as_json:
+        print_json(shape)
+        return
     table = Table(title=f"{name}: accepted sends per day (UTC), last 30 days")
     table.add_column("day")
     table.add_column("sent", justify="right")
@@ -228,6 +256,9 @@ def report(name: Domain) -> None:
         f"{ready.record.quota.per_hour:,}/hour; peak day {ready.peak_day:,}, average sending day "
         f"{ready.average_day:,.0f}; 30-day failure rate {ready.last_30.failure_rate:.2%}; "
         f"plan {ready.record.plan.name} needs {ready.target_per_hour:,}/hour at its last step"
+    )
+    console.print(
+        quota_advice_text(shape.quota_request, "the domain's quota", at.date()), soft_wrap=True
     )
 
 

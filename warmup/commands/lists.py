@@ -11,8 +11,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from warmup.commands.context import actor, command_settings, now, open_database
-from warmup.lists.catalog import list_summaries
+from warmup.commands.output import AsJson, print_json
 from warmup.lists.importer import ImportOptions, ListImporter
+from warmup.views.lists import all_lists
 
 app = typer.Typer(
     help="Recipient lists: import CSV files, see what is there.", no_args_is_help=True
@@ -69,8 +70,8 @@ def import_list(
     )
     typer.echo(
         f"rejected {report.rejected:,}: {report.invalid:,} invalid, "
-        f"{report.duplicates:,} duplicates, {report.suppressed:,} suppressed; "
-        f"report: {report.rejected_path}"
+        f"{report.duplicates:,} duplicates, {report.suppressed:,} suppressed"
+        + (f"; report: {report.rejected_path}" if report.rejected_path else "")
     )
     typer.echo(
         f"encoding {report.encoding}, delimiter {report.delimiter!r}, "
@@ -79,13 +80,16 @@ def import_list(
 
 
 @app.command()
-def show() -> None:
+def show(as_json: AsJson = False) -> None:
     """Every list with its size and personalisation fields."""
-    database = open_database(command_settings())
+    lists = all_lists(open_database(command_settings()))
+    if as_json:
+        print_json(lists)
+        return
     table = Table()
     for column in ("list", "recipients", "fields", "created", "by"):
         table.add_column(column)
-    for item in list_summaries(database):
+    for item in lists:
         table.add_row(
             item.name,
             f"{item.recipients:,}",

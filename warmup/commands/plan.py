@@ -10,12 +10,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from warmup.commands.advice import quota_advice_text
 from warmup.commands.context import has_extra, require_extra
+from warmup.commands.output import AsJson, print_json
 from warmup.control.caps import AcsQuota
-from warmup.control.simulate import DemandSchedule, FailureProfile, parse_mix, simulate
+from warmup.control.simulate import (
+    DemandSchedule,
+    FailureProfile,
+    Simulation,
+    parse_mix,
+    simulate,
+)
 from warmup.plans.loader import load_plan, validate_files
-from warmup.plans.model import ProviderGroup
+from warmup.plans.model import ACS_DEFAULT_PER_HOUR, ACS_DEFAULT_PER_MINUTE, ProviderGroup
 from warmup.plans.schedule import earliest_schedule, usd
+from warmup.views.plans import schedule_out, simulation_out
 
 app = typer.Typer(help="Validate, show and simulate ramp plans.", no_args_is_help=True)
 PlanFile = Annotated[
@@ -64,10 +73,16 @@ def show(
         str | None, typer.Option(help="First day of the ramp (default: today).")
     ] = None,
     message_kb: Annotated[float, typer.Option(help="Average message size, for the cost.")] = 50.0,
+    as_json: AsJson = False,
 ) -> None:
-    """The ramp as a table: caps per step, the earliest day each is reached, volume and cost."""
+    """The ramp as a table: caps per step, the earliest day each is reached, volume, cost, and
+    when to ask Microsoft for more quota."""
     plan = load_plan(file)
     schedule = earliest_schedule(plan, _start_date(start), message_kb)
+    shape = schedule_out(schedule)
+    if as_json:
+        print_json(shape)
+        return
     table = Table(title=f"{plan.name}: {plan.description}" if plan.description else plan.name)
     for column in (
         "step",
@@ -111,12 +126,14 @@ def show(
         f"volume until then: {schedule.ramp_volume:,} emails; estimated ACS cost "
         f"[bold]{usd(schedule.ramp_cost)}[/] at {message_kb:g} KB each (list price)"
     )
-    first = schedule.first_raised_quota_step
-    if first is not None:
-        console.print(
-            f"step {first.index} ({first.step.per_hour:,}/hour) is above ACS's default quota "
-            f"(100/hour, 30/minute): request a quota increase before {first.reached_on:%a %Y-%m-%d}"
-        )
+    console.print(
+        quota_advice_text(
+            shape.quota_request,
+            f"ACS's default quota ({ACS_DEFAULT_PER_HOUR}/hour, {ACS_DEFAULT_PER_MINUTE}/minute)",
+            schedule.rows[0].reached_on,
+        ),
+        soft_wrap=True,
+    )
     gates = plan.gates
     console.print(
         f"gates over {gates.window_hours} h, at least {gates.min_sample:,} reports: failures hold "
@@ -180,6 +197,7 @@ def simulate_command(
         Path | None,
         typer.Option(help="Chart file, .png or .svg (default: out/<plan>-simulation.png)."),
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Simulate the ramp day by day through the real controller, and draw the chart."""
     plan = load_plan(file)
@@ -214,10 +232,17 @@ def simulate_command(
         provider_profiles=own,
         resume_after_days=resume_after_days or None,
     )
+    if as_json:
+        print_json(simulation_out(result))
+        if chart is not None:
+            _draw(result, chart)
+        return
+    # The decisions go under the table, not in a column: at 80 columns a column of sentences
+    # wraps one word per line.
     table = Table(title=f"{plan.name}: {days} days, ACS quota {quota.per_hour:,}/hour")
-    for column in ("day", "date", "step", "status", "cap", "sent", "fail", "window", "decision"):
-        left = column in {"date", "status", "decision"}
-        table.add_column(column, justify="left" if left else "right")
+    for column in ("day", "date", "step", "status", "cap", "sent", "fail", "window", "note"):
+        left = column in {"date", "status", "note"}
+        table.add_column(column, justify="left" if left else "right", no_wrap=column != "note")
     for day in result.days:
         table.add_row(
             str(day.day),
@@ -228,11 +253,17 @@ def simulate_command(
             f"{day.sent:,}",
             f"{day.failure_rate:.2%}" if day.sent else "-",
             f"{day.window_failure_rate:.2%}" if day.window_reports else "-",
-            "; ".join(
-                [day.note] * bool(day.note) + [f"{t.action}: {t.reason}" for t in day.transitions]
-            ),
+            day.note + (" *" if day.transitions else ""),
         )
     console.print(table)
+    decided = [(day, t) for day in result.days for t in day.transitions]
+    if decided:
+        console.print("* decisions:")
+        for day, transition in decided:
+            console.print(
+                f"  day {day.day} ({day.date:%a %m-%d}) {transition.action}: {transition.reason}",
+                highlight=False,
+            )
     final = result.days[-1]
     console.print(
         f"after {days} days: step {final.step} of {plan.last_step}, {final.status.value}; "
@@ -243,8 +274,11 @@ def simulate_command(
             "chart: skipped (it needs the chart extra: pip install 'warmup[chart]')", markup=False
         )
         return
+    console.print(f"chart: {_draw(result, chart or Path('out') / f'{plan.name}-simulation.png')}")
+
+
+def _draw(result: Simulation, path: Path) -> Path:
     require_extra("matplotlib", "chart", "--chart")
     from warmup.commands.chart import write_chart  # matplotlib is slow to import: only here
 
-    path = write_chart(result, chart or Path("out") / f"{plan.name}-simulation.png")
-    console.print(f"chart: {path}")
+    return write_chart(result, path)

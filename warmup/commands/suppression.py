@@ -1,7 +1,9 @@
-"""``warmup suppression import|export|add|remove``: addresses never to send to."""
+"""``warmup suppression add|remove|show|import|export``: addresses never to send to."""
 
 from __future__ import annotations
 
+import sys
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +11,9 @@ from typing import Annotated
 import typer
 
 from warmup.commands.context import actor, command_settings, now, open_database
+from warmup.commands.output import AsJson, print_json, write_json_array
 from warmup.suppression.store import REASONS, SuppressionStore
+from warmup.views.suppressions import suppression_out
 
 app = typer.Typer(help="The suppression list: addresses never to send to.", no_args_is_help=True)
 
@@ -63,10 +67,49 @@ def import_file(
 
 
 @app.command()
-def export(
-    output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write.")],
+def show(
+    address: Annotated[str, typer.Argument(help="The address to look up.")],
+    as_json: AsJson = False,
 ) -> None:
-    """Write the active suppression list as CSV."""
+    """Is this address suppressed, why, since when and until when? Exit 1 if it is not."""
     store, _ = _store()
+    row = store.find(address, now())
+    if row is None:
+        if as_json:
+            typer.echo("null")
+        else:
+            typer.echo(f"{address} is not suppressed: it may be sent to")
+        raise typer.Exit(1)
+    shape = suppression_out(row)
+    if as_json:
+        print_json(shape)
+        return
+    until = f"until {shape.expires_at:%Y-%m-%d %H:%M} UTC" if shape.expires_at else "for good"
+    typer.echo(
+        f"{shape.address}: suppressed ({shape.reason}) since "
+        f"{shape.created_at:%Y-%m-%d %H:%M} UTC, {until}; source {shape.source}"
+    )
+    if shape.note:
+        typer.echo(f"note: {shape.note}")
+
+
+@app.command()
+def export(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write (with --json: default stdout)."),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Write the active suppression list as CSV (or, with --json, a JSON array)."""
+    store, _ = _store()
+    if as_json:
+        with output.open("w", encoding="utf-8") if output else nullcontext(sys.stdout) as out:
+            count = write_json_array(out, (suppression_out(r) for r in store.active(now())))
+        if output:
+            typer.echo(f"{count:,} suppressed addresses written to {output}")
+        return
+    if output is None:
+        raise typer.BadParameter("give the CSV file to write", param_hint="--output")
     count = store.export(output, now())
     typer.echo(f"{count:,} suppressed addresses written to {output}")

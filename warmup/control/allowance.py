@@ -35,6 +35,8 @@ class Usage:
 class Allowance:
     total: int
     limited_by: str
+    # The window of the cap that limits: "minute", "hour" or "day" ("" when not a cap).
+    per: str = ""
     # Only the groups the plan caps; a group not listed is limited by ``total`` alone.
     per_provider: Mapping[ProviderGroup, int] = field(default_factory=dict)
 
@@ -69,15 +71,21 @@ def allowance(
     cap = caps(plan, state.step, quota)
     headroom = plan.quota.headroom
     limits = [
-        (f"step {state.step} cap {cap.step_per_hour:,}/hour", cap.step_per_hour - usage.last_hour),
-        (f"step {state.step} cap {cap.step_per_day:,}/day", cap.step_per_day - usage.today),
+        (
+            f"step {state.step} cap {cap.step_per_hour:,}/hour",
+            cap.step_per_hour - usage.last_hour,
+            "hour",
+        ),
+        (f"step {state.step} cap {cap.step_per_day:,}/day", cap.step_per_day - usage.today, "day"),
         (
             f"ACS quota {quota.per_minute:,}/minute × {headroom:g}",
             cap.acs_per_minute - usage.last_minute,
+            "minute",
         ),
         (
             f"ACS quota {quota.per_hour:,}/hour × {headroom:g}",
             cap.acs_per_hour - usage.last_hour,
+            "hour",
         ),
     ]
     if cap.step_per_minute is not None:
@@ -85,6 +93,7 @@ def allowance(
             (
                 f"step {state.step} cap {cap.step_per_minute:,}/minute",
                 cap.step_per_minute - usage.last_minute,
+                "minute",
             )
         )
     held = state.held_providers
@@ -100,13 +109,14 @@ def allowance(
                 f"step {state.step} cap {cap.step_per_hour:,}/hour less {names}'s share "
                 f"({withheld:,}), held",
                 cap.step_per_hour - withheld - (usage.last_hour - held_sent),
+                "hour",
             )
         )
-    limited_by, left = min(limits, key=lambda limit: limit[1])
+    limited_by, left, per = min(limits, key=lambda limit: limit[1])
     total = max(0, left)
     per_provider = {
         group: max(0, min(total, hourly - usage.provider_last_hour.get(group, 0)))
         for group, hourly in cap.provider_per_hour.items()
     }
     per_provider.update(dict.fromkeys(held, 0))
-    return Allowance(total, limited_by, per_provider)
+    return Allowance(total, limited_by, per, per_provider)

@@ -9,8 +9,10 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from warmup.control.allowance import day_start
+from warmup.campaigns.store import CampaignStore
+from warmup.control.allowance import Usage, allowance, day_start
 from warmup.control.health import OutcomeCounts, Verdict
+from warmup.control.idle import SendingNow, SpentWindows, sending_now
 from warmup.domains.record import DomainRecord
 from warmup.feedback.domain_health import HEALTH_CLASS, window_verdict
 from warmup.ledger.store import LedgerStore
@@ -28,6 +30,7 @@ class DomainOverview:
     sent_today: int
     in_flight: int
     verdict: Verdict
+    sending: SendingNow
 
     @property
     def left_today(self) -> int:
@@ -43,14 +46,37 @@ class DayPoint:
     failure_rate: float
 
 
-def overview(database: Database, record: DomainRecord, now: datetime) -> DomainOverview:
+def overview(
+    database: Database,
+    record: DomainRecord,
+    now: datetime,
+    throttled_until: datetime | None = None,
+) -> DomainOverview:
+    """``throttled_until``: the end of an ACS Retry-After in force (read from the limiter by
+    callers that can reach it)."""
     ledger = LedgerStore(database)
+    sent_today = ledger.accepted_since(record.id, day_start(record.plan, now))
+    in_minute, oldest_minute = ledger.accepted_window(record.id, now - timedelta(minutes=1))
+    in_hour, oldest_hour = ledger.accepted_window(record.id, now - timedelta(hours=1))
+    # The ledger's view of the trailing windows; the dispatcher reads the limiter's, which also
+    # counts permits still on the wire, so the two differ by at most what is in flight.
+    usage = Usage(last_minute=in_minute, last_hour=in_hour, today=sent_today)
+    pending = sum(d.pending for d in CampaignStore(database).demand(record.id))
     return DomainOverview(
         record=record,
         cap_today=daily_capacity(record.plan, record.plan.step(record.state.step)),
-        sent_today=ledger.accepted_since(record.id, day_start(record.plan, now)),
+        sent_today=sent_today,
         in_flight=ledger.in_flight(record.id),
         verdict=window_verdict(database, record, now),
+        sending=sending_now(
+            record.plan,
+            record.state,
+            now,
+            allowance(record.plan, record.state, now, usage, record.quota),
+            pending=pending,
+            throttled_until=throttled_until,
+            spent=SpentWindows(oldest_minute, oldest_hour),
+        ),
     )
 
 

@@ -259,6 +259,18 @@ class LedgerStore:
         with self._db.session() as session:
             return [(str(provider), at) for provider, at in session.execute(query)]
 
+    def accepted_window(self, domain_id: int, since: datetime) -> tuple[int, datetime | None]:
+        """(sends ACS accepted since ``since``, the oldest of them)."""
+        query = (
+            select(func.count(), func.min(LedgerRow.accepted_at))
+            .select_from(LedgerRow)
+            .join(Campaign, Campaign.id == LedgerRow.campaign_id)
+            .where(Campaign.domain_id == domain_id, LedgerRow.accepted_at >= since)
+        )
+        with self._db.session() as session:
+            count, oldest = session.execute(query).one()
+        return int(count or 0), oldest  # min() keeps the column's type: an aware UTC time
+
     def accepted_since(self, domain_id: int, since: datetime, until: datetime | None = None) -> int:
         query = (
             select(func.count())

@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from warmup import audit
-from warmup.csvsafe import SafeCsvWriter
 from warmup.lists.fields import FieldMap
+from warmup.lists.rejected import RejectedRows
 from warmup.lists.source import CsvSource, ImportFailure
 from warmup.lists.validation_pool import AddressValidator, Checked
 from warmup.store.database import Database
@@ -122,19 +122,21 @@ class ListImporter:
         try:
             source.open()
             columns = FieldMap.from_header(source.header, source.email_column(options.email_column))
+            # A report left from an earlier import to the same path would describe other rows.
+            rejected_path.unlink(missing_ok=True)
             with (
                 self._db.engine.begin() as connection,
-                rejected_path.open("w", newline="", encoding="utf-8") as out,
+                RejectedRows(rejected_path, source.raw_header) as rejected,
             ):
                 report = self._import(
-                    connection, source, columns, name, options, out, actor, at, progress
+                    connection, source, columns, name, options, rejected, actor, at, progress
                 )
         finally:
             source.close()
         report.encoding = source.encoding or "utf-8"
         report.delimiter = source.delimiter or ","
         report.seconds = time.perf_counter() - started
-        report.rejected_path = rejected_path
+        report.rejected_path = rejected_path if report.rejected else None
         return report
 
     def _import(
@@ -144,7 +146,7 @@ class ListImporter:
         columns: FieldMap,
         name: str,
         options: ImportOptions,
-        out: Any,
+        rejected: RejectedRows,
         actor: str,
         at: datetime,
         progress: Progress | None,
@@ -168,7 +170,6 @@ class ListImporter:
             ):
                 seen[known] = 0  # 0: already in the list before this import
         suppressed = self._suppressed(connection, at)
-        rejected = SafeCsvWriter(out, ["line", "reason", *source.raw_header])
         batch: list[dict[str, Any]] = []
         in_flight: deque[list[tuple[int, list[str]]]] = deque()
 
@@ -188,7 +189,7 @@ class ListImporter:
                         values, line, checked, columns, seen, suppressed, report
                     )
                     if address is None:
-                        rejected.row([line, reason, *values])
+                        rejected.add(line, reason, values)
                         continue
                     batch.append(
                         {

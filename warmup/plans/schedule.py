@@ -38,14 +38,70 @@ def daily_capacity(plan: Plan, step: Step) -> int:
     return min(step.per_day, math.floor(step.per_hour * hours))
 
 
-def needs_raised_quota(plan: Plan, step: Step) -> bool:
-    """Above ACS's default quota for a custom domain, after the plan's headroom."""
+# Microsoft's review of a quota increase can take up to 72 hours, counted in business days.
+QUOTA_LEAD_BUSINESS_DAYS = 3
+
+
+def needs_raised_quota(
+    plan: Plan,
+    step: Step,
+    per_minute: int = ACS_DEFAULT_PER_MINUTE,
+    per_hour: int = ACS_DEFAULT_PER_HOUR,
+) -> bool:
+    """Above an ACS quota (by default a new custom domain's), after the plan's headroom."""
     headroom = plan.quota.headroom
-    over_hour = step.per_hour > math.floor(ACS_DEFAULT_PER_HOUR * headroom)
+    over_hour = step.per_hour > math.floor(per_hour * headroom)
     over_minute = step.per_minute is not None and step.per_minute > math.floor(
-        ACS_DEFAULT_PER_MINUTE * headroom
+        per_minute * headroom
     )
     return over_hour or over_minute
+
+
+def ask_by(needed_on: date, business_days: int = QUOTA_LEAD_BUSINESS_DAYS) -> date:
+    """The last day to request a quota increase needed on ``needed_on``: that many business
+    days (Monday to Friday) before it."""
+    day = needed_on
+    while business_days:
+        day -= timedelta(days=1)
+        business_days -= day.weekday() < 5
+    return day
+
+
+@dataclass(frozen=True)
+class QuotaAdvice:
+    """When to ask Microsoft for more quota, and for how much."""
+
+    step: int  # the first step above the quota
+    per_minute: int | None  # what that step needs
+    per_hour: int
+    needed_on: date  # the earliest day the ramp reaches it
+    ask_by: date
+
+
+def quota_advice(
+    plan: Plan,
+    *,
+    step: int,
+    healthy_days_at_step: int,
+    today: date,
+    per_minute: int = ACS_DEFAULT_PER_MINUTE,
+    per_hour: int = ACS_DEFAULT_PER_HOUR,
+) -> QuotaAdvice | None:
+    """The first step from ``step`` on that needs more than the quota, reached at the earliest
+    (every sending day healthy); None if the quota covers the whole plan."""
+    dates = sending_dates(plan, today)
+    on = next(dates)
+    days_at_step = healthy_days_at_step
+    for index in range(step, plan.last_step + 1):
+        current = plan.step(index)
+        if needs_raised_quota(plan, current, per_minute, per_hour):
+            wanted = math.ceil(current.per_hour / plan.quota.headroom)
+            minute = current.per_minute and math.ceil(current.per_minute / plan.quota.headroom)
+            return QuotaAdvice(index, minute, wanted, on, ask_by(on))
+        for _ in range(max(0, plan.advance.healthy_days - days_at_step)):
+            on = next(dates)
+        days_at_step = 0
+    return None
 
 
 def usd(amount: float) -> str:

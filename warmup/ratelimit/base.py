@@ -76,6 +76,9 @@ class Limiter(Protocol):
     def throttle_counts(self) -> dict[str, int]:
         """How many throttle signals (429s from ACS) each scope has had: counters for metrics."""
 
+    def throttled_until(self) -> dict[str, float]:
+        """Each throttled scope's deadline (unix seconds; it may already have passed)."""
+
     def used(self, limit: Limit, now: float) -> int:
         """Permits counted against ``limit`` at ``now`` (what the next grant would see)."""
 

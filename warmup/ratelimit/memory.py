@@ -59,6 +59,10 @@ class InMemoryLimiter:
         with self._lock:
             return dict(self._throttles)
 
+    def throttled_until(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self._throttled_until)
+
     def used(self, limit: Limit, now: float) -> int:
         with self._lock:
             return self._count(limit, now)[0]

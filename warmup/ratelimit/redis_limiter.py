@@ -78,6 +78,16 @@ class RedisLimiter:
             for key, value in zip(keys, values, strict=True)
         }
 
+    def throttled_until(self) -> dict[str, float]:
+        prefix = self._key("throttle:")
+        keys = [cast(bytes, k) for k in self._redis.scan_iter(match=f"{prefix}*", count=1000)]
+        values = cast(list[bytes | None], self._redis.mget(keys)) if keys else []
+        return {
+            key.decode()[len(prefix) :]: float(value)
+            for key, value in zip(keys, values, strict=True)
+            if value is not None  # expired between the scan and the read
+        }
+
     def used(self, limit: Limit, now: float) -> int:
         if self._server_time:
             seconds, micros = cast(tuple[int, int], self._redis.time())

@@ -1,0 +1,246 @@
+"""A sending domain as the API and ``warmup domain status --json`` show it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+
+import redis
+from pydantic import BaseModel
+
+from warmup.domains.record import DomainRecord
+from warmup.feedback.overview import DomainOverview, history, overview
+from warmup.feedback.readiness import Readiness
+from warmup.plans.schedule import QuotaAdvice, quota_advice
+from warmup.ratelimit.base import Limiter
+from warmup.store.database import Database
+
+
+class Caps(BaseModel):
+    per_minute: int | None
+    per_hour: int
+    per_day: int
+
+
+class Health(BaseModel):
+    level: str  # unknown, ok, warn, hold, pause
+    reason: str
+    reports: int
+    failure_rate: float
+    hard_bounce_rate: float
+    complaint_rate: float
+    hold_line: float  # the plan's failure-rate thresholds, for charts
+    pause_line: float
+    window_hours: int
+
+
+class ProviderHoldOut(BaseModel):
+    provider: str  # gmail, microsoft, yahoo, other
+    paused: bool  # paused: until ops release it; held: until its rates are healthy again
+    reason: str
+    since: datetime
+
+
+class SendingOut(BaseModel):
+    """Whether the domain sends right now; if not, why and until when."""
+
+    now: bool
+    reason: str  # e.g. "outside the sending window until Mon 2026-12-07 08:00 Europe/Paris"
+    until: datetime | None  # when the reason ends by itself (None: it takes someone, or work)
+
+
+class DomainOut(BaseModel):
+    name: str
+    plan: str
+    step: int
+    last_step: int
+    status: str
+    reason: str
+    since: datetime | None
+    held_by: str | None
+    # Provider groups whose own gates stopped their traffic; the others keep sending.
+    provider_holds: list[ProviderHoldOut]
+    senders: list[str]
+    caps: Caps
+    cap_today: int
+    sent_today: int
+    left_today: int
+    in_flight: int
+    acs_quota_per_minute: int
+    acs_quota_per_hour: int
+    health: Health
+    sending: SendingOut
+
+
+class DayOut(BaseModel):
+    day: date
+    planned: int
+    sent: int
+    reports: int
+    failure_rate: float
+
+
+class DomainDetail(DomainOut):
+    history: list[DayOut]
+
+
+class ChangeOut(BaseModel):
+    changes: list[str]
+    domain: DomainOut
+
+
+def domain_out(view: DomainOverview) -> DomainOut:
+    record, state, verdict = view.record, view.record.state, view.verdict
+    step = record.plan.step(state.step)
+    gates = record.plan.gates
+    counts = verdict.counts
+    return DomainOut(
+        name=state.domain,
+        plan=record.plan.name,
+        step=state.step,
+        last_step=record.plan.last_step,
+        status=state.status.value,
+        reason=state.reason,
+        since=state.since,
+        held_by=state.held_by,
+        provider_holds=[
+            ProviderHoldOut(provider=h.group.value, paused=h.paused, reason=h.reason, since=h.since)
+            for h in state.provider_holds
+        ],
+        senders=list(record.senders),
+        caps=Caps(per_minute=step.per_minute, per_hour=step.per_hour, per_day=step.per_day),
+        cap_today=view.cap_today,
+        sent_today=view.sent_today,
+        left_today=view.left_today,
+        in_flight=view.in_flight,
+        acs_quota_per_minute=record.quota.per_minute,
+        acs_quota_per_hour=record.quota.per_hour,
+        health=Health(
+            level=verdict.level.name.lower(),
+            reason=verdict.reason,
+            reports=counts.total,
+            failure_rate=round(counts.failure_rate, 6),
+            hard_bounce_rate=round(counts.hard_bounce_rate, 6),
+            complaint_rate=round(counts.complaint_rate, 6),
+            hold_line=gates.failure_rate.hold,
+            pause_line=gates.failure_rate.pause,
+            window_hours=gates.window_hours,
+        ),
+        sending=SendingOut(
+            now=view.sending.sending, reason=view.sending.reason, until=view.sending.until
+        ),
+    )
+
+
+log = logging.getLogger(__name__)
+
+
+def acs_throttle(limiter: Limiter | None) -> datetime | None:
+    """The latest ACS Retry-After deadline the workers respect, if the limiter can be read."""
+    if limiter is None:
+        return None
+    try:
+        deadlines = limiter.throttled_until()
+    except (redis.RedisError, OSError) as exc:  # a status page must not fail for it
+        log.warning("could not read the ACS throttle from the limiter: %s", exc)
+        return None
+    return datetime.fromtimestamp(max(deadlines.values()), UTC) if deadlines else None
+
+
+def domain_view(
+    database: Database, record: DomainRecord, now: datetime, limiter: Limiter | None = None
+) -> DomainOut:
+    return domain_out(overview(database, record, now, acs_throttle(limiter)))
+
+
+def domain_detail(
+    database: Database, record: DomainRecord, now: datetime, limiter: Limiter | None = None
+) -> DomainDetail:
+    """One domain with its volume per day over the ramp."""
+    return DomainDetail(
+        **domain_view(database, record, now, limiter).model_dump(),
+        history=[
+            DayOut(
+                day=d.day,
+                planned=d.planned,
+                sent=d.sent,
+                reports=d.reports,
+                failure_rate=round(d.failure_rate, 6),
+            )
+            for d in history(database, record, now)
+        ],
+    )
+
+
+class SentDay(BaseModel):
+    day: date
+    sent: int
+
+
+class QuotaRequest(BaseModel):
+    """When to ask Microsoft for more quota, and for how much (after the plan's headroom)."""
+
+    step: int
+    per_minute: int | None
+    per_hour: int
+    needed_on: date
+    ask_by: date  # three business days before: the review can take up to 72 hours
+
+
+def quota_request(advice: QuotaAdvice | None) -> QuotaRequest | None:
+    if advice is None:
+        return None
+    return QuotaRequest(
+        step=advice.step,
+        per_minute=advice.per_minute,
+        per_hour=advice.per_hour,
+        needed_on=advice.needed_on,
+        ask_by=advice.ask_by,
+    )
+
+
+class DomainReportOut(BaseModel):
+    domain: str
+    days: list[SentDay]  # accepted sends per UTC day, last 30 days
+    failure_rate_7_days: float
+    failure_rate_30_days: float
+    reports_7_days: int
+    reports_30_days: int
+    peak_day: int
+    average_sending_day: float
+    under_2_percent: bool
+    under_1_percent: bool
+    acs_quota_per_minute: int
+    acs_quota_per_hour: int
+    plan_needs_per_hour: int
+    # The first step above today's quota; None if the quota covers the whole plan.
+    quota_request: QuotaRequest | None
+
+
+def domain_report(ready: Readiness, today: date) -> DomainReportOut:
+    record = ready.record
+    return DomainReportOut(
+        domain=record.state.domain,
+        days=[SentDay(day=day, sent=sent) for day, sent in ready.days],
+        failure_rate_7_days=round(ready.last_7.failure_rate, 6),
+        failure_rate_30_days=round(ready.last_30.failure_rate, 6),
+        reports_7_days=ready.last_7.reports,
+        reports_30_days=ready.last_30.reports,
+        peak_day=ready.peak_day,
+        average_sending_day=round(ready.average_day, 1),
+        under_2_percent=ready.under_2_percent,
+        under_1_percent=ready.under_1_percent,
+        acs_quota_per_minute=record.quota.per_minute,
+        acs_quota_per_hour=record.quota.per_hour,
+        plan_needs_per_hour=ready.target_per_hour,
+        quota_request=quota_request(
+            quota_advice(
+                record.plan,
+                step=record.state.step,
+                healthy_days_at_step=record.state.healthy_days_at_step,
+                today=today,
+                per_minute=record.quota.per_minute,
+                per_hour=record.quota.per_hour,
+            )
+        ),
+    )
