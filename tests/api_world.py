@@ -76,3 +76,27 @@ def people_csv(rows: int, *, bad: int = 0) -> bytes:
     lines += [f"p{i}@example.org,P{i}" for i in range(rows)]
     lines += [f"not-an-address-{i},X" for i in range(bad)]
     return ("\n".join(lines) + "\n").encode()
+
+
+def upload(
+    w: ApiWorld, data: bytes, name: str = "people", role: Role = Role.MARKETING, wait: bool = True
+):  # type: ignore[no-untyped-def]
+    return w.client.post(
+        "/api/lists",
+        headers=w.as_(role),
+        params={"wait": str(wait).lower()},
+        data={"name": name},
+        files={"file": ("people.csv", data, "text/csv")},
+    )
+
+
+def campaign(w: ApiWorld, name: str = "spring", **extra: object):  # type: ignore[no-untyped-def]
+    body = {
+        "name": name,
+        "list": "people",
+        "sender": SENDER,
+        "subject": "Hello {{ first_name }}",
+        "text": "Hi {{ first_name }}, unsubscribe: {{ unsubscribe_url }}",
+        **extra,
+    }
+    return w.client.post("/api/campaigns", headers=w.as_(Role.MARKETING), json=body)

@@ -229,6 +229,7 @@ def test_a_new_user_watches_a_pause_and_ops_resumes_it(postgres_url: str, tmp_pa
             expect(row.locator(".failures")).not_to_have_text("no reports yet")
             reason = card.locator(".reason").inner_text()
             assert "≥ pause 2 %" in reason, reason
+            expect(card.locator(".sending-now")).to_contain_text("Not sending now: paused:")
             ops_page.screenshot(path=artefact("dashboard-paused.png"), full_page=True)
             sent_at_pause = emulator.stats()["accepted"]
             assert sent_at_pause < 3000  # the pause stopped the campaign short

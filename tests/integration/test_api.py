@@ -12,7 +12,15 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from tests.api_world import DOMAIN, SECRETS, SENDER, ApiWorld, api_world, people_csv
+from tests.api_world import (
+    DOMAIN,
+    SECRETS,
+    ApiWorld,
+    api_world,
+    campaign,
+    people_csv,
+    upload,
+)
 from warmup.api.app import create_app
 from warmup.api.token_store import Role
 from warmup.settings import Settings
@@ -27,30 +35,6 @@ MARKETING, OPS, ADMIN = Role.MARKETING, Role.OPS, Role.ADMIN
 def w(database: Database, tmp_path: Path) -> Iterator[ApiWorld]:
     with api_world(database, tmp_path) as world:
         yield world
-
-
-def upload(
-    w: ApiWorld, data: bytes, name: str = "people", role: Role = MARKETING, wait: bool = True
-):  # type: ignore[no-untyped-def]
-    return w.client.post(
-        "/api/lists",
-        headers=w.as_(role),
-        params={"wait": str(wait).lower()},
-        data={"name": name},
-        files={"file": ("people.csv", data, "text/csv")},
-    )
-
-
-def campaign(w: ApiWorld, name: str = "spring", **extra: object):  # type: ignore[no-untyped-def]
-    body = {
-        "name": name,
-        "list": "people",
-        "sender": SENDER,
-        "subject": "Hello {{ first_name }}",
-        "text": "Hi {{ first_name }}, unsubscribe: {{ unsubscribe_url }}",
-        **extra,
-    }
-    return w.client.post("/api/campaigns", headers=w.as_(MARKETING), json=body)
 
 
 def domain_status(w: ApiWorld) -> str:

@@ -144,6 +144,8 @@ function domainCard(detail) {
       `${num(detail.health.reports)} reports`)),
   ));
   card.append(el("p", { class: "reason" }, `Why: ${detail.reason}`));
+  card.append(el("p", { class: `sending-now ${detail.sending.now ? "yes" : "no"}` },
+    detail.sending.now ? `Now: ${detail.sending.reason}` : `Not sending now: ${detail.sending.reason}`));
   for (const hold of detail.provider_holds || []) {
     // One provider group stopped by its own gates; the others keep sending.
     card.append(el("p", { class: "reason provider-hold", "data-provider": hold.provider },

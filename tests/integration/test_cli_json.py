@@ -1,0 +1,145 @@
+"""The CLI's read commands and ``--json`` (SQLite and PostgreSQL): the JSON a script gets from
+the CLI is the API's answer for the same thing, field for field; and the small errors of
+campaign status (a draft, suppressed rows counted as sent) stay fixed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api_world import DOMAIN, ApiWorld, api_world, campaign, people_csv, upload
+from tests.cli import cli, url_of
+from warmup.api.token_store import Role
+from warmup.store.database import Database
+from warmup.views.campaigns import CampaignOut
+from warmup.views.domains import DomainOut, DomainReportOut
+from warmup.views.lists import ListOut
+from warmup.views.plans import ScheduleOut, SimulationOut
+from warmup.views.suppressions import SuppressionOut
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def w(database: Database, tmp_path: Path) -> Iterator[ApiWorld]:
+    with api_world(database, tmp_path) as world:
+        yield world
+
+
+def api(w: ApiWorld, path: str) -> Any:
+    answer = w.client.get(path, headers=w.as_(Role.OPS))
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def cli_json(w: ApiWorld, *args: str) -> Any:
+    done = cli(url_of(w.database), *args, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # stdout holds the JSON and nothing else
+
+
+def test_a_draft_says_not_started_and_suppressed_rows_are_not_sent(w: ApiWorld) -> None:
+    assert upload(w, people_csv(5)).status_code == 201
+    assert campaign(w).status_code == 201
+    draft = api(w, "/api/campaigns/spring")
+    assert (draft["rows"], draft["list_recipients"], draft["eta_note"]) == (0, 5, "not started")
+    text = cli(url_of(w.database), "campaign", "status", "-c", "spring").stdout
+    assert "5 recipients on the list, not started" in text
+    assert "nothing left to send" not in text
+
+    suppressed = w.client.post(
+        "/api/suppressions",
+        json={"address": "p0@example.org", "reason": "unsubscribe"},
+        headers=w.as_(Role.MARKETING),
+    )
+    assert suppressed.status_code == 201
+    assert w.client.post("/api/campaigns/spring/start", headers=w.as_(Role.MARKETING)).is_success
+    running = api(w, "/api/campaigns/spring")
+    assert running["by_state"] == {"pending": 4, "suppressed": 1}
+    assert (running["sent"], running["settled"], running["remaining"]) == (0, 1, 4)
+
+
+def test_cli_json_is_the_api_shape_for_the_same_thing(w: ApiWorld, tmp_path: Path) -> None:
+    assert upload(w, people_csv(3)).status_code == 201
+    assert campaign(w).status_code == 201
+    assert campaign(w, "autumn").status_code == 201
+    assert w.client.post("/api/campaigns/spring/start", headers=w.as_(Role.MARKETING)).is_success
+    w.client.post(
+        "/api/suppressions",
+        json={"address": "Gone@Example.org", "reason": "complaint", "note": "via support"},
+        headers=w.as_(Role.MARKETING),
+    )
+
+    pairs = {
+        ("campaign", "status", "-c", "spring"): "/api/campaigns/spring",
+        ("campaign", "list"): "/api/campaigns",
+        ("campaign", "list", "--status", "draft"): "/api/campaigns?status=draft",
+        ("domain", "status", DOMAIN): f"/api/domains/{DOMAIN}",
+        ("domain", "status"): "/api/domains",
+        ("domain", "report", DOMAIN): f"/api/domains/{DOMAIN}/report",
+        ("lists", "show"): "/api/lists",
+        ("suppression", "show", "gone@example.org"): "/api/suppressions/gone@example.org",
+    }
+    for command, path in pairs.items():
+        from_cli, from_api = cli_json(w, *command), api(w, path)
+        if path == f"/api/domains/{DOMAIN}":  # the API's single domain adds its history
+            from_api.pop("history")
+        assert from_cli == from_api, command
+
+    # Each parses as its documented shape.
+    assert [c.name for c in map(CampaignOut.model_validate, cli_json(w, "campaign", "list"))] == [
+        "autumn",
+        "spring",
+    ]
+    domain = DomainOut.model_validate(cli_json(w, "domain", "status", DOMAIN))
+    assert domain.sending.reason  # always says whether and why
+    report = DomainReportOut.model_validate(cli_json(w, "domain", "report", DOMAIN))
+    assert len(report.days) == 30
+    assert [x.name for x in map(ListOut.model_validate, cli_json(w, "lists", "show"))] == ["people"]
+    gone = SuppressionOut.model_validate(cli_json(w, "suppression", "show", "GONE@example.org"))
+    assert (gone.address, gone.reason) == ("gone@example.org", "complaint")
+    assert gone.note == "via support"
+    exported = cli_json(w, "suppression", "export")
+    assert [SuppressionOut.model_validate(s).address for s in exported] == ["gone@example.org"]
+
+
+def test_suppression_show_says_when_an_address_may_be_sent_to(w: ApiWorld) -> None:
+    url = url_of(w.database)
+    done = cli(url, "suppression", "show", "nobody@example.org")
+    assert (done.returncode, done.stdout.strip()) == (
+        1,
+        "nobody@example.org is not suppressed: it may be sent to",
+    )
+    assert cli(url, "suppression", "show", "nobody@example.org", "--json").stdout.strip() == "null"
+    cli(url, "suppression", "add", "Ann@Example.org", "--reason", "unsubscribe", "--days", "30")
+    shown = cli(url, "suppression", "show", "ann@example.org").stdout
+    assert "ann@example.org: suppressed (unsubscribe) since" in shown
+    assert "until" in shown
+
+
+def test_plan_show_and_simulate_json(database_url: str) -> None:
+    plan = str(ROOT / "schedules" / "acs-default.yaml")
+    shown = cli(database_url, "plan", "show", plan, "--start", "2026-11-30", "--json")
+    schedule = ScheduleOut.model_validate_json(shown.stdout)
+    assert (schedule.plan, schedule.steps[0].per_hour, schedule.sending_days_to_final) == (
+        "acs-default",
+        schedule.steps[0].per_hour,
+        18,
+    )
+    assert schedule.quota_request is not None
+    assert (str(schedule.quota_request.needed_on), str(schedule.quota_request.ask_by)) == (
+        "2026-12-04",
+        "2026-12-01",
+    )
+    simulated = cli(
+        database_url, "plan", "simulate", plan, "--days", "10", "--failures", "4:3%", "--json"
+    )
+    result = SimulationOut.model_validate_json(simulated.stdout)
+    assert len(result.days) == 10
+    assert any(d.decisions for d in result.days)  # the day-4 spike is decided on
+    assert result.sent == sum(d.sent for d in result.days)
