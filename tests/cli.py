@@ -11,15 +11,18 @@ from pathlib import Path
 from warmup.store.database import Database
 
 
-def cli(database_url: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {
+def cli(
+    database_url: str, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")},
         "WARMUP_DATABASE_URL": database_url,
         "COLUMNS": "250",
+        **(env or {}),
     }
     return subprocess.run(
         [sys.executable, "-m", "warmup", *args],
-        env=env,
+        env=environment,
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -61,6 +61,7 @@ class PreviewOut(BaseModel):
     text: str | None
     html: str | None
     size_bytes: int
+    warnings: list[str]  # what to fix before sending, e.g. no visible unsubscribe link
 
 
 def _report(found: Services, name: str) -> CampaignOut:
@@ -95,7 +96,9 @@ def create(body: CampaignIn, who: Marketing, found: Found) -> CreatedOut:
     )
     warnings = [
         f"{gap}; start refuses unless allow_empty_fields" for gap in store.empty_fields(campaign)
-    ]
+    ] + store.content_warnings(campaign)
+    if body.text is None and body.html is not None:
+        warnings.append("no text body given: one was made from the HTML (see the preview)")
     return CreatedOut(campaign=_report(found, body.name), warnings=warnings)
 
 
@@ -126,6 +129,7 @@ def preview(
         text=rendered.text,
         html=rendered.html,
         size_bytes=rendered.size_bytes,
+        warnings=store.content_warnings(campaign),
     )
 
 

@@ -30,6 +30,7 @@ class ImportOut(BaseModel):
     encoding: str
     delimiter: str
     fields: list[str]
+    ordering_columns: list[str] = []  # what orders sending, most engaged first (none: file order)
     seconds: float
     rejected_report: str | None  # where to download the rejected rows (none if none were)
 
@@ -116,6 +117,7 @@ class Job:
             encoding=report.encoding,
             delimiter=report.delimiter,
             fields=report.fields,
+            ordering_columns=report.ordering_columns,
             seconds=round(report.seconds, 3),
             rejected_report=(
                 f"/api/lists/rejected/{self.job_id}" if report.rejected_path else None

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from warmup import audit
 from warmup.addresses import InvalidAddress, address_key, normalise_address
 from warmup.campaigns.model import CampaignStatus, next_status
+from warmup.content.hygiene import content_warnings, with_text_part
 from warmup.content.templates import CompiledTemplate, MessageTemplate
 from warmup.domains.store import DomainStore
 from warmup.errors import ConfigError, ContentError, NotFoundError
@@ -99,6 +100,7 @@ class CampaignStore:
             except InvalidAddress as exc:
                 raise ContentError(f"reply-to {reply_to!r}: {exc}") from None
         domain = DomainStore(self._db).domain_of_sender(sender)
+        template, _ = with_text_part(template)
         compiled = CompiledTemplate(template)
         with self._db.session() as session:
             contacts = session.scalar(select(ContactList).where(ContactList.name == list_name))
@@ -135,6 +137,10 @@ class CampaignStore:
                 reason=f"list {list_name}, sender {sender}",
             )
             return campaign
+
+    def content_warnings(self, campaign: Campaign) -> list[str]:
+        """What to fix before sending (a missing visible unsubscribe link…); none blocks."""
+        return content_warnings(MessageTemplate(campaign.subject, campaign.html, campaign.text))
 
     def empty_fields(self, campaign: Campaign, examples: int = 5) -> list[EmptyFields]:
         """For each field the template uses, the rows that lack a value."""

@@ -63,8 +63,18 @@ def create(
     )
     empty = store.empty_fields(campaign)
     console.print(f"campaign {name} created (draft) for list {list_name}, sender {sender}")
+    if text is None and html is not None:
+        console.print(
+            "no text body given: one was made from the HTML (see: warmup campaign preview)"
+        )
     for gap in empty:
         console.print(f"[yellow]warning:[/] {gap}; start refuses unless --allow-empty-fields")
+    _warn(store.content_warnings(campaign))
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
 
 
 @app.command()
@@ -95,6 +105,7 @@ def preview(
         console.rule("html")
         console.print(rendered.html, markup=False, highlight=False)
     console.rule(f"{rendered.size_bytes:,} bytes")
+    _warn(store.content_warnings(campaign))
 
 
 @app.command()
@@ -121,6 +132,7 @@ def start(
             progress=lambda done: bar.update(task, completed=done),
         )
     console.print(f"campaign {name} running: {rows:,} recipients in the ledger")
+    _warn(store.content_warnings(store.get(name)))
 
 
 def _change(name: str, action: str, reason: str) -> None:

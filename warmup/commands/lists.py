@@ -77,6 +77,12 @@ def import_list(
         f"encoding {report.encoding}, delimiter {report.delimiter!r}, "
         f"fields: {', '.join(report.fields) or 'none'}"
     )
+    typer.echo(
+        "sending order: most engaged first, by " + ", ".join(report.ordering_columns)
+        if report.ordering_columns
+        else "sending order: the file's (no engagement column: "
+        "engagement, engagement_score, score, last_engaged_at, last_opened_at…)"
+    )
 
 
 @app.command()

@@ -32,6 +32,15 @@ class FieldMap:
         return cls(tuple(header), email, find(ENGAGEMENT_COLUMNS), find(LAST_ENGAGED_COLUMNS))
 
     @property
+    def ordering_columns(self) -> list[str]:
+        """The columns that order sending (most engaged first), as named in the header."""
+        return [
+            self.header[i]
+            for i in (self.engagement_column, self.last_engaged_column)
+            if i is not None
+        ]
+
+    @property
     def personalisation(self) -> list[str]:
         return [name for i, name in enumerate(self.header) if i != self.email]
 

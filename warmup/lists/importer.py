@@ -61,6 +61,8 @@ class ImportReport:
     encoding: str = ""
     delimiter: str = ""
     fields: list[str] = field(default_factory=list)
+    # The columns that order sending, most engaged first (none: the file's order).
+    ordering_columns: list[str] = field(default_factory=list)
     seconds: float = 0.0
     rejected_path: Path | None = None
 
@@ -161,7 +163,10 @@ class ListImporter:
         else:
             list_id = existing.id
         report = ImportReport(
-            list_name=name, appended=existing is not None, fields=columns.personalisation
+            list_name=name,
+            appended=existing is not None,
+            fields=columns.personalisation,
+            ordering_columns=columns.ordering_columns,
         )
         seen: dict[str, int] = {}
         if existing is not None:
