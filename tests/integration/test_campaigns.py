@@ -5,8 +5,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from warmup.campaigns.model import retry_outcomes
 from warmup.campaigns.report import campaign_report, export_campaign
 from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
@@ -21,7 +22,7 @@ from warmup.lists.importer import ImportOptions, ListImporter
 from warmup.plans.loader import load_plan
 from warmup.plans.schedule import sending_days_needed
 from warmup.store.database import Database
-from warmup.store.models import LedgerRow
+from warmup.store.models import LedgerRow, Recipient
 from warmup.suppression.store import SuppressionStore
 
 pytestmark = pytest.mark.integration
@@ -275,3 +276,63 @@ def test_claims_go_most_engaged_first_across_providers_within_their_budgets(
     # other's budget is spent: microsoft's rank-3 row is next, other's rows wait.
     assert claim(5, {"other": 0}) == ["mid@outlook.com"]
     assert claim(5, {}) == ["low@example.org", "none@example.org"]
+
+
+def test_retry_takes_exactly_the_chosen_outcomes_less_suppressed_since(world: Database) -> None:
+    store = CampaignStore(world)
+    store.create("spring", list_name="people", sender="news@mail.example.com",
+                 template=TEMPLATE, actor="m", at=T0)  # fmt: skip
+    store.start("spring", actor="m", at=T0)
+    outcomes = {
+        "top@gmail.com": ("delivered", T0),
+        "low@example.org": ("soft_failure", T0),
+        "mid@outlook.com": ("hard_bounce", T0),
+        "none@example.org": ("unknown", T0),
+        "gone@example.org": ("soft_failure", T0),
+    }
+    with world.engine.begin() as connection:  # as delivery reports and polling would leave them
+        for address, (outcome, at) in outcomes.items():
+            connection.execute(
+                update(LedgerRow)
+                .where(LedgerRow.address == address)
+                .values(state="accepted", outcome=outcome, outcome_at=at)
+            )
+    SuppressionStore(world).add("gone@example.org", reason="unsubscribe", source="link",
+                                actor="x", at=T0 + timedelta(hours=1))  # fmt: skip
+    later = T0 + timedelta(days=1)
+    with pytest.raises(ContentError, match="never retried"):
+        retry_outcomes("soft_bounce,delivered")
+    campaign, rows = store.retry(
+        "spring",
+        outcomes=retry_outcomes("soft_bounce,unknown"),
+        settled_before=later,
+        new_name=None,
+        actor="m",
+        at=later,
+    )
+    assert (campaign.name, campaign.status, rows) == ("spring-retry", "draft", 2)
+    assert (campaign.subject, campaign.html, campaign.text) == (
+        TEMPLATE.subject,
+        TEMPLATE.html,
+        TEMPLATE.text,
+    )
+    with world.session() as session:
+        copied = dict(
+            session.execute(
+                select(Recipient.address, Recipient.fields).where(
+                    Recipient.list_id == campaign.list_id
+                )
+            ).all()
+        )
+    assert copied == {
+        "low@example.org": {"first_name": "Low", "engagement": "0.1"},
+        "none@example.org": {"first_name": "None", "engagement": ""},
+    }
+    assert store.start("spring-retry", actor="m", at=later) == 2
+    # A second retry gets a name of its own; outcomes newer than the cut-off are left out.
+    again, rows = store.retry("spring", outcomes=["soft_failure"], settled_before=later,
+                              new_name=None, actor="m", at=later)  # fmt: skip
+    assert (again.name, rows) == ("spring-retry-2", 1)
+    with pytest.raises(ContentError, match="no rows with outcomes unknown"):
+        store.retry("spring", outcomes=["unknown"], settled_before=T0, new_name=None,
+                    actor="m", at=later)  # fmt: skip

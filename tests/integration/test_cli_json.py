@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from tests.api_world import DOMAIN, ApiWorld, api_world, campaign, people_csv, upload
 from tests.cli import cli, url_of
 from warmup.api.token_store import Role
 from warmup.store.database import Database
+from warmup.store.models import LedgerRow
 from warmup.views.campaigns import CampaignOut
 from warmup.views.domains import DomainOut, DomainReportOut
 from warmup.views.lists import ListOut
@@ -143,3 +146,41 @@ def test_plan_show_and_simulate_json(database_url: str) -> None:
     assert len(result.days) == 10
     assert any(d.decisions for d in result.days)  # the day-4 spike is decided on
     assert result.sent == sum(d.sent for d in result.days)
+
+
+def test_retry_through_the_api_and_the_cli(w: ApiWorld) -> None:
+    assert upload(w, people_csv(3)).status_code == 201
+    assert campaign(w).status_code == 201
+    assert w.client.post("/api/campaigns/spring/start", headers=w.as_(Role.MARKETING)).is_success
+    url = url_of(w.database)
+    nothing = cli(url, "campaign", "retry", "-c", "spring", "--outcomes", "soft_bounce")
+    assert nothing.returncode == 1
+    assert "invalid: campaign spring has no rows with outcomes soft_failure" in nothing.stderr
+    refused = cli(url, "campaign", "retry", "-c", "spring", "--outcomes", "delivered")
+    assert "delivered, bounced and complained rows are never retried" in refused.stderr
+    with w.database.engine.begin() as connection:
+        connection.execute(
+            update(LedgerRow)
+            .where(LedgerRow.address == "p1@example.org")
+            .values(state="accepted", outcome="soft_failure", outcome_at=datetime.now(UTC))
+        )
+    answer = w.client.post(
+        "/api/campaigns/spring/retry",
+        json={"outcomes": ["soft_bounce"], "name": "spring-again"},
+        headers=w.as_(Role.MARKETING),
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["recipients"] == 1
+    assert answer.json()["campaign"]["status"] == "draft"
+    assert answer.json()["campaign"]["list_recipients"] == 1
+    made = cli(url, "campaign", "retry", "-c", "spring", "--outcomes", "soft_bounce")
+    assert made.returncode == 0, made.stderr
+    assert "campaign spring-retry created (draft): 1 recipients of spring" in made.stdout
+    assert (
+        w.client.post(
+            "/api/campaigns/spring/retry",
+            json={"outcomes": ["soft_bounce"]},
+            headers=w.as_(Role.OPS),
+        ).status_code
+        == 403
+    )  # marketing's verb

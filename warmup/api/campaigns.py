@@ -7,6 +7,7 @@ marketing role. The export holds recipients' addresses, so it also takes marketi
 from __future__ import annotations
 
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,7 +19,7 @@ from starlette.background import BackgroundTask
 from warmup.api.auth import Caller, Marketing
 from warmup.api.services import Found, Services
 from warmup.campaigns.compose import Composer, unsubscriber_from
-from warmup.campaigns.model import CampaignStatus
+from warmup.campaigns.model import CampaignStatus, retry_outcomes
 from warmup.campaigns.report import export_campaign
 from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
@@ -144,6 +145,37 @@ def start(name: str, who: Marketing, found: Found, body: StartIn | None = None) 
         allow_empty_fields=body.allow_empty_fields if body else False,
     )
     return _report(found, name)
+
+
+class RetryIn(BaseModel):
+    outcomes: Annotated[list[str], Field(min_length=1, max_length=3)] = [
+        "soft_bounce",
+        "failed",
+        "unknown",
+    ]
+    after_hours: Annotated[float, Field(ge=0, le=24 * 365)] = 0.0  # only outcomes this old
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class RetryOut(BaseModel):
+    recipients: int
+    campaign: CampaignOut
+
+
+@router.post("/{name}/retry", status_code=201)
+def retry(name: str, body: RetryIn, who: Marketing, found: Found) -> RetryOut:
+    """A draft follow-up for exactly the rows with these outcomes (soft_bounce, failed,
+    unknown), less every address suppressed since."""
+    now = found.clock.now()
+    campaign, rows = CampaignStore(found.database).retry(
+        name,
+        outcomes=retry_outcomes(",".join(body.outcomes)),
+        settled_before=now - timedelta(hours=body.after_hours),
+        new_name=body.name,
+        actor=who.actor,
+        at=now,
+    )
+    return RetryOut(recipients=rows, campaign=_report(found, campaign.name))
 
 
 @router.post("/{name}/{action}")

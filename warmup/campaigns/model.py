@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 
-from warmup.errors import TransitionError
+from warmup.errors import ContentError, TransitionError
+
+# Outcomes a follow-up campaign may retry: the message may not have reached the person. A
+# delivery, a hard bounce, a complaint or a suppression is never retried.
+RETRYABLE_OUTCOMES = ("soft_failure", "failed", "unknown")
+_OUTCOME_NAMES = {"soft_bounce": "soft_failure", **{o: o for o in RETRYABLE_OUTCOMES}}
 
 
 class CampaignStatus(StrEnum):
@@ -34,3 +40,29 @@ def next_status(current: CampaignStatus, action: str, name: str) -> CampaignStat
         states = " or ".join(sorted(s.value for s in allowed))
         raise TransitionError(f"campaign {name} is {current.value}; {action} needs it {states}")
     return target
+
+
+def retry_outcomes(text: str) -> list[str]:
+    """``soft_bounce,failed,unknown`` as ledger outcomes; anything else is refused."""
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in _OUTCOME_NAMES]
+    if unknown or not names:
+        raise ContentError(
+            f"outcomes {', '.join(unknown) or '(none)'}: choose among soft_bounce (soft_failure), "
+            "failed, unknown; delivered, bounced and complained rows are never retried"
+        )
+    return sorted({_OUTCOME_NAMES[name] for name in names})
+
+
+_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def parse_age(text: str) -> timedelta:
+    """``24h``, ``90m``, ``2d`` or ``0`` as a duration."""
+    value = text.strip().lower()
+    if value == "0":
+        return timedelta(0)
+    number, unit = value[:-1], value[-1:]
+    if unit not in _UNITS or not number.isdigit():
+        raise ContentError(f"{text!r}: give an age such as 90m, 24h or 2d (or 0)")
+    return timedelta(seconds=int(number) * _UNITS[unit])

@@ -7,6 +7,7 @@ never running without its rows.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,9 +23,17 @@ from warmup.errors import ConfigError, ContentError, NotFoundError
 from warmup.ledger import fill as ledger
 from warmup.ledger.fill import Progress
 from warmup.ledger.states import OPEN, LedgerState
+from warmup.lists.importer import derive_list
 from warmup.store.database import Database
-from warmup.store.models import Campaign, ContactList, LedgerRow, Recipient, SendingDomain
-from warmup.suppression.store import active_addresses
+from warmup.store.models import (
+    Campaign,
+    ContactList,
+    LedgerRow,
+    Recipient,
+    SendingDomain,
+    Suppression,
+)
+from warmup.suppression.store import active_addresses, active_at
 
 
 @dataclass(frozen=True)
@@ -228,6 +237,91 @@ class CampaignStore:
                 ledger.skip_unsent(connection, campaign.id, reason="campaign cancelled", at=at)
             audit.record(connection, "campaign", name, action, actor=actor, reason=reason, at=at)
         return target
+
+    def retry(
+        self,
+        name: str,
+        *,
+        outcomes: list[str],
+        settled_before: datetime,
+        new_name: str | None,
+        actor: str,
+        at: datetime,
+    ) -> tuple[Campaign, int]:
+        """A draft follow-up of a campaign for exactly its rows with these outcomes (settled
+        before ``settled_before``), less every address suppressed since, on a list of its own
+        and with the same message. Return it and how many recipients it has."""
+        source = self.get(name)
+        retry_name = new_name or self._free_name(f"{name}-retry")
+        if self._exists(retry_name):
+            raise ConfigError(f"a campaign named {retry_name!r} already exists")
+        chosen = select(LedgerRow.recipient_id).where(
+            LedgerRow.campaign_id == source.id,
+            LedgerRow.outcome.in_(outcomes),
+            LedgerRow.outcome_at < settled_before,
+            LedgerRow.recipient_id.is_not(None),
+            LedgerRow.address.not_in(select(Suppression.address).where(active_at(at))),
+        )
+        reason = (
+            f"retry of {name}: outcomes {', '.join(outcomes)} settled before "
+            f"{settled_before:%Y-%m-%d %H:%M} UTC"
+        )
+        with self._db.session() as session:
+            connection = session.connection()
+            list_id, rows = derive_list(
+                connection,
+                name=retry_name,
+                source_list_id=source.list_id,
+                recipient_ids=chosen,  # type: ignore[arg-type]
+                actor=actor,
+                at=at,
+                reason=reason,
+            )
+            if rows == 0:
+                raise ContentError(
+                    f"campaign {name} has no rows with outcomes {', '.join(outcomes)} to retry"
+                )
+            campaign = Campaign(
+                name=retry_name,
+                list_id=list_id,
+                domain_id=source.domain_id,
+                sender_address=source.sender_address,
+                reply_to=source.reply_to,
+                subject=source.subject,
+                html=source.html,
+                text=source.text,
+                status=CampaignStatus.DRAFT.value,
+                priority=source.priority,
+                created_at=at,
+                created_by=actor,
+            )
+            session.add(campaign)
+            audit.record(
+                session,
+                "campaign",
+                retry_name,
+                "create",
+                actor=actor,
+                at=at,
+                reason=f"{reason}: {rows:,} recipients",
+            )
+            return campaign, rows
+
+    def _exists(self, name: str) -> bool:
+        with self._db.session() as session:
+            return session.scalar(select(Campaign.id).where(Campaign.name == name)) is not None
+
+    def _free_name(self, stem: str) -> str:
+        """``stem``, or ``stem-2``, ``stem-3``… the first that no campaign or list has."""
+        with self._db.session() as session:
+            taken = set(
+                session.scalars(select(Campaign.name).where(Campaign.name.startswith(stem)))
+            )
+            taken |= set(
+                session.scalars(select(ContactList.name).where(ContactList.name.startswith(stem)))
+            )
+        candidates = itertools.chain([stem], (f"{stem}-{n}" for n in itertools.count(2)))
+        return next(name for name in candidates if name not in taken)
 
     def demand(self, domain_id: int) -> list[CampaignDemand]:
         """Running campaigns of a domain with rows left to send."""

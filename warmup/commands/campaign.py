@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from warmup.campaigns.compose import Composer, unsubscriber_from
-from warmup.campaigns.model import CampaignStatus
+from warmup.campaigns.model import CampaignStatus, parse_age, retry_outcomes
 from warmup.campaigns.report import campaign_report, export_campaign
 from warmup.campaigns.store import CampaignStore
 from warmup.commands.context import actor, command_settings, now, open_database
@@ -133,6 +133,40 @@ def start(
         )
     console.print(f"campaign {name} running: {rows:,} recipients in the ledger")
     _warn(store.content_warnings(store.get(name)))
+
+
+@app.command()
+def retry(
+    name: Name,
+    outcomes: Annotated[
+        str,
+        typer.Option(help="Outcomes to retry, comma-separated: soft_bounce, failed, unknown."),
+    ] = "soft_bounce,failed,unknown",
+    after: Annotated[
+        str,
+        typer.Option(help="Only rows whose outcome is at least this old, e.g. 24h, 2d, 0."),
+    ] = "0",
+    new_name: Annotated[
+        str | None, typer.Option("--name", help="The follow-up's name (default: NAME-retry).")
+    ] = None,
+) -> None:
+    """A draft follow-up campaign for exactly the rows with these outcomes, less every address
+    suppressed since; start or schedule it like any campaign."""
+    settings = command_settings()
+    store = CampaignStore(open_database(settings))
+    at = now()
+    campaign, rows = store.retry(
+        name,
+        outcomes=retry_outcomes(outcomes),
+        settled_before=at - parse_age(after),
+        new_name=new_name,
+        actor=actor(settings),
+        at=at,
+    )
+    console.print(
+        f"campaign {campaign.name} created (draft): {rows:,} recipients of {name} to try again; "
+        f"start it with: warmup campaign start -c {campaign.name}"
+    )
 
 
 def _change(name: str, action: str, reason: str) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Select, func, insert, literal, select
 
 from warmup import audit
 from warmup.lists.fields import FieldMap
@@ -295,3 +295,36 @@ class ListImporter:
         batch.clear()
         if progress is not None:
             progress(source.bytes_read, report.rows)
+
+
+def derive_list(
+    connection: Connection,
+    *,
+    name: str,
+    source_list_id: int,
+    recipient_ids: Select[tuple[int]],
+    actor: str,
+    at: datetime,
+    reason: str,
+) -> tuple[int, int]:
+    """A new list holding some recipients of another (a retry's), with their fields and
+    engagement, in the caller's transaction; return (its id, how many recipients)."""
+    if connection.scalar(select(ContactList.id).where(ContactList.name == name)) is not None:
+        raise ImportFailure(f"a list named {name!r} already exists")
+    fields = connection.scalar(select(ContactList.fields).where(ContactList.id == source_list_id))
+    list_id = connection.execute(
+        insert(ContactList).values(name=name, created_at=at, created_by=actor, fields=fields or [])
+    ).inserted_primary_key[0]  # type: ignore[index]
+    columns = ("address", "fields", "engagement", "last_engaged_at", "source_line")
+    connection.execute(
+        insert(Recipient).from_select(
+            ["list_id", *columns],
+            select(literal(list_id), *(getattr(Recipient, c) for c in columns)).where(
+                Recipient.id.in_(recipient_ids)
+            ),
+        )
+    )
+    # Counted, not rowcount: SQLite's driver reports -1 for INSERT … SELECT.
+    copied = connection.scalar(select(func.count()).where(Recipient.list_id == list_id))
+    audit.record(connection, "list", name, "derive", actor=actor, at=at, reason=reason)
+    return int(list_id), int(copied or 0)
