@@ -10,8 +10,10 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from warmup import audit
 from warmup.addresses import InvalidAddress, address_key, normalise_address
@@ -55,6 +57,29 @@ class EmptyFields:
         lines = ", ".join(map(str, self.example_lines))
         more = ", …" if self.rows > len(self.example_lines) else ""
         return f"{self.field} is empty on {self.rows:,} rows (lines {lines}{more})"
+
+
+# What a follow-up campaign takes over from the one it retries.
+MESSAGE_COLUMNS = (
+    "domain_id",
+    "sender_address",
+    "reply_to",
+    "subject",
+    "html",
+    "text",
+    "priority",
+)
+
+
+def _add_draft(
+    session: Session, *, actor: str, at: datetime, reason: str, **columns: Any
+) -> Campaign:
+    campaign = Campaign(
+        **columns, status=CampaignStatus.DRAFT.value, created_at=at, created_by=actor
+    )
+    session.add(campaign)
+    audit.record(session, "campaign", campaign.name, "create", actor=actor, at=at, reason=reason)
+    return campaign
 
 
 class CampaignStore:
@@ -121,7 +146,11 @@ class CampaignStore:
             domain_id = session.scalar(
                 select(SendingDomain.id).where(SendingDomain.name == domain.state.domain)
             )
-            campaign = Campaign(
+            return _add_draft(
+                session,
+                actor=actor,
+                at=at,
+                reason=f"list {list_name}, sender {sender}",
                 name=name,
                 list_id=contacts.id,
                 domain_id=domain_id,
@@ -130,22 +159,8 @@ class CampaignStore:
                 subject=template.subject,
                 html=template.html,
                 text=template.text,
-                status=CampaignStatus.DRAFT.value,
                 priority=priority,
-                created_at=at,
-                created_by=actor,
             )
-            session.add(campaign)
-            audit.record(
-                session,
-                "campaign",
-                name,
-                "create",
-                actor=actor,
-                at=at,
-                reason=f"list {list_name}, sender {sender}",
-            )
-            return campaign
 
     def content_warnings(self, campaign: Campaign) -> list[str]:
         """What to fix before sending (a missing visible unsubscribe link…); none blocks."""
@@ -281,29 +296,14 @@ class CampaignStore:
                 raise ContentError(
                     f"campaign {name} has no rows with outcomes {', '.join(outcomes)} to retry"
                 )
-            campaign = Campaign(
-                name=retry_name,
-                list_id=list_id,
-                domain_id=source.domain_id,
-                sender_address=source.sender_address,
-                reply_to=source.reply_to,
-                subject=source.subject,
-                html=source.html,
-                text=source.text,
-                status=CampaignStatus.DRAFT.value,
-                priority=source.priority,
-                created_at=at,
-                created_by=actor,
-            )
-            session.add(campaign)
-            audit.record(
+            campaign = _add_draft(
                 session,
-                "campaign",
-                retry_name,
-                "create",
                 actor=actor,
                 at=at,
                 reason=f"{reason}: {rows:,} recipients",
+                name=retry_name,
+                list_id=list_id,
+                **{column: getattr(source, column) for column in MESSAGE_COLUMNS},
             )
             return campaign, rows
 
