@@ -40,7 +40,7 @@ OWNERS: dict[str, str] = {
     "recipients": "warmup.lists.importer",
     "list_imports": "warmup.lists.jobs",
     "suppressions": "warmup.suppression.store",
-    "campaigns": "warmup.campaigns.store",
+    "campaigns": "warmup.campaigns",
     "send_ledger": "warmup.ledger",
     "delivery_events": "warmup.feedback.intake",
     "engagement_events": "warmup.feedback.intake",

@@ -94,6 +94,10 @@ def register_tasks(app: Celery, settings: Settings) -> None:
     @app.task(name="warmup.reconcile", queue="dispatch", shared=False)
     def reconcile() -> None:
         report = runtime().reconcile()
+        for name in report.started_campaigns:
+            log.info("campaign %s started, as scheduled", name)
+        for name in report.failed_schedules:
+            log.warning("campaign %s could not start as scheduled: see its audit log", name)
         for transition in report.transitions:
             log.info("%s: %s", transition.domain, transition.describe())
         outcomes = report.outcomes

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from warmup.campaigns.model import retry_outcomes
 from warmup.campaigns.report import campaign_report, export_campaign
+from warmup.campaigns.retry import CampaignRetry
 from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
 from warmup.content.unsubscribe import InvalidToken, Unsubscriber
@@ -302,7 +303,7 @@ def test_retry_takes_exactly_the_chosen_outcomes_less_suppressed_since(world: Da
     later = T0 + timedelta(days=1)
     with pytest.raises(ContentError, match="never retried"):
         retry_outcomes("soft_bounce,delivered")
-    campaign, rows = store.retry(
+    campaign, rows = CampaignRetry(world).retry(
         "spring",
         outcomes=retry_outcomes("soft_bounce,unknown"),
         settled_before=later,
@@ -330,9 +331,16 @@ def test_retry_takes_exactly_the_chosen_outcomes_less_suppressed_since(world: Da
     }
     assert store.start("spring-retry", actor="m", at=later) == 2
     # A second retry gets a name of its own; outcomes newer than the cut-off are left out.
-    again, rows = store.retry("spring", outcomes=["soft_failure"], settled_before=later,
-                              new_name=None, actor="m", at=later)  # fmt: skip
+    again, rows = CampaignRetry(world).retry(
+        "spring",
+        outcomes=["soft_failure"],
+        settled_before=later,
+        new_name=None,
+        actor="m",
+        at=later,
+    )
     assert (again.name, rows) == ("spring-retry-2", 1)
     with pytest.raises(ContentError, match="no rows with outcomes unknown"):
-        store.retry("spring", outcomes=["unknown"], settled_before=T0, new_name=None,
-                    actor="m", at=later)  # fmt: skip
+        CampaignRetry(world).retry(
+            "spring", outcomes=["unknown"], settled_before=T0, new_name=None, actor="m", at=later
+        )

@@ -21,6 +21,8 @@ from warmup.api.services import Found, Services
 from warmup.campaigns.compose import Composer, unsubscriber_from
 from warmup.campaigns.model import CampaignStatus, retry_outcomes
 from warmup.campaigns.report import export_campaign
+from warmup.campaigns.retry import CampaignRetry
+from warmup.campaigns.scheduling import CampaignSchedule
 from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
 from warmup.views.campaigns import CampaignOut, campaign_view
@@ -147,6 +149,35 @@ def start(name: str, who: Marketing, found: Found, body: StartIn | None = None) 
     return _report(found, name)
 
 
+class ScheduleIn(BaseModel):
+    # ISO 8601; without an offset, in ``tz`` (default: the domain's plan's timezone).
+    at: Annotated[str, Field(min_length=10, max_length=40, examples=["2026-12-01 09:00"])]
+    tz: Annotated[str, Field(max_length=64, examples=["Europe/Paris"])] | None = None
+    allow_empty_fields: bool = False
+
+
+@router.post("/{name}/schedule")
+def schedule(name: str, body: ScheduleIn, who: Marketing, found: Found) -> CampaignOut:
+    """Start a draft by itself at a time; what would stop the start is refused now (422)."""
+    unsubscriber_from(found.settings)  # refuse now, not at the start
+    planner = CampaignSchedule(found.database)
+    planner.schedule(
+        name,
+        start_at=planner.start_time(name, body.at, body.tz),
+        allow_empty_fields=body.allow_empty_fields,
+        actor=who.actor,
+        at=found.clock.now(),
+    )
+    return _report(found, name)
+
+
+@router.delete("/{name}/schedule")
+def unschedule(name: str, who: Marketing, found: Found) -> CampaignOut:
+    """Take a draft's start time away (it stays a draft)."""
+    CampaignSchedule(found.database).unschedule(name, actor=who.actor, at=found.clock.now())
+    return _report(found, name)
+
+
 class RetryIn(BaseModel):
     outcomes: Annotated[list[str], Field(min_length=1, max_length=3)] = [
         "soft_bounce",
@@ -167,7 +198,7 @@ def retry(name: str, body: RetryIn, who: Marketing, found: Found) -> RetryOut:
     """A draft follow-up for exactly the rows with these outcomes (soft_bounce, failed,
     unknown), less every address suppressed since."""
     now = found.clock.now()
-    campaign, rows = CampaignStore(found.database).retry(
+    campaign, rows = CampaignRetry(found.database).retry(
         name,
         outcomes=retry_outcomes(",".join(body.outcomes)),
         settled_before=now - timedelta(hours=body.after_hours),

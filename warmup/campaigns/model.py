@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from warmup.errors import ContentError, TransitionError
@@ -66,3 +66,12 @@ def parse_age(text: str) -> timedelta:
     if unit not in _UNITS or not number.isdigit():
         raise ContentError(f"{text!r}: give an age such as 90m, 24h or 2d (or 0)")
     return timedelta(seconds=int(number) * _UNITS[unit])
+
+
+def parse_start(text: str, zone: tzinfo) -> datetime:
+    """``2026-12-01 09:00`` in ``zone`` (or with its own offset) as an aware time."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ContentError(f"{text!r}: give a time such as '2026-12-01 09:00'") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)

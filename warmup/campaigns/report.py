@@ -41,6 +41,7 @@ class CampaignReport:
     domain: str
     rows: int  # ledger rows: none until the campaign starts
     list_recipients: int
+    scheduled_at: datetime | None  # a draft that starts by itself then
     by_state: dict[str, int]
     by_outcome: dict[str, int]
     eta: date | None
@@ -121,6 +122,8 @@ def campaign_report(
     eta, note = _eta(
         database, domain, CampaignStatus(campaign.status), remaining, running_on_domain, today
     )
+    if campaign.scheduled_at is not None and campaign.status == CampaignStatus.DRAFT.value:
+        note = f"scheduled to start at {campaign.scheduled_at:%Y-%m-%d %H:%M} UTC"
     return CampaignReport(
         campaign_id=campaign.id,
         name=name,
@@ -129,6 +132,7 @@ def campaign_report(
         domain=domain,
         rows=rows,
         list_recipients=list_recipients,
+        scheduled_at=campaign.scheduled_at,
         by_state=by_state,
         by_outcome={str(outcome): n for outcome, n in by_outcome.items()},
         eta=eta,

@@ -7,7 +7,6 @@ never running without its rows.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,11 +20,10 @@ from warmup.campaigns.model import CampaignStatus, next_status
 from warmup.content.hygiene import content_warnings, with_text_part
 from warmup.content.templates import CompiledTemplate, MessageTemplate
 from warmup.domains.store import DomainStore
-from warmup.errors import ConfigError, ContentError, NotFoundError
+from warmup.errors import ConfigError, ContentError, NotFoundError, TransitionError
 from warmup.ledger import fill as ledger
 from warmup.ledger.fill import Progress
 from warmup.ledger.states import OPEN, LedgerState
-from warmup.lists.importer import derive_list
 from warmup.store.database import Database
 from warmup.store.models import (
     Campaign,
@@ -33,9 +31,8 @@ from warmup.store.models import (
     LedgerRow,
     Recipient,
     SendingDomain,
-    Suppression,
 )
-from warmup.suppression.store import active_addresses, active_at
+from warmup.suppression.store import active_addresses
 
 
 @dataclass(frozen=True)
@@ -59,19 +56,7 @@ class EmptyFields:
         return f"{self.field} is empty on {self.rows:,} rows (lines {lines}{more})"
 
 
-# What a follow-up campaign takes over from the one it retries.
-MESSAGE_COLUMNS = (
-    "domain_id",
-    "sender_address",
-    "reply_to",
-    "subject",
-    "html",
-    "text",
-    "priority",
-)
-
-
-def _add_draft(
+def add_draft(
     session: Session, *, actor: str, at: datetime, reason: str, **columns: Any
 ) -> Campaign:
     campaign = Campaign(
@@ -146,7 +131,7 @@ class CampaignStore:
             domain_id = session.scalar(
                 select(SendingDomain.id).where(SendingDomain.name == domain.state.domain)
             )
-            return _add_draft(
+            return add_draft(
                 session,
                 actor=actor,
                 at=at,
@@ -194,16 +179,22 @@ class CampaignStore:
         at: datetime,
         allow_empty_fields: bool = False,
         progress: Progress | None = None,
+        reason: str = "",
     ) -> int:
         """Fill the ledger and set the campaign running; return the number of rows."""
         campaign = self.get(name)
         next_status(CampaignStatus(campaign.status), "start", name)
-        if not allow_empty_fields:
-            empty = self.empty_fields(campaign)
-            if empty:
-                details = "; ".join(map(str, empty))
-                raise ContentError(f"{details}. Fill them in, or start with --allow-empty-fields")
+        self.check_startable(campaign, allow_empty_fields)
         with self._db.engine.begin() as connection:
+            # Claim the draft first: a second start at the same moment (a person and the
+            # schedule, two reconcilers) waits on this row and then finds it no longer a draft.
+            claimed = connection.execute(
+                update(Campaign)
+                .where(Campaign.id == campaign.id, Campaign.status == CampaignStatus.DRAFT.value)
+                .values(status=CampaignStatus.RUNNING.value, started_at=at, scheduled_at=None)
+            )
+            if claimed.rowcount != 1:
+                raise TransitionError(f"campaign {name} was started meanwhile")
             suppressed = active_addresses(connection, at)
             rows = ledger.fill(
                 connection,
@@ -215,21 +206,23 @@ class CampaignStore:
             )
             if rows == 0:
                 raise ContentError(f"list of campaign {name} is empty")
-            connection.execute(
-                update(Campaign)
-                .where(Campaign.id == campaign.id)
-                .values(status=CampaignStatus.RUNNING.value, started_at=at)
-            )
             audit.record(
                 connection,
                 "campaign",
                 name,
                 "start",
                 actor=actor,
-                reason=f"{rows:,} recipients in the ledger",
+                reason=f"{rows:,} recipients in the ledger{reason}",
                 at=at,
             )
         return rows
+
+    def check_startable(self, campaign: Campaign, allow_empty_fields: bool) -> None:
+        if not allow_empty_fields:
+            empty = self.empty_fields(campaign)
+            if empty:
+                details = "; ".join(map(str, empty))
+                raise ContentError(f"{details}. Fill them in, or start with --allow-empty-fields")
 
     def change(
         self, name: str, action: str, *, actor: str, reason: str, at: datetime
@@ -252,76 +245,6 @@ class CampaignStore:
                 ledger.skip_unsent(connection, campaign.id, reason="campaign cancelled", at=at)
             audit.record(connection, "campaign", name, action, actor=actor, reason=reason, at=at)
         return target
-
-    def retry(
-        self,
-        name: str,
-        *,
-        outcomes: list[str],
-        settled_before: datetime,
-        new_name: str | None,
-        actor: str,
-        at: datetime,
-    ) -> tuple[Campaign, int]:
-        """A draft follow-up of a campaign for exactly its rows with these outcomes (settled
-        before ``settled_before``), less every address suppressed since, on a list of its own
-        and with the same message. Return it and how many recipients it has."""
-        source = self.get(name)
-        retry_name = new_name or self._free_name(f"{name}-retry")
-        if self._exists(retry_name):
-            raise ConfigError(f"a campaign named {retry_name!r} already exists")
-        chosen = select(LedgerRow.recipient_id).where(
-            LedgerRow.campaign_id == source.id,
-            LedgerRow.outcome.in_(outcomes),
-            LedgerRow.outcome_at < settled_before,
-            LedgerRow.recipient_id.is_not(None),
-            LedgerRow.address.not_in(select(Suppression.address).where(active_at(at))),
-        )
-        reason = (
-            f"retry of {name}: outcomes {', '.join(outcomes)} settled before "
-            f"{settled_before:%Y-%m-%d %H:%M} UTC"
-        )
-        with self._db.session() as session:
-            connection = session.connection()
-            list_id, rows = derive_list(
-                connection,
-                name=retry_name,
-                source_list_id=source.list_id,
-                recipient_ids=chosen,  # type: ignore[arg-type]
-                actor=actor,
-                at=at,
-                reason=reason,
-            )
-            if rows == 0:
-                raise ContentError(
-                    f"campaign {name} has no rows with outcomes {', '.join(outcomes)} to retry"
-                )
-            campaign = _add_draft(
-                session,
-                actor=actor,
-                at=at,
-                reason=f"{reason}: {rows:,} recipients",
-                name=retry_name,
-                list_id=list_id,
-                **{column: getattr(source, column) for column in MESSAGE_COLUMNS},
-            )
-            return campaign, rows
-
-    def _exists(self, name: str) -> bool:
-        with self._db.session() as session:
-            return session.scalar(select(Campaign.id).where(Campaign.name == name)) is not None
-
-    def _free_name(self, stem: str) -> str:
-        """``stem``, or ``stem-2``, ``stem-3``… the first that no campaign or list has."""
-        with self._db.session() as session:
-            taken = set(
-                session.scalars(select(Campaign.name).where(Campaign.name.startswith(stem)))
-            )
-            taken |= set(
-                session.scalars(select(ContactList.name).where(ContactList.name.startswith(stem)))
-            )
-        candidates = itertools.chain([stem], (f"{stem}-{n}" for n in itertools.count(2)))
-        return next(name for name in candidates if name not in taken)
 
     def demand(self, domain_id: int) -> list[CampaignDemand]:
         """Running campaigns of a domain with rows left to send."""

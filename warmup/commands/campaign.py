@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,8 @@ from rich.table import Table
 from warmup.campaigns.compose import Composer, unsubscriber_from
 from warmup.campaigns.model import CampaignStatus, parse_age, retry_outcomes
 from warmup.campaigns.report import campaign_report, export_campaign
+from warmup.campaigns.retry import CampaignRetry
+from warmup.campaigns.scheduling import CampaignSchedule
 from warmup.campaigns.store import CampaignStore
 from warmup.commands.context import actor, command_settings, now, open_database
 from warmup.commands.output import AsJson, print_json
@@ -153,9 +156,8 @@ def retry(
     """A draft follow-up campaign for exactly the rows with these outcomes, less every address
     suppressed since; start or schedule it like any campaign."""
     settings = command_settings()
-    store = CampaignStore(open_database(settings))
     at = now()
-    campaign, rows = store.retry(
+    campaign, rows = CampaignRetry(open_database(settings)).retry(
         name,
         outcomes=retry_outcomes(outcomes),
         settled_before=at - parse_age(after),
@@ -167,6 +169,43 @@ def retry(
         f"campaign {campaign.name} created (draft): {rows:,} recipients of {name} to try again; "
         f"start it with: warmup campaign start -c {campaign.name}"
     )
+
+
+@app.command()
+def schedule(
+    name: Name,
+    start_at: Annotated[str, typer.Option("--at", help="When to start, e.g. '2026-12-01 09:00'.")],
+    tz: Annotated[
+        str | None,
+        typer.Option(help="Timezone of --at, e.g. Europe/Paris (default: the domain's plan's)."),
+    ] = None,
+    allow_empty_fields: Annotated[
+        bool, typer.Option(help="Start even if some rows lack a field the template uses.")
+    ] = False,
+) -> None:
+    """Start a draft by itself at a time. What would stop the start is refused now."""
+    settings = command_settings()
+    database = open_database(settings)
+    unsubscriber_from(settings)  # refuse now, not at the start, if links cannot be signed
+    planner = CampaignSchedule(database)
+    when = planner.start_time(name, start_at, tz)
+    planner.schedule(
+        name, start_at=when, allow_empty_fields=allow_empty_fields, actor=actor(settings), at=now()
+    )
+    console.print(
+        f"campaign {name} starts at {when:%a %Y-%m-%d %H:%M} {when.tzname()} "
+        f"({when.astimezone(UTC):%H:%M} UTC); undo with: warmup campaign unschedule -c {name}"
+    )
+    store = CampaignStore(database)
+    _warn(store.content_warnings(store.get(name)))
+
+
+@app.command()
+def unschedule(name: Name) -> None:
+    """Take a draft's start time away (it stays a draft)."""
+    settings = command_settings()
+    CampaignSchedule(open_database(settings)).unschedule(name, actor=actor(settings), at=now())
+    console.print(f"campaign {name} is no longer scheduled (draft)")
 
 
 def _change(name: str, action: str, reason: str) -> None:

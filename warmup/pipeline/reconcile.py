@@ -1,6 +1,7 @@
 """Housekeeping that keeps the ledger honest and the ramp moving.
 
 - expired leases go back to ``pending`` (a killed worker, a lost queue);
+- scheduled drafts whose time has come are started;
 - running campaigns with nothing left to send are completed;
 - each domain's finished local days are closed: the controller counts the day (sent versus its
   cap, whether a hold or pause touched it, whether its rates ended below every hold line) and
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from warmup.campaigns.scheduling import CampaignSchedule
 from warmup.campaigns.store import CampaignStore
 from warmup.clock import Clock
 from warmup.control.health import Level, Verdict
@@ -31,6 +33,8 @@ Judge = Callable[[DomainRecord, datetime], Verdict]
 @dataclass
 class ReconcileReport:
     expired_leases: int = 0
+    started_campaigns: list[str] = field(default_factory=list)
+    failed_schedules: list[str] = field(default_factory=list)  # could not start: see the audit
     completed_campaigns: list[str] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
     outcomes: PollReport = field(default_factory=PollReport)
@@ -51,8 +55,10 @@ class Reconciler:
         clock: Clock,
         poller: StatusPoller | None = None,
         judge: Judge | None = None,
+        schedule: CampaignSchedule | None = None,
     ) -> None:
         self._judge = judge
+        self._schedule = schedule
         self._domains = domains
         self._campaigns = campaigns
         self._ledger = ledger
@@ -61,8 +67,11 @@ class Reconciler:
 
     def run(self) -> ReconcileReport:
         now = self._clock.now()
+        started, failed = self._schedule.start_due(now) if self._schedule else ([], [])
         report = ReconcileReport(
             expired_leases=self._ledger.expire_leases(now),
+            started_campaigns=started,
+            failed_schedules=failed,
             completed_campaigns=self._campaigns.finish_campaigns(now),
         )
         for record in self._domains.all():

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from warmup.campaigns.compose import Composer, unsubscriber_from
+from warmup.campaigns.scheduling import CampaignSchedule
 from warmup.campaigns.store import CampaignStore
 from warmup.clock import Clock, clock_for
 from warmup.control.state import Transition
@@ -126,6 +127,7 @@ class Runtime:
             self.clock,
             poller,
             judge=lambda record, at: window_verdict(self.database, record, at),
+            schedule=CampaignSchedule(self.database),
         )
 
     async def _statuses(self, message_ids: list[str]) -> dict[str, tuple[str, str | None]]:

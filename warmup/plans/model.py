@@ -214,6 +214,16 @@ class ProviderGroup(StrEnum):
     OTHER = "other"
 
 
+def zone_named(name: str) -> ZoneInfo:
+    """An IANA timezone by name; ValueError saying what to give otherwise."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown timezone {name!r} (use an IANA name such as Europe/Paris)"
+        ) from None
+
+
 class Plan(Strict):
     name: Annotated[str, Field(min_length=1)]
     description: str = ""
@@ -239,12 +249,7 @@ class Plan(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown timezone {value!r} (use an IANA name such as Europe/Paris)"
-            ) from None
+        zone_named(value)
         return value
 
     @property

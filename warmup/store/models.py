@@ -167,6 +167,11 @@ class Campaign(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # A draft with a time starts by itself then (the reconciler's tick), as if its scheduler
+    # had run start, with the choice they made about empty template fields.
+    scheduled_at: Mapped[datetime | None] = mapped_column(index=True)
+    scheduled_by: Mapped[str | None] = mapped_column(String(200))
+    schedule_allow_empty: Mapped[bool | None]
 
 
 class LedgerRow(Base):

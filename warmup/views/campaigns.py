@@ -22,6 +22,7 @@ class CampaignOut(BaseModel):
     domain: str
     rows: int  # ledger rows: 0 until the campaign starts
     list_recipients: int  # on the campaign's list now
+    scheduled_at: datetime | None  # a draft that starts by itself then
     sent: int  # accepted by ACS (suppressed, skipped and refused rows are not sent)
     settled: int  # rows whose fate is final: accepted, failed, suppressed or skipped
     remaining: int
@@ -55,6 +56,7 @@ def campaign_out(report: CampaignReport, counts: OutcomeCounts) -> CampaignOut:
         domain=report.domain,
         rows=report.rows,
         list_recipients=report.list_recipients,
+        scheduled_at=report.scheduled_at,
         sent=report.sent,
         settled=report.terminal,
         remaining=report.remaining,

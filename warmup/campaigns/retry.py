@@ -1,0 +1,102 @@
+"""Follow-up campaigns: try again the recipients a campaign's message may not have reached."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+
+from sqlalchemy import select
+
+from warmup.campaigns.store import CampaignStore, add_draft
+from warmup.errors import ConfigError, ContentError
+from warmup.lists.importer import derive_list
+from warmup.store.database import Database
+from warmup.store.models import Campaign, ContactList, LedgerRow, Suppression
+from warmup.suppression.store import active_at
+
+# What a follow-up campaign takes over from the one it retries.
+MESSAGE_COLUMNS = (
+    "domain_id",
+    "sender_address",
+    "reply_to",
+    "subject",
+    "html",
+    "text",
+    "priority",
+)
+
+
+class CampaignRetry:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self._campaigns = CampaignStore(database)
+
+    def retry(
+        self,
+        name: str,
+        *,
+        outcomes: list[str],
+        settled_before: datetime,
+        new_name: str | None,
+        actor: str,
+        at: datetime,
+    ) -> tuple[Campaign, int]:
+        """A draft follow-up of a campaign for exactly its rows with these outcomes (settled
+        before ``settled_before``), less every address suppressed since, on a list of its own
+        and with the same message. Return it and how many recipients it has."""
+        source = self._campaigns.get(name)
+        retry_name = new_name or self._free_name(f"{name}-retry")
+        if self._exists(retry_name):
+            raise ConfigError(f"a campaign named {retry_name!r} already exists")
+        chosen = select(LedgerRow.recipient_id).where(
+            LedgerRow.campaign_id == source.id,
+            LedgerRow.outcome.in_(outcomes),
+            LedgerRow.outcome_at < settled_before,
+            LedgerRow.recipient_id.is_not(None),
+            LedgerRow.address.not_in(select(Suppression.address).where(active_at(at))),
+        )
+        reason = (
+            f"retry of {name}: outcomes {', '.join(outcomes)} settled before "
+            f"{settled_before:%Y-%m-%d %H:%M} UTC"
+        )
+        with self._db.session() as session:
+            connection = session.connection()
+            list_id, rows = derive_list(
+                connection,
+                name=retry_name,
+                source_list_id=source.list_id,
+                recipient_ids=chosen,  # type: ignore[arg-type]
+                actor=actor,
+                at=at,
+                reason=reason,
+            )
+            if rows == 0:
+                raise ContentError(
+                    f"campaign {name} has no rows with outcomes {', '.join(outcomes)} to retry"
+                )
+            campaign = add_draft(
+                session,
+                actor=actor,
+                at=at,
+                reason=f"{reason}: {rows:,} recipients",
+                name=retry_name,
+                list_id=list_id,
+                **{column: getattr(source, column) for column in MESSAGE_COLUMNS},
+            )
+            return campaign, rows
+
+    def _exists(self, name: str) -> bool:
+        with self._db.session() as session:
+            return session.scalar(select(Campaign.id).where(Campaign.name == name)) is not None
+
+    def _free_name(self, stem: str) -> str:
+        """``stem``, or ``stem-2``, ``stem-3``… the first that no campaign or list has."""
+        with self._db.session() as session:
+            taken = set(
+                session.scalars(select(Campaign.name).where(Campaign.name.startswith(stem)))
+            )
+            taken |= set(
+                session.scalars(select(ContactList.name).where(ContactList.name.startswith(stem)))
+            )
+        candidates = itertools.chain([stem], (f"{stem}-{n}" for n in itertools.count(2)))
+        return next(name for name in candidates if name not in taken)
