@@ -247,6 +247,26 @@ def test_a_new_user_watches_a_pause_and_ops_resumes_it(postgres_url: str, tmp_pa
             expect(campaign_row.locator(".status")).to_have_text("paused")
             campaign_row.locator(".campaign-resume").click()
             expect(campaign_row.locator(".status")).to_have_text("running")
+            # A draft can be given a start time from the dashboard, and have it taken away.
+            draft = requests.post(
+                f"{url}/api/campaigns",
+                headers=as_marketing,
+                json={
+                    "name": "spring-news",
+                    "list": "customers",
+                    "sender": f"news@{DOMAIN}",
+                    "subject": "Spring",
+                    "text": "Soon. Unsubscribe: {{ unsubscribe_url }}",
+                },
+                timeout=30,
+            )
+            assert draft.status_code == 201, draft.text
+            draft_row = marketing_page.locator('.campaign[data-campaign="spring-news"]')
+            draft_row.locator(".schedule-at").fill("2030-01-07T09:00")
+            draft_row.locator(".campaign-schedule").click()
+            expect(draft_row.locator(".eta")).to_contain_text("scheduled to start at 2030-01-07")
+            draft_row.locator(".campaign-unschedule").click()
+            expect(draft_row.locator(".eta")).to_have_text("not started")
             refused = requests.post(
                 f"{url}/api/domains/{DOMAIN}/resume",
                 headers=as_marketing,
@@ -279,7 +299,15 @@ def test_a_new_user_watches_a_pause_and_ops_resumes_it(postgres_url: str, tmp_pa
             headers=as_marketing,
             timeout=10,
         ).json()
-        assert [e["action"] for e in campaign_log] == ["resume", "pause", "start", "create"]
+        assert [(e["subject"], e["action"]) for e in campaign_log] == [
+            ("spring-news", "unschedule"),
+            ("spring-news", "schedule"),
+            ("spring-news", "create"),
+            ("winter-news", "resume"),
+            ("winter-news", "pause"),
+            ("winter-news", "start"),
+            ("winter-news", "create"),
+        ]
         log = (tmp_path / "api.log").read_text()
         for secret in (ops, marketing, WEBHOOK_SECRET, UNSUBSCRIBE_SECRET):
             assert secret not in log

@@ -19,6 +19,9 @@ def test_demo_runs_a_campaign_end_to_end_with_no_services() -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "campaign completed" in output
+    # Scheduled, started by beat's reconcile tick (every second) within one tick of its time.
+    late = float(output.split("started by the schedule ")[1].split(" s after its time")[0])
+    assert 0 <= late <= 1.5, output
     assert "400 accepted by ACS" in output
     assert "counts add up: yes" in output
     assert "duplicates at ACS: 0" in output

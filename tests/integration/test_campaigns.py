@@ -1,15 +1,18 @@
 """Campaigns, the ledger, suppression and unsubscribe on SQLite and PostgreSQL."""
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 
 from warmup.campaigns.model import retry_outcomes
 from warmup.campaigns.report import campaign_report, export_campaign
 from warmup.campaigns.retry import CampaignRetry
+from warmup.campaigns.scheduling import CampaignSchedule
 from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
 from warmup.content.unsubscribe import InvalidToken, Unsubscriber
@@ -344,3 +347,77 @@ def test_retry_takes_exactly_the_chosen_outcomes_less_suppressed_since(world: Da
         CampaignRetry(world).retry(
             "spring", outcomes=["unknown"], settled_before=T0, new_name=None, actor="m", at=later
         )
+
+
+def test_a_scheduled_draft_starts_at_its_time_and_problems_show_when_scheduling(
+    world: Database, tmp_path: Path
+) -> None:
+    store, planner = CampaignStore(world), CampaignSchedule(world)
+    store.create("spring", list_name="people", sender="news@mail.example.com",
+                 template=TEMPLATE, actor="m", at=T0)  # fmt: skip
+    nine = planner.start_time("spring", "2026-12-01 09:00", "Europe/Paris")
+    assert nine == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    assert planner.start_time("spring", "2026-12-01 09:00", None) == datetime(
+        2026, 12, 1, 9, 0, tzinfo=UTC
+    )  # the plan's timezone (UTC)
+    with pytest.raises(ContentError, match="unknown timezone 'Mars/Olympus'"):
+        planner.start_time("spring", "2026-12-01 09:00", "Mars/Olympus")
+    with pytest.raises(ContentError, match="give a time such as"):
+        planner.start_time("spring", "tomorrow-ish", None)
+    with pytest.raises(ContentError, match="in the past"):
+        planner.schedule("spring", start_at=T0 - timedelta(hours=1), allow_empty_fields=False,
+                         actor="m", at=T0)  # fmt: skip
+    planner.schedule("spring", start_at=nine, allow_empty_fields=False, actor="mo", at=T0)
+    assert campaign_report(world, "spring", today=T0.date(), message_kb=50).eta_note == (
+        "scheduled to start at 2026-12-01 08:00 UTC"
+    )
+    assert planner.start_due(nine - timedelta(seconds=1)) == ([], [])  # not yet
+    assert planner.start_due(nine) == (["spring"], [])
+    assert store.get("spring").status == "running"
+    assert store.get("spring").scheduled_at is None
+    assert planner.start_due(nine + timedelta(minutes=1)) == ([], [])  # once
+
+    # A field some rows leave empty is refused when scheduling, not discovered at the time.
+    gaps = MessageTemplate(
+        "Hi {{ first_name }}", None, "{{ engagement }} for {{ unsubscribe_url }}"
+    )
+    store.create("gaps", list_name="people", sender="news@mail.example.com", template=gaps,
+                 actor="m", at=T0)  # fmt: skip
+    with pytest.raises(ContentError, match="engagement is empty on 1 rows"):
+        planner.schedule("gaps", start_at=nine, allow_empty_fields=False, actor="m", at=T0)
+    # A start that fails at its time (here: the list emptied since) is audited and unscheduled.
+    planner.schedule("gaps", start_at=nine, allow_empty_fields=True, actor="m", at=T0)
+    with world.engine.begin() as connection:
+        connection.execute(delete(Recipient).where(Recipient.list_id == store.get("gaps").list_id))
+    assert planner.start_due(nine) == ([], ["gaps"])
+    assert store.get("gaps").scheduled_at is None
+    with pytest.raises(TransitionError, match="not scheduled"):
+        planner.unschedule("gaps", actor="m", at=nine)
+
+
+def test_two_starts_at_once_fill_the_ledger_once(world: Database) -> None:
+    store = CampaignStore(world)
+    store.create("race", list_name="people", sender="news@mail.example.com",
+                 template=TEMPLATE, actor="m", at=T0)  # fmt: skip
+    barrier = threading.Barrier(2)
+
+    def start() -> str:
+        barrier.wait()
+        try:
+            return f"started {CampaignStore(world).start('race', actor='m', at=T0)}"
+        except TransitionError as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: start(), range(2)))
+    assert sorted(r.startswith("started") for r in results) == [False, True], results
+    refused = next(r for r in results if not r.startswith("started"))
+    assert refused in {
+        "campaign race was started meanwhile",  # it read the draft before the other's commit
+        "campaign race is running; start needs it draft",
+    }
+    with world.session() as session:
+        rows = session.scalar(
+            select(func.count()).where(LedgerRow.campaign_id == store.get("race").id)
+        )
+    assert rows == 5

