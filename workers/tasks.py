@@ -96,6 +96,8 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         report = runtime().reconcile()
         for name in report.started_campaigns:
             log.info("campaign %s started, as scheduled", name)
+        for decided in report.ab_winners:
+            log.info("campaign %s: %s", decided.campaign, decided.pick.reason)
         for name in report.failed_schedules:
             log.warning("campaign %s could not start as scheduled: see its audit log", name)
         for transition in report.transitions:

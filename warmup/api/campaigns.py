@@ -18,6 +18,7 @@ from starlette.background import BackgroundTask
 
 from warmup.api.auth import Caller, Marketing
 from warmup.api.services import Found, Services
+from warmup.campaigns.ab_test import CampaignABTest
 from warmup.campaigns.compose import Composer, unsubscriber_from
 from warmup.campaigns.model import CampaignStatus, retry_outcomes
 from warmup.campaigns.report import export_campaign
@@ -116,12 +117,14 @@ def preview(
     to: Annotated[str, Query(min_length=3, max_length=320, description="A recipient of the list.")],
     _: Caller,
     found: Found,
+    variant: Annotated[str | None, Query(pattern="^[A-D]$")] = None,
 ) -> PreviewOut:
-    """The exact message one recipient would get, headers included."""
+    """The exact message one recipient would get, headers included (an A/B variant's, with
+    ``variant``)."""
     store = CampaignStore(found.database)
     campaign = store.get(name)
     recipient = store.recipient(campaign, to)
-    composer = Composer.for_campaign(campaign, unsubscriber_from(found.settings))
+    composer = Composer.for_campaign(campaign, unsubscriber_from(found.settings), variant)
     message, rendered = composer.compose(recipient.address, recipient.fields)
     return PreviewOut(
         sender=message["senderAddress"],
@@ -176,6 +179,36 @@ def unschedule(name: str, who: Marketing, found: Found) -> CampaignOut:
     """Take a draft's start time away (it stays a draft)."""
     CampaignSchedule(found.database).unschedule(name, actor=who.actor, at=found.clock.now())
     return _report(found, name)
+
+
+class VariantIn(BaseModel):
+    subject: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    html: Text | None = None
+    text: Text | None = None
+    test_fraction: Annotated[float, Field(gt=0, le=0.5)] | None = None  # default 0.2
+    wait_hours: Annotated[float, Field(ge=0, le=24 * 14)] | None = None  # default 4
+
+
+class VariantAdded(BaseModel):
+    variant: str
+    warnings: list[str]
+    campaign: CampaignOut
+
+
+@router.post("/{name}/variants", status_code=201)
+def add_variant(name: str, body: VariantIn, who: Marketing, found: Found) -> VariantAdded:
+    """Add an A/B variant (B, C, D) to a draft: a subject, a body, or both."""
+    added, warnings = CampaignABTest(found.database).add_variant(
+        name,
+        subject=body.subject,
+        html=body.html,
+        text=body.text,
+        fraction=body.test_fraction,
+        wait=timedelta(hours=body.wait_hours) if body.wait_hours is not None else None,
+        actor=who.actor,
+        at=found.clock.now(),
+    )
+    return VariantAdded(variant=added.label, warnings=warnings, campaign=_report(found, name))
 
 
 class RetryIn(BaseModel):

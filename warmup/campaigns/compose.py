@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from warmup.campaigns.model import VARIANT_LABELS, Variant
 from warmup.content.templates import CompiledTemplate, MessageTemplate, Rendered
 from warmup.content.unsubscribe import Unsubscriber
-from warmup.errors import ConfigError
+from warmup.errors import ConfigError, NotFoundError
 from warmup.sending.message import build_message
 from warmup.settings import Settings, env_name
 from warmup.store.models import Campaign
@@ -31,6 +32,16 @@ def unsubscriber_from(settings: Settings) -> Unsubscriber:
     )
 
 
+def variant_template(campaign: Campaign, label: str | None) -> MessageTemplate:
+    base = MessageTemplate(campaign.subject, campaign.html, campaign.text)
+    if label is None or label == VARIANT_LABELS[0]:
+        return base
+    for stored in campaign.variants or []:
+        if stored.get("label") == label:
+            return Variant.from_stored(stored).template(base)
+    raise NotFoundError(f"campaign {campaign.name} has no variant {label}")
+
+
 @dataclass(frozen=True)
 class Composer:
     campaign_id: int
@@ -40,8 +51,11 @@ class Composer:
     unsubscriber: Unsubscriber
 
     @classmethod
-    def for_campaign(cls, campaign: Campaign, unsubscriber: Unsubscriber) -> Composer:
-        template = CompiledTemplate(MessageTemplate(campaign.subject, campaign.html, campaign.text))
+    def for_campaign(
+        cls, campaign: Campaign, unsubscriber: Unsubscriber, variant: str | None = None
+    ) -> Composer:
+        """The campaign's message, or one of its A/B variants' (A is the campaign's own)."""
+        template = CompiledTemplate(variant_template(campaign, variant))
         return cls(campaign.id, campaign.sender_address, campaign.reply_to, template, unsubscriber)
 
     def compose(self, address: str, fields: Mapping[str, Any]) -> tuple[dict[str, Any], Rendered]:

@@ -1,11 +1,21 @@
-"""Campaign statuses and the rules between them (pure)."""
+"""Campaign statuses and the rules between them, A/B variants, and the parsing of what people
+type for them (pure: no I/O)."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
+from typing import Any
 
+from warmup.content.hygiene import with_text_part
+from warmup.content.templates import MessageTemplate
 from warmup.errors import ContentError, TransitionError
+from warmup.ledger.fill import TestGroup
+from warmup.store.models import Campaign
+
+VARIANT_LABELS = ("A", "B", "C", "D")  # A is the campaign's own message
 
 # Outcomes a follow-up campaign may retry: the message may not have reached the person. A
 # delivery, a hard bounce, a complaint or a suppression is never retried.
@@ -75,3 +85,52 @@ def parse_start(text: str, zone: tzinfo) -> datetime:
     except ValueError:
         raise ContentError(f"{text!r}: give a time such as '2026-12-01 09:00'") from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What an A/B variant changes of the campaign's message: a subject, a body, or both."""
+
+    label: str
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
+
+    def template(self, base: MessageTemplate) -> MessageTemplate:
+        """The variant's whole message: its own parts, the campaign's for the rest (a new HTML
+        body brings its own text part, made from it if none is given)."""
+        if self.html is None:
+            return MessageTemplate(
+                self.subject or base.subject, base.html, self.text if self.text else base.text
+            )
+        own = MessageTemplate(self.subject or base.subject, self.html, self.text)
+        return with_text_part(own)[0]
+
+    def stored(self) -> dict[str, str | None]:
+        return {"label": self.label, "subject": self.subject, "html": self.html, "text": self.text}
+
+    @classmethod
+    def from_stored(cls, value: dict[str, Any]) -> Variant:
+        return cls(
+            label=str(value["label"]),
+            subject=value.get("subject"),
+            html=value.get("html"),
+            text=value.get("text"),
+        )
+
+
+def test_group(campaign: Campaign, list_size: int) -> TestGroup | None:
+    """An A/B campaign's test group: its share of the list (at least a row per variant), split
+    between the campaign's own message (A) and its variants."""
+    if not campaign.variants or campaign.test_fraction is None:
+        return None
+    labels = variant_labels(campaign)
+    rows = max(len(labels), math.ceil(campaign.test_fraction * list_size))
+    return TestGroup(labels, rows)
+
+
+def variant_labels(campaign: Campaign) -> tuple[str, ...]:
+    """A (the campaign's own message) and its variants' labels; () without an A/B test."""
+    if not campaign.variants:
+        return ()
+    return (VARIANT_LABELS[0], *(str(v["label"]) for v in campaign.variants))

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from warmup import audit
 from warmup.addresses import InvalidAddress, address_key, normalise_address
-from warmup.campaigns.model import CampaignStatus, next_status
+from warmup.campaigns.model import CampaignStatus, next_status, test_group
 from warmup.content.hygiene import content_warnings, with_text_part
 from warmup.content.templates import CompiledTemplate, MessageTemplate
 from warmup.domains.store import DomainStore
@@ -196,6 +196,9 @@ class CampaignStore:
             if claimed.rowcount != 1:
                 raise TransitionError(f"campaign {name} was started meanwhile")
             suppressed = active_addresses(connection, at)
+            size = connection.scalar(
+                select(func.count()).where(Recipient.list_id == campaign.list_id)
+            )
             rows = ledger.fill(
                 connection,
                 campaign.id,
@@ -203,6 +206,7 @@ class CampaignStore:
                 suppressed=suppressed,
                 at=at,
                 progress=progress,
+                test=test_group(campaign, size or 0),
             )
             if rows == 0:
                 raise ContentError(f"list of campaign {name} is empty")

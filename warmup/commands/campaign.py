@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from warmup.campaigns.ab_test import CampaignABTest
 from warmup.campaigns.compose import Composer, unsubscriber_from
 from warmup.campaigns.model import CampaignStatus, parse_age, retry_outcomes
 from warmup.campaigns.report import campaign_report, export_campaign
@@ -23,7 +24,7 @@ from warmup.content.templates import MessageTemplate
 from warmup.domains.store import DomainStore
 from warmup.feedback.domain_health import window_counts
 from warmup.plans.schedule import usd
-from warmup.views.campaigns import campaign_view
+from warmup.views.campaigns import ABTestOut, ab_test_view, campaign_view
 
 app = typer.Typer(
     help="Campaigns: create, preview, start, pause, resume, cancel, list, status, export.",
@@ -81,9 +82,47 @@ def _warn(warnings: list[str]) -> None:
 
 
 @app.command()
+def variant(
+    name: Name,
+    subject: Annotated[str | None, typer.Option(help="The variant's subject template.")] = None,
+    html: Annotated[Path | None, typer.Option(exists=True, help="Its HTML body template.")] = None,
+    text: Annotated[Path | None, typer.Option(exists=True, help="Its text body template.")] = None,
+    fraction: Annotated[
+        float | None,
+        typer.Option(help="Share of the list that tests the variants, sent first (default 0.2)."),
+    ] = None,
+    wait: Annotated[
+        str | None,
+        typer.Option(help="Wait after the test's last send before picking (default 4h)."),
+    ] = None,
+) -> None:
+    """Add an A/B variant (B, C, D) to a draft: its test group is split evenly between the
+    campaign's own message (A) and the variants; the rest goes out with the winner."""
+    settings = command_settings()
+    added, warnings = CampaignABTest(open_database(settings)).add_variant(
+        name,
+        subject=subject,
+        html=_read(html),
+        text=_read(text),
+        fraction=fraction,
+        wait=parse_age(wait) if wait is not None else None,
+        actor=actor(settings),
+        at=now(),
+    )
+    console.print(
+        f"campaign {name}: variant {added.label} added; the winner is picked by clicks, then "
+        "opens, then delivery (see: warmup campaign status)"
+    )
+    _warn(warnings)
+
+
+@app.command()
 def preview(
     name: Name,
     to: Annotated[str, typer.Option("--to", help="A recipient of the list to render for.")],
+    variant: Annotated[
+        str | None, typer.Option(help="An A/B variant's message (A: the campaign's own).")
+    ] = None,
 ) -> None:
     """Render the exact message one recipient would get, headers included."""
     settings = command_settings()
@@ -91,9 +130,8 @@ def preview(
     store = CampaignStore(database)
     campaign = store.get(name)
     recipient = store.recipient(campaign, to)
-    message, rendered = Composer.for_campaign(campaign, unsubscriber_from(settings)).compose(
-        recipient.address, recipient.fields
-    )
+    composer = Composer.for_campaign(campaign, unsubscriber_from(settings), variant)
+    message, rendered = composer.compose(recipient.address, recipient.fields)
     console.print(f"[bold]From:[/] {message['senderAddress']}")
     console.print(f"[bold]To:[/] {recipient.address}")
     if campaign.reply_to:
@@ -325,8 +363,34 @@ def status(
         f"ACS cost: {usd(report.cost_so_far)} so far of {usd(report.cost_total)} estimated "
         f"(list price, {report.message_kb:g} KB a message)"
     )
+    ab_test = ab_test_view(database, report.campaign_id)
+    if ab_test is not None:
+        _print_ab_test(ab_test)
     if not report.adds_up:
         console.print("[red]the ledger counts do not add up: please report this[/]")
+
+
+def _print_ab_test(ab_test: ABTestOut) -> None:
+    table = Table(
+        title=f"A/B test: {ab_test.test_fraction:.0%} of the list, "
+        f"winner {ab_test.wait_hours:g} h after the test's last send"
+    )
+    for column in ("variant", "subject", "sent", "delivered", "opened", "clicked", "complaints"):
+        table.add_column(column, justify="left" if column in {"variant", "subject"} else "right")
+    for v in ab_test.variants:
+        mark = " (winner)" if v.label == ab_test.winner else ""
+        table.add_row(
+            v.label + mark,
+            v.subject,
+            f"{v.sent:,}",
+            f"{v.delivered:,}",
+            f"{v.opens:,} ({v.open_rate:.1%})",
+            f"{v.clicks:,} ({v.click_rate:.1%})",
+            f"{v.complaints:,}",
+        )
+    console.print(table)
+    if ab_test.reason:
+        console.print(ab_test.reason, markup=False, highlight=False)
 
 
 @app.command()

@@ -15,7 +15,20 @@ from pydantic import ValidationError
 from warmup.emulator.config import EmulatorConfig, EventSchema
 from warmup.errors import ConfigError
 
-Rate = Annotated[float | None, typer.Option(min=0.0, max=1.0)]
+
+def _rate(help_text: str) -> Any:
+    """A 0..1 probability option with its help."""
+    return typer.Option(min=0.0, max=1.0, help=help_text, show_default=False)
+
+
+Fault500 = Annotated[float | None, _rate("Share of requests answered 500.")]
+Fault503 = Annotated[float | None, _rate("Share of requests answered 503.")]
+Fault429 = Annotated[float | None, _rate("Share of requests answered 429 (Retry-After).")]
+DropRate = Annotated[float | None, _rate("Share of connections closed with no answer.")]
+BounceRate = Annotated[float | None, _rate("Share of recipients that bounce (hard).")]
+FailureRate = Annotated[float | None, _rate("Share of recipients whose delivery fails.")]
+SpamRate = Annotated[float | None, _rate("Share of recipients whose mail is filtered as spam.")]
+DuplicateRate = Annotated[float | None, _rate("Share of reports delivered twice.")]
 
 
 def load_config(file: Path | None, flags: dict[str, Any]) -> EmulatorConfig:
@@ -42,7 +55,9 @@ def emulator(
         str | None,
         typer.Option(
             envvar="WARMUP_EMULATOR_ACCESS_KEY",
-            help="Base64 access key clients sign with (random and printed if omitted).",
+            help="Base64 access key clients sign with (default: random, printed; "
+            "or set WARMUP_EMULATOR_ACCESS_KEY).",
+            show_envvar=False,
             show_default=False,
         ),
     ] = None,
@@ -63,25 +78,27 @@ def emulator(
     ] = None,
     latency_ms: Annotated[float | None, typer.Option(help="Fixed latency per request.")] = None,
     jitter_ms: Annotated[float | None, typer.Option(help="Extra random latency, 0..N ms.")] = None,
-    fault_500: Rate = None,
-    fault_503: Rate = None,
-    fault_429: Rate = None,
-    drop_rate: Rate = None,
-    bounce_rate: Rate = None,
-    failure_rate: Rate = None,
-    spam_rate: Rate = None,
+    fault_500: Fault500 = None,
+    fault_503: Fault503 = None,
+    fault_429: Fault429 = None,
+    drop_rate: DropRate = None,
+    bounce_rate: BounceRate = None,
+    failure_rate: FailureRate = None,
+    spam_rate: SpamRate = None,
     status_delay: Annotated[
         float | None, typer.Option(help="Seconds an operation stays Running.")
     ] = None,
     webhook_url: Annotated[
         str | None, typer.Option(help="Where delivery reports are pushed (Event Grid style).")
     ] = None,
-    event_schema: Annotated[EventSchema | None, typer.Option()] = None,
+    event_schema: Annotated[
+        EventSchema | None, typer.Option(help="Event Grid or CloudEvents envelopes.")
+    ] = None,
     event_delay: Annotated[float | None, typer.Option(help="Seconds before a report.")] = None,
     event_jitter: Annotated[
         float | None, typer.Option(help="Random extra delay: reports arrive out of order.")
     ] = None,
-    duplicate_rate: Rate = None,
+    duplicate_rate: DuplicateRate = None,
     accept_bearer: Annotated[
         bool | None, typer.Option("--accept-bearer", help="Also accept Entra ID bearer tokens.")
     ] = None,

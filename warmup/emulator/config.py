@@ -95,6 +95,19 @@ DEFAULT_RULES: tuple[OutcomeRule, ...] = (
 )
 
 
+class EngagementRule(BaseModel):
+    """Delivered messages whose subject matches ``subject`` (a case-insensitive regex) are
+    opened with probability ``open_rate`` and, once opened, clicked with ``click_rate``: each
+    open or click is an EmailEngagementTrackingReportReceived event, as ACS sends when
+    engagement tracking is on. Lets tests give one A/B variant more engagement."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    open_rate: Probability = 0.0
+    click_rate: Probability = 0.0
+
+
 class EmulatorConfig(BaseModel):
     """The whole behaviour of one emulator. Durations are real seconds unless said otherwise."""
 
@@ -139,6 +152,8 @@ class EmulatorConfig(BaseModel):
     bounce_rate: Probability = 0.0
     failure_rate: Probability = 0.0
     spam_rate: Probability = 0.0
+    # Opens and clicks of delivered messages, by subject (the first rule that matches).
+    engagement_rules: list[EngagementRule] = Field(default_factory=list)
 
     # Event Grid delivery of EmailDeliveryReportReceived to a webhook.
     webhook_url: str | None = None

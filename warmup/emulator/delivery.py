@@ -14,6 +14,7 @@ import heapq
 import itertools
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from typing import Any
 import aiohttp
 
 from warmup.emulator import events
-from warmup.emulator.config import EventSchema
+from warmup.emulator.config import DeliveryStatus, EventSchema
 from warmup.emulator.core import Emulator, Operation
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,36 @@ class EventDelivery:
                 due = now + config.event_delay_seconds
                 due += rng.uniform(0, config.event_delay_jitter_seconds)
                 self._push(due, _Pending(event))
+            if outcome.status is DeliveryStatus.DELIVERED:
+                self._engage(operation, address, now + config.event_delay_seconds)
+
+    def _engage(self, operation: Operation, address: str, after: float) -> None:
+        """Opens and clicks by the first engagement rule whose subject pattern matches."""
+        config = self._emulator.config
+        rule = next(
+            (
+                r
+                for r in config.engagement_rules
+                if re.search(r.subject, operation.request.subject, re.IGNORECASE)
+            ),
+            None,
+        )
+        rng = self._emulator.rng
+        if rule is None or rng.random() >= rule.open_rate:
+            return
+        kinds = ["view"] + (["click"] if rng.random() < rule.click_rate else [])
+        for offset, kind in enumerate(kinds):
+            data = events.engagement_data(
+                sender=operation.request.sender,
+                recipient=address,
+                message_id=operation.message_id,
+                kind=kind,
+                context="https://example.com/offer" if kind == "click" else "",
+                at=self._emulator.wall_time(),
+            )
+            event = events.envelope(config.event_schema, data, event_type=events.ENGAGEMENT_REPORT)
+            self._emulator.stats.engagements[kind] += 1
+            self._push(after + 0.05 * (offset + 1), _Pending(event))
 
     def _push(self, due: float, pending: _Pending) -> None:
         heapq.heappush(self._heap, (due, next(self._order), pending))

@@ -9,6 +9,7 @@ from typing import Any
 from warmup.emulator.config import EventSchema
 
 DELIVERY_REPORT = "Microsoft.Communication.EmailDeliveryReportReceived"
+ENGAGEMENT_REPORT = "Microsoft.Communication.EmailEngagementTrackingReportReceived"
 SUBSCRIPTION_VALIDATION = "Microsoft.EventGrid.SubscriptionValidationEvent"
 TOPIC = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/warmup-emulator"
@@ -49,8 +50,27 @@ def delivery_data(
     }
 
 
+def engagement_data(
+    *, sender: str, recipient: str, message_id: str, kind: str, context: str, at: datetime
+) -> dict[str, Any]:
+    """The ``data`` of one open ("view") or click, as ACS documents it."""
+    return {
+        "sender": sender,
+        "recipient": recipient,
+        "messageId": message_id,
+        "userActionTimeStamp": _iso(at),
+        "engagementContext": context,
+        "userAgent": "Mozilla/5.0 (emulator)",
+        "engagementType": kind,
+    }
+
+
 def envelope(
-    schema: EventSchema, data: dict[str, Any], *, event_id: str | None = None
+    schema: EventSchema,
+    data: dict[str, Any],
+    *,
+    event_id: str | None = None,
+    event_type: str = DELIVERY_REPORT,
 ) -> dict[str, Any]:
     """Wrap one report's data in the chosen schema's envelope."""
     now = _iso(datetime.now(UTC))
@@ -61,7 +81,7 @@ def envelope(
             "topic": TOPIC,
             "subject": subject,
             "data": data,
-            "eventType": DELIVERY_REPORT,
+            "eventType": event_type,
             "dataVersion": "1.0",
             "metadataVersion": "1",
             "eventTime": now,
@@ -71,7 +91,7 @@ def envelope(
         "id": event_id or str(uuid.uuid4()),
         "source": TOPIC,
         "subject": subject,
-        "type": DELIVERY_REPORT,
+        "type": event_type,
         "time": now,
         "datacontenttype": "application/json",
         "data": data,

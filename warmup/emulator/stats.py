@@ -31,6 +31,7 @@ class Stats:
     delivery_failures: int = 0  # webhook calls that failed and will be retried
     events_dead_lettered: int = 0  # dropped after a 400/401/403/413 or too many attempts
     handshakes: int = 0
+    engagements: Counter[str] = field(default_factory=Counter)  # view, click -> events made
     # Emulated times of accepted sends, in order, to find the busiest window afterwards.
     accept_times: list[float] = field(default_factory=list)
     first_accept: float | None = None
@@ -65,6 +66,7 @@ class Stats:
             "status_requests": self.status_requests,
             "status_throttled": self.status_throttled,
             "events_delivered": self.events_delivered,
+            "engagements": dict(self.engagements),
             "events_duplicated": self.events_duplicated,
             "delivery_failures": self.delivery_failures,
             "events_dead_lettered": self.events_dead_lettered,

@@ -1,4 +1,5 @@
-"""Rows into the ledger and out of the running: a campaign's fill, cancel, unsubscribes.
+"""Rows into the ledger and out of the running: a campaign's fill, an A/B test's release,
+cancel, unsubscribes.
 
 Each function writes in the caller's transaction (a campaign start, a cancel, an unsubscribe), so
 the campaign's status and its rows change together.
@@ -7,6 +8,7 @@ the campaign's status and its rows change together.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +23,9 @@ BATCH = 5000
 Progress = Callable[[int], None]
 # Rows whose request has not started: a cancel can still stop them. A row ``sending`` or
 # ``verifying`` may have reached ACS and keeps its state until its result is known.
-NOT_STARTED = (LedgerState.PENDING.value, LedgerState.CLAIMED.value)
+NOT_STARTED = (LedgerState.PENDING.value, LedgerState.WAITING.value, LedgerState.CLAIMED.value)
+# Rows nobody has claimed: an unsubscribe can turn them to ``suppressed`` at once.
+UNCLAIMED = (LedgerState.PENDING.value, LedgerState.WAITING.value)
 
 
 def fill(
@@ -32,11 +36,14 @@ def fill(
     suppressed: Collection[str],
     at: datetime,
     progress: Progress | None = None,
+    test: TestGroup | None = None,
 ) -> int:
     """One row per recipient of the list, most engaged first; return the number of rows.
 
     Addresses in ``suppressed`` get a ``suppressed`` row, so the campaign's counts always add
-    up to the list's size.
+    up to the list's size. With an A/B ``test``, its first rows to send take the variants in
+    turn (so each variant gets recipients as engaged as the others') and the rest wait for
+    the winner.
     """
     ordered = (
         select(Recipient.id, Recipient.address)
@@ -49,15 +56,24 @@ def fill(
     )
     batch: list[dict[str, Any]] = []
     rank = 0
+    to_send = 0
     for recipient_id, address in connection.execute(ordered).yield_per(BATCH):
         rank += 1
         state = LedgerState.SUPPRESSED if address in suppressed else LedgerState.PENDING
+        variant = None
+        if test is not None and state is LedgerState.PENDING:
+            if to_send < test.rows:
+                variant = test.labels[to_send % len(test.labels)]
+            else:
+                state = LedgerState.WAITING
+            to_send += 1
         batch.append(
             {
                 "campaign_id": campaign_id,
                 "recipient_id": recipient_id,
                 "address": address,
                 "provider": provider_group(address).value,
+                "variant": variant,
                 "rank": rank,
                 "state": state.value,
                 "operation_id": new_operation_id(),
@@ -80,6 +96,24 @@ def fill(
     return rank
 
 
+@dataclass(frozen=True)
+class TestGroup:
+    """An A/B test's share of a campaign: its first ``rows`` to send, split between ``labels``."""
+
+    labels: tuple[str, ...]
+    rows: int
+
+
+def release_waiting(connection: Connection, campaign_id: int, variant: str, at: datetime) -> int:
+    """The rows that waited for an A/B test's winner go out with it."""
+    result = connection.execute(
+        update(LedgerRow)
+        .where(LedgerRow.campaign_id == campaign_id, LedgerRow.state == LedgerState.WAITING.value)
+        .values(state=LedgerState.PENDING.value, variant=variant, updated_at=at)
+    )
+    return int(result.rowcount or 0)
+
+
 def skip_unsent(connection: Connection, campaign_id: int, *, reason: str, at: datetime) -> int:
     """Every row of the campaign not yet sent becomes ``skipped`` (a cancel)."""
     result = connection.execute(
@@ -100,7 +134,7 @@ def suppress_pending(session: Session, address: str, *, reason: str, at: datetim
     """The address's rows still waiting to be claimed become ``suppressed``."""
     result = session.execute(
         update(LedgerRow)
-        .where(LedgerRow.address == address, LedgerRow.state == LedgerState.PENDING.value)
+        .where(LedgerRow.address == address, LedgerRow.state.in_(UNCLAIMED))
         .values(state=LedgerState.SUPPRESSED.value, last_error=reason, updated_at=at)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

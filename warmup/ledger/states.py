@@ -1,6 +1,6 @@
 """Ledger states and each row's Operation-Id (pure).
 
-    pending ─claim─▶ claimed ─permit─▶ sending ─202─▶ accepted
+    waiting ─A/B winner─▶ pending ─claim─▶ claimed ─permit─▶ sending ─202─▶ accepted
        ▲               │ lease expired     │ 4xx ──▶ failed
        └───────────────┘                   │ 429/5xx/paused ──▶ pending
        ▲                                   │ no answer, lease expired, worker died
@@ -20,6 +20,7 @@ from enum import StrEnum
 
 class LedgerState(StrEnum):
     PENDING = "pending"  # to send
+    WAITING = "waiting"  # to send once the campaign's A/B test has a winner
     CLAIMED = "claimed"  # leased by a dispatcher tick; back to pending if the lease expires
     SENDING = "sending"  # its request may have left; never back to pending without asking ACS
     VERIFYING = "verifying"  # in doubt: ACS is asked whether it knows the Operation-Id
@@ -36,7 +37,13 @@ TERMINAL = frozenset(
 
 # Rows not yet final: a campaign with any of them is not complete.
 OPEN = frozenset(
-    {LedgerState.PENDING, LedgerState.CLAIMED, LedgerState.SENDING, LedgerState.VERIFYING}
+    {
+        LedgerState.PENDING,
+        LedgerState.WAITING,
+        LedgerState.CLAIMED,
+        LedgerState.SENDING,
+        LedgerState.VERIFYING,
+    }
 )
 # Rows promised out of the domain's allowance but not yet known as sent or not.
 IN_FLIGHT = frozenset({LedgerState.CLAIMED, LedgerState.SENDING, LedgerState.VERIFYING})

@@ -39,6 +39,7 @@ class WorkItem:
     operation_id: str
     attempts: int
     fields: Mapping[str, Any]
+    variant: str | None = None  # the A/B variant to send (None: the campaign's message)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class LedgerStore:
                 LedgerRow.operation_id,
                 LedgerRow.attempts,
                 Recipient.fields,
+                LedgerRow.variant,
             )
             .outerjoin(Recipient, Recipient.id == LedgerRow.recipient_id)
             .where(
@@ -134,6 +136,7 @@ class LedgerStore:
                     operation_id=row.operation_id,
                     attempts=row.attempts,
                     fields=row.fields or {},
+                    variant=row.variant,
                 )
                 for row in session.execute(query)
             ]

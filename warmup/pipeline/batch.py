@@ -97,7 +97,7 @@ class BatchContext:
     margin: float
     concurrency: int
     record_for: Callable[[str], DomainRecord]
-    composer_for: Callable[[int], Composer]
+    composer_for: Callable[[int, str | None], Composer]
     suppressed_among: SuppressedAmong
     lease_seconds: float = 300.0
     flush_every: int = 50
@@ -293,7 +293,9 @@ class BatchRunner:
 
     async def _send(self, item: WorkItem) -> SendResult:
         try:
-            message, _ = self._c.composer_for(item.campaign_id).compose(item.address, item.fields)
+            message, _ = self._c.composer_for(item.campaign_id, item.variant).compose(
+                item.address, item.fields
+            )
         except ContentError as exc:
             return SendResult(item.id, LedgerState.FAILED, attempts=0, error=f"render: {exc}")
         try:

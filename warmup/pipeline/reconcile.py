@@ -2,6 +2,7 @@
 
 - expired leases go back to ``pending`` (a killed worker, a lost queue);
 - scheduled drafts whose time has come are started;
+- A/B tests whose results are in and whose wait has passed get their winner;
 - running campaigns with nothing left to send are completed;
 - each domain's finished local days are closed: the controller counts the day (sent versus its
   cap, whether a hold or pause touched it, whether its rates ended below every hold line) and
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from warmup.campaigns.ab_test import CampaignABTest, Decided
 from warmup.campaigns.scheduling import CampaignSchedule
 from warmup.campaigns.store import CampaignStore
 from warmup.clock import Clock
@@ -35,6 +37,7 @@ class ReconcileReport:
     expired_leases: int = 0
     started_campaigns: list[str] = field(default_factory=list)
     failed_schedules: list[str] = field(default_factory=list)  # could not start: see the audit
+    ab_winners: list[Decided] = field(default_factory=list)
     completed_campaigns: list[str] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
     outcomes: PollReport = field(default_factory=PollReport)
@@ -56,7 +59,9 @@ class Reconciler:
         poller: StatusPoller | None = None,
         judge: Judge | None = None,
         schedule: CampaignSchedule | None = None,
+        ab_tests: CampaignABTest | None = None,
     ) -> None:
+        self._ab_tests = ab_tests
         self._judge = judge
         self._schedule = schedule
         self._domains = domains
@@ -72,6 +77,7 @@ class Reconciler:
             expired_leases=self._ledger.expire_leases(now),
             started_campaigns=started,
             failed_schedules=failed,
+            ab_winners=self._ab_tests.decide_due(now) if self._ab_tests else [],
             completed_campaigns=self._campaigns.finish_campaigns(now),
         )
         for record in self._domains.all():

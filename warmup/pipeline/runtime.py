@@ -16,6 +16,7 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlparse
 
+from warmup.campaigns.ab_test import CampaignABTest
 from warmup.campaigns.compose import Composer, unsubscriber_from
 from warmup.campaigns.scheduling import CampaignSchedule
 from warmup.campaigns.store import CampaignStore
@@ -79,7 +80,7 @@ class Runtime:
         self.suppressions = SuppressionStore(self.database)
         self.scope = quota_scope(settings)
         self._records: dict[str, tuple[float, DomainRecord]] = {}
-        self._composers: dict[int, Composer] = {}
+        self._composers: dict[tuple[int, str | None], Composer] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="warmup-send-loop", daemon=True
@@ -128,6 +129,7 @@ class Runtime:
             poller,
             judge=lambda record, at: window_verdict(self.database, record, at),
             schedule=CampaignSchedule(self.database),
+            ab_tests=CampaignABTest(self.database),
         )
 
     async def _statuses(self, message_ids: list[str]) -> dict[str, tuple[str, str | None]]:
@@ -182,15 +184,15 @@ class Runtime:
             self._records[domain] = cached
         return cached[1]
 
-    def composer_for(self, campaign_id: int) -> Composer:
-        composer = self._composers.get(campaign_id)
+    def composer_for(self, campaign_id: int, variant: str | None = None) -> Composer:
+        composer = self._composers.get((campaign_id, variant))
         if composer is None:
             with self.database.session() as session:
                 campaign = session.get(Campaign, campaign_id)
                 if campaign is None:
                     raise ConfigError(f"campaign {campaign_id} is gone")
-            composer = Composer.for_campaign(campaign, unsubscriber_from(self.settings))
-            self._composers[campaign_id] = composer
+            composer = Composer.for_campaign(campaign, unsubscriber_from(self.settings), variant)
+            self._composers[(campaign_id, variant)] = composer
         return composer
 
     def _throttled(self, error: ThrottledError) -> None:

@@ -172,6 +172,14 @@ class Campaign(Base):
     scheduled_at: Mapped[datetime | None] = mapped_column(index=True)
     scheduled_by: Mapped[str | None] = mapped_column(String(200))
     schedule_allow_empty: Mapped[bool | None]
+    # An A/B test: variants B, C, D beside the campaign's own message (A), each
+    # {"label", "subject", "html", "text"} with what it changes; the share of the list that
+    # tests them, the wait after the test's last send, and the winner once picked.
+    variants: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    test_fraction: Mapped[float | None] = mapped_column(Float)
+    test_wait_seconds: Mapped[int | None] = mapped_column(Integer)
+    winner: Mapped[str | None] = mapped_column(String(1))
+    winner_at: Mapped[datetime | None]
 
 
 class LedgerRow(Base):
@@ -191,6 +199,8 @@ class LedgerRow(Base):
     )
     address: Mapped[str] = mapped_column(String(320))
     provider: Mapped[str] = mapped_column(String(20))
+    # The A/B variant the row is sent with (None: the campaign's own message, no test).
+    variant: Mapped[str | None] = mapped_column(String(1))
     # Lower goes first: the most engaged recipients during warm-up.
     rank: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(20))

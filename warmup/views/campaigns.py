@@ -6,6 +6,9 @@ from datetime import date, datetime
 
 from pydantic import BaseModel
 
+from warmup.campaigns.ab_test import CampaignABTest
+from warmup.campaigns.compose import variant_template
+from warmup.campaigns.model import variant_labels
 from warmup.campaigns.report import CampaignReport, campaign_report
 from warmup.control.health import OutcomeCounts
 from warmup.domains.store import DomainStore
@@ -37,6 +40,28 @@ class CampaignOut(BaseModel):
     cost_so_far_usd: float
     cost_total_usd: float
     health: CampaignHealth
+    ab_test: ABTestOut | None  # None: not an A/B campaign
+
+
+class VariantOut(BaseModel):
+    label: str  # A is the campaign's own message
+    subject: str
+    sent: int
+    delivered: int
+    opens: int  # messages opened at least once
+    clicks: int  # messages clicked at least once
+    complaints: int
+    open_rate: float  # of delivered
+    click_rate: float  # of delivered
+
+
+class ABTestOut(BaseModel):
+    test_fraction: float  # of the list, sent first and split evenly between the variants
+    wait_hours: float  # after the test's last send, before the winner is picked
+    variants: list[VariantOut]
+    winner: str | None
+    decided_at: datetime | None
+    reason: str | None  # the numbers the winner was picked on
 
 
 class CampaignHealth(BaseModel):
@@ -48,7 +73,9 @@ class CampaignHealth(BaseModel):
     complaint_rate: float
 
 
-def campaign_out(report: CampaignReport, counts: OutcomeCounts) -> CampaignOut:
+def campaign_out(
+    report: CampaignReport, counts: OutcomeCounts, ab_test: ABTestOut | None = None
+) -> CampaignOut:
     return CampaignOut(
         name=report.name,
         status=report.status.value,
@@ -74,6 +101,7 @@ def campaign_out(report: CampaignReport, counts: OutcomeCounts) -> CampaignOut:
             hard_bounce_rate=round(counts.hard_bounce_rate, 6),
             complaint_rate=round(counts.complaint_rate, 6),
         ),
+        ab_test=ab_test,
     )
 
 
@@ -82,4 +110,36 @@ def campaign_view(
 ) -> CampaignOut:
     report = campaign_report(database, name, today=now.date(), message_kb=message_kb)
     record = DomainStore(database).get(report.domain)
-    return campaign_out(report, window_counts(database, record, now, report.campaign_id))
+    counts = window_counts(database, record, now, report.campaign_id)
+    return campaign_out(report, counts, ab_test_view(database, report.campaign_id))
+
+
+def ab_test_view(database: Database, campaign_id: int) -> ABTestOut | None:
+    tests = CampaignABTest(database)
+    campaign = tests.campaign(campaign_id)
+    if not campaign.variants:
+        return None
+    subjects = {
+        label: variant_template(campaign, label).subject for label in variant_labels(campaign)
+    }
+    return ABTestOut(
+        test_fraction=campaign.test_fraction or 0.0,
+        wait_hours=round((campaign.test_wait_seconds or 0) / 3600, 3),
+        variants=[
+            VariantOut(
+                label=r.label,
+                subject=subjects[r.label],
+                sent=r.sent,
+                delivered=r.delivered,
+                opens=r.opens,
+                clicks=r.clicks,
+                complaints=r.complaints,
+                open_rate=round(r.open_rate, 6),
+                click_rate=round(r.click_rate, 6),
+            )
+            for r in tests.results(campaign_id)
+        ],
+        winner=campaign.winner,
+        decided_at=campaign.winner_at,
+        reason=tests.decision(campaign),
+    )
