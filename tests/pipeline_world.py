@@ -8,13 +8,14 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import redis
 from pydantic import SecretStr
 
 from tests.conftest import EMULATOR_KEY, emulator_config
+from warmup.campaigns.ab_test import CampaignABTest
 from warmup.campaigns.store import CampaignStore
 from warmup.clock import Clock, SystemClock
 from warmup.content.templates import MessageTemplate
@@ -105,9 +106,10 @@ def seed_campaign(
     now: datetime | None = None,
     address_prefix: str = "r",
     addresses: Sequence[str] | None = None,
+    ab_test: AbTest | None = None,
 ) -> None:
     """A domain on ``plan_yaml``, a list of ``recipients`` (or of these ``addresses``) and a
-    started campaign named "c"."""
+    started campaign named "c" (an A/B test, with ``ab_test``)."""
     now = now or datetime.now(UTC)
     DomainStore(database).create(
         DOMAIN, parse_plan(plan_yaml), plan_yaml, quota=quota, senders=[SENDER], actor="t", at=now
@@ -134,7 +136,26 @@ def seed_campaign(
         at=now,
         template=MessageTemplate("Hi {{ name }}", None, "Hello {{ name }}"),
     )
+    if ab_test is not None:
+        for subject in ab_test.subjects:
+            CampaignABTest(database).add_variant(
+                "c",
+                subject=subject,
+                html=None,
+                text=None,
+                fraction=ab_test.fraction,
+                wait=ab_test.wait,
+                actor="t",
+                at=now,
+            )
     campaigns.start("c", actor="t", at=now)
+
+
+@dataclass(frozen=True)
+class AbTest:
+    subjects: Sequence[str]  # variants B, C, D beside the campaign's "Hi {{ name }}"
+    fraction: float
+    wait: timedelta
 
 
 @contextmanager
@@ -149,6 +170,7 @@ def world(
     settings_overrides: dict[str, object] | None = None,
     address_prefix: str = "r",
     addresses: Sequence[str] | None = None,
+    ab_test: AbTest | None = None,
     **emulator: object,
 ) -> Iterator[World]:
     database = Database.connect(database_url, migrate=True)
@@ -182,6 +204,7 @@ def world(
             now=now,
             address_prefix=address_prefix,
             addresses=addresses,
+            ab_test=ab_test,
         )
         runtime = Runtime(settings, limiter=RedisLimiter(client, prefix), clock=clock)
         try:

@@ -126,7 +126,12 @@ class CampaignABTest:
         return entries[-1].reason if entries else None
 
     def results(self, campaign_id: int) -> list[VariantResult]:
-        """Each variant's test numbers so far: sent, delivered, opened, clicked, complained."""
+        """Each variant's test numbers: sent, delivered, opened, clicked, complained. Once the
+        winner is picked, the rows sent with it afterwards are not part of its test."""
+        campaign = self.campaign(campaign_id)
+        tested = [LedgerRow.campaign_id == campaign_id, LedgerRow.variant.is_not(None)]
+        if campaign.winner_at is not None:
+            tested.append(LedgerRow.accepted_at <= campaign.winner_at)
         engaged = (
             select(
                 LedgerRow.variant, EngagementEvent.engagement, func.count(distinct(LedgerRow.id))
@@ -138,25 +143,19 @@ class CampaignABTest:
                     EngagementEvent.recipient == LedgerRow.address,
                 ),
             )
-            .where(LedgerRow.campaign_id == campaign_id, LedgerRow.variant.is_not(None))
+            .where(*tested)
             .group_by(LedgerRow.variant, EngagementEvent.engagement)
         )
         outcomes = (
             select(LedgerRow.variant, LedgerRow.outcome, func.count())
-            .where(
-                LedgerRow.campaign_id == campaign_id,
-                LedgerRow.variant.is_not(None),
-                LedgerRow.accepted_at.is_not(None),
-            )
+            .where(*tested, LedgerRow.accepted_at.is_not(None))
             .group_by(LedgerRow.variant, LedgerRow.outcome)
         )
+        counts: dict[tuple[str, str], int] = {}
+        sent: dict[str, int] = {}
         with self._db.session() as session:
-            campaign = session.get(Campaign, campaign_id)
-            labels = variant_labels(campaign) if campaign else ()
-            counts: dict[tuple[str, str], int] = {}
             for variant, kind, n in session.execute(engaged):
                 counts[(str(variant), kind)] = int(n)
-            sent: dict[str, int] = {}
             for variant, outcome, n in session.execute(outcomes):
                 sent[str(variant)] = sent.get(str(variant), 0) + int(n)
                 counts[(str(variant), f"outcome:{outcome}")] = int(n)
@@ -169,7 +168,7 @@ class CampaignABTest:
                 clicks=counts.get((label, "click"), 0),
                 complaints=counts.get((label, "outcome:complaint"), 0),
             )
-            for label in labels
+            for label in variant_labels(campaign)
         ]
 
     def decide_due(self, now: datetime) -> list[Decided]:
