@@ -217,3 +217,50 @@ def test_schedule_and_unschedule_through_the_cli_and_the_api(w: ApiWorld) -> Non
         path, json={"at": "2030-01-07T09:00+01:00"}, headers=w.as_(Role.MARKETING)
     )
     assert again.json()["scheduled_at"] == "2030-01-07T08:00:00Z"
+
+
+def test_variants_through_the_api_and_the_cli(w: ApiWorld, tmp_path: Path) -> None:
+    assert upload(w, people_csv(6)).status_code == 201
+    assert campaign(w).status_code == 201
+    url = url_of(w.database)
+    path = "/api/campaigns/spring/variants"
+    added = w.client.post(path, json={"subject": "Psst, {{ first_name }}", "test_fraction": 0.5,
+                                      "wait_hours": 1}, headers=w.as_(Role.MARKETING))  # fmt: skip
+    assert added.status_code == 201, added.text
+    assert added.json()["variant"] == "B"
+    ab = added.json()["campaign"]["ab_test"]
+    assert (ab["test_fraction"], ab["wait_hours"], ab["winner"]) == (0.5, 1.0, None)
+    assert [v["subject"] for v in ab["variants"]] == [
+        "Hello {{ first_name }}",
+        "Psst, {{ first_name }}",
+    ]
+    unknown_field = w.client.post(
+        path, json={"subject": "{{ shoe_size }}"}, headers=w.as_(Role.MARKETING)
+    )
+    assert unknown_field.status_code == 422
+    assert "shoe_size" in unknown_field.json()["error"]
+    body = tmp_path / "c.html"
+    body.write_text("<p>Hi {{ first_name }}</p>")
+    third = cli(url, "campaign", "variant", "-c", "spring", "--html", str(body))
+    assert third.returncode == 0, third.stderr
+    assert "variant C added" in third.stdout
+    assert "no link to {{ unsubscribe_url }}" in third.stdout  # the variant's own body is checked
+    assert cli(url, "campaign", "variant", "-c", "spring", "--subject", "D").returncode == 0
+    too_many = cli(url, "campaign", "variant", "-c", "spring", "--subject", "E")
+    assert "at most 4 variants, A included" in too_many.stderr
+    secret = {"WARMUP_UNSUBSCRIBE_SECRET": "unsubscribe-secret-value"}
+    preview = cli(url, "campaign", "preview", "-c", "spring", "--to", "p1@example.org",
+                  "--variant", "B", env=secret)  # fmt: skip
+    assert "Subject: Psst, P1" in preview.stdout
+    api_preview = w.client.get("/api/campaigns/spring/preview",
+                               params={"to": "p1@example.org", "variant": "C"},
+                               headers=w.as_(Role.OPS))  # fmt: skip
+    assert api_preview.json()["html"] == "<p>Hi P1</p>"
+    assert api_preview.json()["text"].strip() == "Hi P1"  # made from the variant's HTML
+
+    started = w.client.post("/api/campaigns/spring/start", headers=w.as_(Role.MARKETING))
+    assert started.json()["by_state"] == {"pending": 4, "waiting": 2}  # A, B, C, D test first
+    late = w.client.post(path, json={"subject": "late"}, headers=w.as_(Role.MARKETING))
+    assert late.status_code == 409
+    status = cli(url, "campaign", "status", "-c", "spring").stdout
+    assert "A/B test: 50% of the list, winner 1 h after the test's last send" in status
