@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from warmup.plans.schedule import cost, nth_sending_date, sending_days_needed
 from warmup.store.database import Database
 from warmup.store.models import Campaign, ContactList, LedgerRow, Recipient, SendingDomain
 
+PROGRESS_EVERY = 5000  # rows between progress calls of an export
 EXPORT_COLUMNS = (
     "address",
     "state",
@@ -175,7 +177,9 @@ def _eta(
     return eta, f"{days} sending day(s) at the ramp's pace if every day is healthy{shared}"
 
 
-def export_campaign(database: Database, name: str, path: Path) -> int:
+def export_campaign(
+    database: Database, name: str, path: Path, progress: Callable[[int], None] | None = None
+) -> int:
     """Write one line per recipient with its state and outcome; return how many."""
     count = 0
     with database.session() as session, path.open("w", newline="", encoding="utf-8") as out:
@@ -191,4 +195,6 @@ def export_campaign(database: Database, name: str, path: Path) -> int:
         for row in session.execute(query).yield_per(5000):
             writer.row(value.isoformat() if isinstance(value, datetime) else value for value in row)
             count += 1
+            if progress is not None and count % PROGRESS_EVERY == 0:
+                progress(count)
     return count

@@ -20,6 +20,7 @@ from warmup.campaigns.scheduling import CampaignSchedule
 from warmup.campaigns.store import CampaignStore
 from warmup.commands.context import actor, command_settings, now, open_database
 from warmup.commands.output import AsJson, print_json
+from warmup.commands.progress import counting
 from warmup.content.templates import MessageTemplate
 from warmup.domains.store import DomainStore
 from warmup.feedback.domain_health import window_counts
@@ -399,5 +400,6 @@ def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write.")],
 ) -> None:
     """One line per recipient: state, outcome, message id, attempts, last error."""
-    count = export_campaign(open_database(command_settings()), name, output)
+    with counting("exporting") as done:
+        count = export_campaign(open_database(command_settings()), name, output, done)
     console.print(f"{count:,} recipients written to {output}")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from warmup.commands.context import command_settings, now, open_database
+from warmup.commands.progress import counting
 from warmup.feedback.intake import FeedbackStore, IngestReport
 from warmup.feedback.log_analytics import is_message_level, read_rows, to_report
 from warmup.feedback.reports import DeliveryReport, ReportError
@@ -36,18 +37,20 @@ def import_file(
         chunk.clear()
 
     skipped = 0
-    for line, row in read_rows(file):
-        if is_message_level(row):
-            skipped += 1
-            continue
-        try:
-            chunk.append(to_report(row))
-        except ReportError as exc:
-            problems.append(f"line {line}: {exc}")
-            continue
-        if len(chunk) >= CHUNK:
-            flush()
-    flush()
+    with counting("importing reports, rows read:") as done:
+        for line, row in read_rows(file):
+            if is_message_level(row):
+                skipped += 1
+                continue
+            try:
+                chunk.append(to_report(row))
+            except ReportError as exc:
+                problems.append(f"line {line}: {exc}")
+                continue
+            if len(chunk) >= CHUNK:
+                flush()
+                done(line)
+        flush()
     typer.echo(
         f"{totals.received:,} reports: {totals.matched:,} matched to sends, {totals.unmatched:,} "
         f"not (yet) matched, {totals.duplicates:,} already known, "

@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from warmup.commands.advice import quota_advice_text
 from warmup.commands.context import has_extra, require_extra
 from warmup.commands.output import AsJson, print_json
+from warmup.commands.progress import counting
 from warmup.control.caps import AcsQuota
 from warmup.control.simulate import (
     DemandSchedule,
@@ -221,17 +223,19 @@ def simulate_command(
         per_hour=acs_per_hour or plan.quota.per_hour,
     )
     first = datetime.combine(_start_date(start), datetime.min.time(), tzinfo=plan.zone)
-    result = simulate(
-        plan,
-        start=first,
-        days=days,
-        profile=profile,
-        quota=quota,
-        demand=wanted,
-        mix=groups,
-        provider_profiles=own,
-        resume_after_days=resume_after_days or None,
-    )
+    with counting(f"simulating {days} days, day") as done:
+        result = simulate(
+            plan,
+            start=first,
+            days=days,
+            profile=profile,
+            quota=quota,
+            demand=wanted,
+            mix=groups,
+            provider_profiles=own,
+            resume_after_days=resume_after_days or None,
+            progress=done,
+        )
     if as_json:
         print_json(simulation_out(result))
         if chart is not None:
@@ -239,10 +243,20 @@ def simulate_command(
         return
     # The decisions go under the table, not in a column: at 80 columns a column of sentences
     # wraps one word per line.
-    table = Table(title=f"{plan.name}: {days} days, ACS quota {quota.per_hour:,}/hour")
+    table = Table(
+        title=f"{plan.name}: {days} days, ACS quota {quota.per_hour:,}/hour",
+        box=box.SIMPLE_HEAD,  # no vertical rules: the table fits 80 columns
+        pad_edge=False,
+    )
     for column in ("day", "date", "step", "status", "cap", "sent", "fail", "window", "note"):
         left = column in {"date", "status", "note"}
-        table.add_column(column, justify="left" if left else "right", no_wrap=column != "note")
+        # "off-window" whole, even at 80 columns: the note column gives way last.
+        table.add_column(
+            column,
+            justify="left" if left else "right",
+            no_wrap=True,
+            min_width=10 if column == "note" else None,
+        )
     for day in result.days:
         table.add_row(
             str(day.day),
@@ -253,7 +267,7 @@ def simulate_command(
             f"{day.sent:,}",
             f"{day.failure_rate:.2%}" if day.sent else "-",
             f"{day.window_failure_rate:.2%}" if day.window_reports else "-",
-            day.note + (" *" if day.transitions else ""),
+            " ".join(filter(None, [day.note, "*" * bool(day.transitions)])),
         )
     console.print(table)
     decided = [(day, t) for day in result.days for t in day.transitions]

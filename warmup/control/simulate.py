@@ -10,7 +10,7 @@ every 15 minutes; a pause (of the domain, or of a provider group) is resumed by 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -244,8 +244,10 @@ def simulate(
     domain: str = "simulated.example.com",
     mix: Mapping[ProviderGroup, float] | None = None,
     provider_profiles: Mapping[ProviderGroup, FailureProfile] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Simulation:
-    """``start`` is the first simulated midnight, timezone-aware.
+    """``start`` is the first simulated midnight, timezone-aware; ``progress`` is told each
+    day simulated (a year takes seconds).
 
     With a provider ``mix``, each group's mail has its own failure profile (``profile`` unless
     ``provider_profiles`` names one), its own health window judged by its own gates, and its
@@ -272,6 +274,8 @@ def simulate(
 
     for index in range(days):
         day_no = index + 1
+        if progress is not None:
+            progress(index)
         day_start = datetime.combine(start.date() + timedelta(days=index), start.timetz())
         recorder = _Recorder()
         apply = recorder.apply
