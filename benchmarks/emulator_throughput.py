@@ -2,7 +2,9 @@
 
 Runs ``warmup emulator`` in its own process (as in a real test or benchmark) and drives it for
 a fixed time with:
-  1. the real ``azure.communication.email.aio`` SDK (HMAC-signed), ``--concurrency`` in flight;
+  1. the real ``azure.communication.email.aio`` SDK (HMAC-signed), ``--concurrency`` in flight,
+     configured as warmup's client is (``use_env_settings=False``: no per-request ~/.netrc
+     look-up), then with azure-core's default transport for comparison;
   2. the sync SDK from a thread pool;
   3. a raw aiohttp client that signs requests itself: the emulator's ceiling without SDK cost.
 Each figure is checked against the emulator's own count of accepted sends.
@@ -138,6 +140,14 @@ def main() -> None:
                 args.seconds,
                 lambda: asyncio.run(
                     raw_async_sends(url, KEY, MESSAGE, args.seconds, args.concurrency)
+                ),
+            ),
+            measure(
+                "sdk-aio-default",  # azure-core's default transport: netrc looked up per request
+                url,
+                args.seconds,
+                lambda: asyncio.run(
+                    raw_async_sends(url, KEY, MESSAGE, args.seconds, args.concurrency, True)
                 ),
             ),
             measure(

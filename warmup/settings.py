@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     acs_endpoint: str | None = None
     acs_access_key: SecretStr | None = None
     acs_api_version: str = "2025-09-01"
+    # A proxy for ACS requests (http://[user:password@]host:port). Unset: HTTPS_PROXY/HTTP_PROXY
+    # when set, unless NO_PROXY names the ACS host. Secret: it may carry a password.
+    acs_proxy: SecretStr | None = None
     azure_tenant_id: str | None = None
     azure_client_id: str | None = None
     azure_client_secret: SecretStr | None = None

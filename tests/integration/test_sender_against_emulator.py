@@ -4,8 +4,10 @@ import asyncio
 import base64
 import uuid
 
+import aiohttp
 import pytest
 from azure.communication.email import EmailClient
+from azure.communication.email.aio import EmailClient as AsyncEmailClient
 from azure.core.credentials import AccessToken, AzureKeyCredential
 from pydantic import SecretStr
 
@@ -20,6 +22,7 @@ from warmup.sending import (
     build_async_client,
     build_client,
 )
+from warmup.sending.client import transport_options
 
 pytestmark = pytest.mark.integration
 
@@ -226,3 +229,47 @@ def test_many_concurrent_async_sends_each_land_once(emulator: EmulatorServer) ->
     stats = emulator.stats()
     assert stats["accepted"] == 200
     assert stats["recipients_accepted_more_than_once"] == 0
+
+
+def test_the_async_client_looks_nothing_up_in_the_environment_per_request(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # aiohttp with trust_env reads ~/.netrc in a thread for every request: a quarter of a send
+    # worker's CPU. The client warmup builds must not; azure-core's default does (the check).
+    looked_up: list[str] = []
+    monkeypatch.setattr(
+        aiohttp.ClientSession,
+        "_get_netrc_auth",
+        lambda self, host: looked_up.append(host),
+    )
+
+    async def send(count: int, client: object, close: object) -> None:
+        sender = AsyncSender(client, RetryPolicy())  # type: ignore[arg-type]
+        try:
+            for _ in range(count):
+                await sender.send(message_to("ada@example.org"), str(uuid.uuid4()))
+        finally:
+            await close()  # type: ignore[operator]
+
+    ours = build_async_client(settings_for(emulator))
+    asyncio.run(send(3, ours, ours.close))
+    assert looked_up == []
+    default = build_async_client(settings_for(emulator))
+    default.sdk = AsyncEmailClient(emulator.url, AzureKeyCredential(EMULATOR_KEY), retry_total=0)
+    asyncio.run(send(3, default, default.sdk.close))
+    assert len(looked_up) == 3  # the default transport: one look-up per request
+
+
+def test_a_proxy_is_chosen_once_and_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    acs = "https://res.communication.azure.com"
+    assert transport_options(acs) == {"use_env_settings": False}
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert transport_options(acs)["proxies"] == {
+        "http": "http://proxy.internal:3128",
+        "https": "http://proxy.internal:3128",
+    }
+    assert transport_options(acs, "http://mine:8080")["proxies"]["https"] == "http://mine:8080"
+    monkeypatch.setenv("NO_PROXY", ".communication.azure.com")
+    assert "proxies" not in transport_options(acs)
