@@ -15,18 +15,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from warmup.control.health import Outcome
 from warmup.feedback.reports import DeliveryReport, EngagementReport
-from warmup.ledger.outcomes import apply_report
-from warmup.store.database import Database
+from warmup.ledger.outcomes import ReportedOutcome, apply_reports, known_rows
+from warmup.store.database import Database, dialect_insert
 from warmup.store.models import DeliveryEvent, EngagementEvent
 from warmup.suppression.store import suppress_in
 
+INSERT_CHUNK = 500  # rows per INSERT … ON CONFLICT DO NOTHING statement
 SUPPRESSING = {Outcome.HARD_BOUNCE: "hard_bounce", Outcome.COMPLAINT: "complaint"}
 
 
@@ -65,93 +66,129 @@ class FeedbackStore:
         at: datetime,
         engagements: Sequence[EngagementReport] = (),
     ) -> IngestReport:
+        """Store a batch: one insert for its reports and one for its engagement events (each
+        skipping what is already known), then each new report applied to its ledger row."""
         result = IngestReport(received=len(reports) + len(engagements))
         with self._db.session() as session:
-            for engagement in engagements:
-                if self._keep_engagement(session, engagement, at):
-                    result.engagements += 1
-                else:
-                    result.duplicates += 1
-            for report in reports:
-                if report.outcome is None:
-                    result.ignored += 1
-                    continue
-                if not self._keep(session, report, at):
-                    result.duplicates += 1
-                    continue
-                if self._match(session, report, at):
-                    result.matched += 1
-                else:
-                    result.unmatched += 1
+            result.engagements = self._keep_engagements(session, engagements, at)
+            result.duplicates += len(engagements) - result.engagements
+            with_outcome = [r for r in reports if r.outcome is not None]
+            result.ignored = len(reports) - len(with_outcome)
+            # Rows first, so each report is stored already marked matched or not.
+            known = known_rows(session, [r.message_id for r in with_outcome])
+            fresh = self._keep(session, with_outcome, at, known)
+            result.duplicates += len(with_outcome) - len(fresh)
+            result.matched = self._apply(session, fresh, at, known)
+            result.unmatched = len(fresh) - result.matched
+            for report in fresh:
                 result.suppressed += self._maybe_suppress(session, report, at)
         return result
 
-    def _keep(self, session: Session, report: DeliveryReport, at: datetime) -> bool:
-        """Store the report once; False if it was already there (a redelivery)."""
-        try:
-            with session.begin_nested():
-                session.add(
-                    DeliveryEvent(
-                        dedupe_key=report.dedupe_key,
-                        message_id=report.message_id,
-                        recipient=report.recipient,
-                        status=report.status,
-                        received_at=at,
-                        matched=False,
-                        payload={
-                            "event_id": report.event_id,
-                            "outcome": report.outcome.value if report.outcome else None,
-                            "detail": report.detail,
-                            "attempted_at": report.attempted_at.isoformat()
-                            if report.attempted_at
-                            else None,
-                        },
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
+    def _keep(
+        self,
+        session: Session,
+        reports: Sequence[DeliveryReport],
+        at: datetime,
+        known: set[tuple[str, str]],
+    ) -> list[DeliveryReport]:
+        """Store each report once; return those that were new (not redeliveries)."""
+        unique = {report.dedupe_key: report for report in reversed(reports)}  # first one wins
+        rows = [
+            {
+                "dedupe_key": report.dedupe_key,
+                "message_id": report.message_id,
+                "recipient": report.recipient,
+                "status": report.status,
+                "received_at": at,
+                "matched": (report.message_id, report.recipient) in known,
+                "payload": {
+                    "event_id": report.event_id,
+                    "outcome": report.outcome.value if report.outcome else None,
+                    "detail": report.detail,
+                    "attempted_at": report.attempted_at.isoformat()
+                    if report.attempted_at
+                    else None,
+                },
+            }
+            for report in unique.values()
+        ]
+        stored = set(self._insert_new(session, DeliveryEvent, rows))
+        return [report for key, report in unique.items() if key in stored]
 
-    def _keep_engagement(self, session: Session, report: EngagementReport, at: datetime) -> bool:
-        """Store an open or click once; False if it was already there (a redelivery)."""
-        try:
-            with session.begin_nested():
-                session.add(
-                    EngagementEvent(
-                        dedupe_key=report.dedupe_key,
-                        message_id=report.message_id,
-                        recipient=report.recipient,
-                        engagement=report.engagement,
-                        context=report.context[:2000],
-                        user_agent=report.user_agent[:1000],
-                        occurred_at=min(report.occurred_at or at, at),
-                        received_at=at,
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
+    def _keep_engagements(
+        self, session: Session, reports: Sequence[EngagementReport], at: datetime
+    ) -> int:
+        """Store each open or click once; return how many were new."""
+        rows = {
+            report.dedupe_key: {
+                "dedupe_key": report.dedupe_key,
+                "message_id": report.message_id,
+                "recipient": report.recipient,
+                "engagement": report.engagement,
+                "context": report.context[:2000],
+                "user_agent": report.user_agent[:1000],
+                "occurred_at": min(report.occurred_at or at, at),
+                "received_at": at,
+            }
+            for report in reports
+        }
+        return len(self._insert_new(session, EngagementEvent, list(rows.values())))
 
-    def _match(self, session: Session, report: DeliveryReport, at: datetime) -> bool:
-        assert report.outcome is not None
-        matched = apply_report(
-            session,
-            message_id=report.message_id,
-            address=report.recipient,
-            outcome=report.outcome.value,
-            detail=f"{report.status}: {report.detail}" if report.detail else report.status,
-            # ACS's time, never later than now: a skewed clock cannot put it in the future.
-            reported_at=min(report.attempted_at or at, at),
-            at=at,
+    @staticmethod
+    def _insert_new(
+        session: Session, table: type[DeliveryEvent] | type[EngagementEvent], rows: list[Any]
+    ) -> list[str]:
+        """Insert what is not there yet; return the new keys. One statement compiled once and
+        run for all rows (SQLAlchemy's "insertmanyvalues" batches them with RETURNING)."""
+        if not rows:
+            return []
+        statement = (
+            dialect_insert(session)(table)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(table.dedupe_key)
         )
-        if matched:
+        return list(session.connection().execute(statement, rows).scalars())
+
+    def _mark_matched(self, session: Session, keys: Sequence[str]) -> None:
+        for start in range(0, len(keys), INSERT_CHUNK):
             session.execute(
                 update(DeliveryEvent)
-                .where(DeliveryEvent.dedupe_key == report.dedupe_key)
+                .where(DeliveryEvent.dedupe_key.in_(keys[start : start + INSERT_CHUNK]))
                 .values(matched=True)
                 .execution_options(synchronize_session=False)
             )
-        return matched
+
+    def _apply(
+        self,
+        session: Session,
+        reports: Sequence[DeliveryReport],
+        at: datetime,
+        known: set[tuple[str, str]] | None = None,
+    ) -> int:
+        """The reports' outcomes on their ledger rows; how many found a row (the others arrived
+        before their row knew its message id: matched on a later pass). Reports stored before
+        their row was known (``known`` None) are marked matched here."""
+        found = apply_reports(
+            session,
+            [
+                ReportedOutcome(
+                    message_id=report.message_id,
+                    address=report.recipient,
+                    outcome=report.outcome.value,
+                    detail=f"{report.status}: {report.detail}" if report.detail else report.status,
+                    # ACS's time, never later than now: a skewed clock cannot put it ahead.
+                    reported_at=min(report.attempted_at or at, at),
+                )
+                for report in reports
+                if report.outcome is not None
+            ],
+            at,
+            known,
+        )
+        matched = [r.dedupe_key for r in reports if (r.message_id, r.recipient) in found]
+        if known is None:
+            self._mark_matched(session, matched)
+        return len(matched)
 
     def _maybe_suppress(self, session: Session, report: DeliveryReport, at: datetime) -> int:
         assert report.outcome is not None
@@ -178,19 +215,17 @@ class FeedbackStore:
             pending = session.scalars(
                 select(DeliveryEvent).where(DeliveryEvent.matched.is_(False)).limit(limit)
             ).all()
-            matched = 0
-            for event in pending:
-                outcome = event.payload.get("outcome")
-                if outcome is None:
-                    continue
-                report = DeliveryReport(
+            reports = [
+                DeliveryReport(
                     event_id=str(event.payload.get("event_id", "")),
                     message_id=event.message_id,
                     recipient=event.recipient,
                     status=event.status,
-                    outcome=Outcome(outcome),
+                    outcome=Outcome(event.payload["outcome"]),
                     detail=str(event.payload.get("detail", "")),
                     attempted_at=_stored_time(event.payload.get("attempted_at")),
                 )
-                matched += self._match(session, report, at)
-            return matched
+                for event in pending
+                if event.payload.get("outcome") is not None
+            ]
+            return self._apply(session, reports, at)

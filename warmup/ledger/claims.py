@@ -18,12 +18,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from warmup.ledger.states import IN_FLIGHT, LedgerState
+from warmup.store.database import dialect_insert
 from warmup.store.models import Campaign, DispatchFence, LedgerRow
 
 PEEK_FACTOR = 4  # rows looked at per row wanted, when some providers are out of budget
@@ -47,10 +46,6 @@ class DomainClaim:
     budgets: dict[str, int] = field(default_factory=dict)
 
 
-def _insert_for(connection: Connection) -> Any:
-    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-
-
 def take_fence(connection: Connection, domain_id: int, fence: int | None, at: datetime) -> None:
     """Record ``fence`` as the domain's newest, or raise :class:`StaleFence` if a newer one
     was recorded already. Without a fence (a lone dispatcher) the row is only touched.
@@ -58,7 +53,7 @@ def take_fence(connection: Connection, domain_id: int, fence: int | None, at: da
     Either way this write comes first in the claim's transaction: it locks the domain's row
     (PostgreSQL) or the database (SQLite) until the claim commits, so the day's count that
     follows cannot change under it."""
-    insert = _insert_for(connection)(DispatchFence).values(
+    insert = dialect_insert(connection)(DispatchFence).values(
         domain_id=domain_id, fence=fence or 0, updated_at=at
     )
     if fence is None:

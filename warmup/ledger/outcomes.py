@@ -6,12 +6,12 @@ and a row with neither for long enough is given the outcome ``unknown``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, or_, select, update
+from sqlalchemy import Connection, bindparam, case, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from warmup.ledger.states import LedgerState
@@ -21,6 +21,7 @@ from warmup.store.models import Campaign, LedgerRow, UtcDateTime
 # How much an outcome says. A report replaces a weaker outcome and never a stronger one: a
 # bounce after a delivery applies, a delivery after a bounce does not undo it. What status
 # polling guessed ("failed", "unknown") is the weakest: any report replaces it.
+LOOKUP_CHUNK = 1000  # message ids per look-up query
 OUTCOME_STRENGTH = {
     "unknown": 0,
     "failed": 0,
@@ -37,34 +38,146 @@ def weaker_than(outcome: str) -> list[str]:
     return [name for name, strength in OUTCOME_STRENGTH.items() if strength < mine]
 
 
-def apply_report(
+@dataclass(frozen=True)
+class ReportedOutcome:
+    """A delivery report's outcome for one message and recipient, at ACS's time for it."""
+
+    message_id: str
+    address: str
+    outcome: str
+    detail: str
+    reported_at: datetime
+
+
+def known_rows(session: Session, message_ids: Collection[str]) -> set[tuple[str, str]]:
+    """The (message id, address) of the rows that show these message ids: one query a
+    thousand ids."""
+    found: set[tuple[str, str]] = set()
+    ordered = sorted(set(message_ids))
+    for start in range(0, len(ordered), LOOKUP_CHUNK):
+        chunk = ordered[start : start + LOOKUP_CHUNK]
+        found |= {
+            (str(message_id), address)
+            for message_id, address in session.execute(
+                select(LedgerRow.message_id, LedgerRow.address).where(
+                    LedgerRow.message_id.in_(chunk)
+                )
+            )
+        }
+    return found
+
+
+def apply_reports(
     session: Session,
-    *,
-    message_id: str,
-    address: str,
-    outcome: str,
-    detail: str,
-    reported_at: datetime,
+    reports: Sequence[ReportedOutcome],
     at: datetime,
-) -> bool:
-    """Record a delivery report's outcome on its row; False if no row takes it (none matches
-    yet, or the row already has a stronger outcome). ``reported_at`` is ACS's time for it:
-    health windows judge by when it happened, not when it arrived (a back-filled month of logs
-    must not land in today's window). A time before the row was accepted can only be clock
-    skew between ACS and us; the acceptance time is used then."""
-    reported = bindparam("reported", reported_at, type_=UtcDateTime())
-    when = case((LedgerRow.accepted_at > reported, LedgerRow.accepted_at), else_=reported)
-    written = session.execute(
-        update(LedgerRow)
-        .where(
-            LedgerRow.message_id == message_id,
-            LedgerRow.address == address,
-            or_(LedgerRow.outcome.is_(None), LedgerRow.outcome.in_(weaker_than(outcome))),
+    known: set[tuple[str, str]] | None = None,
+) -> set[tuple[str, str]]:
+    """Record delivery reports' outcomes on their rows; return the (message id, address) of
+    those whose row was found (``known``: already looked up with :func:`known_rows`). A row
+    keeps a stronger outcome it already has (a bounce after a delivery applies; a delivery
+    after a bounce does not undo it). ``reported_at`` is ACS's time: health windows judge by
+    when it happened, not when it arrived (a back-filled month of logs must not land in
+    today's window); a time before the row was accepted can only be clock skew between ACS and
+    us, and the acceptance time is used then.
+
+    One statement writes a whole batch on PostgreSQL (the reports as arrays), one executemany
+    per outcome on SQLite: the webhook takes Event Grid batches of hundreds without a round
+    trip per report."""
+    if not reports:
+        return set()
+    found = known if known is not None else known_rows(session, [r.message_id for r in reports])
+    by_outcome: dict[str, list[dict[str, Any]]] = {}
+    for report in reports:
+        if (report.message_id, report.address) in found:
+            by_outcome.setdefault(report.outcome, []).append(
+                {
+                    "m_id": report.message_id,
+                    "m_address": report.address,
+                    "m_detail": report.detail,
+                    "m_reported": report.reported_at,
+                }
+            )
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        _write_outcomes_postgresql(connection, by_outcome, at)
+    else:
+        _write_outcomes(connection, by_outcome, at)
+    return {(r.message_id, r.address) for r in reports} & found
+
+
+def _write_outcomes(
+    connection: Connection, by_outcome: Mapping[str, list[dict[str, Any]]], at: datetime
+) -> None:
+    """One executemany per outcome (SQLite; also the reference for the PostgreSQL form)."""
+    reported = bindparam("m_reported", type_=UtcDateTime())
+    for outcome, rows in by_outcome.items():
+        statement = (
+            update(LedgerRow)
+            .where(
+                LedgerRow.message_id == bindparam("m_id"),
+                LedgerRow.address == bindparam("m_address"),
+                # Checked in the statement, not from the look-up: another intake may have
+                # written a stronger outcome since. (= … OR = …, not IN: an expanding IN
+                # cannot be part of an executemany.)
+                or_(
+                    LedgerRow.outcome.is_(None),
+                    *(LedgerRow.outcome == weaker for weaker in weaker_than(outcome)),
+                ),
+            )
+            .values(
+                outcome=outcome,
+                outcome_detail=bindparam("m_detail"),
+                outcome_at=case(
+                    (LedgerRow.accepted_at > reported, LedgerRow.accepted_at), else_=reported
+                ),
+                updated_at=at,
+            )
         )
-        .values(outcome=outcome, outcome_detail=detail, outcome_at=when, updated_at=at)
-        .execution_options(synchronize_session=False)
+        connection.execute(statement, rows)
+
+
+# The same update for a whole batch in one statement: the reports as arrays, unnested and
+# joined to their rows. The strength guard compares each row's outcome with the report's, the
+# strengths passed as arrays too (OUTCOME_STRENGTH, the one table of them).
+_UPDATE_FROM_ARRAYS = text(
+    """
+    UPDATE send_ledger AS l
+    SET outcome = v.outcome,
+        outcome_detail = v.detail,
+        outcome_at = GREATEST(l.accepted_at, v.reported),
+        updated_at = :at
+    FROM unnest(
+        CAST(:ids AS text[]), CAST(:addresses AS text[]), CAST(:outcomes AS text[]),
+        CAST(:details AS text[]), CAST(:reported AS timestamptz[])
+    ) AS v(message_id, address, outcome, detail, reported)
+    WHERE l.message_id = v.message_id AND l.address = v.address
+      AND (l.outcome IS NULL OR
+           COALESCE((SELECT s.strength FROM unnest(CAST(:names AS text[]),
+                     CAST(:strengths AS int[])) AS s(name, strength) WHERE s.name = l.outcome), 0)
+           < COALESCE((SELECT s.strength FROM unnest(CAST(:names AS text[]),
+                     CAST(:strengths AS int[])) AS s(name, strength) WHERE s.name = v.outcome), 0))
+    """
+)
+
+
+def _write_outcomes_postgresql(
+    connection: Connection, by_outcome: Mapping[str, list[dict[str, Any]]], at: datetime
+) -> None:
+    rows = [(outcome, row) for outcome, group in by_outcome.items() for row in group]
+    connection.execute(
+        _UPDATE_FROM_ARRAYS,
+        {
+            "at": at,
+            "ids": [row["m_id"] for _, row in rows],
+            "addresses": [row["m_address"] for _, row in rows],
+            "outcomes": [outcome for outcome, _ in rows],
+            "details": [row["m_detail"] for _, row in rows],
+            "reported": [row["m_reported"] for _, row in rows],
+            "names": list(OUTCOME_STRENGTH),
+            "strengths": list(OUTCOME_STRENGTH.values()),
+        },
     )
-    return bool(written.rowcount)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

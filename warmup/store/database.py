@@ -22,7 +22,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from warmup.errors import SchemaError
@@ -151,3 +152,10 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def dialect_insert(bind: Connection | Session) -> Any:
+    """The ``insert`` of the backend in use (PostgreSQL's or SQLite's), for ``ON CONFLICT``
+    clauses: both speak them, in the same words."""
+    name = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+    return postgresql.insert if name == "postgresql" else sqlite.insert
