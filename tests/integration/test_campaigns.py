@@ -421,3 +421,29 @@ def test_two_starts_at_once_fill_the_ledger_once(world: Database) -> None:
             select(func.count()).where(LedgerRow.campaign_id == store.get("race").id)
         )
     assert rows == 5
+
+
+def test_the_fill_gives_each_row_a_random_operation_id_and_its_provider(world: Database) -> None:
+    # Random uuid4s, not derived: two installations sharing an ACS resource never present one
+    # id for different mail. Made by the database in the fill's one INSERT … SELECT (SQLite
+    # through the function the store registers) and stored, so every attempt reuses it.
+    store = CampaignStore(world)
+    store.create("ids", list_name="people", sender="news@mail.example.com",
+                 template=TEMPLATE, actor="m", at=T0)  # fmt: skip
+    assert store.start("ids", actor="m", at=T0) == 5
+    with world.session() as session:
+        rows = session.execute(
+            select(
+                LedgerRow.address, LedgerRow.operation_id, LedgerRow.provider, LedgerRow.rank
+            ).order_by(LedgerRow.rank)
+        ).all()
+    ids = [operation_id for _, operation_id, _, _ in rows]
+    assert len(set(ids)) == 5
+    assert all(uuid.UUID(i).version == 4 for i in ids)
+    assert [(a, p, r) for a, _, p, r in rows] == [
+        ("top@gmail.com", "gmail", 1),
+        ("gone@example.org", "other", 2),
+        ("mid@outlook.com", "microsoft", 3),
+        ("low@example.org", "other", 4),
+        ("none@example.org", "other", 5),
+    ]

@@ -32,7 +32,7 @@ from warmup.store.models import (
     Recipient,
     SendingDomain,
 )
-from warmup.suppression.store import active_addresses
+from warmup.suppression.store import is_suppressed
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,6 @@ class CampaignStore:
             )
             if claimed.rowcount != 1:
                 raise TransitionError(f"campaign {name} was started meanwhile")
-            suppressed = active_addresses(connection, at)
             size = connection.scalar(
                 select(func.count()).where(Recipient.list_id == campaign.list_id)
             )
@@ -203,7 +202,7 @@ class CampaignStore:
                 connection,
                 campaign.id,
                 campaign.list_id,
-                suppressed=suppressed,
+                suppressed=is_suppressed(Recipient.address, at),
                 at=at,
                 progress=progress,
                 test=test_group(campaign, size or 0),

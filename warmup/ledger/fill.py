@@ -7,19 +7,32 @@ the campaign's status and its rows change together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from warmup.control.providers import provider_group
-from warmup.ledger.states import LedgerState, new_operation_id
-from warmup.store.models import LedgerRow, Recipient
+from warmup.ledger.states import LedgerState
+from warmup.store.models import LedgerRow, Recipient, UtcDateTime
 
-BATCH = 5000
+SUPPRESSED_AT_START = "suppressed when the campaign started"
 Progress = Callable[[int], None]
 # Rows whose request has not started: a cancel can still stop them. A row ``sending`` or
 # ``verifying`` may have reached ACS and keeps its state until its result is known.
@@ -33,67 +46,100 @@ def fill(
     campaign_id: int,
     list_id: int,
     *,
-    suppressed: Collection[str],
+    suppressed: ColumnElement[bool],
     at: datetime,
     progress: Progress | None = None,
     test: TestGroup | None = None,
 ) -> int:
     """One row per recipient of the list, most engaged first; return the number of rows.
 
-    Addresses in ``suppressed`` get a ``suppressed`` row, so the campaign's counts always add
-    up to the list's size. With an A/B ``test``, its first rows to send take the variants in
-    turn (so each variant gets recipients as engaged as the others') and the rest wait for
-    the winner.
+    Recipients matching ``suppressed`` (a condition on ``Recipient.address``) get a
+    ``suppressed`` row, so the campaign's counts always add up to the list's size. With an A/B
+    ``test``, its first rows to send take the variants in turn (so each variant gets
+    recipients as engaged as the others') and the rest wait for the winner.
+
+    One ``INSERT … SELECT`` does it, on PostgreSQL and SQLite alike: the ranks are a window
+    function, the Operation-Ids ``gen_random_uuid()`` (on SQLite a function the store
+    registers), the provider groups were worked out at import. Nothing row by row in Python,
+    whatever the size of the list.
     """
-    ordered = (
-        select(Recipient.id, Recipient.address)
-        .where(Recipient.list_id == list_id)
-        .order_by(
-            Recipient.engagement.desc().nulls_last(),
-            Recipient.last_engaged_at.desc().nulls_last(),
-            Recipient.id,
-        )
+    _backfill_providers(connection, list_id)
+    order = (
+        Recipient.engagement.desc().nulls_last(),
+        Recipient.last_engaged_at.desc().nulls_last(),
+        Recipient.id,
     )
-    batch: list[dict[str, Any]] = []
-    rank = 0
-    to_send = 0
-    for recipient_id, address in connection.execute(ordered).yield_per(BATCH):
-        rank += 1
-        state = LedgerState.SUPPRESSED if address in suppressed else LedgerState.PENDING
-        variant = None
-        if test is not None and state is LedgerState.PENDING:
-            if to_send < test.rows:
-                variant = test.labels[to_send % len(test.labels)]
-            else:
-                state = LedgerState.WAITING
-            to_send += 1
-        batch.append(
-            {
-                "campaign_id": campaign_id,
-                "recipient_id": recipient_id,
-                "address": address,
-                "provider": provider_group(address).value,
-                "variant": variant,
-                "rank": rank,
-                "state": state.value,
-                "operation_id": new_operation_id(),
-                "attempts": 0,
-                "last_error": "suppressed when the campaign started"
-                if state is LedgerState.SUPPRESSED
-                else None,
-                "updated_at": at,
-            }
+    is_suppressed = case((suppressed, 1), else_=0)
+    ranked = (
+        select(
+            Recipient.id.label("recipient_id"),
+            Recipient.address,
+            Recipient.provider,
+            is_suppressed.label("suppressed"),
+            func.row_number().over(order_by=order).label("rank"),
+            # The order among the rows to send, for the A/B test group.
+            func.row_number().over(partition_by=is_suppressed, order_by=order).label("turn"),
         )
-        if len(batch) >= BATCH:
-            connection.execute(insert(LedgerRow), batch)
-            batch.clear()
-            if progress is not None:
-                progress(rank)
-    if batch:
-        connection.execute(insert(LedgerRow), batch)
+        .where(Recipient.list_id == list_id)
+        .subquery()
+    )
+    state: ColumnElement[str] = literal(LedgerState.PENDING.value)
+    variant: ColumnElement[Any] = null()
+    if test is not None:
+        in_test = ranked.c.turn <= test.rows
+        state = case((in_test, LedgerState.PENDING.value), else_=LedgerState.WAITING.value)
+        turns = {index: label for index, label in enumerate(test.labels)}
+        variant = case((in_test, case(turns, value=(ranked.c.turn - 1) % len(test.labels))))
+    rows = select(
+        literal(campaign_id),
+        ranked.c.recipient_id,
+        ranked.c.address,
+        ranked.c.provider,
+        case((ranked.c.suppressed == 1, null()), else_=variant),
+        ranked.c.rank,
+        case((ranked.c.suppressed == 1, LedgerState.SUPPRESSED.value), else_=state),
+        cast(func.gen_random_uuid(), String),
+        literal(0),
+        case((ranked.c.suppressed == 1, SUPPRESSED_AT_START), else_=null()),
+        literal(at, UtcDateTime()),
+    )
+    columns = (
+        "campaign_id",
+        "recipient_id",
+        "address",
+        "provider",
+        "variant",
+        "rank",
+        "state",
+        "operation_id",
+        "attempts",
+        "last_error",
+        "updated_at",
+    )
+    connection.execute(insert(LedgerRow).from_select(columns, rows))
+    # Counted, not rowcount: SQLite's driver reports -1 for INSERT … SELECT.
+    written = int(
+        connection.scalar(select(func.count()).where(LedgerRow.campaign_id == campaign_id)) or 0
+    )
     if progress is not None:
-        progress(rank)
-    return rank
+        progress(written)
+    return written
+
+
+def _backfill_providers(connection: Connection, list_id: int) -> None:
+    """Provider groups for recipients imported before they were worked out at import."""
+    missing = connection.execute(
+        select(Recipient.id, Recipient.address).where(
+            Recipient.list_id == list_id, Recipient.provider.is_(None)
+        )
+    ).all()
+    if missing:
+        connection.execute(
+            update(Recipient)
+            .where(Recipient.id == bindparam("r_id"))
+            .values(provider=bindparam("r_provider")),
+            [{"r_id": i, "r_provider": provider_group(a).value} for i, a in missing],
+        )
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
-"""Ledger states and each row's Operation-Id (pure).
+"""Ledger states (pure).
 
-    waiting ─A/B winner─▶ pending ─claim─▶ claimed ─permit─▶ sending ─202─▶ accepted
+    pending ─claim─▶ claimed ─permit─▶ sending ─202─▶ accepted
        ▲               │ lease expired     │ 4xx ──▶ failed
        └───────────────┘                   │ 429/5xx/paused ──▶ pending
        ▲                                   │ no answer, lease expired, worker died
        └── ACS: unknown id ── verifying ◀──┘
-                                 └── ACS: known id ──▶ accepted
+       ▲                         └── ACS: known id ──▶ accepted
+       └── A/B winner picked ── waiting (the rest of an A/B campaign's list)
 
 A row is ``sending`` from just before its request may leave: after that only ACS can say
 whether it arrived, so a row that never got its answer is ``verifying`` until
@@ -14,7 +15,6 @@ whether it arrived, so a row that never got its answer is ``verifying`` until
 
 from __future__ import annotations
 
-import uuid
 from enum import StrEnum
 
 
@@ -47,10 +47,3 @@ OPEN = frozenset(
 )
 # Rows promised out of the domain's allowance but not yet known as sent or not.
 IN_FLIGHT = frozenset({LedgerState.CLAIMED, LedgerState.SENDING, LedgerState.VERIFYING})
-
-
-def new_operation_id() -> str:
-    """A row's ACS Operation-Id: random, made once when the row is created, stored, and reused
-    by every attempt. Random, so two installations (or a re-created database) sharing one ACS
-    resource never present the same id for different mail."""
-    return str(uuid.uuid4())

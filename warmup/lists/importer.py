@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, func, insert, literal, select
 
 from warmup import audit
+from warmup.control.providers import provider_group
 from warmup.lists.fields import FieldMap
 from warmup.lists.rejected import RejectedRows
 from warmup.lists.source import CsvSource, ImportFailure
@@ -79,7 +80,15 @@ def _insert(connection: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     if connection.dialect.name == "postgresql":
-        columns = ("list_id", "address", "fields", "engagement", "last_engaged_at", "source_line")
+        columns = (
+            "list_id",
+            "address",
+            "provider",
+            "fields",
+            "engagement",
+            "last_engaged_at",
+            "source_line",
+        )
         raw = connection.connection.driver_connection
         statement = f"COPY recipients ({', '.join(columns)}) FROM STDIN"
         with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
@@ -200,6 +209,7 @@ class ListImporter:
                         {
                             "list_id": list_id,
                             "address": address,
+                            "provider": provider_group(address).value,
                             "fields": columns.fields(values),
                             "engagement": columns.engagement(values),
                             "last_engaged_at": columns.last_engaged(values),
@@ -315,7 +325,7 @@ def derive_list(
     list_id = connection.execute(
         insert(ContactList).values(name=name, created_at=at, created_by=actor, fields=fields or [])
     ).inserted_primary_key[0]  # type: ignore[index]
-    columns = ("address", "fields", "engagement", "last_engaged_at", "source_line")
+    columns = ("address", "provider", "fields", "engagement", "last_engaged_at", "source_line")
     connection.execute(
         insert(Recipient).from_select(
             ["list_id", *columns],

@@ -16,6 +16,7 @@ upgraded on first use, so the demo and a first try need no step.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -31,7 +32,7 @@ from warmup.errors import SchemaError
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration, known without loading Alembic (the fast probe compares with it; a test
 # keeps it equal to the head of migrations/versions).
-SCHEMA_HEAD = "0010"
+SCHEMA_HEAD = "0011"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -41,6 +42,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # PostgreSQL's gen_random_uuid(), for set-based inserts (a campaign's ledger fill).
+    dbapi_connection.create_function("gen_random_uuid", 0, lambda: str(uuid.uuid4()))
 
 
 def make_engine(url: str, **options: Any) -> Engine:

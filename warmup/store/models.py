@@ -132,6 +132,8 @@ class Recipient(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     list_id: Mapped[int] = mapped_column(ForeignKey("contact_lists.id", ondelete="CASCADE"))
     address: Mapped[str] = mapped_column(String(320))  # normalised: lower case, IDNA domain
+    # The address's mailbox-provider group (gmail, microsoft, yahoo, other), set at import.
+    provider: Mapped[str | None] = mapped_column(String(20))
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     engagement: Mapped[float | None] = mapped_column(Float)
     last_engaged_at: Mapped[datetime | None]

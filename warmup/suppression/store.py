@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, Connection, delete, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from warmup import audit
 from warmup.addresses import InvalidAddress, address_key, normalise_address
@@ -51,9 +51,11 @@ def active_at(at: datetime) -> ColumnElement[bool]:
     return or_(Suppression.expires_at.is_(None), Suppression.expires_at > at)
 
 
-def active_addresses(connection: Connection, at: datetime) -> set[str]:
-    """Every address suppressed at ``at``."""
-    return set(connection.scalars(select(Suppression.address).where(active_at(at))))
+def is_suppressed(
+    address: ColumnElement[str] | InstrumentedAttribute[str], at: datetime
+) -> ColumnElement[bool]:
+    """A condition on an address column: suppressed at ``at`` (for set-based statements)."""
+    return address.in_(select(Suppression.address).where(active_at(at)))
 
 
 def _audit(

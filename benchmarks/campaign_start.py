@@ -1,0 +1,117 @@
+"""How fast a campaign's start fills its send ledger (issue 19: at least 100,000 rows/s).
+
+Imports a generated list of N recipients into a fresh PostgreSQL schema (the import is not
+timed), creates a campaign and times ``CampaignStore.start``: the one ``INSERT … SELECT`` that
+writes a ledger row per recipient (ranked by engagement, suppressed addresses marked, an
+Operation-Id each) and sets the campaign running. The baseline, in the same run, ranks the
+same rows and copies them into an unlogged table with no indexes: what the database itself
+needs to do for it.
+
+    python benchmarks/campaign_start.py [--rows 1000000] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+POSTGRES = os.environ.get(
+    "WARMUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def measure(rows: int) -> dict[str, Any]:
+    from tests.pipeline_world import DOMAIN, SENDER, UNBOUNDED
+    from warmup.campaigns.store import CampaignStore
+    from warmup.content.templates import MessageTemplate
+    from warmup.control.caps import AcsQuota
+    from warmup.domains.store import DomainStore
+    from warmup.lists.importer import ImportOptions, ListImporter
+    from warmup.plans.loader import parse_plan
+    from warmup.store.database import Database
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = sqlalchemy.create_engine(POSTGRES)
+    with admin.begin() as connection:
+        connection.execute(sqlalchemy.text(f'create schema "{schema}"'))
+    try:
+        url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
+        database = Database.connect(url, migrate=True)
+        now = datetime.now(UTC)
+        DomainStore(database).create(
+            DOMAIN, parse_plan(UNBOUNDED), UNBOUNDED, quota=AcsQuota(), senders=[SENDER],
+            actor="bench", at=now,
+        )  # fmt: skip
+        folder = Path(tempfile.mkdtemp())
+        people = folder / "people.csv"
+        with people.open("w") as out:
+            out.write("email,name,score\n")
+            out.writelines(f"r{i}@example.org,R{i},{i % 100}\n" for i in range(rows))
+        ListImporter(database).run(
+            people, "people", options=ImportOptions(), rejected_path=folder / "r.csv",
+            actor="bench", at=now,
+        )  # fmt: skip
+        store = CampaignStore(database)
+        store.create(
+            "c", list_name="people", sender=SENDER, actor="bench", at=now,
+            template=MessageTemplate("Hi {{ name }}", None, "Hello {{ name }}"),
+        )  # fmt: skip
+        began = time.perf_counter()
+        filled = store.start("c", actor="bench", at=now)
+        start_seconds = time.perf_counter() - began
+        with database.engine.begin() as connection:
+            began = time.perf_counter()
+            connection.execute(
+                sqlalchemy.text(
+                    "create unlogged table copy_baseline as "
+                    "select id, address, provider, gen_random_uuid()::text as operation_id, "
+                    "row_number() over (order by engagement desc nulls last, "
+                    "last_engaged_at desc nulls last, id) as rank from recipients"
+                )
+            )
+            baseline_seconds = time.perf_counter() - began
+        database.dispose()
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sqlalchemy.text(f'drop schema "{schema}" cascade'))
+        admin.dispose()
+    return {
+        "benchmark": "campaign_start",
+        "rows": filled,
+        "start_seconds": round(start_seconds, 2),
+        "rows_per_second": round(filled / start_seconds),
+        "baseline_copy_rows_per_second": round(rows / baseline_seconds),
+        "ratio_to_baseline": round(baseline_seconds / start_seconds, 3),
+        "meets_target": filled / start_seconds >= 100_000,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = measure(args.rows)
+    if args.json:
+        print(json.dumps(result))
+        return
+    for key, value in result.items():
+        print(f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    main()
