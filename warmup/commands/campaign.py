@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from warmup.campaigns.ab_test import CampaignABTest
 from warmup.campaigns.compose import Composer, unsubscriber_from
-from warmup.campaigns.model import CampaignStatus, parse_age, retry_outcomes
+from warmup.campaigns.model import CampaignStatus
 from warmup.campaigns.report import campaign_report, export_campaign
-from warmup.campaigns.retry import CampaignRetry
-from warmup.campaigns.scheduling import CampaignSchedule
 from warmup.campaigns.store import CampaignStore
+from warmup.commands import campaign_planning as planning
+from warmup.commands.campaign_common import Name, Reason, console, read_file, warn
 from warmup.commands.context import actor, command_settings, now, open_database
 from warmup.commands.output import AsJson, print_json
 from warmup.commands.progress import counting
@@ -25,19 +22,13 @@ from warmup.content.templates import MessageTemplate
 from warmup.domains.store import DomainStore
 from warmup.feedback.domain_health import window_counts
 from warmup.plans.schedule import usd
-from warmup.views.campaigns import ABTestOut, ab_test_view, campaign_view
+from warmup.views.campaigns import ab_test_view, campaign_view
 
 app = typer.Typer(
-    help="Campaigns: create, preview, start, pause, resume, cancel, list, status, export.",
+    help="Campaigns: create, preview, start, pause, resume, cancel, list, status, export; "
+    "A/B variants, schedule, retry.",
     no_args_is_help=True,
 )
-console = Console()
-Name = Annotated[str, typer.Option("--campaign", "-c", help="Campaign name.")]
-Reason = Annotated[str, typer.Option("--reason", "-r", help="Why: kept in the audit log.")]
-
-
-def _read(path: Path | None) -> str | None:
-    return path.read_text(encoding="utf-8") if path is not None else None
 
 
 @app.command()
@@ -60,7 +51,7 @@ def create(
         name,
         list_name=list_name,
         sender=sender,
-        template=MessageTemplate(subject, _read(html), _read(text)),
+        template=MessageTemplate(subject, read_file(html), read_file(text)),
         actor=actor(settings),
         at=now(),
         reply_to=reply_to,
@@ -74,47 +65,7 @@ def create(
         )
     for gap in empty:
         console.print(f"[yellow]warning:[/] {gap}; start refuses unless --allow-empty-fields")
-    _warn(store.content_warnings(campaign))
-
-
-def _warn(warnings: list[str]) -> None:
-    for warning in warnings:
-        console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
-
-
-@app.command()
-def variant(
-    name: Name,
-    subject: Annotated[str | None, typer.Option(help="The variant's subject template.")] = None,
-    html: Annotated[Path | None, typer.Option(exists=True, help="Its HTML body template.")] = None,
-    text: Annotated[Path | None, typer.Option(exists=True, help="Its text body template.")] = None,
-    fraction: Annotated[
-        float | None,
-        typer.Option(help="Share of the list that tests the variants, sent first (default 0.2)."),
-    ] = None,
-    wait: Annotated[
-        str | None,
-        typer.Option(help="Wait after the test's last send before picking (default 4h)."),
-    ] = None,
-) -> None:
-    """Add an A/B variant (B, C, D) to a draft: its test group is split evenly between the
-    campaign's own message (A) and the variants; the rest goes out with the winner."""
-    settings = command_settings()
-    added, warnings = CampaignABTest(open_database(settings)).add_variant(
-        name,
-        subject=subject,
-        html=_read(html),
-        text=_read(text),
-        fraction=fraction,
-        wait=parse_age(wait) if wait is not None else None,
-        actor=actor(settings),
-        at=now(),
-    )
-    console.print(
-        f"campaign {name}: variant {added.label} added; the winner is picked by clicks, then "
-        "opens, then delivery (see: warmup campaign status)"
-    )
-    _warn(warnings)
+    warn(store.content_warnings(campaign))
 
 
 @app.command()
@@ -147,7 +98,7 @@ def preview(
         console.rule("html")
         console.print(rendered.html, markup=False, highlight=False)
     console.rule(f"{rendered.size_bytes:,} bytes")
-    _warn(store.content_warnings(campaign))
+    warn(store.content_warnings(campaign))
 
 
 @app.command()
@@ -174,77 +125,7 @@ def start(
             progress=lambda done: bar.update(task, completed=done),
         )
     console.print(f"campaign {name} running: {rows:,} recipients in the ledger")
-    _warn(store.content_warnings(store.get(name)))
-
-
-@app.command()
-def retry(
-    name: Name,
-    outcomes: Annotated[
-        str,
-        typer.Option(help="Outcomes to retry, comma-separated: soft_bounce, failed, unknown."),
-    ] = "soft_bounce,failed,unknown",
-    after: Annotated[
-        str,
-        typer.Option(help="Only rows whose outcome is at least this old, e.g. 24h, 2d, 0."),
-    ] = "0",
-    new_name: Annotated[
-        str | None, typer.Option("--name", help="The follow-up's name (default: NAME-retry).")
-    ] = None,
-) -> None:
-    """A draft follow-up campaign for exactly the rows with these outcomes, less every address
-    suppressed since; start or schedule it like any campaign."""
-    settings = command_settings()
-    at = now()
-    campaign, rows = CampaignRetry(open_database(settings)).retry(
-        name,
-        outcomes=retry_outcomes(outcomes),
-        settled_before=at - parse_age(after),
-        new_name=new_name,
-        actor=actor(settings),
-        at=at,
-    )
-    console.print(
-        f"campaign {campaign.name} created (draft): {rows:,} recipients of {name} to try again; "
-        f"start it with: warmup campaign start -c {campaign.name}"
-    )
-
-
-@app.command()
-def schedule(
-    name: Name,
-    start_at: Annotated[str, typer.Option("--at", help="When to start, e.g. '2026-12-01 09:00'.")],
-    tz: Annotated[
-        str | None,
-        typer.Option(help="Timezone of --at, e.g. Europe/Paris (default: the domain's plan's)."),
-    ] = None,
-    allow_empty_fields: Annotated[
-        bool, typer.Option(help="Start even if some rows lack a field the template uses.")
-    ] = False,
-) -> None:
-    """Start a draft by itself at a time. What would stop the start is refused now."""
-    settings = command_settings()
-    database = open_database(settings)
-    unsubscriber_from(settings)  # refuse now, not at the start, if links cannot be signed
-    planner = CampaignSchedule(database)
-    when = planner.start_time(name, start_at, tz)
-    planner.schedule(
-        name, start_at=when, allow_empty_fields=allow_empty_fields, actor=actor(settings), at=now()
-    )
-    console.print(
-        f"campaign {name} starts at {when:%a %Y-%m-%d %H:%M} {when.tzname()} "
-        f"({when.astimezone(UTC):%H:%M} UTC); undo with: warmup campaign unschedule -c {name}"
-    )
-    store = CampaignStore(database)
-    _warn(store.content_warnings(store.get(name)))
-
-
-@app.command()
-def unschedule(name: Name) -> None:
-    """Take a draft's start time away (it stays a draft)."""
-    settings = command_settings()
-    CampaignSchedule(open_database(settings)).unschedule(name, actor=actor(settings), at=now())
-    console.print(f"campaign {name} is no longer scheduled (draft)")
+    warn(store.content_warnings(store.get(name)))
 
 
 def _change(name: str, action: str, reason: str) -> None:
@@ -366,32 +247,9 @@ def status(
     )
     ab_test = ab_test_view(database, report.campaign_id)
     if ab_test is not None:
-        _print_ab_test(ab_test)
+        planning.print_ab_test(ab_test)
     if not report.adds_up:
         console.print("[red]the ledger counts do not add up: please report this[/]")
-
-
-def _print_ab_test(ab_test: ABTestOut) -> None:
-    table = Table(
-        title=f"A/B test: {ab_test.test_fraction:.0%} of the list, "
-        f"winner {ab_test.wait_hours:g} h after the test's last send"
-    )
-    for column in ("variant", "subject", "sent", "delivered", "opened", "clicked", "complaints"):
-        table.add_column(column, justify="left" if column in {"variant", "subject"} else "right")
-    for v in ab_test.variants:
-        mark = " (winner)" if v.label == ab_test.winner else ""
-        table.add_row(
-            v.label + mark,
-            v.subject,
-            f"{v.sent:,}",
-            f"{v.delivered:,}",
-            f"{v.opens:,} ({v.open_rate:.1%})",
-            f"{v.clicks:,} ({v.click_rate:.1%})",
-            f"{v.complaints:,}",
-        )
-    console.print(table)
-    if ab_test.reason:
-        console.print(ab_test.reason, markup=False, highlight=False)
 
 
 @app.command()
@@ -403,3 +261,10 @@ def export(
     with counting("exporting") as done:
         count = export_campaign(open_database(command_settings()), name, output, done)
     console.print(f"{count:,} recipients written to {output}")
+
+
+# The planning verbs live in their own module; registered here, on the same group.
+app.command()(planning.variant)
+app.command()(planning.schedule)
+app.command()(planning.unschedule)
+app.command()(planning.retry)
