@@ -447,3 +447,17 @@ def test_the_fill_gives_each_row_a_random_operation_id_and_its_provider(world: D
         ("low@example.org", "other", 4),
         ("none@example.org", "other", 5),
     ]
+
+
+def test_a_list_imported_before_provider_groups_gets_them_at_start(world: Database) -> None:
+    with world.engine.begin() as connection:  # as schema 0011 leaves older lists
+        connection.execute(update(Recipient).values(provider=None))
+    store = CampaignStore(world)
+    store.create("old", list_name="people", sender="news@mail.example.com",
+                 template=TEMPLATE, actor="m", at=T0)  # fmt: skip
+    assert store.start("old", actor="m", at=T0) == 5
+    with world.session() as session:
+        providers = dict(session.execute(select(LedgerRow.address, LedgerRow.provider)).all())
+    assert providers["top@gmail.com"] == "gmail"
+    assert providers["mid@outlook.com"] == "microsoft"
+    assert providers["low@example.org"] == "other"

@@ -24,6 +24,7 @@ from warmup.errors import ConfigError, ContentError, NotFoundError, TransitionEr
 from warmup.ledger import fill as ledger
 from warmup.ledger.fill import Progress
 from warmup.ledger.states import OPEN, LedgerState
+from warmup.lists.importer import backfill_providers
 from warmup.store.database import Database
 from warmup.store.models import (
     Campaign,
@@ -195,6 +196,7 @@ class CampaignStore:
             )
             if claimed.rowcount != 1:
                 raise TransitionError(f"campaign {name} was started meanwhile")
+            backfill_providers(connection, campaign.list_id)  # lists imported before 0011
             size = connection.scalar(
                 select(func.count()).where(Recipient.list_id == campaign.list_id)
             )

@@ -16,7 +16,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     String,
-    bindparam,
     case,
     cast,
     func,
@@ -28,7 +27,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from warmup.control.providers import provider_group
 from warmup.ledger.states import LedgerState
 from warmup.store.models import LedgerRow, Recipient, UtcDateTime
 
@@ -63,7 +61,6 @@ def fill(
     registers), the provider groups were worked out at import. Nothing row by row in Python,
     whatever the size of the list.
     """
-    _backfill_providers(connection, list_id)
     order = (
         Recipient.engagement.desc().nulls_last(),
         Recipient.last_engaged_at.desc().nulls_last(),
@@ -124,22 +121,6 @@ def fill(
     if progress is not None:
         progress(written)
     return written
-
-
-def _backfill_providers(connection: Connection, list_id: int) -> None:
-    """Provider groups for recipients imported before they were worked out at import."""
-    missing = connection.execute(
-        select(Recipient.id, Recipient.address).where(
-            Recipient.list_id == list_id, Recipient.provider.is_(None)
-        )
-    ).all()
-    if missing:
-        connection.execute(
-            update(Recipient)
-            .where(Recipient.id == bindparam("r_id"))
-            .values(provider=bindparam("r_provider")),
-            [{"r_id": i, "r_provider": provider_group(a).value} for i, a in missing],
-        )
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, insert, literal, select
+from sqlalchemy import Connection, Select, bindparam, func, insert, literal, select, update
 
 from warmup import audit
 from warmup.control.providers import provider_group
@@ -338,3 +338,19 @@ def derive_list(
     copied = connection.scalar(select(func.count()).where(Recipient.list_id == list_id))
     audit.record(connection, "list", name, "derive", actor=actor, at=at, reason=reason)
     return int(list_id), int(copied or 0)
+
+
+def backfill_providers(connection: Connection, list_id: int) -> None:
+    """Provider groups for recipients imported before they were worked out at import."""
+    missing = connection.execute(
+        select(Recipient.id, Recipient.address).where(
+            Recipient.list_id == list_id, Recipient.provider.is_(None)
+        )
+    ).all()
+    if missing:
+        connection.execute(
+            update(Recipient)
+            .where(Recipient.id == bindparam("r_id"))
+            .values(provider=bindparam("r_provider")),
+            [{"r_id": i, "r_provider": provider_group(a).value} for i, a in missing],
+        )
