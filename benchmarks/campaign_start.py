@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
-import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,9 @@ import sqlalchemy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-POSTGRES = os.environ.get(
-    "WARMUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
 
 def measure(rows: int) -> dict[str, Any]:
+    from tests.conftest import postgres_schema_url
     from tests.pipeline_world import DOMAIN, SENDER, UNBOUNDED
     from warmup.campaigns.store import CampaignStore
     from warmup.content.templates import MessageTemplate
@@ -42,13 +38,9 @@ def measure(rows: int) -> dict[str, Any]:
     from warmup.plans.loader import parse_plan
     from warmup.store.database import Database
 
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = sqlalchemy.create_engine(POSTGRES)
-    with admin.begin() as connection:
-        connection.execute(sqlalchemy.text(f'create schema "{schema}"'))
-    try:
-        url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
-        database = Database.connect(url, migrate=True)
+    # A fresh schema, migrated, dropped afterwards: the tests' own.
+    with contextmanager(postgres_schema_url)() as url:
+        database = Database.connect(url)
         now = datetime.now(UTC)
         DomainStore(database).create(
             DOMAIN, parse_plan(UNBOUNDED), UNBOUNDED, quota=AcsQuota(), senders=[SENDER],
@@ -83,10 +75,6 @@ def measure(rows: int) -> dict[str, Any]:
             )
             baseline_seconds = time.perf_counter() - began
         database.dispose()
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sqlalchemy.text(f'drop schema "{schema}" cascade'))
-        admin.dispose()
     return {
         "benchmark": "campaign_start",
         "rows": filled,

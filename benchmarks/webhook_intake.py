@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import sys
 import tempfile
 import time
-import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,6 @@ import sqlalchemy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-POSTGRES = os.environ.get(
-    "WARMUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 SECRET = secrets.token_urlsafe(24)
 
 
@@ -37,6 +33,7 @@ def measure(reports: int, batch: int) -> dict[str, Any]:
     from fastapi.testclient import TestClient
     from pydantic import SecretStr
 
+    from tests.conftest import postgres_schema_url
     from tests.pipeline_world import SENDER, seed_campaign
     from warmup.api.app import create_app
     from warmup.emulator import events
@@ -45,13 +42,9 @@ def measure(reports: int, batch: int) -> dict[str, Any]:
     from warmup.store.database import Database
     from warmup.store.models import LedgerRow
 
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = sqlalchemy.create_engine(POSTGRES)
-    with admin.begin() as connection:
-        connection.execute(sqlalchemy.text(f'create schema "{schema}"'))
-    try:
-        url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
-        database = Database.connect(url, migrate=True)
+    # A fresh schema, migrated, dropped afterwards: the tests' own.
+    with contextmanager(postgres_schema_url)() as url:
+        database = Database.connect(url)
         seed_campaign(database, Path(tempfile.mkdtemp()), recipients=reports)
         now = datetime.now(UTC)
         with database.engine.begin() as connection:  # as the workers leave them: sent
@@ -96,10 +89,6 @@ def measure(reports: int, batch: int) -> dict[str, Any]:
                 sqlalchemy.select(sqlalchemy.func.count()).where(LedgerRow.outcome.is_not(None))
             )
         database.dispose()
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sqlalchemy.text(f'drop schema "{schema}" cascade'))
-        admin.dispose()
     return {
         "benchmark": "webhook_intake",
         "reports": reports,
