@@ -30,7 +30,6 @@ class DomainOverview:
     sent_today: int
     in_flight: int
     verdict: Verdict
-    sending: SendingNow
 
     @property
     def left_today(self) -> int:
@@ -46,37 +45,43 @@ class DayPoint:
     failure_rate: float
 
 
-def overview(
+def overview(database: Database, record: DomainRecord, now: datetime) -> DomainOverview:
+    ledger = LedgerStore(database)
+    return DomainOverview(
+        record=record,
+        cap_today=daily_capacity(record.plan, record.plan.step(record.state.step)),
+        sent_today=ledger.accepted_since(record.id, day_start(record.plan, now)),
+        in_flight=ledger.in_flight(record.id),
+        verdict=window_verdict(database, record, now),
+    )
+
+
+def sending(
     database: Database,
-    record: DomainRecord,
+    view: DomainOverview,
     now: datetime,
     throttled_until: datetime | None = None,
-) -> DomainOverview:
-    """``throttled_until``: the end of an ACS Retry-After in force (read from the limiter by
-    callers that can reach it)."""
+) -> SendingNow:
+    """Whether the domain of ``view`` sends now, and if not why and until when. Apart from
+    :func:`overview`: the API's and CLI's status show it, ``/metrics`` does not need its
+    queries. ``throttled_until``: the end of an ACS Retry-After in force (read from the
+    limiter by callers that can reach it)."""
+    record = view.record
     ledger = LedgerStore(database)
-    sent_today = ledger.accepted_since(record.id, day_start(record.plan, now))
     in_minute, oldest_minute = ledger.accepted_window(record.id, now - timedelta(minutes=1))
     in_hour, oldest_hour = ledger.accepted_window(record.id, now - timedelta(hours=1))
     # The ledger's view of the trailing windows; the dispatcher reads the limiter's, which also
     # counts permits still on the wire, so the two differ by at most what is in flight.
-    usage = Usage(last_minute=in_minute, last_hour=in_hour, today=sent_today)
+    usage = Usage(last_minute=in_minute, last_hour=in_hour, today=view.sent_today)
     pending = sum(d.pending for d in CampaignStore(database).demand(record.id))
-    return DomainOverview(
-        record=record,
-        cap_today=daily_capacity(record.plan, record.plan.step(record.state.step)),
-        sent_today=sent_today,
-        in_flight=ledger.in_flight(record.id),
-        verdict=window_verdict(database, record, now),
-        sending=sending_now(
-            record.plan,
-            record.state,
-            now,
-            allowance(record.plan, record.state, now, usage, record.quota),
-            pending=pending,
-            throttled_until=throttled_until,
-            spent=SpentWindows(oldest_minute, oldest_hour),
-        ),
+    return sending_now(
+        record.plan,
+        record.state,
+        now,
+        allowance(record.plan, record.state, now, usage, record.quota),
+        pending=pending,
+        throttled_until=throttled_until,
+        spent=SpentWindows(oldest_minute, oldest_hour),
     )
 
 

@@ -8,8 +8,9 @@ from datetime import UTC, date, datetime
 import redis
 from pydantic import BaseModel
 
+from warmup.control.idle import SendingNow
 from warmup.domains.record import DomainRecord
-from warmup.feedback.overview import DomainOverview, history, overview
+from warmup.feedback.overview import DomainOverview, history, overview, sending
 from warmup.feedback.readiness import Readiness
 from warmup.plans.schedule import QuotaAdvice, quota_advice
 from warmup.ratelimit.base import Limiter
@@ -89,7 +90,7 @@ class ChangeOut(BaseModel):
     domain: DomainOut
 
 
-def domain_out(view: DomainOverview) -> DomainOut:
+def domain_out(view: DomainOverview, now_sending: SendingNow) -> DomainOut:
     record, state, verdict = view.record, view.record.state, view.verdict
     step = record.plan.step(state.step)
     gates = record.plan.gates
@@ -127,7 +128,7 @@ def domain_out(view: DomainOverview) -> DomainOut:
             window_hours=gates.window_hours,
         ),
         sending=SendingOut(
-            now=view.sending.sending, reason=view.sending.reason, until=view.sending.until
+            now=now_sending.sending, reason=now_sending.reason, until=now_sending.until
         ),
     )
 
@@ -150,7 +151,8 @@ def acs_throttle(limiter: Limiter | None) -> datetime | None:
 def domain_view(
     database: Database, record: DomainRecord, now: datetime, limiter: Limiter | None = None
 ) -> DomainOut:
-    return domain_out(overview(database, record, now, acs_throttle(limiter)))
+    view = overview(database, record, now)
+    return domain_out(view, sending(database, view, now, acs_throttle(limiter)))
 
 
 def domain_detail(
