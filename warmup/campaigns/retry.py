@@ -11,8 +11,8 @@ from warmup.campaigns.store import CampaignStore, add_draft
 from warmup.errors import ConfigError, ContentError
 from warmup.lists.importer import derive_list
 from warmup.store.database import Database
-from warmup.store.models import Campaign, ContactList, LedgerRow, Suppression
-from warmup.suppression.store import active_at
+from warmup.store.models import Campaign, ContactList, LedgerRow
+from warmup.suppression.store import is_suppressed
 
 # What a follow-up campaign takes over from the one it retries.
 MESSAGE_COLUMNS = (
@@ -53,7 +53,7 @@ class CampaignRetry:
             LedgerRow.outcome.in_(outcomes),
             LedgerRow.outcome_at < settled_before,
             LedgerRow.recipient_id.is_not(None),
-            LedgerRow.address.not_in(select(Suppression.address).where(active_at(at))),
+            ~is_suppressed(LedgerRow.address, at),
         )
         reason = (
             f"retry of {name}: outcomes {', '.join(outcomes)} settled before "
