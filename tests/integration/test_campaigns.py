@@ -23,6 +23,7 @@ from warmup.ledger.claims import DomainClaim
 from warmup.ledger.states import LedgerState
 from warmup.ledger.store import LedgerStore
 from warmup.lists.importer import ImportOptions, ListImporter
+from warmup.lists.source import ImportFailure
 from warmup.plans.loader import load_plan
 from warmup.plans.schedule import sending_days_needed
 from warmup.store.database import Database
@@ -461,3 +462,18 @@ def test_a_list_imported_before_provider_groups_gets_them_at_start(world: Databa
     assert providers["top@gmail.com"] == "gmail"
     assert providers["mid@outlook.com"] == "microsoft"
     assert providers["low@example.org"] == "other"
+
+
+def test_a_retry_name_too_long_for_a_list_is_refused_clearly(world: Database) -> None:
+    store = CampaignStore(world)
+    long_name = "x" * 196  # "-retry" makes it 202: longer than a list name may be
+    store.create(long_name, list_name="people", sender="news@mail.example.com",
+                 template=TEMPLATE, actor="m", at=T0)  # fmt: skip
+    store.start(long_name, actor="m", at=T0)
+    with world.engine.begin() as connection:
+        connection.execute(update(LedgerRow).values(outcome="unknown", outcome_at=T0))
+    with pytest.raises(ImportFailure, match="1 to 200 characters"):
+        CampaignRetry(world).retry(
+            long_name, outcomes=["unknown"], settled_before=T0 + timedelta(hours=1),
+            new_name=None, actor="m", at=T0 + timedelta(hours=1),
+        )  # fmt: skip

@@ -116,8 +116,7 @@ class ListImporter:
         at: datetime,
         progress: Progress | None = None,
     ) -> ImportReport:
-        if not name.strip() or len(name) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in name):
-            raise ImportFailure(f"list name {name!r}: 1 to 200 characters, no control characters")
+        check_list_name(name)
         size = path.stat().st_size
         if size > self._limits.max_bytes:
             raise ImportFailure(
@@ -307,6 +306,11 @@ class ListImporter:
             progress(source.bytes_read, report.rows)
 
 
+def check_list_name(name: str) -> None:
+    if not name.strip() or len(name) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ImportFailure(f"list name {name!r}: 1 to 200 characters, no control characters")
+
+
 def derive_list(
     connection: Connection,
     *,
@@ -319,6 +323,7 @@ def derive_list(
 ) -> tuple[int, int]:
     """A new list holding some recipients of another (a retry's), with their fields and
     engagement, in the caller's transaction; return (its id, how many recipients)."""
+    check_list_name(name)
     if connection.scalar(select(ContactList.id).where(ContactList.name == name)) is not None:
         raise ImportFailure(f"a list named {name!r} already exists")
     fields = connection.scalar(select(ContactList.fields).where(ContactList.id == source_list_id))
