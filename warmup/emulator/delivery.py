@@ -14,7 +14,6 @@ import heapq
 import itertools
 import json
 import logging
-import re
 import secrets
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ import aiohttp
 from warmup.emulator import events
 from warmup.emulator.config import DeliveryStatus, EventSchema
 from warmup.emulator.core import Emulator, Operation
+from warmup.emulator.outcomes import compiled
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class EventDelivery:
             (
                 r
                 for r in config.engagement_rules
-                if re.search(r.subject, operation.request.subject, re.IGNORECASE)
+                if compiled(r.subject).search(operation.request.subject)
             ),
             None,
         )

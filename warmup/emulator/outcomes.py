@@ -27,13 +27,14 @@ class DeliveryFate:
 
 
 @lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
+def compiled(pattern: str) -> re.Pattern[str]:
+    """A rule's case-insensitive pattern, compiled once."""
     return re.compile(pattern, re.IGNORECASE)
 
 
 def _by_rule(address: str, rules: Sequence[OutcomeRule]) -> OutcomeRule | None:
     for rule in rules:
-        if _compiled(rule.pattern).search(address):
+        if compiled(rule.pattern).search(address):
             return rule
     return None
 
