@@ -7,7 +7,7 @@ import pytest
 
 from warmup.errors import PlanError
 from warmup.plans.loader import load_plan, parse_plan, validate_files
-from warmup.plans.schedule import cost, earliest_schedule
+from warmup.plans.schedule import cost, earliest_schedule, quota_advice
 
 SCHEDULES = sorted((Path(__file__).parents[2] / "schedules").glob("*.yaml"))
 GOOD = """\
@@ -149,10 +149,11 @@ def test_acs_default_reaches_a_raised_quota_in_two_to_four_weeks() -> None:
     assert 14 <= schedule.calendar_days_to_final <= 28
     assert schedule.sending_days_to_final == 18
     assert not schedule.rows[0].needs_raised_quota  # starts within 100/hour
-    first_raise = schedule.first_raised_quota_step
+    first_raise = quota_advice(plan, step=0, healthy_days_at_step=0, today=date(2026, 11, 30))
     assert first_raise is not None
-    assert first_raise.index == 2
-    assert first_raise.reached_on == date(2026, 12, 4)  # Mon, Wed, Fri: weekdays only
+    assert first_raise.step == 2
+    assert first_raise.needed_on == date(2026, 12, 4)  # Mon, Wed, Fri: weekdays only
+    assert first_raise.needed_on == schedule.rows[2].reached_on  # the schedule agrees
 
 
 def test_conservative_takes_about_six_weeks_and_fast_doubles_daily() -> None:

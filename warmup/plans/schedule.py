@@ -150,10 +150,6 @@ class Schedule:
     def ramp_cost(self) -> float:
         return cost(self.ramp_volume, self.message_kb)
 
-    @property
-    def first_raised_quota_step(self) -> StepRow | None:
-        return next((row for row in self.rows if row.needs_raised_quota), None)
-
     def planned_cap(self, on: date) -> int:
         """The daily capacity the earliest schedule gives on a calendar day (0 off-window)."""
         if on < self.rows[0].reached_on or not self.plan.sends_on(on):
