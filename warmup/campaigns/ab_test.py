@@ -125,11 +125,10 @@ class CampaignABTest:
         )
         return entries[-1].reason if entries else None
 
-    def results(self, campaign_id: int) -> list[VariantResult]:
+    def results(self, campaign: Campaign) -> list[VariantResult]:
         """Each variant's test numbers: sent, delivered, opened, clicked, complained. Once the
         winner is picked, the rows sent with it afterwards are not part of its test."""
-        campaign = self.campaign(campaign_id)
-        tested = [LedgerRow.campaign_id == campaign_id, LedgerRow.variant.is_not(None)]
+        tested = [LedgerRow.campaign_id == campaign.id, LedgerRow.variant.is_not(None)]
         if campaign.winner_at is not None:
             tested.append(LedgerRow.accepted_at <= campaign.winner_at)
         engaged = (
@@ -208,7 +207,7 @@ class CampaignABTest:
         return decided
 
     def _decide(self, campaign_id: int, name: str, now: datetime) -> Decided | None:
-        pick = pick_winner(self.results(campaign_id))
+        pick = pick_winner(self.results(self.campaign(campaign_id)))
         with self._db.engine.begin() as connection:
             won = connection.execute(
                 update(Campaign)

@@ -27,7 +27,7 @@ from warmup.store.database import Database, dialect_insert
 from warmup.store.models import DeliveryEvent, EngagementEvent
 from warmup.suppression.store import suppress_in
 
-INSERT_CHUNK = 500  # rows per INSERT … ON CONFLICT DO NOTHING statement
+MATCH_CHUNK = 500  # reports per UPDATE that marks them matched on a later pass
 SUPPRESSING = {Outcome.HARD_BOUNCE: "hard_bounce", Outcome.COMPLAINT: "complaint"}
 
 
@@ -150,10 +150,10 @@ class FeedbackStore:
         return list(session.connection().execute(statement, rows).scalars())
 
     def _mark_matched(self, session: Session, keys: Sequence[str]) -> None:
-        for start in range(0, len(keys), INSERT_CHUNK):
+        for start in range(0, len(keys), MATCH_CHUNK):
             session.execute(
                 update(DeliveryEvent)
-                .where(DeliveryEvent.dedupe_key.in_(keys[start : start + INSERT_CHUNK]))
+                .where(DeliveryEvent.dedupe_key.in_(keys[start : start + MATCH_CHUNK]))
                 .values(matched=True)
                 .execution_options(synchronize_session=False)
             )

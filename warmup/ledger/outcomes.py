@@ -18,10 +18,11 @@ from warmup.ledger.states import LedgerState
 from warmup.store.database import Database
 from warmup.store.models import Campaign, LedgerRow, UtcDateTime
 
+LOOKUP_CHUNK = 1000  # message ids per look-up query
+
 # How much an outcome says. A report replaces a weaker outcome and never a stronger one: a
 # bounce after a delivery applies, a delivery after a bounce does not undo it. What status
 # polling guessed ("failed", "unknown") is the weakest: any report replaces it.
-LOOKUP_CHUNK = 1000  # message ids per look-up query
 OUTCOME_STRENGTH = {
     "unknown": 0,
     "failed": 0,

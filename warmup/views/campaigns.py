@@ -137,7 +137,7 @@ def ab_test_view(database: Database, campaign_id: int) -> ABTestOut | None:
                 open_rate=round(r.open_rate, 6),
                 click_rate=round(r.click_rate, 6),
             )
-            for r in tests.results(campaign_id)
+            for r in tests.results(campaign)
         ],
         winner=campaign.winner,
         decided_at=campaign.winner_at,
