@@ -14,6 +14,7 @@ The tree::
         ├── TransientSendError   5xx, connection refused/reset: safe to retry
         ├── AmbiguousSendError   the request left, no answer came: ask ACS before posting again
         └── PermanentSendError   400/401/403/404/413: retrying cannot help
+            └── TransportSetupError  credentials refused, no STARTTLS: no message can go
 
 Messages never contain secrets (access keys, connection strings, client secrets): errors are
 shown to operators and written to logs, so the code that raises them builds the text from
@@ -35,6 +36,7 @@ __all__ = [
     "ThrottledError",
     "TransientSendError",
     "TransitionError",
+    "TransportSetupError",
     "WarmupError",
 ]
 
@@ -122,3 +124,9 @@ class AmbiguousSendError(SendError):
 
 class PermanentSendError(SendError):
     """ACS rejected the request for a reason a retry cannot fix."""
+
+
+class TransportSetupError(PermanentSendError):
+    """The way to ACS is misconfigured, not the message: SMTP credentials refused (``535``), or
+    a server that offers no STARTTLS (credentials are never sent in clear). Every message would
+    fail alike, so the pipeline gives its rows back and pauses the domain with this reason."""

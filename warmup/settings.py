@@ -70,6 +70,21 @@ class Settings(BaseSettings):
     azure_client_secret: SecretStr | None = None
     azure_federated_token_file: Path | None = None
 
+    # --- SMTP (domains whose transport is "smtp") -------------------------------------------
+    smtp_host: str = "smtp.azurecomm.net"
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    # The short SMTP username resource, or <ACS resource>.<Entra app id>.<tenant id>.
+    smtp_username: str | None = None
+    # The Entra app's client secret (default: WARMUP_AZURE_CLIENT_SECRET).
+    smtp_password: SecretStr | None = None
+    # A CA bundle (PEM) to trust besides the system's: a private relay, or the emulator's CA.
+    smtp_ca_file: Path | None = None
+    # Authenticated connections kept per worker process. ACS allows 250 per subscription in
+    # all: workers x this must stay below it.
+    smtp_connections: Annotated[int, Field(ge=1, le=250)] = 16
+    # SMTP has no Retry-After: a 4xx "slow down" holds every worker back this long.
+    smtp_throttle_seconds: PositiveFloat = 60.0
+
     # --- sending ----------------------------------------------------------------------------
     sender_address: str | None = None
     connect_timeout_seconds: PositiveFloat = 10.0

@@ -26,6 +26,7 @@ from warmup.domains.store import DomainStore
 from warmup.feedback.readiness import readiness
 from warmup.plans.loader import load_plan
 from warmup.plans.model import ACS_DEFAULT_PER_HOUR, ACS_DEFAULT_PER_MINUTE, ProviderGroup
+from warmup.sending.transport import Transport
 from warmup.views.domains import domain_report, domain_view
 
 app = typer.Typer(
@@ -54,6 +55,14 @@ def _caps(record: DomainRecord) -> str:
     return f"{minute}{step.per_hour:,}/hour, {step.per_day:,}/day"
 
 
+TransportOption = Annotated[
+    Transport,
+    typer.Option(
+        help="How the mail reaches ACS: rest (the Email REST API) or smtp (smtp.azurecomm.net)."
+    ),
+]
+
+
 @app.command()
 def add(
     name: Domain,
@@ -67,6 +76,7 @@ def add(
     acs_per_hour: Annotated[
         int, typer.Option(min=1, help="The subscription's ACS quota per hour today.")
     ] = ACS_DEFAULT_PER_HOUR,
+    transport: TransportOption = Transport.REST,
 ) -> None:
     """Register a sending domain and start its warm-up on a plan."""
     store, who = _store()
@@ -79,10 +89,11 @@ def add(
         senders=sender or [],
         actor=who,
         at=now(),
+        transport=transport,
     )
     console.print(
         f"{record.state.domain}: warming up on plan {loaded.name}, step 0 ({_caps(record)}); "
-        f"senders: {', '.join(record.senders) or 'none yet'}"
+        f"senders: {', '.join(record.senders) or 'none yet'}; sends over {transport.value}"
     )
 
 
@@ -131,7 +142,7 @@ def status(
         console.print(
             f"ACS quota {record.quota.per_minute:,}/min, {record.quota.per_hour:,}/hour "
             f"× headroom {record.plan.quota.headroom:g}; "
-            f"senders: {', '.join(record.senders) or 'none'}"
+            f"senders: {', '.join(record.senders) or 'none'}; sends over {record.transport}"
         )
         for entry in store.audit(name, limit=5):
             console.print(
@@ -210,6 +221,19 @@ def set_quota(
     store, who = _store()
     store.set_quota(name, AcsQuota(per_minute, per_hour), actor=who, reason=reason, at=now())
     console.print(f"{name}: ACS quota now {per_minute:,}/min, {per_hour:,}/hour")
+
+
+@app.command("transport")
+def set_transport(
+    name: Domain,
+    transport: Annotated[Transport, typer.Argument(help="rest or smtp.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")] = "",
+) -> None:
+    """Send the domain's mail over the REST API or ACS's SMTP endpoint (WARMUP_SMTP_*), from
+    the next batch on."""
+    store, who = _store()
+    store.set_transport(name, transport, actor=who, reason=reason or "ops", at=now())
+    console.print(f"{name}: sends over {transport.value} from the next batch")
 
 
 @app.command("add-sender")

@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from warmup.emulator.config import EmulatorConfig, EventSchema
+from warmup.emulator.core import Emulator
 from warmup.errors import ConfigError
 
 
@@ -29,6 +30,18 @@ BounceRate = Annotated[float | None, _rate("Share of recipients that bounce (har
 FailureRate = Annotated[float | None, _rate("Share of recipients whose delivery fails.")]
 SpamRate = Annotated[float | None, _rate("Share of recipients whose mail is filtered as spam.")]
 DuplicateRate = Annotated[float | None, _rate("Share of reports delivered twice.")]
+
+
+def _smtp_users(pairs: list[str] | None) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    users = {}
+    for pair in pairs:
+        username, colon, password = pair.partition(":")
+        if not colon or not username or not password:
+            raise ConfigError(f"--smtp-user {pair!r}: expected USERNAME:PASSWORD")
+        users[username] = password
+    return users
 
 
 def load_config(file: Path | None, flags: dict[str, Any]) -> EmulatorConfig:
@@ -103,6 +116,21 @@ def emulator(
         bool | None, typer.Option("--accept-bearer", help="Also accept Entra ID bearer tokens.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for faults and outcomes.")] = None,
+    smtp_port: Annotated[
+        int | None,
+        typer.Option(help="Also listen for SMTP here (STARTTLS + AUTH; 0 picks a free port)."),
+    ] = None,
+    smtp_user: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="USERNAME:PASSWORD the SMTP listener accepts (repeatable; the long "
+            "<resource>.<app id>.<tenant id> form or a short SMTP username)."
+        ),
+    ] = None,
+    smtp_ca_file: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the SMTP listener's CA certificate for clients."),
+    ] = None,
 ) -> None:
     """Serve the ACS Email REST API locally: quotas, faults, outcomes and delivery reports."""
     generated = access_key is None and config is None
@@ -137,10 +165,14 @@ def emulator(
             "duplicate_rate": duplicate_rate,
             "accept_bearer": accept_bearer,
             "seed": seed,
+            "smtp_port": smtp_port,
+            "smtp_users": _smtp_users(smtp_user),
+            "smtp_ca_file": str(smtp_ca_file) if smtp_ca_file else None,
         },
     )
 
-    def ready(url: str) -> None:
+    def ready(running: Emulator) -> None:
+        url = running.base_url
         typer.echo(f"ACS Email emulator listening on {url}")
         typer.echo(f"sender domains: {', '.join(settings.sender_domains) or 'any'}")
         if generated:
@@ -149,6 +181,13 @@ def emulator(
                 f"generated access key (local use only): {settings.access_key.get_secret_value()}"
             )
             typer.echo(f"connection string: endpoint={url}/;accesskey=<the key above>")
+        if running.smtp_port is not None:
+            typer.echo(
+                f"SMTP on {settings.host}:{running.smtp_port} (STARTTLS, AUTH LOGIN/PLAIN; "
+                f"users: {', '.join(settings.smtp_users) or 'none'})"
+            )
+            if settings.smtp_ca_file:
+                typer.echo(f"SMTP CA certificate written to {settings.smtp_ca_file}")
         typer.echo(f"stats: {url}/_emulator/stats   (Ctrl-C to stop)")
 
     from warmup.emulator.server import serve_forever  # aiohttp: only when serving

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated
 
@@ -9,7 +10,33 @@ import typer
 
 from warmup.errors import ConfigError, SendError
 from warmup.logs import configure_logging
+from warmup.sending.transport import Transport
 from warmup.settings import Settings, env_name, load_settings
+
+
+def run_smtp_trial_send(settings: Settings, message: dict[str, object]) -> str:
+    """Send one message over SMTP (STARTTLS + AUTH LOGIN): proves the SMTP credentials.
+    SMTP has no status to wait for: a 250 is the answer; the delivery report follows."""
+    from warmup.sending import RetryPolicy
+    from warmup.sending.smtp import build_smtp_sender
+
+    async def send() -> str:
+        smtp = build_smtp_sender(settings, RetryPolicy.from_settings(settings))
+        try:
+            accepted = await smtp.send(message, str(uuid.uuid4()))
+        finally:
+            await smtp.close()
+        typer.echo(
+            f"accepted (250): message id {accepted.message_id} after {accepted.attempts} "
+            "attempt(s)" + (f"; {accepted.note}" if accepted.note else "")
+        )
+        return "Accepted"
+
+    typer.echo(
+        f"sending over SMTP via {settings.smtp_host}:{settings.smtp_port} "
+        f"as {settings.smtp_username}"
+    )
+    return asyncio.run(send())
 
 
 def run_trial_send(
@@ -20,6 +47,7 @@ def run_trial_send(
     subject: str,
     wait: bool,
     timeout: float,
+    transport: Transport = Transport.REST,
 ) -> str:
     """Send one message and (optionally) wait for its final status; return that status."""
     from warmup.sending import RetryPolicy, Sender, build_client, build_message
@@ -27,15 +55,17 @@ def run_trial_send(
     sender = sender or settings.sender_address
     if sender is None:
         raise ConfigError(f"no sender address: pass --from or set {env_name('sender_address')}")
+    message = build_message(
+        sender=sender,
+        to=[to],
+        subject=subject,
+        plain_text="This is a test message from warmup send-test.",
+    )
+    if transport is Transport.SMTP:
+        return run_smtp_trial_send(settings, message)
     client = build_client(settings)
     try:
         acs = Sender(client, RetryPolicy.from_settings(settings))
-        message = build_message(
-            sender=sender,
-            to=[to],
-            subject=subject,
-            plain_text="This is a test message from warmup send-test.",
-        )
         typer.echo(f"sending to {to} from {sender} via {client.auth.endpoint} ({client.auth.mode})")
         accepted = acs.send(message, operation_id=str(uuid.uuid4()))
         typer.echo(
@@ -60,13 +90,23 @@ def trial_send(
     subject: Annotated[str, typer.Option(help="Subject line.")] = "warmup send-test",
     wait: Annotated[bool, typer.Option(help="Wait for the operation's final status.")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the status.")] = 120.0,
+    transport: Annotated[
+        Transport,
+        typer.Option(help="rest: the Email REST API; smtp: ACS's SMTP endpoint (WARMUP_SMTP_*)."),
+    ] = Transport.REST,
 ) -> None:
     """Send one message through the configured ACS (or the emulator); print id and status."""
     settings = load_settings()
     configure_logging(settings)
     try:
         status = run_trial_send(
-            settings, to=to, sender=sender, subject=subject, wait=wait, timeout=timeout
+            settings,
+            to=to,
+            sender=sender,
+            subject=subject,
+            wait=wait,
+            timeout=timeout,
+            transport=transport,
         )
     except SendError as exc:
         typer.secho(f"send failed: {exc}", fg="red", err=True)

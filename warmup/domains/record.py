@@ -10,6 +10,7 @@ from functools import cached_property
 from warmup.control.caps import AcsQuota, Caps, caps
 from warmup.control.state import DomainState, ProviderHold, Status
 from warmup.plans.model import Plan, ProviderGroup
+from warmup.sending.transport import Transport
 from warmup.store.models import SendingDomain
 
 
@@ -22,6 +23,7 @@ class DomainRecord:
     senders: tuple[str, ...]
     version: int
     day_closed: str | None = None
+    transport: Transport = Transport.REST
 
     @cached_property
     def caps(self) -> Caps:

@@ -33,6 +33,7 @@ from warmup.domains.record import DomainRecord, state_columns, state_of
 from warmup.errors import ConfigError, NotFoundError, TransitionError
 from warmup.plans.loader import parse_plan
 from warmup.plans.model import Plan
+from warmup.sending.transport import Transport
 from warmup.store.database import Database
 from warmup.store.models import AuditEntry, SenderAddress, SendingDomain
 
@@ -106,6 +107,7 @@ class DomainStore:
             senders=tuple(senders),
             version=row.version,
             day_closed=row.day_closed,
+            transport=Transport(row.transport),
         )
 
     def create(
@@ -118,6 +120,7 @@ class DomainStore:
         senders: list[str],
         actor: str,
         at: datetime,
+        transport: Transport = Transport.REST,
     ) -> DomainRecord:
         name = name.strip().lower()
         for address in senders:
@@ -135,6 +138,7 @@ class DomainStore:
                 plan_yaml=plan_yaml,
                 acs_per_minute=quota.per_minute,
                 acs_per_hour=quota.per_hour,
+                transport=transport.value,
                 version=1,
                 created_at=at,
                 **state_columns(decision.state),
@@ -227,6 +231,27 @@ class DomainStore:
                 at=at,
                 reason=f"{reason} ({before} → {quota.per_minute}/min, {quota.per_hour}/hour)",
                 details={"per_minute": quota.per_minute, "per_hour": quota.per_hour},
+            )
+
+    def set_transport(
+        self, name: str, transport: Transport, *, actor: str, reason: str, at: datetime
+    ) -> None:
+        """Send the domain's mail over REST or SMTP from the next batch on (workers reread
+        the domain within the gate's TTL)."""
+        with self._db.session() as session:
+            row = self._row(session, name)
+            before = row.transport
+            row.transport = transport.value
+            row.version += 1
+            audit.record(
+                session,
+                "domain",
+                row.name,
+                "set-transport",
+                actor=actor,
+                at=at,
+                reason=f"{reason} ({before} → {transport.value})",
+                details={"transport": transport.value},
             )
 
     def add_sender(self, name: str, address: str, *, actor: str, at: datetime) -> None:

@@ -52,6 +52,8 @@ class Operation:
     request: SendRequest
     accepted_at: float  # real (monotonic) seconds
     outcomes: dict[str, DeliveryFate]
+    # The message's Message-ID header when the client set one (SMTP), else ACS makes one up.
+    internet_message_id: str | None = None
 
     def status(self, now: float, delay: float) -> str:
         if now - self.accepted_at < delay:
@@ -81,6 +83,9 @@ class Emulator:
         self.stats = Stats()
         self.operations: dict[str, Operation] = {}
         self.on_accept: ReportSink | None = None
+        # Set when the SMTP listener runs (see server.py).
+        self.smtp_port: int | None = None
+        self.smtp_ca_pem: bytes | None = None
         self._build_quotas()
 
     def _build_quotas(self) -> None:
@@ -193,18 +198,32 @@ class Emulator:
             self.stats.rejected[rejection.code] += 1
             return error_reply(rejection.status, rejection.code, rejection.message)
 
-        now = self.emulated_now()
-        wait = try_admit(self._send_quotas, now)
-        if wait > 0:
-            self.stats.throttled += 1
+        admitted = self.accept(request, message_id=operation_id, body_hash=body_hash)
+        if isinstance(admitted, float):
             return error_reply(
                 429,
                 "TooManyRequests",
                 "The request was throttled: the email sending quota is exceeded.",
-                {"Retry-After": self._retry_after(wait)},
+                {"Retry-After": self._retry_after(admitted)},
             )
+        return self._accepted_reply(admitted)
 
-        message_id = operation_id or str(uuid.uuid4())
+    def accept(
+        self,
+        request: SendRequest,
+        *,
+        message_id: str | None,
+        body_hash: str,
+        internet_message_id: str | None = None,
+    ) -> Operation | float:
+        """Admit one checked message under the send quota, whichever door it came in by (REST
+        or SMTP): the operation, or the emulated seconds to wait when the quota is spent."""
+        now = self.emulated_now()
+        wait = try_admit(self._send_quotas, now)
+        if wait > 0:
+            self.stats.throttled += 1
+            return wait
+        message_id = message_id or str(uuid.uuid4())
         operation = Operation(
             message_id=message_id,
             body_hash=body_hash,
@@ -213,13 +232,14 @@ class Emulator:
             outcomes={
                 address: decide(address, self.config, self.rng) for address in request.recipients
             },
+            internet_message_id=internet_message_id,
         )
         self.operations[message_id] = operation
         self.stats.record_accept(now, request.recipients)
         self.stats.outcomes.update(outcome.status.value for outcome in operation.outcomes.values())
         if self.on_accept is not None:
             self.on_accept(operation)
-        return self._accepted_reply(operation)
+        return operation
 
     def _accepted_reply(self, operation: Operation) -> Reply:
         location = (

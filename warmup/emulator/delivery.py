@@ -70,6 +70,7 @@ class EventDelivery:
                 details=outcome.details,
                 mail_server=outcome.mail_server,
                 attempted_at=self._emulator.wall_time(),
+                internet_message_id=operation.internet_message_id,
                 lowercase=config.vary_event_spelling and rng.random() < 0.5,
             )
             event = events.envelope(config.event_schema, data)

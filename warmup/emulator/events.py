@@ -32,6 +32,7 @@ def delivery_data(
     details: str,
     mail_server: str,
     attempted_at: datetime,
+    internet_message_id: str | None = None,
     lowercase: bool = False,
 ) -> dict[str, Any]:
     """The ``data`` of one report. ``lowercase`` mimics the real samples that differ in case."""
@@ -46,7 +47,7 @@ def delivery_data(
             "recipientMailServerHostName": mail_server,
         },
         timestamp_key: _iso(attempted_at),
-        "internetMessageId": f"<{message_id}@emulator.azurecomm.net>",
+        "internetMessageId": internet_message_id or f"<{message_id}@emulator.azurecomm.net>",
     }
 
 

@@ -11,6 +11,8 @@ import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -19,11 +21,25 @@ from aiohttp import web
 from warmup.emulator.app import build_app
 from warmup.emulator.config import EmulatorConfig
 from warmup.emulator.core import Emulator
+from warmup.emulator.smtp import SmtpDoor, smtp_server
+from warmup.emulator.tls import local_authority
 
 T = TypeVar("T")
 
 
-async def _start(emulator: Emulator) -> web.AppRunner:
+@dataclass
+class _Running:
+    http: web.AppRunner
+    smtp: asyncio.Server | None = None
+
+    async def stop(self) -> None:
+        if self.smtp is not None:
+            self.smtp.close()
+            await self.smtp.wait_closed()
+        await self.http.cleanup()
+
+
+async def _start(emulator: Emulator) -> _Running:
     runner = web.AppRunner(
         build_app(emulator), access_log=None, handle_signals=False, shutdown_timeout=2.0
     )
@@ -32,18 +48,37 @@ async def _start(emulator: Emulator) -> web.AppRunner:
     await site.start()
     host, port = runner.addresses[0][:2]
     emulator.base_url = f"http://{host}:{port}"
-    return runner
+    return _Running(runner, await _start_smtp(emulator))
 
 
-async def serve_forever(config: EmulatorConfig, ready: Callable[[str], None]) -> None:
+async def _start_smtp(emulator: Emulator) -> asyncio.Server | None:
+    config = emulator.config
+    if config.smtp_port is None:
+        return None
+    authority = local_authority(config.host)
+    emulator.smtp_ca_pem = authority.ca_pem
+    if config.smtp_ca_file is not None:
+        await asyncio.to_thread(Path(config.smtp_ca_file).write_bytes, authority.ca_pem)
+    door = SmtpDoor(emulator)
+    server = await asyncio.get_running_loop().create_server(
+        lambda: smtp_server(door, authority.server_context),
+        config.host,
+        config.smtp_port,
+        backlog=1024,
+    )
+    emulator.smtp_port = server.sockets[0].getsockname()[1]
+    return server
+
+
+async def serve_forever(config: EmulatorConfig, ready: Callable[[Emulator], None]) -> None:
     """Serve until cancelled (Ctrl-C)."""
     emulator = Emulator(config)
-    runner = await _start(emulator)
-    ready(emulator.base_url)
+    running = await _start(emulator)
+    ready(emulator)
     try:
         await asyncio.Event().wait()
     finally:
-        await runner.cleanup()
+        await running.stop()
 
 
 class EmulatorServer:
@@ -55,23 +90,37 @@ class EmulatorServer:
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="acs-emulator", daemon=True
         )
-        self._runner: web.AppRunner | None = None
+        self._running: _Running | None = None
 
     @property
     def url(self) -> str:
         return self.emulator.base_url
 
+    @property
+    def smtp_port(self) -> int:
+        """The SMTP listener's port (the config must ask for one: ``smtp_port=0``)."""
+        if self.emulator.smtp_port is None:
+            raise RuntimeError("this emulator has no SMTP listener (set smtp_port)")
+        return self.emulator.smtp_port
+
+    @property
+    def smtp_ca_pem(self) -> bytes:
+        """The CA certificate that signed the SMTP listener's certificate, for clients to trust."""
+        if self.emulator.smtp_ca_pem is None:
+            raise RuntimeError("this emulator has no SMTP listener (set smtp_port)")
+        return self.emulator.smtp_ca_pem
+
     def start(self) -> EmulatorServer:
         self._thread.start()
-        self._runner = asyncio.run_coroutine_threadsafe(_start(self.emulator), self._loop).result(
+        self._running = asyncio.run_coroutine_threadsafe(_start(self.emulator), self._loop).result(
             10
         )
         return self
 
     def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            self._runner = None
+        if self._running is not None:
+            asyncio.run_coroutine_threadsafe(self._running.stop(), self._loop).result(10)
+            self._running = None
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()

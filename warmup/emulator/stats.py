@@ -31,6 +31,8 @@ class Stats:
     delivery_failures: int = 0  # webhook calls that failed and will be retried
     events_dead_lettered: int = 0  # dropped after a 400/401/403/413 or too many attempts
     handshakes: int = 0
+    smtp_messages: int = 0  # DATA commands received over SMTP, whatever became of them
+    smtp_auth_failures: int = 0
     engagements: Counter[str] = field(default_factory=Counter)  # view, click -> events made
     # Emulated times of accepted sends, in order, to find the busiest window afterwards.
     accept_times: list[float] = field(default_factory=list)
@@ -71,6 +73,8 @@ class Stats:
             "delivery_failures": self.delivery_failures,
             "events_dead_lettered": self.events_dead_lettered,
             "handshakes": self.handshakes,
+            "smtp_messages": self.smtp_messages,
+            "smtp_auth_failures": self.smtp_auth_failures,
             "max_accepted_in_any_minute": max_in_any_window(self.accept_times, 60.0),
             "max_accepted_in_any_hour": max_in_any_window(self.accept_times, 3600.0),
             "first_accept": self.first_accept,

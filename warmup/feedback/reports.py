@@ -27,6 +27,7 @@ from typing import Any
 from warmup.addresses import address_key
 from warmup.control.health import Outcome
 from warmup.errors import WarmupError
+from warmup.sending.mime import message_key_of
 
 DELIVERY_REPORT = "microsoft.communication.emaildeliveryreportreceived"
 ENGAGEMENT_REPORT = "microsoft.communication.emailengagementtrackingreportreceived"
@@ -115,6 +116,8 @@ def parse_report(event: Mapping[str, Any]) -> DeliveryReport:
         raise ReportError("a delivery report needs messageId, recipient and status")
     details = data.get("deliverystatusdetails")
     detail = str(_lower(details).get("statusmessage", "")) if isinstance(details, Mapping) else ""
+    # Sent over SMTP, the row knows the Message-ID we gave it, not ACS's operation id.
+    message_id = message_key_of(data.get("internetmessageid")) or message_id
     return make_report(
         event_id=str(envelope.get("id") or ""),
         message_id=message_id,

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, bindparam, case, func, or_, select, text, upd
 from sqlalchemy.orm import Session
 
 from warmup.ledger.states import LedgerState
+from warmup.sending.mime import SMTP_KEY_PREFIX
 from warmup.store.database import Database
 from warmup.store.models import Campaign, LedgerRow, UtcDateTime
 
@@ -204,6 +205,8 @@ class OutcomeFallback:
                 LedgerRow.state == LedgerState.ACCEPTED.value,
                 LedgerRow.outcome.is_(None),
                 LedgerRow.message_id.is_not(None),
+                # Sent over SMTP: the status API knows no operation of ours to answer for.
+                LedgerRow.message_id.not_like(f"{SMTP_KEY_PREFIX}%"),
                 LedgerRow.accepted_at < accepted_before,
                 or_(
                     LedgerRow.status_checked_at.is_(None),

@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, literal, or_, select, update
 
 from warmup.ledger.claims import Claimed, DomainClaim, claim_batches
 from warmup.ledger.states import IN_FLIGHT, LedgerState
+from warmup.sending.mime import SMTP_KEY_PREFIX
 from warmup.store.database import Database
-from warmup.store.models import Campaign, LedgerRow, Recipient
+from warmup.store.models import Campaign, LedgerRow, Recipient, SendingDomain
 
+ACCEPTED = LedgerState.ACCEPTED.value
 CLAIMED = LedgerState.CLAIMED.value
 PENDING = LedgerState.PENDING.value
 SENDING = LedgerState.SENDING.value
@@ -207,14 +209,34 @@ class LedgerStore:
 
     def expire_leases(self, now: datetime) -> int:
         """Claims whose lease has passed: back to ``pending`` if never posted, to ``verifying``
-        if a request may have left (the worker died or hung while sending)."""
+        if a request may have left (the worker died or hung while sending). Over SMTP nobody
+        can be asked: such a row is taken as accepted (at most once) and its delivery report,
+        matched by Message-ID, settles it."""
         lapsed = LedgerRow.lease_deadline < now
         cleared = {"lease_owner": None, "lease_deadline": None, "updated_at": now}
+        over_smtp = (
+            select(Campaign.id)
+            .join(SendingDomain, SendingDomain.id == Campaign.domain_id)
+            .where(Campaign.id == LedgerRow.campaign_id, SendingDomain.transport == "smtp")
+            .exists()
+        )
         with self._db.engine.begin() as connection:
             returned = connection.execute(
                 update(LedgerRow)
                 .where(LedgerRow.state == CLAIMED, lapsed)
                 .values(state=PENDING, last_error="lease expired", **cleared)
+            )
+            taken = connection.execute(
+                update(LedgerRow)
+                .where(LedgerRow.state == SENDING, lapsed, over_smtp)
+                .values(
+                    state=ACCEPTED,
+                    message_id=literal(SMTP_KEY_PREFIX) + LedgerRow.operation_id,
+                    accepted_at=now,
+                    last_error="lease expired while sending over SMTP: in doubt, taken as "
+                    "accepted, never sent again",
+                    **cleared,
+                )
             )
             doubtful = connection.execute(
                 update(LedgerRow)
@@ -225,7 +247,7 @@ class LedgerStore:
                     **cleared,
                 )
             )
-            return int(returned.rowcount or 0) + int(doubtful.rowcount or 0)
+            return sum(int(r.rowcount or 0) for r in (returned, taken, doubtful))
 
     def in_flight(self, domain_id: int) -> int:
         """Rows of the domain claimed and not yet known as sent or not: already promised out

@@ -33,6 +33,7 @@ from warmup.errors import (
     PermanentSendError,
     SendError,
     ThrottledError,
+    TransportSetupError,
 )
 from warmup.ledger.states import LedgerState
 from warmup.ledger.store import LedgerStore, SendResult, WorkItem
@@ -40,7 +41,7 @@ from warmup.pipeline.dispatch import Batch
 from warmup.pipeline.gate import Gate
 from warmup.pipeline.send_limits import send_limits
 from warmup.ratelimit.base import Limiter
-from warmup.sending.sender import AsyncSender
+from warmup.sending.sender import MessageSender
 from warmup.tracing import span
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class BatchContext:
     ledger: LedgerStore
     gate: Gate
     limiter: Limiter
-    sender: AsyncSender
+    sender: MessageSender
     clock: Clock
     scope: str
     margin: float
@@ -102,6 +103,8 @@ class BatchContext:
     lease_seconds: float = 300.0
     flush_every: int = 50
     draining: Callable[[], bool] = lambda: False  # the process is shutting down
+    # Told when no message can go (credentials refused...): pauses the domain with the reason.
+    setup_failed: Callable[[str, str], None] = lambda domain, reason: None
 
     @property
     def lease_safety(self) -> timedelta:
@@ -124,6 +127,7 @@ class BatchRunner:
         self._flushed_at = time.monotonic()
         self._suppressed: Mapping[str, str] = {}
         self._looked_up_at: float | None = None
+        self._setup_error: str | None = None
         self.report = BatchReport()
 
     async def run(self) -> BatchReport:
@@ -172,6 +176,8 @@ class BatchRunner:
         return self.report
 
     def _stop_reason(self) -> str | None:
+        if self._setup_error is not None:
+            return self._setup_error
         if self._c.draining():
             return "worker shutting down"
         if self._c.clock.now() > self._batch.deadline - self._c.lease_safety:
@@ -312,6 +318,13 @@ class BatchRunner:
         except AmbiguousSendError as exc:
             # It may have arrived: ACS is asked before it is ever posted again.
             return SendResult(item.id, LedgerState.VERIFYING, attempts=1, error=str(exc))
+        except TransportSetupError as exc:
+            # Not this message's fault: every row would fail alike. The row waits for the fix.
+            reason = f"cannot send: {exc}"
+            if self._setup_error is None:
+                self._setup_error = reason
+                self._c.setup_failed(self._batch.domain, reason)
+            return SendResult(item.id, LedgerState.PENDING, attempts=1, error=reason)
         except PermanentSendError as exc:
             return SendResult(item.id, LedgerState.FAILED, attempts=1, error=str(exc))
         except ThrottledError as exc:
@@ -325,6 +338,7 @@ class BatchRunner:
             LedgerState.ACCEPTED,
             attempts=accepted.attempts,
             message_id=accepted.message_id,
+            error=accepted.note,
         )
 
     def _finish(self, outcome: SendResult) -> None:

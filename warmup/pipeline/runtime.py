@@ -8,6 +8,7 @@ records and composers are cached briefly, so a batch does not reread what it jus
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -22,9 +23,10 @@ from warmup.campaigns.scheduling import CampaignSchedule
 from warmup.campaigns.store import CampaignStore
 from warmup.clock import Clock, clock_for
 from warmup.control.state import Transition
+from warmup.domains.actions import OpsRequest, act
 from warmup.domains.record import DomainRecord
 from warmup.domains.store import DomainStore
-from warmup.errors import ConfigError, SendError, ThrottledError
+from warmup.errors import ConfigError, SendError, ThrottledError, TransitionError
 from warmup.feedback.domain_health import judge_domain, window_verdict
 from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.notify import Notifier
@@ -41,6 +43,9 @@ from warmup.ratelimit.redis_limiter import RedisLimiter
 from warmup.sending import AsyncSender, RetryPolicy, build_async_client
 from warmup.sending.client import AsyncAcsClient
 from warmup.sending.credentials import resolve_auth
+from warmup.sending.sender import MessageSender
+from warmup.sending.smtp import SmtpSender, build_smtp_sender
+from warmup.sending.transport import Transport
 from warmup.settings import Settings, env_name
 from warmup.store.database import Database
 from warmup.store.models import Campaign
@@ -88,6 +93,7 @@ class Runtime:
         self._thread.start()
         self._client: AsyncAcsClient | None = None
         self._sender: AsyncSender | None = None
+        self._smtp: SmtpSender | None = None
         # Whether the process is shutting down (set by whoever runs it: the Celery worker on
         # SIGTERM). A draining batch takes no more permits, cuts retry waits short, gives its
         # unsent rows back and finishes only the requests already out.
@@ -219,6 +225,29 @@ class Runtime:
             )
         return self._sender
 
+    def _smtp_on_loop(self) -> SmtpSender:
+        if self._smtp is None:
+            self._smtp = build_smtp_sender(
+                self.settings,
+                RetryPolicy.from_settings(self.settings),
+                throttle_hook=self._throttled,
+                sleep=self._wait_unless_draining,
+            )
+        return self._smtp
+
+    async def _sender_for(self, domain: str) -> MessageSender:
+        if self.record_for(domain).transport is Transport.SMTP:
+            return self._smtp_on_loop()
+        return await self._sender_on_loop()
+
+    def _pause_for_setup(self, domain: str, reason: str) -> None:
+        """Credentials refused: nothing on this domain can go until ops fix them and resume."""
+        log.error("pausing %s: %s", domain, reason)
+        request = OpsRequest(actor="warmup (sending)", reason=reason, at=self.clock.now())
+        with contextlib.suppress(TransitionError):  # paused already, by this or another worker
+            act(self.domains, domain, "pause", request)
+        self._records.pop(domain, None)
+
     # --- work -------------------------------------------------------------------------
 
     async def _run_batch(self, batch: Batch) -> BatchReport:
@@ -226,7 +255,7 @@ class Runtime:
             ledger=self.ledger,
             gate=self.gate,
             limiter=self.limiter,
-            sender=await self._sender_on_loop(),
+            sender=await self._sender_for(batch.domain),
             clock=self.clock,
             scope=self.scope,
             margin=self.settings.limiter_margin_seconds,
@@ -236,6 +265,7 @@ class Runtime:
             suppressed_among=self.suppressions.active_among,
             lease_seconds=self.settings.lease_seconds,
             draining=self.draining,
+            setup_failed=lambda domain, reason: self._pause_for_setup(domain, reason),
         )
         return await BatchRunner(context, batch).run()
 
@@ -278,6 +308,8 @@ class Runtime:
     def close(self) -> None:
         if self._client is not None:
             asyncio.run_coroutine_threadsafe(self._client.close(), self._loop).result(10)
+        if self._smtp is not None:
+            asyncio.run_coroutine_threadsafe(self._smtp.close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self.limiter.close()

@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from azure.core.exceptions import AzureError, HttpResponseError
 from azure.core.rest import HttpRequest
@@ -31,11 +31,44 @@ TERMINAL_STATUSES = frozenset({"Succeeded", "Failed", "Canceled"})
 
 @dataclass(frozen=True)
 class Accepted:
-    """ACS took the message (HTTP 202). ``message_id`` is what delivery reports refer to."""
+    """ACS took the message (HTTP 202, SMTP 250). ``message_id`` is what delivery reports refer
+    to. ``note`` says when taking it for accepted is a judgement, not an answer (see smtp.py)."""
 
     message_id: str
     operation_id: str
     attempts: int
+    note: str | None = None
+
+
+class MessageSender(Protocol):
+    """What the pipeline sends through: the REST API (:class:`AsyncSender`) or SMTP."""
+
+    async def send(
+        self,
+        message: Mapping[str, Any],
+        operation_id: str,
+        *,
+        before_retry: Callable[[], Awaitable[None]] | None = None,
+    ) -> Accepted: ...
+
+
+async def send_with_retries(
+    policy: RetryPolicy,
+    *,
+    what: str,
+    sleep: Callable[[float], Awaitable[None]],
+    post: Callable[[int], Awaitable[Accepted]],
+    before_retry: Callable[[], Awaitable[None]] | None,
+) -> Accepted:
+    """``post(attempt number)`` under the retry policy; ``before_retry`` runs before every
+    attempt after the first (the pipeline takes a fresh limiter permit there)."""
+    async for attempt in async_retrying(policy, what=what, sleep=sleep):
+        with attempt:
+            number = attempt.retry_state.attempt_number
+            if number > 1 and before_retry is not None:
+                await before_retry()
+            return await post(number)
+    raise AssertionError("unreachable: tenacity re-raises the last error")
 
 
 @dataclass(frozen=True)
@@ -205,23 +238,26 @@ class AsyncSender:
         operation_id: str,
         before_retry: Callable[[], Awaitable[None]] | None,
     ) -> Accepted:
-        policy = async_retrying(self._policy, what=f"send {operation_id}", sleep=self._sleep)
-        async for attempt in policy:
-            with attempt:
-                if attempt.retry_state.attempt_number > 1 and before_retry is not None:
-                    await before_retry()
-                try:
-                    poller = await self._client.sdk.begin_send(
-                        dict(message),
-                        operation_id=operation_id,
-                        polling=False,
-                        **self._client.call_options,
-                    )
-                    body = await poller.result()
-                except AzureError as exc:
-                    raise _classified(exc, self._throttle_hook) from exc
-                return _accepted(body, operation_id, attempt.retry_state.attempt_number)
-        raise AssertionError("unreachable: tenacity re-raises the last error")
+        async def post(attempt: int) -> Accepted:
+            try:
+                poller = await self._client.sdk.begin_send(
+                    dict(message),
+                    operation_id=operation_id,
+                    polling=False,
+                    **self._client.call_options,
+                )
+                body = await poller.result()
+            except AzureError as exc:
+                raise _classified(exc, self._throttle_hook) from exc
+            return _accepted(body, operation_id, attempt)
+
+        return await send_with_retries(
+            self._policy,
+            what=f"send {operation_id}",
+            sleep=self._sleep,
+            post=post,
+            before_retry=before_retry,
+        )
 
     async def lookup(self, operation_id: str) -> OperationStatus | None:
         """The operation as ACS knows it, or ``None`` when ACS does not know the id."""

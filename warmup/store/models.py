@@ -84,6 +84,8 @@ class SendingDomain(Base):
     acs_per_hour: Mapped[int] = mapped_column(Integer)
     # The last local day (plan timezone, ISO date) whose boundary has been processed.
     day_closed: Mapped[str | None] = mapped_column(String(10))
+    # How its mail reaches ACS: "rest" or "smtp" (warmup.sending.transport.Transport).
+    transport: Mapped[str] = mapped_column(String(10), default="rest", server_default="rest")
     # Optimistic concurrency: every write checks and bumps it.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]

@@ -62,6 +62,8 @@ class DomainOut(BaseModel):
     # Provider groups whose own gates stopped their traffic; the others keep sending.
     provider_holds: list[ProviderHoldOut]
     senders: list[str]
+    # How its mail reaches ACS: "rest" (the Email REST API) or "smtp" (ACS's SMTP endpoint).
+    transport: str
     caps: Caps
     cap_today: int
     sent_today: int
@@ -109,6 +111,7 @@ def domain_out(view: DomainOverview, now_sending: SendingNow) -> DomainOut:
             for h in state.provider_holds
         ],
         senders=list(record.senders),
+        transport=record.transport.value,
         caps=Caps(per_minute=step.per_minute, per_hour=step.per_hour, per_day=step.per_day),
         cap_today=view.cap_today,
         sent_today=view.sent_today,
