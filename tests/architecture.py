@@ -22,6 +22,7 @@ LAYERS: list[set[str]] = [
     {"lists"},
     {"campaigns"},
     {"feedback"},
+    {"relay"},
     {"pipeline"},
     {"views"},
     {"api"},
@@ -46,6 +47,8 @@ OWNERS: dict[str, str] = {
     "engagement_events": "warmup.feedback.intake",
     "dispatch_fences": "warmup.ledger",
     "api_tokens": "warmup.api.token_store",
+    "relay_users": "warmup.relay.users",
+    "relay_messages": "warmup.relay.intake",
 }
 
 # The one module under api/ and commands/ that may speak SQL: the owner of api_tokens.

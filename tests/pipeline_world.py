@@ -26,6 +26,7 @@ from warmup.lists.importer import ImportOptions, ListImporter
 from warmup.pipeline.runtime import Runtime
 from warmup.plans.loader import parse_plan
 from warmup.ratelimit.redis_limiter import RedisLimiter
+from warmup.sending.transport import Transport
 from warmup.settings import AcsAuth, Settings
 from warmup.store.database import Database
 
@@ -107,12 +108,20 @@ def seed_campaign(
     address_prefix: str = "r",
     addresses: Sequence[str] | None = None,
     ab_test: AbTest | None = None,
+    transport: Transport = Transport.REST,
 ) -> None:
     """A domain on ``plan_yaml``, a list of ``recipients`` (or of these ``addresses``) and a
     started campaign named "c" (an A/B test, with ``ab_test``)."""
     now = now or datetime.now(UTC)
     DomainStore(database).create(
-        DOMAIN, parse_plan(plan_yaml), plan_yaml, quota=quota, senders=[SENDER], actor="t", at=now
+        DOMAIN,
+        parse_plan(plan_yaml),
+        plan_yaml,
+        quota=quota,
+        senders=[SENDER],
+        actor="t",
+        at=now,
+        transport=transport,
     )
     people = folder / "people.csv"
     with people.open("w") as out:
@@ -158,6 +167,23 @@ class AbTest:
     wait: timedelta
 
 
+SMTP_USER = "warmup-relay-test"  # a short SMTP username, as ops create for devices
+SMTP_PASSWORD = "entra-app-client-secret"
+
+
+def smtp_settings(server: EmulatorServer, folder: Path) -> dict[str, object]:
+    """Settings that send over the emulator's SMTP listener, trusting its test CA."""
+    ca_file = folder / "emulator-ca.pem"
+    ca_file.write_bytes(server.smtp_ca_pem)
+    return {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": server.smtp_port,
+        "smtp_username": SMTP_USER,
+        "smtp_password": SecretStr(SMTP_PASSWORD),
+        "smtp_ca_file": ca_file,
+    }
+
+
 @contextmanager
 def world(
     database_url: str,
@@ -171,11 +197,14 @@ def world(
     address_prefix: str = "r",
     addresses: Sequence[str] | None = None,
     ab_test: AbTest | None = None,
+    transport: Transport = Transport.REST,
     **emulator: object,
 ) -> Iterator[World]:
     database = Database.connect(database_url, migrate=True)
     prefix = f"test:{uuid.uuid4().hex}:"
     client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    if transport is Transport.SMTP:
+        emulator = {"smtp_port": 0, "smtp_users": {SMTP_USER: SMTP_PASSWORD}, **emulator}
     with EmulatorServer(emulator_config(sender_domains=[DOMAIN], **emulator)) as server:
         values: dict[str, object] = {
             "acs_auth": AcsAuth.KEY,
@@ -192,6 +221,8 @@ def world(
             "status_polls_per_minute": 600,
             "status_polls_per_hour": 100_000,
         }
+        if transport is Transport.SMTP:
+            values.update(smtp_settings(server, tmp_path))
         values.update(settings_overrides or {})
         settings = Settings(**values)  # type: ignore[arg-type]
         now = (clock or SystemClock()).now()
@@ -205,6 +236,7 @@ def world(
             address_prefix=address_prefix,
             addresses=addresses,
             ab_test=ab_test,
+            transport=transport,
         )
         runtime = Runtime(settings, limiter=RedisLimiter(client, prefix), clock=clock)
         try:

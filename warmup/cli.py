@@ -19,6 +19,7 @@ from warmup.commands import (
     feedback,
     lists,
     plan,
+    relay,
     suppression,
     token,
     trial_send,
@@ -65,6 +66,7 @@ app.add_typer(suppression.app, name="suppression")
 app.add_typer(db.app, name="db")
 app.add_typer(feedback.app, name="feedback")
 app.add_typer(token.app, name="token")
+app.add_typer(relay.app, name="relay")
 app.command("worker")(worker.worker)
 app.command("beat")(worker.beat)
 app.command("ready")(worker.ready)

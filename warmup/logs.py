@@ -101,3 +101,17 @@ def configure_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> 
     # azure-core logs each request at INFO; keep it for debugging only.
     for noisy in ("azure", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+class _AiosmtpdDeprecation(logging.Filter):
+    """aiosmtpd warns on every AUTH that a field it sets itself is deprecated."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "login_data is deprecated" not in record.getMessage()
+
+
+def quiet_aiosmtpd() -> None:
+    """Drop aiosmtpd's per-login deprecation warning (the relay's and the emulator's logs)."""
+    logger = logging.getLogger("mail.log")
+    if not any(isinstance(f, _AiosmtpdDeprecation) for f in logger.filters):
+        logger.addFilter(_AiosmtpdDeprecation())

@@ -13,14 +13,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from tests.conftest import emulator_config
 from tests.deployment import Celery, RedisServer, running_celery, service_environment
-from tests.pipeline_world import DOMAIN, UNBOUNDED, exactly_once, seed_campaign
+from tests.pipeline_world import (
+    DOMAIN,
+    SMTP_PASSWORD,
+    SMTP_USER,
+    UNBOUNDED,
+    exactly_once,
+    seed_campaign,
+    smtp_settings,
+)
 from warmup.campaigns.report import campaign_report
 from warmup.campaigns.store import CampaignStore
 from warmup.emulator.config import EmulatorConfig
 from warmup.emulator.server import EmulatorServer
+from warmup.sending.transport import Transport
 from warmup.store.database import Database
 
 pytestmark = pytest.mark.integration
@@ -54,6 +64,17 @@ def wait_for_completion(database: Database, celery, timeout: float, during=None)
     raise AssertionError(f"not completed: {report.by_state}\n{celery.logs()}")
 
 
+def smtp_environment(emulator: EmulatorServer, folder: Path) -> dict[str, str]:
+    """WARMUP_SMTP_* for worker processes: the emulator's listener, trusting its test CA."""
+    values = smtp_settings(emulator, folder)
+    return {
+        f"WARMUP_{key.upper()}": str(
+            value.get_secret_value() if isinstance(value, SecretStr) else value
+        )
+        for key, value in values.items()
+    }
+
+
 @dataclass
 class Deployment:
     database: Database
@@ -69,22 +90,30 @@ def deployment(
     recipients: int,
     config: EmulatorConfig,
     plan_yaml: str = UNBOUNDED,
+    transport: Transport = Transport.REST,
     **env: str,
 ) -> Iterator[Deployment]:
     """A seeded campaign, a Redis server of the test's own, the emulator and a Celery
-    environment pointed at them (start workers and beat on ``celery``); all stopped after."""
+    environment pointed at them (start workers and beat on ``celery``); all stopped after.
+    Over SMTP, the domain sends through the emulator's SMTP listener."""
     database = Database.connect(postgres_url, migrate=True)
-    seed_campaign(database, tmp_path, recipients=recipients, plan_yaml=plan_yaml)
+    seed_campaign(
+        database, tmp_path, recipients=recipients, plan_yaml=plan_yaml, transport=transport
+    )
+    if transport is Transport.SMTP:
+        config = config.model_copy(
+            update={"smtp_port": 0, "smtp_users": {SMTP_USER: SecretStr(SMTP_PASSWORD)}}
+        )
     server = RedisServer(tmp_path)
     server.start()
     try:
-        with (
-            EmulatorServer(config) as emulator,
-            running_celery(
+        with EmulatorServer(config) as emulator:
+            if transport is Transport.SMTP:
+                env = {**smtp_environment(emulator, tmp_path), **env}
+            with running_celery(
                 environment(postgres_url, server.url, emulator.url, **env), tmp_path
-            ) as celery,
-        ):
-            yield Deployment(database, server, emulator, celery)
+            ) as celery:
+                yield Deployment(database, server, emulator, celery)
     finally:
         server.stop()
         database.dispose()

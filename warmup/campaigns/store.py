@@ -279,7 +279,11 @@ class CampaignStore:
         finished: list[str] = []
         with self._db.session() as session:
             for campaign in session.scalars(
-                select(Campaign).where(Campaign.status == CampaignStatus.RUNNING.value, ~open_rows)
+                select(Campaign).where(
+                    Campaign.status == CampaignStatus.RUNNING.value,
+                    Campaign.kind != "relay",  # a transactional stream never completes
+                    ~open_rows,
+                )
             ):
                 campaign.status = CampaignStatus.COMPLETED.value
                 campaign.finished_at = at

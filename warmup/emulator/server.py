@@ -23,6 +23,7 @@ from warmup.emulator.config import EmulatorConfig
 from warmup.emulator.core import Emulator
 from warmup.emulator.smtp import SmtpDoor, smtp_server
 from warmup.emulator.tls import local_authority
+from warmup.logs import quiet_aiosmtpd
 
 T = TypeVar("T")
 
@@ -60,6 +61,7 @@ async def _start_smtp(emulator: Emulator) -> asyncio.Server | None:
     if config.smtp_ca_file is not None:
         await asyncio.to_thread(Path(config.smtp_ca_file).write_bytes, authority.ca_pem)
     door = SmtpDoor(emulator)
+    quiet_aiosmtpd()
     server = await asyncio.get_running_loop().create_server(
         lambda: smtp_server(door, authority.server_context),
         config.host,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import logging
 import ssl
 import time
 from email.parser import BytesHeaderParser
@@ -27,16 +26,6 @@ from warmup.emulator.validation import MAX_RECIPIENTS, MAX_REQUEST_BYTES, SendRe
 THROTTLED = "451 4.7.500 Server busy: the email sending quota is exceeded. Try again later."
 UNAVAILABLE = "421 4.3.2 Service not available, closing transmission channel"
 _headers = BytesHeaderParser(policy=default_policy)
-
-
-class _QuietDeprecation(logging.Filter):
-    """aiosmtpd warns on every AUTH that a field it sets itself is deprecated."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "login_data is deprecated" not in record.getMessage()
-
-
-logging.getLogger("mail.log").addFilter(_QuietDeprecation())
 
 
 class SmtpDoor:

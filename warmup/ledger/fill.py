@@ -7,6 +7,7 @@ the campaign's status and its rows change together.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -165,3 +166,37 @@ def suppress_pending(session: Session, address: str, *, reason: str, at: datetim
         .values(state=LedgerState.SUPPRESSED.value, last_error=reason, updated_at=at)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# Ranks are 32-bit: relayed messages past this many share the last rank (order kept by id).
+MAX_RANK = 2**31 - 1
+
+
+def enqueue_relayed(
+    connection: Connection,
+    *,
+    campaign_id: int,
+    relay_message_id: int,
+    addresses: list[tuple[str, str]],
+    at: datetime,
+) -> None:
+    """One pending row per (address, provider group) of a relayed message, in the domain's
+    transactional stream, in the caller's transaction (the relay's ``250`` waits for it).
+    Ranked by the message's id: the stream goes out first come, first served."""
+    connection.execute(
+        insert(LedgerRow),
+        [
+            {
+                "campaign_id": campaign_id,
+                "address": address,
+                "provider": provider,
+                "rank": min(relay_message_id, MAX_RANK),
+                "state": LedgerState.PENDING.value,
+                "operation_id": str(uuid.uuid4()),
+                "attempts": 0,
+                "relay_message_id": relay_message_id,
+                "updated_at": at,
+            }
+            for address, provider in addresses
+        ],
+    )

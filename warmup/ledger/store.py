@@ -42,6 +42,7 @@ class WorkItem:
     attempts: int
     fields: Mapping[str, Any]
     variant: str | None = None  # the A/B variant to send (None: the campaign's message)
+    relay_message_id: int = 0  # a relayed message to send as it came (0: the campaign's)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class LedgerStore:
                 LedgerRow.attempts,
                 Recipient.fields,
                 LedgerRow.variant,
+                LedgerRow.relay_message_id,
             )
             .outerjoin(Recipient, Recipient.id == LedgerRow.recipient_id)
             .where(
@@ -139,6 +141,7 @@ class LedgerStore:
                     attempts=row.attempts,
                     fields=row.fields or {},
                     variant=row.variant,
+                    relay_message_id=row.relay_message_id,
                 )
                 for row in session.execute(query)
             ]

@@ -311,6 +311,20 @@ def check_list_name(name: str) -> None:
         raise ImportFailure(f"list name {name!r}: 1 to 200 characters, no control characters")
 
 
+def new_list(
+    connection: Connection, *, name: str, fields: list[str], actor: str, at: datetime
+) -> int:
+    """An empty list in the caller's transaction (a derived list's, a relay stream's)."""
+    check_list_name(name)
+    if connection.scalar(select(ContactList.id).where(ContactList.name == name)) is not None:
+        raise ImportFailure(f"a list named {name!r} already exists")
+    return int(
+        connection.execute(
+            insert(ContactList).values(name=name, created_at=at, created_by=actor, fields=fields)
+        ).inserted_primary_key[0]  # type: ignore[index]
+    )
+
+
 def derive_list(
     connection: Connection,
     *,
@@ -323,13 +337,8 @@ def derive_list(
 ) -> tuple[int, int]:
     """A new list holding some recipients of another (a retry's), with their fields and
     engagement, in the caller's transaction; return (its id, how many recipients)."""
-    check_list_name(name)
-    if connection.scalar(select(ContactList.id).where(ContactList.name == name)) is not None:
-        raise ImportFailure(f"a list named {name!r} already exists")
     fields = connection.scalar(select(ContactList.fields).where(ContactList.id == source_list_id))
-    list_id = connection.execute(
-        insert(ContactList).values(name=name, created_at=at, created_by=actor, fields=fields or [])
-    ).inserted_primary_key[0]  # type: ignore[index]
+    list_id = new_list(connection, name=name, fields=fields or [], actor=actor, at=at)
     columns = ("address", "provider", "fields", "engagement", "last_engaged_at", "source_line")
     connection.execute(
         insert(Recipient).from_select(

@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from warmup.campaigns.compose import Composer
 from warmup.clock import Clock
@@ -105,6 +106,8 @@ class BatchContext:
     draining: Callable[[], bool] = lambda: False  # the process is shutting down
     # Told when no message can go (credentials refused...): pauses the domain with the reason.
     setup_failed: Callable[[str, str], None] = lambda domain, reason: None
+    # A relayed message (relay_messages.id) as the ACS request that sends it to one address.
+    relayed: Callable[[int, str], dict[str, Any]] | None = None
 
     @property
     def lease_safety(self) -> timedelta:
@@ -297,12 +300,20 @@ class BatchRunner:
                 return
             await asyncio.sleep(min(c.clock.real_seconds(grant.retry_after or 0.05), 1.0))
 
+    async def _message(self, item: WorkItem) -> dict[str, Any]:
+        if item.relay_message_id:
+            if self._c.relayed is None:
+                raise ContentError("this worker cannot read relayed messages")
+            return await asyncio.to_thread(self._c.relayed, item.relay_message_id, item.address)
+        message, _ = self._c.composer_for(item.campaign_id, item.variant).compose(
+            item.address, item.fields
+        )
+        return message
+
     async def _send(self, item: WorkItem) -> SendResult:
         try:
-            message, _ = self._c.composer_for(item.campaign_id, item.variant).compose(
-                item.address, item.fields
-            )
-        except ContentError as exc:
+            message = await self._message(item)
+        except (ContentError, LookupError) as exc:
             return SendResult(item.id, LedgerState.FAILED, attempts=0, error=f"render: {exc}")
         try:
             accepted = await self._c.sender.send(

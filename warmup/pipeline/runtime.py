@@ -40,6 +40,7 @@ from warmup.pipeline.outcome_poll import StatusPoller
 from warmup.pipeline.reconcile import Reconciler, ReconcileReport
 from warmup.ratelimit.base import Limiter
 from warmup.ratelimit.redis_limiter import RedisLimiter
+from warmup.relay.intake import RelayIntake
 from warmup.sending import AsyncSender, RetryPolicy, build_async_client
 from warmup.sending.client import AsyncAcsClient
 from warmup.sending.credentials import resolve_auth
@@ -83,6 +84,7 @@ class Runtime:
         self.ledger = LedgerStore(self.database)
         self.campaigns = CampaignStore(self.database)
         self.suppressions = SuppressionStore(self.database)
+        self.relayed = RelayIntake(self.database)
         self.scope = quota_scope(settings)
         self._records: dict[str, tuple[float, DomainRecord]] = {}
         self._composers: dict[tuple[int, str | None], Composer] = {}
@@ -266,6 +268,7 @@ class Runtime:
             lease_seconds=self.settings.lease_seconds,
             draining=self.draining,
             setup_failed=lambda domain, reason: self._pause_for_setup(domain, reason),
+            relayed=self.relayed.message_for,
         )
         return await BatchRunner(context, batch).run()
 

@@ -132,18 +132,23 @@ class SmtpConnections:
         client = aiosmtplib.SMTP(
             hostname=end.host,
             port=end.port,
-            start_tls=True,  # required: credentials never go in clear
+            start_tls=False,  # asked for below, and required: credentials never go in clear
             tls_context=end.tls,
             timeout=end.timeout,
         )
         try:
             await client.connect(timeout=end.connect_timeout)
+            await client.ehlo()
+            if not client.supports_extension("starttls"):
+                raise TransportSetupError(
+                    f"{end.host}:{end.port} offers no STARTTLS: the credentials are not sent"
+                )
+            await client.starttls()
+            await client.ehlo()  # again after STARTTLS, as RFC 3207 asks: AUTH is offered now
             await client.auth_login(end.username, end.password)
-        except aiosmtplib.SMTPNotSupported as exc:
+        except TransportSetupError:
             client.close()
-            raise TransportSetupError(
-                f"{end.host}:{end.port} cannot take our login: {exc}"
-            ) from None
+            raise
         except aiosmtplib.SMTPResponseException as exc:
             client.close()
             raise _reply_error(exc, self._throttle_seconds) from None

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -167,6 +168,9 @@ class Campaign(Base):
     text: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20))
     priority: Mapped[int] = mapped_column(Integer, default=0)
+    # "bulk" (a list, a template) or "relay" (a domain's transactional stream: what the SMTP
+    # relay took from apps and devices; it never completes).
+    kind: Mapped[str] = mapped_column(String(20), default="bulk", server_default="bulk")
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200))
     started_at: Mapped[datetime | None]
@@ -191,7 +195,9 @@ class LedgerRow(Base):
 
     __tablename__ = "send_ledger"
     __table_args__ = (
-        UniqueConstraint("campaign_id", "address", name="uq_ledger_address"),
+        # relay_message_id is 0 on campaign rows: one row per address and campaign; a relayed
+        # message has rows of its own (one address may get many messages through the relay).
+        UniqueConstraint("campaign_id", "address", "relay_message_id", name="uq_ledger_address"),
         Index("ix_ledger_claim", "campaign_id", "state", "rank"),
         Index("ix_ledger_lease", "state", "lease_deadline"),
     )
@@ -205,6 +211,8 @@ class LedgerRow(Base):
     provider: Mapped[str] = mapped_column(String(20))
     # The A/B variant the row is sent with (None: the campaign's own message, no test).
     variant: Mapped[str | None] = mapped_column(String(1))
+    # The relayed message this row sends (relay_messages.id), 0 for a campaign's row.
+    relay_message_id: Mapped[int] = mapped_column(BigId, default=0, server_default="0")
     # Lower goes first: the most engaged recipients during warm-up.
     rank: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(20))
@@ -301,3 +309,30 @@ class DispatchFence(Base):
     domain_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     fence: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime]
+
+
+class RelayUser(Base):
+    """Who may submit mail to the relay, for one domain; the password is stored hashed."""
+
+    __tablename__ = "relay_users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("sending_domains.id", ondelete="CASCADE"))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class RelayMessage(Base):
+    """A message the relay accepted, as it came (its rows in the ledger send it)."""
+
+    __tablename__ = "relay_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("sending_domains.id", ondelete="CASCADE"))
+    user_name: Mapped[str] = mapped_column(String(64))
+    mail_from: Mapped[str] = mapped_column(String(320))
+    size: Mapped[int] = mapped_column(Integer)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime]
