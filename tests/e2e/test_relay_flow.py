@@ -113,7 +113,8 @@ def test_1000_relayed_messages_go_once_ahead_of_the_campaign_within_its_cap(
             relay_done = session.scalar(
                 select(func.max(LedgerRow.accepted_at)).where(LedgerRow.relay_message_id != 0)
             )
-            assert last_submitted is not None and relay_done is not None
+            assert last_submitted is not None
+            assert relay_done is not None
             assert relay_done - last_submitted > 4 * SLACK, "the relay queue never built up"
             campaign_rows_meanwhile = session.scalar(
                 select(func.count())
@@ -180,7 +181,8 @@ def test_a_relay_killed_mid_stream_loses_nothing_it_acknowledged(
         for thread in clients:
             thread.join(120)
         process.kill()
-        assert len(acknowledged) == 200 and killed_at < 200
+        assert len(acknowledged) == 200
+        assert killed_at < 200
         w.run_until_done(timeout=60)
         deadline = time.monotonic() + 60
         while relay_rows_left(w):

@@ -34,16 +34,19 @@ def test_an_smtp_campaign_sends_once_under_the_cap_and_a_451_burst_holds_every_w
     tmp_path: Path, postgres_url: str
 ) -> None:
     config = emulator_config(sender_domains=[DOMAIN], latency_ms=10, event_delay_seconds=0.2)
-    with deployment(
-        tmp_path,
-        postgres_url,
-        RECIPIENTS,
-        config,
-        plan_yaml=CAPPED,
-        transport=Transport.SMTP,
-        WARMUP_SMTP_THROTTLE_SECONDS=str(THROTTLE),
-        WARMUP_SMTP_CONNECTIONS="4",
-    ) as d, api_server(d.database) as webhook:
+    with (
+        deployment(
+            tmp_path,
+            postgres_url,
+            RECIPIENTS,
+            config,
+            plan_yaml=CAPPED,
+            transport=Transport.SMTP,
+            WARMUP_SMTP_THROTTLE_SECONDS=str(THROTTLE),
+            WARMUP_SMTP_CONNECTIONS="4",
+        ) as d,
+        api_server(d.database) as webhook,
+    ):
         d.emulator.reconfigure(webhook_url=webhook)
         burst: list[float] = []
 

@@ -105,9 +105,9 @@ def test_a_sender_outside_the_users_domain_is_refused_with_553(w: RelayWorld) ->
 
 def test_a_message_over_acs_size_limit_is_refused_with_552(w: RelayWorld) -> None:
     big = submission(SENDER, ["a@example.org"], size=10 * 1024 * 1024)
-    with w.relay.client(w.login) as smtp:
-        with pytest.raises((smtplib.SMTPSenderRefused, smtplib.SMTPDataError)) as refused:
-            smtp.send_message(big)
+    refusals = (smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
+    with w.relay.client(w.login) as smtp, pytest.raises(refusals) as refused:
+        smtp.send_message(big)
     assert refused.value.smtp_code == 552
     assert rows(w.database) == []
 
@@ -137,7 +137,8 @@ def test_a_message_is_stored_with_its_rows_before_the_250(w: RelayWorld) -> None
     with w.database.session() as session:
         message = session.scalar(select(RelayMessage))
         assert message is not None
-        assert message.user_name == "printer-3f" and message.mail_from == SENDER
+        assert message.user_name == "printer-3f"
+        assert message.mail_from == SENDER
         assert b"Your password reset" in message.raw
     assert {r.relay_message_id for r in found} == {message.id}
 
@@ -166,7 +167,8 @@ def test_a_paused_domain_answers_451_and_takes_mail_again_after_resume(w: RelayW
     with w.relay.client(w.login) as smtp, pytest.raises(smtplib.SMTPSenderRefused) as refused:
         smtp.send_message(submission(SENDER, ["a@example.org"]))
     assert refused.value.smtp_code == 451
-    assert b"4.7.1" in refused.value.smtp_error and b"bounce spike" in refused.value.smtp_error
+    assert b"4.7.1" in refused.value.smtp_error
+    assert b"bounce spike" in refused.value.smtp_error
     act(store, DOMAIN, "resume", OpsRequest(actor="ops", reason="fixed", at=at))
     w.relay.door._intake._verdicts.clear()  # type: ignore[union-attr]  # skip the 1 s cache
     with w.relay.client(w.login) as smtp:
@@ -205,7 +207,8 @@ def test_passwords_are_kept_only_as_hashes(database: Database) -> None:
     password = users.add("scanner", DOMAIN, actor="ops", at=datetime.now(UTC))
     with database.session() as session:
         stored = session.scalar(select(RelayUser.password_hash))
-    assert stored is not None and password not in stored
+    assert stored is not None
+    assert password not in stored
     assert verify_password(password, stored)
     assert users.authenticate("scanner", password) is not None
     assert users.authenticate("scanner", password + "x") is None

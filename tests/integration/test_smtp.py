@@ -65,7 +65,10 @@ def settings_for(server: EmulatorServer, tmp_path: Path, **overrides: object) ->
 
 
 def sender_for(
-    server: EmulatorServer, tmp_path: Path, hook: list[ThrottledError] | None = None, **overrides: object
+    server: EmulatorServer,
+    tmp_path: Path,
+    hook: list[ThrottledError] | None = None,
+    **overrides: object,
 ) -> SmtpSender:
     return build_smtp_sender(
         settings_for(server, tmp_path, **overrides),
@@ -92,15 +95,15 @@ def test_auth_before_starttls_is_refused_with_530(server: EmulatorServer) -> Non
     with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10) as smtp:
         smtp.ehlo()
         code, text = smtp.docmd("AUTH", "LOGIN")
-        assert code == 530 and b"STARTTLS" in text
+        assert code == 530
+        assert b"STARTTLS" in text
         code, _ = smtp.docmd("MAIL", f"FROM:<{SENDER}>")
         assert code == 530
 
 
 def test_mail_without_auth_is_refused_with_530(server: EmulatorServer) -> None:
-    with client(server) as smtp:
-        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
-            smtp.send_message(mail())
+    with client(server) as smtp, pytest.raises(smtplib.SMTPSenderRefused) as refused:
+        smtp.send_message(mail())
     assert refused.value.smtp_code == 530
     assert server.stats()["accepted"] == 0
 
@@ -117,16 +120,21 @@ def test_a_wrong_password_or_an_unknown_username_is_refused_with_535(
 
 
 def test_a_sender_outside_the_linked_domains_is_refused_with_550(server: EmulatorServer) -> None:
-    with client(server, login=(SMTP_USER, SMTP_PASSWORD)) as smtp:
-        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
-            smtp.send_message(mail(sender="someone@elsewhere.net"))
+    with (
+        client(server, login=(SMTP_USER, SMTP_PASSWORD)) as smtp,
+        pytest.raises(smtplib.SMTPSenderRefused) as refused,
+    ):
+        smtp.send_message(mail(sender="someone@elsewhere.net"))
     assert refused.value.smtp_code == 550
 
 
 def test_a_message_over_10_mb_is_refused_with_552(server: EmulatorServer) -> None:
-    with client(server, login=(SMTP_USER, SMTP_PASSWORD)) as smtp:
-        with pytest.raises((smtplib.SMTPSenderRefused, smtplib.SMTPDataError)) as refused:
-            smtp.send_message(mail(size=10 * 1024 * 1024 + 1))
+    refusals = (smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
+    with (
+        client(server, login=(SMTP_USER, SMTP_PASSWORD)) as smtp,
+        pytest.raises(refusals) as refused,
+    ):
+        smtp.send_message(mail(size=10 * 1024 * 1024 + 1))
     assert refused.value.smtp_code == 552
     assert server.stats()["accepted"] == 0
 
@@ -136,7 +144,8 @@ def test_both_username_forms_send_and_count_like_rest(server: EmulatorServer) ->
         with client(server, login=login) as smtp:
             smtp.send_message(mail(to=f"{login[0][:5]}@example.org"))
     stats = server.stats()
-    assert stats["accepted"] == 2 and stats["smtp_messages"] == 2
+    assert stats["accepted"] == 2
+    assert stats["smtp_messages"] == 2
     assert stats["outcomes"] == {"Delivered": 2}
 
 
@@ -149,7 +158,8 @@ def test_a_message_goes_once_with_the_message_id_of_its_row(
     operation_id = str(uuid.uuid4())
     accepted = asyncio.run(send_one(sender_for(server, tmp_path), operation_id))
     assert accepted.message_id == smtp_message_key(operation_id)
-    assert accepted.attempts == 1 and accepted.note is None
+    assert accepted.attempts == 1
+    assert accepted.note is None
     internet_id = internet_message_id(operation_id, SENDER)
     operations = server.call(lambda: list(server.emulator.operations.values()))
     assert [o.internet_message_id for o in operations] == [internet_id]
@@ -205,7 +215,7 @@ def test_a_server_without_starttls_never_gets_the_credentials(tmp_path: Path) ->
             RetryPolicy(max_attempts=1),
         )
         try:
-            with pytest.raises(TransportSetupError, match="STARTTLS|starttls"):
+            with pytest.raises(TransportSetupError, match="offers no STARTTLS"):
                 await sender.send(message(), str(uuid.uuid4()))
         finally:
             await sender.close()
@@ -221,7 +231,8 @@ def test_a_connection_lost_after_the_data_is_taken_as_sent_never_sent_twice(
     accepted = asyncio.run(send_one(sender_for(server, tmp_path), str(uuid.uuid4())))
     assert accepted.note == IN_DOUBT
     stats = server.stats()
-    assert stats["accepted"] == 1 and stats["smtp_messages"] == 1
+    assert stats["accepted"] == 1
+    assert stats["smtp_messages"] == 1
 
 
 @pytest.mark.parametrize(
@@ -244,4 +255,5 @@ def test_replies_are_read_as_mail_servers_mean_them(code: int, text: str, kind: 
 
 def test_a_421_is_transient_not_throttling() -> None:
     error = classify_reply(421, "4.3.2 Service not available", throttle_seconds=60)
-    assert error.retryable and not isinstance(error, ThrottledError)
+    assert error.retryable
+    assert not isinstance(error, ThrottledError)
