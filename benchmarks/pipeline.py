@@ -38,6 +38,7 @@ from tests.pipeline_world import DOMAIN, seed_campaign
 from warmup.control import ops
 from warmup.control.allowance import AcsQuota
 from warmup.domains.store import DomainStore
+from warmup.sending.transport import Transport
 from warmup.store.database import Database
 
 SENDER = f"news@{DOMAIN}"
@@ -82,12 +83,21 @@ def deployment(
     quota: AcsQuota,
     emulator_args: list[str],
     send_processes: int,
+    transport: Transport = Transport.REST,
+    env: dict[str, str] | None = None,
 ) -> Iterator[tuple[Database, EmulatorProcess, Any]]:
     with ExitStack() as stack:
         url = stack.enter_context(postgres_schema())
         database = Database.connect(url)
         stack.callback(database.dispose)
-        seed_campaign(database, folder, recipients=recipients, plan_yaml=plan, quota=quota)
+        seed_campaign(
+            database,
+            folder,
+            recipients=recipients,
+            plan_yaml=plan,
+            quota=quota,
+            transport=transport,
+        )
         redis_server = RedisServer(folder)
         redis_server.start()
         stack.callback(redis_server.stop)
@@ -96,7 +106,7 @@ def deployment(
         celery = stack.enter_context(
             running_celery(
                 service_environment(
-                    url, redis_server.url, emulator.url, WARMUP_LOG_LEVEL="WARNING"
+                    url, redis_server.url, emulator.url, WARMUP_LOG_LEVEL="WARNING", **(env or {})
                 ),
                 folder,
             )

@@ -163,6 +163,7 @@ SECRETS = {
     "warmup-dispatcher": {"warmup-database", "warmup-broker", "warmup-acs"},
     "warmup-beat": {"warmup-broker"},
     "warmup-api": {"warmup-database", "warmup-broker", "warmup-links", "warmup-webhook"},
+    "warmup-relay": {"warmup-database"},
     f"warmup-migrate-{version('warmup').replace('.', '-')}": {"warmup-database"},
 }
 
@@ -188,7 +189,7 @@ def test_budgets_policies_probes_and_a_singleton_beat() -> None:
         doc["spec"]["selector"]["matchLabels"]["role"]
         for doc in of_kind("PodDisruptionBudget").values()
     }
-    assert budgets == {"worker", "api"}
+    assert budgets == {"worker", "api", "relay"}
     policies = of_kind("NetworkPolicy")
     assert policies["warmup-default-deny"]["spec"]["policyTypes"] == ["Ingress", "Egress"]
     egress_ports = {
@@ -198,6 +199,9 @@ def test_budgets_policies_probes_and_a_singleton_beat() -> None:
     }
     assert egress_ports == {53, 6379, 5432}
     assert policies["warmup-api-ingress"]["spec"]["podSelector"]["matchLabels"]["role"] == "api"
+    assert policies["warmup-relay-ingress"]["spec"]["podSelector"]["matchLabels"]["role"] == "relay"
+    acs_ports = {p["port"] for r in policies["warmup-acs"]["spec"]["egress"] for p in r["ports"]}
+    assert acs_ports == {443, 587}  # REST, and SMTP for domains that send over it
     deployments = of_kind("Deployment")
     assert deployments["warmup-beat"]["spec"]["strategy"] == {"type": "Recreate"}
     assert deployments["warmup-beat"]["spec"]["replicas"] == 1

@@ -3,6 +3,7 @@ exact reply codes, and what it takes: stored with its ledger rows before the 250
 
 from __future__ import annotations
 
+import json
 import smtplib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from tests.cli import cli, url_of
 from tests.pipeline_world import BIG_QUOTA, DOMAIN, SENDER, UNBOUNDED
 from tests.relay_world import Relay, relay_in_thread, submission
 from warmup.campaigns.streams import RELAY_PRIORITY, TransactionalStreams, stream_name
@@ -218,3 +220,38 @@ def test_passwords_are_kept_only_as_hashes(database: Database) -> None:
         users.add("Printer 3F", DOMAIN, actor="ops", at=datetime.now(UTC))
     users.remove("scanner", actor="ops", at=datetime.now(UTC))
     assert RelayUsers(database).authenticate("scanner", password) is None
+
+
+def test_ops_manage_relay_users_from_the_cli(database: Database) -> None:
+    url = url_of(database)
+    DomainStore(database).create(
+        DOMAIN,
+        parse_plan(UNBOUNDED),
+        UNBOUNDED,
+        quota=BIG_QUOTA,
+        senders=[SENDER],
+        actor="t",
+        at=datetime.now(UTC),
+    )
+    made = cli(url, "relay", "user", "add", "printer-3f", "--domain", DOMAIN)
+    assert made.returncode == 0, made.stderr
+    password = made.stdout.strip()
+    assert len(password) == 32  # alone on stdout, for a script to take
+    assert "shown once" in made.stderr
+    assert RelayUsers(database).authenticate("printer-3f", password) is not None
+    long_name = cli(url, "relay", "user", "add", "x" * 30, "--domain", DOMAIN)
+    assert long_name.returncode == 0
+    assert "about 25" in long_name.stderr
+    listed = cli(url, "relay", "user", "list", "--json")
+    assert [u["name"] for u in json.loads(listed.stdout)] == ["printer-3f", "x" * 30]
+    assert json.loads(listed.stdout)[0]["domain"] == DOMAIN
+    unknown_domain = cli(url, "relay", "user", "add", "app", "--domain", "nope.example.com")
+    assert unknown_domain.returncode != 0
+    assert "no sending domain" in unknown_domain.stderr
+    assert cli(url, "relay", "user", "remove", "printer-3f").returncode == 0
+    gone = cli(url, "relay", "user", "remove", "printer-3f")
+    assert gone.returncode != 0
+    assert "no relay user" in gone.stderr
+    no_tls = cli(url, "relay", "--port", "0")
+    assert no_tls.returncode != 0
+    assert "--tls-cert" in no_tls.stderr

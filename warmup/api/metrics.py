@@ -102,18 +102,29 @@ class StoreCollector(Collector):
         outcomes = CounterMetricFamily(
             "warmup_outcomes", "Delivery outcomes by class", labels=["domain", "outcome"]
         )
+        relayed = GaugeMetricFamily(
+            "warmup_relay_rows",
+            "Rows of the SMTP relay's transactional stream by state",
+            labels=["domain", "state"],
+        )
         tried: dict[str, int] = {}
+        by_state: dict[tuple[str, str], int] = {}
         database = self._found.database
         for row in counts.by_domain_and_state(database):
-            rows.add_metric([row.domain, row.state], row.rows)
+            key = (row.domain, row.state)
+            by_state[key] = by_state.get(key, 0) + row.rows
             tried[row.domain] = tried.get(row.domain, 0) + row.attempts
-            if row.state == "accepted":
-                accepted.add_metric([row.domain], row.rows)
+            if row.kind == "relay":
+                relayed.add_metric([row.domain, row.state], row.rows)
+        for (domain, state), count in by_state.items():
+            rows.add_metric([domain, state], count)
+            if state == "accepted":
+                accepted.add_metric([domain], count)
         for found in counts.outcomes_by_domain(database):
             outcomes.add_metric([found.domain, found.outcome], found.rows)
         for name, calls in tried.items():
             attempts.add_metric([name], calls)
-        yield from (rows, attempts, accepted, outcomes)
+        yield from (rows, attempts, accepted, outcomes, relayed)
 
     def _broker(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         client = self._found.redis

@@ -142,7 +142,8 @@ def status(
         console.print(
             f"ACS quota {record.quota.per_minute:,}/min, {record.quota.per_hour:,}/hour "
             f"× headroom {record.plan.quota.headroom:g}; "
-            f"senders: {', '.join(record.senders) or 'none'}; sends over {record.transport}"
+            f"senders: {', '.join(record.senders) or 'none'}; sends over {record.transport}; "
+            f"relayed rows waiting: {views[0].relay_waiting:,}"
         )
         for entry in store.audit(name, limit=5):
             console.print(

@@ -119,9 +119,7 @@ def add_user(
         )
     users, who = _users()
     password = users.add(name, domain, actor=who, at=now())
-    typer.echo(
-        f"relay user {name} may relay for {domain}; its password is shown only now:", err=True
-    )
+    typer.echo(f"relay user {name} may relay for {domain}; its password (shown once):", err=True)
     typer.echo(password)
 
 

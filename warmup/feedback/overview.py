@@ -30,6 +30,7 @@ class DomainOverview:
     sent_today: int
     in_flight: int
     verdict: Verdict
+    relay_waiting: int = 0  # rows of the SMTP relay's transactional stream not yet sent
 
     @property
     def left_today(self) -> int:
@@ -53,6 +54,7 @@ def overview(database: Database, record: DomainRecord, now: datetime) -> DomainO
         sent_today=ledger.accepted_since(record.id, day_start(record.plan, now)),
         in_flight=ledger.in_flight(record.id),
         verdict=window_verdict(database, record, now),
+        relay_waiting=ledger.relay_waiting(record.id),
     )
 
 

@@ -13,6 +13,7 @@ from warmup.store.models import Campaign, LedgerRow, SendingDomain
 @dataclass(frozen=True)
 class StateCount:
     domain: str
+    kind: str  # the campaign's: "bulk", or "relay" (the domain's transactional stream)
     state: str
     rows: int
     attempts: int
@@ -27,15 +28,21 @@ class OutcomeCount:
 
 def by_domain_and_state(database: Database) -> list[StateCount]:
     query = (
-        select(SendingDomain.name, LedgerRow.state, func.count(), func.sum(LedgerRow.attempts))
+        select(
+            SendingDomain.name,
+            Campaign.kind,
+            LedgerRow.state,
+            func.count(),
+            func.sum(LedgerRow.attempts),
+        )
         .join(Campaign, Campaign.id == LedgerRow.campaign_id)
         .join(SendingDomain, SendingDomain.id == Campaign.domain_id)
-        .group_by(SendingDomain.name, LedgerRow.state)
+        .group_by(SendingDomain.name, Campaign.kind, LedgerRow.state)
     )
     with database.session() as session:
         return [
-            StateCount(name, state, int(count), int(calls or 0))
-            for name, state, count, calls in session.execute(query)
+            StateCount(name, kind, state, int(count), int(calls or 0))
+            for name, kind, state, count, calls in session.execute(query)
         ]
 
 

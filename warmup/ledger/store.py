@@ -20,7 +20,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, func, literal, or_, select, update
 
 from warmup.ledger.claims import Claimed, DomainClaim, claim_batches
-from warmup.ledger.states import IN_FLIGHT, LedgerState
+from warmup.ledger.states import IN_FLIGHT, OPEN, LedgerState
 from warmup.sending.mime import SMTP_KEY_PREFIX
 from warmup.store.database import Database
 from warmup.store.models import Campaign, LedgerRow, Recipient, SendingDomain
@@ -262,6 +262,21 @@ class LedgerStore:
             .where(
                 Campaign.domain_id == domain_id,
                 LedgerRow.state.in_([state.value for state in IN_FLIGHT]),
+            )
+        )
+        with self._db.session() as session:
+            return int(session.scalar(query) or 0)
+
+    def relay_waiting(self, domain_id: int) -> int:
+        """Relayed messages' rows of the domain not yet sent (its transactional stream)."""
+        query = (
+            select(func.count())
+            .select_from(LedgerRow)
+            .join(Campaign, Campaign.id == LedgerRow.campaign_id)
+            .where(
+                Campaign.domain_id == domain_id,
+                LedgerRow.relay_message_id != 0,
+                LedgerRow.state.in_([state.value for state in OPEN]),
             )
         )
         with self._db.session() as session:

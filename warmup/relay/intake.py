@@ -82,7 +82,7 @@ class RelayIntake:
                 stream, f"the transactional stream of {state.domain} is {stream.status.value}", now
             )
         step = record.plan.step(state.step)
-        waiting = self._waiting(stream.campaign_id)
+        waiting = self._ledger.relay_waiting(record.id)
         sent_today = self._ledger.accepted_since(record.id, day_start(record.plan, at))
         if sent_today + waiting >= step.per_day:
             return _Verdict(

@@ -69,6 +69,8 @@ class DomainOut(BaseModel):
     sent_today: int
     left_today: int
     in_flight: int
+    # Relayed messages' rows (warmup relay) waiting to go, ahead of the campaigns.
+    relay_waiting: int
     acs_quota_per_minute: int
     acs_quota_per_hour: int
     health: Health
@@ -117,6 +119,7 @@ def domain_out(view: DomainOverview, now_sending: SendingNow) -> DomainOut:
         sent_today=view.sent_today,
         left_today=view.left_today,
         in_flight=view.in_flight,
+        relay_waiting=view.relay_waiting,
         acs_quota_per_minute=record.quota.per_minute,
         acs_quota_per_hour=record.quota.per_hour,
         health=Health(
