@@ -30,10 +30,8 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.conftest import postgres_schema_url
-from tests.pipeline_world import BIG_QUOTA, DOMAIN, SENDER, UNBOUNDED
+from tests.pipeline_world import DOMAIN, SENDER, add_domain
 from tests.relay_world import RelayProcess
-from warmup.domains.store import DomainStore
-from warmup.plans.loader import parse_plan
 from warmup.relay.users import RelayUsers
 from warmup.store.database import Database
 from warmup.store.models import LedgerRow
@@ -70,17 +68,10 @@ async def clients(port: int, ca: bytes, password: str, seconds: float, count: in
 def intake(seconds: float, count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, postgres_schema() as url:
         database = Database.connect(url, migrate=True)
-        now = datetime.now(UTC)
-        DomainStore(database).create(
-            DOMAIN,
-            parse_plan(UNBOUNDED),
-            UNBOUNDED,
-            quota=BIG_QUOTA,
-            senders=[SENDER],
-            actor="bench",
-            at=now,
+        add_domain(database)
+        password = RelayUsers(database).add(
+            "bench-app", DOMAIN, actor="bench", at=datetime.now(UTC)
         )
-        password = RelayUsers(database).add("bench-app", DOMAIN, actor="bench", at=now)
         process = RelayProcess(url, Path(tmp))
         relay = process.start()
         try:

@@ -97,6 +97,27 @@ class World:
         return CampaignStore(self.database).get("c").status == "completed"
 
 
+def add_domain(
+    database: Database,
+    plan_yaml: str = UNBOUNDED,
+    *,
+    quota: AcsQuota = BIG_QUOTA,
+    now: datetime | None = None,
+    transport: Transport = Transport.REST,
+) -> None:
+    """The sending domain of these tests, with its one sender, on ``plan_yaml``."""
+    DomainStore(database).create(
+        DOMAIN,
+        parse_plan(plan_yaml),
+        plan_yaml,
+        quota=quota,
+        senders=[SENDER],
+        actor="t",
+        at=now or datetime.now(UTC),
+        transport=transport,
+    )
+
+
 def seed_campaign(
     database: Database,
     folder: Path,
@@ -113,16 +134,7 @@ def seed_campaign(
     """A domain on ``plan_yaml``, a list of ``recipients`` (or of these ``addresses``) and a
     started campaign named "c" (an A/B test, with ``ab_test``)."""
     now = now or datetime.now(UTC)
-    DomainStore(database).create(
-        DOMAIN,
-        parse_plan(plan_yaml),
-        plan_yaml,
-        quota=quota,
-        senders=[SENDER],
-        actor="t",
-        at=now,
-        transport=transport,
-    )
+    add_domain(database, plan_yaml, quota=quota, now=now, transport=transport)
     people = folder / "people.csv"
     with people.open("w") as out:
         out.write("email,name\n")

@@ -13,13 +13,12 @@ import pytest
 from sqlalchemy import select
 
 from tests.cli import cli, url_of
-from tests.pipeline_world import BIG_QUOTA, DOMAIN, SENDER, UNBOUNDED
+from tests.pipeline_world import DOMAIN, SENDER, UNBOUNDED, add_domain
 from tests.relay_world import Relay, relay_in_thread, submission
 from warmup.campaigns.streams import RELAY_PRIORITY, TransactionalStreams, stream_name
 from warmup.domains.actions import OpsRequest, act
 from warmup.domains.store import DomainStore
 from warmup.errors import ConfigError
-from warmup.plans.loader import parse_plan
 from warmup.relay.passwords import verify_password
 from warmup.relay.users import RelayUsers
 from warmup.store.database import Database
@@ -43,17 +42,8 @@ class RelayWorld:
 
 
 def relay_world(database: Database, plan_yaml: str = UNBOUNDED) -> Iterator[RelayWorld]:
-    now = datetime.now(UTC)
-    DomainStore(database).create(
-        DOMAIN,
-        parse_plan(plan_yaml),
-        plan_yaml,
-        quota=BIG_QUOTA,
-        senders=[SENDER],
-        actor="t",
-        at=now,
-    )
-    password = RelayUsers(database).add("printer-3f", DOMAIN, actor="ops", at=now)
+    add_domain(database, plan_yaml)
+    password = RelayUsers(database).add("printer-3f", DOMAIN, actor="ops", at=datetime.now(UTC))
     with relay_in_thread(database) as relay:
         yield RelayWorld(database, relay, ("printer-3f", password))
 
@@ -196,15 +186,7 @@ def test_a_spent_daily_cap_answers_451(database: Database) -> None:
 
 
 def test_passwords_are_kept_only_as_hashes(database: Database) -> None:
-    DomainStore(database).create(
-        DOMAIN,
-        parse_plan(UNBOUNDED),
-        UNBOUNDED,
-        quota=BIG_QUOTA,
-        senders=[SENDER],
-        actor="t",
-        at=datetime.now(UTC),
-    )
+    add_domain(database)
     users = RelayUsers(database)
     password = users.add("scanner", DOMAIN, actor="ops", at=datetime.now(UTC))
     with database.session() as session:
@@ -224,15 +206,7 @@ def test_passwords_are_kept_only_as_hashes(database: Database) -> None:
 
 def test_ops_manage_relay_users_from_the_cli(database: Database) -> None:
     url = url_of(database)
-    DomainStore(database).create(
-        DOMAIN,
-        parse_plan(UNBOUNDED),
-        UNBOUNDED,
-        quota=BIG_QUOTA,
-        senders=[SENDER],
-        actor="t",
-        at=datetime.now(UTC),
-    )
+    add_domain(database)
     made = cli(url, "relay", "user", "add", "printer-3f", "--domain", DOMAIN)
     assert made.returncode == 0, made.stderr
     password = made.stdout.strip()

@@ -8,20 +8,33 @@ import smtplib
 import ssl
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from aiosmtpd.smtp import SMTP as PlainSmtpServer
+from pydantic import SecretStr
 
+from tests.cli import cli
 from tests.conftest import emulator_config
-from tests.pipeline_world import SMTP_PASSWORD, SMTP_USER, smtp_settings
+from tests.pipeline_world import (
+    DOMAIN,
+    SMTP_PASSWORD,
+    SMTP_USER,
+    exactly_once,
+    smtp_settings,
+    world,
+)
+from warmup.campaigns.report import campaign_report
+from warmup.control.state import Status
 from warmup.emulator.server import EmulatorServer
 from warmup.errors import PermanentSendError, ThrottledError, TransportSetupError
 from warmup.feedback.reports import parse_report
 from warmup.sending import RetryPolicy, build_message
 from warmup.sending.mime import internet_message_id, smtp_message_key
 from warmup.sending.smtp import IN_DOUBT, SmtpSender, build_smtp_sender, classify_reply
+from warmup.sending.transport import Transport
 from warmup.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -257,3 +270,63 @@ def test_a_421_is_transient_not_throttling() -> None:
     error = classify_reply(421, "4.3.2 Service not available", throttle_seconds=60)
     assert error.retryable
     assert not isinstance(error, ThrottledError)
+
+
+# --- through the pipeline -----------------------------------------------------------------
+
+
+def test_refused_smtp_credentials_pause_the_domain_and_send_nothing(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    with world(
+        postgres_url,
+        tmp_path,
+        recipients=30,
+        transport=Transport.SMTP,
+        settings_overrides={"smtp_password": SecretStr("an expired client secret")},
+    ) as w:
+        for batch in w.runtime.dispatch():
+            w.runtime.run_batch(batch.to_message())
+        state = w.domains.get(DOMAIN).state
+        report = campaign_report(w.database, "c", today=date.today(), message_kb=5)
+        stats = w.emulator.stats()
+    assert state.status is Status.PAUSED
+    assert "535" in state.reason
+    assert "cannot send" in state.reason
+    assert report.by_state == {"pending": 30}  # every row waits for the fix
+    assert stats["accepted"] == 0
+    assert stats["smtp_auth_failures"] >= 1
+
+
+def test_an_smtp_campaign_runs_through_the_pipeline_once(postgres_url: str, tmp_path: Path) -> None:
+    with world(postgres_url, tmp_path, recipients=120, transport=Transport.SMTP) as w:
+        w.run_until_done(workers=3, timeout=60)
+        stats = w.emulator.stats()
+        report = campaign_report(w.database, "c", today=date.today(), message_kb=5)
+    exactly_once(stats, 120)
+    assert stats["smtp_messages"] == 120
+    assert report.by_state == {"accepted": 120}
+
+
+def test_send_test_over_smtp_proves_the_credentials(server: EmulatorServer, tmp_path: Path) -> None:
+    settings = smtp_settings(server, tmp_path)
+    env = {
+        "WARMUP_SMTP_HOST": "127.0.0.1",
+        "WARMUP_SMTP_PORT": str(settings["smtp_port"]),
+        "WARMUP_SMTP_USERNAME": SMTP_USER,
+        "WARMUP_SMTP_PASSWORD": SMTP_PASSWORD,
+        "WARMUP_SMTP_CA_FILE": str(settings["smtp_ca_file"]),
+    }
+    args = ("send-test", "--transport", "smtp", "--to", "ops@example.org", "--from", SENDER)
+    sent = cli(f"sqlite:///{tmp_path / 'w.db'}", *args, env=env)
+    assert sent.returncode == 0, sent.stderr
+    assert "accepted (250)" in sent.stdout
+    assert server.stats()["accepted"] == 1
+    refused = cli(
+        f"sqlite:///{tmp_path / 'w.db'}", *args, env={**env, "WARMUP_SMTP_PASSWORD": "wrong"}
+    )
+    assert refused.returncode == 1
+    assert "535" in refused.stderr
+    missing = cli(f"sqlite:///{tmp_path / 'w.db'}", *args)
+    assert missing.returncode != 0
+    assert "WARMUP_SMTP_USERNAME" in missing.stderr

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, literal, or_, select, update
 
 from warmup.ledger.claims import Claimed, DomainClaim, claim_batches
 from warmup.ledger.states import IN_FLIGHT, OPEN, LedgerState
@@ -252,35 +252,30 @@ class LedgerStore:
             )
             return sum(int(r.rowcount or 0) for r in (returned, taken, doubtful))
 
-    def in_flight(self, domain_id: int) -> int:
-        """Rows of the domain claimed and not yet known as sent or not: already promised out
-        of its allowance (rows in doubt count, as they may have been sent)."""
+    def _domain_rows(self, domain_id: int, *conditions: ColumnElement[bool]) -> int:
         query = (
             select(func.count())
             .select_from(LedgerRow)
             .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-            .where(
-                Campaign.domain_id == domain_id,
-                LedgerRow.state.in_([state.value for state in IN_FLIGHT]),
-            )
+            .where(Campaign.domain_id == domain_id, *conditions)
         )
         with self._db.session() as session:
             return int(session.scalar(query) or 0)
 
+    def in_flight(self, domain_id: int) -> int:
+        """Rows of the domain claimed and not yet known as sent or not: already promised out
+        of its allowance (rows in doubt count, as they may have been sent)."""
+        return self._domain_rows(
+            domain_id, LedgerRow.state.in_([state.value for state in IN_FLIGHT])
+        )
+
     def relay_waiting(self, domain_id: int) -> int:
         """Relayed messages' rows of the domain not yet sent (its transactional stream)."""
-        query = (
-            select(func.count())
-            .select_from(LedgerRow)
-            .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-            .where(
-                Campaign.domain_id == domain_id,
-                LedgerRow.relay_message_id != 0,
-                LedgerRow.state.in_([state.value for state in OPEN]),
-            )
+        return self._domain_rows(
+            domain_id,
+            LedgerRow.relay_message_id != 0,
+            LedgerRow.state.in_([state.value for state in OPEN]),
         )
-        with self._db.session() as session:
-            return int(session.scalar(query) or 0)
 
     def posted_since(self, domain_id: int, since: datetime) -> list[tuple[str, datetime]]:
         """(provider group, when) of each of the domain's rows posted to ACS since ``since``:
