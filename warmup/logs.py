@@ -111,7 +111,9 @@ class _AiosmtpdDeprecation(logging.Filter):
 
 
 def quiet_aiosmtpd() -> None:
-    """Drop aiosmtpd's per-login deprecation warning (the relay's and the emulator's logs)."""
+    """The relay's and the emulator's SMTP logs: warnings and errors only (aiosmtpd logs every
+    connection at INFO), without its per-login deprecation warning."""
     logger = logging.getLogger("mail.log")
+    logger.setLevel(logging.WARNING)
     if not any(isinstance(f, _AiosmtpdDeprecation) for f in logger.filters):
         logger.addFilter(_AiosmtpdDeprecation())
