@@ -40,6 +40,16 @@ postgres_schema = contextmanager(postgres_schema_url)
 BODY = "Your scan is ready.\n" + "x" * 2000
 
 
+def _template() -> bytes:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = SENDER, "{to}", "Your scan"
+    message.set_content(BODY)
+    return message.as_bytes()
+
+
+TEMPLATE = _template()
+
+
 async def clients(port: int, ca: bytes, password: str, seconds: float, count: int) -> int:
     context = ssl.create_default_context(cadata=ca.decode())
     deadline = time.monotonic() + seconds
@@ -52,11 +62,9 @@ async def clients(port: int, ca: bytes, password: str, seconds: float, count: in
         await smtp.login("bench-app", password)
         n = 0
         while time.monotonic() < deadline:
-            message = EmailMessage()
-            message["From"], message["To"] = SENDER, f"user{index}-{n}@example.org"
-            message["Subject"] = "Your scan"
-            message.set_content(BODY)
-            await smtp.send_message(message)
+            # The load generator shares the machine: its messages are made cheaply, as bytes.
+            to = f"user{index}-{n}@example.org"
+            await smtp.sendmail(SENDER, [to], TEMPLATE.replace(b"{to}", to.encode()))
             taken += 1
             n += 1
         await smtp.quit()

@@ -172,31 +172,35 @@ def suppress_pending(session: Session, address: str, *, reason: str, at: datetim
 MAX_RANK = 2**31 - 1
 
 
-def enqueue_relayed(
-    connection: Connection,
-    *,
-    campaign_id: int,
-    relay_message_id: int,
-    addresses: list[tuple[str, str]],
-    at: datetime,
-) -> None:
-    """One pending row per (address, provider group) of a relayed message, in the domain's
-    transactional stream, in the caller's transaction (the relay's ``250`` waits for it).
-    Ranked by the message's id: the stream goes out first come, first served."""
+@dataclass(frozen=True)
+class RelayedRows:
+    """A relayed message's rows: one per (address, provider group) of its recipients."""
+
+    campaign_id: int
+    relay_message_id: int
+    addresses: list[tuple[str, str]]
+    at: datetime
+
+
+def enqueue_relayed(connection: Connection, messages: list[RelayedRows]) -> None:
+    """Pending rows of relayed messages in their domains' transactional streams, in the
+    caller's transaction (the relay's ``250`` waits for it). Ranked by the message's id: a
+    stream goes out first come, first served."""
     connection.execute(
         insert(LedgerRow),
         [
             {
-                "campaign_id": campaign_id,
+                "campaign_id": message.campaign_id,
                 "address": address,
                 "provider": provider,
-                "rank": min(relay_message_id, MAX_RANK),
+                "rank": min(message.relay_message_id, MAX_RANK),
                 "state": LedgerState.PENDING.value,
                 "operation_id": str(uuid.uuid4()),
                 "attempts": 0,
-                "relay_message_id": relay_message_id,
-                "updated_at": at,
+                "relay_message_id": message.relay_message_id,
+                "updated_at": message.at,
             }
-            for address, provider in addresses
+            for message in messages
+            for address, provider in message.addresses
         ],
     )

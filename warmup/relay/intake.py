@@ -15,31 +15,41 @@ them costs a few queries, and a relay may take hundreds of messages a second.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 
 from warmup.campaigns.model import CampaignStatus
 from warmup.campaigns.streams import Stream, TransactionalStreams
 from warmup.control.allowance import day_start
 from warmup.control.providers import provider_group
 from warmup.domains.store import DomainStore
-from warmup.ledger.fill import enqueue_relayed
-from warmup.ledger.states import OPEN
+from warmup.ledger.fill import RelayedRows, enqueue_relayed
 from warmup.ledger.store import LedgerStore
 from warmup.relay.users import RelayAccount
 from warmup.sending.mime import from_mime
 from warmup.store.database import Database
-from warmup.store.models import LedgerRow, RelayMessage
+from warmup.store.models import RelayMessage
 
 GATE_TTL = 1.0
 
 
 @dataclass(frozen=True)
-class _Verdict:
+class Submission:
+    """One message as a relay user submitted it (recipients normalised)."""
+
+    account: RelayAccount
+    mail_from: str
+    recipients: list[str]
+    raw: bytes
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Verdict:
     stream: Stream | None
     refusal: str | None
     checked_at: float
@@ -54,98 +64,102 @@ class RelayIntake:
         self._streams = TransactionalStreams(database)
         self._ledger = LedgerStore(database)
         self._monotonic = monotonic
-        self._verdicts: dict[str, _Verdict] = {}
+        self._verdicts: dict[str, Verdict] = {}
+
+    def known_refusal(self, account: RelayAccount) -> Verdict | None:
+        """The verdict on the account's domain when one fresh enough is at hand (no query:
+        the relay asks on its event loop first, and only goes to a thread when this is None)."""
+        cached = self._verdicts.get(account.domain)
+        if cached is not None and self._monotonic() - cached.checked_at < GATE_TTL:
+            return cached
+        return None
 
     def refusal(self, account: RelayAccount, at: datetime) -> str | None:
         """Why the account's domain cannot take a message now, or ``None`` when it can."""
         return self._verdict(account, at).refusal
 
-    def _verdict(self, account: RelayAccount, at: datetime) -> _Verdict:
-        cached = self._verdicts.get(account.domain)
-        now = self._monotonic()
-        if cached is not None and now - cached.checked_at < GATE_TTL:
+    def _verdict(self, account: RelayAccount, at: datetime) -> Verdict:
+        cached = self.known_refusal(account)
+        if cached is not None:
             return cached
-        verdict = self._judge(account, at, now)
+        verdict = self._judge(account, at, self._monotonic())
         self._verdicts[account.domain] = verdict
         return verdict
 
-    def _judge(self, account: RelayAccount, at: datetime, now: float) -> _Verdict:
+    def _judge(self, account: RelayAccount, at: datetime, now: float) -> Verdict:
         record = self._domains.get(account.domain)
         state = record.state
         if not state.sends:
-            return _Verdict(
+            return Verdict(
                 None, f"domain {state.domain} is {state.status.value}: {state.reason}", now
             )
         stream = self._streams.for_domain(state.domain, record.id, at)
         if stream.status is not CampaignStatus.RUNNING:
-            return _Verdict(
+            return Verdict(
                 stream, f"the transactional stream of {state.domain} is {stream.status.value}", now
             )
         step = record.plan.step(state.step)
         waiting = self._ledger.relay_waiting(record.id)
         sent_today = self._ledger.accepted_since(record.id, day_start(record.plan, at))
         if sent_today + waiting >= step.per_day:
-            return _Verdict(
+            return Verdict(
                 stream,
                 f"the daily cap of {state.domain} ({step.per_day:,} at step {state.step}) is "
                 "spent: try again tomorrow",
                 now,
             )
         if waiting >= step.per_hour:
-            return _Verdict(
+            return Verdict(
                 stream,
                 f"{waiting:,} relayed messages already wait for {state.domain}, more than an "
                 f"hour at its cap ({step.per_hour:,}/hour): try again later",
                 now,
             )
-        return _Verdict(stream, None, now)
+        return Verdict(stream, None, now)
 
-    def _waiting(self, campaign_id: int) -> int:
-        query = (
-            select(func.count())
-            .select_from(LedgerRow)
-            .where(
-                LedgerRow.campaign_id == campaign_id, LedgerRow.state.in_([s.value for s in OPEN])
-            )
-        )
-        with self._db.session() as session:
-            return int(session.scalar(query) or 0)
-
-    def accept(
-        self,
-        account: RelayAccount,
-        *,
-        mail_from: str,
-        recipients: list[str],
-        raw: bytes,
-        at: datetime,
-    ) -> int:
-        """Store the message and its rows in one transaction; return the message's id. The
-        caller has checked :meth:`refusal` first and normalised the recipients."""
-        stream = self._verdict(account, at).stream
-        if stream is None:
-            raise RuntimeError("accept() before refusal() said the domain can take it")
+    def accept(self, submissions: Sequence[Submission]) -> list[int]:
+        """Store the messages and their rows in one transaction (one flush of the database's
+        log for all of them); return the messages' ids, in order. The caller has checked
+        :meth:`refusal` for each account and normalised the recipients."""
+        streams = []
+        for submission in submissions:
+            stream = self._verdict(submission.account, submission.at).stream
+            if stream is None:
+                raise RuntimeError("accept() before refusal() said the domain can take it")
+            streams.append(stream)
         with self._db.engine.begin() as connection:
-            message_id = int(
-                connection.execute(
-                    insert(RelayMessage).values(
-                        domain_id=account.domain_id,
-                        user_name=account.name,
-                        mail_from=mail_from,
-                        size=len(raw),
-                        raw=raw,
-                        received_at=at,
-                    )
-                ).inserted_primary_key[0]  # type: ignore[index]
-            )
+            ids = [
+                int(row[0])
+                for row in connection.execute(
+                    insert(RelayMessage).returning(RelayMessage.id, sort_by_parameter_order=True),
+                    [
+                        {
+                            "domain_id": s.account.domain_id,
+                            "user_name": s.account.name,
+                            "mail_from": s.mail_from,
+                            "size": len(s.raw),
+                            "raw": s.raw,
+                            "received_at": s.at,
+                        }
+                        for s in submissions
+                    ],
+                )
+            ]
             enqueue_relayed(
                 connection,
-                campaign_id=stream.campaign_id,
-                relay_message_id=message_id,
-                addresses=[(a, provider_group(a).value) for a in dict.fromkeys(recipients)],
-                at=at,
+                [
+                    RelayedRows(
+                        campaign_id=stream.campaign_id,
+                        relay_message_id=message_id,
+                        addresses=[
+                            (a, provider_group(a).value) for a in dict.fromkeys(s.recipients)
+                        ],
+                        at=s.at,
+                    )
+                    for s, stream, message_id in zip(submissions, streams, ids, strict=True)
+                ],
             )
-        return message_id
+        return ids
 
     def message_for(self, message_id: int, address: str) -> dict[str, Any]:
         """The relayed message as the ACS request that sends it to one of its recipients."""

@@ -32,7 +32,8 @@ from warmup.addresses import InvalidAddress, normalise_address
 from warmup.clock import Clock
 from warmup.errors import WarmupError
 from warmup.logs import quiet_aiosmtpd
-from warmup.relay.intake import RelayIntake
+from warmup.relay.batcher import GroupCommit
+from warmup.relay.intake import RelayIntake, Submission
 from warmup.relay.users import RelayAccount, RelayUsers
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class RelayDoor:
         self._users = users
         self._intake = intake
         self._clock = clock
+        self._stored = GroupCommit[Submission](intake.accept)
         self.accepted = 0
         self.refused: dict[str, int] = {}
 
@@ -87,7 +89,12 @@ class RelayDoor:
                 f"the domain {account.name} may relay for",
             )
         try:
-            refusal = await asyncio.to_thread(self._intake.refusal, account, self._clock.now())
+            known = self._intake.known_refusal(account)
+            refusal = (
+                known.refusal
+                if known is not None
+                else await asyncio.to_thread(self._intake.refusal, account, self._clock.now())
+            )
         except (SQLAlchemyError, WarmupError):
             log.exception("relay: cannot check domain %s", account.domain)
             return self._refuse("store", TEMPORARY)
@@ -116,16 +123,15 @@ class RelayDoor:
         account = session.auth_data
         if not isinstance(account, RelayAccount) or envelope.mail_from is None:
             return self._refuse("auth", "530 5.7.0 Authentication required")
-        raw = envelope.original_content or b""
+        submission = Submission(
+            account,
+            envelope.mail_from,
+            list(envelope.rcpt_tos),
+            envelope.original_content or b"",
+            self._clock.now(),
+        )
         try:
-            message_id = await asyncio.to_thread(
-                self._intake.accept,
-                account,
-                mail_from=envelope.mail_from,
-                recipients=list(envelope.rcpt_tos),
-                raw=raw,
-                at=self._clock.now(),
-            )
+            message_id = await self._stored.submit(submission)
         except (SQLAlchemyError, WarmupError, RuntimeError):
             log.exception("relay: cannot store a message from %s", account.name)
             return self._refuse("store", TEMPORARY)
