@@ -14,6 +14,7 @@ LAYERS: list[set[str]] = [
     {"plans"},
     {"control"},
     {"content", "ratelimit", "sending", "emulator"},
+    {"management"},
     {"store"},
     {"audit"},
     {"ledger"},

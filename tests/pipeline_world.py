@@ -186,7 +186,7 @@ SMTP_PASSWORD = "entra-app-client-secret"
 def smtp_settings(server: EmulatorServer, folder: Path) -> dict[str, object]:
     """Settings that send over the emulator's SMTP listener, trusting its test CA."""
     ca_file = folder / "emulator-ca.pem"
-    ca_file.write_bytes(server.smtp_ca_pem)
+    ca_file.write_bytes(server.ca_pem)
     return {
         "smtp_host": "127.0.0.1",
         "smtp_port": server.smtp_port,

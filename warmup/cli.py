@@ -10,6 +10,7 @@ import typer
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from warmup.commands import (
+    acs,
     api,
     campaign,
     db,
@@ -67,6 +68,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(feedback.app, name="feedback")
 app.add_typer(token.app, name="token")
 app.add_typer(relay.app, name="relay")
+app.add_typer(acs.app, name="acs")
 app.command("worker")(worker.worker)
 app.command("beat")(worker.beat)
 app.command("ready")(worker.ready)

@@ -70,6 +70,18 @@ class Settings(BaseSettings):
     azure_client_secret: SecretStr | None = None
     azure_federated_token_file: Path | None = None
 
+    # --- Azure resources (ops' `warmup acs` commands, through the resource manager) ---------
+    azure_subscription_id: str | None = None
+    acs_resource_group: str | None = None
+    acs_email_service: str | None = None  # the Email Communication Service (its domains)
+    acs_communication_service: str | None = None  # the Communication Service (SMTP usernames)
+    arm_endpoint: str = "https://management.azure.com"
+    # A CA bundle (PEM) to trust for the resource manager besides the system's (the emulator's).
+    arm_ca_file: Path | None = None
+    # A bearer token for the resource manager, used as it is (e.g. `az account get-access-token`
+    # in a pipeline, or the emulator); unset: the Entra ID credential of WARMUP_ACS_AUTH.
+    azure_access_token: SecretStr | None = None
+
     # --- SMTP (domains whose transport is "smtp") -------------------------------------------
     smtp_host: str = "smtp.azurecomm.net"
     smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587

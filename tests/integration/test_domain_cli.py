@@ -121,7 +121,7 @@ def test_db_upgrade_and_current(empty_database_url: str) -> None:
 
     assert db("current") == "empty (run: warmup db upgrade)"
     head = head_revision()
-    assert head == "0013"  # the newest migration (the SMTP relay)
+    assert head == "0014"  # the newest migration (domains' authentication)
     assert db("upgrade") == f"schema at {head} (was empty)"
     assert db("upgrade") == f"schema at {head} (up to date)"
     assert db("current") == head

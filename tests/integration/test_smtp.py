@@ -53,7 +53,7 @@ def server() -> Iterator[EmulatorServer]:
 
 
 def tls(server: EmulatorServer) -> ssl.SSLContext:
-    return ssl.create_default_context(cadata=server.smtp_ca_pem.decode())
+    return ssl.create_default_context(cadata=server.ca_pem.decode())
 
 
 def client(server: EmulatorServer, *, login: tuple[str, str] | None = None) -> smtplib.SMTP:

@@ -49,6 +49,8 @@ class Reason(BaseModel):
 
 class StartIn(BaseModel):
     allow_empty_fields: bool = False
+    # Start although ACS found the domain's SPF, DKIM or DMARC not verified: ops' reason.
+    override_auth: Annotated[str, Field(min_length=1, max_length=500)] | None = None
 
 
 class CreatedOut(BaseModel):
@@ -148,6 +150,7 @@ def start(name: str, who: Marketing, found: Found, body: StartIn | None = None) 
         actor=who.actor,
         at=found.clock.now(),
         allow_empty_fields=body.allow_empty_fields if body else False,
+        auth_override=body.override_auth if body else None,
     )
     return _report(found, name)
 

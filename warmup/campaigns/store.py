@@ -19,7 +19,8 @@ from warmup.addresses import InvalidAddress, address_key, normalise_address
 from warmup.campaigns.model import CampaignStatus, next_status, test_group
 from warmup.content.hygiene import content_warnings, with_text_part
 from warmup.content.templates import CompiledTemplate, MessageTemplate
-from warmup.domains.store import DomainStore
+from warmup.control.authentication import unauthenticated
+from warmup.domains.store import DomainStore, sender_domain
 from warmup.errors import ConfigError, ContentError, NotFoundError, TransitionError
 from warmup.ledger import fill as ledger
 from warmup.ledger.fill import Progress
@@ -181,11 +182,23 @@ class CampaignStore:
         allow_empty_fields: bool = False,
         progress: Progress | None = None,
         reason: str = "",
+        auth_override: str | None = None,
     ) -> int:
-        """Fill the ledger and set the campaign running; return the number of rows."""
+        """Fill the ledger and set the campaign running; return the number of rows.
+
+        Refused on a domain whose SPF, DKIM or DMARC ACS last found not verified, unless
+        ``auth_override`` gives ops' reason (kept in the audit log)."""
         campaign = self.get(name)
         next_status(CampaignStatus(campaign.status), "start", name)
         self.check_startable(campaign, allow_empty_fields)
+        unverified = self.unauthenticated(campaign)
+        if unverified and not (auth_override or "").strip():
+            domain = sender_domain(campaign.sender_address)
+            raise ContentError(
+                f"domain {domain}: {', '.join(unverified)} not verified by ACS. Gmail and Yahoo "
+                "refuse unauthenticated bulk mail: fix the DNS records and run "
+                f"`warmup acs domain check {domain}`, or start with --override-auth REASON"
+            )
         with self._db.engine.begin() as connection:
             # Claim the draft first: a second start at the same moment (a person and the
             # schedule, two reconcilers) waits on this row and then finds it no longer a draft.
@@ -220,7 +233,25 @@ class CampaignStore:
                 reason=f"{rows:,} recipients in the ledger{reason}",
                 at=at,
             )
+            if unverified:
+                audit.record(
+                    connection,
+                    "campaign",
+                    name,
+                    "override-authentication",
+                    actor=actor,
+                    reason=f"{auth_override} (started with {', '.join(unverified)})",
+                    at=at,
+                )
         return rows
+
+    def unauthenticated(self, campaign: Campaign) -> list[str]:
+        """The SPF, DKIM or DMARC records of the campaign's domain ACS last found not
+        verified (empty when verified, or never checked)."""
+        record = DomainStore(self._db).domain_of_sender(campaign.sender_address)
+        if record.authentication is None:
+            return []
+        return unauthenticated(record.authentication.states)
 
     def check_startable(self, campaign: Campaign, allow_empty_fields: bool) -> None:
         if not allow_empty_fields:

@@ -107,6 +107,13 @@ def start(
     allow_empty_fields: Annotated[
         bool, typer.Option(help="Start even if some rows lack a field the template uses.")
     ] = False,
+    override_auth: Annotated[
+        str | None,
+        typer.Option(
+            help="Start although ACS found the domain's SPF, DKIM or DMARC not verified: the "
+            "reason, kept in the audit log."
+        ),
+    ] = None,
 ) -> None:
     """Fill the send ledger (most engaged first) and set the campaign running."""
     settings = command_settings()
@@ -123,6 +130,7 @@ def start(
             at=now(),
             allow_empty_fields=allow_empty_fields,
             progress=lambda done: bar.update(task, completed=done),
+            auth_override=override_auth,
         )
     console.print(f"campaign {name} running: {rows:,} recipients in the ledger")
     warn(store.content_warnings(store.get(name)))

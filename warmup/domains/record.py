@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
@@ -15,6 +16,23 @@ from warmup.store.models import SendingDomain
 
 
 @dataclass(frozen=True)
+class Authentication:
+    management: str  # CustomerManaged, AzureManaged...
+    states: Mapping[str, str]  # Domain, SPF, DKIM, DKIM2, DMARC → Verified, NotStarted...
+    checked_at: datetime
+
+    @classmethod
+    def from_columns(cls, text: str | None, checked_at: datetime | None) -> Authentication | None:
+        if text is None or checked_at is None:
+            return None
+        stored = json.loads(text)
+        return cls(str(stored["management"]), dict(stored["states"]), checked_at)
+
+    def column(self) -> str:
+        return json.dumps({"management": self.management, "states": dict(self.states)})
+
+
+@dataclass(frozen=True)
 class DomainRecord:
     id: int
     state: DomainState
@@ -24,6 +42,8 @@ class DomainRecord:
     version: int
     day_closed: str | None = None
     transport: Transport = Transport.REST
+    # The DNS records as ACS last verified them (None: never checked), and when.
+    authentication: Authentication | None = None
 
     @cached_property
     def caps(self) -> Caps:

@@ -29,7 +29,7 @@ from warmup.audit import AuditFilter, AuditLog
 from warmup.control.caps import AcsQuota
 from warmup.control.machine import Decision, new_domain
 from warmup.control.state import Transition
-from warmup.domains.record import DomainRecord, state_columns, state_of
+from warmup.domains.record import Authentication, DomainRecord, state_columns, state_of
 from warmup.errors import ConfigError, NotFoundError, TransitionError
 from warmup.plans.loader import parse_plan
 from warmup.plans.model import Plan
@@ -108,6 +108,9 @@ class DomainStore:
             version=row.version,
             day_closed=row.day_closed,
             transport=Transport(row.transport),
+            authentication=Authentication.from_columns(
+                row.authentication, row.authentication_checked_at
+            ),
         )
 
     def create(
@@ -231,6 +234,27 @@ class DomainStore:
                 at=at,
                 reason=f"{reason} ({before} → {quota.per_minute}/min, {quota.per_hour}/hour)",
                 details={"per_minute": quota.per_minute, "per_hour": quota.per_hour},
+            )
+
+    def set_authentication(
+        self, name: str, found: Authentication, *, actor: str, unverified: list[str]
+    ) -> None:
+        """Keep what ACS said of the domain's DNS records (``warmup acs domain check``)."""
+        with self._db.session() as session:
+            row = self._row(session, name)
+            row.authentication = found.column()
+            row.authentication_checked_at = found.checked_at
+            row.version += 1
+            verdict = "not verified: " + ", ".join(unverified) if unverified else "verified"
+            audit.record(
+                session,
+                "domain",
+                row.name,
+                "check-authentication",
+                actor=actor,
+                at=found.checked_at,
+                reason=f"SPF, DKIM, DMARC {verdict}",
+                details={"management": found.management, "states": dict(found.states)},
             )
 
     def set_transport(

@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from warmup.emulator.arm import ArmRoutes
 from warmup.emulator.core import Emulator, Reply, dumps, error_reply
 from warmup.emulator.delivery import EventDelivery
 from warmup.emulator.validation import MAX_REQUEST_BYTES
@@ -180,6 +181,7 @@ def build_app(emulator: Emulator) -> web.Application:
             web.get("/_emulator/config", get_config),
             web.patch("/_emulator/config", patch_config),
             web.get("/_emulator/health", health),
+            *ArmRoutes(emulator).routes(),
         ]
     )
     return app

@@ -108,6 +108,23 @@ class EngagementRule(BaseModel):
     click_rate: Probability = 0.0
 
 
+VERIFIED_RECORDS = ("Domain", "SPF", "DKIM", "DKIM2", "DMARC")
+
+
+class ArmDomain(BaseModel):
+    """An Email Service domain as the resource manager describes it: each DNS record's
+    verification status (Verified, NotStarted, VerificationRequested, VerificationInProgress,
+    VerificationFailed, CancellationRequested) and who manages it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    verification: dict[str, str] = Field(
+        default_factory=lambda: dict.fromkeys(VERIFIED_RECORDS, "Verified")
+    )
+    management: str = "CustomerManaged"  # or AzureManaged, CustomerManagedInExchangeOnline
+    engagement_tracking: bool = False
+
+
 class EmulatorConfig(BaseModel):
     """The whole behaviour of one emulator. Durations are real seconds unless said otherwise."""
 
@@ -171,6 +188,22 @@ class EmulatorConfig(BaseModel):
     smtp_port: Annotated[int, Field(ge=0, le=65535)] | None = None
     smtp_users: dict[str, SecretStr] = Field(default_factory=dict)
     smtp_ca_file: str | None = None
+
+    # The Azure Resource Manager routes of warmup's ops commands (see arm.py), over TLS from
+    # the same local CA: None for none, 0 picks a free port. Any bearer token is accepted
+    # unless arm_token is set; arm_forbidden answers 403 as a missing role assignment does.
+    arm_port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    arm_token: SecretStr | None = None
+    arm_forbidden: bool = False
+    arm_subscription: str = "00000000-0000-0000-0000-000000000000"
+    arm_resource_group: str = "warmup-emulator"
+    arm_email_service: str = "emulator-email"
+    arm_communication_service: str = "emulator"
+    # Email Service domains by name (lower case); the sender domains get a verified one each.
+    arm_domains: dict[str, ArmDomain] = Field(default_factory=dict)
+    # Entra apps (application id → client secret): an SMTP username made through ARM for an
+    # app logs in at the SMTP listener with the app's secret.
+    entra_apps: dict[str, SecretStr] = Field(default_factory=dict)
 
     seed: int | None = None
 

@@ -65,6 +65,25 @@ class Operation:
 ReportSink = Callable[[Operation], None]
 
 
+@dataclass
+class ArmState:
+    """What ops created through the emulated resource manager (see arm.py): sender usernames
+    per domain (name → properties), SMTP usernames (name → properties)."""
+
+    senders: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    smtp_usernames: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: int = 0
+
+    def smtp_password(self, config: EmulatorConfig, username: str) -> str | None:
+        """The password an SMTP username made through ARM logs in with: its Entra app's
+        client secret (``entra_apps``), as at smtp.azurecomm.net."""
+        for entry in self.smtp_usernames.values():
+            if entry["username"].lower() == username.lower():
+                secret = config.entra_apps.get(entry["entraApplicationId"])
+                return secret.get_secret_value() if secret is not None else None
+        return None
+
+
 class Emulator:
     def __init__(
         self,
@@ -83,9 +102,11 @@ class Emulator:
         self.stats = Stats()
         self.operations: dict[str, Operation] = {}
         self.on_accept: ReportSink | None = None
-        # Set when the SMTP listener runs (see server.py).
+        # Set when the SMTP listener or the resource manager's TLS site runs (see server.py).
         self.smtp_port: int | None = None
-        self.smtp_ca_pem: bytes | None = None
+        self.arm_url: str | None = None
+        self.ca_pem: bytes | None = None
+        self.arm_state = ArmState()
         self._build_quotas()
 
     def _build_quotas(self) -> None:

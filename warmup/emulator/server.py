@@ -22,7 +22,7 @@ from warmup.emulator.app import build_app
 from warmup.emulator.config import EmulatorConfig
 from warmup.emulator.core import Emulator
 from warmup.emulator.smtp import SmtpDoor, smtp_server
-from warmup.emulator.tls import local_authority
+from warmup.emulator.tls import LocalAuthority, local_authority
 from warmup.logs import quiet_aiosmtpd
 
 T = TypeVar("T")
@@ -49,17 +49,28 @@ async def _start(emulator: Emulator) -> _Running:
     await site.start()
     host, port = runner.addresses[0][:2]
     emulator.base_url = f"http://{host}:{port}"
-    return _Running(runner, await _start_smtp(emulator))
+    config = emulator.config
+    if config.smtp_port is None and config.arm_port is None:
+        return _Running(runner)
+    # One local CA signs the certificate of both TLS listeners; clients trust its PEM.
+    authority = local_authority(config.host)
+    emulator.ca_pem = authority.ca_pem
+    if config.smtp_ca_file is not None:
+        await asyncio.to_thread(Path(config.smtp_ca_file).write_bytes, authority.ca_pem)
+    if config.arm_port is not None:
+        secure = web.TCPSite(
+            runner, config.host, config.arm_port, ssl_context=authority.server_context
+        )
+        await secure.start()
+        arm_port = runner.addresses[-1][1]
+        emulator.arm_url = f"https://{config.host}:{arm_port}"
+    return _Running(runner, await _start_smtp(emulator, authority))
 
 
-async def _start_smtp(emulator: Emulator) -> asyncio.Server | None:
+async def _start_smtp(emulator: Emulator, authority: LocalAuthority) -> asyncio.Server | None:
     config = emulator.config
     if config.smtp_port is None:
         return None
-    authority = local_authority(config.host)
-    emulator.smtp_ca_pem = authority.ca_pem
-    if config.smtp_ca_file is not None:
-        await asyncio.to_thread(Path(config.smtp_ca_file).write_bytes, authority.ca_pem)
     door = SmtpDoor(emulator)
     quiet_aiosmtpd()
     server = await asyncio.get_running_loop().create_server(
@@ -106,11 +117,18 @@ class EmulatorServer:
         return self.emulator.smtp_port
 
     @property
-    def smtp_ca_pem(self) -> bytes:
-        """The CA certificate that signed the SMTP listener's certificate, for clients to trust."""
-        if self.emulator.smtp_ca_pem is None:
-            raise RuntimeError("this emulator has no SMTP listener (set smtp_port)")
-        return self.emulator.smtp_ca_pem
+    def ca_pem(self) -> bytes:
+        """The CA certificate that signed the TLS listeners' certificate, for clients to trust."""
+        if self.emulator.ca_pem is None:
+            raise RuntimeError("this emulator has no TLS listener (set smtp_port or arm_port)")
+        return self.emulator.ca_pem
+
+    @property
+    def arm_url(self) -> str:
+        """The resource manager's base URL (https), for the management SDK's ``base_url``."""
+        if self.emulator.arm_url is None:
+            raise RuntimeError("this emulator serves no resource manager routes (set arm_port)")
+        return self.emulator.arm_url
 
     def start(self) -> EmulatorServer:
         self._thread.start()

@@ -37,13 +37,16 @@ class SmtpDoor:
     def authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
     ) -> AuthResult:
-        users = self._emulator.config.smtp_users
+        config = self._emulator.config
         if isinstance(auth_data, LoginPassword):
             username = auth_data.login.decode("utf-8", "replace")
-            expected = users.get(username)
-            if expected is not None and hmac.compare_digest(
-                auth_data.password, expected.get_secret_value().encode()
-            ):
+            configured = config.smtp_users.get(username)
+            expected = (
+                configured.get_secret_value()
+                if configured is not None
+                else self._emulator.arm_state.smtp_password(config, username)
+            )
+            if expected is not None and hmac.compare_digest(auth_data.password, expected.encode()):
                 return AuthResult(success=True, auth_data=username)
         self._emulator.stats.smtp_auth_failures += 1
         return AuthResult(success=False, handled=False)

@@ -156,6 +156,16 @@ def _token_credential(module: Any, auth: ResolvedAuth, settings: Settings) -> An
     )
 
 
+def entra_credential(settings: Settings) -> Any:
+    """A sync azure-identity credential for the resource manager: the Entra ID mode of
+    ``WARMUP_ACS_AUTH`` when it names one, else ``DefaultAzureCredential`` (a key authenticates
+    to ACS's data plane only)."""
+    from azure import identity
+
+    mode = settings.acs_auth if settings.acs_auth in TOKEN_MODES else AcsAuth.DEFAULT
+    return _token_credential(identity, ResolvedAuth(mode, settings.arm_endpoint), settings)
+
+
 def check_token(settings: Settings) -> None:
     """Obtain an ACS token with the configured Entra ID credential (a no-op for key modes), or
     raise :class:`ConfigError` naming the credential and why, without any secret."""

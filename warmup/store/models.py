@@ -87,6 +87,10 @@ class SendingDomain(Base):
     day_closed: Mapped[str | None] = mapped_column(String(10))
     # How its mail reaches ACS: "rest" or "smtp" (warmup.sending.transport.Transport).
     transport: Mapped[str] = mapped_column(String(10), default="rest", server_default="rest")
+    # The DNS records as ACS last verified them: JSON {"management": str, "states": {record:
+    # status}} from `warmup acs domain check`; None: never checked.
+    authentication: Mapped[str | None] = mapped_column(Text)
+    authentication_checked_at: Mapped[datetime | None]
     # Optimistic concurrency: every write checks and bumps it.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]

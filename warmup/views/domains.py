@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import redis
 from pydantic import BaseModel
 
+from warmup.control.authentication import unauthenticated
 from warmup.control.idle import SendingNow
 from warmup.domains.record import DomainRecord
 from warmup.feedback.overview import DomainOverview, history, overview, sending
@@ -50,6 +51,16 @@ class SendingOut(BaseModel):
     until: datetime | None  # when the reason ends by itself (None: it takes someone, or work)
 
 
+class AuthenticationOut(BaseModel):
+    """The domain's DNS records as ACS last verified them (`warmup acs domain check`)."""
+
+    management: str
+    states: dict[str, str]
+    checked_at: datetime
+    # SPF, DKIM or DMARC not verified: campaigns do not start without an override.
+    unverified: list[str]
+
+
 class DomainOut(BaseModel):
     name: str
     plan: str
@@ -64,6 +75,7 @@ class DomainOut(BaseModel):
     senders: list[str]
     # How its mail reaches ACS: "rest" (the Email REST API) or "smtp" (ACS's SMTP endpoint).
     transport: str
+    authentication: AuthenticationOut | None
     caps: Caps
     cap_today: int
     sent_today: int
@@ -94,6 +106,18 @@ class ChangeOut(BaseModel):
     domain: DomainOut
 
 
+def _authentication(record: DomainRecord) -> AuthenticationOut | None:
+    found = record.authentication
+    if found is None:
+        return None
+    return AuthenticationOut(
+        management=found.management,
+        states=dict(found.states),
+        checked_at=found.checked_at,
+        unverified=unauthenticated(found.states),
+    )
+
+
 def domain_out(view: DomainOverview, now_sending: SendingNow) -> DomainOut:
     record, state, verdict = view.record, view.record.state, view.verdict
     step = record.plan.step(state.step)
@@ -114,6 +138,7 @@ def domain_out(view: DomainOverview, now_sending: SendingNow) -> DomainOut:
         ],
         senders=list(record.senders),
         transport=record.transport.value,
+        authentication=_authentication(record),
         caps=Caps(per_minute=step.per_minute, per_hour=step.per_hour, per_day=step.per_day),
         cap_today=view.cap_today,
         sent_today=view.sent_today,

@@ -1,0 +1,191 @@
+"""`warmup acs` with the real azure-mgmt-communication SDK against the emulator's resource
+manager routes (over TLS from its test CA): sender usernames, SMTP usernames that then log in
+at the emulator's SMTP listener, the domain check and the gate it sets on campaign start, and
+the failure paths ops meet (no role, wrong subscription, a refused token)."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import ssl
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from tests.cli import cli, url_of
+from tests.conftest import emulator_config
+from tests.pipeline_world import DOMAIN, SENDER, add_domain
+from warmup.audit import AuditFilter, AuditLog
+from warmup.campaigns.store import CampaignStore
+from warmup.content.templates import MessageTemplate
+from warmup.domains.store import DomainStore
+from warmup.emulator.config import ArmDomain
+from warmup.emulator.server import EmulatorServer
+from warmup.lists.importer import ImportOptions, ListImporter
+from warmup.store.database import Database
+
+pytestmark = pytest.mark.integration
+
+APP_ID, APP_SECRET, TENANT = "11111111-2222-3333-4444-555555555555", "entra-secret", "tenant-1"
+DKIM_FAILED = {"Domain": "Verified", "SPF": "Verified", "DKIM": "VerificationFailed",
+               "DKIM2": "NotStarted", "DMARC": "Verified"}  # fmt: skip
+
+
+@pytest.fixture
+def azure(tmp_path: Path) -> Iterator[tuple[EmulatorServer, dict[str, str]]]:
+    config = emulator_config(
+        sender_domains=[DOMAIN, "ready.example.com"],
+        arm_port=0,
+        smtp_port=0,
+        entra_apps={APP_ID: SecretStr(APP_SECRET)},
+        arm_domains={DOMAIN: ArmDomain(verification=DKIM_FAILED)},
+    )
+    with EmulatorServer(config) as server:
+        ca = tmp_path / "emulator-ca.pem"
+        ca.write_bytes(server.ca_pem)
+        env = {
+            "WARMUP_AZURE_SUBSCRIPTION_ID": config.arm_subscription,
+            "WARMUP_ACS_RESOURCE_GROUP": config.arm_resource_group,
+            "WARMUP_ACS_EMAIL_SERVICE": config.arm_email_service,
+            "WARMUP_ACS_COMMUNICATION_SERVICE": config.arm_communication_service,
+            "WARMUP_ARM_ENDPOINT": server.arm_url,
+            "WARMUP_ARM_CA_FILE": str(ca),
+            "WARMUP_AZURE_ACCESS_TOKEN": "a-token-from-az-cli",
+        }
+        start_env = {"WARMUP_UNSUBSCRIBE_SECRET": "acs-management-test-secret"}
+        yield server, {**env, **start_env}
+
+
+def draft_campaign(database: Database, folder: Path) -> None:
+    add_domain(database)
+    people = folder / "people.csv"
+    people.write_text("email\na@example.org\nb@example.org\n")
+    now = datetime.now(UTC)
+    ListImporter(database).run(
+        people, "people", options=ImportOptions(), rejected_path=folder / "r.csv", actor="t", at=now
+    )
+    CampaignStore(database).create(
+        "c",
+        list_name="people",
+        sender=SENDER,
+        actor="t",
+        at=now,
+        template=MessageTemplate("Hi", None, "Hello"),
+    )
+
+
+def test_a_sender_added_in_acs_is_registered_with_the_warmup_domain(
+    azure: tuple[EmulatorServer, dict[str, str]], database: Database
+) -> None:
+    _, env = azure
+    url = url_of(database)
+    add_domain(database)
+    made = cli(url, "acs", "sender", "add", DOMAIN, "alerts", "--display-name", "Alerts", env=env)
+    assert made.returncode == 0, made.stderr
+    assert "registered with the warmup domain" in made.stdout
+    assert f"alerts@{DOMAIN}" in DomainStore(database).get(DOMAIN).senders
+    listed = cli(url, "acs", "sender", "list", DOMAIN, "--json", env=env)
+    assert json.loads(listed.stdout) == [
+        {"name": "alerts", "username": "alerts", "display_name": "Alerts"}
+    ]
+    assert cli(url, "acs", "sender", "remove", DOMAIN, "alerts", env=env).returncode == 0
+    assert json.loads(cli(url, "acs", "sender", "list", DOMAIN, "--json", env=env).stdout) == []
+
+
+def test_an_smtp_username_made_with_acs_logs_in_at_the_smtp_listener(
+    azure: tuple[EmulatorServer, dict[str, str]], database: Database
+) -> None:
+    server, env = azure
+    url = url_of(database)
+    made = cli(
+        url, "acs", "smtp-username", "add", "printer-3f", "--app-id", APP_ID, "--tenant-id",
+        TENANT, env=env,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    listed = json.loads(cli(url, "acs", "smtp-username", "list", "--json", env=env).stdout)
+    assert listed == [
+        {"name": "printer-3f", "username": "printer-3f", "app_id": APP_ID, "tenant_id": TENANT}
+    ]
+    context = ssl.create_default_context(cadata=server.ca_pem.decode())
+    with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10) as smtp:
+        smtp.starttls(context=context)
+        smtp.login("printer-3f", APP_SECRET)  # the Entra app's client secret
+    assert cli(url, "acs", "smtp-username", "remove", "printer-3f", env=env).returncode == 0
+    with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10) as smtp:
+        smtp.starttls(context=context)
+        with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+            smtp.login("printer-3f", APP_SECRET)
+    assert refused.value.smtp_code == 535
+    long_name = cli(
+        url, "acs", "smtp-username", "add", "x" * 30, "--app-id", APP_ID, "--tenant-id", TENANT,
+        env=env,
+    )  # fmt: skip
+    assert "about 25" in long_name.stderr
+
+
+def test_an_unverified_dkim_refuses_campaign_start_until_an_audited_override(
+    azure: tuple[EmulatorServer, dict[str, str]], database: Database, tmp_path: Path
+) -> None:
+    _, env = azure
+    url = url_of(database)
+    draft_campaign(database, tmp_path)
+    checked = cli(url, "acs", "domain", "check", DOMAIN, env=env)
+    assert checked.returncode == 1  # not ready for bulk mail
+    assert "DKIM (VerificationFailed)" in checked.stdout
+    status = json.loads(cli(url, "domain", "status", DOMAIN, "--json").stdout)
+    assert status["authentication"]["unverified"] == ["DKIM (VerificationFailed)"]
+    assert status["authentication"]["states"]["DKIM2"] == "NotStarted"
+    refused = cli(url, "campaign", "start", "-c", "c", env=env)
+    assert refused.returncode != 0
+    assert "DKIM (VerificationFailed) not verified" in refused.stderr
+    assert CampaignStore(database).get("c").status == "draft"
+    started = cli(
+        url, "campaign", "start", "-c", "c", "--override-auth", "DKIM fix is propagating", env=env
+    )
+    assert started.returncode == 0, started.stderr
+    entries = AuditLog(database).oldest_first(AuditFilter(actions=("override-authentication",)))
+    assert [e.reason for e in entries] == [
+        "DKIM fix is propagating (started with DKIM (VerificationFailed))"
+    ]
+
+
+def test_a_verified_domain_starts_campaigns_without_override(
+    azure: tuple[EmulatorServer, dict[str, str]], database: Database, tmp_path: Path
+) -> None:
+    server, env = azure
+    url = url_of(database)
+    draft_campaign(database, tmp_path)
+    server.reconfigure(arm_domains={})  # DOMAIN is a linked sender domain: all verified
+    checked = cli(url, "acs", "domain", "check", DOMAIN, "--json", env=env)
+    assert checked.returncode == 0, checked.stderr
+    assert json.loads(checked.stdout)["unverified"] == []
+    assert cli(url, "campaign", "start", "-c", "c", env=env).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "env_change", "said"),
+    [
+        ({"arm_forbidden": True}, {}, "Communication and Email Service Owner"),
+        ({}, {"WARMUP_AZURE_SUBSCRIPTION_ID": "99999999-0000-0000-0000-000000000000"},
+         "could not be found"),
+        ({"arm_token": SecretStr("the-right-token")}, {}, "refused the credential"),
+        ({}, {"WARMUP_ACS_RESOURCE_GROUP": ""}, "WARMUP_ACS_RESOURCE_GROUP"),
+    ],
+)  # fmt: skip
+def test_failures_say_what_to_do(
+    azure: tuple[EmulatorServer, dict[str, str]],
+    database: Database,
+    change: dict[str, object],
+    env_change: dict[str, str],
+    said: str,
+) -> None:
+    server, env = azure
+    if change:
+        server.reconfigure(**change)
+    failed = cli(url_of(database), "acs", "domain", "check", DOMAIN, env={**env, **env_change})
+    assert failed.returncode != 0
+    assert said in failed.stderr
+    assert "Traceback" not in failed.stderr
