@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, distinct, func, select
 
 from warmup.campaigns.model import CampaignStatus
 from warmup.control.state import Status
@@ -17,7 +17,14 @@ from warmup.errors import NotFoundError
 from warmup.ledger.states import OPEN, TERMINAL, LedgerState
 from warmup.plans.schedule import cost, nth_sending_date, sending_days_needed
 from warmup.store.database import Database
-from warmup.store.models import Campaign, ContactList, LedgerRow, Recipient, SendingDomain
+from warmup.store.models import (
+    Campaign,
+    ContactList,
+    EngagementEvent,
+    LedgerRow,
+    Recipient,
+    SendingDomain,
+)
 
 PROGRESS_EVERY = 5000  # rows between progress calls of an export
 EXPORT_COLUMNS = (
@@ -51,6 +58,22 @@ class CampaignReport:
     message_kb: float
     cost_total: float
     cost_so_far: float
+    # Messages opened / clicked at least once (engagement-tracking events).
+    opened: int = 0
+    clicked: int = 0
+
+    @property
+    def delivered(self) -> int:
+        return self.by_outcome.get("delivered", 0)
+
+    @property
+    def open_rate(self) -> float:
+        """Of delivered. A weak signal: privacy features open every message for the reader."""
+        return self.opened / self.delivered if self.delivered else 0.0
+
+    @property
+    def click_rate(self) -> float:
+        return self.clicked / self.delivered if self.delivered else 0.0
 
     @property
     def sent(self) -> int:
@@ -105,6 +128,20 @@ def campaign_report(
                 .group_by(LedgerRow.outcome)
             ).all()
         )
+        engaged = dict(
+            session.execute(
+                select(EngagementEvent.engagement, func.count(distinct(LedgerRow.id)))
+                .join(
+                    LedgerRow,
+                    and_(
+                        LedgerRow.message_id == EngagementEvent.message_id,
+                        LedgerRow.address == EngagementEvent.recipient,
+                    ),
+                )
+                .where(LedgerRow.campaign_id == campaign.id)
+                .group_by(EngagementEvent.engagement)
+            ).all()
+        )
         list_recipients = (
             session.scalar(select(func.count()).where(Recipient.list_id == campaign.list_id)) or 0
         )
@@ -142,6 +179,8 @@ def campaign_report(
         message_kb=message_kb,
         cost_total=cost(sendable, message_kb),
         cost_so_far=cost(accepted, message_kb),
+        opened=int(engaged.get("view", 0)),
+        clicked=int(engaged.get("click", 0)),
     )
 
 

@@ -233,6 +233,12 @@ def status(
             f"{report.verifying:,} rows in doubt (no answer came, or their worker died): ACS is "
             "asked whether it has them before anything is sent again"
         )
+    if report.opened or report.clicked:
+        console.print(
+            f"engagement: {report.opened:,} opened ({report.open_rate:.1%} of delivered, a weak "
+            f"signal: privacy features open mail), {report.clicked:,} clicked "
+            f"({report.click_rate:.1%})"
+        )
     if report.by_outcome:
         console.print(
             "outcomes: " + ", ".join(f"{k} {v:,}" for k, v in sorted(report.by_outcome.items()))

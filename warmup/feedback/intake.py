@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from warmup.control.health import Outcome
 from warmup.feedback.reports import DeliveryReport, EngagementReport
 from warmup.ledger.outcomes import ReportedOutcome, apply_reports, known_rows
+from warmup.lists.importer import Engaged, add_engagement
 from warmup.store.database import Database, dialect_insert
 from warmup.store.models import DeliveryEvent, EngagementEvent
 from warmup.suppression.store import suppress_in
@@ -53,6 +54,11 @@ def _suppress(session: Session, address: str, reason: str, source: str, at: date
 
 def _stored_time(value: object) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+# What an open or a click adds to the recipient's engagement on its list. Opens are a weak
+# signal (mailbox privacy features fetch images for every message): a click weighs three.
+ENGAGEMENT_POINTS = {"view": 1.0, "click": 3.0}
 
 
 class FeedbackStore:
@@ -132,7 +138,22 @@ class FeedbackStore:
             }
             for report in reports
         }
-        return len(self._insert_new(session, EngagementEvent, list(rows.values())))
+        kept = set(self._insert_new(session, EngagementEvent, list(rows.values())))
+        unique = {report.dedupe_key: report for report in reports}
+        add_engagement(
+            session.connection(),
+            [
+                Engaged(
+                    report.message_id,
+                    report.recipient,
+                    ENGAGEMENT_POINTS[report.engagement],
+                    min(report.occurred_at or at, at),
+                )
+                for key, report in unique.items()
+                if key in kept
+            ],
+        )
+        return len(kept)
 
     @staticmethod
     def _insert_new(

@@ -11,13 +11,24 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from warmup import audit
 from warmup.control.providers import provider_group
@@ -26,7 +37,7 @@ from warmup.lists.rejected import RejectedRows
 from warmup.lists.source import CsvSource, ImportFailure
 from warmup.lists.validation_pool import AddressValidator, Checked
 from warmup.store.database import Database
-from warmup.store.models import ContactList, Recipient, Suppression
+from warmup.store.models import Campaign, ContactList, LedgerRow, Recipient, Suppression
 from warmup.suppression.store import active_at
 
 BATCH = 5000  # rows per insert
@@ -352,6 +363,52 @@ def derive_list(
     copied = connection.scalar(select(func.count()).where(Recipient.list_id == list_id))
     audit.record(connection, "list", name, "derive", actor=actor, at=at, reason=reason)
     return int(list_id), int(copied or 0)
+
+
+@dataclass(frozen=True)
+class Engaged:
+    """One open or click of a sent message, as the intake kept it."""
+
+    message_id: str
+    address: str
+    points: float
+    at: datetime
+
+
+def add_engagement(connection: Connection, engaged: Sequence[Engaged]) -> None:
+    """Raise the engagement of the recipients who opened or clicked, on the list of the
+    campaign that sent them the message, in the caller's transaction (the intake's): the next
+    campaign on that list ranks them first (clicks weigh more than opens)."""
+    if not engaged:
+        return
+    lists = (
+        select(Campaign.list_id)
+        .join(LedgerRow, LedgerRow.campaign_id == Campaign.id)
+        .where(LedgerRow.message_id == bindparam("m_id"), LedgerRow.address == bindparam("addr"))
+        .scalar_subquery()
+    )
+    connection.execute(
+        update(Recipient)
+        .where(Recipient.address == bindparam("addr"), Recipient.list_id == lists)
+        .values(
+            engagement=func.coalesce(Recipient.engagement, 0.0) + bindparam("points"),
+            last_engaged_at=case(
+                (
+                    or_(
+                        Recipient.last_engaged_at.is_(None),
+                        Recipient.last_engaged_at < bindparam("at"),
+                    ),
+                    bindparam("at"),
+                ),
+                else_=Recipient.last_engaged_at,
+            ),
+        )
+        .execution_options(synchronize_session=False),
+        [
+            {"m_id": e.message_id, "addr": e.address, "points": e.points, "at": e.at}
+            for e in engaged
+        ],
+    )
 
 
 def backfill_providers(connection: Connection, list_id: int) -> None:

@@ -40,7 +40,22 @@ class CampaignOut(BaseModel):
     cost_so_far_usd: float
     cost_total_usd: float
     health: CampaignHealth
+    engagement: EngagementOut
     ab_test: ABTestOut | None  # None: not an A/B campaign
+
+
+class EngagementOut(BaseModel):
+    """Opens and clicks of the campaign's messages (engagement tracking on the domain)."""
+
+    delivered: int
+    opens: int  # messages opened at least once
+    clicks: int  # messages clicked at least once
+    open_rate: float  # of delivered
+    click_rate: float  # of delivered
+    note: str = (
+        "opens are a weak signal: mailbox privacy features open messages for the reader; "
+        "clicks count three times as much in the recipient's engagement"
+    )
 
 
 class VariantOut(BaseModel):
@@ -100,6 +115,13 @@ def campaign_out(
             failure_rate=round(counts.failure_rate, 6),
             hard_bounce_rate=round(counts.hard_bounce_rate, 6),
             complaint_rate=round(counts.complaint_rate, 6),
+        ),
+        engagement=EngagementOut(
+            delivered=report.delivered,
+            opens=report.opened,
+            clicks=report.clicked,
+            open_rate=round(report.open_rate, 6),
+            click_rate=round(report.click_rate, 6),
         ),
         ab_test=ab_test,
     )

@@ -228,6 +228,10 @@ function campaignRow(c) {
     el("td", { class: "sent" }, `${num(c.sent)} of ${num(c.rows)}`),
     el("td", { class: "failures" }, c.health.reports
       ? `${pct(c.health.failure_rate)} of ${num(c.health.reports)}` : "no reports yet"),
+    el("td", { class: "engagement", title: c.engagement.note },
+      c.engagement.delivered
+        ? `${pct(c.engagement.click_rate)} clicked, ${pct(c.engagement.open_rate)} opened*`
+        : "-"),
     el("td", { class: "eta" }, c.eta ? `${c.eta} (${c.eta_note})` : c.eta_note),
     el("td", {}, campaignAction(c)));
 }
