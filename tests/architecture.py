@@ -50,6 +50,7 @@ OWNERS: dict[str, str] = {
     "api_tokens": "warmup.api.token_store",
     "relay_users": "warmup.relay.users",
     "relay_messages": "warmup.relay.intake",
+    "feedback_watermarks": "warmup.feedback.pull",
 }
 
 # The one module under api/ and commands/ that may speak SQL: the owner of api_tokens.

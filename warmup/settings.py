@@ -76,8 +76,12 @@ class Settings(BaseSettings):
     acs_email_service: str | None = None  # the Email Communication Service (its domains)
     acs_communication_service: str | None = None  # the Communication Service (SMTP usernames)
     arm_endpoint: str = "https://management.azure.com"
-    # A CA bundle (PEM) to trust for the resource manager besides the system's (the emulator's).
-    arm_ca_file: Path | None = None
+    # The Log Analytics query API (`warmup feedback pull`).
+    log_analytics_endpoint: str = "https://api.loganalytics.io"
+    log_analytics_workspace_id: str | None = None
+    # A CA bundle (PEM) to trust for the resource manager and the query API besides the
+    # system's (the emulator's).
+    azure_ca_file: Path | None = None
     # A bearer token for the resource manager, used as it is (e.g. `az account get-access-token`
     # in a pipeline, or the emulator); unset: the Entra ID credential of WARMUP_ACS_AUTH.
     azure_access_token: SecretStr | None = None

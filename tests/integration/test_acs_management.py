@@ -52,7 +52,7 @@ def azure(tmp_path: Path) -> Iterator[tuple[EmulatorServer, dict[str, str]]]:
             "WARMUP_ACS_EMAIL_SERVICE": config.arm_email_service,
             "WARMUP_ACS_COMMUNICATION_SERVICE": config.arm_communication_service,
             "WARMUP_ARM_ENDPOINT": server.arm_url,
-            "WARMUP_ARM_CA_FILE": str(ca),
+            "WARMUP_AZURE_CA_FILE": str(ca),
             "WARMUP_AZURE_ACCESS_TOKEN": "a-token-from-az-cli",
         }
         start_env = {"WARMUP_UNSUBSCRIBE_SECRET": "acs-management-test-secret"}

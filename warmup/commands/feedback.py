@@ -1,7 +1,9 @@
-"""``warmup feedback import``: delivery outcomes from a Log Analytics export."""
+"""``warmup feedback import|pull``: delivery outcomes from a Log Analytics export, or pulled
+from the workspace's query API."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -9,9 +11,12 @@ import typer
 
 from warmup.commands.context import command_settings, now, open_database
 from warmup.commands.progress import counting
+from warmup.errors import ConfigError
 from warmup.feedback.intake import FeedbackStore, IngestReport
 from warmup.feedback.log_analytics import is_message_level, read_rows, to_report
+from warmup.feedback.pull import INGESTION_LAG, PAGE, LogPull
 from warmup.feedback.reports import DeliveryReport, ReportError
+from warmup.settings import env_name
 
 app = typer.Typer(help="Delivery feedback without Event Grid.", no_args_is_help=True)
 CHUNK = 1000
@@ -31,9 +36,7 @@ def import_file(
     chunk: list[DeliveryReport] = []
 
     def flush() -> None:
-        result = store.ingest(chunk, now())
-        for field in ("received", "duplicates", "matched", "unmatched", "ignored", "suppressed"):
-            setattr(totals, field, getattr(totals, field) + getattr(result, field))
+        totals.add(store.ingest(chunk, now()))
         chunk.clear()
 
     skipped = 0
@@ -62,3 +65,60 @@ def import_file(
         typer.echo(f"  {problem}", err=True)
     if problems and not totals.received:
         raise typer.Exit(1)  # nothing in the file could be used
+
+
+@app.command("pull")
+def pull(
+    workspace_id: Annotated[
+        str | None,
+        typer.Option(
+            help="The Log Analytics workspace (default: WARMUP_LOG_ANALYTICS_WORKSPACE_ID)."
+        ),
+    ] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(help="Read from this UTC time instead of the stored watermark."),
+    ] = None,
+    page_size: Annotated[int, typer.Option(min=100, max=100_000, help="Rows a query.")] = PAGE,
+    lag_seconds: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Leave the newest seconds for the next pull: rows reach a workspace late."
+        ),
+    ] = INGESTION_LAG.total_seconds(),
+) -> None:
+    """Pull delivery reports from ACSEmailStatusUpdateOperational in Log Analytics, from where
+    the last pull stopped, through the same intake as the webhook (each kept once)."""
+    from warmup.management.logs import LogsQuery
+
+    settings = command_settings()
+    workspace = workspace_id or settings.log_analytics_workspace_id
+    if not workspace:
+        raise ConfigError(
+            f"no workspace: pass --workspace-id or set {env_name('log_analytics_workspace_id')}"
+        )
+    database = open_database(settings)
+    store = FeedbackStore(database, soft_failures_to_suppress=settings.soft_failures_to_suppress)
+    query = LogsQuery(settings, workspace)
+    try:
+        with counting("pulling reports, rows read:") as done:
+            report = LogPull(database, store).run(
+                workspace,
+                query,
+                now(),
+                since=since.replace(tzinfo=UTC) if since and since.tzinfo is None else since,
+                page=page_size,
+                lag=timedelta(seconds=lag_seconds),
+                progress=done,
+            )
+    finally:
+        query.close()
+    for note in report.notes:
+        typer.echo(f"note: {note}", err=True)
+    totals = report.ingest
+    typer.echo(
+        f"{report.rows:,} rows in {report.pages} page(s): {totals.received - totals.duplicates:,} "
+        f"new reports ({totals.matched:,} matched to sends), {totals.duplicates:,} already "
+        f"known; {report.skipped:,} message-level rows skipped, {report.refused:,} refused"
+        + (f"; read up to {report.position.at:%Y-%m-%d %H:%M:%S} UTC" if report.position else "")
+    )

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from warmup.emulator.arm import ArmRoutes
 from warmup.emulator.core import Emulator, Reply, dumps, error_reply
 from warmup.emulator.delivery import EventDelivery
+from warmup.emulator.log_analytics import LogAnalyticsRoutes
 from warmup.emulator.validation import MAX_REQUEST_BYTES
 
 EMULATOR_KEY = web.AppKey("emulator", Emulator)
@@ -182,6 +183,7 @@ def build_app(emulator: Emulator) -> web.Application:
             web.patch("/_emulator/config", patch_config),
             web.get("/_emulator/health", health),
             *ArmRoutes(emulator).routes(),
+            *LogAnalyticsRoutes(emulator).routes(),
         ]
     )
     return app

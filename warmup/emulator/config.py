@@ -204,6 +204,9 @@ class EmulatorConfig(BaseModel):
     # Entra apps (application id → client secret): an SMTP username made through ARM for an
     # app logs in at the SMTP listener with the app's secret.
     entra_apps: dict[str, SecretStr] = Field(default_factory=dict)
+    # Rows of ACSEmailStatusUpdateOperational for messages of no campaign, besides the real
+    # ones (see log_analytics.py): a large table to page through.
+    synthetic_log_rows: Annotated[int, Field(ge=0, le=5_000_000)] = 0
 
     seed: int | None = None
 

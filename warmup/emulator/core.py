@@ -54,6 +54,7 @@ class Operation:
     outcomes: dict[str, DeliveryFate]
     # The message's Message-ID header when the client set one (SMTP), else ACS makes one up.
     internet_message_id: str | None = None
+    accepted_wall: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def status(self, now: float, delay: float) -> str:
         if now - self.accepted_at < delay:
@@ -107,6 +108,7 @@ class Emulator:
         self.arm_url: str | None = None
         self.ca_pem: bytes | None = None
         self.arm_state = ArmState()
+        self.started_wall = self.wall_time().replace(microsecond=0)
         self._build_quotas()
 
     def _build_quotas(self) -> None:
@@ -254,6 +256,7 @@ class Emulator:
                 address: decide(address, self.config, self.rng) for address in request.recipients
             },
             internet_message_id=internet_message_id,
+            accepted_wall=self.wall_time(),
         )
         self.operations[message_id] = operation
         self.stats.record_accept(now, request.recipients)

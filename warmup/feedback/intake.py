@@ -42,6 +42,11 @@ class IngestReport:
     suppressed: int = 0
     engagements: int = 0
 
+    def add(self, other: IngestReport) -> None:
+        """Count another batch's figures in (a file or a pull is ingested in batches)."""
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
 
 FEEDBACK_ACTOR = "delivery-feedback"
 

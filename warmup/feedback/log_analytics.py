@@ -20,6 +20,18 @@ from warmup.feedback.reports import DeliveryReport, ReportError, make_report
 
 Row = Mapping[str, Any]
 REQUIRED = ("CorrelationId", "RecipientId", "DeliveryStatus")
+# The columns `warmup feedback pull` asks the query API for.
+TABLE_COLUMNS = (
+    "TimeGenerated",
+    "_ItemId",
+    "CorrelationId",
+    "RecipientId",
+    "DeliveryStatus",
+    "SmtpStatusCode",
+    "EnhancedSmtpStatusCode",
+    "FailureReason",
+    "IsHardBounce",
+)
 # Statuses of the message as a whole, logged without a recipient: not outcomes, skipped.
 MESSAGE_LEVEL = frozenset({"outfordelivery", "queued", "accepted", "expanded", "running"})
 

@@ -3,7 +3,7 @@
 The credential is the one sending uses when that is Entra ID (``WARMUP_ACS_AUTH``), else
 ``DefaultAzureCredential``; ``WARMUP_AZURE_ACCESS_TOKEN`` passes a token as it is (a pipeline's
 ``az account get-access-token``, or the emulator). ``WARMUP_ARM_ENDPOINT`` and
-``WARMUP_ARM_CA_FILE`` point the SDK elsewhere (a sovereign cloud, the emulator).
+``WARMUP_AZURE_CA_FILE`` point the SDK elsewhere (a sovereign cloud, the emulator).
 """
 
 from __future__ import annotations
@@ -68,15 +68,27 @@ class StaticToken:
         return None
 
 
+def azure_credential(settings: Settings) -> Any:
+    token = settings.azure_access_token
+    return StaticToken(token.get_secret_value()) if token else entra_credential(settings)
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Options for an Azure SDK client: a short retry (azure-core honours Retry-After), and
+    the extra CA to trust."""
+    options: dict[str, Any] = {"retry_total": 3}
+    if settings.azure_ca_file is not None:
+        options["connection_verify"] = str(settings.azure_ca_file)
+    return options
+
+
 def management_client(settings: Settings) -> CommunicationServiceManagementClient:
     resources = AcsResources.from_settings(settings)
-    token = settings.azure_access_token
-    credential = StaticToken(token.get_secret_value()) if token else entra_credential(settings)
-    options: dict[str, Any] = {"retry_total": 2}
-    if settings.arm_ca_file is not None:
-        options["connection_verify"] = str(settings.arm_ca_file)
     return CommunicationServiceManagementClient(
-        credential, resources.subscription_id, base_url=settings.arm_endpoint, **options
+        azure_credential(settings),
+        resources.subscription_id,
+        base_url=settings.arm_endpoint,
+        **client_options(settings),
     )
 
 
@@ -87,8 +99,8 @@ def _arm_message(error: HttpResponseError) -> str:
 
 
 @contextlib.contextmanager
-def arm_errors(what: str) -> Iterator[None]:
-    """Resource manager failures as :class:`ConfigError` (or NotFoundError) saying what to do."""
+def arm_errors(what: str, service: str = "the resource manager") -> Iterator[None]:
+    """Azure API failures as :class:`ConfigError` (or NotFoundError) saying what to do."""
     try:
         yield
     except HttpResponseError as exc:  # ClientAuthenticationError included
@@ -100,7 +112,7 @@ def arm_errors(what: str) -> Iterator[None]:
             ) from None
         if status == 401 or isinstance(exc, ClientAuthenticationError):
             raise ConfigError(
-                f"{what}: the resource manager refused the credential ({_arm_message(exc)})"
+                f"{what}: {service} refused the credential ({_arm_message(exc)})"
             ) from None
         if status == 404:
             raise NotFoundError(f"{what}: {_arm_message(exc)}") from None
@@ -108,11 +120,7 @@ def arm_errors(what: str) -> Iterator[None]:
             response: Any = exc.response
             wait = response.headers.get("Retry-After") if response is not None else None
             later = f"in {wait} s" if wait else "later"
-            raise ConfigError(
-                f"{what}: the resource manager is throttling; try again {later}"
-            ) from None
-        raise ConfigError(
-            f"{what}: the resource manager answered {status}: {_arm_message(exc)}"
-        ) from None
+            raise ConfigError(f"{what}: {service} is throttling; try again {later}") from None
+        raise ConfigError(f"{what}: {service} answered {status}: {_arm_message(exc)}") from None
     except (ServiceRequestError, ServiceResponseError) as exc:
-        raise ConfigError(f"{what}: cannot reach the resource manager ({exc})") from None
+        raise ConfigError(f"{what}: cannot reach {service} ({exc})") from None

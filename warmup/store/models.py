@@ -340,3 +340,15 @@ class RelayMessage(Base):
     size: Mapped[int] = mapped_column(Integer)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime]
+
+
+class FeedbackWatermark(Base):
+    """How far a pulled feedback source (a Log Analytics workspace) has been read: the last
+    row's TimeGenerated and _ItemId."""
+
+    __tablename__ = "feedback_watermarks"
+
+    source: Mapped[str] = mapped_column(String(300), primary_key=True)
+    position_at: Mapped[datetime]
+    position_item: Mapped[str] = mapped_column(String(300))
+    updated_at: Mapped[datetime]

@@ -1,0 +1,134 @@
+"""`warmup feedback pull` with the real azure-monitor-query client against the emulator's Log
+Analytics query API (over TLS from its test CA): paging through a large table once, nothing new
+the second time, reports matched to their sends with TimeGenerated as their time, and the
+failures ops meet (throttling, a watermark past retention)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from tests.cli import cli, url_of
+from tests.conftest import emulator_config
+from tests.pipeline_world import world
+from warmup.emulator.server import EmulatorServer
+from warmup.feedback.intake import FeedbackStore
+from warmup.feedback.pull import LogPull
+from warmup.management.logs import LogsQuery
+from warmup.settings import Settings
+from warmup.store.database import Database
+from warmup.store.models import DeliveryEvent, LedgerRow
+
+pytestmark = pytest.mark.integration
+WORKSPACE = "5a0b3f6e-0000-4000-8000-00000000beef"
+
+
+def query_settings(server: EmulatorServer, folder: Path) -> Settings:
+    ca = folder / "emulator-ca.pem"
+    ca.write_bytes(server.ca_pem)
+    return Settings(  # type: ignore[call-arg]
+        log_analytics_endpoint=server.arm_url,
+        azure_ca_file=ca,
+        azure_access_token=SecretStr("token"),
+    )
+
+
+@pytest.fixture
+def big_table(tmp_path: Path) -> Iterator[EmulatorServer]:
+    with EmulatorServer(emulator_config(arm_port=0, synthetic_log_rows=100_000)) as server:
+        yield server
+
+
+@pytest.mark.timeout(400)
+def test_100000_rows_are_read_in_pages_once_and_a_second_pull_adds_nothing(
+    big_table: EmulatorServer, postgres_url: str, tmp_path: Path
+) -> None:
+    database = Database.connect(postgres_url, migrate=True)
+    query = LogsQuery(query_settings(big_table, tmp_path), WORKSPACE)
+    pull = LogPull(database, FeedbackStore(database))
+    started = big_table.emulator.started_wall
+    try:
+        first = pull.run(WORKSPACE, query, datetime.now(UTC), since=started - timedelta(days=1))
+        second = pull.run(WORKSPACE, query, datetime.now(UTC))
+    finally:
+        query.close()
+    assert first.rows == 100_000
+    assert first.pages == 11  # ten full pages of 10,000, then an empty one
+    assert first.ingest.received - first.ingest.duplicates == 100_000
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(DeliveryEvent)) == 100_000
+    # The second pull re-reads only its overlap (rows that may have reached the workspace
+    # late), all of them known already.
+    assert 0 < second.rows < 100_000
+    assert second.ingest.received == second.ingest.duplicates
+    assert pull.watermark(f"log-analytics:{WORKSPACE}") == first.position
+    database.dispose()
+
+
+@pytest.mark.timeout(120)
+def test_pulled_reports_find_their_sends_and_carry_time_generated(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    with world(postgres_url, tmp_path, recipients=40, arm_port=0, bounce_rate=0.1, seed=3) as w:
+        w.run_until_done(timeout=60)
+        settings = query_settings(w.emulator, tmp_path)
+        env = {
+            "WARMUP_LOG_ANALYTICS_ENDPOINT": settings.log_analytics_endpoint,
+            "WARMUP_AZURE_CA_FILE": str(settings.azure_ca_file),
+            "WARMUP_AZURE_ACCESS_TOKEN": "token",
+        }
+        time.sleep(0.1)
+        pulled = cli(
+            url_of(w.database), "feedback", "pull", "--workspace-id", WORKSPACE,
+            "--since", (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S"),
+            "--lag-seconds", "0",
+            env={**env, "WARMUP_DATABASE_URL": url_of(w.database)},
+        )  # fmt: skip
+        assert pulled.returncode == 0, pulled.stderr
+        assert "40 new reports (40 matched to sends)" in pulled.stdout
+        with w.database.session() as session:
+            outcomes = session.scalar(
+                select(func.count()).select_from(LedgerRow).where(LedgerRow.outcome.is_not(None))
+            )
+            reported = [t for t in session.scalars(select(LedgerRow.outcome_at)) if t is not None]
+        assert outcomes == 40
+        accepted = {
+            op.message_id: op.accepted_wall for op in w.emulator.emulator.operations.values()
+        }
+        # TimeGenerated: acceptance plus the emulator's event delay, not the pull's time.
+        assert max(reported) <= max(accepted.values()) + timedelta(seconds=5)
+        again = cli(
+            url_of(w.database), "feedback", "pull", "--workspace-id", WORKSPACE,
+            "--lag-seconds", "0", env={**env, "WARMUP_DATABASE_URL": url_of(w.database)},
+        )  # fmt: skip
+        assert "0 new reports" in again.stdout
+
+
+def test_a_throttled_query_and_an_old_watermark_are_said_plainly(
+    database: Database, tmp_path: Path
+) -> None:
+    with EmulatorServer(emulator_config(arm_port=0, synthetic_log_rows=10)) as server:
+        settings = query_settings(server, tmp_path)
+        env = {
+            "WARMUP_LOG_ANALYTICS_ENDPOINT": settings.log_analytics_endpoint,
+            "WARMUP_AZURE_CA_FILE": str(settings.azure_ca_file),
+            "WARMUP_AZURE_ACCESS_TOKEN": "token",
+            "WARMUP_LOG_ANALYTICS_WORKSPACE_ID": WORKSPACE,
+        }
+        url = url_of(database)
+        old = cli(url, "feedback", "pull", "--since", "2020-01-01T00:00:00", env=env)
+        assert old.returncode == 0, old.stderr
+        assert "older than the workspace's retention" in old.stderr
+        server.reconfigure(fault_429_rate=1.0, fault_retry_after_seconds=0)
+        throttled = cli(url, "feedback", "pull", env=env)
+        assert throttled.returncode != 0
+        assert "Log Analytics is throttling" in throttled.stderr
+        assert "Traceback" not in throttled.stderr
+        missing = cli(url, "feedback", "pull", env={**env, "WARMUP_LOG_ANALYTICS_WORKSPACE_ID": ""})
+        assert "WARMUP_LOG_ANALYTICS_WORKSPACE_ID" in missing.stderr
