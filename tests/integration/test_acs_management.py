@@ -26,6 +26,7 @@ from warmup.emulator.config import ArmDomain
 from warmup.emulator.server import EmulatorServer
 from warmup.lists.importer import ImportOptions, ListImporter
 from warmup.store.database import Database
+from warmup.suppression.store import SuppressionStore
 
 pytestmark = pytest.mark.integration
 
@@ -189,3 +190,35 @@ def test_failures_say_what_to_do(
     assert failed.returncode != 0
     assert said in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_suppression_sync_goes_both_ways_and_a_second_run_changes_nothing(
+    azure: tuple[EmulatorServer, dict[str, str]], database: Database
+) -> None:
+    server, env = azure
+    url = url_of(database)
+    at = datetime.now(UTC)
+    store = SuppressionStore(database)
+    store.add("bounced@example.org", reason="hard_bounce", source="event", actor="t", at=at)
+    store.add("left@example.org", reason="unsubscribe", source="link", actor="t", at=at)
+    first = cli(url, "acs", "suppression", "sync", DOMAIN, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "2 put on ACS's list, 0 suppressed in warmup, 0 taken off" in first.stdout
+    listed = server.call(lambda: dict(server.emulator.arm_state.suppressed))
+    [(key, addresses)] = listed.items()
+    assert key == (DOMAIN, "warmup")
+    assert {a["email"] for a in addresses.values()} == {"bounced@example.org", "left@example.org"}
+    # Ops add an address in the portal; warmup lifts one of its own suppressions.
+    server.call(
+        lambda: server.emulator.arm_state.suppressed[key].update(
+            {"portal-1": {"email": "Complainer@Example.org", "notes": "added by hand"}}
+        )
+    )
+    store.remove("left@example.org", actor="ops", at=at)
+    second = cli(url, "acs", "suppression", "sync", DOMAIN, env=env)
+    assert "0 put on ACS's list, 1 suppressed in warmup, 1 taken off" in second.stdout
+    assert store.is_suppressed("complainer@example.org", datetime.now(UTC))
+    writes = server.call(lambda: server.emulator.arm_state.writes)
+    third = cli(url, "acs", "suppression", "sync", DOMAIN, env=env)
+    assert "0 put on ACS's list, 0 suppressed in warmup, 0 taken off" in third.stdout
+    assert server.call(lambda: server.emulator.arm_state.writes) == writes  # nothing written

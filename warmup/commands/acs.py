@@ -18,6 +18,8 @@ from warmup.errors import TransitionError
 from warmup.management.client import AcsResources, management_client
 from warmup.management.resources import AzureResources
 from warmup.relay.users import DEVICE_USERNAME_LIMIT
+from warmup.suppression.acs_sync import sync_suppressions
+from warmup.suppression.store import SuppressionStore
 
 app = typer.Typer(
     help="Azure-side tasks: sender usernames, SMTP usernames, domain verification.",
@@ -147,3 +149,34 @@ def check_domain(domain: Domain, as_json: AsJson = False) -> None:
             console.print("(no warmup domain of that name: nothing kept)")
     if unverified:
         raise typer.Exit(1)
+
+
+suppression_app = typer.Typer(help="ACS's suppression list of a domain.")
+app.add_typer(suppression_app, name="suppression", no_args_is_help=True)
+
+
+@suppression_app.command("sync")
+def sync_suppression(
+    domain: Domain,
+    max_writes: Annotated[
+        int,
+        typer.Option(min=1, help="ACS writes this run at most (the resource manager's limits)."),
+    ] = 1000,
+) -> None:
+    """Keep warmup's suppressions and the domain's `warmup` suppression list in ACS in step,
+    both ways. Idempotent: a second run changes nothing."""
+    settings = command_settings()
+    report = sync_suppressions(
+        _azure(),
+        SuppressionStore(open_database(settings)),
+        domain,
+        actor=actor(settings),
+        at=now(),
+        max_writes=max_writes,
+    )
+    console.print(
+        f"{domain}: {report.pushed:,} put on ACS's list, {report.pulled:,} suppressed in "
+        f"warmup, {report.removed:,} taken off ACS's list"
+        + (f"; {report.invalid:,} unreadable addresses on ACS's list" if report.invalid else "")
+        + (f"; {report.left:,} left for the next run" if report.left else "")
+    )

@@ -24,6 +24,7 @@ from warmup.emulator.config import ArmDomain, EmulatorConfig
 from warmup.emulator.core import Emulator
 
 PROVIDER = "Microsoft.Communication"
+LISTS_TYPE = f"{PROVIDER.lower()}/emailservices/domains/suppressionlists"
 API_VERSIONS = frozenset({"2023-03-31", "2023-04-01", "2025-05-01", "2025-09-01"})
 
 
@@ -106,7 +107,16 @@ class ArmRoutes:
         base = "/subscriptions/{subscription}/resourceGroups/{group}/providers/" + PROVIDER
         domain = base + "/emailServices/{email_service}/domains/{domain}"
         smtp = base + "/communicationServices/{communication_service}/smtpUsernames"
+        lists = domain + "/suppressionLists"
+        addresses = lists + "/{list}/suppressionListAddresses"
         return [
+            web.get(lists, self.list_lists),
+            web.get(lists + "/{list}", self.get_list),
+            web.put(lists + "/{list}", self.put_list),
+            web.get(addresses, self.list_addresses),
+            web.get(addresses + "/{address}", self.get_address),
+            web.put(addresses + "/{address}", self.put_address),
+            web.delete(addresses + "/{address}", self.delete_address),
             web.get(domain, self.get_domain),
             web.get(domain + "/senderUsernames", self.list_senders),
             web.get(domain + "/senderUsernames/{name}", self.get_sender),
@@ -204,6 +214,131 @@ class ArmRoutes:
         gone = self.state.senders.get(domain.lower(), {}).pop(
             request.match_info["name"].lower(), None
         )
+        return web.Response(status=200 if gone is not None else 204)
+
+    # --- suppression lists ------------------------------------------------------------------
+
+    def _list_body(self, config: EmulatorConfig, domain: str, name: str) -> dict[str, Any]:
+        entry = self.state.suppression_lists[domain.lower()][name.lower()]
+        return {
+            "id": f"{_base(config)}/emailServices/{config.arm_email_service}/domains/{domain}"
+            f"/suppressionLists/{name}",
+            "name": name,
+            "type": LISTS_TYPE,
+            "properties": dict(entry),
+        }
+
+    async def list_lists(self, request: web.Request) -> web.Response:
+        config, domain, refused = self._domain_or_404(request)
+        if refused is not None:
+            return refused
+        names = sorted(self.state.suppression_lists.get(domain.lower(), {}))
+        return web.json_response({"value": [self._list_body(config, domain, n) for n in names]})
+
+    def _list_or_404(
+        self, request: web.Request
+    ) -> tuple[EmulatorConfig, str, str, web.Response | None]:
+        config, domain, refused = self._domain_or_404(request)
+        name = request.match_info["list"]
+        if refused is None and name.lower() not in self.state.suppression_lists.get(
+            domain.lower(), {}
+        ):
+            refused = arm_error(
+                404, "ResourceNotFound", f"The suppression list {name} was not found."
+            )
+        return config, domain, name, refused
+
+    async def get_list(self, request: web.Request) -> web.Response:
+        config, domain, name, refused = self._list_or_404(request)
+        if refused is not None:
+            return refused
+        return web.json_response(self._list_body(config, domain, name))
+
+    async def put_list(self, request: web.Request) -> web.Response:
+        config, domain, refused = self._domain_or_404(request)
+        if refused is not None:
+            return refused
+        body = await _json(request)
+        properties = body.get("properties") if isinstance(body, dict) else None
+        name = request.match_info["list"]
+        lists = self.state.suppression_lists.setdefault(domain.lower(), {})
+        created = name.lower() not in lists
+        stamp = self._emulator.wall_time().isoformat()
+        lists[name.lower()] = {
+            "listName": (properties or {}).get("listName") or name,
+            "createdTimeStamp": lists.get(name.lower(), {}).get("createdTimeStamp", stamp),
+            "lastUpdatedTimeStamp": stamp,
+            "dataLocation": "United States",
+        }
+        self.state.writes += created
+        return web.json_response(
+            self._list_body(config, domain, name), status=201 if created else 200
+        )
+
+    def _address_body(
+        self, config: EmulatorConfig, domain: str, name: str, address_id: str
+    ) -> dict[str, Any]:
+        entry = self.state.suppressed[(domain.lower(), name.lower())][address_id.lower()]
+        return {
+            "id": f"{_base(config)}/emailServices/{config.arm_email_service}/domains/{domain}"
+            f"/suppressionLists/{name}/suppressionListAddresses/{address_id}",
+            "name": address_id,
+            "type": f"{LISTS_TYPE}/suppressionlistaddresses",
+            "properties": dict(entry),
+        }
+
+    async def list_addresses(self, request: web.Request) -> web.Response:
+        config, domain, name, refused = self._list_or_404(request)
+        if refused is not None:
+            return refused
+        found = self.state.suppressed.get((domain.lower(), name.lower()), {})
+        return web.json_response(
+            {"value": [self._address_body(config, domain, name, a) for a in sorted(found)]}
+        )
+
+    async def get_address(self, request: web.Request) -> web.Response:
+        config, domain, name, refused = self._list_or_404(request)
+        if refused is not None:
+            return refused
+        address_id = request.match_info["address"]
+        if address_id.lower() not in self.state.suppressed.get((domain.lower(), name.lower()), {}):
+            return arm_error(404, "ResourceNotFound", "The address was not found.")
+        return web.json_response(self._address_body(config, domain, name, address_id))
+
+    async def put_address(self, request: web.Request) -> web.Response:
+        config, domain, name, refused = self._list_or_404(request)
+        if refused is not None:
+            return refused
+        body = await _json(request)
+        properties = body.get("properties") if isinstance(body, dict) else None
+        if not isinstance(properties, dict) or not isinstance(properties.get("email"), str):
+            return arm_error(400, "InvalidRequestContent", "properties.email is required.")
+        address_id = request.match_info["address"].lower()
+        found = self.state.suppressed.setdefault((domain.lower(), name.lower()), {})
+        entry = {
+            "email": properties["email"],
+            "notes": properties.get("notes") or "",
+            "lastModified": self._emulator.wall_time().isoformat(),
+            "dataLocation": "United States",
+        }
+        created = address_id not in found
+        changed = created or {k: found[address_id].get(k) for k in ("email", "notes")} != {
+            k: entry[k] for k in ("email", "notes")
+        }
+        if changed:
+            found[address_id] = entry
+            self.state.writes += 1
+        return web.json_response(
+            self._address_body(config, domain, name, address_id), status=201 if created else 200
+        )
+
+    async def delete_address(self, request: web.Request) -> web.Response:
+        _, domain, name, refused = self._list_or_404(request)
+        if refused is not None:
+            return refused
+        found = self.state.suppressed.get((domain.lower(), name.lower()), {})
+        gone = found.pop(request.match_info["address"].lower(), None)
+        self.state.writes += gone is not None
         return web.Response(status=200 if gone is not None else 204)
 
     # --- SMTP usernames ---------------------------------------------------------------------

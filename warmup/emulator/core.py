@@ -73,7 +73,12 @@ class ArmState:
 
     senders: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     smtp_usernames: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Suppression lists per domain (name → properties), and their addresses per (domain, list):
+    # address id → properties (email, notes...).
+    suppression_lists: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    suppressed: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)
     calls: int = 0
+    writes: int = 0  # PUTs and DELETEs that changed something
 
     def smtp_password(self, config: EmulatorConfig, username: str) -> str | None:
         """The password an SMTP username made through ARM logs in with: its Entra app's

@@ -17,6 +17,10 @@ from azure.mgmt.communication.models import (
     SenderUsernameResource,
     SmtpUsernameProperties,
     SmtpUsernameResource,
+    SuppressionListAddressProperties,
+    SuppressionListAddressResource,
+    SuppressionListProperties,
+    SuppressionListResource,
 )
 
 from warmup.management.client import AcsResources, arm_errors
@@ -40,6 +44,15 @@ class SmtpUsername:
     username: str
     app_id: str
     tenant_id: str
+
+
+@dataclass(frozen=True)
+class ListedAddress:
+    """An address on one of ACS's suppression lists."""
+
+    address_id: str
+    email: str
+    notes: str
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,51 @@ class AzureResources:
         with arm_errors(f"removing the SMTP username {username}"):
             self._client.smtp_usernames.delete(
                 self._r.resource_group, self._r.communication_service, username
+            )
+
+    # --- suppression lists (ACS's, per domain) ----------------------------------------------
+
+    def ensure_suppression_list(self, domain: str, name: str) -> None:
+        """Create the list if it is not there (a PUT of the same list changes nothing)."""
+        with arm_errors(f"creating the suppression list {name} of {domain}"):
+            self._client.suppression_lists.create_or_update(
+                self._r.resource_group,
+                self._r.email_service,
+                domain,
+                name,
+                SuppressionListResource(properties=SuppressionListProperties(list_name=name)),
+            )
+
+    def suppressed(self, domain: str, name: str) -> list[ListedAddress]:
+        with arm_errors(f"reading the suppression list {name} of {domain}"):
+            return [
+                ListedAddress(
+                    str(found.name),
+                    found.properties.email if found.properties else "",
+                    (found.properties.notes or "") if found.properties else "",
+                )
+                for found in self._client.suppression_list_addresses.list(
+                    self._r.resource_group, self._r.email_service, domain, name
+                )
+            ]
+
+    def suppress(self, domain: str, name: str, address_id: str, email: str, notes: str) -> None:
+        with arm_errors(f"adding {email} to the suppression list {name} of {domain}"):
+            self._client.suppression_list_addresses.create_or_update(
+                self._r.resource_group,
+                self._r.email_service,
+                domain,
+                name,
+                address_id,
+                SuppressionListAddressResource(
+                    properties=SuppressionListAddressProperties(email=email, notes=notes)
+                ),
+            )
+
+    def unsuppress(self, domain: str, name: str, address_id: str) -> None:
+        with arm_errors(f"removing an address from the suppression list {name} of {domain}"):
+            self._client.suppression_list_addresses.delete(
+                self._r.resource_group, self._r.email_service, domain, name, address_id
             )
 
     # --- domains ---------------------------------------------------------------------------
