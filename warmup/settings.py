@@ -76,9 +76,13 @@ class Settings(BaseSettings):
     acs_email_service: str | None = None  # the Email Communication Service (its domains)
     acs_communication_service: str | None = None  # the Communication Service (SMTP usernames)
     arm_endpoint: str = "https://management.azure.com"
-    # The Log Analytics query API (`warmup feedback pull`).
+    # The Log Analytics query API (`warmup feedback pull`). With a workspace set, beat pulls
+    # from it every feedback_pull_minutes (teams with diagnostic settings but no Event Grid).
     log_analytics_endpoint: str = "https://api.loganalytics.io"
     log_analytics_workspace_id: str | None = None
+    feedback_pull_minutes: PositiveFloat = 5.0
+    # Set: beat keeps every domain's suppression list in ACS in step this often (minutes).
+    acs_suppression_sync_minutes: PositiveFloat | None = None
     # A CA bundle (PEM) to trust for the resource manager and the query API besides the
     # system's (the emulator's).
     azure_ca_file: Path | None = None

@@ -26,6 +26,26 @@ from workers.tasks import register_tasks
 HOUSEKEEPING_TIME_LIMIT = 300
 
 
+def optional_schedules(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Pulls from Log Analytics and the ACS suppression-list sync, when configured."""
+    found: dict[str, dict[str, Any]] = {}
+    if settings.log_analytics_workspace_id:
+        every = settings.feedback_pull_minutes * 60
+        found["feedback-pull"] = {
+            "task": "warmup.feedback_pull",
+            "schedule": every,
+            "options": {"queue": "feedback", "expires": every},
+        }
+    if settings.acs_suppression_sync_minutes is not None:
+        every = settings.acs_suppression_sync_minutes * 60
+        found["suppression-sync"] = {
+            "task": "warmup.suppression_sync",
+            "schedule": every,
+            "options": {"queue": "feedback", "expires": every},
+        }
+    return found
+
+
 def create_app(settings: Settings) -> Celery:
     if settings.redis_url is None:
         raise ConfigError(f"{env_name('redis_url')} is required to run workers and beat")
@@ -69,6 +89,7 @@ def create_app(settings: Settings) -> Celery:
                     "expires": 5 * settings.reconcile_interval_seconds,
                 },
             },
+            **optional_schedules(settings),
         },
     )
     register_tasks(app, settings)

@@ -91,6 +91,24 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         for transition in runtime().feedback():
             log.warning("%s: %s", transition.domain, transition.describe())
 
+    @app.task(name="warmup.feedback_pull", queue="feedback", shared=False)
+    def feedback_pull() -> int:
+        report = runtime().pull_feedback()
+        for note in report.notes:
+            log.warning("feedback pull: %s", note)
+        log.info(
+            "feedback pull: %s rows, %s new",
+            report.rows,
+            report.ingest.received - report.ingest.duplicates,
+        )
+        return report.rows
+
+    @app.task(name="warmup.suppression_sync", queue="feedback", shared=False)
+    def suppression_sync() -> None:
+        for domain, report in runtime().sync_suppressions().items():
+            if report.changed or report.left:
+                log.info("suppression sync %s: %s", domain, report)
+
     @app.task(name="warmup.reconcile", queue="dispatch", shared=False)
     def reconcile() -> None:
         report = runtime().reconcile()

@@ -25,3 +25,18 @@ def test_every_task_has_a_hard_time_limit_and_a_batch_outlives_its_lease_only_br
     assert settings.lease_seconds < batch.time_limit
     # The broker hands a batch to another worker only after the first was stopped for sure.
     assert batch.time_limit < app.conf.broker_transport_options["visibility_timeout"]
+
+
+def test_pulls_and_suppression_syncs_are_scheduled_only_when_configured() -> None:
+    settings = Settings(
+        redis_url=SecretStr("redis://127.0.0.1:6379/0"),
+        log_analytics_workspace_id="workspace-1",
+        feedback_pull_minutes=10,
+        acs_suppression_sync_minutes=60,
+    )
+    schedule = create_app(settings).conf.beat_schedule
+    assert schedule["feedback-pull"]["task"] == "warmup.feedback_pull"
+    assert schedule["feedback-pull"]["schedule"] == 600
+    assert schedule["suppression-sync"]["schedule"] == 3600
+    for name in ("feedback-pull", "suppression-sync"):
+        assert 0 < schedule[name]["options"]["expires"] <= schedule[name]["schedule"]

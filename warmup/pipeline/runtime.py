@@ -30,8 +30,12 @@ from warmup.errors import ConfigError, SendError, ThrottledError, TransitionErro
 from warmup.feedback.domain_health import judge_domain, window_verdict
 from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.notify import Notifier
+from warmup.feedback.pull import LogPull, PullReport
 from warmup.ledger.outcomes import AcsAnswer, DoubtfulRows, OutcomeFallback
 from warmup.ledger.store import LedgerStore
+from warmup.management.client import AcsResources, management_client
+from warmup.management.logs import LogsQuery
+from warmup.management.resources import AzureResources
 from warmup.pipeline.batch import BatchContext, BatchReport, BatchRunner
 from warmup.pipeline.dispatch import Batch, DispatchConfig, Dispatcher
 from warmup.pipeline.gate import Gate
@@ -50,6 +54,7 @@ from warmup.sending.transport import Transport
 from warmup.settings import Settings, env_name
 from warmup.store.database import Database
 from warmup.store.models import Campaign
+from warmup.suppression.acs_sync import SyncReport, sync_suppressions
 from warmup.suppression.store import SuppressionStore
 
 log = logging.getLogger(__name__)
@@ -307,6 +312,33 @@ class Runtime:
             transitions += decision.transitions
         self._notifier.tell_changes()
         return transitions
+
+    def pull_feedback(self) -> PullReport:
+        """Delivery reports from the Log Analytics workspace, from the last watermark."""
+        workspace = self.settings.log_analytics_workspace_id
+        if workspace is None:
+            raise ConfigError(f"{env_name('log_analytics_workspace_id')} is not set")
+        query = LogsQuery(self.settings, workspace)
+        try:
+            store = FeedbackStore(
+                self.database, soft_failures_to_suppress=self.settings.soft_failures_to_suppress
+            )
+            return LogPull(self.database, store).run(workspace, query, self.clock.now())
+        finally:
+            query.close()
+
+    def sync_suppressions(self) -> dict[str, SyncReport]:
+        """Every domain's suppression list in ACS in step with warmup's suppressions."""
+        azure = AzureResources(
+            management_client(self.settings), AcsResources.from_settings(self.settings)
+        )
+        store = SuppressionStore(self.database)
+        return {
+            record.state.domain: sync_suppressions(
+                azure, store, record.state.domain, actor="warmup (beat)", at=self.clock.now()
+            )
+            for record in self.domains.all()
+        }
 
     def close(self) -> None:
         if self._client is not None:
