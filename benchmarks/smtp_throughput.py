@@ -80,7 +80,7 @@ def throughput(seconds: float, latency: int) -> dict[str, Any]:
                 str(smtp_port),
                 "--smtp-user",
                 f"{USER}:{PASSWORD}",
-                "--smtp-ca-file",
+                "--ca-file",
                 str(ca_file),
             ],
             send_processes=SEND_PROCESSES,

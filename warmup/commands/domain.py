@@ -145,6 +145,20 @@ def status(
             f"senders: {', '.join(record.senders) or 'none'}; sends over {record.transport}; "
             f"relayed rows waiting: {views[0].relay_waiting:,}"
         )
+        checked = views[0].authentication
+        if checked is None:
+            console.print("authentication: not checked (warmup acs domain check)")
+        else:
+            states = ", ".join(f"{k} {v}" for k, v in checked.states.items())
+            verdict = (
+                f"; campaigns refused: {', '.join(checked.unverified)}"
+                if checked.unverified
+                else ""
+            )
+            console.print(
+                f"authentication ({checked.management}, {checked.checked_at:%Y-%m-%d %H:%M}): "
+                f"{states}{verdict}"
+            )
         for entry in store.audit(name, limit=5):
             console.print(
                 f"  {entry.at:%Y-%m-%d %H:%M} {entry.action} by {entry.actor}: {entry.reason}"

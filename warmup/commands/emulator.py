@@ -127,9 +127,20 @@ def emulator(
             "<resource>.<app id>.<tenant id> form or a short SMTP username)."
         ),
     ] = None,
-    smtp_ca_file: Annotated[
+    arm_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Also serve the resource manager and Log Analytics routes over TLS here "
+            "(0 picks a free port)."
+        ),
+    ] = None,
+    ca_file: Annotated[
         Path | None,
-        typer.Option(help="Where to write the SMTP listener's CA certificate for clients."),
+        typer.Option(
+            "--ca-file",
+            "--smtp-ca-file",
+            help="Where to write the CA certificate of the TLS listeners (SMTP, --arm-port).",
+        ),
     ] = None,
 ) -> None:
     """Serve the ACS Email REST API locally: quotas, faults, outcomes and delivery reports."""
@@ -167,7 +178,8 @@ def emulator(
             "seed": seed,
             "smtp_port": smtp_port,
             "smtp_users": _smtp_users(smtp_user),
-            "smtp_ca_file": str(smtp_ca_file) if smtp_ca_file else None,
+            "ca_file": str(ca_file) if ca_file else None,
+            "arm_port": arm_port,
         },
     )
 
@@ -186,8 +198,10 @@ def emulator(
                 f"SMTP on {settings.host}:{running.smtp_port} (STARTTLS, AUTH LOGIN/PLAIN; "
                 f"users: {', '.join(settings.smtp_users) or 'none'})"
             )
-            if settings.smtp_ca_file:
-                typer.echo(f"SMTP CA certificate written to {settings.smtp_ca_file}")
+        if running.arm_url is not None:
+            typer.echo(f"resource manager and Log Analytics routes on {running.arm_url}")
+        if settings.ca_file and running.ca_pem is not None:
+            typer.echo(f"CA certificate of the TLS listeners written to {settings.ca_file}")
         typer.echo(f"stats: {url}/_emulator/stats   (Ctrl-C to stop)")
 
     from warmup.emulator.server import serve_forever  # aiohttp: only when serving

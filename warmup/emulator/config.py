@@ -184,10 +184,10 @@ class EmulatorConfig(BaseModel):
     # The SMTP listener (smtp.azurecomm.net:587's twin): None for none, 0 picks a free port.
     # STARTTLS with a certificate from a local test CA, then AUTH LOGIN or PLAIN against
     # ``smtp_users`` (username → password: the long <resource>.<app id>.<tenant id> form or a
-    # short SMTP username). The CA is written to ``smtp_ca_file`` for clients to trust.
+    # short SMTP username). The CA is written to ``ca_file`` for clients to trust.
     smtp_port: Annotated[int, Field(ge=0, le=65535)] | None = None
     smtp_users: dict[str, SecretStr] = Field(default_factory=dict)
-    smtp_ca_file: str | None = None
+    ca_file: str | None = None
 
     # The Azure Resource Manager routes of warmup's ops commands (see arm.py), over TLS from
     # the same local CA: None for none, 0 picks a free port. Any bearer token is accepted

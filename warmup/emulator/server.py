@@ -55,8 +55,8 @@ async def _start(emulator: Emulator) -> _Running:
     # One local CA signs the certificate of both TLS listeners; clients trust its PEM.
     authority = local_authority(config.host)
     emulator.ca_pem = authority.ca_pem
-    if config.smtp_ca_file is not None:
-        await asyncio.to_thread(Path(config.smtp_ca_file).write_bytes, authority.ca_pem)
+    if config.ca_file is not None:
+        await asyncio.to_thread(Path(config.ca_file).write_bytes, authority.ca_pem)
     if config.arm_port is not None:
         secure = web.TCPSite(
             runner, config.host, config.arm_port, ssl_context=authority.server_context

@@ -127,6 +127,13 @@ function resumeForm(detail) {
   return form;
 }
 
+function authentication(detail) {
+  const checked = detail.authentication;
+  if (!checked) return "not checked (warmup acs domain check)";
+  if (checked.unverified.length) return `not verified: ${checked.unverified.join(", ")}`;
+  return `verified (${new Date(checked.checked_at).toLocaleString()})`;
+}
+
 function domainCard(detail) {
   const card = el("article", { class: `domain ${detail.status}`, "data-domain": detail.name });
   card.append(el("h3", {}, detail.name,
@@ -142,6 +149,8 @@ function domainCard(detail) {
     fact("health", el("span", { class: "health" },
       `${detail.health.level}: ${pct(detail.health.failure_rate)} failures over ` +
       `${num(detail.health.reports)} reports`)),
+    fact("transport, relay", `${detail.transport}; ${num(detail.relay_waiting)} relayed waiting`),
+    fact("SPF / DKIM / DMARC", el("span", { class: "authentication" }, authentication(detail))),
   ));
   card.append(el("p", { class: "reason" }, `Why: ${detail.reason}`));
   card.append(el("p", { class: `sending-now ${detail.sending.now ? "yes" : "no"}` },
