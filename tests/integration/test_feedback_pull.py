@@ -17,13 +17,14 @@ from sqlalchemy import func, select
 from tests.cli import cli, url_of
 from tests.conftest import emulator_config
 from tests.pipeline_world import world
+from warmup.emulator.config import EngagementRule
 from warmup.emulator.server import EmulatorServer
 from warmup.feedback.intake import FeedbackStore
-from warmup.feedback.pull import LogPull
+from warmup.feedback.pull import ENGAGEMENT, STATUS, LogPull
 from warmup.management.logs import LogsQuery
 from warmup.settings import Settings
 from warmup.store.database import Database
-from warmup.store.models import DeliveryEvent, LedgerRow
+from warmup.store.models import DeliveryEvent, EngagementEvent, LedgerRow, Recipient
 
 pytestmark = pytest.mark.integration
 WORKSPACE = "5a0b3f6e-0000-4000-8000-00000000beef"
@@ -67,7 +68,7 @@ def test_100000_rows_are_read_in_pages_once_and_a_second_pull_adds_nothing(
     # late), all of them known already.
     assert 0 < second.rows < 100_000
     assert second.ingest.received == second.ingest.duplicates
-    assert pull.watermark(f"log-analytics:{WORKSPACE}") == first.position
+    assert pull.watermark(f"log-analytics:{WORKSPACE}/{STATUS.name}") == first.position
     database.dispose()
 
 
@@ -132,3 +133,38 @@ def test_a_throttled_query_and_an_old_watermark_are_said_plainly(
         assert "Traceback" not in throttled.stderr
         missing = cli(url, "feedback", "pull", env={**env, "WARMUP_LOG_ANALYTICS_WORKSPACE_ID": ""})
         assert "WARMUP_LOG_ANALYTICS_WORKSPACE_ID" in missing.stderr
+
+
+@pytest.mark.timeout(180)
+def test_opens_and_clicks_pulled_from_the_engagement_log_are_kept_once_and_rank_recipients(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    rules = [EngagementRule(subject="^Hi", open_rate=0.6, click_rate=0.5)]
+    with world(
+        postgres_url, tmp_path, recipients=60, arm_port=0, seed=9, engagement_rules=rules
+    ) as w:
+        w.run_until_done(timeout=60)  # no webhook yet: engagement only in the log
+        made = sum(w.emulator.stats()["engagements"].values())
+        assert made > 0
+        query = LogsQuery(query_settings(w.emulator, tmp_path), WORKSPACE)
+        pull = LogPull(w.database, FeedbackStore(w.database))
+        hour_ago = datetime.now(UTC) - timedelta(hours=1)
+        try:
+            pulled = pull.run(
+                WORKSPACE, query, datetime.now(UTC), table=ENGAGEMENT, since=hour_ago,
+                lag=timedelta(0),
+            )  # fmt: skip
+            again = pull.run(
+                WORKSPACE, query, datetime.now(UTC), table=ENGAGEMENT, lag=timedelta(0)
+            )
+        finally:
+            query.close()
+        assert pulled.ingest.received - pulled.ingest.duplicates == made
+        assert again.ingest.received == again.ingest.duplicates  # nothing new
+        with w.database.session() as session:
+            kept = session.scalar(select(func.count()).select_from(EngagementEvent))
+            engaged = session.scalar(
+                select(func.count()).select_from(Recipient).where(Recipient.engagement > 0)
+            )
+        assert kept == made
+        assert engaged > 0  # the loop: opens and clicks raised their recipients' engagement

@@ -14,7 +14,15 @@ from warmup.commands.progress import counting
 from warmup.errors import ConfigError
 from warmup.feedback.intake import FeedbackStore, IngestReport
 from warmup.feedback.log_analytics import is_message_level, read_rows, to_report
-from warmup.feedback.pull import INGESTION_LAG, PAGE, LogPull
+from warmup.feedback.pull import (
+    INGESTION_LAG,
+    PAGE,
+    STATUS,
+    TABLES,
+    LogPull,
+    LogTable,
+    PullReport,
+)
 from warmup.feedback.reports import DeliveryReport, ReportError
 from warmup.settings import env_name
 
@@ -100,25 +108,39 @@ def pull(
     database = open_database(settings)
     store = FeedbackStore(database, soft_failures_to_suppress=settings.soft_failures_to_suppress)
     query = LogsQuery(settings, workspace)
+    pull = LogPull(database, store)
+    start = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
     try:
-        with counting("pulling reports, rows read:") as done:
-            report = LogPull(database, store).run(
-                workspace,
-                query,
-                now(),
-                since=since.replace(tzinfo=UTC) if since and since.tzinfo is None else since,
-                page=page_size,
-                lag=timedelta(seconds=lag_seconds),
-                progress=done,
-            )
+        for table in TABLES:
+            with counting(f"pulling {table.name}, rows read:") as done:
+                report = pull.run(
+                    workspace,
+                    query,
+                    now(),
+                    table=table,
+                    since=start,
+                    page=page_size,
+                    lag=timedelta(seconds=lag_seconds),
+                    progress=done,
+                )
+            _say_pulled(table, report)
     finally:
         query.close()
+
+
+def _say_pulled(table: LogTable, report: PullReport) -> None:
     for note in report.notes:
-        typer.echo(f"note: {note}", err=True)
+        typer.echo(f"note: {table.name}: {note}", err=True)
     totals = report.ingest
+    fresh = totals.received - totals.duplicates
+    what = (
+        f"new reports ({totals.matched:,} matched to sends)"
+        if table is STATUS
+        else "new opens and clicks"
+    )
     typer.echo(
-        f"{report.rows:,} rows in {report.pages} page(s): {totals.received - totals.duplicates:,} "
-        f"new reports ({totals.matched:,} matched to sends), {totals.duplicates:,} already "
-        f"known; {report.skipped:,} message-level rows skipped, {report.refused:,} refused"
+        f"{table.name}: {report.rows:,} rows in {report.pages} page(s): {fresh:,} {what}, "
+        f"{totals.duplicates:,} already known; {report.skipped:,} message-level rows skipped, "
+        f"{report.refused:,} refused"
         + (f"; read up to {report.position.at:%Y-%m-%d %H:%M:%S} UTC" if report.position else "")
     )

@@ -66,6 +66,17 @@ class Operation:
 ReportSink = Callable[[Operation], None]
 
 
+@dataclass(frozen=True)
+class Engagement:
+    """One open ("view") or click of a delivered message, as the engagement log has it."""
+
+    at: datetime
+    message_id: str
+    recipient: str
+    kind: str
+    context: str
+
+
 @dataclass
 class ArmState:
     """What ops created through the emulated resource manager (see arm.py): sender usernames
@@ -113,6 +124,7 @@ class Emulator:
         self.arm_url: str | None = None
         self.ca_pem: bytes | None = None
         self.arm_state = ArmState()
+        self.engagement_log: list[Engagement] = []
         self.started_wall = self.wall_time().replace(microsecond=0)
         self._build_quotas()
 
@@ -135,6 +147,7 @@ class Emulator:
     def reset(self) -> None:
         self.stats = Stats()
         self.operations.clear()
+        self.engagement_log.clear()
         self._build_quotas()
 
     def emulated_now(self) -> float:

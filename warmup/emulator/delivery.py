@@ -24,7 +24,7 @@ import aiohttp
 
 from warmup.emulator import events
 from warmup.emulator.config import DeliveryStatus, EventSchema
-from warmup.emulator.core import Emulator, Operation
+from warmup.emulator.core import Emulator, Engagement, Operation
 from warmup.emulator.outcomes import compiled
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,10 @@ class EventDelivery:
     def schedule(self, operation: Operation) -> None:
         config = self._emulator.config
         if config.webhook_url is None:
+            # No webhook: opens and clicks still happen, for the engagement log to show.
+            for address, outcome in operation.outcomes.items():
+                if outcome.status is DeliveryStatus.DELIVERED:
+                    self._engage(operation, address, self._clock())
             return
         rng = self._emulator.rng
         now = self._clock()
@@ -99,16 +103,23 @@ class EventDelivery:
             return
         kinds = ["view"] + (["click"] if rng.random() < rule.click_rate else [])
         for offset, kind in enumerate(kinds):
+            context = "https://example.com/offer" if kind == "click" else ""
+            at = self._emulator.wall_time()
+            self._emulator.engagement_log.append(
+                Engagement(at, operation.message_id, address, kind, context)
+            )
+            self._emulator.stats.engagements[kind] += 1
+            if config.webhook_url is None:
+                continue
             data = events.engagement_data(
                 sender=operation.request.sender,
                 recipient=address,
                 message_id=operation.message_id,
                 kind=kind,
-                context="https://example.com/offer" if kind == "click" else "",
-                at=self._emulator.wall_time(),
+                context=context,
+                at=at,
             )
             event = events.envelope(config.event_schema, data, event_type=events.ENGAGEMENT_REPORT)
-            self._emulator.stats.engagements[kind] += 1
             self._push(after + 0.05 * (offset + 1), _Pending(event))
 
     def _push(self, due: float, pending: _Pending) -> None:

@@ -24,6 +24,16 @@ from warmup.emulator.config import DeliveryStatus
 from warmup.emulator.core import Emulator
 
 TABLE = "ACSEmailStatusUpdateOperational"
+ENGAGEMENT_TABLE = "ACSEmailUserEngagementOperational"
+ENGAGEMENT_COLUMNS = (
+    ("TimeGenerated", "datetime"),
+    ("_ItemId", "string"),
+    ("CorrelationId", "string"),
+    ("RecipientEmailAddress", "string"),
+    ("EngagementType", "string"),
+    ("EngagementContext", "string"),
+    ("UserAgent", "string"),
+)
 COLUMNS = (
     ("TimeGenerated", "datetime"),
     ("_ItemId", "string"),
@@ -67,6 +77,25 @@ class LogRow:
             (reason or self.details) if failed else "",
             self.status == DeliveryStatus.BOUNCED.value,
         ]
+
+
+def engagement_rows(emulator: Emulator) -> list[tuple[datetime, str, list[Any]]]:
+    """(TimeGenerated, _ItemId, values) of every open and click, in that order."""
+    rows = []
+    for n, found in enumerate(emulator.engagement_log):
+        item = f"{found.message_id}:{found.recipient}:{found.kind}:{n}"
+        at = found.at.isoformat().replace("+00:00", "Z")
+        values = [
+            at,
+            item,
+            found.message_id,
+            found.recipient,
+            found.kind,
+            found.context,
+            "emulator",
+        ]
+        rows.append((found.at, item, values))
+    return sorted(rows, key=lambda r: (r[0], r[1]))
 
 
 def log_rows(emulator: Emulator) -> list[LogRow]:
@@ -132,22 +161,29 @@ async def _query(emulator: Emulator, request: web.Request) -> web.Response:
     except (ValueError, KeyError, TypeError):
         return _bad("the body must be JSON with a query")
     after, until, take = _AFTER.search(kql), _UNTIL.search(kql), _TAKE.search(kql)
-    if TABLE not in kql or after is None or until is None or take is None:
+    table = kql.split("\n", 1)[0].strip()
+    if table not in (TABLE, ENGAGEMENT_TABLE) or after is None or until is None or take is None:
         return _bad("the emulator answers warmup's incremental query only")
     start, item, end = _instant(after["after"]), after["item"], _instant(until["until"])
-    found = [
-        row
-        for row in log_rows(emulator)
-        if (row.at > start or (item is not None and row.at == start and row.item > item))
-        and row.at <= end
-    ][: int(take["take"])]
+
+    def wanted(at: datetime, row_item: str) -> bool:
+        later = at > start or (item is not None and at == start and row_item > item)
+        return later and at <= end
+
+    columns: tuple[tuple[str, str], ...]
+    if table == TABLE:
+        columns = COLUMNS
+        rows = [r.values() for r in log_rows(emulator) if wanted(r.at, r.item)]
+    else:
+        columns = ENGAGEMENT_COLUMNS
+        rows = [values for at, i, values in engagement_rows(emulator) if wanted(at, i)]
     return web.json_response(
         {
             "tables": [
                 {
                     "name": "PrimaryResult",
-                    "columns": [{"name": n, "type": t} for n, t in COLUMNS],
-                    "rows": [row.values() for row in found],
+                    "columns": [{"name": n, "type": t} for n, t in columns],
+                    "rows": rows[: int(take["take"])],
                 }
             ]
         }

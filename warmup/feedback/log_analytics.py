@@ -12,15 +12,33 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from warmup.feedback.reports import DeliveryReport, ReportError, make_report
+from warmup.addresses import address_key
+from warmup.feedback.reports import (
+    ENGAGEMENTS,
+    DeliveryReport,
+    EngagementReport,
+    ReportError,
+    make_report,
+)
 
 Row = Mapping[str, Any]
 REQUIRED = ("CorrelationId", "RecipientId", "DeliveryStatus")
-# The columns `warmup feedback pull` asks the query API for.
+# The tables and columns `warmup feedback pull` asks the query API for.
+STATUS_TABLE = "ACSEmailStatusUpdateOperational"
+ENGAGEMENT_TABLE = "ACSEmailUserEngagementOperational"
+ENGAGEMENT_COLUMNS = (
+    "TimeGenerated",
+    "_ItemId",
+    "CorrelationId",
+    "RecipientEmailAddress",
+    "EngagementType",
+    "EngagementContext",
+    "UserAgent",
+)
 TABLE_COLUMNS = (
     "TimeGenerated",
     "_ItemId",
@@ -115,4 +133,30 @@ def to_report(row: Row) -> DeliveryReport:
         detail=detail,
         attempted_at=attempted,
         hard_bounce=_flag(fields.get("ishardbounce")),
+    )
+
+
+def _time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+
+
+def to_engagement(row: Row) -> EngagementReport:
+    """A row of ACSEmailUserEngagementOperational: an open ("view") or a click."""
+    fields = {str(key).lower(): value for key, value in row.items()}
+    message_id, recipient = fields.get("correlationid"), fields.get("recipientemailaddress")
+    kind = str(fields.get("engagementtype") or "").strip().lower()
+    if not (message_id and recipient) or kind not in ENGAGEMENTS:
+        raise ReportError("needs CorrelationId, RecipientEmailAddress and EngagementType")
+    return EngagementReport(
+        message_id=str(message_id),
+        recipient=address_key(str(recipient)),
+        engagement=kind,
+        context=str(fields.get("engagementcontext") or ""),
+        user_agent=str(fields.get("useragent") or ""),
+        occurred_at=_time(fields.get("useractiontimestamp") or fields.get("timegenerated")),
     )

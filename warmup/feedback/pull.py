@@ -18,7 +18,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from warmup.feedback.intake import FeedbackStore, IngestReport
-from warmup.feedback.log_analytics import TABLE_COLUMNS, is_message_level, to_report
+from warmup.feedback.log_analytics import (
+    ENGAGEMENT_COLUMNS,
+    ENGAGEMENT_TABLE,
+    STATUS_TABLE,
+    TABLE_COLUMNS,
+    is_message_level,
+    to_engagement,
+    to_report,
+)
 from warmup.feedback.reports import ReportError
 from warmup.store.database import Database, dialect_insert
 from warmup.store.models import FeedbackWatermark
@@ -30,6 +38,17 @@ RETENTION = timedelta(days=30)  # the workspace default; older rows are gone
 FIRST_LOOK_BACK = timedelta(days=1)  # the first run, without --since
 # One page of the table: the query → rows as {column: value}.
 Query = Callable[[str], Sequence[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True)
+class LogTable:
+    name: str
+    columns: tuple[str, ...]
+
+
+STATUS = LogTable(STATUS_TABLE, TABLE_COLUMNS)  # delivery outcomes
+ENGAGEMENT = LogTable(ENGAGEMENT_TABLE, ENGAGEMENT_COLUMNS)  # opens and clicks
+TABLES = (STATUS, ENGAGEMENT)
 
 
 @dataclass(frozen=True)
@@ -49,7 +68,7 @@ class PullReport:
     position: Position | None = None
 
 
-def _kql(after: Position, until: datetime, page: int) -> str:
+def _kql(table: LogTable, after: Position, until: datetime, page: int) -> str:
     def instant(moment: datetime) -> str:
         return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -59,10 +78,10 @@ def _kql(after: Position, until: datetime, page: int) -> str:
         else ""
     )
     return (
-        "ACSEmailStatusUpdateOperational\n"
+        f"{table.name}\n"
         f"| where TimeGenerated > datetime({instant(after.at)}){tie}\n"
         f"| where TimeGenerated <= datetime({instant(until)})\n"
-        f"| project {', '.join(TABLE_COLUMNS)}\n"
+        f"| project {', '.join(table.columns)}\n"
         "| order by TimeGenerated asc, _ItemId asc\n"
         f"| take {page}"
     )
@@ -93,12 +112,13 @@ class LogPull:
         query: Query,
         now: datetime,
         *,
+        table: LogTable = STATUS,
         since: datetime | None = None,
         page: int = PAGE,
         lag: timedelta = INGESTION_LAG,
         progress: Callable[[int], None] | None = None,
     ) -> PullReport:
-        source = f"log-analytics:{workspace}"
+        source = f"log-analytics:{workspace}/{table.name}"
         report = PullReport()
         stored = self.watermark(source)
         if since is not None:
@@ -118,10 +138,10 @@ class LogPull:
             after = Position(oldest)
         until = now - lag
         while True:
-            rows = query(_kql(after, until, page))
+            rows = query(_kql(table, after, until, page))
             report.pages += 1
             report.rows += len(rows)
-            self._ingest(rows, now, report)
+            self._ingest(table, rows, now, report)
             if rows:
                 last = rows[-1]
                 after = Position(_moment(last["TimeGenerated"]), str(last["_ItemId"]))
@@ -132,18 +152,26 @@ class LogPull:
             if len(rows) < page:
                 return report
 
-    def _ingest(self, rows: Sequence[Mapping[str, Any]], now: datetime, report: PullReport) -> None:
-        reports = []
+    def _ingest(
+        self,
+        table: LogTable,
+        rows: Sequence[Mapping[str, Any]],
+        now: datetime,
+        report: PullReport,
+    ) -> None:
+        reports, engagements = [], []
         for row in rows:
-            if is_message_level(row):
+            if table is STATUS and is_message_level(row):
                 report.skipped += 1
                 continue
             try:
-                reports.append(to_report(row))
+                if table is STATUS:
+                    reports.append(to_report(row))
+                else:
+                    engagements.append(to_engagement(row))
             except ReportError:
                 report.refused += 1
-        result = self._intake.ingest(reports, now)
-        report.ingest.add(result)
+        report.ingest.add(self._intake.ingest(reports, now, engagements))
 
 
 def _moment(value: Any) -> datetime:

@@ -30,7 +30,7 @@ from warmup.errors import ConfigError, SendError, ThrottledError, TransitionErro
 from warmup.feedback.domain_health import judge_domain, window_verdict
 from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.notify import Notifier
-from warmup.feedback.pull import LogPull, PullReport
+from warmup.feedback.pull import TABLES, LogPull, PullReport
 from warmup.ledger.outcomes import AcsAnswer, DoubtfulRows, OutcomeFallback
 from warmup.ledger.store import LedgerStore
 from warmup.management.client import AcsResources, management_client
@@ -313,8 +313,9 @@ class Runtime:
         self._notifier.tell_changes()
         return transitions
 
-    def pull_feedback(self) -> PullReport:
-        """Delivery reports from the Log Analytics workspace, from the last watermark."""
+    def pull_feedback(self) -> list[PullReport]:
+        """Delivery reports, opens and clicks from the Log Analytics workspace, each table
+        from its last watermark."""
         workspace = self.settings.log_analytics_workspace_id
         if workspace is None:
             raise ConfigError(f"{env_name('log_analytics_workspace_id')} is not set")
@@ -323,7 +324,8 @@ class Runtime:
             store = FeedbackStore(
                 self.database, soft_failures_to_suppress=self.settings.soft_failures_to_suppress
             )
-            return LogPull(self.database, store).run(workspace, query, self.clock.now())
+            pull = LogPull(self.database, store)
+            return [pull.run(workspace, query, self.clock.now(), table=table) for table in TABLES]
         finally:
             query.close()
 
