@@ -16,8 +16,8 @@ import pytest
 from pydantic import SecretStr
 
 from tests.cli import cli, url_of
-from tests.conftest import emulator_config
-from tests.pipeline_world import DOMAIN, SENDER, add_domain
+from tests.conftest import EMULATOR_KEY, emulator_config
+from tests.pipeline_world import DOMAIN, SENDER, World, add_domain, world
 from warmup.audit import AuditFilter, AuditLog
 from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
@@ -222,3 +222,47 @@ def test_suppression_sync_goes_both_ways_and_a_second_run_changes_nothing(
     third = cli(url, "acs", "suppression", "sync", DOMAIN, env=env)
     assert "0 put on ACS's list, 0 suppressed in warmup, 0 taken off" in third.stdout
     assert server.call(lambda: server.emulator.arm_state.writes) == writes  # nothing written
+
+
+@pytest.mark.timeout(120)
+def test_a_sender_added_with_acs_sender_add_sends_a_campaign(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    with world(
+        postgres_url, tmp_path, recipients=30, arm_port=0, require_sender_usernames=True
+    ) as w:
+        ca = tmp_path / "emulator-ca.pem"
+        ca.write_bytes(w.emulator.ca_pem)
+        config = w.emulator.emulator.config
+        env = {
+            "WARMUP_AZURE_SUBSCRIPTION_ID": config.arm_subscription,
+            "WARMUP_ACS_RESOURCE_GROUP": config.arm_resource_group,
+            "WARMUP_ACS_EMAIL_SERVICE": config.arm_email_service,
+            "WARMUP_ACS_COMMUNICATION_SERVICE": config.arm_communication_service,
+            "WARMUP_ARM_ENDPOINT": w.emulator.arm_url,
+            "WARMUP_AZURE_CA_FILE": str(ca),
+            "WARMUP_AZURE_ACCESS_TOKEN": "token",
+        }
+        # Until ACS knows the sender username, ACS refuses the campaign's sender.
+        refused = cli(
+            url_of(w.database), "send-test", "--to", "a@example.org", "--from", SENDER,
+            "--no-wait", env={**env, **send_env(w)},
+        )  # fmt: skip
+        assert refused.returncode == 1
+        assert "InvalidSenderUsername" in refused.stderr
+        local = SENDER.split("@")[0]
+        added = cli(url_of(w.database), "acs", "sender", "add", DOMAIN, local, env=env)
+        assert added.returncode == 0, added.stderr
+        assert "the warmup domain had it already" in added.stdout
+        w.run_until_done(timeout=60)
+        stats = w.emulator.stats()
+    assert stats["accepted"] == 30
+    assert stats["rejected"] == {"InvalidSenderUsername": 1}  # the send-test, before the add
+
+
+def send_env(w: World) -> dict[str, str]:
+    return {
+        "WARMUP_ACS_AUTH": "key",
+        "WARMUP_ACS_ENDPOINT": w.emulator.url,
+        "WARMUP_ACS_ACCESS_KEY": EMULATOR_KEY,
+    }

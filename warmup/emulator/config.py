@@ -204,6 +204,9 @@ class EmulatorConfig(BaseModel):
     # Entra apps (application id → client secret): an SMTP username made through ARM for an
     # app logs in at the SMTP listener with the app's secret.
     entra_apps: dict[str, SecretStr] = Field(default_factory=dict)
+    # Senders must be sender usernames of their domain (PUT through the resource manager), as
+    # ACS requires; off, any address on a linked domain may send.
+    require_sender_usernames: bool = False
     # Rows of ACSEmailStatusUpdateOperational for messages of no campaign, besides the real
     # ones (see log_analytics.py): a large table to page through.
     synthetic_log_rows: Annotated[int, Field(ge=0, le=5_000_000)] = 0

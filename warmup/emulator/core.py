@@ -186,6 +186,22 @@ class Emulator:
         self.stats.rejected["Denied"] += 1
         return error_reply(401, "Denied", f"Denied by the resource provider: {reason}.")
 
+    def check_sender_username(self, sender: str) -> None:
+        """With ``require_sender_usernames``, the sender's local part must be a sender
+        username of its domain (made through the resource manager), as ACS requires of a
+        MailFrom address; raise :class:`Rejection` otherwise."""
+        if not self.config.require_sender_usernames:
+            return
+        username, _, domain = sender.lower().rpartition("@")
+        if username not in {
+            entry["username"].lower() for entry in self.arm_state.senders.get(domain, {}).values()
+        }:
+            raise Rejection(
+                400,
+                "InvalidSenderUsername",
+                f"the sender username {username} is not set up for the domain {domain}",
+            )
+
     def check_api_version(self, version: str | None) -> Reply | None:
         if version is None:
             return error_reply(400, "MissingApiVersionParameter", "api-version is required")
@@ -235,6 +251,7 @@ class Emulator:
                 return self._accepted_reply(existing)
         try:
             request = parse_send(body, self.config.sender_domains)
+            self.check_sender_username(request.sender)
         except Rejection as rejection:
             self.stats.rejected[rejection.code] += 1
             return error_reply(rejection.status, rejection.code, rejection.message)

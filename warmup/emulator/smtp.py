@@ -21,7 +21,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from warmup.emulator.core import Emulator, Operation
-from warmup.emulator.validation import MAX_RECIPIENTS, MAX_REQUEST_BYTES, SendRequest
+from warmup.emulator.validation import MAX_RECIPIENTS, MAX_REQUEST_BYTES, Rejection, SendRequest
 
 THROTTLED = "451 4.7.500 Server busy: the email sending quota is exceeded. Try again later."
 UNAVAILABLE = "421 4.3.2 Service not available, closing transmission channel"
@@ -59,6 +59,11 @@ class SmtpDoor:
         if domains and domain not in domains:
             self._emulator.stats.rejected["DomainNotLinked"] += 1
             return f"550 5.7.1 The sender domain {domain} is not linked to this resource"
+        try:
+            self._emulator.check_sender_username(address)
+        except Rejection as rejection:
+            self._emulator.stats.rejected[rejection.code] += 1
+            return f"550 5.7.1 {rejection.message}"
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 OK"
