@@ -1,20 +1,24 @@
 """The engagement loop end to end: a campaign sends, opens and clicks come back through the
-webhook, and the next campaign on the same list starts with the recipients who clicked, then
-those who opened, then the rest."""
+webhook and through a pull of the engagement log (kept once), and the next campaign on the same
+list starts with the recipients who clicked, then those who opened, then the rest."""
 
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.e2e.test_feedback_loop import api_server, step
+from tests.integration.test_feedback_pull import WORKSPACE, query_settings
 from tests.pipeline_world import SENDER, world
 from warmup.campaigns.report import campaign_report
 from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
 from warmup.emulator.config import EngagementRule
+from warmup.feedback.intake import FeedbackStore
+from warmup.feedback.pull import ENGAGEMENT, LogPull
+from warmup.management.logs import LogsQuery
 from warmup.store.models import Campaign, EngagementEvent, LedgerRow
 
 pytestmark = pytest.mark.integration
@@ -32,6 +36,7 @@ def test_the_next_campaign_starts_with_who_clicked_then_who_opened(
             seed=7,
             event_delay_seconds=0.02,
             engagement_rules=[EngagementRule(subject="^Hi", open_rate=0.5, click_rate=0.4)],
+            arm_port=0,
         ) as w,
         api_server(w.database) as webhook,
     ):
@@ -54,6 +59,21 @@ def test_the_next_campaign_starts_with_who_clicked_then_who_opened(
                 select(EngagementEvent.recipient, EngagementEvent.engagement)
             ):
                 kinds.setdefault(address, set()).add(kind)
+        # The same opens and clicks, pulled from the engagement log: already known, kept once.
+        query = LogsQuery(query_settings(w.emulator, tmp_path), WORKSPACE)
+        try:
+            pulled = LogPull(w.database, FeedbackStore(w.database)).run(
+                WORKSPACE,
+                query,
+                datetime.now(UTC),
+                table=ENGAGEMENT,
+                since=datetime.now(UTC) - timedelta(hours=1),
+                lag=timedelta(0),
+            )
+        finally:
+            query.close()
+        assert pulled.rows == made
+        assert pulled.ingest.duplicates == made
         store = CampaignStore(w.database)
         now = datetime.now(UTC)
         store.create(
