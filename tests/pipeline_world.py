@@ -118,6 +118,18 @@ def add_domain(
     )
 
 
+def draft(database: Database, name: str, subject: str, text: str, *, at: datetime) -> None:
+    """A draft campaign on the list "people" from the domain's sender."""
+    CampaignStore(database).create(
+        name,
+        list_name="people",
+        sender=SENDER,
+        actor="t",
+        at=at,
+        template=MessageTemplate(subject, None, text),
+    )
+
+
 def seed_campaign(
     database: Database,
     folder: Path,
@@ -149,14 +161,7 @@ def seed_campaign(
         at=now,
     )
     campaigns = CampaignStore(database)
-    campaigns.create(
-        "c",
-        list_name="people",
-        sender=SENDER,
-        actor="t",
-        at=now,
-        template=MessageTemplate("Hi {{ name }}", None, "Hello {{ name }}"),
-    )
+    draft(database, "c", "Hi {{ name }}", "Hello {{ name }}", at=now)
     if ab_test is not None:
         for subject in ab_test.subjects:
             CampaignABTest(database).add_variant(

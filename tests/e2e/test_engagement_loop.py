@@ -11,10 +11,9 @@ from sqlalchemy import func, select
 
 from tests.e2e.test_feedback_loop import api_server, step
 from tests.integration.test_feedback_pull import WORKSPACE, query_settings
-from tests.pipeline_world import SENDER, world
+from tests.pipeline_world import draft, world
 from warmup.campaigns.report import campaign_report
 from warmup.campaigns.store import CampaignStore
-from warmup.content.templates import MessageTemplate
 from warmup.emulator.config import EngagementRule
 from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.pull import ENGAGEMENT, LogPull
@@ -74,17 +73,9 @@ def test_the_next_campaign_starts_with_who_clicked_then_who_opened(
             query.close()
         assert pulled.rows == made
         assert pulled.ingest.duplicates == made
-        store = CampaignStore(w.database)
         now = datetime.now(UTC)
-        store.create(
-            "c2",
-            list_name="people",
-            sender=SENDER,
-            actor="t",
-            at=now,
-            template=MessageTemplate("Hi again", None, "Hello again"),
-        )
-        store.start("c2", actor="t", at=now)
+        draft(w.database, "c2", "Hi again", "Hello again", at=now)
+        CampaignStore(w.database).start("c2", actor="t", at=now)
         with w.database.session() as session:
             order = list(
                 session.scalars(

@@ -17,10 +17,9 @@ from pydantic import SecretStr
 
 from tests.cli import cli, url_of
 from tests.conftest import EMULATOR_KEY, emulator_config
-from tests.pipeline_world import DOMAIN, SENDER, World, add_domain, world
+from tests.pipeline_world import DOMAIN, SENDER, World, add_domain, draft, world
 from warmup.audit import AuditFilter, AuditLog
 from warmup.campaigns.store import CampaignStore
-from warmup.content.templates import MessageTemplate
 from warmup.domains.store import DomainStore
 from warmup.emulator.config import ArmDomain
 from warmup.emulator.server import EmulatorServer
@@ -68,14 +67,7 @@ def draft_campaign(database: Database, folder: Path) -> None:
     ListImporter(database).run(
         people, "people", options=ImportOptions(), rejected_path=folder / "r.csv", actor="t", at=now
     )
-    CampaignStore(database).create(
-        "c",
-        list_name="people",
-        sender=SENDER,
-        actor="t",
-        at=now,
-        template=MessageTemplate("Hi", None, "Hello"),
-    )
+    draft(database, "c", "Hi", "Hello", at=now)
 
 
 def test_a_sender_added_in_acs_is_registered_with_the_warmup_domain(

@@ -11,13 +11,13 @@ from rich.table import Table
 
 from warmup.commands.context import actor, command_settings, now, open_database
 from warmup.commands.output import AsJson, print_json
+from warmup.commands.relay import warn_if_long_for_devices
 from warmup.control.authentication import unauthenticated
 from warmup.domains.record import Authentication
 from warmup.domains.store import DomainStore, UnknownDomainError
 from warmup.errors import TransitionError
 from warmup.management.client import AcsResources, management_client
 from warmup.management.resources import AzureResources
-from warmup.relay.users import DEVICE_USERNAME_LIMIT
 from warmup.suppression.acs_sync import sync_suppressions
 from warmup.suppression.store import SuppressionStore
 
@@ -89,13 +89,7 @@ def add_smtp_username(
 ) -> None:
     """Create an SMTP username linked to an Entra app: devices log in with it and the app's
     client secret, instead of the long <resource>.<app id>.<tenant id> form."""
-    if len(username) > DEVICE_USERNAME_LIMIT:
-        typer.secho(
-            f"note: {username!r} has {len(username)} characters; many printers and appliances "
-            f"accept about {DEVICE_USERNAME_LIMIT} at most",
-            fg="yellow",
-            err=True,
-        )
+    warn_if_long_for_devices(username)
     made = _azure().add_smtp_username(username, app_id, tenant_id)
     console.print(f"SMTP username {made.username} created for app {made.app_id}")
 

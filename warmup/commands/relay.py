@@ -98,6 +98,16 @@ def relay(
     asyncio.run(_serve(host, port, tls))
 
 
+def warn_if_long_for_devices(username: str) -> None:
+    if len(username) > DEVICE_USERNAME_LIMIT:
+        typer.secho(
+            f"note: {username!r} has {len(username)} characters; many printers and appliances "
+            f"accept about {DEVICE_USERNAME_LIMIT} at most",
+            fg="yellow",
+            err=True,
+        )
+
+
 def _users() -> tuple[RelayUsers, str]:
     settings = command_settings()
     return RelayUsers(open_database(settings)), actor(settings)
@@ -110,13 +120,7 @@ def add_user(
 ) -> None:
     """Create a relay user. Its password is printed once, alone on stdout; only a hash is kept."""
     check_name(name)
-    if len(name) > DEVICE_USERNAME_LIMIT:
-        typer.secho(
-            f"note: {name!r} has {len(name)} characters; many printers and appliances accept "
-            f"about {DEVICE_USERNAME_LIMIT} at most",
-            fg="yellow",
-            err=True,
-        )
+    warn_if_long_for_devices(name)
     users, who = _users()
     password = users.add(name, domain, actor=who, at=now())
     typer.echo(f"relay user {name} may relay for {domain}; its password (shown once):", err=True)
