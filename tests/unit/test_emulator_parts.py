@@ -249,3 +249,29 @@ def test_stats_find_overshoot_in_any_minute() -> None:
         emulator.send(f"op-{i}", message())
         clock.now += 20
     assert emulator.stats.snapshot()["max_accepted_in_any_minute"] == 3
+
+
+def test_engagement_rules_can_pick_recipients_by_address() -> None:
+    from warmup.emulator.config import EngagementRule
+    from warmup.emulator.delivery import EventDelivery
+    from warmup.emulator.validation import SendRequest
+
+    config = EmulatorConfig(
+        access_key="AAAA",
+        engagement_rules=[
+            EngagementRule(address="^clicker[+@]", open_rate=1.0, click_rate=1.0),
+            EngagementRule(address="^opener[+@]", open_rate=1.0),
+        ],
+    )
+    emulator = Emulator(config)
+    EventDelivery(emulator)  # hooks itself to accepted sends
+    for address in ("clicker@example.org", "opener@example.org", "quiet@example.org"):
+        emulator.accept(
+            SendRequest("news@example.com", (address,), "Hello"), message_id=None, body_hash=""
+        )
+    kinds = {(e.recipient, e.kind) for e in emulator.engagement_log}
+    assert kinds == {
+        ("clicker@example.org", "view"),
+        ("clicker@example.org", "click"),
+        ("opener@example.org", "view"),
+    }

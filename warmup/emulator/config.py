@@ -96,14 +96,18 @@ DEFAULT_RULES: tuple[OutcomeRule, ...] = (
 
 
 class EngagementRule(BaseModel):
-    """Delivered messages whose subject matches ``subject`` (a case-insensitive regex) are
-    opened with probability ``open_rate`` and, once opened, clicked with ``click_rate``: each
-    open or click is an EmailEngagementTrackingReportReceived event, as ACS sends when
-    engagement tracking is on. Lets tests give one A/B variant more engagement."""
+    """Delivered messages whose subject matches ``subject`` and whose recipient matches
+    ``address`` (case-insensitive regexes) are opened with probability ``open_rate`` and, once
+    opened, clicked with ``click_rate``: each open or click is an
+    EmailEngagementTrackingReportReceived event (and a row of the engagement log), as ACS makes
+    when engagement tracking is on. Lets tests give one A/B variant, or some recipients, more
+    engagement."""
 
     model_config = ConfigDict(frozen=True)
 
-    subject: str
+    subject: str = ""  # empty: any subject
+    # A case-insensitive regex on the recipient's address (empty: anyone), e.g. "^clicker[+@]".
+    address: str = ""
     open_rate: Probability = 0.0
     click_rate: Probability = 0.0
 

@@ -88,13 +88,15 @@ class EventDelivery:
                 self._engage(operation, address, now + config.event_delay_seconds)
 
     def _engage(self, operation: Operation, address: str, after: float) -> None:
-        """Opens and clicks by the first engagement rule whose subject pattern matches."""
+        """Opens and clicks by the first engagement rule whose subject and address patterns
+        match."""
         config = self._emulator.config
         rule = next(
             (
                 r
                 for r in config.engagement_rules
                 if compiled(r.subject).search(operation.request.subject)
+                and compiled(r.address).search(address)
             ),
             None,
         )
