@@ -2,6 +2,8 @@
 kubernetes-validate (strict) and a schema for KEDA's objects, then the rules this project keeps
 (least privilege, no `latest`, probes, budgets, policies). Docker and a cluster are not needed."""
 
+import json
+import re
 import subprocess
 import sys
 from importlib.metadata import version
@@ -214,3 +216,41 @@ def test_budgets_policies_probes_and_a_singleton_beat() -> None:
     for name in ("warmup-worker", "warmup-dispatcher", "warmup-beat"):
         (container,) = deployments[name]["spec"]["template"]["spec"]["containers"]
         assert container["livenessProbe"]["exec"]["command"] == ["warmup-probe", "--alive"], name
+
+
+def metric_names() -> set[str]:
+    """The metrics /metrics exports (counters with their _total suffix)."""
+    source = (ROOT / "warmup" / "api" / "metrics.py").read_text()
+    names = set(re.findall(r'"(warmup_[a-z_]+)"', source))
+    counters = set(re.findall(r'CounterMetricFamily\(\s*"(warmup_[a-z_]+)"', source))
+    return (names - counters) | {f"{name}_total" for name in counters}
+
+
+def test_alert_rules_and_the_grafana_dashboard_read_metrics_that_exist() -> None:
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yaml").read_text())
+    alerts = [rule for group in rules["groups"] for rule in group["rules"]]
+    assert {rule["alert"] for rule in alerts} >= {
+        "WarmupDomainPaused",
+        "WarmupDomainHolding",
+        "WarmupFailureRateNearGate",
+        "WarmupSendQueueGrowing",
+        "WarmupRowsInDoubt",
+        "WarmupThrottledByAcs",
+    }
+    for rule in alerts:
+        assert rule["labels"]["severity"] in {"warning", "critical"}, rule["alert"]
+        assert rule["annotations"]["summary"], rule["alert"]
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "warmup.json").read_text())
+    panels = dashboard["panels"]
+    assert len({panel["id"] for panel in panels}) == len(panels)
+    exprs = [rule["expr"] for rule in alerts]
+    exprs += [target["expr"] for panel in panels for target in panel["targets"]]
+    known = metric_names()
+    for expr in exprs:
+        used = set(re.findall(r"\bwarmup_[a-z_]+", expr))
+        assert used, expr
+        assert used <= known, f"{expr}: {used - known} not exported"
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    for service in ("prometheus", "grafana"):
+        assert compose["services"][service]["profiles"] == ["monitoring"]
+        assert ":latest" not in compose["services"][service]["image"]
