@@ -197,7 +197,7 @@ def smtp_settings(server: EmulatorServer, folder: Path) -> dict[str, object]:
         "smtp_port": server.smtp_port,
         "smtp_username": SMTP_USER,
         "smtp_password": SecretStr(SMTP_PASSWORD),
-        "ca_file": ca_file,
+        "smtp_ca_file": ca_file,
     }
 
 

@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     # The Entra app's client secret (default: WARMUP_AZURE_CLIENT_SECRET).
     smtp_password: SecretStr | None = None
     # A CA bundle (PEM) to trust besides the system's: a private relay, or the emulator's CA.
-    ca_file: Path | None = None
+    smtp_ca_file: Path | None = None
     # Authenticated connections kept per worker process. ACS allows 250 per subscription in
     # all: workers x this must stay below it.
     smtp_connections: Annotated[int, Field(ge=1, le=250)] = 16

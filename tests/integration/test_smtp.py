@@ -315,7 +315,7 @@ def test_send_test_over_smtp_proves_the_credentials(server: EmulatorServer, tmp_
         "WARMUP_SMTP_PORT": str(settings["smtp_port"]),
         "WARMUP_SMTP_USERNAME": SMTP_USER,
         "WARMUP_SMTP_PASSWORD": SMTP_PASSWORD,
-        "WARMUP_SMTP_CA_FILE": str(settings["ca_file"]),
+        "WARMUP_SMTP_CA_FILE": str(settings["smtp_ca_file"]),
     }
     args = ("send-test", "--transport", "smtp", "--to", "ops@example.org", "--from", SENDER)
     sent = cli(f"sqlite:///{tmp_path / 'w.db'}", *args, env=env)

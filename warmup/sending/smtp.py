@@ -80,12 +80,12 @@ class SmtpEndpoint:
                 f"app's client secret; {env_name('azure_client_secret')} is used when unset)"
             )
         tls = ssl.create_default_context()
-        if settings.ca_file is not None:
+        if settings.smtp_ca_file is not None:
             try:
-                tls.load_verify_locations(cafile=str(settings.ca_file))
+                tls.load_verify_locations(cafile=str(settings.smtp_ca_file))
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigError(
-                    f"{env_name('ca_file')}={settings.ca_file}: not a readable PEM "
+                    f"{env_name('smtp_ca_file')}={settings.smtp_ca_file}: not a readable PEM "
                     f"CA bundle ({exc})"
                 ) from None
         return cls(
