@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from warmup import audit
 from warmup.addresses import InvalidAddress, address_key, normalise_address
 from warmup.campaigns.model import CampaignStatus, next_status, test_group
+from warmup.campaigns.streams import RELAY
 from warmup.content.hygiene import content_warnings, with_text_part
 from warmup.content.templates import CompiledTemplate, MessageTemplate
 from warmup.control.authentication import unauthenticated
@@ -312,7 +313,7 @@ class CampaignStore:
             for campaign in session.scalars(
                 select(Campaign).where(
                     Campaign.status == CampaignStatus.RUNNING.value,
-                    Campaign.kind != "relay",  # a transactional stream never completes
+                    Campaign.kind != RELAY,  # a transactional stream never completes
                     ~open_rows,
                 )
             ):

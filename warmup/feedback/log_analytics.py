@@ -120,11 +120,7 @@ def to_report(row: Row) -> DeliveryReport:
         for k in ("smtpstatuscode", "enhancedsmtpstatuscode", "failurereason", "failuremessage")
         if fields.get(k) not in (None, "")
     )
-    when = fields.get("timegenerated")
-    try:
-        attempted = datetime.fromisoformat(str(when).replace("Z", "+00:00")) if when else None
-    except ValueError:
-        attempted = None
+    attempted = log_time(fields.get("timegenerated"))
     return make_report(
         event_id=f"la:{message_id}:{recipient}",
         message_id=str(message_id),
@@ -136,7 +132,9 @@ def to_report(row: Row) -> DeliveryReport:
     )
 
 
-def _time(value: Any) -> datetime | None:
+def log_time(value: Any) -> datetime | None:
+    """A time column as the query API or an export gives it (a datetime, or ISO 8601 text),
+    or None when it is missing or unreadable."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     try:
@@ -158,5 +156,5 @@ def to_engagement(row: Row) -> EngagementReport:
         engagement=kind,
         context=str(fields.get("engagementcontext") or ""),
         user_agent=str(fields.get("useragent") or ""),
-        occurred_at=_time(fields.get("useractiontimestamp") or fields.get("timegenerated")),
+        occurred_at=log_time(fields.get("useractiontimestamp") or fields.get("timegenerated")),
     )

@@ -24,6 +24,7 @@ from warmup.feedback.log_analytics import (
     STATUS_TABLE,
     TABLE_COLUMNS,
     is_message_level,
+    log_time,
     to_engagement,
     to_report,
 )
@@ -144,7 +145,7 @@ class LogPull:
             self._ingest(table, rows, now, report)
             if rows:
                 last = rows[-1]
-                after = Position(_moment(last["TimeGenerated"]), str(last["_ItemId"]))
+                after = Position(_position_time(last), str(last["_ItemId"]))
                 self._save(source, after, now)
                 report.position = after
             if progress is not None:
@@ -174,7 +175,8 @@ class LogPull:
         report.ingest.add(self._intake.ingest(reports, now, engagements))
 
 
-def _moment(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+def _position_time(row: Mapping[str, Any]) -> datetime:
+    found = log_time(row.get("TimeGenerated"))
+    if found is None:
+        raise ReportError(f"a row without a readable TimeGenerated: {row.get('TimeGenerated')!r}")
+    return found

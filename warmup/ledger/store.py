@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, func, literal, or_
 from warmup.ledger.claims import Claimed, DomainClaim, claim_batches
 from warmup.ledger.states import IN_FLIGHT, OPEN, LedgerState
 from warmup.sending.mime import SMTP_KEY_PREFIX
+from warmup.sending.transport import Transport
 from warmup.store.database import Database
 from warmup.store.models import Campaign, LedgerRow, Recipient, SendingDomain
 
@@ -220,7 +221,10 @@ class LedgerStore:
         over_smtp = (
             select(Campaign.id)
             .join(SendingDomain, SendingDomain.id == Campaign.domain_id)
-            .where(Campaign.id == LedgerRow.campaign_id, SendingDomain.transport == "smtp")
+            .where(
+                Campaign.id == LedgerRow.campaign_id,
+                SendingDomain.transport == Transport.SMTP.value,
+            )
             .exists()
         )
         with self._db.engine.begin() as connection:
