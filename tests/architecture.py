@@ -47,6 +47,11 @@ OWNERS: dict[str, str] = {
     "delivery_events": "warmup.feedback.intake",
     "engagement_events": "warmup.feedback.intake",
     "dispatch_fences": "warmup.ledger",
+    # Written by the ledger's triggers; folded by warmup.ledger.counters.
+    "ledger_counts": "warmup.ledger",
+    "ledger_count_deltas": "warmup.ledger",
+    "domain_sends": "warmup.ledger",
+    "domain_send_deltas": "warmup.ledger",
     "api_tokens": "warmup.api.token_store",
     "relay_users": "warmup.relay.users",
     "relay_messages": "warmup.relay.intake",

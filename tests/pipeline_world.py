@@ -22,6 +22,7 @@ from warmup.content.templates import MessageTemplate
 from warmup.control.allowance import AcsQuota
 from warmup.domains.store import DomainStore
 from warmup.emulator.server import EmulatorServer
+from warmup.ledger import counters
 from warmup.lists.importer import ImportOptions, ListImporter
 from warmup.pipeline.runtime import Runtime
 from warmup.plans.loader import parse_plan
@@ -258,6 +259,8 @@ def world(
         runtime = Runtime(settings, limiter=RedisLimiter(client, prefix), clock=clock)
         try:
             yield World(database, server, runtime, recipients, prefix)
+            # Whatever the test did to the ledger, the trigger-kept counters followed it.
+            assert counters.mismatches(database) == []
         finally:
             runtime.close()
             for key in client.scan_iter(f"{prefix}*"):

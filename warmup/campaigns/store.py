@@ -23,6 +23,7 @@ from warmup.content.templates import CompiledTemplate, MessageTemplate
 from warmup.control.authentication import unauthenticated
 from warmup.domains.store import DomainStore, sender_domain
 from warmup.errors import ConfigError, ContentError, NotFoundError, TransitionError
+from warmup.ledger import counters
 from warmup.ledger import fill as ledger
 from warmup.ledger.fill import Progress
 from warmup.ledger.states import OPEN, LedgerState
@@ -284,20 +285,24 @@ class CampaignStore:
         return target
 
     def demand(self, domain_id: int) -> list[CampaignDemand]:
-        """Running campaigns of a domain with rows left to send."""
-        query = (
-            select(Campaign.id, Campaign.priority, func.count(LedgerRow.id))
-            .join(LedgerRow, LedgerRow.campaign_id == Campaign.id)
-            .where(
-                Campaign.domain_id == domain_id,
-                Campaign.status == CampaignStatus.RUNNING.value,
-                LedgerRow.state == LedgerState.PENDING.value,
-            )
-            .group_by(Campaign.id, Campaign.priority)
-            .order_by(Campaign.id)
+        """Running campaigns of a domain with rows left to send (from the ledger's counters:
+        a dispatcher tick never counts the ledger)."""
+        running = select(Campaign.id, Campaign.priority).where(
+            Campaign.domain_id == domain_id, Campaign.status == CampaignStatus.RUNNING.value
         )
         with self._db.session() as session:
-            return [CampaignDemand(*row) for row in session.execute(query)]
+            priorities = {int(id_): int(priority) for id_, priority in session.execute(running)}
+            if not priorities:
+                return []
+            pending: dict[int, int] = {}
+            for count in counters.counts(session, priorities):
+                if count.state == LedgerState.PENDING.value:
+                    pending[count.campaign_id] = pending.get(count.campaign_id, 0) + count.rows
+        return [
+            CampaignDemand(campaign, priorities[campaign], rows)
+            for campaign, rows in sorted(pending.items())
+            if rows > 0
+        ]
 
     def finish_campaigns(self, at: datetime) -> list[str]:
         """Mark running campaigns with nothing left to send as completed; return their names."""

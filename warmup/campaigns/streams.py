@@ -20,9 +20,9 @@ from warmup.campaigns.model import CampaignStatus
 from warmup.lists.importer import new_list
 from warmup.lists.source import ImportFailure
 from warmup.store.database import Database
-from warmup.store.models import Campaign
+from warmup.store.models import RELAY_KIND, Campaign
 
-RELAY = "relay"
+RELAY = RELAY_KIND
 # Ahead of every campaign (their priorities are small numbers ops choose).
 RELAY_PRIORITY = 1_000_000
 ACTOR = "warmup relay"

@@ -158,6 +158,10 @@ class Suppression(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
 
+BULK_KIND = "bulk"  # a campaign: a list, a message, a ramp
+RELAY_KIND = "relay"  # a domain's transactional stream of relayed SMTP messages
+
+
 class Campaign(Base):
     __tablename__ = "campaigns"
 
@@ -174,7 +178,7 @@ class Campaign(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     # "bulk" (a list, a template) or "relay" (a domain's transactional stream: what the SMTP
     # relay took from apps and devices; it never completes).
-    kind: Mapped[str] = mapped_column(String(20), default="bulk", server_default="bulk")
+    kind: Mapped[str] = mapped_column(String(20), default="bulk", server_default=BULK_KIND)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200))
     started_at: Mapped[datetime | None]
@@ -204,6 +208,10 @@ class LedgerRow(Base):
         UniqueConstraint("campaign_id", "address", "relay_message_id", name="uq_ledger_address"),
         Index("ix_ledger_claim", "campaign_id", "state", "rank"),
         Index("ix_ledger_lease", "state", "lease_deadline"),
+        # The trailing windows (minute, hour, the limiter's restore) and the health window
+        # read by time: index ranges, flat in the size of the ledger (migration 0016).
+        Index("ix_ledger_accepted_at", "accepted_at"),
+        Index("ix_ledger_outcome_at", "outcome_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -352,3 +360,54 @@ class FeedbackWatermark(Base):
     position_at: Mapped[datetime]
     position_item: Mapped[str] = mapped_column(String(300))
     updated_at: Mapped[datetime]
+
+
+# Counters kept by database triggers as send_ledger rows change (migration 0016), so that
+# /metrics, the dispatcher and campaign status never aggregate the ledger. On PostgreSQL the
+# triggers only append to the *_deltas tables (no row is updated by two writers at once, so
+# workers never wait on one another); warmup.ledger.counters folds them into the totals. On
+# SQLite (one writer) the triggers update the totals directly and the deltas stay empty.
+
+
+class LedgerCount(Base):
+    """Rows (and ACS calls made for them) per campaign, state and outcome ('' for none)."""
+
+    __tablename__ = "ledger_counts"
+
+    campaign_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    state: Mapped[str] = mapped_column(String(20), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(BigInteger)
+
+
+class LedgerCountDelta(Base):
+    __tablename__ = "ledger_count_deltas"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(20))
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(BigInteger)
+
+
+class DomainSends(Base):
+    """Rows ACS accepted per sending domain and quarter hour (``bucket``: its start, in Unix
+    seconds). Every time zone's midnight falls on a quarter hour, so a day's sends are a sum
+    of whole buckets."""
+
+    __tablename__ = "domain_sends"
+
+    domain_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    accepted: Mapped[int] = mapped_column(BigInteger)
+
+
+class DomainSendsDelta(Base):
+    __tablename__ = "domain_send_deltas"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    domain_id: Mapped[int] = mapped_column(BigInteger)
+    bucket: Mapped[int] = mapped_column(BigInteger)
+    accepted: Mapped[int] = mapped_column(BigInteger)
