@@ -1,13 +1,13 @@
 """How fast a campaign's start fills its send ledger (issue 19: at least 100,000 rows/s).
 
 Imports a generated list of N recipients into a fresh PostgreSQL schema (the import is not
-timed), creates a campaign and times ``CampaignStore.start``: the one ``INSERT … SELECT`` that
-writes a ledger row per recipient (ranked by engagement, suppressed addresses marked, an
-Operation-Id each) and sets the campaign running. The baseline, in the same run, ranks the
-same rows and copies them into an unlogged table with no indexes: what the database itself
-needs to do for it.
+timed), creates a campaign and times its start: what ``POST …/start`` does before it answers
+202 (``begin_start``), then the background fill, one ``INSERT … SELECT`` per chunk (ranked by
+engagement, suppressed addresses marked, an Operation-Id each), until the campaign runs. The
+baseline, in the same run, ranks the same rows and copies them into an unlogged table with no
+indexes: what the database itself needs to do for it.
 
-    python benchmarks/campaign_start.py [--rows 1000000] [--json]
+    python benchmarks/campaign_start.py [--rows 1000000] [--chunk-rows 200000] [--json]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import sqlalchemy
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def measure(rows: int) -> dict[str, Any]:
+def measure(rows: int, chunk_rows: int) -> dict[str, Any]:
     from tests.conftest import postgres_schema_url
     from tests.pipeline_world import DOMAIN, SENDER, UNBOUNDED
     from warmup.campaigns.store import CampaignStore
@@ -55,14 +55,19 @@ def measure(rows: int) -> dict[str, Any]:
             people, "people", options=ImportOptions(), rejected_path=folder / "r.csv",
             actor="bench", at=now,
         )  # fmt: skip
-        store = CampaignStore(database)
+        store = CampaignStore(database, fill_chunk_rows=chunk_rows)
         store.create(
             "c", list_name="people", sender=SENDER, actor="bench", at=now,
             template=MessageTemplate("Hi {{ name }}", None, "Hello {{ name }}"),
         )  # fmt: skip
+        # What the request does (checks, the status change, the list's size), then the
+        # background fill in chunks, until the campaign runs.
         began = time.perf_counter()
-        filled = store.start("c", actor="bench", at=now)
+        store.begin_start("c", actor="bench", at=now)
+        request_seconds = time.perf_counter() - began
+        filled = store.fill("c", lambda: datetime.now(UTC)).done
         start_seconds = time.perf_counter() - began
+        assert store.get("c").status == "running"
         with database.engine.begin() as connection:
             began = time.perf_counter()
             connection.execute(
@@ -78,11 +83,13 @@ def measure(rows: int) -> dict[str, Any]:
     return {
         "benchmark": "campaign_start",
         "rows": filled,
+        "request_seconds": round(request_seconds, 3),
+        "fill_chunk_rows": chunk_rows,
         "start_seconds": round(start_seconds, 2),
         "rows_per_second": round(filled / start_seconds),
         "baseline_copy_rows_per_second": round(rows / baseline_seconds),
         "ratio_to_baseline": round(baseline_seconds / start_seconds, 3),
-        "meets_target": filled / start_seconds >= 100_000,
+        "meets_target": filled / start_seconds >= 100_000 and request_seconds < 1,
     }
 
 
@@ -91,9 +98,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--chunk-rows", type=int, default=200_000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = measure(args.rows)
+    result = measure(args.rows, args.chunk_rows)
     if args.json:
         print(json.dumps(result))
         return

@@ -109,11 +109,24 @@ def register_tasks(app: Celery, settings: Settings) -> None:
             if report.changed or report.left:
                 log.info("suppression sync %s: %s", domain, report)
 
+    @app.task(name="warmup.fill", queue="feedback", shared=False)
+    def fill(name: str) -> None:
+        """One chunk of a starting campaign's ledger, then the next chunk as a task of its
+        own: each task stays short (under the time limit, between feedback tasks), and if
+        the worker dies the fill waits for housekeeping to hand it out again."""
+        if runtime().fill_step(name):
+            fill.delay(name)
+        else:
+            log.info("campaign %s: ledger filled", name)
+
     @app.task(name="warmup.reconcile", queue="dispatch", shared=False)
     def reconcile() -> None:
         report = runtime().reconcile()
         for name in report.started_campaigns:
             log.info("campaign %s started, as scheduled", name)
+        for name in report.fills:
+            log.info("campaign %s: filling its ledger", name)
+            fill.delay(name)
         for decided in report.ab_winners:
             log.info("campaign %s: %s", decided.campaign, decided.pick.reason)
         for name in report.failed_schedules:

@@ -27,7 +27,7 @@ from pydantic import SecretStr
 
 from tests.api_world import people_csv
 from tests.browser import artefact, chromium
-from tests.conftest import EMULATOR_KEY, emulator_config
+from tests.conftest import EMULATOR_KEY, emulator_config, wait_until
 from tests.deployment import free_port
 from warmup.emulator.server import EmulatorServer
 from warmup.pipeline.runtime import Runtime
@@ -194,7 +194,15 @@ def test_a_new_user_watches_a_pause_and_ops_resumes_it(postgres_url: str, tmp_pa
         started = requests.post(
             f"{url}/api/campaigns/winter-news/start", headers=as_marketing, timeout=60
         )
-        assert started.json()["status"] == "running"
+        assert started.status_code == 202, started.text  # the fill runs in the background
+        wait_until(
+            lambda: (
+                requests.get(
+                    f"{url}/api/campaigns/winter-news", headers=as_marketing, timeout=30
+                ).json()["status"]
+                == "running"
+            )
+        )
         emulator.reconfigure(webhook_url=f"{url}/webhooks/acs?code={WEBHOOK_SECRET}")
 
         settings = Settings(

@@ -374,6 +374,11 @@ def test_a_scheduled_draft_starts_at_its_time_and_problems_show_when_scheduling(
     )
     assert planner.start_due(nine - timedelta(seconds=1)) == ([], [])  # not yet
     assert planner.start_due(nine) == (["spring"], [])
+    # Started, not filled: housekeeping hands the fill to a job of its own, once.
+    assert store.get("spring").status == "starting"
+    assert store.claim_stalled_fills(nine, timedelta(minutes=2)) == ["spring"]
+    assert store.claim_stalled_fills(nine, timedelta(minutes=2)) == []
+    store.fill("spring", lambda: nine)
     assert store.get("spring").status == "running"
     assert store.get("spring").scheduled_at is None
     assert planner.start_due(nine + timedelta(minutes=1)) == ([], [])  # once

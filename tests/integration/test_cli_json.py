@@ -258,7 +258,8 @@ def test_variants_through_the_api_and_the_cli(w: ApiWorld, tmp_path: Path) -> No
     assert api_preview.json()["html"] == "<p>Hi P1</p>"
     assert api_preview.json()["text"].strip() == "Hi P1"  # made from the variant's HTML
 
-    started = w.client.post("/api/campaigns/spring/start", headers=w.as_(Role.MARKETING))
+    assert w.client.post("/api/campaigns/spring/start", headers=w.as_(Role.MARKETING)).is_success
+    started = w.client.get("/api/campaigns/spring", headers=w.as_(Role.MARKETING))
     assert started.json()["by_state"] == {"pending": 4, "waiting": 2}  # A, B, C, D test first
     late = w.client.post(path, json={"subject": "late"}, headers=w.as_(Role.MARKETING))
     assert late.status_code == 409

@@ -121,7 +121,11 @@ def test_one_click_headers_as_gmail_and_yahoo_require() -> None:
 
 
 def test_campaign_status_rules() -> None:
-    assert next_status(CampaignStatus.DRAFT, "start", "c") is CampaignStatus.RUNNING
+    assert next_status(CampaignStatus.DRAFT, "start", "c") is CampaignStatus.STARTING
+    assert next_status(CampaignStatus.STARTING, "filled", "c") is CampaignStatus.RUNNING
+    assert next_status(CampaignStatus.STARTING, "cancel", "c") is CampaignStatus.CANCELLED
+    with pytest.raises(TransitionError, match="campaign c is starting; pause needs it running"):
+        next_status(CampaignStatus.STARTING, "pause", "c")
     assert next_status(CampaignStatus.RUNNING, "pause", "c") is CampaignStatus.PAUSED
     assert next_status(CampaignStatus.PAUSED, "resume", "c") is CampaignStatus.RUNNING
     assert next_status(CampaignStatus.PAUSED, "cancel", "c") is CampaignStatus.CANCELLED

@@ -6,12 +6,13 @@ marketing role. The export holds recipients' addresses, so it also takes marketi
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
@@ -27,6 +28,8 @@ from warmup.campaigns.scheduling import CampaignSchedule
 from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
 from warmup.views.campaigns import CampaignOut, campaign_view
+
+log = logging.getLogger("warmup.api.campaigns")
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 Text = Annotated[str, Field(max_length=1_000_000)]
@@ -141,18 +144,36 @@ def preview(
     )
 
 
-@router.post("/{name}/start")
-def start(name: str, who: Marketing, found: Found, body: StartIn | None = None) -> CampaignOut:
-    """Fill the send ledger (most engaged first) and set the campaign running."""
+@router.post("/{name}/start", status_code=202)
+def start(
+    name: str,
+    who: Marketing,
+    found: Found,
+    background: BackgroundTasks,
+    body: StartIn | None = None,
+) -> CampaignOut:
+    """Start a draft: it is checked now (422 if it cannot start), set ``starting``, and its
+    send ledger is filled in the background, most engaged first (202). Follow ``fill`` in
+    ``GET /api/campaigns/{name}``; the campaign sends once it is ``running``. A fill cut short
+    (the API restarted) is resumed by the workers' housekeeping."""
     unsubscriber_from(found.settings)  # refuse now, not at the first send
-    CampaignStore(found.database).start(
+    store = CampaignStore(found.database, fill_chunk_rows=found.settings.fill_chunk_rows)
+    store.begin_start(
         name,
         actor=who.actor,
         at=found.clock.now(),
         allow_empty_fields=body.allow_empty_fields if body else False,
         auth_override=body.override_auth if body else None,
     )
+    background.add_task(_fill, store, name, found)
     return _report(found, name)
+
+
+def _fill(store: CampaignStore, name: str, found: Services) -> None:
+    try:
+        store.fill(name, found.clock.now)
+    except Exception:  # the campaign stays starting; housekeeping resumes it
+        log.exception("filling the ledger of campaign %s stopped", name)
 
 
 class ScheduleIn(BaseModel):

@@ -25,6 +25,7 @@ _OUTCOME_NAMES = {"soft_bounce": "soft_failure", **{o: o for o in RETRYABLE_OUTC
 
 class CampaignStatus(StrEnum):
     DRAFT = "draft"
+    STARTING = "starting"  # its ledger is being filled; nothing is sent until it is full
     RUNNING = "running"
     PAUSED = "paused"
     COMPLETED = "completed"
@@ -32,11 +33,17 @@ class CampaignStatus(StrEnum):
 
 
 _ALLOWED = {
-    "start": ({CampaignStatus.DRAFT}, CampaignStatus.RUNNING),
+    "start": ({CampaignStatus.DRAFT}, CampaignStatus.STARTING),
+    "filled": ({CampaignStatus.STARTING}, CampaignStatus.RUNNING),
     "pause": ({CampaignStatus.RUNNING}, CampaignStatus.PAUSED),
     "resume": ({CampaignStatus.PAUSED}, CampaignStatus.RUNNING),
     "cancel": (
-        {CampaignStatus.DRAFT, CampaignStatus.RUNNING, CampaignStatus.PAUSED},
+        {
+            CampaignStatus.DRAFT,
+            CampaignStatus.STARTING,
+            CampaignStatus.RUNNING,
+            CampaignStatus.PAUSED,
+        },
         CampaignStatus.CANCELLED,
     ),
     "complete": ({CampaignStatus.RUNNING}, CampaignStatus.COMPLETED),

@@ -62,6 +62,7 @@ class CampaignReport:
     # Messages opened / clicked at least once (engagement-tracking events).
     opened: int = 0
     clicked: int = 0
+    fill_total: int | None = None  # the list's size when the start began filling the ledger
 
     @property
     def delivered(self) -> int:
@@ -157,6 +158,8 @@ def campaign_report(
     )
     if campaign.scheduled_at is not None and campaign.status == CampaignStatus.DRAFT.value:
         note = f"scheduled to start at {campaign.scheduled_at:%Y-%m-%d %H:%M} UTC"
+    if campaign.status == CampaignStatus.STARTING.value:
+        note = f"filling the ledger: {rows:,} of {campaign.fill_total or 0:,} recipients"
     return CampaignReport(
         campaign_id=campaign.id,
         name=name,
@@ -175,6 +178,7 @@ def campaign_report(
         cost_so_far=cost(accepted, message_kb),
         opened=int(engaged.get("view", 0)),
         clicked=int(engaged.get("click", 0)),
+        fill_total=campaign.fill_total,
     )
 
 

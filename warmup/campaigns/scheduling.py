@@ -104,12 +104,14 @@ class CampaignSchedule:
         failed: list[str] = []
         for name, who, allow_empty in due:
             try:
-                self._campaigns.start(
+                # Housekeeping only sets it starting; the fill is a job of its own.
+                self._campaigns.begin_start(
                     name,
                     actor=who or "schedule",
                     at=now,
                     allow_empty_fields=bool(allow_empty),
                     reason=", as scheduled",
+                    filler=False,
                 )
                 started.append(name)
             except TransitionError:

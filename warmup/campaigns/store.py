@@ -1,17 +1,18 @@
 """Campaigns in the store: create (with checks), start (fill the ledger), pause, resume, cancel.
 
-This module alone writes ``campaigns``. Starting a campaign has the ledger
-(:mod:`warmup.ledger.fill`) write one row per recipient in the same transaction, so a campaign is
-never running without its rows.
+This module alone writes ``campaigns``. A start sets the campaign ``starting``, then the ledger
+(:mod:`warmup.ledger.fill`) is filled chunk by chunk, one transaction each; the last chunk sets
+it ``running`` in its transaction, so a campaign never sends without all its rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from warmup import audit
@@ -25,7 +26,6 @@ from warmup.domains.store import DomainStore, sender_domain
 from warmup.errors import ConfigError, ContentError, NotFoundError, TransitionError
 from warmup.ledger import counters
 from warmup.ledger import fill as ledger
-from warmup.ledger.fill import Progress
 from warmup.ledger.states import OPEN, LedgerState
 from warmup.lists.importer import backfill_providers
 from warmup.store.database import Database
@@ -37,6 +37,28 @@ from warmup.store.models import (
     SendingDomain,
 )
 from warmup.suppression.store import is_suppressed
+
+
+@dataclass(frozen=True)
+class Fill:
+    """A start's fill: rows written so far of the list's ``total``; ``status`` is
+    ``starting`` until the last chunk, then ``running`` (or whatever a person made it)."""
+
+    name: str
+    status: CampaignStatus
+    done: int
+    total: int
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total else 1.0
+
+
+FillProgressHook = Callable[[Fill], None]
+_ALL_STATES = tuple(state.value for state in LedgerState)
+# Rows a fill writes per transaction: big enough that the chunk's top-N sort of the list is
+# paid rarely, small enough that a crash loses little and progress moves every few seconds.
+FILL_CHUNK_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -72,8 +94,9 @@ def add_draft(
 
 
 class CampaignStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, fill_chunk_rows: int = FILL_CHUNK_ROWS) -> None:
         self._db = database
+        self._fill_chunk_rows = fill_chunk_rows
 
     def get(self, name: str) -> Campaign:
         with self._db.session() as session:
@@ -182,11 +205,40 @@ class CampaignStore:
         actor: str,
         at: datetime,
         allow_empty_fields: bool = False,
-        progress: Progress | None = None,
+        progress: FillProgressHook | None = None,
         reason: str = "",
         auth_override: str | None = None,
+        now: Callable[[], datetime] | None = None,
     ) -> int:
-        """Fill the ledger and set the campaign running; return the number of rows.
+        """Start a draft and fill its ledger to the end, here and now (the CLI, the schedule);
+        a campaign already ``starting`` (its filler died) has its fill resumed. Return the
+        number of rows. ``now``: the clock for the fill's heartbeats (default: ``at``)."""
+        if self.get(name).status != CampaignStatus.STARTING.value:
+            self.begin_start(
+                name,
+                actor=actor,
+                at=at,
+                allow_empty_fields=allow_empty_fields,
+                reason=reason,
+                auth_override=auth_override,
+            )
+        return self.fill(name, now or (lambda: at), progress).done
+
+    def begin_start(
+        self,
+        name: str,
+        *,
+        actor: str,
+        at: datetime,
+        allow_empty_fields: bool = False,
+        reason: str = "",
+        auth_override: str | None = None,
+        filler: bool = True,
+    ) -> Fill:
+        """Check a draft and set it ``starting``: quick whatever the list's size. The ledger is
+        then filled by :meth:`fill` (a background job behind the API); nothing is sent before
+        the fill is complete. ``filler``: the caller fills it now; if not (the schedule),
+        housekeeping finds it in :meth:`claim_stalled_fills` at once.
 
         Refused on a domain whose SPF, DKIM or DMARC ACS last found not verified, unless
         ``auth_override`` gives ops' reason (kept in the audit log)."""
@@ -202,37 +254,35 @@ class CampaignStore:
                 f"`warmup acs domain check {domain}`, or start with --override-auth REASON"
             )
         with self._db.engine.begin() as connection:
+            size = int(
+                connection.scalar(select(func.count()).where(Recipient.list_id == campaign.list_id))
+                or 0
+            )
+            if size == 0:
+                raise ContentError(f"list of campaign {name} is empty")
             # Claim the draft first: a second start at the same moment (a person and the
             # schedule, two reconcilers) waits on this row and then finds it no longer a draft.
             claimed = connection.execute(
                 update(Campaign)
                 .where(Campaign.id == campaign.id, Campaign.status == CampaignStatus.DRAFT.value)
-                .values(status=CampaignStatus.RUNNING.value, started_at=at, scheduled_at=None)
+                .values(
+                    status=CampaignStatus.STARTING.value,
+                    started_at=at,
+                    scheduled_at=None,
+                    fill_total=size,
+                    fill_heartbeat=at if filler else None,
+                )
             )
             if claimed.rowcount != 1:
                 raise TransitionError(f"campaign {name} was started meanwhile")
             backfill_providers(connection, campaign.list_id)  # lists imported before 0011
-            size = connection.scalar(
-                select(func.count()).where(Recipient.list_id == campaign.list_id)
-            )
-            rows = ledger.fill(
-                connection,
-                campaign.id,
-                campaign.list_id,
-                suppressed=is_suppressed(Recipient.address, at),
-                at=at,
-                progress=progress,
-                test=test_group(campaign, size or 0),
-            )
-            if rows == 0:
-                raise ContentError(f"list of campaign {name} is empty")
             audit.record(
                 connection,
                 "campaign",
                 name,
                 "start",
                 actor=actor,
-                reason=f"{rows:,} recipients in the ledger{reason}",
+                reason=f"{size:,} recipients to put in the ledger{reason}",
                 at=at,
             )
             if unverified:
@@ -245,7 +295,93 @@ class CampaignStore:
                     reason=f"{auth_override} (started with {', '.join(unverified)})",
                     at=at,
                 )
-        return rows
+        return Fill(name, CampaignStatus.STARTING, 0, size)
+
+    def fill_step(self, name: str, at: datetime) -> Fill:
+        """Write the next chunk of a ``starting`` campaign's ledger, in one transaction; the
+        last chunk sets it running. A crash loses at most the chunk being written; any filler
+        may go on from there. A campaign no longer ``starting`` (cancelled) is left alone."""
+        campaign = self.get(name)
+        with self._db.engine.begin() as connection:
+            # Also the lock that keeps two fillers (a resumed one, a late one) one at a time.
+            alive = connection.execute(
+                update(Campaign)
+                .where(Campaign.id == campaign.id, Campaign.status == CampaignStatus.STARTING.value)
+                .values(fill_heartbeat=at)
+            )
+            if alive.rowcount != 1:
+                return self.fill_state(name)
+            written = ledger.fill_chunk(
+                connection,
+                campaign.id,
+                campaign.list_id,
+                suppressed=lambda address: is_suppressed(address, at),
+                at=at,
+                limit=self._fill_chunk_rows,
+                test=test_group(campaign, campaign.fill_total or 0),
+            )
+            if written < self._fill_chunk_rows:
+                done = counters.rows_in(connection, [campaign.id], _ALL_STATES)
+                connection.execute(
+                    update(Campaign)
+                    .where(Campaign.id == campaign.id)
+                    .values(status=CampaignStatus.RUNNING.value, fill_heartbeat=None)
+                )
+                audit.record(
+                    connection,
+                    "campaign",
+                    name,
+                    "filled",
+                    actor="system",
+                    reason=f"{done:,} recipients in the ledger; sending",
+                    at=at,
+                )
+        return self.fill_state(name)
+
+    def fill(
+        self, name: str, now: Callable[[], datetime], progress: FillProgressHook | None = None
+    ) -> Fill:
+        """Fill a ``starting`` campaign's ledger chunk after chunk until it runs (or is
+        cancelled meanwhile)."""
+        state = self.fill_state(name)
+        while state.status is CampaignStatus.STARTING:
+            state = self.fill_step(name, now())
+            if progress is not None:
+                progress(state)
+        return state
+
+    def fill_state(self, name: str) -> Fill:
+        """How far a campaign's ledger is filled (its rows now, its list's size at start)."""
+        campaign = self.get(name)
+        with self._db.session() as session:
+            done = counters.rows_in(session, [campaign.id], _ALL_STATES)
+        return Fill(name, CampaignStatus(campaign.status), done, campaign.fill_total or done)
+
+    def claim_stalled_fills(self, now: datetime, after: timedelta) -> list[str]:
+        """Campaigns ``starting`` with no filler: none yet (started by the schedule), or one
+        that wrote nothing for ``after`` (an API process restarted, a worker killed). Each is
+        handed to the caller once: its heartbeat is set to ``now``, so the next call within
+        ``after`` does not hand it out again."""
+        stalled = or_(Campaign.fill_heartbeat.is_(None), Campaign.fill_heartbeat < now - after)
+        with self._db.session() as session:
+            names = list(
+                session.scalars(
+                    select(Campaign.name)
+                    .where(Campaign.status == CampaignStatus.STARTING.value, stalled)
+                    .order_by(Campaign.id)
+                )
+            )
+            if names:
+                session.execute(
+                    update(Campaign)
+                    .where(
+                        Campaign.name.in_(names),
+                        Campaign.status == CampaignStatus.STARTING.value,
+                        stalled,
+                    )
+                    .values(fill_heartbeat=now)
+                )
+        return names
 
     def unauthenticated(self, campaign: Campaign) -> list[str]:
         """The SPF, DKIM or DMARC records of the campaign's domain ACS last found not

@@ -115,24 +115,34 @@ def start(
         ),
     ] = None,
 ) -> None:
-    """Fill the send ledger (most engaged first) and set the campaign running."""
+    """Fill the send ledger (most engaged first) and set the campaign running.
+
+    The fill goes in chunks with a progress bar; nothing is sent until it is complete. If this
+    command is stopped, run it again to go on where it was (workers' housekeeping also resumes
+    a fill left alone for WARMUP_FILL_STALL_SECONDS)."""
     settings = command_settings()
     database = open_database(settings)
     unsubscriber_from(settings)  # refuse now, not at the first send, if links cannot be signed
-    store = CampaignStore(database)
+    store = CampaignStore(database, fill_chunk_rows=settings.fill_chunk_rows)
+    resuming = store.get(name).status == CampaignStatus.STARTING.value
     with Progress(
-        TextColumn("filling the ledger"), BarColumn(), MofNCompleteColumn(), transient=True
+        TextColumn("resuming the fill" if resuming else "filling the ledger"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        transient=True,
     ) as bar:
         task = bar.add_task("ledger", total=None)
         rows = store.start(
             name,
             actor=actor(settings),
             at=now(),
+            now=now,
             allow_empty_fields=allow_empty_fields,
-            progress=lambda done: bar.update(task, completed=done),
+            progress=lambda fill: bar.update(task, completed=fill.done, total=fill.total),
             auth_override=override_auth,
         )
-    console.print(f"campaign {name} running: {rows:,} recipients in the ledger")
+    status = store.get(name).status
+    console.print(f"campaign {name} {status}: {rows:,} recipients in the ledger")
     warn(store.content_warnings(store.get(name)))
 
 

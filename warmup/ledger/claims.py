@@ -75,7 +75,7 @@ def take_fence(connection: Connection, domain_id: int, fence: int | None, at: da
 def used_today(connection: Connection, domain_id: int, day_start: datetime) -> int:
     """Rows of the domain accepted since ``day_start`` plus rows claimed or in doubt, from the
     counters (a local midnight falls on a quarter hour in every time zone)."""
-    accepted = counters.accepted(connection, domain_id, day_start)
+    accepted = counters.accepted_since(connection, domain_id, day_start)
     in_flight = counters.rows_in(
         connection, counters.of_domain(domain_id), (s.value for s in IN_FLIGHT)
     )

@@ -121,6 +121,25 @@ def accepted(bind: Bind, domain_id: int, since: datetime, until: datetime | None
     return int(bind.scalar(select(func.coalesce(func.sum(both.c.accepted), 0))) or 0)
 
 
+def accepted_since(
+    bind: Bind, domain_id: int, since: datetime, until: datetime | None = None
+) -> int:
+    """Sends of the domain ACS accepted in [since, until): from the quarter-hour counters
+    when both ends fall on a quarter hour (a day's bounds in any time zone do), else from the
+    ledger's ``accepted_at`` index (a window of arbitrary ends, bounded by time)."""
+    if aligned(since) and (until is None or aligned(until)):
+        return accepted(bind, domain_id, since, until)
+    query = (
+        select(func.count())
+        .select_from(LedgerRow)
+        .join(Campaign, Campaign.id == LedgerRow.campaign_id)
+        .where(Campaign.domain_id == domain_id, LedgerRow.accepted_at >= since)
+    )
+    if until is not None:
+        query = query.where(LedgerRow.accepted_at < until)
+    return int(bind.scalar(query) or 0)
+
+
 def fold(connection: Connection) -> int:
     """Move the deltas the triggers appended into the totals (PostgreSQL; on SQLite the
     triggers write the totals). Return how many deltas moved; 0 if another fold is running."""

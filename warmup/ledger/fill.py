@@ -28,11 +28,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from warmup.ledger import counters
 from warmup.ledger.states import LedgerState
 from warmup.store.models import LedgerRow, Recipient, UtcDateTime
 
 SUPPRESSED_AT_START = "suppressed when the campaign started"
-Progress = Callable[[int], None]
 # Rows whose request has not started: a cancel can still stop them. A row ``sending`` or
 # ``verifying`` may have reached ACS and keeps its state until its result is known.
 NOT_STARTED = (LedgerState.PENDING.value, LedgerState.WAITING.value, LedgerState.CLAIMED.value)
@@ -40,47 +40,77 @@ NOT_STARTED = (LedgerState.PENDING.value, LedgerState.WAITING.value, LedgerState
 UNCLAIMED = (LedgerState.PENDING.value, LedgerState.WAITING.value)
 
 
-def fill(
+def fill_chunk(
     connection: Connection,
     campaign_id: int,
     list_id: int,
     *,
-    suppressed: ColumnElement[bool],
+    suppressed: Callable[[ColumnElement[str]], ColumnElement[bool]],
     at: datetime,
-    progress: Progress | None = None,
+    limit: int,
     test: TestGroup | None = None,
 ) -> int:
-    """One row per recipient of the list, most engaged first; return the number of rows.
+    """The next ``limit`` recipients of the list not yet in the campaign's ledger, most engaged
+    first, ranked after the rows already there; return how many rows were written.
 
-    Recipients matching ``suppressed`` (a condition on ``Recipient.address``) get a
+    Recipients whose address ``suppressed`` picks (a condition on an address column) get a
     ``suppressed`` row, so the campaign's counts always add up to the list's size. With an A/B
     ``test``, its first rows to send take the variants in turn (so each variant gets
     recipients as engaged as the others') and the rest wait for the winner.
 
-    One ``INSERT … SELECT`` does it, on PostgreSQL and SQLite alike: the ranks are a window
-    function, the Operation-Ids ``gen_random_uuid()`` (on SQLite a function the store
-    registers), the provider groups were worked out at import. Nothing row by row in Python,
-    whatever the size of the list.
+    One ``INSERT … SELECT`` per chunk, on PostgreSQL and SQLite alike: the next recipients are
+    a top-N sort of those not yet filled (so a chunk left half-done by a crash, or an
+    engagement that moved meanwhile, can neither skip nor repeat anyone), the ranks a window
+    function over them, the Operation-Ids ``gen_random_uuid()`` (on SQLite a function the store
+    registers), the provider groups worked out at import. Where the chunk starts comes from the
+    ledger's counters. Nothing row by row in Python, whatever the size of the list.
     """
-    order = (
-        Recipient.engagement.desc().nulls_last(),
-        Recipient.last_engaged_at.desc().nulls_last(),
-        Recipient.id,
+    filled = counters.counts(connection, [campaign_id])
+    done = sum(count.rows for count in filled)
+    to_send = sum(count.rows for count in filled if count.state != LedgerState.SUPPRESSED.value)
+    already = (
+        select(LedgerRow.id)
+        .where(
+            LedgerRow.campaign_id == campaign_id,
+            LedgerRow.address == Recipient.address,
+            LedgerRow.relay_message_id == 0,
+        )
+        .exists()
     )
-    is_suppressed = case((suppressed, 1), else_=0)
-    ranked = (
+    chunk = (
         select(
-            Recipient.id.label("recipient_id"),
+            Recipient.id,
             Recipient.address,
             Recipient.provider,
-            is_suppressed.label("suppressed"),
-            func.row_number().over(order_by=order).label("rank"),
-            # The order among the rows to send, for the A/B test group.
-            func.row_number().over(partition_by=is_suppressed, order_by=order).label("turn"),
+            Recipient.engagement,
+            Recipient.last_engaged_at,
         )
-        .where(Recipient.list_id == list_id)
+        .where(Recipient.list_id == list_id, ~already)
+        .order_by(
+            Recipient.engagement.desc().nulls_last(),
+            Recipient.last_engaged_at.desc().nulls_last(),
+            Recipient.id,
+        )
+        .limit(limit)
         .subquery()
     )
+    order = (
+        chunk.c.engagement.desc().nulls_last(),
+        chunk.c.last_engaged_at.desc().nulls_last(),
+        chunk.c.id,
+    )
+    is_suppressed = case((suppressed(chunk.c.address), 1), else_=0)
+    ranked = select(
+        chunk.c.id.label("recipient_id"),
+        chunk.c.address,
+        chunk.c.provider,
+        is_suppressed.label("suppressed"),
+        (done + func.row_number().over(order_by=order)).label("rank"),
+        # The order among the rows to send, for the A/B test group.
+        (to_send + func.row_number().over(partition_by=is_suppressed, order_by=order)).label(
+            "turn"
+        ),
+    ).subquery()
     state: ColumnElement[str] = literal(LedgerState.PENDING.value)
     variant: ColumnElement[Any] = null()
     if test is not None:
@@ -116,12 +146,7 @@ def fill(
     )
     connection.execute(insert(LedgerRow).from_select(columns, rows))
     # Counted, not rowcount: SQLite's driver reports -1 for INSERT … SELECT.
-    written = int(
-        connection.scalar(select(func.count()).where(LedgerRow.campaign_id == campaign_id)) or 0
-    )
-    if progress is not None:
-        progress(written)
-    return written
+    return sum(count.rows for count in counters.counts(connection, [campaign_id])) - done
 
 
 @dataclass(frozen=True)

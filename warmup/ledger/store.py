@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, literal, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, literal, or_, select, text, update
 
 from warmup.ledger import counters
 from warmup.ledger.claims import Claimed, DomainClaim, claim_batches
@@ -152,43 +152,31 @@ class LedgerStore:
         """Store results in bulk; rows no longer claimed by ``owner`` are left alone."""
         if not outcomes:
             return 0
-        values = [
-            {
-                "row_id": o.id,
-                "owner": owner,
-                "new_state": o.state.value,
-                "message_id": o.message_id,
-                "error": o.error,
-                "tries": o.attempts,
-                "accepted_at": at if o.state is LedgerState.ACCEPTED else None,
-                "now": at,
-            }
-            for o in outcomes
-        ]
-        table = cast(Table, LedgerRow.__table__)
-        statement = (
-            update(table)
-            .where(
-                and_(
-                    table.c.id == bindparam("row_id"),
-                    # or_ rather than IN: an expanding IN cannot go into an executemany
-                    or_(table.c.state == CLAIMED, table.c.state == SENDING),
-                    table.c.lease_owner == bindparam("owner"),
-                )
-            )
-            .values(
-                state=bindparam("new_state"),
-                message_id=func.coalesce(bindparam("message_id"), table.c.message_id),
-                last_error=bindparam("error"),
-                attempts=table.c.attempts + bindparam("tries"),
-                accepted_at=bindparam("accepted_at"),
-                lease_owner=None,
-                lease_deadline=None,
-                updated_at=bindparam("now"),
-            )
-        )
         with self._db.engine.begin() as connection:
-            result = connection.execute(statement, values)
+            if connection.dialect.name == "postgresql":
+                # One statement for the batch: the ledger's statement-level counting trigger
+                # then runs once per batch, not once per row as under an executemany.
+                result = connection.execute(
+                    _RECORD_FROM_ARRAYS,
+                    {
+                        "owner": owner,
+                        "now": at,
+                        "claimed": CLAIMED,
+                        "sending": SENDING,
+                        "ids": [o.id for o in outcomes],
+                        "states": [o.state.value for o in outcomes],
+                        "message_ids": [o.message_id for o in outcomes],
+                        "errors": [o.error for o in outcomes],
+                        "tries": [o.attempts for o in outcomes],
+                        "accepted": [
+                            at if o.state is LedgerState.ACCEPTED else None for o in outcomes
+                        ],
+                    },
+                )
+                return int(result.rowcount or 0)
+            result = connection.execute(
+                _RECORD_ONE, [_record_values(o, owner, at) for o in outcomes]
+            )
             return int(result.rowcount or 0)
 
     def mark_sending(self, ids: Sequence[int], owner: str, at: datetime) -> set[int]:
@@ -309,18 +297,64 @@ class LedgerStore:
         return int(count or 0), oldest  # min() keeps the column's type: an aware UTC time
 
     def accepted_since(self, domain_id: int, since: datetime, until: datetime | None = None) -> int:
-        """Sends of the domain ACS accepted in [since, until). From the per-quarter-hour
-        counters when both ends fall on a quarter hour (a day in any time zone does), else from
-        the ledger's ``accepted_at`` index."""
-        query = (
-            select(func.count())
-            .select_from(LedgerRow)
-            .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-            .where(Campaign.domain_id == domain_id, LedgerRow.accepted_at >= since)
-        )
-        if until is not None:
-            query = query.where(LedgerRow.accepted_at < until)
+        """Sends of the domain ACS accepted in [since, until) (see
+        :func:`warmup.ledger.counters.accepted_since`)."""
         with self._db.session() as session:
-            if counters.aligned(since) and (until is None or counters.aligned(until)):
-                return counters.accepted(session, domain_id, since, until)
-            return int(session.scalar(query) or 0)
+            return counters.accepted_since(session, domain_id, since, until)
+
+
+def _record_values(outcome: SendResult, owner: str, at: datetime) -> dict[str, Any]:
+    return {
+        "row_id": outcome.id,
+        "owner": owner,
+        "new_state": outcome.state.value,
+        "message_id": outcome.message_id,
+        "error": outcome.error,
+        "tries": outcome.attempts,
+        "accepted_at": at if outcome.state is LedgerState.ACCEPTED else None,
+        "now": at,
+    }
+
+
+_TABLE = cast(Table, LedgerRow.__table__)
+# SQLite: one row per execution of an executemany.
+_RECORD_ONE = (
+    update(_TABLE)
+    .where(
+        and_(
+            _TABLE.c.id == bindparam("row_id"),
+            # or_ rather than IN: an expanding IN cannot go into an executemany
+            or_(_TABLE.c.state == CLAIMED, _TABLE.c.state == SENDING),
+            _TABLE.c.lease_owner == bindparam("owner"),
+        )
+    )
+    .values(
+        state=bindparam("new_state"),
+        message_id=func.coalesce(bindparam("message_id"), _TABLE.c.message_id),
+        last_error=bindparam("error"),
+        attempts=_TABLE.c.attempts + bindparam("tries"),
+        accepted_at=bindparam("accepted_at"),
+        lease_owner=None,
+        lease_deadline=None,
+        updated_at=bindparam("now"),
+    )
+)
+# PostgreSQL: the batch's results as arrays, unnested and joined to their rows.
+_RECORD_FROM_ARRAYS = text(
+    """
+    UPDATE send_ledger AS l
+    SET state = v.state,
+        message_id = COALESCE(v.message_id, l.message_id),
+        last_error = v.error,
+        attempts = l.attempts + v.tries,
+        accepted_at = v.accepted_at,
+        lease_owner = NULL,
+        lease_deadline = NULL,
+        updated_at = :now
+    FROM unnest(
+        CAST(:ids AS bigint[]), CAST(:states AS text[]), CAST(:message_ids AS text[]),
+        CAST(:errors AS text[]), CAST(:tries AS int[]), CAST(:accepted AS timestamptz[])
+    ) AS v(id, state, message_id, error, tries, accepted_at)
+    WHERE l.id = v.id AND l.state IN (:claimed, :sending) AND l.lease_owner = :owner
+    """
+)

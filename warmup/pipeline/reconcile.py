@@ -39,6 +39,9 @@ class ReconcileReport:
     failed_schedules: list[str] = field(default_factory=list)  # could not start: see the audit
     ab_winners: list[Decided] = field(default_factory=list)
     completed_campaigns: list[str] = field(default_factory=list)
+    # Campaigns ``starting`` that need a filler (started by the schedule, or whose filler
+    # died): whoever runs housekeeping hands each to a fill job.
+    fills: list[str] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
     outcomes: PollReport = field(default_factory=PollReport)
 
@@ -60,7 +63,9 @@ class Reconciler:
         judge: Judge | None = None,
         schedule: CampaignSchedule | None = None,
         ab_tests: CampaignABTest | None = None,
+        fill_stall: timedelta = timedelta(minutes=2),
     ) -> None:
+        self._fill_stall = fill_stall
         self._ab_tests = ab_tests
         self._judge = judge
         self._schedule = schedule
@@ -79,6 +84,7 @@ class Reconciler:
             failed_schedules=failed,
             ab_winners=self._ab_tests.decide_due(now) if self._ab_tests else [],
             completed_campaigns=self._campaigns.finish_campaigns(now),
+            fills=self._campaigns.claim_stalled_fills(now, self._fill_stall),
         )
         for record in self._domains.all():
             report.transitions += self.close_days(record, now)

@@ -14,11 +14,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
 from warmup.campaigns.ab_test import CampaignABTest
 from warmup.campaigns.compose import Composer, unsubscriber_from
+from warmup.campaigns.model import CampaignStatus
 from warmup.campaigns.scheduling import CampaignSchedule
 from warmup.campaigns.store import CampaignStore
 from warmup.clock import Clock, clock_for
@@ -87,7 +89,7 @@ class Runtime:
         self.database = Database.connect(settings.database_url.get_secret_value())
         self.domains = DomainStore(self.database)
         self.ledger = LedgerStore(self.database)
-        self.campaigns = CampaignStore(self.database)
+        self.campaigns = CampaignStore(self.database, fill_chunk_rows=settings.fill_chunk_rows)
         self.suppressions = SuppressionStore(self.database)
         self.relayed = RelayIntake(self.database)
         self.scope = quota_scope(settings)
@@ -143,6 +145,7 @@ class Runtime:
             judge=lambda record, at: window_verdict(self.database, record, at),
             schedule=CampaignSchedule(self.database),
             ab_tests=CampaignABTest(self.database),
+            fill_stall=timedelta(seconds=self.settings.fill_stall_seconds),
         )
 
     async def _statuses(self, message_ids: list[str]) -> dict[str, tuple[str, str | None]]:
@@ -295,6 +298,10 @@ class Runtime:
 
     def reconcile(self) -> ReconcileReport:
         return self.reconciler().run()
+
+    def fill_step(self, name: str) -> bool:
+        """One chunk of a starting campaign's ledger; whether there is more to fill."""
+        return self.campaigns.fill_step(name, self.clock.now()).status is CampaignStatus.STARTING
 
     def feedback(self) -> list[Transition]:
         """Match late reports, judge every domain's health, tell people what changed."""

@@ -196,6 +196,10 @@ class Campaign(Base):
     test_wait_seconds: Mapped[int | None] = mapped_column(Integer)
     winner: Mapped[str | None] = mapped_column(String(1))
     winner_at: Mapped[datetime | None]
+    # A start fills the ledger in chunks while the campaign is "starting": the list's size
+    # then, and when a filler last wrote a chunk (a fill left behind by a crash is resumed).
+    fill_total: Mapped[int | None] = mapped_column(BigInteger)
+    fill_heartbeat: Mapped[datetime | None]
 
 
 class LedgerRow(Base):

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from warmup.campaigns.ab_test import CampaignABTest
 from warmup.campaigns.compose import variant_template
-from warmup.campaigns.model import variant_labels
+from warmup.campaigns.model import CampaignStatus, variant_labels
 from warmup.campaigns.report import CampaignReport, campaign_report
 from warmup.control.health import OutcomeCounts
 from warmup.domains.store import DomainStore
@@ -42,6 +42,15 @@ class CampaignOut(BaseModel):
     health: CampaignHealth
     engagement: EngagementOut
     ab_test: ABTestOut | None  # None: not an A/B campaign
+    fill: FillOut | None = None  # while the campaign is starting: how far its ledger is filled
+
+
+class FillOut(BaseModel):
+    """A start fills the ledger in the background; the campaign sends once it is full."""
+
+    rows: int  # written so far
+    total: int  # the list's size when the start began
+    progress: float  # rows / total
 
 
 class EngagementOut(BaseModel):
@@ -124,6 +133,17 @@ def campaign_out(
             click_rate=round(report.click_rate, 6),
         ),
         ab_test=ab_test,
+        fill=(
+            FillOut(
+                rows=report.rows,
+                total=report.fill_total or 0,
+                progress=round(min(1.0, report.rows / report.fill_total), 4)
+                if report.fill_total
+                else 0.0,
+            )
+            if report.status is CampaignStatus.STARTING
+            else None
+        ),
     )
 
 

@@ -232,7 +232,8 @@ function campaignAction(c) {
 function campaignRow(c) {
   const bar = el("progress", { max: "1", value: String(c.progress) });
   return el("tr", { class: "campaign", "data-campaign": c.name },
-    el("td", {}, c.name), el("td", { class: "status" }, c.status), el("td", {}, c.domain),
+    el("td", {}, c.name), el("td", { class: "status" },
+      c.fill ? `${c.status} (ledger ${Math.round(c.fill.progress * 100)}%)` : c.status), el("td", {}, c.domain),
     el("td", {}, bar, ` ${(c.progress * 100).toFixed(1)} %`),
     el("td", { class: "sent" }, `${num(c.sent)} of ${num(c.rows)}`),
     el("td", { class: "failures" }, c.health.reports

@@ -1,0 +1,197 @@
+"""The hot statements of the send path, captured from the code that runs them, and their
+PostgreSQL plans: shared by the test that keeps every one of them off a sequential scan of the
+ledger and by ``benchmarks/scale.py``, which times them at 10 million rows.
+
+A statement is captured as the driver received it (SQL and parameters), then explained with
+``EXPLAIN (ANALYZE, FORMAT JSON)`` inside a transaction that is rolled back, so writes are
+planned and timed for real without changing anything.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, event, select
+
+from warmup.control.health import Outcome
+from warmup.feedback.domain_health import window_verdict
+from warmup.feedback.intake import FeedbackStore
+from warmup.feedback.overview import overview
+from warmup.feedback.reports import DeliveryReport
+from warmup.ledger import counts
+from warmup.ledger.states import LedgerState
+from warmup.ledger.store import LedgerStore, SendResult
+from warmup.pipeline.runtime import Runtime
+from warmup.store.database import Database
+from warmup.store.models import LedgerRow
+from warmup.views.campaigns import campaign_view
+
+PLANNED = ("SELECT", "UPDATE", "WITH", "DELETE", "INSERT")
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    parameters: Any
+
+
+@dataclass
+class Plan:
+    operation: str  # which hot path ran it
+    sql: str
+    milliseconds: float
+    ledger_scans: list[str] = field(default_factory=list)  # how send_ledger was read
+    seq_scans_of_ledger: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation,
+            "sql": " ".join(self.sql.split())[:160],
+            "ms": round(self.milliseconds, 3),
+            "ledger_access": sorted(set(self.ledger_scans)),
+            "seq_scans_of_ledger": self.seq_scans_of_ledger,
+        }
+
+
+@contextmanager
+def captured(engine: Engine) -> Iterator[list[Statement]]:
+    found: list[Statement] = []
+
+    def grab(
+        _conn: Any, _cursor: Any, sql: str, parameters: Any, _context: Any, many: bool
+    ) -> None:
+        if sql.lstrip().upper().startswith(PLANNED) and not sql.lstrip().upper().startswith(
+            "SELECT PG_TRY_ADVISORY"
+        ):
+            # An executemany's first row (insertmanyvalues hands one dict for all the rows).
+            first = many and isinstance(parameters, list | tuple) and parameters
+            found.append(Statement(sql, parameters[0] if first else parameters))
+
+    event.listen(engine, "before_cursor_execute", grab)
+    try:
+        yield found
+    finally:
+        event.remove(engine, "before_cursor_execute", grab)
+
+
+def _walk(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _walk(child)
+
+
+def explain(
+    database: Database, operation: str, statement: Statement, *, no_seqscan: bool = False
+) -> Plan:
+    """The statement's plan and time, run and rolled back. ``no_seqscan``: forbid sequential
+    scans where any other way exists, so a table too small to bother with an index (a test's)
+    still shows whether an index can serve the statement."""
+    with database.engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            if no_seqscan:
+                cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement.sql, statement.parameters)
+            (document,) = cursor.fetchone()
+        finally:
+            transaction.rollback()
+    top = document[0]
+    plan = Plan(operation, statement.sql, float(top["Execution Time"]))
+    for node in _walk(top["Plan"]):
+        if node.get("Relation Name") == "send_ledger":
+            how = node["Node Type"] + (f" {node['Index Name']}" if "Index Name" in node else "")
+            plan.ledger_scans.append(how)
+            if node["Node Type"] == "Seq Scan":
+                plan.seq_scans_of_ledger += 1
+    return plan
+
+
+def plans_of(
+    database: Database,
+    operations: dict[str, Callable[[], object]],
+    *,
+    no_seqscan: bool = False,
+) -> list[Plan]:
+    """Run each hot operation once, capturing its statements, then explain each statement."""
+    found: list[Plan] = []
+    for name, run in operations.items():
+        with captured(database.engine) as statements:
+            run()
+        found += [
+            explain(database, name, statement, no_seqscan=no_seqscan) for statement in statements
+        ]
+    return found
+
+
+def hot_operations(runtime: Runtime, campaign: str) -> dict[str, Any]:
+    """The send path's steps, each a callable, in the order they depend on one another: a
+    dispatcher tick claims, its first batch's results are written, their delivery reports
+    come in; then the reads (housekeeping's lease scan, the health window, a scrape, a
+    campaign's status)."""
+    database = runtime.database  # the runtime's own engine: capture on it
+    ledger = LedgerStore(database)
+    clock = runtime.clock
+    held: dict[str, Any] = {}
+
+    def tick() -> None:
+        held["batches"] = runtime.dispatcher().tick().batches
+        assert held["batches"], "the tick claimed nothing: nothing pending?"
+
+    def results() -> None:
+        batch = held["batches"][0]
+        now = clock.now()
+        ledger.mark_sending(batch.row_ids, batch.id, now)
+        ids = {row: f"hot-{uuid.uuid4()}" for row in batch.row_ids}
+        ledger.record(
+            [SendResult(row, LedgerState.ACCEPTED, 1, message_id=m) for row, m in ids.items()],
+            batch.id,
+            now,
+        )
+        held["sent"] = ids
+
+    def reports() -> None:
+        work = ledger.work(list(held["sent"]), "")  # rows no longer leased: for addresses
+        addresses = {item.id: item.address for item in work}
+        with database.session() as session:
+            rows = session.execute(
+                select(LedgerRow.id, LedgerRow.address).where(LedgerRow.id.in_(list(held["sent"])))
+            ).all()
+            addresses.update({row_id: address for row_id, address in rows})
+        FeedbackStore(database).ingest(
+            [
+                DeliveryReport(
+                    event_id=str(uuid.uuid4()),
+                    message_id=message_id,
+                    recipient=addresses[row],
+                    status="Delivered",
+                    outcome=Outcome.DELIVERED,
+                    detail="",
+                    attempted_at=clock.now(),
+                )
+                for row, message_id in held["sent"].items()
+            ],
+            clock.now(),
+        )
+
+    def scrape() -> None:
+        for record in runtime.domains.all():
+            overview(database, record, clock.now())
+        counts.by_domain_and_state(database)
+        counts.outcomes_by_domain(database)
+
+    return {
+        "dispatcher tick (allowance reads, fence, claim)": tick,
+        "batch results (sending, then accepted)": results,
+        "feedback match (delivery reports)": reports,
+        "housekeeping lease scan": lambda: ledger.expire_leases(clock.now()),
+        "health window": lambda: [
+            window_verdict(database, record, clock.now()) for record in runtime.domains.all()
+        ],
+        "/metrics figures": scrape,
+        "campaign status": lambda: campaign_view(database, campaign, clock.now()),
+    }
