@@ -193,13 +193,13 @@ class Scale:
         record = self.runtime.domains.all()[0]
         campaign_id = self.runtime.campaigns.demand(record.id)[0].campaign_id
         batch: list[float] = []
-        for i in range(batches):
+        for _ in range(batches):
             now = datetime.now(UTC)
             owner = f"scale-{uuid.uuid4()}"
             began = time.perf_counter()
             ids = ledger.claim(
                 campaign_id, 100, owner=owner, deadline=now + timedelta(minutes=5), now=now,
-                domain=DomainClaim(record.id, fence=10**9 + i, day_cap=10**12,
+                domain=DomainClaim(record.id, fence=None, day_cap=10**12,
                                    day_start=now - timedelta(days=1), budgets={}),
             )  # fmt: skip
             ledger.mark_sending(ids, owner, now)

@@ -52,6 +52,8 @@ OWNERS: dict[str, str] = {
     "ledger_count_deltas": "warmup.ledger",
     "domain_sends": "warmup.ledger",
     "domain_send_deltas": "warmup.ledger",
+    "domain_outcomes": "warmup.ledger",
+    "domain_outcome_deltas": "warmup.ledger",
     "api_tokens": "warmup.api.token_store",
     "relay_users": "warmup.relay.users",
     "relay_messages": "warmup.relay.intake",

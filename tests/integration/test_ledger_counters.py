@@ -148,3 +148,38 @@ def test_concurrent_writers_and_folds_lose_nothing(postgres_url: str, tmp_path: 
     assert sum(by_state(database).values()) == 800
     assert by_state(database).get(LedgerState.PENDING.value, 0) < 800
     database.dispose()
+
+
+def test_the_outcome_window_is_exact_at_any_ends(database: Database, tmp_path: Path) -> None:
+    """Whole quarter hours from the counters, the ragged ends from the ledger: the same
+    figures as counting the ledger, for windows that start and end anywhere."""
+    seed_campaign(database, tmp_path, recipients=60, now=NOW)
+    start = NOW.replace(minute=0)
+    outcomes = ("delivered", "hard_bounce", "complaint")
+    with database.engine.begin() as connection:
+        for rank in range(1, 61):
+            connection.execute(
+                update(LedgerRow)
+                .where(LedgerRow.rank == rank)
+                .values(
+                    state="accepted",
+                    accepted_at=start,
+                    outcome=outcomes[rank % 3],
+                    outcome_at=start + timedelta(minutes=rank * 1.5, seconds=rank % 7),
+                )
+            )
+    with database.session() as session:
+        domain = session.scalar(select(Campaign.domain_id))
+        assert domain is not None
+        for since_minutes, until_minutes in [(0, 95), (7.3, 61), (14.9, 15.1), (15, 45), (44, 46)]:
+            since = start + timedelta(minutes=since_minutes)
+            until = start + timedelta(minutes=until_minutes)
+            truth: dict[tuple[str, str], int] = {}
+            for provider, outcome in session.execute(
+                select(LedgerRow.provider, LedgerRow.outcome).where(
+                    LedgerRow.outcome_at >= since, LedgerRow.outcome_at <= until
+                )
+            ):
+                truth[(provider, outcome)] = truth.get((provider, outcome), 0) + 1
+            assert counters.outcomes_between(session, domain, since, until) == truth
+    assert counters.mismatches(database) == []

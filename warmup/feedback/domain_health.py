@@ -2,7 +2,9 @@
 
 The rolling window is read from the ledger's outcomes (``outcome_at`` in the last
 ``gates.window_hours``, and never before the last resume), so every writer — the webhook intake,
-status polling — feeds one window and a verdict always sees them all.
+status polling — feeds one window and a verdict always sees them all. The domain's window comes
+from the outcome counters the ledger's triggers keep (exact: see
+:func:`warmup.ledger.counters.outcomes_between`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from warmup.control.health import OutcomeCounts, Verdict, judge
 from warmup.control.machine import Decision, on_readings
 from warmup.domains.record import DomainRecord
 from warmup.domains.store import DomainStore
+from warmup.ledger import counters
 from warmup.plans.model import ProviderGroup
 from warmup.store.database import Database
-from warmup.store.models import Campaign, LedgerRow
+from warmup.store.models import LedgerRow
 
 # Ledger outcomes counted as which health class ("unknown" tells nothing, so it is left out).
 HEALTH_CLASS = {
@@ -54,26 +57,29 @@ def _window(
     since = now - timedelta(hours=record.plan.gates.window_hours)
     if record.state.health_since is not None:
         since = max(since, record.state.health_since)
-    query = (
-        select(LedgerRow.provider, LedgerRow.outcome, func.count())
-        .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-        .where(
-            Campaign.domain_id == record.id,
-            LedgerRow.outcome_at >= since,
-            LedgerRow.outcome_at <= now,
-        )
-        .group_by(LedgerRow.provider, LedgerRow.outcome)
-    )
-    if campaign_id is not None:
-        query = query.where(LedgerRow.campaign_id == campaign_id)
     counts: dict[ProviderGroup, dict[str, int]] = {}
     with database.session() as session:
-        for provider, outcome, n in session.execute(query).all():
-            key = HEALTH_CLASS.get(str(outcome))
-            if key is None:
-                continue
-            group = counts.setdefault(_group(provider), {})
-            group[key] = group.get(key, 0) + int(n)
+        if campaign_id is None:
+            # The domain's window, from the outcome counters: a scrape or a gate never reads
+            # more of the ledger than the window's two ragged quarter hours.
+            found = list(counters.outcomes_between(session, record.id, since, now).items())
+        else:  # one campaign's share: its rows in the window, by the outcome_at index
+            query = (
+                select(LedgerRow.provider, LedgerRow.outcome, func.count())
+                .where(
+                    LedgerRow.campaign_id == campaign_id,
+                    LedgerRow.outcome_at >= since,
+                    LedgerRow.outcome_at <= now,
+                )
+                .group_by(LedgerRow.provider, LedgerRow.outcome)
+            )
+            found = [((p, str(o)), int(n)) for p, o, n in session.execute(query).all()]
+    for (provider, outcome), n in found:
+        key = HEALTH_CLASS.get(outcome)
+        if key is None:
+            continue
+        group = counts.setdefault(_group(provider), {})
+        group[key] = group.get(key, 0) + n
     return {group: OutcomeCounts(**c) for group, c in counts.items()}
 
 

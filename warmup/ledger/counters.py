@@ -1,5 +1,6 @@
-"""The send ledger's counters: rows per campaign, state and outcome, and sends per domain and
-quarter hour, read without aggregating the ledger.
+"""The send ledger's counters: rows per campaign, state and outcome, sends per domain and
+quarter hour, outcomes per domain, provider group and quarter hour; read without aggregating
+the ledger.
 
 Database triggers keep them (migration 0016), so every write to ``send_ledger`` counts, whoever
 makes it; nothing here has to be called for them to be right. On PostgreSQL the triggers append
@@ -10,10 +11,10 @@ proves it against the ledger (``warmup db check-counters``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -33,6 +34,8 @@ from sqlalchemy.orm import Session
 from warmup.store.database import Database
 from warmup.store.models import (
     Campaign,
+    DomainOutcomes,
+    DomainOutcomesDelta,
     DomainSends,
     DomainSendsDelta,
     LedgerCount,
@@ -49,6 +52,7 @@ FOLD_BATCH = 50_000
 FOLD_LOCK = 0x57A3_C0DE
 
 Bind = Session | Connection
+Key = TypeVar("Key", tuple[int, int], tuple[int, int, str, str])
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,7 @@ def fold(connection: Connection) -> int:
     if not connection.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": FOLD_LOCK}):
         return 0
     moved = 0
-    for statement in (_FOLD_COUNTS, _FOLD_SENDS):
+    for statement in (_FOLD_COUNTS, _FOLD_SENDS, _FOLD_OUTCOMES):
         while True:
             done = int(connection.scalar(statement, {"batch": FOLD_BATCH}) or 0)
             moved += done
@@ -158,12 +162,15 @@ def fold(connection: Connection) -> int:
 
 
 # The deltas are deleted and added to the totals in one statement, so none is lost or counted
-# twice, whatever else runs. Rows are upserted in key order: two folds never deadlock.
+# twice, whatever else runs (a delta not yet committed is not seen, and goes in a later fold).
+# The oldest ``batch`` of them, as an id range: one look at the primary key, whatever the
+# planner believes of a table that is usually nearly empty. Rows are upserted in key order: two
+# folds never deadlock.
 _FOLD_COUNTS = text(
     """
 WITH moved AS (
-  DELETE FROM ledger_count_deltas WHERE id IN (
-    SELECT id FROM ledger_count_deltas ORDER BY id LIMIT :batch)
+  DELETE FROM ledger_count_deltas WHERE id <= (
+    SELECT max(id) FROM (SELECT id FROM ledger_count_deltas ORDER BY id LIMIT :batch) AS oldest)
   RETURNING campaign_id, state, outcome, row_count, attempts
 ), added AS (
   INSERT INTO ledger_counts (campaign_id, state, outcome, row_count, attempts)
@@ -179,8 +186,8 @@ SELECT count(*) FROM moved
 _FOLD_SENDS = text(
     """
 WITH moved AS (
-  DELETE FROM domain_send_deltas WHERE id IN (
-    SELECT id FROM domain_send_deltas ORDER BY id LIMIT :batch)
+  DELETE FROM domain_send_deltas WHERE id <= (
+    SELECT max(id) FROM (SELECT id FROM domain_send_deltas ORDER BY id LIMIT :batch) AS oldest)
   RETURNING domain_id, bucket, accepted
 ), added AS (
   INSERT INTO domain_sends (domain_id, bucket, accepted)
@@ -192,6 +199,91 @@ WITH moved AS (
 SELECT count(*) FROM moved
 """
 )
+
+
+_FOLD_OUTCOMES = text(
+    """
+WITH moved AS (
+  DELETE FROM domain_outcome_deltas WHERE id <= (
+    SELECT max(id) FROM (SELECT id FROM domain_outcome_deltas ORDER BY id LIMIT :batch) AS oldest)
+  RETURNING domain_id, bucket, provider, outcome, row_count
+), added AS (
+  INSERT INTO domain_outcomes (domain_id, bucket, provider, outcome, row_count)
+  SELECT domain_id, bucket, provider, outcome, sum(row_count) FROM moved
+  GROUP BY domain_id, bucket, provider, outcome ORDER BY domain_id, bucket, provider, outcome
+  ON CONFLICT (domain_id, bucket, provider, outcome) DO UPDATE
+  SET row_count = domain_outcomes.row_count + excluded.row_count
+)
+SELECT count(*) FROM moved
+"""
+)
+
+
+def outcomes_between(
+    bind: Bind, domain_id: int, since: datetime, until: datetime
+) -> dict[tuple[str, str], int]:
+    """The domain's delivery outcomes with ``since <= outcome_at <= until``, per (provider
+    group, outcome): whole quarter hours from the counters, the two partial ones at the ends
+    from the ledger's ``outcome_at`` index (at most a quarter hour of reports each). Exact,
+    and flat in the size of the ledger."""
+    first = _bucket_ceil(since)
+    last = _bucket_floor(until)
+    found: dict[tuple[str, str], int] = {}
+
+    def add(rows: Iterable[tuple[Any, Any, Any]]) -> None:
+        for provider, outcome, n in rows:
+            if n:
+                key = (str(provider), str(outcome))
+                found[key] = found.get(key, 0) + int(n)
+
+    if first >= last:  # the window lies within one or two quarter hours: all from the ledger
+        add(bind.execute(_ledger_outcomes(domain_id, since, until, upper_inclusive=True)))
+        return found
+    lower = datetime.fromtimestamp(first, UTC)
+    upper = datetime.fromtimestamp(last, UTC)
+    add(bind.execute(_ledger_outcomes(domain_id, since, lower, upper_inclusive=False)))
+    add(bind.execute(_ledger_outcomes(domain_id, upper, until, upper_inclusive=True)))
+
+    def part(table: type[DomainOutcomes] | type[DomainOutcomesDelta]) -> Select[str, str, int]:
+        return select(table.provider, table.outcome, table.row_count).where(
+            table.domain_id == domain_id, table.bucket >= first, table.bucket < last
+        )
+
+    both = union_all(part(DomainOutcomes), part(DomainOutcomesDelta)).subquery()
+    add(
+        bind.execute(
+            select(both.c.provider, both.c.outcome, func.sum(both.c.row_count)).group_by(
+                both.c.provider, both.c.outcome
+            )
+        )
+    )
+    return found
+
+
+def _ledger_outcomes(
+    domain_id: int, since: datetime, until: datetime, *, upper_inclusive: bool
+) -> Select[str, str | None, int]:
+    upper = LedgerRow.outcome_at <= until if upper_inclusive else LedgerRow.outcome_at < until
+    return (
+        select(LedgerRow.provider, LedgerRow.outcome, func.count())
+        .join(Campaign, Campaign.id == LedgerRow.campaign_id)
+        .where(
+            Campaign.domain_id == domain_id,
+            LedgerRow.outcome_at >= since,
+            upper,
+            LedgerRow.outcome.is_not(None),
+        )
+        .group_by(LedgerRow.provider, LedgerRow.outcome)
+    )
+
+
+def _bucket_floor(moment: datetime) -> int:
+    return int(moment.timestamp()) // BUCKET_SECONDS * BUCKET_SECONDS
+
+
+def _bucket_ceil(moment: datetime) -> int:
+    floor = _bucket_floor(moment)
+    return floor if aligned(moment) else floor + BUCKET_SECONDS
 
 
 @dataclass(frozen=True)
@@ -234,30 +326,85 @@ def mismatches(database: Database) -> list[Mismatch]:
                 found.append(Mismatch(f"{name} rows", have[0], want[0]))
             if have[1] != want[1]:
                 found.append(Mismatch(f"{name} ACS calls", have[1], want[1]))
-        sent_truth = _ledger_sends(connection)
-        sent_counted = _counted_sends(connection)
-        for domain, bucket in sorted(set(sent_truth) | set(sent_counted)):
-            have_sent = sent_counted.get((domain, bucket), 0)
-            want_sent = sent_truth.get((domain, bucket), 0)
-            if have_sent != want_sent:
-                at = datetime.fromtimestamp(bucket, UTC).isoformat()
-                found.append(Mismatch(f"domain {domain} sends at {at}", have_sent, want_sent))
+        found += _compare(
+            _ledger_sends(connection),
+            _counted_sends(connection),
+            lambda key: f"domain {key[0]} sends at {_iso(key[1])}",
+        )
+        found += _compare(
+            _ledger_outcome_buckets(connection),
+            _counted_outcome_buckets(connection),
+            lambda key: f"domain {key[0]} {key[2]}/{key[3]} outcomes at {_iso(key[1])}",
+        )
         return found
 
 
-def _ledger_sends(connection: Connection) -> dict[tuple[int, int], int]:
-    at = LedgerRow.accepted_at
-    # Integer division, as the triggers do it: epoch seconds down to the quarter hour.
+def _compare(
+    truth: dict[Key, int], counted: dict[Key, int], describe: Callable[[Key], str]
+) -> list[Mismatch]:
+    return [
+        Mismatch(describe(key), counted.get(key, 0), truth.get(key, 0))
+        for key in sorted(set(truth) | set(counted))
+        if counted.get(key, 0) != truth.get(key, 0)
+    ]
+
+
+def _iso(bucket: int) -> str:
+    return datetime.fromtimestamp(bucket, UTC).isoformat()
+
+
+def _epoch_bucket(connection: Connection, column: Any) -> ColumnElement[Any]:
+    """Epoch seconds down to the quarter hour, with integer division as the triggers do."""
     seconds: ColumnElement[Any] = (
-        cast(func.floor(func.extract("epoch", at)), BigInteger)
+        cast(func.floor(func.extract("epoch", column)), BigInteger)
         if connection.dialect.name == "postgresql"
-        else cast(func.strftime("%s", at), Integer)
+        else cast(func.strftime("%s", column), Integer)
     )
-    bucket = seconds // BUCKET_SECONDS * BUCKET_SECONDS
+    return seconds // BUCKET_SECONDS * BUCKET_SECONDS
+
+
+def _ledger_outcome_buckets(connection: Connection) -> dict[tuple[int, int, str, str], int]:
+    bucket = _epoch_bucket(connection, LedgerRow.outcome_at)
+    query = (
+        select(Campaign.domain_id, bucket, LedgerRow.provider, LedgerRow.outcome, func.count())
+        .join(Campaign, Campaign.id == LedgerRow.campaign_id)
+        .where(LedgerRow.outcome_at.is_not(None), LedgerRow.outcome.is_not(None))
+        .group_by(Campaign.domain_id, bucket, LedgerRow.provider, LedgerRow.outcome)
+    )
+    return {(int(d), int(b), str(p), str(o)): int(n) for d, b, p, o, n in connection.execute(query)}
+
+
+def _counted_outcome_buckets(connection: Connection) -> dict[tuple[int, int, str, str], int]:
+    both = union_all(
+        select(
+            DomainOutcomes.domain_id,
+            DomainOutcomes.bucket,
+            DomainOutcomes.provider,
+            DomainOutcomes.outcome,
+            DomainOutcomes.row_count,
+        ),
+        select(
+            DomainOutcomesDelta.domain_id,
+            DomainOutcomesDelta.bucket,
+            DomainOutcomesDelta.provider,
+            DomainOutcomesDelta.outcome,
+            DomainOutcomesDelta.row_count,
+        ),
+    ).subquery()
+    query = select(
+        both.c.domain_id, both.c.bucket, both.c.provider, both.c.outcome, func.sum(both.c.row_count)
+    ).group_by(both.c.domain_id, both.c.bucket, both.c.provider, both.c.outcome)
+    return {
+        (int(d), int(b), str(p), str(o)): int(n) for d, b, p, o, n in connection.execute(query) if n
+    }
+
+
+def _ledger_sends(connection: Connection) -> dict[tuple[int, int], int]:
+    bucket = _epoch_bucket(connection, LedgerRow.accepted_at)
     query = (
         select(Campaign.domain_id, bucket, func.count())
         .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-        .where(at.is_not(None))
+        .where(LedgerRow.accepted_at.is_not(None))
         .group_by(Campaign.domain_id, bucket)
     )
     return {(int(d), int(b)): int(n) for d, b, n in connection.execute(query)}

@@ -415,3 +415,27 @@ class DomainSendsDelta(Base):
     domain_id: Mapped[int] = mapped_column(BigInteger)
     bucket: Mapped[int] = mapped_column(BigInteger)
     accepted: Mapped[int] = mapped_column(BigInteger)
+
+
+class DomainOutcomes(Base):
+    """Delivery outcomes per sending domain, recipient provider group and quarter hour of
+    ``outcome_at``: the health window without reading the ledger (its two ragged ends aside)."""
+
+    __tablename__ = "domain_outcomes"
+
+    domain_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
+    row_count: Mapped[int] = mapped_column(BigInteger)
+
+
+class DomainOutcomesDelta(Base):
+    __tablename__ = "domain_outcome_deltas"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    domain_id: Mapped[int] = mapped_column(BigInteger)
+    bucket: Mapped[int] = mapped_column(BigInteger)
+    provider: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(20))
+    row_count: Mapped[int] = mapped_column(BigInteger)

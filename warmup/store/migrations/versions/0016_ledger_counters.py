@@ -1,4 +1,4 @@
-"""ledger_counts, domain_sends: counters kept by triggers as send_ledger rows change
+"""ledger_counts, domain_sends, domain_outcomes: counters kept by triggers on send_ledger
 
 Revision ID: 0016
 Revises: 0015
@@ -47,13 +47,19 @@ def _pg_function(event: str) -> str:
             f"SELECT campaign_id, state, coalesce(outcome, '') AS outcome, 1 AS n, attempts AS a "
             f"FROM {arriving}"
         )
-        sends.append(f"SELECT campaign_id, accepted_at, 1 AS n FROM {arriving}")
+        sends.append(
+            f"SELECT campaign_id, accepted_at, outcome_at, provider, outcome, 1 AS n "
+            f"FROM {arriving}"
+        )
     if leaving:
         counts.append(
             f"SELECT campaign_id, state, coalesce(outcome, '') AS outcome, -1 AS n, "
             f"-attempts AS a FROM {leaving}"
         )
-        sends.append(f"SELECT campaign_id, accepted_at, -1 AS n FROM {leaving}")
+        sends.append(
+            f"SELECT campaign_id, accepted_at, outcome_at, provider, outcome, -1 AS n "
+            f"FROM {leaving}"
+        )
     referencing = " ".join(
         [f"NEW TABLE AS {arriving}"] * bool(arriving) + [f"OLD TABLE AS {leaving}"] * bool(leaving)
     )
@@ -72,6 +78,14 @@ BEGIN
   JOIN campaigns AS c ON c.id = moved.campaign_id
   WHERE moved.accepted_at IS NOT NULL
   GROUP BY 1, 2
+  HAVING sum(moved.n) <> 0;
+  INSERT INTO domain_outcome_deltas (domain_id, bucket, provider, outcome, row_count)
+  SELECT c.domain_id, floor(extract(epoch FROM moved.outcome_at) / {BUCKET})::bigint * {BUCKET},
+         moved.provider, moved.outcome, sum(moved.n)
+  FROM ({" UNION ALL ".join(sends)}) AS moved
+  JOIN campaigns AS c ON c.id = moved.campaign_id
+  WHERE moved.outcome_at IS NOT NULL AND moved.outcome IS NOT NULL
+  GROUP BY 1, 2, 3, 4
   HAVING sum(moved.n) <> 0;
   RETURN NULL;
 END $$;
@@ -100,12 +114,23 @@ def _sqlite_send(row: str, sign: str) -> str:
   ON CONFLICT (domain_id, bucket) DO UPDATE SET accepted = accepted + excluded.accepted;"""
 
 
+def _sqlite_outcome(row: str, sign: str) -> str:
+    return f"""
+  INSERT INTO domain_outcomes (domain_id, bucket, provider, outcome, row_count)
+  SELECT domain_id, (CAST(strftime('%s', {row}.outcome_at) AS INTEGER) / {BUCKET}) * {BUCKET},
+         {row}.provider, {row}.outcome, {sign}1
+  FROM campaigns
+  WHERE id = {row}.campaign_id AND {row}.outcome_at IS NOT NULL AND {row}.outcome IS NOT NULL
+  ON CONFLICT (domain_id, bucket, provider, outcome) DO UPDATE
+  SET row_count = row_count + excluded.row_count;"""
+
+
 SQLITE_TRIGGERS = [
     f"""CREATE TRIGGER warmup_count_ledger_insert AFTER INSERT ON send_ledger BEGIN
-{_sqlite_count("NEW", "")}{_sqlite_send("NEW", "")}
+{_sqlite_count("NEW", "")}{_sqlite_send("NEW", "")}{_sqlite_outcome("NEW", "")}
 END""",
     f"""CREATE TRIGGER warmup_count_ledger_delete AFTER DELETE ON send_ledger BEGIN
-{_sqlite_count("OLD", "-")}{_sqlite_send("OLD", "-")}
+{_sqlite_count("OLD", "-")}{_sqlite_send("OLD", "-")}{_sqlite_outcome("OLD", "-")}
 END""",
     # Most updates move a lease or a timestamp only: those leave the counters alone.
     f"""CREATE TRIGGER warmup_count_ledger_update AFTER UPDATE ON send_ledger
@@ -116,6 +141,11 @@ END""",
     f"""CREATE TRIGGER warmup_count_sends_update AFTER UPDATE ON send_ledger
 WHEN OLD.accepted_at IS NOT NEW.accepted_at OR OLD.campaign_id IS NOT NEW.campaign_id BEGIN
 {_sqlite_send("OLD", "-")}{_sqlite_send("NEW", "")}
+END""",
+    f"""CREATE TRIGGER warmup_count_outcomes_update AFTER UPDATE ON send_ledger
+WHEN OLD.outcome_at IS NOT NEW.outcome_at OR OLD.outcome IS NOT NEW.outcome
+  OR OLD.provider IS NOT NEW.provider OR OLD.campaign_id IS NOT NEW.campaign_id BEGIN
+{_sqlite_outcome("OLD", "-")}{_sqlite_outcome("NEW", "")}
 END""",
 ]
 
@@ -158,6 +188,25 @@ def upgrade() -> None:
         sa.Column("accepted", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "domain_outcomes",
+        sa.Column("domain_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite")),
+        sa.Column("bucket", sa.BigInteger()),
+        sa.Column("provider", sa.String(length=20)),
+        sa.Column("outcome", sa.String(length=20)),
+        sa.Column("row_count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("domain_id", "bucket", "provider", "outcome"),
+    )
+    op.create_table(
+        "domain_outcome_deltas",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("domain_id", sa.BigInteger(), nullable=False),
+        sa.Column("bucket", sa.BigInteger(), nullable=False),
+        sa.Column("provider", sa.String(length=20), nullable=False),
+        sa.Column("outcome", sa.String(length=20), nullable=False),
+        sa.Column("row_count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
     op.create_index("ix_ledger_accepted_at", "send_ledger", ["accepted_at"])
     op.create_index("ix_ledger_outcome_at", "send_ledger", ["outcome_at"])
     postgres = op.get_bind().dialect.name == "postgresql"
@@ -179,6 +228,14 @@ def upgrade() -> None:
         "JOIN campaigns AS c ON c.id = l.campaign_id WHERE l.accepted_at IS NOT NULL "
         f"GROUP BY c.domain_id, {bucket}"
     )
+    outcome_bucket = bucket.replace("accepted_at", "outcome_at")
+    op.execute(
+        "INSERT INTO domain_outcomes (domain_id, bucket, provider, outcome, row_count) "
+        f"SELECT c.domain_id, {outcome_bucket}, l.provider, l.outcome, count(*) "
+        "FROM send_ledger AS l JOIN campaigns AS c ON c.id = l.campaign_id "
+        "WHERE l.outcome_at IS NOT NULL AND l.outcome IS NOT NULL "
+        f"GROUP BY c.domain_id, {outcome_bucket}, l.provider, l.outcome"
+    )
 
 
 def downgrade() -> None:
@@ -187,9 +244,22 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER warmup_count_ledger_{event.lower()} ON send_ledger")
             op.execute(f"DROP FUNCTION warmup_count_ledger_{event.lower()}()")
     else:
-        for name in ("ledger_insert", "ledger_delete", "ledger_update", "sends_update"):
+        for name in (
+            "ledger_insert",
+            "ledger_delete",
+            "ledger_update",
+            "sends_update",
+            "outcomes_update",
+        ):
             op.execute(f"DROP TRIGGER warmup_count_{name}")
     op.drop_index("ix_ledger_outcome_at", "send_ledger")
     op.drop_index("ix_ledger_accepted_at", "send_ledger")
-    for table in ("domain_send_deltas", "domain_sends", "ledger_count_deltas", "ledger_counts"):
+    for table in (
+        "domain_outcome_deltas",
+        "domain_outcomes",
+        "domain_send_deltas",
+        "domain_sends",
+        "ledger_count_deltas",
+        "ledger_counts",
+    ):
         op.drop_table(table)
