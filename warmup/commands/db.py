@@ -1,18 +1,23 @@
-"""``warmup db upgrade|current|check``: the store's schema (Alembic migrations) and the
-ledger's counters."""
+"""``warmup db upgrade|current|check|prune``: the store's schema (Alembic migrations), the
+ledger's counters, retention."""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from warmup.commands.context import command_settings
+from warmup.campaigns.prune import prunable
+from warmup.campaigns.prune import prune as prune_campaigns
+from warmup.commands.context import actor, command_settings
 from warmup.ledger import counters
 from warmup.store.database import Database, current_revision, upgrade
 
 app = typer.Typer(
-    help="The store: upgrade its schema, show its revision, check its counters.",
+    help="The store: upgrade its schema, show its revision, check its counters, prune.",
     no_args_is_help=True,
 )
 
@@ -57,3 +62,40 @@ def check() -> None:
         typer.echo(f"{len(found)} counter(s) differ from the ledger ({seconds:.1f} s)", err=True)
         raise typer.Exit(1)
     typer.echo(f"counters and ledger agree ({seconds:.1f} s)")
+
+
+@app.command()
+def prune(
+    finished_before: Annotated[
+        datetime,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Campaigns completed or cancelled before this day (UTC) lose their ledger rows.",
+        ),
+    ],
+    archive_dir: Annotated[
+        Path, typer.Option(help="Where each campaign's rows go, as ledger-NAME-ID.csv.gz.")
+    ] = Path("ledger-archive"),
+    dry_run: Annotated[bool, typer.Option(help="Only list the campaigns it would prune.")] = False,
+) -> None:
+    """Archive finished campaigns' ledger rows to compressed CSV, then delete them.
+
+    Counters, the audit log and suppressions stay: campaign reports, /metrics and domain
+    history still add up, and `warmup db check` still proves the rest of the ledger exact.
+    One campaign per transaction; the archive is on disk before its rows are deleted."""
+    settings = command_settings()
+    database = Database.connect(settings.database_url.get_secret_value())
+    before = finished_before.replace(tzinfo=UTC)
+    if dry_run:
+        for _, name in prunable(database, before):
+            typer.echo(f"would prune {name}")
+        return
+    pruned = prune_campaigns(
+        database,
+        before,
+        archive_dir,
+        actor=actor(settings),
+        at=datetime.now(UTC),
+        done=lambda p: typer.echo(f"{p.campaign}: {p.rows:,} rows archived to {p.archive}"),
+    )
+    typer.echo(f"{len(pruned)} campaign(s) pruned, {sum(p.rows for p in pruned):,} rows")

@@ -316,8 +316,11 @@ def mismatches(database: Database) -> list[Mismatch]:
             (int(c), str(s), str(o) or None): (int(n), int(a))
             for c, s, o, n, a in connection.execute(ledger_rows)
         }
+        # A pruned campaign's rows are in its archive; its counters are its totals, frozen.
+        live = select(Campaign.id).where(Campaign.pruned_at.is_(None))
         counted = {
-            (c.campaign_id, c.state, c.outcome): (c.rows, c.attempts) for c in counts(connection)
+            (c.campaign_id, c.state, c.outcome): (c.rows, c.attempts)
+            for c in counts(connection, live)
         }
         for key in sorted(set(truth) | set(counted), key=str):
             have, want = counted.get(key, (0, 0)), truth.get(key, (0, 0))
@@ -353,7 +356,7 @@ def _iso(bucket: int) -> str:
     return datetime.fromtimestamp(bucket, UTC).isoformat()
 
 
-def _epoch_bucket(connection: Connection, column: Any) -> ColumnElement[Any]:
+def epoch_bucket(connection: Connection, column: Any) -> ColumnElement[Any]:
     """Epoch seconds down to the quarter hour, with integer division as the triggers do."""
     seconds: ColumnElement[Any] = (
         cast(func.floor(func.extract("epoch", column)), BigInteger)
@@ -364,7 +367,7 @@ def _epoch_bucket(connection: Connection, column: Any) -> ColumnElement[Any]:
 
 
 def _ledger_outcome_buckets(connection: Connection) -> dict[tuple[int, int, str, str], int]:
-    bucket = _epoch_bucket(connection, LedgerRow.outcome_at)
+    bucket = epoch_bucket(connection, LedgerRow.outcome_at)
     query = (
         select(Campaign.domain_id, bucket, LedgerRow.provider, LedgerRow.outcome, func.count())
         .join(Campaign, Campaign.id == LedgerRow.campaign_id)
@@ -375,13 +378,14 @@ def _ledger_outcome_buckets(connection: Connection) -> dict[tuple[int, int, str,
 
 
 def _counted_outcome_buckets(connection: Connection) -> dict[tuple[int, int, str, str], int]:
+    """What the counters say the ledger holds: their totals less what was archived."""
     both = union_all(
         select(
             DomainOutcomes.domain_id,
             DomainOutcomes.bucket,
             DomainOutcomes.provider,
             DomainOutcomes.outcome,
-            DomainOutcomes.row_count,
+            (DomainOutcomes.row_count - DomainOutcomes.archived).label("row_count"),
         ),
         select(
             DomainOutcomesDelta.domain_id,
@@ -400,7 +404,7 @@ def _counted_outcome_buckets(connection: Connection) -> dict[tuple[int, int, str
 
 
 def _ledger_sends(connection: Connection) -> dict[tuple[int, int], int]:
-    bucket = _epoch_bucket(connection, LedgerRow.accepted_at)
+    bucket = epoch_bucket(connection, LedgerRow.accepted_at)
     query = (
         select(Campaign.domain_id, bucket, func.count())
         .join(Campaign, Campaign.id == LedgerRow.campaign_id)
@@ -412,7 +416,11 @@ def _ledger_sends(connection: Connection) -> dict[tuple[int, int], int]:
 
 def _counted_sends(connection: Connection) -> dict[tuple[int, int], int]:
     both = union_all(
-        select(DomainSends.domain_id, DomainSends.bucket, DomainSends.accepted),
+        select(
+            DomainSends.domain_id,
+            DomainSends.bucket,
+            (DomainSends.accepted - DomainSends.archived).label("accepted"),
+        ),
         select(DomainSendsDelta.domain_id, DomainSendsDelta.bucket, DomainSendsDelta.accepted),
     ).subquery()
     query = select(both.c.domain_id, both.c.bucket, func.sum(both.c.accepted)).group_by(

@@ -200,6 +200,8 @@ class Campaign(Base):
     # then, and when a filler last wrote a chunk (a fill left behind by a crash is resumed).
     fill_total: Mapped[int | None] = mapped_column(BigInteger)
     fill_heartbeat: Mapped[datetime | None]
+    # Its ledger rows were archived and deleted (warmup db prune); its counters stay.
+    pruned_at: Mapped[datetime | None]
 
 
 class LedgerRow(Base):
@@ -406,6 +408,8 @@ class DomainSends(Base):
     domain_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     accepted: Mapped[int] = mapped_column(BigInteger)
+    # Of ``accepted``, rows since archived and deleted by ``warmup db prune``: still sent.
+    archived: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class DomainSendsDelta(Base):
@@ -428,6 +432,8 @@ class DomainOutcomes(Base):
     provider: Mapped[str] = mapped_column(String(20), primary_key=True)
     outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
     row_count: Mapped[int] = mapped_column(BigInteger)
+    # Of ``row_count``, rows since archived and deleted by ``warmup db prune``.
+    archived: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class DomainOutcomesDelta(Base):

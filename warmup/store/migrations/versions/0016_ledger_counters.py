@@ -38,8 +38,15 @@ PG_FUNCTIONS = {
 }
 
 
+# Rows of a pruned campaign leave the ledger for its archive but stay counted (warmup db
+# prune sets campaigns.pruned_at in the transaction that deletes them).
+KEPT = "WHERE campaign_id NOT IN (SELECT id FROM campaigns WHERE pruned_at IS NOT NULL)"
+
+
 def _pg_function(event: str) -> str:
     arriving, leaving = PG_FUNCTIONS[event]
+    if event == "DELETE":
+        leaving = f"(SELECT * FROM old_rows {KEPT}) AS kept"
     counts = []
     sends = []
     if arriving:
@@ -61,7 +68,7 @@ def _pg_function(event: str) -> str:
             f"FROM {leaving}"
         )
     referencing = " ".join(
-        [f"NEW TABLE AS {arriving}"] * bool(arriving) + [f"OLD TABLE AS {leaving}"] * bool(leaving)
+        [f"NEW TABLE AS {arriving}"] * bool(arriving) + ["OLD TABLE AS old_rows"] * bool(leaving)
     )
     return f"""
 CREATE FUNCTION warmup_count_ledger_{event.lower()}() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -129,7 +136,9 @@ SQLITE_TRIGGERS = [
     f"""CREATE TRIGGER warmup_count_ledger_insert AFTER INSERT ON send_ledger BEGIN
 {_sqlite_count("NEW", "")}{_sqlite_send("NEW", "")}{_sqlite_outcome("NEW", "")}
 END""",
-    f"""CREATE TRIGGER warmup_count_ledger_delete AFTER DELETE ON send_ledger BEGIN
+    f"""CREATE TRIGGER warmup_count_ledger_delete AFTER DELETE ON send_ledger
+WHEN NOT EXISTS (SELECT 1 FROM campaigns WHERE id = OLD.campaign_id AND pruned_at IS NOT NULL)
+BEGIN
 {_sqlite_count("OLD", "-")}{_sqlite_send("OLD", "-")}{_sqlite_outcome("OLD", "-")}
 END""",
     # Most updates move a lease or a timestamp only: those leave the counters alone.
@@ -154,6 +163,7 @@ PG_BUCKET = f"floor(extract(epoch FROM l.accepted_at) / {BUCKET})::bigint * {BUC
 
 
 def upgrade() -> None:
+    op.add_column("campaigns", sa.Column("pruned_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "ledger_counts",
         sa.Column("campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite")),
@@ -178,6 +188,8 @@ def upgrade() -> None:
         sa.Column("domain_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite")),
         sa.Column("bucket", sa.BigInteger()),
         sa.Column("accepted", sa.BigInteger(), nullable=False),
+        # Of ``accepted``, rows since archived and deleted by warmup db prune.
+        sa.Column("archived", sa.BigInteger(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("domain_id", "bucket"),
     )
     op.create_table(
@@ -195,6 +207,7 @@ def upgrade() -> None:
         sa.Column("provider", sa.String(length=20)),
         sa.Column("outcome", sa.String(length=20)),
         sa.Column("row_count", sa.BigInteger(), nullable=False),
+        sa.Column("archived", sa.BigInteger(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("domain_id", "bucket", "provider", "outcome"),
     )
     op.create_table(
@@ -254,6 +267,7 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER warmup_count_{name}")
     op.drop_index("ix_ledger_outcome_at", "send_ledger")
     op.drop_index("ix_ledger_accepted_at", "send_ledger")
+    op.drop_column("campaigns", "pruned_at")
     for table in (
         "domain_outcome_deltas",
         "domain_outcomes",

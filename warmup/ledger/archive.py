@@ -1,0 +1,70 @@
+"""A finished campaign's ledger rows out of the database: written to a compressed CSV, then
+deleted, its counters kept (``warmup db prune``, see :mod:`warmup.campaigns.prune`).
+
+The ledger's delete trigger leaves a pruned campaign's counters alone, so its totals stay what
+they were; the rows' share of each domain's quarter hours is noted as ``archived`` beside the
+totals, so that :func:`warmup.ledger.counters.mismatches` can still prove the rest exact.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+from sqlalchemy import ColumnElement, Connection, delete, func, literal, select
+
+from warmup.csvsafe import SafeCsvWriter
+from warmup.ledger.counters import epoch_bucket
+from warmup.store.database import dialect_insert
+from warmup.store.models import Campaign, DomainOutcomes, DomainSends, LedgerRow
+
+COLUMNS = [column.name for column in LedgerRow.__table__.columns]
+
+
+def write_archive(connection: Connection, campaign_id: int, path: Path) -> int:
+    """Every ledger row of the campaign into ``path`` (gzip CSV, one column per ledger
+    column), streamed; return the number of rows."""
+    rows = 0
+    query = (
+        select(*LedgerRow.__table__.columns)
+        .where(LedgerRow.campaign_id == campaign_id)
+        .order_by(LedgerRow.id)
+        .execution_options(yield_per=10_000)
+    )
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as out:
+        writer = SafeCsvWriter(out, COLUMNS)
+        for row in connection.execute(query):
+            writer.row(["" if value is None else str(value) for value in row])
+            rows += 1
+    return rows
+
+
+def delete_archived(connection: Connection, campaign_id: int) -> int:
+    """Note the campaign's rows as archived in its domain's quarter hours, then delete them.
+    The campaign must already be marked pruned in this transaction (the trigger reads it)."""
+    domain = select(Campaign.domain_id).where(Campaign.id == campaign_id).scalar_subquery()
+    insert = dialect_insert(connection)
+    sends: list[ColumnElement[bool]] = [LedgerRow.accepted_at.is_not(None)]
+    outcomes = [LedgerRow.outcome_at.is_not(None), LedgerRow.outcome.is_not(None)]
+    for table, column, extra, counted in (
+        (DomainSends, LedgerRow.accepted_at, (), sends),
+        (DomainOutcomes, LedgerRow.outcome_at, (LedgerRow.provider, LedgerRow.outcome), outcomes),
+    ):
+        # The buckets as the triggers counted them (see warmup.ledger.counters).
+        bucket = epoch_bucket(connection, column)
+        rows = (
+            select(domain, bucket, *extra, literal(0), func.count())
+            .where(LedgerRow.campaign_id == campaign_id, *counted)
+            .group_by(bucket, *extra)
+        )
+        total = "accepted" if table is DomainSends else "row_count"
+        keys = ["domain_id", "bucket", *(c.key for c in extra)]
+        statement = insert(table).from_select([*keys, total, "archived"], rows)
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=keys,
+                set_={"archived": table.archived + statement.excluded.archived},
+            )
+        )
+    result = connection.execute(delete(LedgerRow).where(LedgerRow.campaign_id == campaign_id))
+    return int(result.rowcount or 0)
