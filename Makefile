@@ -43,6 +43,12 @@ fmt: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/emulator_throughput.py
 	$(BIN)/python benchmarks/import_speed.py
+	$(BIN)/python benchmarks/pipeline.py throughput --seconds 30
+	$(BIN)/python benchmarks/campaign_start.py
+	$(BIN)/python benchmarks/webhook_intake.py
+	$(BIN)/python benchmarks/per_email.py
+	$(BIN)/python benchmarks/profile_send.py
+	$(BIN)/python benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -214,10 +214,11 @@ class LedgerRow(Base):
         UniqueConstraint("campaign_id", "address", "relay_message_id", name="uq_ledger_address"),
         Index("ix_ledger_claim", "campaign_id", "state", "rank"),
         Index("ix_ledger_lease", "state", "lease_deadline"),
-        # The trailing windows (minute, hour, the limiter's restore) and the health window
-        # read by time: index ranges, flat in the size of the ledger (migration 0016).
+        # The trailing windows (minute, hour, the limiter's restore) read by time, and the
+        # health window's ragged ends and a campaign's own window by campaign and time: index
+        # ranges, flat in the size of the ledger (migration 0016).
         Index("ix_ledger_accepted_at", "accepted_at"),
-        Index("ix_ledger_outcome_at", "outcome_at"),
+        Index("ix_ledger_campaign_outcome_at", "campaign_id", "outcome_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
