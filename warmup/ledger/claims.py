@@ -110,19 +110,39 @@ def _take_rows(
 ) -> list[int]:
     """Lease up to ``n`` pending rows of a campaign, in rank order within the budgets."""
     claimed: list[int] = []
+    lease = {
+        "state": LedgerState.CLAIMED.value,
+        "lease_owner": owner,
+        "lease_deadline": deadline,
+        "updated_at": now,
+    }
+    pending = (LedgerRow.campaign_id == campaign_id, LedgerRow.state == LedgerState.PENDING.value)
     for _ in range(MAX_ROUNDS):
         wanted = n - len(claimed)
         spent = {p for p, left in domain.budgets.items() if left <= 0}
         if wanted <= 0:
             break
+        if not domain.budgets:
+            # No provider group to keep within a budget: the next rows in rank order, leased
+            # in one statement (one round trip a batch, not two).
+            next_rows = select(LedgerRow.id).where(*pending).order_by(LedgerRow.rank).limit(wanted)
+            got = list(
+                connection.scalars(
+                    update(LedgerRow)
+                    .where(LedgerRow.id.in_(next_rows.scalar_subquery()), *pending)
+                    .values(**lease)
+                    .returning(LedgerRow.id)
+                )
+            )
+            claimed += got
+            if not got:
+                break  # nothing left (or every candidate taken meanwhile: the next tick)
+            continue
         peek = (
             select(LedgerRow.id, LedgerRow.provider)
-            .where(
-                LedgerRow.campaign_id == campaign_id,
-                LedgerRow.state == LedgerState.PENDING.value,
-            )
+            .where(*pending)
             .order_by(LedgerRow.rank)
-            .limit(wanted * (PEEK_FACTOR if domain.budgets else 1))
+            .limit(wanted * PEEK_FACTOR)
         )
         if spent:
             peek = peek.where(LedgerRow.provider.not_in(spent))
@@ -132,16 +152,8 @@ def _take_rows(
         providers = dict(chosen)
         taken = connection.execute(
             update(LedgerRow)
-            .where(
-                LedgerRow.id.in_(list(providers)),
-                LedgerRow.state == LedgerState.PENDING.value,
-            )
-            .values(
-                state=LedgerState.CLAIMED.value,
-                lease_owner=owner,
-                lease_deadline=deadline,
-                updated_at=now,
-            )
+            .where(LedgerRow.id.in_(list(providers)), *pending)
+            .values(**lease)
             .returning(LedgerRow.id)
         )
         got = [row_id for (row_id,) in taken]
