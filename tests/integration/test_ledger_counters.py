@@ -183,3 +183,53 @@ def test_the_outcome_window_is_exact_at_any_ends(database: Database, tmp_path: P
                 truth[(provider, outcome)] = truth.get((provider, outcome), 0) + 1
             assert counters.outcomes_between(session, domain, since, until) == truth
     assert counters.mismatches(database) == []
+
+
+KATHMANDU = """
+name: unbounded-kathmandu
+timezone: Asia/Kathmandu
+quota: {per_minute: 1000000, per_hour: 10000000, headroom: 1.0}
+steps:
+  - {per_minute: 1000000, per_hour: 10000000, per_day: 100000000}
+"""
+
+
+def test_the_ramp_history_from_counters_matches_the_ledger(
+    database: Database, tmp_path: Path
+) -> None:
+    """Days in a time zone 5 h 45 min off UTC: still whole quarter hours of the counters."""
+    from zoneinfo import ZoneInfo
+
+    from warmup.domains.store import DomainStore
+    from warmup.feedback.overview import history
+
+    start = NOW - timedelta(days=3)
+    seed_campaign(database, tmp_path, recipients=80, now=start, plan_yaml=KATHMANDU)
+    with database.engine.begin() as connection:
+        for rank in range(1, 81):
+            sent = start + timedelta(hours=rank * 0.9, minutes=rank % 13)
+            connection.execute(
+                update(LedgerRow)
+                .where(LedgerRow.rank == rank)
+                .values(
+                    state="accepted",
+                    accepted_at=sent,
+                    outcome=("delivered", "hard_bounce")[rank % 5 == 0],
+                    outcome_at=sent + timedelta(minutes=50),
+                )
+            )
+    zone = ZoneInfo("Asia/Kathmandu")
+    record = DomainStore(database).get("mail.example.com")
+    points = history(database, record, NOW)
+    with database.session() as session:
+        rows = session.execute(select(LedgerRow.accepted_at, LedgerRow.outcome_at)).all()
+    sent_per_day: dict[object, int] = {}
+    reports_per_day: dict[object, int] = {}
+    for accepted_at, outcome_at in rows:
+        day = accepted_at.astimezone(zone).date()
+        sent_per_day[day] = sent_per_day.get(day, 0) + 1
+        reported = outcome_at.astimezone(zone).date()
+        reports_per_day[reported] = reports_per_day.get(reported, 0) + 1
+    assert {p.day: p.sent for p in points if p.sent} == sent_per_day
+    assert {p.day: p.reports for p in points if p.reports} == reports_per_day
+    assert sum(p.sent for p in points) == 80

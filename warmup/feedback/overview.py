@@ -15,10 +15,11 @@ from warmup.control.health import OutcomeCounts, Verdict
 from warmup.control.idle import SendingNow, SpentWindows, sending_now
 from warmup.domains.record import DomainRecord
 from warmup.feedback.domain_health import HEALTH_CLASS, window_verdict
+from warmup.ledger import counters
 from warmup.ledger.store import LedgerStore
 from warmup.plans.schedule import daily_capacity, earliest_schedule
 from warmup.store.database import Database
-from warmup.store.models import Campaign, LedgerRow, SendingDomain
+from warmup.store.models import SendingDomain
 
 HISTORY_DAYS = 60  # the longest ramp a chart shows; older days are in `warmup domain report`
 
@@ -101,22 +102,18 @@ def history(
             created.astimezone(zone).date(), now.astimezone(zone).date() - timedelta(days - 1)
         )
         since = datetime.combine(first, datetime.min.time(), zone)
-        of_domain = (
-            select(LedgerRow.accepted_at, LedgerRow.outcome_at, LedgerRow.outcome)
-            .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-            .where(Campaign.domain_id == record.id, LedgerRow.accepted_at >= since)
-        )
-        sent: dict[date, int] = {}
-        outcomes: dict[date, dict[str, int]] = {}
-        for accepted_at, outcome_at, outcome in session.execute(of_domain).yield_per(10_000):
-            if accepted_at is None:  # excluded by the query; the column allows it
-                continue
-            accepted_day = accepted_at.astimezone(zone).date()
-            sent[accepted_day] = sent.get(accepted_day, 0) + 1
-            kind = HEALTH_CLASS.get(str(outcome))
-            if outcome_at is not None and kind is not None:
-                per_kind = outcomes.setdefault(outcome_at.astimezone(zone).date(), {})
-                per_kind[kind] = per_kind.get(kind, 0) + 1
+        # From the quarter-hour counters: every local midnight falls on a quarter hour.
+        by_quarter, outcomes_by_quarter = counters.by_bucket(session, record.id, since)
+    sent: dict[date, int] = {}
+    outcomes: dict[date, dict[str, int]] = {}
+    for bucket, n in by_quarter.items():
+        accepted_day = datetime.fromtimestamp(bucket, zone).date()
+        sent[accepted_day] = sent.get(accepted_day, 0) + n
+    for (bucket, outcome), n in outcomes_by_quarter.items():
+        kind = HEALTH_CLASS.get(outcome)
+        if kind is not None:
+            per_kind = outcomes.setdefault(datetime.fromtimestamp(bucket, zone).date(), {})
+            per_kind[kind] = per_kind.get(kind, 0) + n
     schedule = earliest_schedule(record.plan, created.astimezone(zone).date())
     points = []
     for offset in range((now.astimezone(zone).date() - first).days + 1):

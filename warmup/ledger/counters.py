@@ -260,6 +260,46 @@ def outcomes_between(
     return found
 
 
+def by_bucket(
+    bind: Bind, domain_id: int, since: datetime
+) -> tuple[dict[int, int], dict[tuple[int, str], int]]:
+    """The domain's sends per quarter hour, and its outcomes per (quarter hour, outcome), from
+    ``since`` on (a quarter hour: a day's start in any time zone): a ramp's history of many days
+    read from a few thousand counter rows, not from the ledger."""
+    first = _bucket_floor(since)
+    sends: dict[int, int] = {}
+    both_sends = union_all(
+        *(
+            select(table.bucket, table.accepted).where(
+                table.domain_id == domain_id, table.bucket >= first
+            )
+            for table in (DomainSends, DomainSendsDelta)
+        )
+    ).subquery()
+    for bucket, n in bind.execute(
+        select(both_sends.c.bucket, func.sum(both_sends.c.accepted)).group_by(both_sends.c.bucket)
+    ):
+        if n:
+            sends[int(bucket)] = int(n)
+    outcomes: dict[tuple[int, str], int] = {}
+    both_outcomes = union_all(
+        *(
+            select(table.bucket, table.outcome, table.row_count).where(
+                table.domain_id == domain_id, table.bucket >= first
+            )
+            for table in (DomainOutcomes, DomainOutcomesDelta)
+        )
+    ).subquery()
+    for bucket, outcome, n in bind.execute(
+        select(
+            both_outcomes.c.bucket, both_outcomes.c.outcome, func.sum(both_outcomes.c.row_count)
+        ).group_by(both_outcomes.c.bucket, both_outcomes.c.outcome)
+    ):
+        if n:
+            outcomes[(int(bucket), str(outcome))] = int(n)
+    return sends, outcomes
+
+
 def _ledger_outcomes(
     domain_id: int, since: datetime, until: datetime, *, upper_inclusive: bool
 ) -> Select[str, str | None, int]:
