@@ -23,6 +23,7 @@ from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.overview import overview
 from warmup.feedback.reports import DeliveryReport
 from warmup.ledger import counts
+from warmup.ledger.outcomes import OutcomeFallback
 from warmup.ledger.states import LedgerState
 from warmup.ledger.store import LedgerStore, SendResult
 from warmup.pipeline.runtime import Runtime
@@ -189,6 +190,9 @@ def hot_operations(runtime: Runtime, campaign: str) -> dict[str, Any]:
         "batch results (sending, then accepted)": results,
         "feedback match (delivery reports)": reports,
         "housekeeping lease scan": lambda: ledger.expire_leases(clock.now()),
+        "housekeeping status-poll sample": lambda: OutcomeFallback(database).sample(
+            accepted_before=clock.now(), checked_before=clock.now(), limit=20
+        ),
         "health window": lambda: [
             window_verdict(database, record, clock.now()) for record in runtime.domains.all()
         ],

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -204,6 +205,9 @@ class Campaign(Base):
     pruned_at: Mapped[datetime | None]
 
 
+AWAITING_OUTCOME = "state = 'accepted' AND outcome IS NULL"
+
+
 class LedgerRow(Base):
     """One row per (campaign, normalised address): the record that prevents duplicate sends."""
 
@@ -219,6 +223,14 @@ class LedgerRow(Base):
         # ranges, flat in the size of the ledger (migration 0016).
         Index("ix_ledger_accepted_at", "accepted_at"),
         Index("ix_ledger_campaign_outcome_at", "campaign_id", "outcome_at"),
+        # Accepted rows still waiting for their delivery report, oldest first: what status
+        # polling reads each housekeeping tick, however large the ledger behind them.
+        Index(
+            "ix_ledger_awaiting_outcome",
+            "accepted_at",
+            postgresql_where=text(AWAITING_OUTCOME),
+            sqlite_where=text(AWAITING_OUTCOME),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

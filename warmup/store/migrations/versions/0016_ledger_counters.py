@@ -223,6 +223,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_ledger_accepted_at", "send_ledger", ["accepted_at"])
     op.create_index("ix_ledger_campaign_outcome_at", "send_ledger", ["campaign_id", "outcome_at"])
+    awaiting = sa.text("state = 'accepted' AND outcome IS NULL")
+    op.create_index(
+        "ix_ledger_awaiting_outcome",
+        "send_ledger",
+        ["accepted_at"],
+        postgresql_where=awaiting,
+        sqlite_where=awaiting,
+    )
     postgres = op.get_bind().dialect.name == "postgresql"
     if postgres:
         for event in PG_FUNCTIONS:
@@ -274,6 +282,7 @@ def downgrade() -> None:
             "outcomes_update",
         ):
             op.execute(f"DROP TRIGGER warmup_count_{name}")
+    op.drop_index("ix_ledger_awaiting_outcome", "send_ledger")
     op.drop_index("ix_ledger_campaign_outcome_at", "send_ledger")
     op.drop_index("ix_ledger_accepted_at", "send_ledger")
     op.drop_column("campaigns", "pruned_at")
