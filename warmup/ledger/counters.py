@@ -30,6 +30,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
 from warmup.store.database import Database
 from warmup.store.models import (
@@ -152,7 +153,7 @@ def fold(connection: Connection) -> int:
     if not connection.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": FOLD_LOCK}):
         return 0
     moved = 0
-    for statement in (_FOLD_COUNTS, _FOLD_SENDS, _FOLD_OUTCOMES):
+    for statement in _FOLDS:
         while True:
             done = int(connection.scalar(statement, {"batch": FOLD_BATCH}) or 0)
             moved += done
@@ -161,61 +162,41 @@ def fold(connection: Connection) -> int:
     return moved
 
 
-# The deltas are deleted and added to the totals in one statement, so none is lost or counted
-# twice, whatever else runs (a delta not yet committed is not seen, and goes in a later fold).
-# The oldest ``batch`` of them, as an id range: one look at the primary key, whatever the
-# planner believes of a table that is usually nearly empty. Rows are upserted in key order: two
-# folds never deadlock.
-_FOLD_COUNTS = text(
-    """
-WITH moved AS (
-  DELETE FROM ledger_count_deltas WHERE id <= (
-    SELECT max(id) FROM (SELECT id FROM ledger_count_deltas ORDER BY id LIMIT :batch) AS oldest)
-  RETURNING campaign_id, state, outcome, row_count, attempts
-), added AS (
-  INSERT INTO ledger_counts (campaign_id, state, outcome, row_count, attempts)
-  SELECT campaign_id, state, outcome, sum(row_count), sum(attempts) FROM moved
-  GROUP BY campaign_id, state, outcome ORDER BY campaign_id, state, outcome
-  ON CONFLICT (campaign_id, state, outcome) DO UPDATE
-  SET row_count = ledger_counts.row_count + excluded.row_count,
-      attempts = ledger_counts.attempts + excluded.attempts
-)
-SELECT count(*) FROM moved
-"""
-)
-_FOLD_SENDS = text(
-    """
-WITH moved AS (
-  DELETE FROM domain_send_deltas WHERE id <= (
-    SELECT max(id) FROM (SELECT id FROM domain_send_deltas ORDER BY id LIMIT :batch) AS oldest)
-  RETURNING domain_id, bucket, accepted
-), added AS (
-  INSERT INTO domain_sends (domain_id, bucket, accepted)
-  SELECT domain_id, bucket, sum(accepted) FROM moved
-  GROUP BY domain_id, bucket ORDER BY domain_id, bucket
-  ON CONFLICT (domain_id, bucket) DO UPDATE
-  SET accepted = domain_sends.accepted + excluded.accepted
-)
-SELECT count(*) FROM moved
-"""
-)
+def _fold_statement(
+    deltas: str, totals: str, keys: tuple[str, ...], sums: tuple[str, ...]
+) -> TextClause:
+    """The deltas are deleted and added to the totals in one statement, so none is lost or
+    counted twice, whatever else runs (a delta not yet committed is not seen, and goes in a
+    later fold). The oldest ``batch`` of them, as an id range: one look at the primary key,
+    whatever the planner believes of a table that is usually nearly empty. Rows are upserted
+    in key order: two folds never deadlock."""
+    key, summed = ", ".join(keys), ", ".join(sums)
+    totalled = ", ".join(f"sum({column})" for column in sums)
+    added = ", ".join(f"{column} = {totals}.{column} + excluded.{column}" for column in sums)
+    return text(  # the names are this module's constants, never input
+        f"WITH moved AS (DELETE FROM {deltas} WHERE id <= (SELECT max(id) FROM "  # noqa: S608
+        f"(SELECT id FROM {deltas} ORDER BY id LIMIT :batch) AS oldest) "
+        f"RETURNING {key}, {summed}), "
+        f"added AS (INSERT INTO {totals} ({key}, {summed}) SELECT {key}, {totalled} FROM moved "
+        f"GROUP BY {key} ORDER BY {key} ON CONFLICT ({key}) DO UPDATE SET {added}) "
+        "SELECT count(*) FROM moved"
+    )
 
 
-_FOLD_OUTCOMES = text(
-    """
-WITH moved AS (
-  DELETE FROM domain_outcome_deltas WHERE id <= (
-    SELECT max(id) FROM (SELECT id FROM domain_outcome_deltas ORDER BY id LIMIT :batch) AS oldest)
-  RETURNING domain_id, bucket, provider, outcome, row_count
-), added AS (
-  INSERT INTO domain_outcomes (domain_id, bucket, provider, outcome, row_count)
-  SELECT domain_id, bucket, provider, outcome, sum(row_count) FROM moved
-  GROUP BY domain_id, bucket, provider, outcome ORDER BY domain_id, bucket, provider, outcome
-  ON CONFLICT (domain_id, bucket, provider, outcome) DO UPDATE
-  SET row_count = domain_outcomes.row_count + excluded.row_count
-)
-SELECT count(*) FROM moved
-"""
+_FOLDS = (
+    _fold_statement(
+        "ledger_count_deltas",
+        "ledger_counts",
+        ("campaign_id", "state", "outcome"),
+        ("row_count", "attempts"),
+    ),
+    _fold_statement("domain_send_deltas", "domain_sends", ("domain_id", "bucket"), ("accepted",)),
+    _fold_statement(
+        "domain_outcome_deltas",
+        "domain_outcomes",
+        ("domain_id", "bucket", "provider", "outcome"),
+        ("row_count",),
+    ),
 )
 
 
