@@ -3,6 +3,7 @@ cannot claim once a newer tick has."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,3 +80,26 @@ def test_a_tick_older_than_the_newest_claims_nothing(database_url: str, tmp_path
         assert len(claim(300)) == 5
         with pytest.raises(StaleFence):
             claim(200)
+
+
+def test_a_campaign_with_no_share_this_tick_does_not_stop_the_others(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Shares come as a split of the tick's allowance: a campaign may get none of it, and
+    those after it in the list still get theirs."""
+    with world(database_url, tmp_path, recipients=20) as w:
+        record = DomainStore(w.database).get("mail.example.com")
+        campaign = w.runtime.campaigns.demand(record.id)[0].campaign_id
+        now = datetime.now(UTC)
+        owners = itertools.count()
+        claimed = w.runtime.ledger.claim_batches(
+            DomainClaim(record.id, now.replace(hour=0, minute=0, second=0, microsecond=0), 1000),
+            [(campaign + 1000, 0), (campaign, 7)],
+            batch_size=5,
+            new_owner=lambda: f"owner-{next(owners)}",
+            deadline=now + timedelta(minutes=5),
+            now=now,
+        )
+        assert [len(c.row_ids) for c in claimed] == [5, 2]
+        assert {c.campaign_id for c in claimed} == {campaign}
+        w.runtime.ledger.expire_leases(now + timedelta(minutes=10))  # the rows go back

@@ -186,7 +186,7 @@ def _claim_all(
     for campaign_id, share in shares:
         take = min(share, room)
         if take <= 0:
-            break
+            continue  # a campaign whose share is nothing this tick (or no room left)
         campaigns.append(campaign_id)
         takes.append(take)
         bases.append(len(owners))
