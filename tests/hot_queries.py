@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event
 
 from warmup.control.health import Outcome
 from warmup.feedback.domain_health import window_verdict
@@ -28,7 +28,6 @@ from warmup.ledger.states import LedgerState
 from warmup.ledger.store import LedgerStore, SendResult
 from warmup.pipeline.runtime import Runtime
 from warmup.store.database import Database
-from warmup.store.models import LedgerRow
 from warmup.views.campaigns import campaign_view
 
 PLANNED = ("SELECT", "UPDATE", "WITH", "DELETE", "INSERT")
@@ -146,6 +145,8 @@ def hot_operations(runtime: Runtime, campaign: str) -> dict[str, Any]:
     def results() -> None:
         batch = held["batches"][0]
         now = clock.now()
+        # What a batch reads of its rows first (their addresses, for the reports below).
+        held["addresses"] = {item.id: item.address for item in ledger.work(batch.row_ids, batch.id)}
         ledger.mark_sending(batch.row_ids, batch.id, now)
         ids = {row: f"hot-{uuid.uuid4()}" for row in batch.row_ids}
         ledger.record(
@@ -156,13 +157,7 @@ def hot_operations(runtime: Runtime, campaign: str) -> dict[str, Any]:
         held["sent"] = ids
 
     def reports() -> None:
-        work = ledger.work(list(held["sent"]), "")  # rows no longer leased: for addresses
-        addresses = {item.id: item.address for item in work}
-        with database.session() as session:
-            rows = session.execute(
-                select(LedgerRow.id, LedgerRow.address).where(LedgerRow.id.in_(list(held["sent"])))
-            ).all()
-            addresses.update({row_id: address for row_id, address in rows})
+        addresses = held["addresses"]
         FeedbackStore(database).ingest(
             [
                 DeliveryReport(

@@ -49,10 +49,6 @@ class Fill:
     done: int
     total: int
 
-    @property
-    def fraction(self) -> float:
-        return min(1.0, self.done / self.total) if self.total else 1.0
-
 
 FillProgressHook = Callable[[Fill], None]
 _ALL_STATES = tuple(state.value for state in LedgerState)

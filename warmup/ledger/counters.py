@@ -53,7 +53,7 @@ FOLD_BATCH = 50_000
 FOLD_LOCK = 0x57A3_C0DE
 
 Bind = Session | Connection
-Key = TypeVar("Key", tuple[int, int], tuple[int, int, str, str])
+Key = TypeVar("Key", tuple[int, int], tuple[int, str, str], tuple[int, int, str, str])
 
 
 @dataclass(frozen=True)
@@ -333,23 +333,21 @@ def mismatches(database: Database) -> list[Mismatch]:
             func.count(),
             func.coalesce(func.sum(LedgerRow.attempts), 0),
         ).group_by(LedgerRow.campaign_id, LedgerRow.state, outcome)
-        truth = {
-            (int(c), str(s), str(o) or None): (int(n), int(a))
-            for c, s, o, n, a in connection.execute(ledger_rows)
-        }
+        rows: dict[tuple[int, str, str], int] = {}
+        calls: dict[tuple[int, str, str], int] = {}
+        for c, s, o, n, a in connection.execute(ledger_rows):
+            rows[(int(c), str(s), str(o))], calls[(int(c), str(s), str(o))] = int(n), int(a)
         # A pruned campaign's rows are in its archive; its counters are its totals, frozen.
         live = select(Campaign.id).where(Campaign.pruned_at.is_(None))
-        counted = {
-            (c.campaign_id, c.state, c.outcome): (c.rows, c.attempts)
-            for c in counts(connection, live)
-        }
-        for key in sorted(set(truth) | set(counted), key=str):
-            have, want = counted.get(key, (0, 0)), truth.get(key, (0, 0))
-            name = f"campaign {key[0]} {key[1]}" + (f"/{key[2]}" if key[2] else "")
-            if have[0] != want[0]:
-                found.append(Mismatch(f"{name} rows", have[0], want[0]))
-            if have[1] != want[1]:
-                found.append(Mismatch(f"{name} ACS calls", have[1], want[1]))
+        counted = counts(connection, live)
+        counted_rows = {(c.campaign_id, c.state, c.outcome or ""): c.rows for c in counted}
+        counted_calls = {(c.campaign_id, c.state, c.outcome or ""): c.attempts for c in counted}
+
+        def campaign(key: tuple[int, str, str]) -> str:
+            return f"campaign {key[0]} {key[1]}" + (f"/{key[2]}" if key[2] else "")
+
+        found += _compare(rows, counted_rows, lambda key: f"{campaign(key)} rows")
+        found += _compare(calls, counted_calls, lambda key: f"{campaign(key)} ACS calls")
         found += _compare(
             _ledger_sends(connection),
             _counted_sends(connection),
