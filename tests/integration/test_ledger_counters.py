@@ -74,6 +74,43 @@ def test_counters_follow_every_kind_of_write(database: Database, tmp_path: Path)
     assert counters.mismatches(database) == []
 
 
+def test_a_domain_load_is_what_the_ledger_holds(database: Database, tmp_path: Path) -> None:
+    """The dispatcher's one read per domain: sent today, in flight, left per running campaign."""
+    seed_campaign(database, tmp_path, recipients=30, now=NOW)
+    accepted_at = NOW.replace(minute=20)
+    with database.engine.begin() as connection:
+        connection.execute(
+            update(LedgerRow)
+            .where(LedgerRow.rank <= 6)
+            .values(state="accepted", accepted_at=accepted_at, attempts=1)
+        )
+        for state, ranks in (("claimed", (7, 8)), ("sending", (9, 10)), ("verifying", (11, 12))):
+            connection.execute(
+                update(LedgerRow).where(LedgerRow.rank.between(*ranks)).values(state=state)
+            )
+        connection.execute(update(LedgerRow).where(LedgerRow.rank == 13).values(state="failed"))
+    with database.session() as session:
+        domain = session.scalar(select(Campaign.domain_id))
+        priority = session.scalar(select(Campaign.priority))
+        assert domain is not None
+        assert priority is not None
+        load = counters.domain_load(session, domain, NOW.replace(minute=15))
+        assert load == counters.DomainLoad(6, 6, ((campaign_id(database), priority, 17),))
+        # Since a moment within the quarter hour: from the ledger's index, as exact.
+        assert counters.domain_load(session, domain, accepted_at).accepted == 6
+        assert (
+            counters.domain_load(session, domain, accepted_at + timedelta(seconds=1)).accepted == 0
+        )
+        assert counters.domain_load(session, domain, NOW.replace(minute=30)).accepted == 0
+    with database.engine.begin() as connection:
+        connection.execute(update(Campaign).values(status="paused"))
+    with database.session() as session:
+        # A paused campaign asks for nothing; what it has out still counts against the day.
+        assert counters.domain_load(session, domain, NOW.replace(minute=15)) == counters.DomainLoad(
+            6, 6, ()
+        )
+
+
 def test_a_counter_that_drifted_is_reported(database_url: str, tmp_path: Path) -> None:
     database = Database.connect(database_url, migrate=True)
     seed_campaign(database, tmp_path, recipients=5, now=NOW)

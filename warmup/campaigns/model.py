@@ -13,7 +13,7 @@ from warmup.content.hygiene import with_text_part
 from warmup.content.templates import MessageTemplate
 from warmup.errors import ContentError, TransitionError
 from warmup.ledger.fill import TestGroup
-from warmup.store.models import Campaign
+from warmup.store.models import RUNNING_STATUS, Campaign
 
 VARIANT_LABELS = ("A", "B", "C", "D")  # A is the campaign's own message
 
@@ -26,7 +26,7 @@ _OUTCOME_NAMES = {"soft_bounce": "soft_failure", **{o: o for o in RETRYABLE_OUTC
 class CampaignStatus(StrEnum):
     DRAFT = "draft"
     STARTING = "starting"  # its ledger is being filled; nothing is sent until it is full
-    RUNNING = "running"
+    RUNNING = RUNNING_STATUS
     PAUSED = "paused"
     COMPLETED = "completed"
     CANCELLED = "cancelled"

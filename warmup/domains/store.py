@@ -9,7 +9,7 @@ reloads and decides again on the fresh state.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import lru_cache
 
@@ -93,12 +93,15 @@ class DomainStore:
             raise UnknownDomainError(f"no sending domain {name!r} (add it with: warmup domain add)")
         return row
 
-    def _record(self, session: Session, row: SendingDomain) -> DomainRecord:
-        senders = session.scalars(
-            select(SenderAddress.address)
-            .where(SenderAddress.domain_id == row.id)
-            .order_by(SenderAddress.address)
-        ).all()
+    def _record(
+        self, session: Session, row: SendingDomain, senders: Sequence[str] | None = None
+    ) -> DomainRecord:
+        if senders is None:
+            senders = session.scalars(
+                select(SenderAddress.address)
+                .where(SenderAddress.domain_id == row.id)
+                .order_by(SenderAddress.address)
+            ).all()
         return DomainRecord(
             id=row.id,
             state=state_of(row),
@@ -162,7 +165,15 @@ class DomainStore:
     def all(self) -> list[DomainRecord]:
         with self._db.session() as session:
             rows = session.scalars(select(SendingDomain).order_by(SendingDomain.name)).all()
-            return [self._record(session, row) for row in rows]
+            # Every domain's senders in one read, not one a domain (the dispatcher's every tick).
+            senders: dict[int, list[str]] = {}
+            for domain_id, address in session.execute(
+                select(SenderAddress.domain_id, SenderAddress.address).order_by(
+                    SenderAddress.address
+                )
+            ):
+                senders.setdefault(domain_id, []).append(address)
+            return [self._record(session, row, senders.get(row.id, [])) for row in rows]
 
     def transition(
         self,

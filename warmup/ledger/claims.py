@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select, text, update
 
 from warmup.ledger import counters
-from warmup.ledger.states import IN_FLIGHT, LedgerState
+from warmup.ledger.states import LedgerState
 from warmup.store.database import dialect_insert
 from warmup.store.models import DispatchFence, LedgerRow
 
@@ -70,16 +70,6 @@ def take_fence(connection: Connection, domain_id: int, fence: int | None, at: da
         ).returning(DispatchFence.fence)
     if connection.execute(statement).first() is None:
         raise StaleFence(f"dispatch fence {fence} is older than the domain's newest")
-
-
-def used_today(connection: Connection, domain_id: int, day_start: datetime) -> int:
-    """Rows of the domain accepted since ``day_start`` plus rows claimed or in doubt, from the
-    counters (a local midnight falls on a quarter hour in every time zone)."""
-    accepted = counters.accepted_since(connection, domain_id, day_start)
-    in_flight = counters.rows_in(
-        connection, counters.of_domain(domain_id), (s.value for s in IN_FLIGHT)
-    )
-    return accepted + in_flight
 
 
 def _choose(
@@ -256,27 +246,46 @@ class Claimed:
     row_ids: list[int]
 
 
-def claim_batches(
+@dataclass(frozen=True)
+class ClaimOrder:
+    """What a tick decided a domain claims, on the counters read in the claim's transaction."""
+
+    day_cap: int  # the step's per-day cap
+    shares: list[tuple[int, int]]  # (campaign, rows) to claim
+    budgets: dict[str, int] = field(default_factory=dict)  # as DomainClaim.budgets
+
+
+def claim_for_tick(
     connection: Connection,
-    domain: DomainClaim,
-    shares: list[tuple[int, int]],
+    domain_id: int,
+    fence: int | None,
+    day_start: datetime,
+    decide: Callable[[counters.DomainLoad], ClaimOrder | None],
     *,
     batch_size: int,
     new_owner: Callable[[], str],
     deadline: datetime,
     now: datetime,
 ) -> list[Claimed]:
-    """A tick's claims for one domain, in one transaction (see the module's docstring):
-    ``shares`` gives each campaign's number of rows, claimed in batches of ``batch_size``."""
-    take_fence(connection, domain.domain_id, domain.fence, now)
-    room = domain.day_cap - used_today(connection, domain.domain_id, domain.day_start)
+    """A tick's claims for one domain, in one transaction (see the module's docstring): the
+    fence, then one read of the domain's counters (sent today, in flight, left to send per
+    running campaign), then ``decide`` on that read (None: nothing to claim), then the claims.
+    The read that sizes the tick is the one that keeps the day's cap: nothing can change it
+    before the claims commit."""
+    take_fence(connection, domain_id, fence, now)
+    load = counters.domain_load(connection, domain_id, day_start)
+    order = decide(load)
+    if order is None:
+        return []
+    domain = DomainClaim(domain_id, day_start, order.day_cap, fence, order.budgets)
+    room = order.day_cap - load.accepted - load.in_flight
     if connection.dialect.name == "postgresql" and not domain.budgets:
         return _claim_all(
-            connection, shares, room, batch_size=batch_size, new_owner=new_owner,
+            connection, order.shares, room, batch_size=batch_size, new_owner=new_owner,
             deadline=deadline, now=now,
         )  # fmt: skip
     claimed: list[Claimed] = []
-    for campaign_id, share in shares:
+    for campaign_id, share in order.shares:
         left = share
         while left > 0 and room > 0:
             owner = new_owner()
@@ -295,3 +304,27 @@ def claim_batches(
             left -= len(ids)
             room -= len(ids)
     return claimed
+
+
+def claim_batches(
+    connection: Connection,
+    domain: DomainClaim,
+    shares: list[tuple[int, int]],
+    *,
+    batch_size: int,
+    new_owner: Callable[[], str],
+    deadline: datetime,
+    now: datetime,
+) -> list[Claimed]:
+    """Claims of given sizes for one domain: :func:`claim_for_tick` with the order decided."""
+    return claim_for_tick(
+        connection,
+        domain.domain_id,
+        domain.fence,
+        domain.day_start,
+        lambda _load: ClaimOrder(domain.day_cap, shares, domain.budgets),
+        batch_size=batch_size,
+        new_owner=new_owner,
+        deadline=deadline,
+        now=now,
+    )

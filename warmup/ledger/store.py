@@ -20,7 +20,14 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, func, literal, or_, select, text, update
 
 from warmup.ledger import counters
-from warmup.ledger.claims import Claimed, DomainClaim, claim_batches
+from warmup.ledger.claims import (
+    Claimed,
+    ClaimOrder,
+    DomainClaim,
+    claim_batches,
+    claim_for_tick,
+)
+from warmup.ledger.counters import DomainLoad
 from warmup.ledger.states import IN_FLIGHT, OPEN, LedgerState
 from warmup.sending.mime import SMTP_KEY_PREFIX
 from warmup.sending.transport import Transport
@@ -98,12 +105,40 @@ class LedgerStore:
         deadline: datetime,
         now: datetime,
     ) -> list[Claimed]:
-        """A tick's claims for one domain in one transaction: fenced, within the day's cap."""
+        """Claims of given sizes for one domain in one transaction: fenced, within the day's
+        cap."""
         with self._db.engine.begin() as connection:
             return claim_batches(
                 connection,
                 domain,
                 shares,
+                batch_size=batch_size,
+                new_owner=new_owner,
+                deadline=deadline,
+                now=now,
+            )
+
+    def claim_for_tick(
+        self,
+        domain_id: int,
+        fence: int | None,
+        day_start: datetime,
+        decide: Callable[[DomainLoad], ClaimOrder | None],
+        *,
+        batch_size: int,
+        new_owner: Callable[[], str],
+        deadline: datetime,
+        now: datetime,
+    ) -> list[Claimed]:
+        """A dispatcher tick's claims for one domain in one transaction, sized by ``decide``
+        on the domain's counters read inside it (see :func:`.claims.claim_for_tick`)."""
+        with self._db.engine.begin() as connection:
+            return claim_for_tick(
+                connection,
+                domain_id,
+                fence,
+                day_start,
+                decide,
                 batch_size=batch_size,
                 new_owner=new_owner,
                 deadline=deadline,

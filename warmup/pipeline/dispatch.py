@@ -1,11 +1,12 @@
 """One dispatcher tick: how many may each domain send now, and which rows go out.
 
-For every sending domain: read what it already sent (the limiter's trailing minute and hour, the
-ledger's day), ask the controller for the allowance, subtract what is already claimed, split
-the rest between the domain's running campaigns (priority, then fair share), and claim that many
-rows — most engaged first across the whole list, each provider group within its budget — as
-batches for the workers. Claims are fenced and checked against the day's cap where they are
-made (:mod:`warmup.ledger.claims`), so two ticks at once cannot exceed it.
+For every sending domain, in one transaction: take the domain's fence, read its counters once
+(sent today, rows in flight, rows left per running campaign), ask the controller for the
+allowance given those and the limiter's trailing minute and hour, split what is left between
+the running campaigns (priority, then fair share), and claim that many rows — most engaged
+first across the whole list, each provider group within its budget — as batches for the
+workers. The read that sizes the claim is the one that keeps the day's cap
+(:mod:`warmup.ledger.claims`), so two ticks at once cannot exceed it.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
-from warmup.campaigns.store import CampaignStore
 from warmup.clock import Clock
 from warmup.control.allowance import Allowance, Usage, allowance, day_start
 from warmup.control.fair_share import Demand, split
 from warmup.domains.record import DomainRecord
 from warmup.domains.store import DomainStore
-from warmup.ledger.claims import DomainClaim, StaleFence
+from warmup.ledger.claims import ClaimOrder, StaleFence
+from warmup.ledger.counters import DomainLoad
 from warmup.ledger.store import LedgerStore
 from warmup.pipeline import send_limits as limits
 from warmup.plans.model import ProviderGroup
@@ -78,20 +80,20 @@ class Dispatcher:
     def __init__(
         self,
         domains: DomainStore,
-        campaigns: CampaignStore,
         ledger: LedgerStore,
         limiter: Limiter,
         clock: Clock,
         config: DispatchConfig,
     ) -> None:
         self._domains = domains
-        self._campaigns = campaigns
         self._ledger = ledger
         self._limiter = limiter
         self._clock = clock
         self._config = config
 
-    def usage(self, record: DomainRecord, now: datetime) -> Usage:
+    def usage(self, record: DomainRecord, now: datetime, today: int) -> Usage:
+        """The domain's sends in the limiter's trailing windows, and ``today``'s from the
+        ledger's counters."""
         stamp = now.timestamp()
         margin = self._config.margin
         minute = limits.domain_minute(record, margin)
@@ -103,7 +105,7 @@ class Dispatcher:
         return Usage(
             last_minute=self._limiter.used(minute, stamp) if minute is not None else 0,
             last_hour=self._limiter.used(limits.domain_hour(record, margin), stamp),
-            today=self._ledger.accepted_since(record.id, day_start(record.plan, now)),
+            today=today,
             provider_last_hour=provider_hour,
         )
 
@@ -117,32 +119,13 @@ class Dispatcher:
         for record in self._domains.all():
             if not record.state.sends:
                 continue
-            granted = allowance(
-                record.plan, record.state, now, self.usage(record, now), record.quota
-            )
-            report.allowances[record.state.domain] = granted
-            available = min(
-                granted.total - self._ledger.in_flight(record.id), self._config.max_claim_per_tick
-            )
-            if available <= 0:
-                continue
-            demands = [
-                Demand(d.campaign_id, d.priority, d.pending)
-                for d in self._campaigns.demand(record.id)
-            ]
-            domain = DomainClaim(
-                domain_id=record.id,
-                day_start=day_start(record.plan, now),
-                day_cap=record.plan.step(record.state.step).per_day,
-                fence=fence,
-                # Provider budgets cap each group's share; they do not choose who goes first.
-                budgets={g.value: granted.for_provider(g) for g in granted.per_provider},
-            )
             deadline = now + timedelta(seconds=self._config.lease_seconds)
             try:
-                claimed = self._ledger.claim_batches(
-                    domain,
-                    list(split(available, demands).items()),
+                claimed = self._ledger.claim_for_tick(
+                    record.id,
+                    fence,
+                    day_start(record.plan, now),
+                    partial(self._order, record, now, report),
                     batch_size=self._config.batch_size,
                     new_owner=lambda: str(uuid.uuid4()),
                     deadline=deadline,
@@ -156,3 +139,23 @@ class Dispatcher:
                 for c in claimed
             ]
         return report
+
+    def _order(
+        self, record: DomainRecord, now: datetime, report: TickReport, load: DomainLoad
+    ) -> ClaimOrder | None:
+        """How many rows of which campaigns the domain claims now, given its counters (read
+        in the claim's transaction) and the limiter's windows."""
+        granted = allowance(
+            record.plan, record.state, now, self.usage(record, now, load.accepted), record.quota
+        )
+        report.allowances[record.state.domain] = granted
+        available = min(granted.total - load.in_flight, self._config.max_claim_per_tick)
+        demands = [Demand(*campaign) for campaign in load.demand]
+        if available <= 0 or not demands:
+            return None
+        return ClaimOrder(
+            day_cap=record.plan.step(record.state.step).per_day,
+            shares=list(split(available, demands).items()),
+            # Provider budgets cap each group's share; they do not choose who goes first.
+            budgets={g.value: granted.for_provider(g) for g in granted.per_provider},
+        )

@@ -119,9 +119,7 @@ class Runtime:
             max_claim_per_tick=self.settings.max_claim_per_tick,
             margin=self.settings.limiter_margin_seconds,
         )
-        return Dispatcher(
-            self.domains, self.campaigns, self.ledger, self.limiter, self.clock, config
-        )
+        return Dispatcher(self.domains, self.ledger, self.limiter, self.clock, config)
 
     def reconciler(self) -> Reconciler:
         poller = StatusPoller(

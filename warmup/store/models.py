@@ -161,6 +161,9 @@ class Suppression(Base):
 
 BULK_KIND = "bulk"  # a campaign: a list, a message, a ramp
 RELAY_KIND = "relay"  # a domain's transactional stream of relayed SMTP messages
+# campaigns.status of a campaign being sent (CampaignStatus.RUNNING), for the ledger's reads,
+# which sit below the campaigns package.
+RUNNING_STATUS = "running"
 
 
 class Campaign(Base):
