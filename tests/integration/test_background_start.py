@@ -109,7 +109,7 @@ def test_nothing_is_sent_before_the_fill_is_complete(database: Database, tmp_pat
     store.change("c", "cancel", actor="t", reason="wrong list", at=NOW)
     after = store.fill_step("c", NOW)
     assert (after.status, after.done) == ("cancelled", 10)
-    assert LedgerStore(database).in_flight(domain_id) == 0
+    assert LedgerStore(database).load(domain_id, NOW).in_flight == 0
 
 
 def test_a_killed_fill_is_resumed_without_gaps_or_repeats(

@@ -48,14 +48,14 @@ class DayPoint:
 
 
 def overview(database: Database, record: DomainRecord, now: datetime) -> DomainOverview:
-    ledger = LedgerStore(database)
+    load = LedgerStore(database).load(record.id, day_start(record.plan, now))
     return DomainOverview(
         record=record,
         cap_today=daily_capacity(record.plan, record.plan.step(record.state.step)),
-        sent_today=ledger.accepted_since(record.id, day_start(record.plan, now)),
-        in_flight=ledger.in_flight(record.id),
+        sent_today=load.accepted,
+        in_flight=load.in_flight,
         verdict=window_verdict(database, record, now),
-        relay_waiting=ledger.relay_waiting(record.id),
+        relay_waiting=load.relay_waiting,
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     Select,
+    and_,
     bindparam,
     cast,
     func,
@@ -33,9 +34,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
-from warmup.ledger.states import IN_FLIGHT, LedgerState
+from warmup.ledger.states import IN_FLIGHT, OPEN, LedgerState
 from warmup.store.database import Database
 from warmup.store.models import (
+    RELAY_KIND,
     RUNNING_STATUS,
     Campaign,
     DomainOutcomes,
@@ -150,60 +152,67 @@ def accepted_since(
 
 @dataclass(frozen=True)
 class DomainLoad:
-    """A domain's counters as a dispatcher tick needs them, read in one statement."""
+    """A domain's counters as a dispatcher tick or a status view needs them, in one read."""
 
     accepted: int  # sends ACS accepted since the day's start
     in_flight: int  # rows claimed, being sent or in doubt: promised out of the allowance
     # Running campaigns with rows left to send: (campaign id, priority, pending rows).
     demand: tuple[tuple[int, int, int], ...]
+    relay_waiting: int = 0  # rows of the relay's transactional stream not yet final
 
 
 def domain_load(bind: Bind, domain_id: int, since: datetime) -> DomainLoad:
-    """What the domain sent since ``since``, what it has in flight, and what its running
-    campaigns have left: one round trip when ``since`` is a quarter hour (a day's start in any
-    time zone), two otherwise (see :func:`accepted_since`)."""
-    accepted = in_flight = 0
+    """What the domain sent since ``since``, what it has in flight, what its running
+    campaigns have left and what its relayed stream has waiting: one round trip when ``since``
+    is a quarter hour (a day's start in any time zone), two otherwise (see
+    :func:`accepted_since`)."""
+    accepted = in_flight = relay_waiting = 0
     pending: dict[int, tuple[int, int]] = {}
-    for campaign_id, status, priority, state, n in bind.execute(
+    for campaign_id, status, priority, kind, state, n in bind.execute(
         _DOMAIN_LOAD,
         {
             "domain": domain_id,
             "since": int(since.timestamp()),
-            "states": sorted({s.value for s in IN_FLIGHT} | {LedgerState.PENDING.value}),
+            "states": sorted(state.value for state in OPEN),
         },
     ):
         if campaign_id is None:
             accepted = int(n or 0) if aligned(since) else accepted_since(bind, domain_id, since)
-        elif state == LedgerState.PENDING.value:
-            if status == RUNNING_STATUS and n:
-                pending[int(campaign_id)] = (int(priority), int(n))
-        else:
-            in_flight += int(n or 0)
+            continue
+        n = int(n or 0)
+        if state in _IN_FLIGHT:
+            in_flight += n
+        if kind == RELAY_KIND:
+            relay_waiting += n
+        if state == LedgerState.PENDING.value and status == RUNNING_STATUS and n:
+            pending[int(campaign_id)] = (int(priority), n)
     return DomainLoad(
         accepted,
         in_flight,
         tuple((campaign, priority, n) for campaign, (priority, n) in sorted(pending.items())),
+        relay_waiting,
     )
 
 
-# The rows whose campaign is NULL carry the day's sends; the others, rows per campaign and
-# state. Totals and deltas alike: exact whether or not a fold ran.
+_IN_FLIGHT = frozenset(state.value for state in IN_FLIGHT)
+# The row whose campaign is NULL carries the sends since ``since``; the others, open rows per
+# campaign and state. Totals and deltas alike: exact whether or not a fold ran.
 _DOMAIN_LOAD = text(
     """
-    SELECT NULL, NULL, NULL, NULL, sum(sends.accepted) FROM (
+    SELECT NULL, NULL, NULL, NULL, NULL, sum(sends.accepted) FROM (
         SELECT accepted FROM domain_sends WHERE domain_id = :domain AND bucket >= :since
         UNION ALL
         SELECT accepted FROM domain_send_deltas WHERE domain_id = :domain AND bucket >= :since
     ) AS sends
     UNION ALL
-    SELECT c.id, c.status, c.priority, n.state, sum(n.row_count)
+    SELECT c.id, c.status, c.priority, c.kind, n.state, sum(n.row_count)
     FROM campaigns AS c JOIN (
         SELECT campaign_id, state, row_count FROM ledger_counts WHERE state IN :states
         UNION ALL
         SELECT campaign_id, state, row_count FROM ledger_count_deltas WHERE state IN :states
     ) AS n ON n.campaign_id = c.id
     WHERE c.domain_id = :domain
-    GROUP BY c.id, c.status, c.priority, n.state
+    GROUP BY c.id, c.status, c.priority, c.kind, n.state
     """
 ).bindparams(bindparam("states", expanding=True))
 
@@ -268,40 +277,34 @@ def outcomes_between(
 ) -> dict[tuple[str, str], int]:
     """The domain's delivery outcomes with ``since <= outcome_at <= until``, per (provider
     group, outcome): whole quarter hours from the counters, the two partial ones at the ends
-    from the ledger's ``outcome_at`` index (at most a quarter hour of reports each). Exact,
-    and flat in the size of the ledger."""
+    from the ledger's ``outcome_at`` index (at most a quarter hour of reports each), in one
+    statement. Exact, and flat in the size of the ledger."""
     first = _bucket_ceil(since)
     last = _bucket_floor(until)
-    found: dict[tuple[str, str], int] = {}
-
-    def add(rows: Iterable[tuple[Any, Any, Any]]) -> None:
-        for provider, outcome, n in rows:
-            if n:
-                key = (str(provider), str(outcome))
-                found[key] = found.get(key, 0) + int(n)
-
     if first >= last:  # the window lies within one or two quarter hours: all from the ledger
-        add(bind.execute(_ledger_outcomes(domain_id, since, until, upper_inclusive=True)))
-        return found
-    lower = datetime.fromtimestamp(first, UTC)
-    upper = datetime.fromtimestamp(last, UTC)
-    add(bind.execute(_ledger_outcomes(domain_id, since, lower, upper_inclusive=False)))
-    add(bind.execute(_ledger_outcomes(domain_id, upper, until, upper_inclusive=True)))
-
-    def part(table: type[DomainOutcomes] | type[DomainOutcomesDelta]) -> Select[str, str, int]:
-        return select(table.provider, table.outcome, table.row_count).where(
-            table.domain_id == domain_id, table.bucket >= first, table.bucket < last
+        query = _ledger_outcomes(domain_id, LedgerRow.outcome_at.between(since, until))
+    else:
+        lower = datetime.fromtimestamp(first, UTC)
+        upper = datetime.fromtimestamp(last, UTC)
+        both = union_all(
+            # Each end its own range of the index (one OR of the two is planned as a scan).
+            _ledger_outcomes(
+                domain_id, and_(LedgerRow.outcome_at >= since, LedgerRow.outcome_at < lower)
+            ),
+            _ledger_outcomes(domain_id, LedgerRow.outcome_at.between(upper, until)),
+            *(
+                select(table.provider, table.outcome, table.row_count).where(
+                    table.domain_id == domain_id, table.bucket >= first, table.bucket < last
+                )
+                for table in (DomainOutcomes, DomainOutcomesDelta)
+            ),
+        ).subquery()
+        query = select(both.c.provider, both.c.outcome, func.sum(both.c.row_count)).group_by(
+            both.c.provider, both.c.outcome
         )
-
-    both = union_all(part(DomainOutcomes), part(DomainOutcomesDelta)).subquery()
-    add(
-        bind.execute(
-            select(both.c.provider, both.c.outcome, func.sum(both.c.row_count)).group_by(
-                both.c.provider, both.c.outcome
-            )
-        )
-    )
-    return found
+    return {
+        (str(provider), str(outcome)): int(n) for provider, outcome, n in bind.execute(query) if n
+    }
 
 
 def by_bucket(
@@ -344,19 +347,11 @@ def by_bucket(
     return sends, outcomes
 
 
-def _ledger_outcomes(
-    domain_id: int, since: datetime, until: datetime, *, upper_inclusive: bool
-) -> Select[str, str | None, int]:
-    upper = LedgerRow.outcome_at <= until if upper_inclusive else LedgerRow.outcome_at < until
+def _ledger_outcomes(domain_id: int, when: ColumnElement[bool]) -> Select[str, str | None, int]:
     return (
-        select(LedgerRow.provider, LedgerRow.outcome, func.count())
+        select(LedgerRow.provider, LedgerRow.outcome, func.count().label("row_count"))
         .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-        .where(
-            Campaign.domain_id == domain_id,
-            LedgerRow.outcome_at >= since,
-            upper,
-            LedgerRow.outcome.is_not(None),
-        )
+        .where(Campaign.domain_id == domain_id, when, LedgerRow.outcome.is_not(None))
         .group_by(LedgerRow.provider, LedgerRow.outcome)
     )
 

@@ -28,11 +28,11 @@ from warmup.ledger.claims import (
     claim_for_tick,
 )
 from warmup.ledger.counters import DomainLoad
-from warmup.ledger.states import IN_FLIGHT, OPEN, LedgerState
+from warmup.ledger.states import LedgerState
 from warmup.sending.mime import SMTP_KEY_PREFIX
 from warmup.sending.transport import Transport
 from warmup.store.database import Database
-from warmup.store.models import RELAY_KIND, Campaign, LedgerRow, Recipient, SendingDomain
+from warmup.store.models import Campaign, LedgerRow, Recipient, SendingDomain
 
 ACCEPTED = LedgerState.ACCEPTED.value
 CLAIMED = LedgerState.CLAIMED.value
@@ -285,19 +285,12 @@ class LedgerStore:
         with self._db.engine.begin() as connection:
             return counters.fold(connection)
 
-    def in_flight(self, domain_id: int) -> int:
-        """Rows of the domain claimed and not yet known as sent or not: already promised out
-        of its allowance (rows in doubt count, as they may have been sent)."""
+    def load(self, domain_id: int, since: datetime) -> DomainLoad:
+        """The domain's sends since ``since``, rows in flight (claimed and not yet known as
+        sent or not: rows in doubt count, as they may have been sent), rows left per running
+        campaign and relayed rows waiting, in one read of the counters."""
         with self._db.session() as session:
-            return counters.rows_in(
-                session, counters.of_domain(domain_id), (state.value for state in IN_FLIGHT)
-            )
-
-    def relay_waiting(self, domain_id: int) -> int:
-        """Relayed messages' rows of the domain not yet sent (its transactional stream)."""
-        stream = counters.of_domain(domain_id).where(Campaign.kind == RELAY_KIND)
-        with self._db.session() as session:
-            return counters.rows_in(session, stream, (state.value for state in OPEN))
+            return counters.domain_load(session, domain_id, since)
 
     def posted_since(self, domain_id: int, since: datetime) -> list[tuple[str, datetime]]:
         """(provider group, when) of each of the domain's rows posted to ACS since ``since``:

@@ -99,8 +99,8 @@ class RelayIntake:
                 stream, f"the transactional stream of {state.domain} is {stream.status.value}", now
             )
         step = record.plan.step(state.step)
-        waiting = self._ledger.relay_waiting(record.id)
-        sent_today = self._ledger.accepted_since(record.id, day_start(record.plan, at))
+        load = self._ledger.load(record.id, day_start(record.plan, at))
+        waiting, sent_today = load.relay_waiting, load.accepted
         if sent_today + waiting >= step.per_day:
             return Verdict(
                 stream,
