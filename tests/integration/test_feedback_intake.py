@@ -190,3 +190,64 @@ def test_a_bounce_after_a_delivery_applies_and_not_the_other_way(
         with w.database.session() as session:
             outcomes = dict(session.execute(select(LedgerRow.address, LedgerRow.outcome)).all())
     assert outcomes == {a1: "hard_bounce", a2: "hard_bounce"}
+
+
+def test_a_batch_of_suppressions_ends_as_one_at_a_time_would(database_url: str) -> None:
+    """A webhook batch's suppressions are read in one statement; the outcome, entries and
+    audit alike, is what suppressing one report after the other gives: repeats within the
+    batch, an entry in force upgraded, an expired one replaced."""
+    from warmup.store.database import Database
+    from warmup.suppression.store import Suppress, suppress_all_in, suppress_in
+
+    database = Database.connect(database_url, migrate=True)
+    now = datetime(2026, 11, 30, 9, tzinfo=UTC)
+
+    def scenario(prefix: str) -> list[Suppress]:
+        with database.session() as session:
+            for name, expires in (("temporary", now + timedelta(days=1)), ("expired", now)):
+                suppress_in(
+                    session, f"{prefix}{name}@example.org", reason="soft_bounce",
+                    source="before", actor="ops", at=now - timedelta(days=2), expires_at=expires,
+                )  # fmt: skip
+        return [
+            Suppress(f"{prefix}temporary@example.org", "hard_bounce", "report 1"),
+            Suppress(f"{prefix}expired@example.org", "complaint", "report 2"),
+            Suppress(f"{prefix}new@example.org", "hard_bounce", "report 3"),
+            Suppress(f"{prefix}new@example.org", "soft_bounce", "report 4"),
+            Suppress(f"{prefix}new@example.org", "complaint", "report 5"),
+        ]
+
+    with database.session() as session:
+        together = suppress_all_in(session, scenario("one-"), actor="feedback", at=now)
+    with database.session() as session:
+        one_by_one = sum(
+            suppress_in(
+                session, w.address, reason=w.reason, source=w.source, actor="feedback", at=now
+            )
+            for w in scenario("two-")
+        )
+    assert together == one_by_one == 2  # the expired entry and the new address
+
+    def kept(prefix: str) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        with database.session() as session:
+            entries = session.execute(
+                select(Suppression.address, Suppression.reason, Suppression.source,
+                       Suppression.expires_at, Suppression.note)
+                .where(Suppression.address.startswith(prefix)).order_by(Suppression.address)
+            ).all()  # fmt: skip
+            audit = session.execute(
+                select(AuditEntry.subject, AuditEntry.reason)
+                .where(AuditEntry.subject.startswith(prefix)).order_by(AuditEntry.id)
+            ).all()  # fmt: skip
+        strip = len(prefix)
+        return (
+            [(row[0][strip:], *row[1:]) for row in entries],
+            [(row[0][strip:], row[1]) for row in audit],
+        )
+
+    assert kept("one-") == kept("two-")
+    entries, audit = kept("one-")
+    assert ("new@example.org", "complaint", "report 5", None, "") in entries
+    assert ("temporary@example.org", "hard_bounce", "report 1", None, "") in entries
+    assert len(audit) == 2 + 5 - 1  # two set up, then every change but the weaker repeat
+    database.dispose()

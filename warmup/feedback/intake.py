@@ -26,7 +26,7 @@ from warmup.ledger.outcomes import ReportedOutcome, apply_reports, known_rows
 from warmup.lists.importer import Engaged, add_engagement
 from warmup.store.database import Database, dialect_insert
 from warmup.store.models import DeliveryEvent, EngagementEvent
-from warmup.suppression.store import suppress_in
+from warmup.suppression.store import Suppress, suppress_all_in
 
 MATCH_CHUNK = 500  # reports per UPDATE that marks them matched on a later pass
 SUPPRESSING = {Outcome.HARD_BOUNCE: "hard_bounce", Outcome.COMPLAINT: "complaint"}
@@ -49,12 +49,6 @@ class IngestReport:
 
 
 FEEDBACK_ACTOR = "delivery-feedback"
-
-
-def _suppress(session: Session, address: str, reason: str, source: str, at: datetime) -> bool:
-    # In the intake's transaction: the report, its suppression and the audit entry together.
-    # Permanent (no expiry): a hard bounce or complaint upgrades a temporary entry.
-    return suppress_in(session, address, reason=reason, source=source, actor=FEEDBACK_ACTOR, at=at)
 
 
 def _stored_time(value: object) -> datetime | None:
@@ -91,8 +85,10 @@ class FeedbackStore:
             result.duplicates += len(with_outcome) - len(fresh)
             result.matched = self._apply(session, fresh, at, known)
             result.unmatched = len(fresh) - result.matched
-            for report in fresh:
-                result.suppressed += self._maybe_suppress(session, report, at)
+            # In the intake's transaction: the reports, their suppressions and the audit
+            # entries together.
+            wanted = [found for r in fresh if (found := self._suppression(session, r))]
+            result.suppressed = suppress_all_in(session, wanted, actor=FEEDBACK_ACTOR, at=at)
         return result
 
     def _keep(
@@ -216,12 +212,15 @@ class FeedbackStore:
             self._mark_matched(session, matched)
         return len(matched)
 
-    def _maybe_suppress(self, session: Session, report: DeliveryReport, at: datetime) -> int:
+    def _suppression(self, session: Session, report: DeliveryReport) -> Suppress | None:
+        """What ``report`` suppresses: a hard bounce or a complaint at once, soft failures
+        from the ``soft_failures_to_suppress``-th on. Permanent (no expiry): a hard bounce or
+        complaint upgrades a temporary entry."""
         assert report.outcome is not None
         source = f"delivery report {report.message_id}"
         reason = SUPPRESSING.get(report.outcome)
         if reason is not None:
-            return int(_suppress(session, report.recipient, reason, source, at))
+            return Suppress(report.recipient, reason, source)
         if report.outcome is Outcome.SOFT_FAILURE:
             soft = session.scalar(
                 select(func.count())
@@ -232,8 +231,8 @@ class FeedbackStore:
                 )
             )
             if (soft or 0) >= self._soft_limit:
-                return int(_suppress(session, report.recipient, "soft_bounce", source, at))
-        return 0
+                return Suppress(report.recipient, "soft_bounce", source)
+        return None
 
     def match_pending(self, at: datetime, limit: int = 5000) -> int:
         """Retry reports that arrived before their ledger row knew its message id."""
