@@ -239,10 +239,12 @@ def main() -> None:
             admin = sqlalchemy.create_engine(POSTGRES)
             with admin.begin() as connection:
                 connection.execute(sqlalchemy.text(f'create schema "{schema}"'))
+            url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
             try:
-                results.append(
-                    run_import(path, f"{POSTGRES}?options=-csearch_path%3D{schema}", "postgresql")
-                )
+                from warmup.store.database import Database
+
+                Database.connect(url, migrate=True).dispose()  # what the migrate Job does
+                results.append(run_import(path, url, "postgresql"))
             finally:
                 with admin.begin() as connection:
                     connection.execute(sqlalchemy.text(f'drop schema "{schema}" cascade'))

@@ -224,3 +224,49 @@ def test_list_names_with_control_characters_are_refused(database: Database, tmp_
     path.write_text("email\nann@example.org\n")
     with pytest.raises(ImportFailure, match="no control characters"):
         run(database, path, name="news\x1b[31m")
+
+
+def test_a_file_prepared_in_worker_processes_stores_what_one_process_would(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above POOL_ABOVE_BYTES rows are prepared in worker processes: every row, rejection and
+    stored value is the same as when the importer prepares them itself, in file order."""
+    from warmup.lists import importer
+
+    lines = ["email,name,city,engagement,last_engaged_at,note"]
+    for i in range(30_000):
+        address = f"User{i % 29_000}@Example.ORG" if i % 1000 else f"not-an-address-{i}"
+        lines.append(f"{address},Name {i},Zürich,{i % 97 / 10},2026-10-{1 + i % 28:02d},{'x' * 20}")
+    path = tmp_path / "big.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert path.stat().st_size > importer.POOL_ABOVE_BYTES
+    pooled = run(database, path, name="pooled")
+    monkeypatch.setattr(importer, "POOL_ABOVE_BYTES", 10**12)
+    alone = run(database, path, name="alone")
+    counted = ("rows", "imported", "invalid", "duplicates", "suppressed")
+    assert [getattr(pooled, c) for c in counted] == [getattr(alone, c) for c in counted]
+    assert (pooled.imported, pooled.invalid, pooled.duplicates) == (28_971, 30, 999)
+
+    def stored(name: str) -> list[tuple[object, ...]]:
+        with database.session() as session:
+            return [
+                tuple(row)
+                for row in session.execute(
+                    select(
+                        Recipient.address, Recipient.provider, Recipient.fields,
+                        Recipient.engagement, Recipient.last_engaged_at, Recipient.source_line,
+                    )
+                    .join(ContactList, ContactList.id == Recipient.list_id)
+                    .where(ContactList.name == name)
+                    .order_by(Recipient.source_line)
+                )
+            ]  # fmt: skip
+
+    rows = stored("pooled")
+    assert rows == stored("alone")
+    assert rows[0] == (
+        "user1@example.org", "other",
+        {"name": "Name 1", "city": "Zürich", "engagement": "0.1",
+         "last_engaged_at": "2026-10-02", "note": "x" * 20},
+        0.1, datetime(2026, 10, 2, tzinfo=UTC), 3,
+    )  # fmt: skip

@@ -8,12 +8,12 @@ is not imported is written to the rejected-rows report with its line number and 
 
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +32,18 @@ from sqlalchemy import (
 
 from warmup import audit
 from warmup.control.providers import provider_group
+from warmup.lists.chunk_pool import ChunkPool
 from warmup.lists.fields import FieldMap
+from warmup.lists.prepare import Prepared, prepare_rows
 from warmup.lists.rejected import RejectedRows
 from warmup.lists.source import CsvSource, ImportFailure
-from warmup.lists.validation_pool import AddressValidator, Checked
 from warmup.store.database import Database
 from warmup.store.models import Campaign, ContactList, LedgerRow, Recipient, Suppression
 from warmup.suppression.store import active_at
 
 BATCH = 5000  # rows per insert
-CHUNK = 2000  # addresses per validation task
-POOL_ABOVE_BYTES = 1024**2  # validate in worker processes for files larger than this
+CHUNK = 2000  # rows per task of the worker processes
+POOL_ABOVE_BYTES = 1024**2  # prepare rows in worker processes for files larger than this
 Progress = Callable[[int, int], None]  # (bytes read, rows read)
 
 
@@ -87,28 +88,55 @@ class ImportReport:
         return self.rows / self.seconds if self.seconds else 0.0
 
 
-def _insert(connection: Connection, rows: list[dict[str, Any]]) -> None:
+_COLUMNS = (
+    "list_id",
+    "address",
+    "provider",
+    "fields",
+    "engagement",
+    "last_engaged_at",
+    "source_line",
+)
+
+
+Row = tuple[Any, ...]  # values of _COLUMNS, in order; the fields already as JSON
+
+
+def _insert(connection: Connection, rows: list[Row]) -> None:
+    """A batch of recipients: ``COPY`` on PostgreSQL, one DB-API executemany on SQLite. Both
+    below SQLAlchemy's per-row parameter handling, which cost more than the rest of an
+    import's own work; the column types' own bind processors still convert each value."""
     if not rows:
         return
+    raw = connection.connection.driver_connection
+    assert raw is not None  # a live connection inside the import's transaction
     if connection.dialect.name == "postgresql":
-        columns = (
-            "list_id",
-            "address",
-            "provider",
-            "fields",
-            "engagement",
-            "last_engaged_at",
-            "source_line",
-        )
-        raw = connection.connection.driver_connection
-        statement = f"COPY recipients ({', '.join(columns)}) FROM STDIN"
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        statement = f"COPY recipients ({', '.join(_COLUMNS)}) FROM STDIN"
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
-                copy.write_row(
-                    [json.dumps(row["fields"]) if c == "fields" else row[c] for c in columns]
-                )
+                copy.write_row(row)
         return
-    connection.execute(insert(Recipient), rows)
+    convert = [
+        None if column == "fields" else f  # already JSON
+        for column, f in zip(_COLUMNS, _converters(connection), strict=True)
+    ]
+    placeholders = ", ".join("?" for _ in _COLUMNS)
+    raw.cursor().executemany(
+        f"INSERT INTO recipients ({', '.join(_COLUMNS)}) VALUES ({placeholders})",  # noqa: S608
+        [
+            tuple(v if f is None or v is None else f(v) for v, f in zip(row, convert, strict=True))
+            for row in rows
+        ],
+    )
+
+
+def _converters(connection: Connection) -> list[Callable[[Any], Any] | None]:
+    """Each column's bind processor on this dialect (None: the value goes as it is)."""
+    table = Recipient.__table__
+    dialect = connection.dialect
+    return [
+        table.c[column].type.dialect_impl(dialect).bind_processor(dialect) for column in _COLUMNS
+    ]
 
 
 class ListImporter:
@@ -194,37 +222,26 @@ class ListImporter:
             ):
                 seen[known] = 0  # 0: already in the list before this import
         suppressed = self._suppressed(connection, at)
-        batch: list[dict[str, Any]] = []
+        batch: list[Row] = []
         in_flight: deque[list[tuple[int, list[str]]]] = deque()
 
-        def addresses() -> Iterator[list[str]]:
+        def rows() -> Iterator[list[list[str]]]:
             for chunk in self._chunks(source, report):
                 in_flight.append(chunk)
-                yield [
-                    values[columns.email] if columns.email < len(values) else ""
-                    for _, values in chunk
-                ]
+                yield [values for _, values in chunk]
 
         processes = None if source.path.stat().st_size > POOL_ABOVE_BYTES else 1
-        with AddressValidator(check_mx=options.check_mx, processes=processes) as validator:
-            for results in validator.map(addresses()):
-                for (line, values), checked in zip(in_flight.popleft(), results, strict=True):
-                    address, reason = self._check(
-                        values, line, checked, columns, seen, suppressed, report
-                    )
-                    if address is None:
+        work = partial(prepare_rows, columns=columns, check_mx=options.check_mx)
+        with ChunkPool(work, processes=processes) as pool:
+            for results in pool.map(rows()):
+                for (line, values), prepared in zip(in_flight.popleft(), results, strict=True):
+                    reason = self._check(values, line, prepared, columns, seen, suppressed, report)
+                    if reason:
                         rejected.add(line, reason, values)
                         continue
+                    address, _, provider, fields, engagement, last_engaged = prepared
                     batch.append(
-                        {
-                            "list_id": list_id,
-                            "address": address,
-                            "provider": provider_group(address).value,
-                            "fields": columns.fields(values),
-                            "engagement": columns.engagement(values),
-                            "last_engaged_at": columns.last_engaged(values),
-                            "source_line": line,
-                        }
+                        (list_id, address, provider, fields, engagement, last_engaged, line)
                     )
                     if len(batch) >= BATCH:
                         self._flush(connection, batch, report, source, progress)
@@ -272,29 +289,29 @@ class ListImporter:
         self,
         values: list[str],
         line: int,
-        checked: Checked,
+        prepared: Prepared,
         columns: FieldMap,
         seen: dict[str, int],
         suppressed: dict[str, str],
         report: ImportReport,
-    ) -> tuple[str | None, str]:
-        """(normalised address, "") for a row to import, else (None, why not)."""
+    ) -> str:
+        """Why the row is not imported ("": it is)."""
         if len(values) > len(columns.header):
             report.invalid += 1
-            return None, f"{len(values)} fields, but the header has {len(columns.header)}"
-        address, reason = checked
+            return f"{len(values)} fields, but the header has {len(columns.header)}"
+        address, reason = prepared[0], prepared[1]
         if address is None:
             report.invalid += 1
-            return None, reason
+            return reason
         if address in seen:
             report.duplicates += 1
             first = seen[address]
-            return None, "already in the list" if first == 0 else f"duplicate of line {first}"
+            return "already in the list" if first == 0 else f"duplicate of line {first}"
         seen[address] = line
         if address in suppressed:
             report.suppressed += 1
-            return None, f"suppressed ({suppressed[address]})"
-        return address, ""
+            return f"suppressed ({suppressed[address]})"
+        return ""
 
     def _suppressed(self, connection: Connection, at: datetime) -> dict[str, str]:
         rows = connection.execute(
@@ -305,7 +322,7 @@ class ListImporter:
     def _flush(
         self,
         connection: Connection,
-        batch: list[dict[str, Any]],
+        batch: list[Row],
         report: ImportReport,
         source: CsvSource,
         progress: Progress | None,
