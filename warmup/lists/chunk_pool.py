@@ -9,6 +9,7 @@ below a few thousand rows.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections import deque
@@ -19,6 +20,15 @@ from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+
+
+def _settled(work: object) -> None:
+    """A worker's start, once ``work`` (unpickled as this call's argument) has imported its
+    modules: what the process holds now is frozen out of the cyclic collector, whose full
+    collections would otherwise walk it again and again while the chunks' short-lived rows
+    come and go."""
+    del work
+    gc.freeze()
 
 
 class ChunkPool(Generic[Item, Result]):
@@ -39,7 +49,9 @@ class ChunkPool(Generic[Item, Result]):
     def __enter__(self) -> ChunkPool[Item, Result]:
         if self._processes > 1:
             # spawn, not fork: the importer holds a database connection and a progress thread.
-            self._pool = multiprocessing.get_context("spawn").Pool(self._processes)
+            self._pool = multiprocessing.get_context("spawn").Pool(
+                self._processes, initializer=_settled, initargs=(self._work,)
+            )
         return self
 
     def __exit__(
