@@ -86,28 +86,19 @@ def suppress_in(
     stronger reason stays (:data:`STRENGTH`), a permanent entry stays permanent and a temporary
     one is extended, never shortened; notes accumulate. An expired entry is replaced.
     """
-    applied, _, entry = _suppress_one(
-        session,
-        session.get(Suppression, address),
-        address,
-        reason=reason,
-        source=source,
-        actor=actor,
-        at=at,
-        expires_at=expires_at,
-        note=note,
-    )
-    audit.record_all(session, [entry] if entry else [])
-    return applied
+    wanted = Suppress(address, reason, source, expires_at=expires_at, note=note)
+    return bool(suppress_all_in(session, [wanted], actor=actor, at=at))
 
 
 @dataclass(frozen=True)
 class Suppress:
-    """One suppression for :func:`suppress_all_in`: a normalised address, why, from where."""
+    """One suppression: a normalised address, why, from where; until when (None: for good)."""
 
     address: str
     reason: str
     source: str
+    expires_at: datetime | None = None
+    note: str = ""
 
 
 def suppress_all_in(
@@ -128,9 +119,8 @@ def suppress_all_in(
     entries: list[dict[str, Any]] = []
     for w in wanted:
         applied, known[w.address], entry = _suppress_one(
-            session, known.get(w.address), w.address, reason=w.reason, source=w.source,
-            actor=actor, at=at,
-        )  # fmt: skip
+            session, known.get(w.address), w, actor=actor, at=at
+        )
         added += applied
         entries += [entry] if entry else []
     audit.record_all(session, entries)
@@ -138,19 +128,12 @@ def suppress_all_in(
 
 
 def _suppress_one(
-    session: Session,
-    existing: Suppression | None,
-    address: str,
-    *,
-    reason: str,
-    source: str,
-    actor: str,
-    at: datetime,
-    expires_at: datetime | None = None,
-    note: str = "",
+    session: Session, existing: Suppression | None, wanted: Suppress, *, actor: str, at: datetime
 ) -> tuple[bool, Suppression, dict[str, Any] | None]:
-    """Suppress ``address`` given its entry (None: it has none): whether it was not in force
-    at ``at`` before, its entry now, and the audit entry to record (None: nothing changed)."""
+    """Apply ``wanted`` to the address's entry (None: it has none): whether it was not in
+    force at ``at`` before, its entry now, and the audit entry to record (None: no change)."""
+    address, reason, source = wanted.address, wanted.reason, wanted.source
+    expires_at, note = wanted.expires_at, wanted.note
     if existing is None:
         created = Suppression(
             address=address,
