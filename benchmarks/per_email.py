@@ -55,12 +55,19 @@ def measure(emails: int) -> dict[str, Any]:
     from warmup.control.health import Outcome
     from warmup.feedback.intake import FeedbackStore
     from warmup.feedback.reports import DeliveryReport
+    from warmup.settings import Settings
     from warmup.store.models import LedgerRow
 
     client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
     with (
         contextmanager(postgres_schema_url)() as url,
-        world(url, Path(tempfile.mkdtemp()), recipients=emails) as w,
+        world(
+            url,
+            Path(tempfile.mkdtemp()),
+            recipients=emails,
+            # Batches as a deployment has them, not the tests' small ones.
+            settings_overrides={"batch_size": Settings.model_fields["batch_size"].default},
+        ) as w,
     ):
         time.sleep(1)  # the seeding's statistics reach pg_stat_user_tables
         writes_before, commands_before = row_writes(w.database), redis_commands(client)

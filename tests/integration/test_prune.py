@@ -81,4 +81,11 @@ def test_prune_archives_the_rows_and_keeps_the_figures(database_url: str, tmp_pa
     assert checked.returncode == 0, checked.stdout + checked.stderr
     again = cli(database_url, "db", "prune", "--finished-before", tomorrow)
     assert again.stdout.strip().endswith("0 campaign(s) pruned, 0 rows")
+    # The export does not pass off an empty file as the campaign: it names the archive.
+    exported = cli(database_url, "campaign", "export", "-c", "c", "-o", str(tmp_path / "c.csv"))
+    assert exported.returncode != 0
+    archived_as = next(archive.glob("ledger-c-*.csv.gz")).name
+    assert "campaign 'c' was pruned on " in exported.stderr
+    assert f"its rows are in {archived_as}" in exported.stderr
+    assert not (tmp_path / "c.csv").exists()
     database.dispose()

@@ -30,6 +30,11 @@ class Pruned:
     archive: Path
 
 
+def archive_name(name: str, campaign_id: int) -> str:
+    """The file a campaign's pruned rows are archived to (in the folder ops chose)."""
+    return f"ledger-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{campaign_id}.csv.gz"
+
+
 def prunable(database: Database, finished_before: datetime) -> list[tuple[int, str]]:
     """(id, name) of the campaigns finished before the date whose rows are still here."""
     with database.session() as session:
@@ -62,7 +67,7 @@ def prune(
     folder.mkdir(parents=True, exist_ok=True)
     pruned: list[Pruned] = []
     for campaign_id, name in prunable(database, finished_before):
-        path = folder / f"ledger-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{campaign_id}.csv.gz"
+        path = folder / archive_name(name, campaign_id)
         partial = path.with_name(path.name + ".part")
         with database.engine.begin() as connection:
             rows = write_archive(connection, campaign_id, partial)

@@ -10,10 +10,11 @@ from pathlib import Path
 from sqlalchemy import and_, distinct, func, select
 
 from warmup.campaigns.model import CampaignStatus
+from warmup.campaigns.prune import archive_name
 from warmup.control.state import Status
 from warmup.csvsafe import SafeCsvWriter
 from warmup.domains.store import DomainStore
-from warmup.errors import NotFoundError
+from warmup.errors import NotFoundError, TransitionError
 from warmup.ledger import counters
 from warmup.ledger.states import OPEN, TERMINAL, LedgerState
 from warmup.plans.schedule import cost, nth_sending_date, sending_days_needed
@@ -219,10 +220,20 @@ def export_campaign(
 ) -> int:
     """Write one line per recipient with its state and outcome; return how many."""
     count = 0
-    with database.session() as session, path.open("w", newline="", encoding="utf-8") as out:
-        campaign_id = session.scalar(select(Campaign.id).where(Campaign.name == name))
-        if campaign_id is None:
+    with database.session() as session:
+        found = session.execute(
+            select(Campaign.id, Campaign.pruned_at).where(Campaign.name == name)
+        ).first()
+        if found is None:
             raise NotFoundError(f"no campaign {name!r}")
+        campaign_id, pruned_at = found
+        if pruned_at is not None:
+            # Its rows are gone from the ledger: an empty export would say it sent nothing.
+            raise TransitionError(
+                f"campaign {name!r} was pruned on {pruned_at:%Y-%m-%d}: its rows are in "
+                f"{archive_name(name, campaign_id)}, in the folder `warmup db prune` wrote to"
+            )
+    with database.session() as session, path.open("w", newline="", encoding="utf-8") as out:
         writer = SafeCsvWriter(out, EXPORT_COLUMNS)
         query = (
             select(*(getattr(LedgerRow, column) for column in EXPORT_COLUMNS))
