@@ -100,21 +100,19 @@ class Scale:
         self.database.dispose()
 
     def setup(self) -> None:
-        from tests.pipeline_world import UNBOUNDED
+        from tests.pipeline_world import UNBOUNDED, people_list
         from warmup.campaigns.store import CampaignStore
         from warmup.content.templates import MessageTemplate
         from warmup.control.caps import AcsQuota
         from warmup.domains.store import DomainStore
-        from warmup.lists.importer import ImportOptions, ListImporter
         from warmup.plans.loader import parse_plan
 
-        folder = Path(tempfile.mkdtemp())
-        people = folder / "people.csv"
-        people.write_text("email,name\n" + "".join(f"p{i}@example.org,P{i}\n" for i in range(50)))
-        ListImporter(self.database).run(
-            people, "people", options=ImportOptions(), rejected_path=folder / "r.csv",
-            actor="bench", at=self.now,
-        )  # fmt: skip
+        people_list(
+            self.database,
+            Path(tempfile.mkdtemp()),
+            (f"p{i}@example.org,P{i}" for i in range(50)),
+            at=self.now,
+        )
         campaigns = CampaignStore(self.database)
         for d in range(DOMAINS):
             domain = f"d{d}.example.com"

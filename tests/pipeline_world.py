@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -131,6 +131,29 @@ def draft(database: Database, name: str, subject: str, text: str, *, at: datetim
     )
 
 
+def people_list(
+    database: Database,
+    folder: Path,
+    lines: Iterable[str],
+    *,
+    header: str = "email,name",
+    at: datetime,
+) -> None:
+    """The list "people", imported from a CSV of ``header`` and ``lines``."""
+    people = folder / "people.csv"
+    with people.open("w") as out:
+        out.write(header + "\n")
+        out.writelines(line + "\n" for line in lines)
+    ListImporter(database).run(
+        people,
+        "people",
+        options=ImportOptions(),
+        rejected_path=folder / "rejected.csv",
+        actor="t",
+        at=at,
+    )
+
+
 def seed_campaign(
     database: Database,
     folder: Path,
@@ -148,19 +171,8 @@ def seed_campaign(
     started campaign named "c" (an A/B test, with ``ab_test``)."""
     now = now or datetime.now(UTC)
     add_domain(database, plan_yaml, quota=quota, now=now, transport=transport)
-    people = folder / "people.csv"
-    with people.open("w") as out:
-        out.write("email,name\n")
-        chosen = addresses or [f"{address_prefix}{i}@example.org" for i in range(recipients)]
-        out.writelines(f"{address},R{i}\n" for i, address in enumerate(chosen))
-    ListImporter(database).run(
-        people,
-        "people",
-        options=ImportOptions(),
-        rejected_path=folder / "rejected.csv",
-        actor="t",
-        at=now,
-    )
+    chosen = addresses or [f"{address_prefix}{i}@example.org" for i in range(recipients)]
+    people_list(database, folder, (f"{address},R{i}" for i, address in enumerate(chosen)), at=now)
     campaigns = CampaignStore(database)
     draft(database, "c", "Hi {{ name }}", "Hello {{ name }}", at=now)
     if ab_test is not None:

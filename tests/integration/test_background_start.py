@@ -15,11 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.pipeline_world import add_domain, draft
+from tests.pipeline_world import add_domain, draft, people_list
 from warmup.campaigns.store import CampaignStore
 from warmup.ledger import counters
 from warmup.ledger.store import LedgerStore
-from warmup.lists.importer import ImportOptions, ListImporter
 from warmup.store.database import Database
 from warmup.store.models import AuditEntry, Campaign, LedgerRow, Recipient
 from warmup.suppression.store import SuppressionStore
@@ -30,20 +29,11 @@ NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 def list_of(database: Database, folder: Path, recipients: int) -> None:
     """A list whose engagement falls with the line number, some rows without any."""
-    people = folder / "people.csv"
-    with people.open("w") as out:
-        out.write("email,name,engagement\n")
-        for i in range(recipients):
-            engagement = "" if i % 7 == 3 else f"{1 - i / recipients:.6f}"
-            out.write(f"p{i}@example.org,P{i},{engagement}\n")
-    ListImporter(database).run(
-        people,
-        "people",
-        options=ImportOptions(),
-        rejected_path=folder / "rejected.csv",
-        actor="t",
-        at=NOW,
+    lines = (
+        f"p{i}@example.org,P{i},{'' if i % 7 == 3 else f'{1 - i / recipients:.6f}'}"
+        for i in range(recipients)
     )
+    people_list(database, folder, lines, header="email,name,engagement", at=NOW)
 
 
 def ledger_order(database: Database) -> list[str]:
