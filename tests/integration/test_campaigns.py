@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, select, update
 
+from tests.pipeline_world import people_list
 from warmup.campaigns.model import retry_outcomes
 from warmup.campaigns.report import campaign_report, export_campaign
 from warmup.campaigns.retry import CampaignRetry
@@ -49,21 +50,17 @@ def world(database: Database, tmp_path: Path) -> Database:
         actor="ops",
         at=T0,
     )
-    people = tmp_path / "people.csv"
-    people.write_text(
-        "email,first_name,engagement\n"
-        "low@example.org,Low,0.1\n"
-        "top@gmail.com,Top,0.99\n"
-        "none@example.org,None,\n"
-        "mid@outlook.com,Mid,0.5\n"
-        "gone@example.org,Gone,0.7\n"
-    )
-    ListImporter(database).run(
-        people,
-        "people",
-        options=ImportOptions(),
-        rejected_path=tmp_path / "r.csv",
-        actor="m",
+    people_list(
+        database,
+        tmp_path,
+        [
+            "low@example.org,Low,0.1",
+            "top@gmail.com,Top,0.99",
+            "none@example.org,None,",
+            "mid@outlook.com,Mid,0.5",
+            "gone@example.org,Gone,0.7",
+        ],
+        header="email,first_name,engagement",
         at=T0,
     )
     return database
