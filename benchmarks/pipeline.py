@@ -1,6 +1,7 @@
 """The sending pipeline against the emulator, with real processes (issue 5's figures).
 
     python benchmarks/pipeline.py throughput [--seconds 60]    # vs a raw async-SDK loop, same run
+        [--send-processes 2] [--in-flight 64]                 # the raw loop: processes x in flight
     python benchmarks/pipeline.py rate [--per-minute 600]     # 4 worker processes, 5 minutes
     python benchmarks/pipeline.py pause [--trials 20]         # pause -> last send at ACS
     add --json for one JSON object
@@ -143,8 +144,11 @@ def deployment(
         yield database, emulator, celery
 
 
-def throughput(seconds: float, latency: int) -> dict[str, Any]:
-    concurrency = 128  # 2 send processes x 64 in flight, and the same for the raw loop
+def throughput(
+    seconds: float, latency: int, send_processes: int = 2, in_flight: int = 64
+) -> dict[str, Any]:
+    # The raw loop has as many sends in flight as the pipeline's processes together.
+    concurrency = send_processes * in_flight
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         with deployment(
@@ -153,7 +157,8 @@ def throughput(seconds: float, latency: int) -> dict[str, Any]:
             plan=plan_yaml(1_000_000, 4_000_000),  # too high to bind, within the plan bounds
             quota=AcsQuota(10_000_000, 100_000_000),
             emulator_args=["--latency-ms", str(latency)],
-            send_processes=2,
+            send_processes=send_processes,
+            env={"WARMUP_SEND_CONCURRENCY": str(in_flight)},
         ) as (database, emulator, _celery):
             # The raw loop first, against the same emulator, while the pipeline waits for it.
             with database.engine.begin() as connection:
@@ -182,6 +187,8 @@ def throughput(seconds: float, latency: int) -> dict[str, Any]:
         "seconds": round(elapsed, 1),
         "pipeline_per_second": round(rate, 1),
         "slowest_5s_per_second": round(slowest, 1),
+        "send_processes": send_processes,
+        "in_flight_per_process": in_flight,
         "raw_async_sdk_per_second": round(raw_rate, 1),
         "ratio_to_raw": round(rate / raw_rate, 3),
         "duplicates_at_acs": stats["recipients_accepted_more_than_once"],
@@ -286,10 +293,12 @@ def main() -> None:
     parser.add_argument("--minutes", type=int, default=5)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--latency-ms", type=int, default=100)
+    parser.add_argument("--send-processes", type=int, default=2, help="throughput: workers")
+    parser.add_argument("--in-flight", type=int, default=64, help="throughput: per process")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.which == "throughput":
-        result = throughput(args.seconds, args.latency_ms)
+        result = throughput(args.seconds, args.latency_ms, args.send_processes, args.in_flight)
     elif args.which == "rate":
         result = rate(args.per_minute, args.minutes, args.latency_ms)
     else:
