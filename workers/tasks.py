@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 from celery import Celery
+from celery.signals import worker_process_shutdown
 
 from warmup.pipeline.runtime import Runtime
 from warmup.settings import Settings
@@ -65,9 +66,21 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         time_limit=int(settings.lease_seconds) + 45,
     )
     def send_batch(message: dict[str, Any]) -> dict[str, Any]:
-        report = runtime().run_batch(message)
-        log.info("batch %s: %s", message.get("id"), report)
+        # Returns once every row is out: the batch's last answers are awaited while the
+        # process's next batch starts in the slots they free (Runtime.start_batch).
+        report = runtime().start_batch(message)
+        log.info("batch %s started: %s", message.get("id"), report)
         return report
+
+    # A pool process that ends (warm shutdown, a recycled child) first waits for the answers
+    # its batches still expect, within the bound of one request.
+    @worker_process_shutdown.connect(weak=False)
+    def _finish_batches(**_: Any) -> None:
+        if "runtime" in holder:
+            bound = settings.connect_timeout_seconds + settings.read_timeout_seconds
+            left = holder["runtime"].finish_tails(bound)
+            if left:
+                log.warning("%d batch(es) still awaiting answers at exit: rows stay sending", left)
 
     @app.task(name="warmup.dispatch", queue="dispatch", shared=False)
     def dispatch() -> int:

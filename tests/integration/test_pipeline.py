@@ -184,3 +184,50 @@ def test_after_redis_loses_the_windows_the_hourly_cap_still_holds(
         # Rebuilt from the ledger on the next tick: the hour is still spent.
         assert w.runtime.limiter.restored()
         assert w.emulator.stats()["accepted"] == 60
+
+
+def test_a_batch_task_returns_once_its_rows_are_out_and_the_next_shares_its_slots(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A send task returns when every row of its batch is out, before the last answers: the
+    next batch starts in the slots those free, and the process never has more requests out
+    than its send concurrency. The tail's results still reach the ledger, exactly once."""
+    import bisect
+
+    latency = 0.3
+    with world(
+        database_url,
+        tmp_path,
+        recipients=120,
+        latency_ms=latency * 1000,
+        dedupe_operation_ids=False,
+        settings_overrides={"batch_size": 60, "send_concurrency": 40},
+    ) as w:
+        first, second = w.runtime.dispatch()
+        report = w.runtime.start_batch(first.to_message())
+        # 60 rows through 40 slots: it returned once the last 20 were out, not answered.
+        assert report["accepted"] < 60, report
+        with w.database.session() as session:
+            out = session.scalar(
+                select(func.count()).where(LedgerRow.state.in_(["claimed", "sending"]))
+            )
+        assert out is not None
+        assert out >= 60  # its tail, and the second batch's claim
+        w.runtime.start_batch(second.to_message())
+        assert w.runtime.finish_tails(30) == 0
+        with w.database.session() as session:
+            states = dict(
+                session.execute(
+                    select(LedgerRow.state, func.count()).group_by(LedgerRow.state)
+                ).all()
+            )
+        stats = w.emulator.stats(include_recipients=True)
+    assert states == {"accepted": 120}
+    exactly_once(stats, 120)
+    arrivals = sorted(stats["send_request_walls"])
+    # Requests take the latency each: no window shorter than it may see more than 40 arrive.
+    window = latency * 0.9
+    busiest = max(
+        bisect.bisect_left(arrivals, start + window) - i for i, start in enumerate(arrivals)
+    )
+    assert busiest <= 40

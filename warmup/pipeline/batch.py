@@ -1,9 +1,11 @@
 """Sending one batch: gate, permits, suppression, render, send, record.
 
-Up to ``concurrency`` sends are in flight. Before every send the gate is asked (a paused domain
-or campaign gives its rows back at once) and permits are taken from the global limiter for as
-many rows as there is room for, per provider group, in one call each. A retry of a send takes a
-fresh permit first, so a permit never stands for a request made seconds later.
+A process's batches share its ``concurrency`` send slots (:class:`SendSlots`): a worker's
+task returns once every row of its batch is out, and the next batch starts in the slots the
+last answers free. Before every send the gate is asked (a paused domain or campaign gives its
+rows back at once) and permits are taken from the global limiter for as many rows as there is
+room for, per provider group, in one call each. A retry of a send takes a fresh permit first,
+so a permit never stands for a request made seconds later.
 
 Right before rows are posted they are marked ``sending`` (from then on only ACS can say whether
 they arrived) and looked up in the suppression list, at most a second before their request
@@ -17,6 +19,7 @@ after ACS says it does not know its Operation-Id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -64,6 +67,33 @@ class SuppressedNow(Exception):
     """The address was suppressed while its send waited: it is not sent."""
 
 
+class SendSlots:
+    """The sends a process has in flight, whichever batch they belong to: the tail of one
+    batch and the start of the next share them, so a process's slots do not sit idle while a
+    batch waits for its last answers. Used from one event loop only (no locking)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.used = 0
+        self._freed = asyncio.Event()
+
+    @property
+    def free(self) -> int:
+        return self.size - self.used
+
+    def take(self, n: int) -> None:
+        self.used += n
+
+    def give(self) -> None:
+        self.used -= 1
+        self._freed.set()
+
+    async def freed(self) -> None:
+        """Until a slot is given back, by any batch (callers bound the wait)."""
+        self._freed.clear()
+        await self._freed.wait()
+
+
 @dataclass
 class BatchReport:
     accepted: int = 0
@@ -108,6 +138,9 @@ class BatchContext:
     setup_failed: Callable[[str, str], None] = lambda domain, reason: None
     # A relayed message (relay_messages.id) as the ACS request that sends it to one address.
     relayed: Callable[[int, str], dict[str, Any]] | None = None
+    # The process's send slots, shared by its batches (None: this batch has ``concurrency``
+    # of its own).
+    slots: SendSlots | None = None
 
     @property
     def lease_safety(self) -> timedelta:
@@ -131,6 +164,9 @@ class BatchRunner:
         self._suppressed: Mapping[str, str] = {}
         self._looked_up_at: float | None = None
         self._setup_error: str | None = None
+        self._slots = context.slots or SendSlots(context.concurrency)
+        # Set once every row has been started or given back: only answers are awaited then.
+        self.all_started = asyncio.Event()
         self.report = BatchReport()
 
     async def run(self) -> BatchReport:
@@ -155,12 +191,14 @@ class BatchRunner:
             if stop is not None:
                 self._give_back(pending, stop)
             wait: float | None = None
-            room = c.concurrency - len(in_flight)
+            room = self._slots.free
             # Refill when a few slots are free, not after every send: one limiter call then
             # grants permits for several rows.
             if pending and room >= min(self._refill, len(pending)):
                 started, wait = await self._start(pending, room)
                 in_flight |= started
+            if not pending:
+                self.all_started.set()
             if self._done:
                 wait = FLUSH_SECONDS if wait is None else min(wait, FLUSH_SECONDS)
             if in_flight:
@@ -172,9 +210,14 @@ class BatchRunner:
                         self._finish(result)
             elif pending and wait is not None:
                 await asyncio.sleep(min(wait, 1.0))
+            elif pending:  # every slot is another batch's: wait for one of theirs to end
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(FLUSH_SECONDS):
+                        await self._slots.freed()
             overdue = time.monotonic() - self._flushed_at >= FLUSH_SECONDS
             if len(self._done) >= c.flush_every or (self._done and overdue):
                 await self._flush()
+        self.all_started.set()
         await self._flush()
         return self.report
 
@@ -229,7 +272,16 @@ class BatchRunner:
         # The group is marked and checked in the background: the loop goes on refilling while
         # the store commits, and each send waits for its group before its request leaves.
         marking = asyncio.ensure_future(self._ready(granted))
-        return {asyncio.create_task(self._send_when_ready(i, marking)) for i in granted}, wait
+        self._slots.take(len(granted))
+        return {asyncio.create_task(self._in_slot(i, marking)) for i in granted}, wait
+
+    async def _in_slot(
+        self, item: WorkItem, group: asyncio.Future[Mapping[int, str | None]]
+    ) -> SendResult | None:
+        try:
+            return await self._send_when_ready(item, group)
+        finally:
+            self._slots.give()
 
     async def _ready(self, items: list[WorkItem]) -> Mapping[int, str | None]:
         """Rows about to be posted, marked ``sending`` first, then checked against the

@@ -38,7 +38,7 @@ from warmup.ledger.store import LedgerStore
 from warmup.management.client import AcsResources, management_client
 from warmup.management.logs import LogsQuery
 from warmup.management.resources import AzureResources
-from warmup.pipeline.batch import BatchContext, BatchReport, BatchRunner
+from warmup.pipeline.batch import BatchContext, BatchReport, BatchRunner, SendSlots
 from warmup.pipeline.dispatch import Batch, DispatchConfig, Dispatcher
 from warmup.pipeline.gate import Gate
 from warmup.pipeline.limiter_restore import restore_if_lost
@@ -109,6 +109,12 @@ class Runtime:
         self.draining: Callable[[], bool] = lambda: False
         self._notifier: Notifier | None = None
         self.gate = Gate(self.database, settings.gate_ttl_seconds)
+        # The process's send slots, shared by its batches, and the batches whose last answers
+        # are still awaited after their task returned (see start_batch).
+        self._slots = SendSlots(settings.send_concurrency)
+        self._tails: set[asyncio.Task[BatchReport]] = set()
+        # Tails whose task returned → their batch's id.
+        self._returned: dict[asyncio.Task[BatchReport], str] = {}
 
     # --- pieces -----------------------------------------------------------------------
 
@@ -258,7 +264,7 @@ class Runtime:
 
     # --- work -------------------------------------------------------------------------
 
-    async def _run_batch(self, batch: Batch) -> BatchReport:
+    async def _runner(self, batch: Batch) -> BatchRunner:
         context = BatchContext(
             ledger=self.ledger,
             gate=self.gate,
@@ -275,13 +281,63 @@ class Runtime:
             draining=self.draining,
             setup_failed=lambda domain, reason: self._pause_for_setup(domain, reason),
             relayed=self.relayed.message_for,
+            slots=self._slots,
         )
-        return await BatchRunner(context, batch).run()
+        return BatchRunner(context, batch)
+
+    async def _run_batch(self, batch: Batch) -> BatchReport:
+        return await (await self._runner(batch)).run()
 
     def run_batch(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Send a batch; return when every row's result is in the ledger."""
         batch = Batch.from_message(message)
         future = asyncio.run_coroutine_threadsafe(self._run_batch(batch), self._loop)
         return asdict(future.result())
+
+    def start_batch(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Send a batch; return once every row has been started or given back, its last
+        answers still awaited (and their results written) in the background, so the next
+        batch's rows take the slots they free. What a crash then leaves is what it leaves
+        mid-batch: rows marked ``sending`` before their request left, asked about before any
+        second post. :meth:`finish_tails` waits for them (the worker's shutdown)."""
+        batch = Batch.from_message(message)
+
+        async def started() -> BatchReport:
+            runner = await self._runner(batch)
+            tail = asyncio.ensure_future(runner.run())
+            self._tails.add(tail)
+            tail.add_done_callback(self._tail_done)
+            begun = asyncio.ensure_future(runner.all_started.wait())
+            await asyncio.wait({tail, begun}, return_when=asyncio.FIRST_COMPLETED)
+            begun.cancel()
+            if tail.done():
+                return tail.result()  # finished (or failed) before its rows were all out
+            self._returned[tail] = batch.id
+            return runner.report
+
+        return asdict(asyncio.run_coroutine_threadsafe(started(), self._loop).result())
+
+    def _tail_done(self, tail: asyncio.Task[BatchReport]) -> None:
+        self._tails.discard(tail)
+        batch_id = self._returned.pop(tail, None)
+        if batch_id is None or tail.cancelled():
+            return  # its task reported how it ended
+        # Its task is over: nobody else hears how the batch ended.
+        if (error := tail.exception()) is not None:
+            log.error("batch %s failed after its task returned", batch_id, exc_info=error)
+        else:
+            log.info("batch %s finished: %s", batch_id, asdict(tail.result()))
+
+    def finish_tails(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds for batches still awaiting answers; how many are
+        left unfinished (their rows stay ``sending``: asked about, never posted again)."""
+
+        async def wait() -> int:
+            if self._tails:
+                await asyncio.wait(set(self._tails), timeout=timeout)
+            return len(self._tails)
+
+        return asyncio.run_coroutine_threadsafe(wait(), self._loop).result(timeout + 5)
 
     def dispatch(self, fence: int | None = None) -> list[Batch]:
         restore_if_lost(
@@ -348,6 +404,7 @@ class Runtime:
         }
 
     def close(self) -> None:
+        self.finish_tails(self.settings.lease_seconds / 5)
         if self._client is not None:
             asyncio.run_coroutine_threadsafe(self._client.close(), self._loop).result(10)
         if self._smtp is not None:
