@@ -210,14 +210,20 @@ class CampaignStore:
         a campaign already ``starting`` (its filler died) has its fill resumed. Return the
         number of rows. ``now``: the clock for the fill's heartbeats (default: ``at``)."""
         if self.get(name).status != CampaignStatus.STARTING.value:
-            self.begin_start(
-                name,
-                actor=actor,
-                at=at,
-                allow_empty_fields=allow_empty_fields,
-                reason=reason,
-                auth_override=auth_override,
-            )
+            try:
+                self.begin_start(
+                    name,
+                    actor=actor,
+                    at=at,
+                    allow_empty_fields=allow_empty_fields,
+                    reason=reason,
+                    auth_override=auth_override,
+                )
+            except TransitionError:
+                # Another start set it starting since the read above: this one takes part in
+                # that fill, as it would have had it read ``starting`` (chunks take turns).
+                if self.get(name).status != CampaignStatus.STARTING.value:
+                    raise
         return self.fill(name, now or (lambda: at), progress).done
 
     def begin_start(
