@@ -125,9 +125,9 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None
     # Which ACS quota sends count against (one per subscription); default: the endpoint's host.
     acs_quota_scope: str | None = None
-    # Rows per send task. A process sends one batch at a time, and its last wave leaves
-    # send slots idle: several times send_concurrency keeps them busy (benchmarks/README.md:
-    # 0.60 of the raw SDK loop at 100, 0.76 at 500, with 64 in flight).
+    # Rows per send task: a batch's reads, writes and task hand-off are paid once for all its
+    # rows (benchmarks/README.md: the pipeline at 0.60 of the raw SDK loop with batches of
+    # 100, 0.76 with 500, before a process's batches shared its send slots).
     batch_size: Annotated[int, Field(ge=1, le=5000)] = 500
     send_concurrency: Annotated[int, Field(ge=1, le=1000)] = 64
     lease_seconds: PositiveFloat = 300.0
