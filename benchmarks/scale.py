@@ -199,7 +199,7 @@ class Scale:
             self.put_back()
         ledger = self.runtime.ledger
         record = self.runtime.domains.all()[0]
-        campaign_id = self.runtime.campaigns.demand(record.id)[0].campaign_id
+        campaign_id = self.runtime.campaigns.get("c0-0").id
         batch: list[float] = []
         for _ in range(batches):
             now = datetime.now(UTC)

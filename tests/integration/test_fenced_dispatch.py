@@ -59,7 +59,7 @@ def test_two_dispatchers_at_once_never_exceed_the_day_cap(
 def test_a_tick_older_than_the_newest_claims_nothing(database_url: str, tmp_path: Path) -> None:
     with world(database_url, tmp_path, recipients=50) as w:
         record = DomainStore(w.database).get("mail.example.com")
-        campaign = w.runtime.campaigns.demand(record.id)[0].campaign_id
+        campaign = w.runtime.campaigns.get("c").id
         now = datetime.now(UTC)
 
         def claim(fence: int) -> list[int]:
@@ -89,7 +89,7 @@ def test_a_campaign_with_no_share_this_tick_does_not_stop_the_others(
     those after it in the list still get theirs."""
     with world(database_url, tmp_path, recipients=20) as w:
         record = DomainStore(w.database).get("mail.example.com")
-        campaign = w.runtime.campaigns.demand(record.id)[0].campaign_id
+        campaign = w.runtime.campaigns.get("c").id
         now = datetime.now(UTC)
         owners = itertools.count()
         claimed = w.runtime.ledger.claim_batches(

@@ -58,13 +58,6 @@ FILL_CHUNK_ROWS = 200_000
 
 
 @dataclass(frozen=True)
-class CampaignDemand:
-    campaign_id: int
-    priority: int
-    pending: int
-
-
-@dataclass(frozen=True)
 class EmptyFields:
     """Rows of the list with no value for a field the template uses."""
 
@@ -421,26 +414,6 @@ class CampaignStore:
                 ledger.skip_unsent(connection, campaign.id, reason="campaign cancelled", at=at)
             audit.record(connection, "campaign", name, action, actor=actor, reason=reason, at=at)
         return target
-
-    def demand(self, domain_id: int) -> list[CampaignDemand]:
-        """Running campaigns of a domain with rows left to send (from the ledger's counters:
-        a dispatcher tick never counts the ledger)."""
-        running = select(Campaign.id, Campaign.priority).where(
-            Campaign.domain_id == domain_id, Campaign.status == CampaignStatus.RUNNING.value
-        )
-        with self._db.session() as session:
-            priorities = {int(id_): int(priority) for id_, priority in session.execute(running)}
-            if not priorities:
-                return []
-            pending: dict[int, int] = {}
-            for count in counters.counts(session, priorities):
-                if count.state == LedgerState.PENDING.value:
-                    pending[count.campaign_id] = pending.get(count.campaign_id, 0) + count.rows
-        return [
-            CampaignDemand(campaign, priorities[campaign], rows)
-            for campaign, rows in sorted(pending.items())
-            if rows > 0
-        ]
 
     def finish_campaigns(self, at: datetime) -> list[str]:
         """Mark running campaigns with nothing left to send as completed; return their names."""

@@ -9,7 +9,6 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from warmup.campaigns.store import CampaignStore
 from warmup.control.allowance import Usage, allowance, day_start
 from warmup.control.health import OutcomeCounts, Verdict
 from warmup.control.idle import SendingNow, SpentWindows, sending_now
@@ -32,6 +31,7 @@ class DomainOverview:
     in_flight: int
     verdict: Verdict
     relay_waiting: int = 0  # rows of the SMTP relay's transactional stream not yet sent
+    pending: int = 0  # rows its running campaigns have left to send
 
     @property
     def left_today(self) -> int:
@@ -56,6 +56,7 @@ def overview(database: Database, record: DomainRecord, now: datetime) -> DomainO
         in_flight=load.in_flight,
         verdict=window_verdict(database, record, now),
         relay_waiting=load.relay_waiting,
+        pending=sum(rows for _, _, rows in load.demand),
     )
 
 
@@ -76,13 +77,12 @@ def sending(
     # The ledger's view of the trailing windows; the dispatcher reads the limiter's, which also
     # counts permits still on the wire, so the two differ by at most what is in flight.
     usage = Usage(last_minute=in_minute, last_hour=in_hour, today=view.sent_today)
-    pending = sum(d.pending for d in CampaignStore(database).demand(record.id))
     return sending_now(
         record.plan,
         record.state,
         now,
         allowance(record.plan, record.state, now, usage, record.quota),
-        pending=pending,
+        pending=view.pending,
         throttled_until=throttled_until,
         spent=SpentWindows(oldest_minute, oldest_hour),
     )

@@ -304,27 +304,3 @@ def claim_for_tick(
             left -= len(ids)
             room -= len(ids)
     return claimed
-
-
-def claim_batches(
-    connection: Connection,
-    domain: DomainClaim,
-    shares: list[tuple[int, int]],
-    *,
-    batch_size: int,
-    new_owner: Callable[[], str],
-    deadline: datetime,
-    now: datetime,
-) -> list[Claimed]:
-    """Claims of given sizes for one domain: :func:`claim_for_tick` with the order decided."""
-    return claim_for_tick(
-        connection,
-        domain.domain_id,
-        domain.fence,
-        domain.day_start,
-        lambda _load: ClaimOrder(domain.day_cap, shares, domain.budgets),
-        batch_size=batch_size,
-        new_owner=new_owner,
-        deadline=deadline,
-        now=now,
-    )

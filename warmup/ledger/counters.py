@@ -99,11 +99,6 @@ def counts(bind: Bind, campaigns: Select[int] | Iterable[int] | None = None) -> 
     ]
 
 
-def of_domain(domain_id: int) -> Select[int]:
-    """The ids of a domain's campaigns, for :func:`counts`."""
-    return select(Campaign.id).where(Campaign.domain_id == domain_id)
-
-
 def rows_in(bind: Bind, campaigns: Select[int] | Iterable[int], states: Iterable[str]) -> int:
     wanted = set(states)
     return sum(count.rows for count in counts(bind, campaigns) if count.state in wanted)

@@ -24,7 +24,6 @@ from warmup.ledger.claims import (
     Claimed,
     ClaimOrder,
     DomainClaim,
-    claim_batches,
     claim_for_tick,
 )
 from warmup.ledger.counters import DomainLoad
@@ -106,17 +105,17 @@ class LedgerStore:
         now: datetime,
     ) -> list[Claimed]:
         """Claims of given sizes for one domain in one transaction: fenced, within the day's
-        cap."""
-        with self._db.engine.begin() as connection:
-            return claim_batches(
-                connection,
-                domain,
-                shares,
-                batch_size=batch_size,
-                new_owner=new_owner,
-                deadline=deadline,
-                now=now,
-            )
+        cap (:meth:`claim_for_tick` with the order already decided)."""
+        return self.claim_for_tick(
+            domain.domain_id,
+            domain.fence,
+            domain.day_start,
+            lambda _load: ClaimOrder(domain.day_cap, shares, domain.budgets),
+            batch_size=batch_size,
+            new_owner=new_owner,
+            deadline=deadline,
+            now=now,
+        )
 
     def claim_for_tick(
         self,
