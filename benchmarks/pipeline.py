@@ -1,7 +1,7 @@
 """The sending pipeline against the emulator, with real processes (issue 5's figures).
 
     python benchmarks/pipeline.py throughput [--seconds 60]    # vs a raw async-SDK loop, same run
-        [--send-processes 2] [--in-flight 64]                 # the raw loop: processes x in flight
+        [--send-processes 2] [--in-flight N]                  # baselines: see throughput()
     python benchmarks/pipeline.py rate [--per-minute 600]     # 4 worker processes, 5 minutes
     python benchmarks/pipeline.py pause [--trials 20]         # pause -> last send at ACS
     add --json for one JSON object
@@ -31,7 +31,7 @@ import sqlalchemy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from raw_sdk import raw_async_sends
+from raw_sdk import raw_async_sends, raw_sends_per_second
 
 from tests.conftest import EMULATOR_KEY, postgres_schema_url
 from tests.deployment import EmulatorProcess, RedisServer, running_celery, service_environment
@@ -40,9 +40,11 @@ from warmup.control import ops
 from warmup.control.allowance import AcsQuota
 from warmup.domains.store import DomainStore
 from warmup.sending.transport import Transport
+from warmup.settings import Settings
 from warmup.store.database import Database
 
 SENDER = f"news@{DOMAIN}"
+DEFAULT_IN_FLIGHT = Settings.model_fields["send_concurrency"].default  # WARMUP_SEND_CONCURRENCY
 MESSAGE = {
     "senderAddress": SENDER,
     "recipients": {"to": [{"address": "raw@example.org"}]},
@@ -145,9 +147,11 @@ def deployment(
 
 
 def throughput(
-    seconds: float, latency: int, send_processes: int = 2, in_flight: int = 64
+    seconds: float, latency: int, send_processes: int = 2, in_flight: int = DEFAULT_IN_FLIGHT
 ) -> dict[str, Any]:
-    # The raw loop has as many sends in flight as the pipeline's processes together.
+    # Two baselines: one event loop with as many sends in flight as the pipeline's processes
+    # together (the ratio every run since issue 5 reports), and as many processes as the
+    # pipeline has, each with its in-flight count (what the SDK alone does with the same cores).
     concurrency = send_processes * in_flight
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -168,6 +172,10 @@ def throughput(
                 raw_async_sends(emulator.url, EMULATOR_KEY, MESSAGE, seconds, concurrency)
             )
             raw_rate = raw / (time.monotonic() - raw_started)
+            emulator.reset()
+            raw_processes_rate = raw_sends_per_second(
+                emulator.url, EMULATOR_KEY, MESSAGE, seconds, send_processes, in_flight
+            )
             emulator.reset()
             with database.engine.begin() as connection:
                 connection.execute(sqlalchemy.text("update campaigns set status = 'running'"))
@@ -191,6 +199,8 @@ def throughput(
         "in_flight_per_process": in_flight,
         "raw_async_sdk_per_second": round(raw_rate, 1),
         "ratio_to_raw": round(rate / raw_rate, 3),
+        "raw_sdk_same_processes_per_second": round(raw_processes_rate, 1),
+        "ratio_to_raw_same_processes": round(rate / raw_processes_rate, 3),
         "duplicates_at_acs": stats["recipients_accepted_more_than_once"],
         "meets_target": rate >= 600
         and rate / raw_rate >= 0.65
@@ -294,7 +304,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--send-processes", type=int, default=2, help="throughput: workers")
-    parser.add_argument("--in-flight", type=int, default=64, help="throughput: per process")
+    parser.add_argument(
+        "--in-flight", type=int, default=DEFAULT_IN_FLIGHT, help="throughput: per process"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.which == "throughput":

@@ -129,7 +129,11 @@ class Settings(BaseSettings):
     # rows (benchmarks/README.md: the pipeline at 0.60 of the raw SDK loop with batches of
     # 100, 0.76 with 500, before a process's batches shared its send slots).
     batch_size: Annotated[int, Field(ge=1, le=5000)] = 500
-    send_concurrency: Annotated[int, Field(ge=1, le=1000)] = 64
+    # Requests in flight per send process, shared by its batches. A process is bound by
+    # in-flight / ACS latency (100 at 200 ms is 500/s at most) before its CPU is, and the
+    # SDK's aiohttp session opens at most 100 connections: more than that only queue for one
+    # (benchmarks/README.md: 590/s at 64, 680-720/s at 100, two processes, 100 ms latency).
+    send_concurrency: Annotated[int, Field(ge=1, le=1000)] = 100
     lease_seconds: PositiveFloat = 300.0
     max_claim_per_tick: Annotated[int, Field(ge=1)] = 5000
     # Spread between taking a permit and the request reaching ACS, kept out of every window.
