@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -23,7 +24,7 @@ from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.overview import overview
 from warmup.feedback.reports import DeliveryReport
 from warmup.ledger import counts
-from warmup.ledger.outcomes import OutcomeFallback
+from warmup.ledger.outcomes import DoubtfulRows, OutcomeFallback
 from warmup.ledger.states import LedgerState
 from warmup.ledger.store import LedgerStore, SendResult
 from warmup.pipeline.runtime import Runtime
@@ -31,6 +32,11 @@ from warmup.store.database import Database
 from warmup.views.campaigns import campaign_view
 
 PLANNED = ("SELECT", "UPDATE", "WITH", "DELETE", "INSERT")
+# A partial index read from end to end holds only the rows its condition picks: that is its use.
+PARTIAL_INDEXES = """
+SELECT c.relname FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid
+WHERE i.indrelid = 'send_ledger'::regclass AND i.indpred IS NOT NULL
+"""
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,8 @@ class Plan:
     sql: str
     milliseconds: float
     ledger_scans: list[str] = field(default_factory=list)  # how send_ledger was read
+    # Reads of all of send_ledger: sequential scans, and index scans with no condition on a
+    # full (not partial) index, which read every entry as surely.
     seq_scans_of_ledger: int = 0
 
     def summary(self) -> dict[str, Any]:
@@ -98,6 +106,8 @@ def explain(
                 cursor.execute("SET LOCAL enable_seqscan = off")
             cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement.sql, statement.parameters)
             (document,) = cursor.fetchone()
+            cursor.execute(PARTIAL_INDEXES)
+            partial = {name for (name,) in cursor.fetchall()}
         finally:
             transaction.rollback()
     top = document[0]
@@ -106,7 +116,12 @@ def explain(
         if node.get("Relation Name") == "send_ledger":
             how = node["Node Type"] + (f" {node['Index Name']}" if "Index Name" in node else "")
             plan.ledger_scans.append(how)
-            if node["Node Type"] == "Seq Scan":
+            whole_index = (
+                node["Node Type"] in ("Index Scan", "Index Only Scan")
+                and "Index Cond" not in node
+                and node["Index Name"] not in partial
+            )
+            if node["Node Type"] == "Seq Scan" or whole_index:
                 plan.seq_scans_of_ledger += 1
     return plan
 
@@ -188,6 +203,11 @@ def hot_operations(runtime: Runtime, campaign: str) -> dict[str, Any]:
         "housekeeping status-poll sample": lambda: OutcomeFallback(database).sample(
             accepted_before=clock.now(), checked_before=clock.now(), limit=20
         ),
+        "housekeeping rows in doubt (status GETs)": lambda: DoubtfulRows(database).waiting(20),
+        "limiter restore (rows posted in the last hour)": lambda: [
+            ledger.posted_since(record.id, clock.now() - timedelta(hours=1))
+            for record in runtime.domains.all()
+        ],
         "health window": lambda: [
             window_verdict(database, record, clock.now()) for record in runtime.domains.all()
         ],

@@ -209,6 +209,14 @@ class Campaign(Base):
 
 
 AWAITING_OUTCOME = "state = 'accepted' AND outcome IS NULL"
+IN_DOUBT = "state IN ('sending', 'verifying')"
+
+
+def _set_only(name: str, *columns: str) -> Index:
+    """An index of the rows whose last column is set. Every query that reads it filters that
+    column with a strict operator (a range, an equality, a join), which implies it is set."""
+    where = text(f"{columns[-1]} IS NOT NULL")
+    return Index(name, *columns, postgresql_where=where, sqlite_where=where)
 
 
 class LedgerRow(Base):
@@ -220,12 +228,24 @@ class LedgerRow(Base):
         # message has rows of its own (one address may get many messages through the relay).
         UniqueConstraint("campaign_id", "address", "relay_message_id", name="uq_ledger_address"),
         Index("ix_ledger_claim", "campaign_id", "state", "rank"),
-        Index("ix_ledger_lease", "state", "lease_deadline"),
+        # Columns a row fills only later are indexed only where set (migration 0018): a new
+        # row, and each update before it is sent, writes no entry in these.
+        _set_only("ix_ledger_lease", "state", "lease_deadline"),
+        _set_only("ix_send_ledger_message_id", "message_id"),
+        # Rows whose request may be out (no lease once in doubt): the status GETs' queue,
+        # oldest first, and the limiter's restore (the full lease index served both before).
+        Index(
+            "ix_ledger_in_doubt",
+            "state",
+            "updated_at",
+            postgresql_where=text(IN_DOUBT),
+            sqlite_where=text(IN_DOUBT),
+        ),
         # The trailing windows (minute, hour, the limiter's restore) read by time, and the
         # health window's ragged ends and a campaign's own window by campaign and time: index
         # ranges, flat in the size of the ledger (migration 0016).
-        Index("ix_ledger_accepted_at", "accepted_at"),
-        Index("ix_ledger_campaign_outcome_at", "campaign_id", "outcome_at"),
+        _set_only("ix_ledger_accepted_at", "accepted_at"),
+        _set_only("ix_ledger_campaign_outcome_at", "campaign_id", "outcome_at"),
         # Accepted rows still waiting for their delivery report, oldest first: what status
         # polling reads each housekeeping tick, however large the ledger behind them.
         Index(
@@ -250,9 +270,9 @@ class LedgerRow(Base):
     # Lower goes first: the most engaged recipients during warm-up.
     rank: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(20))
-    # Derived from (campaign, address) and stored before any call; reused by every retry.
+    # Random (uuid4), stored before any call; reused by every retry (DESIGN: invariant 1).
     operation_id: Mapped[str] = mapped_column(String(36), unique=True)
-    message_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    message_id: Mapped[str | None] = mapped_column(String(100))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(200))

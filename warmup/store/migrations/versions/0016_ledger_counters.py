@@ -15,7 +15,7 @@ workers never wait on a counter row; ``warmup.ledger.counters.fold`` moves delta
 totals. SQLite (one writer at a time): row-level triggers update the totals directly.
 
 On a large ledger the two new indexes take a while to build, with writes held: run the upgrade
-in a quiet moment (see docs/operations.md).
+in a quiet moment (README.md, "Upgrades that rebuild ledger indexes").
 """
 
 # ruff: noqa: S608 - the SQL below is built from this module's constants only, no input.
