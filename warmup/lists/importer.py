@@ -8,7 +8,7 @@ is not imported is written to the rejected-rows report with its line number and 
 
 from __future__ import annotations
 
-import gc
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -35,6 +35,7 @@ from warmup import audit
 from warmup.control.providers import provider_group
 from warmup.lists.chunk_pool import ChunkPool
 from warmup.lists.fields import FieldMap
+from warmup.lists.frozen_heap import frozen_heap
 from warmup.lists.prepare import Prepared, prepare_rows
 from warmup.lists.rejected import RejectedRows
 from warmup.lists.source import CsvSource, ImportFailure
@@ -173,8 +174,7 @@ class ListImporter:
         # thousands), and a big import, allocating rows by the million, triggers many: what
         # was there before is frozen out of them for the import's length (its own garbage is
         # still collected). A fifth of a million-row import's time otherwise.
-        gc.freeze()
-        try:
+        with frozen_heap(), contextlib.closing(source):
             source.open()
             columns = FieldMap.from_header(source.header, source.email_column(options.email_column))
             # A report left from an earlier import to the same path would describe other rows.
@@ -186,9 +186,6 @@ class ListImporter:
                 report = self._import(
                     connection, source, columns, name, options, rejected, actor, at, progress
                 )
-        finally:
-            gc.unfreeze()
-            source.close()
         report.encoding = source.encoding or "utf-8"
         report.delimiter = source.delimiter or ","
         report.seconds = time.perf_counter() - started
