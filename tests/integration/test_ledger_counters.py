@@ -14,6 +14,7 @@ from tests.cli import cli
 from tests.pipeline_world import seed_campaign
 from warmup.ledger import counters
 from warmup.ledger.states import LedgerState
+from warmup.ledger.store import LedgerStore
 from warmup.store.database import Database
 from warmup.store.models import Campaign, LedgerCount, LedgerCountDelta, LedgerRow
 
@@ -109,6 +110,42 @@ def test_a_domain_load_is_what_the_ledger_holds(database: Database, tmp_path: Pa
         assert counters.domain_load(session, domain, NOW.replace(minute=15)) == counters.DomainLoad(
             6, 6, ()
         )
+
+
+def test_the_limiter_restore_reads_the_accepted_and_the_rows_in_doubt(
+    database: Database, tmp_path: Path
+) -> None:
+    """Two index ranges (migration 0018) give exactly what one OR over the ledger gives."""
+    seed_campaign(database, tmp_path, recipients=30, now=NOW)
+    hour = timedelta(hours=1)
+    changes = [
+        ((1, 4), {"state": "accepted", "accepted_at": NOW - hour / 6}),
+        ((5, 6), {"state": "accepted", "accepted_at": NOW - 2 * hour}),  # before the window
+        ((7, 8), {"state": "sending", "updated_at": NOW - hour / 12}),
+        ((9, 9), {"state": "verifying", "updated_at": NOW - 3 * hour}),  # before the window
+        # Accepted once, in doubt again since: counted when it was accepted.
+        ((10, 10), {"state": "verifying", "updated_at": NOW, "accepted_at": NOW - 2 * hour}),
+        ((11, 11), {"state": "claimed", "updated_at": NOW}),  # not posted yet
+    ]
+    with database.engine.begin() as connection:
+        for ranks, values in changes:
+            connection.execute(
+                update(LedgerRow).where(LedgerRow.rank.between(*ranks)).values(**values)
+            )
+    since = NOW - hour
+    with database.session() as session:
+        domain = session.scalar(select(Campaign.domain_id))
+        assert domain is not None
+        either = select(
+            LedgerRow.provider, func.coalesce(LedgerRow.accepted_at, LedgerRow.updated_at)
+        ).where(
+            (LedgerRow.accepted_at >= since)
+            | (LedgerRow.state.in_(["sending", "verifying"]) & (LedgerRow.updated_at >= since))
+        )
+        expected = sorted((str(p), at) for p, at in session.execute(either))
+    posted = sorted(LedgerStore(database).posted_since(domain, since))
+    assert posted == expected
+    assert len(posted) == 7  # ranks 1-4, 7, 8 and 10
 
 
 def test_a_counter_that_drifted_is_reported(database_url: str, tmp_path: Path) -> None:

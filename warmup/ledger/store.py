@@ -17,7 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, literal, or_, select, text, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 
 from warmup.ledger import counters
 from warmup.ledger.claims import (
@@ -294,22 +305,34 @@ class LedgerStore:
     def posted_since(self, domain_id: int, since: datetime) -> list[tuple[str, datetime]]:
         """(provider group, when) of each of the domain's rows posted to ACS since ``since``:
         accepted (when accepted), or whose request may be out (``sending``, ``verifying``:
-        when last changed). What the limiter's windows counted, to rebuild them from."""
-        when = func.coalesce(LedgerRow.accepted_at, LedgerRow.updated_at)
+        when last changed). What the limiter's windows counted, to rebuild them from.
+
+        Two index ranges, one per kind (an OR of them is planned as a walk through every row
+        of the domain's campaigns): the accepted by time, the rows in doubt by state and time
+        (those not already counted among the accepted)."""
         may_be_out = [LedgerState.SENDING.value, LedgerState.VERIFYING.value]
-        query = (
-            select(LedgerRow.provider, when)
+        accepted = (
+            select(LedgerRow.provider, LedgerRow.accepted_at.label("at"))
+            .join(Campaign, Campaign.id == LedgerRow.campaign_id)
+            .where(Campaign.domain_id == domain_id, LedgerRow.accepted_at >= since)
+        )
+        in_doubt = (
+            select(
+                LedgerRow.provider,
+                func.coalesce(LedgerRow.accepted_at, LedgerRow.updated_at).label("at"),
+            )
             .join(Campaign, Campaign.id == LedgerRow.campaign_id)
             .where(
                 Campaign.domain_id == domain_id,
-                or_(
-                    LedgerRow.accepted_at >= since,
-                    and_(LedgerRow.state.in_(may_be_out), LedgerRow.updated_at >= since),
-                ),
+                LedgerRow.state.in_(may_be_out),
+                LedgerRow.updated_at >= since,
+                or_(LedgerRow.accepted_at.is_(None), LedgerRow.accepted_at < since),
             )
         )
+        both = union_all(accepted, in_doubt).subquery()
         with self._db.session() as session:
-            return [(str(provider), at) for provider, at in session.execute(query)]
+            posted = session.execute(select(both.c.provider, both.c.at))
+            return [(str(provider), at) for provider, at in posted]
 
     def accepted_window(self, domain_id: int, since: datetime) -> tuple[int, datetime | None]:
         """(sends ACS accepted since ``since``, the oldest of them)."""
