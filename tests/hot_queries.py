@@ -24,6 +24,7 @@ from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.overview import overview
 from warmup.feedback.reports import DeliveryReport
 from warmup.ledger import counts
+from warmup.ledger.fill import suppress_pending
 from warmup.ledger.outcomes import DoubtfulRows, OutcomeFallback
 from warmup.ledger.states import LedgerState
 from warmup.ledger.store import LedgerStore, SendResult
@@ -51,6 +52,7 @@ class Plan:
     sql: str
     milliseconds: float
     ledger_scans: list[str] = field(default_factory=list)  # how send_ledger was read
+    index_conditions: list[str] = field(default_factory=list)  # what bounded its index reads
     # Reads of all of send_ledger: sequential scans, and index scans with no condition on a
     # full (not partial) index, which read every entry as surely.
     seq_scans_of_ledger: int = 0
@@ -116,6 +118,8 @@ def explain(
         if node.get("Relation Name") == "send_ledger":
             how = node["Node Type"] + (f" {node['Index Name']}" if "Index Name" in node else "")
             plan.ledger_scans.append(how)
+            if "Index Cond" in node:
+                plan.index_conditions.append(node["Index Cond"])
             whole_index = (
                 node["Node Type"] in ("Index Scan", "Index Only Scan")
                 and "Index Cond" not in node
@@ -189,6 +193,10 @@ def hot_operations(runtime: Runtime, campaign: str) -> dict[str, Any]:
             clock.now(),
         )
 
+    def unsubscribe(address: str) -> None:
+        with database.session() as session:
+            suppress_pending(session, address, reason="unsubscribed", at=clock.now())
+
     def scrape() -> None:
         for record in runtime.domains.all():
             overview(database, record, clock.now())
@@ -208,6 +216,7 @@ def hot_operations(runtime: Runtime, campaign: str) -> dict[str, Any]:
             ledger.posted_since(record.id, clock.now() - timedelta(hours=1))
             for record in runtime.domains.all()
         ],
+        "unsubscribe (the address's unclaimed rows)": lambda: unsubscribe("nobody@example.org"),
         "health window": lambda: [
             window_verdict(database, record, clock.now()) for record in runtime.domains.all()
         ],

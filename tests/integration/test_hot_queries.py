@@ -30,5 +30,12 @@ def test_no_hot_statement_scans_the_ledger(postgres_url: str, tmp_path: Path) ->
     # walk through every row's entry of another index.
     (in_doubt,) = [p for p in plans if p.operation.startswith("housekeeping rows in doubt")]
     assert in_doubt.ledger_scans == ["Index Scan ix_ledger_in_doubt"]
+    # An unsubscribe probes (campaign, address) in each campaign not over: the address alone
+    # has no index, and every row's entry of another one would be read.
+    (unsubscribe,) = [p for p in plans if p.operation.startswith("unsubscribe") and p.ledger_scans]
+    assert any(
+        "campaign_id" in condition and "address" in condition
+        for condition in unsubscribe.index_conditions
+    ), unsubscribe.index_conditions
     scanning = [plan.summary() for plan in plans if plan.seq_scans_of_ledger]
     assert scanning == [], "\n".join(map(str, scanning))

@@ -13,7 +13,7 @@ from warmup.content.hygiene import with_text_part
 from warmup.content.templates import MessageTemplate
 from warmup.errors import ContentError, TransitionError
 from warmup.ledger.fill import TestGroup
-from warmup.store.models import RUNNING_STATUS, Campaign
+from warmup.store.models import CANCELLED_STATUS, COMPLETED_STATUS, RUNNING_STATUS, Campaign
 
 VARIANT_LABELS = ("A", "B", "C", "D")  # A is the campaign's own message
 
@@ -28,8 +28,8 @@ class CampaignStatus(StrEnum):
     STARTING = "starting"  # its ledger is being filled; nothing is sent until it is full
     RUNNING = RUNNING_STATUS
     PAUSED = "paused"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
+    COMPLETED = COMPLETED_STATUS
+    CANCELLED = CANCELLED_STATUS
 
 
 _ALLOWED = {

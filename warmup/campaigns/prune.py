@@ -14,13 +14,10 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from warmup import audit
-from warmup.campaigns.model import CampaignStatus
 from warmup.errors import ConfigError
 from warmup.ledger.archive import delete_archived, write_archive
 from warmup.store.database import Database
-from warmup.store.models import Campaign
-
-FINISHED = (CampaignStatus.COMPLETED.value, CampaignStatus.CANCELLED.value)
+from warmup.store.models import FINISHED_STATUSES, Campaign
 
 
 @dataclass(frozen=True)
@@ -43,7 +40,7 @@ def prunable(database: Database, finished_before: datetime) -> list[tuple[int, s
             for id_, name in session.execute(
                 select(Campaign.id, Campaign.name)
                 .where(
-                    Campaign.status.in_(FINISHED),
+                    Campaign.status.in_(FINISHED_STATUSES),
                     Campaign.finished_at < finished_before,
                     Campaign.pruned_at.is_(None),
                 )

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from warmup.ledger import counters
 from warmup.ledger.states import LedgerState
-from warmup.store.models import LedgerRow, Recipient, UtcDateTime
+from warmup.store.models import FINISHED_STATUSES, Campaign, LedgerRow, Recipient, UtcDateTime
 
 SUPPRESSED_AT_START = "suppressed when the campaign started"
 # Rows whose request has not started: a cancel can still stop them. A row ``sending`` or
@@ -190,10 +190,24 @@ def skip_unsent(connection: Connection, campaign_id: int, *, reason: str, at: da
 
 
 def suppress_pending(session: Session, address: str, *, reason: str, at: datetime) -> int:
-    """The address's rows still waiting to be claimed become ``suppressed``."""
+    """The address's rows still waiting to be claimed become ``suppressed``.
+
+    Only campaigns not over can hold such rows (a completed one has none left, a cancel skips
+    them), so the address is looked up in each of those, named (a handful): one probe of the
+    (campaign, address) key each, where the address alone would have the whole ledger read at
+    every unsubscribe."""
+    unfinished = list(
+        session.scalars(select(Campaign.id).where(Campaign.status.not_in(FINISHED_STATUSES)))
+    )
+    if not unfinished:
+        return 0
     result = session.execute(
         update(LedgerRow)
-        .where(LedgerRow.address == address, LedgerRow.state.in_(UNCLAIMED))
+        .where(
+            LedgerRow.campaign_id.in_(unfinished),
+            LedgerRow.address == address,
+            LedgerRow.state.in_(UNCLAIMED),
+        )
         .values(state=LedgerState.SUPPRESSED.value, last_error=reason, updated_at=at)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -161,9 +161,12 @@ class Suppression(Base):
 
 BULK_KIND = "bulk"  # a campaign: a list, a message, a ramp
 RELAY_KIND = "relay"  # a domain's transactional stream of relayed SMTP messages
-# campaigns.status of a campaign being sent (CampaignStatus.RUNNING), for the ledger's reads,
-# which sit below the campaigns package.
+# campaigns.status values the ledger's reads need (they sit below the campaigns package, whose
+# CampaignStatus takes them from here): a campaign being sent, and the two that are over.
 RUNNING_STATUS = "running"
+COMPLETED_STATUS = "completed"
+CANCELLED_STATUS = "cancelled"
+FINISHED_STATUSES = (COMPLETED_STATUS, CANCELLED_STATUS)
 
 
 class Campaign(Base):
