@@ -167,7 +167,14 @@ class Scale:
             "lease_deadline = NULL, accepted_at = NULL, message_id = NULL "
         )
         with self.database.engine.begin() as connection:
-            connection.execute(sqlalchemy.text(put_back + "WHERE state IN ('claimed', 'sending')"))
+            # Claimed and sending rows hold a lease: read through the (partial) lease index,
+            # not the whole ledger, or each put-back would flush the cache the next tick reads.
+            connection.execute(
+                sqlalchemy.text(
+                    put_back
+                    + "WHERE state IN ('claimed', 'sending') AND lease_deadline IS NOT NULL"
+                )
+            )
             if sent:
                 connection.execute(
                     sqlalchemy.text(put_back + "WHERE id = ANY(:ids)"), {"ids": sent}
