@@ -14,8 +14,8 @@ def test_the_heap_thaws_when_the_last_import_ends() -> None:
     first = frozen_heap()
     second = frozen_heap()
     first.__enter__()
+    made_since = [object() for _ in range(1000)]  # the second import freezes these too
     second.__enter__()
-    made_since = [object() for _ in range(1000)]  # the second import froze these too
     first.__exit__(None, None, None)
     assert gc.get_freeze_count() > len(made_since)  # the second import still holds it
     second.__exit__(None, None, None)

@@ -215,11 +215,15 @@ AWAITING_OUTCOME = "state = 'accepted' AND outcome IS NULL"
 IN_DOUBT = "state IN ('sending', 'verifying')"
 
 
+def _partial(name: str, *columns: str, where: str) -> Index:
+    """An index of the rows ``where`` picks, alike on PostgreSQL and SQLite."""
+    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
+
+
 def _set_only(name: str, *columns: str) -> Index:
     """An index of the rows whose last column is set. Every query that reads it filters that
     column with a strict operator (a range, an equality, a join), which implies it is set."""
-    where = text(f"{columns[-1]} IS NOT NULL")
-    return Index(name, *columns, postgresql_where=where, sqlite_where=where)
+    return _partial(name, *columns, where=f"{columns[-1]} IS NOT NULL")
 
 
 class LedgerRow(Base):
@@ -237,13 +241,7 @@ class LedgerRow(Base):
         _set_only("ix_send_ledger_message_id", "message_id"),
         # Rows whose request may be out (no lease once in doubt): the status GETs' queue,
         # oldest first, and the limiter's restore (the full lease index served both before).
-        Index(
-            "ix_ledger_in_doubt",
-            "state",
-            "updated_at",
-            postgresql_where=text(IN_DOUBT),
-            sqlite_where=text(IN_DOUBT),
-        ),
+        _partial("ix_ledger_in_doubt", "state", "updated_at", where=IN_DOUBT),
         # The trailing windows (minute, hour, the limiter's restore) read by time, and the
         # health window's ragged ends and a campaign's own window by campaign and time: index
         # ranges, flat in the size of the ledger (migration 0016).
@@ -251,12 +249,7 @@ class LedgerRow(Base):
         _set_only("ix_ledger_campaign_outcome_at", "campaign_id", "outcome_at"),
         # Accepted rows still waiting for their delivery report, oldest first: what status
         # polling reads each housekeeping tick, however large the ledger behind them.
-        Index(
-            "ix_ledger_awaiting_outcome",
-            "accepted_at",
-            postgresql_where=text(AWAITING_OUTCOME),
-            sqlite_where=text(AWAITING_OUTCOME),
-        ),
+        _partial("ix_ledger_awaiting_outcome", "accepted_at", where=AWAITING_OUTCOME),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
