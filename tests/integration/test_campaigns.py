@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 
 from tests.pipeline_world import people_list
 from warmup.campaigns.model import retry_outcomes
@@ -18,6 +18,7 @@ from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
 from warmup.content.unsubscribe import InvalidToken, Unsubscriber
 from warmup.control.allowance import AcsQuota
+from warmup.domains.record import Authentication
 from warmup.domains.store import DomainStore
 from warmup.errors import ConfigError, ContentError, TransitionError
 from warmup.ledger.claims import DomainClaim
@@ -28,7 +29,7 @@ from warmup.lists.source import ImportFailure
 from warmup.plans.loader import load_plan
 from warmup.plans.schedule import sending_days_needed
 from warmup.store.database import Database
-from warmup.store.models import LedgerRow, Recipient
+from warmup.store.models import ContactList, LedgerRow, Recipient
 from warmup.suppression.store import SuppressionStore
 
 pytestmark = pytest.mark.integration
@@ -388,10 +389,17 @@ def test_a_scheduled_draft_starts_at_its_time_and_problems_show_when_scheduling(
                  actor="m", at=T0)  # fmt: skip
     with pytest.raises(ContentError, match="engagement is empty on 1 rows"):
         planner.schedule("gaps", start_at=nine, allow_empty_fields=False, actor="m", at=T0)
-    # A start that fails at its time (here: the list emptied since) is audited and unscheduled.
+    # A start that fails at its time (here: ACS found the domain's DKIM broken since) is
+    # audited and unscheduled.
     planner.schedule("gaps", start_at=nine, allow_empty_fields=True, actor="m", at=T0)
-    with world.engine.begin() as connection:
-        connection.execute(delete(Recipient).where(Recipient.list_id == store.get("gaps").list_id))
+    broken = {"Domain": "Verified", "SPF": "Verified", "DKIM": "VerificationFailed",
+              "DKIM2": "Verified", "DMARC": "Verified"}  # fmt: skip
+    DomainStore(world).set_authentication(
+        "mail.example.com",
+        Authentication("CustomerManaged", broken, T0),
+        actor="ops",
+        unverified=["DKIM (VerificationFailed)"],
+    )
     assert planner.start_due(nine) == ([], ["gaps"])
     assert store.get("gaps").scheduled_at is None
     with pytest.raises(TransitionError, match="not scheduled"):
@@ -459,6 +467,7 @@ def test_the_fill_gives_each_row_a_random_operation_id_and_its_provider(world: D
 def test_a_list_imported_before_provider_groups_gets_them_at_start(world: Database) -> None:
     with world.engine.begin() as connection:  # as schema 0011 leaves older lists
         connection.execute(update(Recipient).values(provider=None))
+        connection.execute(update(ContactList).values(size=None, filled=None))  # and 0019
     store = CampaignStore(world)
     store.create("old", list_name="people", sender="news@mail.example.com",
                  template=TEMPLATE, actor="m", at=T0)  # fmt: skip

@@ -170,7 +170,7 @@ def test_the_check_command_says_they_agree(database_url: str, tmp_path: Path) ->
     database.dispose()
     result = cli(database_url, "db", "check")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "counters and ledger agree" in result.stdout
+    assert "counters agree with the ledger and the lists" in result.stdout
 
 
 def test_concurrent_writers_and_folds_lose_nothing(postgres_url: str, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from warmup.lists import measures
 from warmup.lists.importer import ImportLimits, ImportOptions, ListImporter
 from warmup.lists.source import ImportFailure
 from warmup.store.database import Database
@@ -270,3 +271,14 @@ def test_a_file_prepared_in_worker_processes_stores_what_one_process_would(
          "last_engaged_at": "2026-10-02", "note": "x" * 20},
         0.1, datetime(2026, 10, 2, tzinfo=UTC), 3,
     )  # fmt: skip
+    # The figures the import keeps (size, fields filled), counted in the worker processes'
+    # bitmasks, are what a count of the stored rows finds.
+    with database.engine.connect() as connection:
+        for name in ("pooled", "alone"):
+            list_id = connection.scalar(select(ContactList.id).where(ContactList.name == name))
+            assert list_id is not None
+            assert measures.stored(connection, list_id) == measures.from_rows(connection, list_id)
+            assert measures.from_rows(connection, list_id) == measures.ListMeasure(
+                28_971,
+                dict.fromkeys(("name", "city", "engagement", "last_engaged_at", "note"), 28_971),
+            )

@@ -17,6 +17,7 @@ from warmup.domains.store import DomainStore
 from warmup.errors import NotFoundError, TransitionError
 from warmup.ledger import counters
 from warmup.ledger.states import OPEN, TERMINAL, LedgerState
+from warmup.lists.importer import measure_of
 from warmup.plans.schedule import cost, nth_sending_date, sending_days_needed
 from warmup.store.database import Database
 from warmup.store.models import (
@@ -24,7 +25,6 @@ from warmup.store.models import (
     ContactList,
     EngagementEvent,
     LedgerRow,
-    Recipient,
     SendingDomain,
 )
 
@@ -138,9 +138,7 @@ def campaign_report(
                 .group_by(EngagementEvent.engagement)
             ).all()
         )
-        list_recipients = (
-            session.scalar(select(func.count()).where(Recipient.list_id == campaign.list_id)) or 0
-        )
+        list_recipients = measure_of(session.connection(), campaign.list_id).size
         running_on_domain = (
             session.scalar(
                 select(func.count()).where(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.orm import Session
 
 from warmup import audit
@@ -27,7 +27,8 @@ from warmup.errors import ConfigError, ContentError, NotFoundError, TransitionEr
 from warmup.ledger import counters
 from warmup.ledger import fill as ledger
 from warmup.ledger.states import OPEN, LedgerState
-from warmup.lists.importer import backfill_providers
+from warmup.lists.importer import measure_of
+from warmup.lists.measures import ListMeasure, lines_lacking
 from warmup.store.database import Database
 from warmup.store.models import (
     Campaign,
@@ -169,23 +170,10 @@ class CampaignStore:
 
     def empty_fields(self, campaign: Campaign, examples: int = 5) -> list[EmptyFields]:
         """For each field the template uses, the rows that lack a value."""
-        fields = CompiledTemplate(
-            MessageTemplate(campaign.subject, campaign.html, campaign.text)
-        ).fields
-        found: list[EmptyFields] = []
-        with self._db.session() as session:
-            for field in sorted(fields):
-                value = func.coalesce(Recipient.fields[field].as_string(), "")
-                lacking = select(Recipient.source_line).where(
-                    Recipient.list_id == campaign.list_id, value == ""
-                )
-                count = session.scalar(select(func.count()).select_from(lacking.subquery())) or 0
-                if count:
-                    lines = session.scalars(
-                        lacking.order_by(Recipient.source_line).limit(examples)
-                    ).all()
-                    found.append(EmptyFields(field, count, tuple(line or 0 for line in lines)))
-        return found
+        with self._db.engine.begin() as connection:
+            return _empty_fields(
+                connection, campaign, measure_of(connection, campaign.list_id), examples
+            )
 
     def start(
         self,
@@ -239,20 +227,20 @@ class CampaignStore:
         ``auth_override`` gives ops' reason (kept in the audit log)."""
         campaign = self.get(name)
         next_status(CampaignStatus(campaign.status), "start", name)
-        self.check_startable(campaign, allow_empty_fields)
         unverified = self.unauthenticated(campaign)
-        if unverified and not (auth_override or "").strip():
-            domain = sender_domain(campaign.sender_address)
-            raise ContentError(
-                f"domain {domain}: {', '.join(unverified)} not verified by ACS. Gmail and Yahoo "
-                "refuse unauthenticated bulk mail: fix the DNS records and run "
-                f"`warmup acs domain check {domain}`, or start with --override-auth REASON"
-            )
         with self._db.engine.begin() as connection:
-            size = int(
-                connection.scalar(select(func.count()).where(Recipient.list_id == campaign.list_id))
-                or 0
-            )
+            # The list's kept figures: the checks and the fill's size read none of its rows.
+            measure = measure_of(connection, campaign.list_id)
+            if not allow_empty_fields:
+                _refuse_empty_fields(_empty_fields(connection, campaign, measure))
+            if unverified and not (auth_override or "").strip():
+                domain = sender_domain(campaign.sender_address)
+                raise ContentError(
+                    f"domain {domain}: {', '.join(unverified)} not verified by ACS. Gmail and "
+                    "Yahoo refuse unauthenticated bulk mail: fix the DNS records and run "
+                    f"`warmup acs domain check {domain}`, or start with --override-auth REASON"
+                )
+            size = measure.size
             if size == 0:
                 raise ContentError(f"list of campaign {name} is empty")
             # Claim the draft first: a second start at the same moment (a person and the
@@ -270,7 +258,6 @@ class CampaignStore:
             )
             if claimed.rowcount != 1:
                 raise TransitionError(f"campaign {name} was started meanwhile")
-            backfill_providers(connection, campaign.list_id)  # lists imported before 0011
             audit.record(
                 connection,
                 "campaign",
@@ -388,10 +375,7 @@ class CampaignStore:
 
     def check_startable(self, campaign: Campaign, allow_empty_fields: bool) -> None:
         if not allow_empty_fields:
-            empty = self.empty_fields(campaign)
-            if empty:
-                details = "; ".join(map(str, empty))
-                raise ContentError(f"{details}. Fill them in, or start with --allow-empty-fields")
+            _refuse_empty_fields(self.empty_fields(campaign))
 
     def change(
         self, name: str, action: str, *, actor: str, reason: str, at: datetime
@@ -446,3 +430,26 @@ class CampaignStore:
                 )
                 finished.append(campaign.name)
         return finished
+
+
+def _empty_fields(
+    connection: Connection, campaign: Campaign, measure: ListMeasure, examples: int = 5
+) -> list[EmptyFields]:
+    """The template's fields some rows lack, from the list's kept figures; the few example
+    lines are read only for a field that has gaps."""
+    template = MessageTemplate(campaign.subject, campaign.html, campaign.text)
+    return [
+        EmptyFields(
+            name,
+            measure.lacking(name),
+            tuple(lines_lacking(connection, campaign.list_id, name, examples)),
+        )
+        for name in sorted(CompiledTemplate(template).fields)
+        if measure.lacking(name)
+    ]
+
+
+def _refuse_empty_fields(empty: list[EmptyFields]) -> None:
+    if empty:
+        details = "; ".join(map(str, empty))
+        raise ContentError(f"{details}. Fill them in, or start with --allow-empty-fields")

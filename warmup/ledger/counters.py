@@ -58,7 +58,9 @@ FOLD_BATCH = 50_000
 FOLD_LOCK = 0x57A3_C0DE
 
 Bind = Session | Connection
-Key = TypeVar("Key", tuple[int, int], tuple[int, str, str], tuple[int, int, str, str])
+Key = TypeVar(
+    "Key", tuple[int, int], tuple[int, str], tuple[int, str, str], tuple[int, int, str, str]
+)
 
 
 @dataclass(frozen=True)
@@ -364,10 +366,11 @@ def _bucket_ceil(moment: datetime) -> int:
 class Mismatch:
     what: str  # "campaign 3 accepted/delivered", "domain 1 2026-11-29T10:15:00+00:00"
     counted: int
-    in_ledger: int
+    in_ledger: int  # what the rows counted hold
+    rows: str = "the ledger"  # which rows
 
     def __str__(self) -> str:
-        return f"{self.what}: counters say {self.counted:,}, the ledger holds {self.in_ledger:,}"
+        return f"{self.what}: counters say {self.counted:,}, {self.rows} holds {self.in_ledger:,}"
 
 
 def mismatches(database: Database) -> list[Mismatch]:
@@ -399,14 +402,14 @@ def mismatches(database: Database) -> list[Mismatch]:
         def campaign(key: tuple[int, str, str]) -> str:
             return f"campaign {key[0]} {key[1]}" + (f"/{key[2]}" if key[2] else "")
 
-        found += _compare(rows, counted_rows, lambda key: f"{campaign(key)} rows")
-        found += _compare(calls, counted_calls, lambda key: f"{campaign(key)} ACS calls")
-        found += _compare(
+        found += compare(rows, counted_rows, lambda key: f"{campaign(key)} rows")
+        found += compare(calls, counted_calls, lambda key: f"{campaign(key)} ACS calls")
+        found += compare(
             _ledger_sends(connection),
             _counted_sends(connection),
             lambda key: f"domain {key[0]} sends at {_iso(key[1])}",
         )
-        found += _compare(
+        found += compare(
             _ledger_outcome_buckets(connection),
             _counted_outcome_buckets(connection),
             lambda key: f"domain {key[0]} {key[2]}/{key[3]} outcomes at {_iso(key[1])}",
@@ -414,11 +417,15 @@ def mismatches(database: Database) -> list[Mismatch]:
         return found
 
 
-def _compare(
-    truth: dict[Key, int], counted: dict[Key, int], describe: Callable[[Key], str]
+def compare(
+    truth: dict[Key, int],
+    counted: dict[Key, int],
+    describe: Callable[[Key], str],
+    rows: str = "the ledger",
 ) -> list[Mismatch]:
+    """Each key whose count differs between the two (a key missing from one counts 0)."""
     return [
-        Mismatch(describe(key), counted.get(key, 0), truth.get(key, 0))
+        Mismatch(describe(key), counted.get(key, 0), truth.get(key, 0), rows)
         for key in sorted(set(truth) | set(counted))
         if counted.get(key, 0) != truth.get(key, 0)
     ]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from warmup.lists.importer import measure_of
 from warmup.store.database import Database
-from warmup.store.models import ContactList, Recipient
+from warmup.store.models import ContactList
 
 
 @dataclass(frozen=True)
@@ -21,20 +22,17 @@ class ListSummary:
 
 
 def list_summaries(database: Database) -> list[ListSummary]:
-    """Every list by name, with its number of recipients."""
-    with database.session() as session:
-        counts = dict(
-            session.execute(
-                select(Recipient.list_id, func.count()).group_by(Recipient.list_id)
-            ).all()
-        )
+    """Every list by name, with its number of recipients (as kept on the list's row)."""
+    with database.engine.begin() as connection:
         return [
             ListSummary(
                 name=item.name,
-                recipients=counts.get(item.id, 0),
+                recipients=item.size
+                if item.size is not None
+                else measure_of(connection, item.id).size,
                 fields=list(item.fields),
                 created_at=item.created_at,
                 created_by=item.created_by,
             )
-            for item in session.scalars(select(ContactList).order_by(ContactList.name))
+            for item in connection.execute(select(ContactList).order_by(ContactList.name)).all()
         ]

@@ -36,6 +36,7 @@ from warmup.control.providers import provider_group
 from warmup.lists.chunk_pool import ChunkPool
 from warmup.lists.fields import FieldMap
 from warmup.lists.frozen_heap import frozen_heap
+from warmup.lists.measures import EMPTY, FilledTally, ListMeasure, from_rows, stored
 from warmup.lists.prepare import Prepared, prepare_rows
 from warmup.lists.rejected import RejectedRows
 from warmup.lists.source import CsvSource, ImportFailure
@@ -208,7 +209,12 @@ class ListImporter:
         if existing is None:
             list_id = connection.execute(
                 insert(ContactList).values(
-                    name=name, created_at=at, created_by=actor, fields=columns.personalisation
+                    name=name,
+                    created_at=at,
+                    created_by=actor,
+                    fields=columns.personalisation,
+                    size=EMPTY.size,
+                    filled=EMPTY.filled,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
         else:
@@ -226,6 +232,7 @@ class ListImporter:
             ):
                 seen[known] = 0  # 0: already in the list before this import
         suppressed = self._suppressed(connection, at)
+        tally = FilledTally(columns.personalisation)
         batch: list[Row] = []
         in_flight: deque[list[tuple[int, list[str]]]] = deque()
 
@@ -243,15 +250,17 @@ class ListImporter:
                     if reason:
                         rejected.add(line, reason, values)
                         continue
-                    address, _, provider, fields, engagement, last_engaged = prepared
+                    address, _, provider, fields, engagement, last_engaged, filled = prepared
                     batch.append(
                         (list_id, address, provider, fields, engagement, last_engaged, line)
                     )
+                    tally.add(filled)
                     if len(batch) >= BATCH:
                         self._flush(connection, batch, report, source, progress)
         self._flush(connection, batch, report, source, progress)
         if report.rows == 0:
             raise ImportFailure(f"{source.path.name} has a header but no rows")
+        add_written(connection, list_id, tally.measure())
         audit.record(
             connection,
             "list",
@@ -352,7 +361,14 @@ def new_list(
         raise ImportFailure(f"a list named {name!r} already exists")
     return int(
         connection.execute(
-            insert(ContactList).values(name=name, created_at=at, created_by=actor, fields=fields)
+            insert(ContactList).values(
+                name=name,
+                created_at=at,
+                created_by=actor,
+                fields=fields,
+                size=EMPTY.size,
+                filled=EMPTY.filled,
+            )
         ).inserted_primary_key[0]  # type: ignore[index]
     )
 
@@ -381,9 +397,9 @@ def derive_list(
         )
     )
     # Counted, not rowcount: SQLite's driver reports -1 for INSERT … SELECT.
-    copied = connection.scalar(select(func.count()).where(Recipient.list_id == list_id))
+    measure = remeasure(connection, list_id)
     audit.record(connection, "list", name, "derive", actor=actor, at=at, reason=reason)
-    return int(list_id), int(copied or 0)
+    return int(list_id), measure.size
 
 
 @dataclass(frozen=True)
@@ -432,8 +448,42 @@ def add_engagement(connection: Connection, engaged: Sequence[Engaged]) -> None:
     )
 
 
+def keep(connection: Connection, list_id: int, measure: ListMeasure) -> None:
+    connection.execute(
+        update(ContactList)
+        .where(ContactList.id == list_id)
+        .values(size=measure.size, filled=measure.filled)
+    )
+
+
+def add_written(connection: Connection, list_id: int, written: ListMeasure) -> None:
+    """Count recipients just written to a list, in the writer's transaction. The list's row
+    is locked for the read and the write, so two imports appending at once add up."""
+    before = stored(connection, list_id, lock=True)
+    if before is None:
+        remeasure(connection, list_id)  # its older rows too
+    else:
+        keep(connection, list_id, before.plus(written))
+
+
+def remeasure(connection: Connection, list_id: int) -> ListMeasure:
+    """Bring a list up to date from its rows, and keep its figures: a derived list, or one
+    written before its figures (or its recipients' provider groups) were kept."""
+    backfill_providers(connection, list_id)
+    measure = from_rows(connection, list_id)
+    keep(connection, list_id, measure)
+    return measure
+
+
+def measure_of(connection: Connection, list_id: int) -> ListMeasure:
+    """The list's figures: as kept, or measured from its rows now and kept from then on."""
+    found = stored(connection, list_id)
+    return remeasure(connection, list_id) if found is None else found
+
+
 def backfill_providers(connection: Connection, list_id: int) -> None:
-    """Provider groups for recipients imported before they were worked out at import."""
+    """Provider groups for recipients imported before they were worked out at import (schema
+    0011): such lists are older than their figures too, so this runs when they are measured."""
     missing = connection.execute(
         select(Recipient.id, Recipient.address).where(
             Recipient.list_id == list_id, Recipient.provider.is_(None)

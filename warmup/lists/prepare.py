@@ -12,10 +12,12 @@ from datetime import datetime
 from warmup.addresses import InvalidAddress, normalise_address
 from warmup.control.providers import provider_group
 from warmup.lists.fields import FieldMap
+from warmup.lists.measures import filled_mask
 
-# (normalised address, "", provider group, fields as JSON, engagement, last engaged) for a row
-# with a valid address; (None, why not, "", "", None, None) for one without.
-Prepared = tuple[str | None, str, str, str, float | None, datetime | None]
+# (normalised address, "", provider group, fields as JSON, engagement, last engaged, which
+# fields are set as a bitmask) for a row with a valid address; (None, why not, "", "", None,
+# None, 0) for one without.
+Prepared = tuple[str | None, str, str, str, float | None, datetime | None, int]
 
 
 def prepare_rows(rows: list[list[str]], columns: FieldMap, check_mx: bool) -> list[Prepared]:
@@ -25,16 +27,18 @@ def prepare_rows(rows: list[list[str]], columns: FieldMap, check_mx: bool) -> li
         try:
             address = normalise_address(raw, check_mx=check_mx)
         except InvalidAddress as exc:
-            prepared.append((None, f"invalid address: {exc}", "", "", None, None))
+            prepared.append((None, f"invalid address: {exc}", "", "", None, None, 0))
             continue
+        fields = columns.fields(values)
         prepared.append(
             (
                 address,
                 "",
                 provider_group(address).value,
-                json.dumps(columns.fields(values)),
+                json.dumps(fields),
                 columns.engagement(values),
                 columns.last_engaged(values),
+                filled_mask(fields.values()),
             )
         )
     return prepared

@@ -128,6 +128,12 @@ class ContactList(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     # Personalisation fields the list's rows carry (normalised column names).
     fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Kept as recipients are written (migration 0019), so a campaign start and a list's
+    # summary need not read its rows: how many it holds, and how many of them carry a value
+    # for each personalisation field (a field not named: none does). NULL: a list written
+    # before 0019, measured from its rows the first time it is needed.
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    filled: Mapped[dict[str, int] | None] = mapped_column(JSON)
 
 
 class Recipient(Base):
