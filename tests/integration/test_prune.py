@@ -8,16 +8,21 @@ import gzip
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, update
 
 from tests.cli import cli
-from tests.pipeline_world import draft, seed_campaign
+from tests.pipeline_world import DOMAIN, SENDER, add_domain, draft, seed_campaign
+from tests.relay_world import submission
 from warmup.campaigns.report import campaign_report
 from warmup.campaigns.store import CampaignStore
 from warmup.ledger import counters, counts
 from warmup.ledger.store import LedgerStore
+from warmup.relay import intake as intake_module
+from warmup.relay.intake import RelayIntake, Submission, forget_sent
+from warmup.relay.users import RelayUsers
 from warmup.store.database import Database
-from warmup.store.models import AuditEntry, Campaign, LedgerRow
+from warmup.store.models import AuditEntry, Campaign, LedgerRow, RelayMessage
 
 NOW = datetime(2026, 11, 29, 10, 7, tzinfo=UTC)
 
@@ -59,7 +64,8 @@ def test_prune_archives_the_rows_and_keeps_the_figures(database_url: str, tmp_pa
     archive = tmp_path / "archive"
     listed = cli(database_url, "db", "prune", "--finished-before", tomorrow, "--dry-run")
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.strip() == "would prune c"
+    assert listed.stdout.splitlines()[0] == "would prune c"
+    assert "would delete the bodies of 0 relayed message(s)" in listed.stdout
     pruned = cli(
         database_url, "db", "prune", "--finished-before", tomorrow, "--archive-dir", str(archive)
     )
@@ -80,7 +86,7 @@ def test_prune_archives_the_rows_and_keeps_the_figures(database_url: str, tmp_pa
     checked = cli(database_url, "db", "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     again = cli(database_url, "db", "prune", "--finished-before", tomorrow)
-    assert again.stdout.strip().endswith("0 campaign(s) pruned, 0 rows")
+    assert "0 campaign(s) pruned, 0 rows" in again.stdout
     # The export does not pass off an empty file as the campaign: it names the archive.
     exported = cli(database_url, "campaign", "export", "-c", "c", "-o", str(tmp_path / "c.csv"))
     assert exported.returncode != 0
@@ -89,3 +95,61 @@ def test_prune_archives_the_rows_and_keeps_the_figures(database_url: str, tmp_pa
     assert f"its rows are in {archived_as}" in exported.stderr
     assert not (tmp_path / "c.csv").exists()
     database.dispose()
+
+
+def test_prune_deletes_relayed_bodies_only_once_every_row_is_final(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relayed message's body goes once it is older than the date and every row sending it
+    is final; a row still open (here ``sending``: it may be posted again after a crash) keeps
+    it. The ledger rows stay, so who got what and how it went is still there."""
+    database = Database.connect(database_url, migrate=True)
+    add_domain(database)
+    password = RelayUsers(database).add("app", DOMAIN, actor="ops", at=NOW)
+    account = RelayUsers(database).authenticate("app", password)
+    assert account is not None
+    old, recent = NOW - timedelta(days=40), NOW - timedelta(days=1)
+    to = [["a@example.org", "b@example.org"], ["c@example.org"], ["d@example.org"],
+          ["e@example.org"], ["f@example.org"]]  # fmt: skip
+    at = [old, old, old, old, recent]
+    intake = RelayIntake(database)
+    ids = intake.accept(
+        [
+            Submission(account, SENDER, t, bytes(submission(SENDER, t)), a)
+            for t, a in zip(to, at, strict=True)
+        ]
+    )
+    with database.engine.begin() as connection:
+        connection.execute(update(LedgerRow).values(state="accepted", accepted_at=NOW))
+        connection.execute(  # message 2: one row may still be posted again
+            update(LedgerRow)
+            .where(LedgerRow.relay_message_id == ids[1])
+            .values(state="sending", accepted_at=None)
+        )
+    database.dispose()
+    cutoff = (NOW - timedelta(days=30)).date().isoformat()
+    listed = cli(database_url, "db", "prune", "--finished-before", cutoff, "--dry-run")
+    assert "would delete the bodies of 3 relayed message(s)" in listed.stdout, listed.stderr
+
+    monkeypatch.setattr(intake_module, "FORGET_CHUNK", 2)  # transactions of two
+    heard: list[int] = []
+    forgotten = forget_sent(
+        database, datetime.fromisoformat(cutoff).replace(tzinfo=UTC), actor="ops", at=NOW,
+        progress=lambda so_far: heard.append(so_far.messages),
+    )  # fmt: skip
+    assert (forgotten.messages, heard) == (3, [2, 3])
+    assert forgotten.bytes == sum(len(bytes(submission(SENDER, t))) for t in (to[0], to[2], to[3]))
+    with database.session() as session:
+        kept = set(session.scalars(select(RelayMessage.id)))
+        reasons = list(
+            session.scalars(select(AuditEntry.reason).where(AuditEntry.subject == "messages"))
+        )
+        assert session.scalar(select(func.count()).select_from(LedgerRow)) == 6
+    assert kept == {ids[1], ids[4]}
+    assert len(reasons) == 2
+    assert "all sent" in reasons[0]
+    assert intake.message_for(ids[1], "c@example.org")["recipients"]["to"] == [
+        {"address": "c@example.org"}
+    ]
+    again = cli(database_url, "db", "prune", "--finished-before", cutoff)
+    assert "bodies of 0 relayed message(s), 0.0 MB deleted" in again.stdout, again.stderr

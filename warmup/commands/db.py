@@ -15,6 +15,7 @@ from warmup.campaigns.prune import prune as prune_campaigns
 from warmup.commands.context import actor, command_settings
 from warmup.ledger import counters
 from warmup.lists.measures import mismatches as list_mismatches
+from warmup.relay.intake import Forgotten, forget_sent
 from warmup.store.database import Database, current_revision, upgrade
 
 app = typer.Typer(
@@ -85,7 +86,9 @@ def prune(
     ] = Path("ledger-archive"),
     dry_run: Annotated[bool, typer.Option(help="Only list the campaigns it would prune.")] = False,
 ) -> None:
-    """Archive finished campaigns' ledger rows to compressed CSV, then delete them.
+    """Archive finished campaigns' ledger rows to compressed CSV, then delete them; and
+    delete the bodies of relayed messages received before the day once all their rows are
+    sent (their ledger rows stay).
 
     Counters, the audit log and suppressions stay: campaign reports, /metrics and domain
     history still add up, and `warmup db check` still proves the rest of the ledger exact.
@@ -93,16 +96,31 @@ def prune(
     settings = command_settings()
     database = Database.connect(settings.database_url.get_secret_value())
     before = finished_before.replace(tzinfo=UTC)
+    who, now = actor(settings), datetime.now(UTC)
     if dry_run:
         for _, name in prunable(database, before):
             typer.echo(f"would prune {name}")
+        bodies = forget_sent(database, before, actor=who, at=now, dry_run=True)
+        typer.echo(f"would delete the bodies of {_relayed(bodies)}")
         return
     pruned = prune_campaigns(
         database,
         before,
         archive_dir,
-        actor=actor(settings),
-        at=datetime.now(UTC),
+        actor=who,
+        at=now,
         done=lambda p: typer.echo(f"{p.campaign}: {p.rows:,} rows archived to {p.archive}"),
     )
     typer.echo(f"{len(pruned)} campaign(s) pruned, {sum(p.rows for p in pruned):,} rows")
+    bodies = forget_sent(
+        database,
+        before,
+        actor=who,
+        at=now,
+        progress=lambda so_far: typer.echo(f"… {so_far.messages:,} relayed bodies deleted"),
+    )
+    typer.echo(f"bodies of {_relayed(bodies)} deleted")
+
+
+def _relayed(bodies: Forgotten) -> str:
+    return f"{bodies.messages:,} relayed message(s), {bodies.bytes / 1024**2:,.1f} MB"

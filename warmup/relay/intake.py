@@ -20,19 +20,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import ColumnElement, delete, exists, func, insert, select
 
+from warmup import audit
 from warmup.campaigns.model import CampaignStatus
-from warmup.campaigns.streams import Stream, TransactionalStreams
+from warmup.campaigns.streams import RELAY, Stream, TransactionalStreams
 from warmup.control.allowance import day_start
 from warmup.control.providers import provider_group
 from warmup.domains.store import DomainStore
 from warmup.ledger.fill import RelayedRows, enqueue_relayed
+from warmup.ledger.states import OPEN
 from warmup.ledger.store import LedgerStore
 from warmup.relay.users import RelayAccount
 from warmup.sending.mime import from_mime
 from warmup.store.database import Database
-from warmup.store.models import RelayMessage
+from warmup.store.models import Campaign, LedgerRow, RelayMessage
 
 GATE_TTL = 1.0
 
@@ -171,3 +173,79 @@ class RelayIntake:
         if found is None:
             raise LookupError(f"relayed message {message_id} is gone")
         return from_mime(bytes(found.raw), sender=found.mail_from, to=address)
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """Relayed messages whose bodies retention deleted (or would delete, in a dry run)."""
+
+    messages: int
+    bytes: int
+
+
+FORGET_CHUNK = 5_000  # messages per transaction
+
+
+def _sent_before(received_before: datetime) -> ColumnElement[bool]:
+    """Messages received before the date that no ledger row still needs: each of their rows
+    is final (accepted, failed, suppressed, skipped). Final rows never reopen, so a body
+    found unneeded stays so. The rows still open are read through the claim index (stream
+    campaigns and open states), however large the ledger's history."""
+    streams = select(Campaign.id).where(Campaign.kind == RELAY)
+    needed = exists().where(
+        LedgerRow.relay_message_id == RelayMessage.id,
+        LedgerRow.campaign_id.in_(streams.scalar_subquery()),
+        LedgerRow.state.in_([state.value for state in OPEN]),
+    )
+    return (RelayMessage.received_at < received_before) & ~needed
+
+
+def forget_sent(
+    database: Database,
+    received_before: datetime,
+    *,
+    actor: str,
+    at: datetime,
+    dry_run: bool = False,
+    progress: Callable[[Forgotten], None] | None = None,
+) -> Forgotten:
+    """Delete the bodies of relayed messages received before the date once every row that
+    sends them is final (``warmup db prune``). Nothing else needs a body after that, and
+    keeping mail content for ever is both the largest cost of the relay's tables and a
+    privacy risk. The ledger rows (who, when, the outcome) and the audit log stay. In
+    transactions of :data:`FORGET_CHUNK` messages; ``progress`` hears the running total."""
+    done = select(RelayMessage.id).where(_sent_before(received_before))
+    if dry_run:
+        with database.engine.connect() as connection:
+            counted = connection.execute(
+                select(func.count(), func.coalesce(func.sum(RelayMessage.size), 0)).where(
+                    _sent_before(received_before)
+                )
+            ).one()
+        return Forgotten(int(counted[0]), int(counted[1]))
+    total = Forgotten(0, 0)
+    while True:
+        with database.engine.begin() as connection:
+            ids = list(connection.scalars(done.order_by(RelayMessage.id).limit(FORGET_CHUNK)))
+            if not ids:
+                break
+            sizes = connection.scalars(
+                delete(RelayMessage).where(RelayMessage.id.in_(ids)).returning(RelayMessage.size)
+            ).all()
+            chunk = Forgotten(len(sizes), sum(sizes))
+            audit.record(
+                connection,
+                "relay",
+                "messages",
+                "prune",
+                actor=actor,
+                at=at,
+                reason=(
+                    f"bodies of {chunk.messages:,} relayed messages received before "
+                    f"{received_before:%Y-%m-%d}, all sent ({chunk.bytes:,} bytes), deleted"
+                ),
+            )
+        total = Forgotten(total.messages + chunk.messages, total.bytes + chunk.bytes)
+        if progress is not None:
+            progress(total)
+    return total
