@@ -259,10 +259,12 @@ class LedgerRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    recipient_id: Mapped[int | None] = mapped_column(
-        ForeignKey("recipients.id", ondelete="SET NULL")
-    )
+    # campaigns.id and recipients.id (None: a relayed message's row), without foreign keys
+    # (migration 0020): checking them was a third of a campaign start's fill, and nothing
+    # deletes either parent. Writers take them from the rows they read; `warmup db check`
+    # proves them (warmup.ledger.references).
+    campaign_id: Mapped[int] = mapped_column(BigId)
+    recipient_id: Mapped[int | None] = mapped_column(BigId)
     address: Mapped[str] = mapped_column(String(320))
     provider: Mapped[str] = mapped_column(String(20))
     # The A/B variant the row is sent with (None: the campaign's own message, no test).
