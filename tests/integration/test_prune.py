@@ -14,8 +14,11 @@ from sqlalchemy import func, select, update
 from tests.cli import cli
 from tests.pipeline_world import DOMAIN, SENDER, add_domain, draft, seed_campaign
 from tests.relay_world import submission
+from warmup.campaigns import prune as prune_module
+from warmup.campaigns.prune import prune_streams
 from warmup.campaigns.report import campaign_report
 from warmup.campaigns.store import CampaignStore
+from warmup.campaigns.streams import stream_name
 from warmup.ledger import counters, counts
 from warmup.ledger.store import LedgerStore
 from warmup.relay import intake as intake_module
@@ -153,3 +156,95 @@ def test_prune_deletes_relayed_bodies_only_once_every_row_is_final(
     ]
     again = cli(database_url, "db", "prune", "--finished-before", cutoff)
     assert "bodies of 0 relayed message(s), 0.0 MB deleted" in again.stdout, again.stderr
+
+
+def test_a_relay_streams_settled_rows_are_pruned_while_it_runs_on(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream never finishes: prune takes its rows settled before the date (refused,
+    suppressed, or accepted with their outcome known), in chunks with an archive each, and
+    leaves the rest. Its counters, the domain's quarter hours and the reports keep every
+    figure; ``db check`` still proves them; the stream goes on taking mail, counted."""
+    database = Database.connect(database_url, migrate=True)
+    add_domain(database)
+    password = RelayUsers(database).add("app", DOMAIN, actor="ops", at=NOW)
+    account = RelayUsers(database).authenticate("app", password)
+    assert account is not None
+    old, recent = NOW - timedelta(days=40), NOW - timedelta(hours=2)
+    intake = RelayIntake(database)
+
+    def relay(addresses: list[str], at: datetime) -> list[int]:
+        return intake.accept([
+            Submission(account, SENDER, [a], bytes(submission(SENDER, [a])), at)
+            for a in addresses
+        ])  # fmt: skip
+
+    relay([f"old{i}@example.org" for i in range(7)], old)
+    relay(["new@example.org"], recent)
+    settled = {"accepted": "old0 old1 old2 old3", "failed": "old4"}
+    with database.engine.begin() as connection:
+        for state, who in settled.items():
+            delivered = state == "accepted"
+            connection.execute(
+                update(LedgerRow)
+                .where(LedgerRow.address.in_([f"{w}@example.org" for w in who.split()]))
+                .values(
+                    state=state, attempts=1, updated_at=old,
+                    accepted_at=old if delivered else None,
+                    outcome="delivered" if delivered else None,
+                    outcome_at=old + timedelta(minutes=2) if delivered else None,
+                )
+            )  # fmt: skip
+        connection.execute(  # accepted, its report still to come: its row must stay
+            update(LedgerRow)
+            .where(LedgerRow.address.in_(["old5@example.org", "new@example.org"]))
+            .values(state="accepted", attempts=1, accepted_at=old)
+        )
+        counters.fold(connection)  # old6 stays pending
+
+    name = stream_name(DOMAIN)
+
+    def stream_figures() -> tuple[object, ...]:
+        report = campaign_report(database, name, today=NOW.date(), message_kb=50)
+        with database.session() as session:
+            domain = session.scalar(select(Campaign.domain_id).where(Campaign.name == name))
+        assert domain is not None
+        return (
+            report.by_state,
+            report.by_outcome,
+            counts.by_domain_and_state(database),
+            counts.outcomes_by_domain(database),
+            LedgerStore(database).accepted_since(domain, old.replace(hour=0, minute=0)),
+        )
+
+    before = stream_figures()
+    database.dispose()
+    cutoff = (NOW - timedelta(days=30)).date().isoformat()
+    listed = cli(database_url, "db", "prune", "--finished-before", cutoff, "--dry-run")
+    assert f"would prune 5 settled rows of relay stream {name}" in listed.stdout, listed.stderr
+
+    monkeypatch.setattr(prune_module, "STREAM_CHUNK", 2)
+    archive = tmp_path / "archive"
+    pruned = prune_streams(
+        database, datetime.fromisoformat(cutoff).replace(tzinfo=UTC), archive, actor="ops", at=NOW
+    )
+    assert [p.rows for p in pruned] == [2, 2, 1]
+    archived = []
+    for chunk in pruned:
+        with gzip.open(chunk.archive, "rt") as rows:
+            archived += [row["address"] for row in csv.DictReader(rows)]
+    assert sorted(archived) == [f"old{i}@example.org" for i in range(5)]
+    with database.session() as session:
+        left = sorted(session.scalars(select(LedgerRow.address)))
+        stream = session.scalars(select(Campaign).where(Campaign.name == name)).one()
+        assert (stream.status, stream.pruned_at) == ("running", None)
+    assert left == ["new@example.org", "old5@example.org", "old6@example.org"]
+    assert stream_figures() == before
+    assert counters.mismatches(database) == []
+    relay(["later@example.org"], NOW)  # the stream runs on, and counts
+    assert counters.mismatches(database) == []
+    database.dispose()
+    checked = cli(database_url, "db", "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    again = cli(database_url, "db", "prune", "--finished-before", cutoff)
+    assert "relay streams: 0 settled rows pruned" in again.stdout, again.stderr

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from warmup.campaigns.prune import prunable
+from warmup.campaigns.prune import prunable, prunable_streams, prune_streams
 from warmup.campaigns.prune import prune as prune_campaigns
 from warmup.commands.context import actor, command_settings
 from warmup.ledger import counters
@@ -85,7 +85,10 @@ def prune(
         datetime,
         typer.Option(
             formats=["%Y-%m-%d"],
-            help="Campaigns completed or cancelled before this day (UTC) lose their ledger rows.",
+            help=(
+                "Campaigns completed or cancelled before this day (UTC) lose their ledger "
+                "rows; so do relay streams' rows settled before it."
+            ),
         ),
     ],
     archive_dir: Annotated[
@@ -93,9 +96,9 @@ def prune(
     ] = Path("ledger-archive"),
     dry_run: Annotated[bool, typer.Option(help="Only list the campaigns it would prune.")] = False,
 ) -> None:
-    """Archive finished campaigns' ledger rows to compressed CSV, then delete them; and
-    delete the bodies of relayed messages received before the day once all their rows are
-    sent (their ledger rows stay).
+    """Archive finished campaigns' ledger rows to compressed CSV, then delete them; the same
+    for the rows of relay streams settled before the day (the streams run on); and delete the
+    bodies of relayed messages received before the day once all their rows are sent.
 
     Counters, the audit log and suppressions stay: campaign reports, /metrics and domain
     history still add up, and `warmup db check` still proves the rest of the ledger exact.
@@ -107,6 +110,8 @@ def prune(
     if dry_run:
         for _, name in prunable(database, before):
             typer.echo(f"would prune {name}")
+        for _, name, rows in prunable_streams(database, before):
+            typer.echo(f"would prune {rows:,} settled rows of relay stream {name}")
         bodies = forget_sent(database, before, actor=who, at=now, dry_run=True)
         typer.echo(f"would delete the bodies of {_relayed(bodies)}")
         return
@@ -119,6 +124,15 @@ def prune(
         done=lambda p: typer.echo(f"{p.campaign}: {p.rows:,} rows archived to {p.archive}"),
     )
     typer.echo(f"{len(pruned)} campaign(s) pruned, {sum(p.rows for p in pruned):,} rows")
+    streams = prune_streams(
+        database,
+        before,
+        archive_dir,
+        actor=who,
+        at=now,
+        done=lambda p: typer.echo(f"{p.campaign}: {p.rows:,} settled rows archived to {p.archive}"),
+    )
+    typer.echo(f"relay streams: {sum(p.rows for p in streams):,} settled rows pruned")
     bodies = forget_sent(
         database,
         before,

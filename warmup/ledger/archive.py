@@ -11,26 +11,34 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, Connection, delete, func, literal, select
+from sqlalchemy import ColumnElement, Connection, delete, func, literal, literal_column, select
 
 from warmup.csvsafe import SafeCsvWriter
 from warmup.ledger.counters import epoch_bucket
 from warmup.store.database import dialect_insert
-from warmup.store.models import Campaign, DomainOutcomes, DomainSends, LedgerRow
+from warmup.store.models import Campaign, DomainOutcomes, DomainSends, LedgerCount, LedgerRow
 
 COLUMNS = [column.name for column in LedgerRow.__table__.columns]
 
 
-def write_archive(connection: Connection, campaign_id: int, path: Path) -> int:
-    """Every ledger row of the campaign into ``path`` (gzip CSV, one column per ledger
-    column), streamed; return the number of rows."""
+def write_archive(
+    connection: Connection,
+    campaign_id: int,
+    path: Path,
+    only: ColumnElement[bool] | None = None,
+) -> int:
+    """The campaign's ledger rows (those ``only`` picks; default: all) into ``path`` (gzip
+    CSV, one column per ledger column), streamed; return the number of rows. With ``only``
+    the rows are locked for the caller's delete: none can change between the two."""
     rows = 0
     query = (
         select(*LedgerRow.__table__.columns)
-        .where(LedgerRow.campaign_id == campaign_id)
+        .where(LedgerRow.campaign_id == campaign_id, *_also(only))
         .order_by(LedgerRow.id)
         .execution_options(yield_per=10_000)
     )
+    if only is not None:
+        query = query.with_for_update()
     with gzip.open(path, "wt", encoding="utf-8", newline="") as out:
         writer = SafeCsvWriter(out, COLUMNS)
         for row in connection.execute(query):
@@ -39,11 +47,39 @@ def write_archive(connection: Connection, campaign_id: int, path: Path) -> int:
     return rows
 
 
-def delete_archived(connection: Connection, campaign_id: int) -> int:
-    """Note the campaign's rows as archived in its domain's quarter hours, then delete them.
-    The campaign must already be marked pruned in this transaction (the trigger reads it)."""
+def delete_archived(
+    connection: Connection, campaign_id: int, only: ColumnElement[bool] | None = None
+) -> int:
+    """Note the campaign's rows (those ``only`` picks; default: all) as archived in its own
+    counters and its domain's quarter hours, then delete them. The campaign must be marked
+    pruned in this transaction (the delete trigger then leaves its counters as they are)."""
     domain = select(Campaign.domain_id).where(Campaign.id == campaign_id).scalar_subquery()
     insert = dialect_insert(connection)
+    picked = (LedgerRow.campaign_id == campaign_id, *_also(only))
+    outcome = func.coalesce(LedgerRow.outcome, literal_column("''"))
+    rows = (
+        select(
+            LedgerRow.campaign_id, LedgerRow.state, outcome, literal(0), literal(0),
+            func.count(), func.coalesce(func.sum(LedgerRow.attempts), 0),
+        )
+        .where(*picked)
+        .group_by(LedgerRow.campaign_id, LedgerRow.state, outcome)
+    )  # fmt: skip
+    statement = insert(LedgerCount).from_select(
+        ["campaign_id", "state", "outcome", "row_count", "attempts", "archived",
+         "archived_attempts"],
+        rows,
+    )  # fmt: skip
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["campaign_id", "state", "outcome"],
+            set_={
+                "archived": LedgerCount.archived + statement.excluded.archived,
+                "archived_attempts": LedgerCount.archived_attempts
+                + statement.excluded.archived_attempts,
+            },
+        )
+    )
     sends: list[ColumnElement[bool]] = [LedgerRow.accepted_at.is_not(None)]
     outcomes = [LedgerRow.outcome_at.is_not(None), LedgerRow.outcome.is_not(None)]
     for table, column, extra, counted in (
@@ -54,7 +90,7 @@ def delete_archived(connection: Connection, campaign_id: int) -> int:
         bucket = epoch_bucket(connection, column)
         rows = (
             select(domain, bucket, *extra, literal(0), func.count())
-            .where(LedgerRow.campaign_id == campaign_id, *counted)
+            .where(*picked, *counted)
             .group_by(bucket, *extra)
         )
         total = "accepted" if table is DomainSends else "row_count"
@@ -66,5 +102,9 @@ def delete_archived(connection: Connection, campaign_id: int) -> int:
                 set_={"archived": table.archived + statement.excluded.archived},
             )
         )
-    result = connection.execute(delete(LedgerRow).where(LedgerRow.campaign_id == campaign_id))
+    result = connection.execute(delete(LedgerRow).where(*picked))
     return int(result.rowcount or 0)
+
+
+def _also(only: ColumnElement[bool] | None) -> tuple[ColumnElement[bool], ...]:
+    return () if only is None else (only,)

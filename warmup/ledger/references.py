@@ -22,7 +22,7 @@ def orphans(connection: Connection) -> list[str]:
     )
     found = []
     for missing, condition in (("campaign", no_campaign), ("recipient", no_recipient)):
-        rows = connection.scalar(select(func.count()).where(condition)) or 0
-        if rows:
+        rows = connection.scalar(select(func.count()).select_from(LedgerRow).where(condition))
+        if rows:  # None or 0: none
             found.append(f"{rows:,} ledger row(s) name a {missing} that does not exist")
     return found
