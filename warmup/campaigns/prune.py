@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, update
 
 from warmup import audit
 from warmup.errors import ConfigError
@@ -71,10 +71,7 @@ def prune(
     pruned: list[Pruned] = []
     for campaign_id, name in prunable(database, finished_before):
         path = folder / archive_name(name, campaign_id)
-        partial = path.with_name(path.name + ".part")
         with database.engine.begin() as connection:
-            rows = write_archive(connection, campaign_id, partial)
-            os.replace(partial, path)
             marked = connection.execute(
                 update(Campaign)
                 .where(Campaign.id == campaign_id, Campaign.pruned_at.is_(None))
@@ -82,12 +79,7 @@ def prune(
             )
             if marked.rowcount != 1:
                 raise ConfigError(f"campaign {name} was pruned meanwhile")
-            deleted = delete_archived(connection, campaign_id)
-            if deleted != rows:  # rolled back: the rows stay, the archive is only a copy
-                raise ConfigError(
-                    f"campaign {name}: {deleted:,} rows to delete but {rows:,} archived; "
-                    "it changed meanwhile, run prune again"
-                )
+            rows = _archive_and_delete(connection, campaign_id, f"campaign {name}", path)
             audit.record(
                 connection,
                 "campaign",
@@ -173,7 +165,6 @@ def _prune_stream_chunk(
     actor: str,
     at: datetime,
 ) -> Pruned | None:
-    partial = path.with_name(path.name + ".part")
     with database.engine.begin() as connection:
         ids = connection.scalars(
             select(LedgerRow.id)
@@ -185,14 +176,7 @@ def _prune_stream_chunk(
             return None
         rows = and_(settled_before(before), LedgerRow.id.between(ids[0], ids[-1]))
         connection.execute(update(Campaign).where(Campaign.id == campaign_id).values(pruned_at=at))
-        archived = write_archive(connection, campaign_id, partial, rows)
-        os.replace(partial, path)
-        deleted = delete_archived(connection, campaign_id, rows)
-        if deleted != archived:  # rolled back: the rows stay, the archive is only a copy
-            raise ConfigError(
-                f"relay stream {name}: {deleted:,} rows to delete but {archived:,} archived; "
-                "its rows changed meanwhile, run prune again"
-            )
+        archived = _archive_and_delete(connection, campaign_id, f"relay stream {name}", path, rows)
         connection.execute(
             update(Campaign).where(Campaign.id == campaign_id).values(pruned_at=None)
         )
@@ -209,3 +193,26 @@ def _prune_stream_chunk(
             at=at,
         )
     return Pruned(name, archived, path)
+
+
+def _archive_and_delete(
+    connection: Connection,
+    campaign_id: int,
+    what: str,
+    path: Path,
+    only: ColumnElement[bool] | None = None,
+) -> int:
+    """The campaign's rows (``only`` those) to an archive complete on disk (written, then
+    renamed), then out of the ledger, in the caller's transaction, which must have marked the
+    campaign pruned. Rows that changed between the two roll it all back: the rows stay, and
+    the archive is only a copy."""
+    partial = path.with_name(path.name + ".part")
+    archived = write_archive(connection, campaign_id, partial, only)
+    os.replace(partial, path)
+    deleted = delete_archived(connection, campaign_id, only)
+    if deleted != archived:
+        raise ConfigError(
+            f"{what}: {deleted:,} rows to delete but {archived:,} archived; its rows changed "
+            "meanwhile, run prune again"
+        )
+    return archived
