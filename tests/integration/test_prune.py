@@ -23,7 +23,7 @@ from warmup.ledger import counters, counts
 from warmup.ledger.store import LedgerStore
 from warmup.relay import intake as intake_module
 from warmup.relay.intake import RelayIntake, Submission, forget_sent
-from warmup.relay.users import RelayUsers
+from warmup.relay.users import RelayAccount, RelayUsers
 from warmup.store.database import Database
 from warmup.store.models import AuditEntry, Campaign, LedgerRow, RelayMessage
 
@@ -100,17 +100,23 @@ def test_prune_archives_the_rows_and_keeps_the_figures(database_url: str, tmp_pa
     database.dispose()
 
 
+def relay_world(database_url: str) -> tuple[Database, RelayAccount]:
+    """A domain and a relay user of it, as the relay authenticates them."""
+    database = Database.connect(database_url, migrate=True)
+    add_domain(database)
+    password = RelayUsers(database).add("app", DOMAIN, actor="ops", at=NOW)
+    account = RelayUsers(database).authenticate("app", password)
+    assert account is not None
+    return database, account
+
+
 def test_prune_deletes_relayed_bodies_only_once_every_row_is_final(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A relayed message's body goes once it is older than the date and every row sending it
     is final; a row still open (here ``sending``: it may be posted again after a crash) keeps
     it. The ledger rows stay, so who got what and how it went is still there."""
-    database = Database.connect(database_url, migrate=True)
-    add_domain(database)
-    password = RelayUsers(database).add("app", DOMAIN, actor="ops", at=NOW)
-    account = RelayUsers(database).authenticate("app", password)
-    assert account is not None
+    database, account = relay_world(database_url)
     old, recent = NOW - timedelta(days=40), NOW - timedelta(days=1)
     to = [["a@example.org", "b@example.org"], ["c@example.org"], ["d@example.org"],
           ["e@example.org"], ["f@example.org"]]  # fmt: skip
@@ -165,11 +171,7 @@ def test_a_relay_streams_settled_rows_are_pruned_while_it_runs_on(
     suppressed, or accepted with their outcome known), in chunks with an archive each, and
     leaves the rest. Its counters, the domain's quarter hours and the reports keep every
     figure; ``db check`` still proves them; the stream goes on taking mail, counted."""
-    database = Database.connect(database_url, migrate=True)
-    add_domain(database)
-    password = RelayUsers(database).add("app", DOMAIN, actor="ops", at=NOW)
-    account = RelayUsers(database).authenticate("app", password)
-    assert account is not None
+    database, account = relay_world(database_url)
     old, recent = NOW - timedelta(days=40), NOW - timedelta(hours=2)
     intake = RelayIntake(database)
 
