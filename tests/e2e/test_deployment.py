@@ -214,9 +214,12 @@ def test_a_worker_stopped_with_sigterm_finishes_its_batch_and_exits_cleanly(
         while d.emulator.stats()["accepted"] < 300:
             assert time.monotonic() < deadline, d.celery.logs()
             time.sleep(0.05)
+        at_signal = d.emulator.stats()["accepted"]
         stopping.terminate()  # SIGTERM: Celery's warm shutdown
         assert stopping.wait(60) == 0, d.celery.logs()
-        assert d.emulator.stats()["accepted"] < 3_000  # it stopped mid-campaign
+        # The signal came mid-campaign. Not checked after w1 is gone: w2 sends on meanwhile,
+        # and on a quiet machine it finished the campaign during w1's 3 s warm shutdown.
+        assert at_signal < 3_000
         wait_for_completion(d.database, d.celery, timeout=120)
         log = (tmp_path / "w1.log").read_text(errors="replace")
         assert "warm shutdown" in log.lower()
