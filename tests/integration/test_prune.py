@@ -30,17 +30,19 @@ from warmup.store.models import AuditEntry, Campaign, LedgerRow, RelayMessage
 NOW = datetime(2026, 11, 29, 10, 7, tzinfo=UTC)
 
 
-def figures(database: Database) -> tuple[object, ...]:
+def figures(database: Database, name: str = "c", since: datetime = NOW) -> tuple[object, ...]:
+    """What prune must leave as it was: the campaign's report, its domain's states, outcomes
+    and sends since the start of ``since``'s day."""
     with database.session() as session:
-        domain = session.scalar(select(Campaign.domain_id))
+        domain = session.scalar(select(Campaign.domain_id).where(Campaign.name == name))
     assert domain is not None
-    report = campaign_report(database, "c", today=NOW.date(), message_kb=50)
+    report = campaign_report(database, name, today=NOW.date(), message_kb=50)
     return (
         report.by_state,
         report.by_outcome,
         counts.by_domain_and_state(database),
         counts.outcomes_by_domain(database),
-        LedgerStore(database).accepted_since(domain, NOW.replace(hour=0, minute=0)),
+        LedgerStore(database).accepted_since(domain, since.replace(hour=0, minute=0)),
     )
 
 
@@ -205,21 +207,7 @@ def test_a_relay_streams_settled_rows_are_pruned_while_it_runs_on(
         counters.fold(connection)  # old6 stays pending
 
     name = stream_name(DOMAIN)
-
-    def stream_figures() -> tuple[object, ...]:
-        report = campaign_report(database, name, today=NOW.date(), message_kb=50)
-        with database.session() as session:
-            domain = session.scalar(select(Campaign.domain_id).where(Campaign.name == name))
-        assert domain is not None
-        return (
-            report.by_state,
-            report.by_outcome,
-            counts.by_domain_and_state(database),
-            counts.outcomes_by_domain(database),
-            LedgerStore(database).accepted_since(domain, old.replace(hour=0, minute=0)),
-        )
-
-    before = stream_figures()
+    before = figures(database, name, since=old)
     database.dispose()
     cutoff = (NOW - timedelta(days=30)).date().isoformat()
     listed = cli(database_url, "db", "prune", "--finished-before", cutoff, "--dry-run")
@@ -241,7 +229,7 @@ def test_a_relay_streams_settled_rows_are_pruned_while_it_runs_on(
         stream = session.scalars(select(Campaign).where(Campaign.name == name)).one()
         assert (stream.status, stream.pruned_at) == ("running", None)
     assert left == ["new@example.org", "old5@example.org", "old6@example.org"]
-    assert stream_figures() == before
+    assert figures(database, name, since=old) == before
     assert counters.mismatches(database) == []
     relay(["later@example.org"], NOW)  # the stream runs on, and counts
     assert counters.mismatches(database) == []
