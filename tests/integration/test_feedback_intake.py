@@ -3,15 +3,19 @@ and judged by the health gates."""
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 
 from tests.pipeline_world import DOMAIN, world
-from warmup.control.health import Outcome
+from warmup.control.health import Level, Outcome
+from warmup.control.machine import Decision
 from warmup.control.state import Status
+from warmup.domains.actions import OpsRequest, act
 from warmup.emulator import events as emulated
 from warmup.emulator.config import EventSchema
+from warmup.feedback import domain_health
 from warmup.feedback.domain_health import judge_domain, window_counts
 from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.reports import DeliveryReport, make_report, parse_report
@@ -95,6 +99,43 @@ def test_reports_are_kept_once_matched_and_bounces_suppressed(
         assert decision.transitions[0].actor == "health-gate"
         rate = len(bounced) / 200 * 100
         assert verdict.reason.startswith(f"failure rate {rate:g} % over 200 reports ≥ pause 2 %")
+
+
+def test_a_resume_while_a_judgement_is_in_flight_is_not_undone_by_it(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feedback loop reads the window, ops resume, then the loop applies its verdict: the
+    verdict was read on the reports the resume set aside, so it must not pause the domain again
+    (seen in CI: the dashboard's resume was undone within a second)."""
+    with world(
+        database_url, tmp_path, recipients=200, bounce_rate=0.04, seed=3, plan_yaml=GATED
+    ) as w:
+        w.run_until_done()
+        FeedbackStore(w.database).ingest(
+            reports_from(w.emulator.emulator.operations, EventSchema.CLOUD_EVENTS),
+            datetime.now(UTC),
+        )
+        judge_domain(w.database, DOMAIN, datetime.now(UTC))
+        assert w.domains.get(DOMAIN).state.status is Status.PAUSED
+
+        read_window = domain_health.provider_window_counts
+        resumed: list[Decision] = []
+
+        def read_then_resume(*args: Any) -> Any:
+            counts = read_window(*args)
+            if not resumed:  # ops click resume just after the loop has read the window
+                request = OpsRequest(actor="token:ana", reason="list cleaned", at=datetime.now(UTC))
+                resumed.append(act(w.domains, DOMAIN, "resume", request))
+            return counts
+
+        monkeypatch.setattr(domain_health, "provider_window_counts", read_then_resume)
+        verdict, decision = judge_domain(w.database, DOMAIN, datetime.now(UTC))
+        resumed_to = resumed[0].state.status  # the plan's one step: completed
+        assert resumed_to is not Status.PAUSED
+        assert w.domains.get(DOMAIN).state.status is resumed_to
+        assert decision.transitions == ()
+        # Judged again on the window that starts at the resume: nothing in it yet.
+        assert verdict.level is Level.UNKNOWN, verdict.reason
 
 
 def test_a_report_before_its_message_id_is_matched_later(database_url: str, tmp_path: Path) -> None:

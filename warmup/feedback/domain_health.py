@@ -9,6 +9,7 @@ from the outcome counters the ledger's triggers keep (exact: see
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -95,12 +96,64 @@ def window_verdict(database: Database, record: DomainRecord, now: datetime) -> V
     return judge(window_counts(database, record, now), record.plan.gates)
 
 
+# A judgement whose basis keeps moving under it is left to the next run of the feedback loop.
+MAX_READINGS = 3
+
+
+class _StaleReadings(Exception):
+    """The domain's window changed between reading the reports and applying the verdict."""
+
+    def __init__(self, current: DomainRecord) -> None:
+        super().__init__(current.state.domain)
+        self.current = current
+
+
+def _window_basis(record: DomainRecord) -> tuple[object, ...]:
+    """What a judgement depends on besides the reports: where the window starts (an ops resume
+    moves it), the plan's gates, and the provider groups already held."""
+    return (record.state.health_since, record.plan, record.state.held_providers)
+
+
 def judge_domain(database: Database, domain: str, now: datetime) -> tuple[Verdict, Decision]:
     """Judge the domain's window and apply the verdict (hold, pause, release) in the store;
     then each provider group's own window by its own gates (hold, pause, release of that
-    group's traffic only)."""
+    group's traffic only).
+
+    The window is read before the domain's row is written. A verdict read from a window an ops
+    resume has since replaced must not be applied: it would pause the domain again on the very
+    reports the resume set aside. So the verdict is applied only if the window's basis is still
+    the one it was read on, and is read again otherwise.
+    """
     domains = DomainStore(database)
     record = domains.get(domain)
+    for _ in range(MAX_READINGS):
+        verdict, verdicts = _readings(database, record, now)
+        try:
+            return verdict, domains.transition(domain, _decider(record, verdict, verdicts, now))
+        except _StaleReadings as stale:
+            record = stale.current
+    return verdict, Decision(record.state)
+
+
+def _decider(
+    read_on: DomainRecord, verdict: Verdict, verdicts: dict[ProviderGroup, Verdict], now: datetime
+) -> Callable[[DomainRecord], Decision]:
+    """The verdicts read on ``read_on``'s window, applied to the domain's current state if
+    that window is still the domain's."""
+    basis = _window_basis(read_on)
+
+    def decide(current: DomainRecord) -> Decision:
+        if _window_basis(current) != basis:
+            raise _StaleReadings(current)
+        return on_readings(current.plan, current.state, verdict, verdicts, at=now)
+
+    return decide
+
+
+def _readings(
+    database: Database, record: DomainRecord, now: datetime
+) -> tuple[Verdict, dict[ProviderGroup, Verdict]]:
+    """The domain's verdict on its whole window, and each provider group's on its own share."""
     by_group = provider_window_counts(database, record, now)
     verdict = judge(sum(by_group.values(), OutcomeCounts()), record.plan.gates)
     # A held group sends nothing, so its window only empties: it is judged on what is left
@@ -110,8 +163,4 @@ def judge_domain(database: Database, domain: str, now: datetime) -> tuple[Verdic
         group: judge(by_group.get(group, OutcomeCounts()), record.plan.gates_for(group))
         for group in sorted(groups)
     }
-
-    def decide(current: DomainRecord) -> Decision:
-        return on_readings(current.plan, current.state, verdict, verdicts, at=now)
-
-    return verdict, domains.transition(domain, decide)
+    return verdict, verdicts
