@@ -1,6 +1,7 @@
-"""Migration 0020: the ledger's references without foreign keys. Down and up again on a ledger
-with rows: the rows, indexes and counting triggers come through unchanged (SQLite rebuilds
-the table), and ``warmup db check`` proves the references the constraints used to."""
+"""Migrations 0020 and 0022: the ledger's references without foreign keys, its Operation-Ids
+without a unique index. Down and up again on a ledger with rows: the rows, indexes and
+counting triggers come through unchanged (SQLite rebuilds the table), and ``warmup db check``
+proves what the constraints used to."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import Connection, inspect, select, text, update
 from tests.cli import cli
 from tests.pipeline_world import seed_campaign
 from warmup.ledger import counters
-from warmup.ledger.references import orphans
+from warmup.ledger.references import orphans, shared_operation_ids
 from warmup.store.database import Database, alembic_config
 from warmup.store.models import LedgerRow
 
@@ -48,6 +49,13 @@ def foreign_keys(database: Database) -> list[str]:
     )
 
 
+def unique_columns(database: Database) -> list[list[str]]:
+    return sorted(
+        sorted(c["column_names"])
+        for c in inspect(database.engine).get_unique_constraints("send_ledger")
+    )
+
+
 def test_down_and_up_again_keeps_rows_indexes_and_counting(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -56,12 +64,17 @@ def test_down_and_up_again_keeps_rows_indexes_and_counting(
     with database.engine.connect() as connection:
         at_head = schema(connection)
     assert foreign_keys(database) == []
+    address = ["address", "campaign_id", "relay_message_id"]
+    assert unique_columns(database) == [address]
+    command.downgrade(alembic_config(database.engine), "0021")
+    assert unique_columns(database) == [address, ["operation_id"]]
     command.downgrade(alembic_config(database.engine), "0019")
     assert foreign_keys(database) == ["campaigns", "recipients"]
     with database.engine.connect() as connection:
         assert schema(connection)[1] == at_head[1]  # the rows
     command.upgrade(alembic_config(database.engine), "head")
     assert foreign_keys(database) == []
+    assert unique_columns(database) == [address]
     with database.engine.connect() as connection:
         assert schema(connection) == at_head
     # The triggers count on the rebuilt table as before.
@@ -71,6 +84,7 @@ def test_down_and_up_again_keeps_rows_indexes_and_counting(
     assert counters.mismatches(database) == []
     with database.engine.connect() as connection:
         assert orphans(connection) == []
+        assert shared_operation_ids(connection) == []
     database.dispose()
 
 
@@ -83,3 +97,16 @@ def test_the_check_command_names_dangling_references(database_url: str, tmp_path
     result = cli(database_url, "db", "check")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "1 ledger row(s) name a recipient that does not exist" in result.stdout
+
+
+def test_the_check_command_names_a_shared_operation_id(database_url: str, tmp_path: Path) -> None:
+    database = Database.connect(database_url, migrate=True)
+    seed_campaign(database, tmp_path, recipients=4, now=NOW)
+    with database.engine.begin() as connection:  # what the unique index would have refused
+        first = connection.scalar(select(LedgerRow.operation_id).where(LedgerRow.rank == 1))
+        connection.execute(update(LedgerRow).where(LedgerRow.rank == 2).values(operation_id=first))
+    database.dispose()
+    result = cli(database_url, "db", "check")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"1 Operation-Id(s) held by more than one ledger row (one: {first})" in result.stdout
+    assert "1 kind(s) of broken reference or shared id" in result.stderr

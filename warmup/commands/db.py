@@ -14,7 +14,7 @@ from warmup.campaigns.prune import prunable, prunable_streams, prune_streams
 from warmup.campaigns.prune import prune as prune_campaigns
 from warmup.commands.context import actor, command_settings
 from warmup.ledger import counters
-from warmup.ledger.references import orphans
+from warmup.ledger.references import orphans, shared_operation_ids
 from warmup.lists.measures import mismatches as list_mismatches
 from warmup.relay.intake import Forgotten, forget_sent
 from warmup.store.database import Database, current_revision, upgrade
@@ -49,8 +49,8 @@ def current() -> None:
 def check() -> None:
     """Prove the ledger's counters (what /metrics, status and the dispatcher read) agree with
     the ledger row for row, each list's kept size and field counts (what a campaign start
-    reads) with its recipients, and every campaign and recipient the ledger names exists;
-    exit 1, listing each difference, if not.
+    reads) with its recipients, every campaign and recipient the ledger names exists, and no
+    two ledger rows share an Operation-Id; exit 1, listing each difference, if not.
 
     Reads the whole ledger once: minutes at tens of millions of rows. The counters are kept by
     database triggers, so a difference means someone changed the counters or disabled the
@@ -62,20 +62,20 @@ def check() -> None:
     found = counters.mismatches(database)
     with database.engine.connect() as connection:
         found += list_mismatches(connection)
-        dangling = orphans(connection)
+        dangling = orphans(connection) + shared_operation_ids(connection)
     seconds = time.monotonic() - started
     for problem in [*map(str, found), *dangling]:
         typer.echo(problem)
     if found or dangling:
         typer.echo(
             f"{len(found)} counter(s) differ from the rows they count, {len(dangling)} "
-            f"kind(s) of dangling reference ({seconds:.1f} s)",
+            f"kind(s) of broken reference or shared id ({seconds:.1f} s)",
             err=True,
         )
         raise typer.Exit(1)
     typer.echo(
-        f"counters agree with the ledger and the lists, every ledger reference holds "
-        f"({seconds:.1f} s)"
+        f"counters agree with the ledger and the lists, every ledger reference holds, every "
+        f"Operation-Id is its own ({seconds:.1f} s)"
     )
 
 
