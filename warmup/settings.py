@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: PositiveFloat = 5.0
     # A start fills the ledger this many rows per transaction (progress moves, a crash loses
     # at most one chunk); a fill whose filler wrote nothing for fill_stall_seconds is resumed.
-    fill_chunk_rows: Annotated[int, Field(ge=1, le=10_000_000)] = 500_000
+    fill_chunk_rows: Annotated[int, Field(ge=1, le=10_000_000)] = 1_000_000
     fill_stall_seconds: PositiveFloat = 120.0
     # Fallback when delivery reports do not come: poll a sample of accepted rows older than
     # this, within a share of the status-GET quota, and call what is still unknown after
