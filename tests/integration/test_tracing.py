@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from tests.integration.test_webhook import client  # noqa: F401 - the fixture
 from tests.pipeline_world import world
-from warmup.tracing import configure_tracing
+from warmup.tracing import configure_tracing, span
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,7 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr("warmup.tracing.trace.get_tracer", provider.get_tracer)
+    monkeypatch.setattr("warmup.tracing.trace.get_tracer_provider", lambda: provider)
     return exporter
 
 
@@ -44,6 +44,14 @@ def test_a_batch_and_each_acs_send_are_spans(
 
 def test_without_an_endpoint_nothing_is_exported() -> None:
     assert configure_tracing(None) is False
+
+
+def test_without_a_tracer_provider_no_span_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+    monkeypatch.setattr("warmup.tracing.trace.get_tracer", lambda *a, **k: made.append("tracer"))
+    with span("acs.send", operation_id="x") as current:
+        assert current is None
+    assert made == []
 
 
 def test_a_webhook_call_is_a_span(
