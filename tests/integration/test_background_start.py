@@ -9,8 +9,10 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -18,6 +20,7 @@ from sqlalchemy import func, select
 from tests.pipeline_world import add_domain, draft, people_list
 from warmup.campaigns.store import CampaignStore
 from warmup.ledger import counters
+from warmup.ledger.fill import FILL_WORK_MEM, fill_chunk
 from warmup.ledger.store import LedgerStore
 from warmup.store.database import Database
 from warmup.store.models import AuditEntry, Campaign, LedgerRow, Recipient
@@ -80,6 +83,43 @@ def test_a_chunked_fill_is_the_same_fill(database: Database, tmp_path: Path) -> 
     assert ranks == list(range(1, 96))
     assert suppressed == "suppressed"
     assert counters.mismatches(database) == []
+
+
+def test_the_fills_sort_memory_stays_in_its_own_transaction(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A chunk sorts with FILL_WORK_MEM; the pooled connection it used goes back with the
+    server's own work_mem, not with a quarter of a gigabyte for every later statement."""
+    database = Database.connect(postgres_url, migrate=True)
+    add_domain(database, now=NOW)
+    list_of(database, tmp_path, 12)
+    draft(database, "c", "Hi", "Hello {{ name }}", at=NOW)
+    with database.engine.connect() as connection:
+        default = connection.exec_driver_sql("SHOW work_mem").scalar_one()
+    assert default != FILL_WORK_MEM
+    seen: dict[int, str] = {}  # the fill's connection (backend pid): its work_mem then
+
+    def during_the_fill(*args: Any, **kwargs: Any) -> int:
+        written = fill_chunk(*args, **kwargs)
+        pid = args[0].exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        seen[pid] = args[0].exec_driver_sql("SHOW work_mem").scalar_one()
+        return written
+
+    store = CampaignStore(database, fill_chunk_rows=5)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("warmup.campaigns.store.ledger.fill_chunk", during_the_fill)
+        assert store.start("c", actor="t", at=NOW) == 12
+    assert set(seen.values()) == {FILL_WORK_MEM}
+    # Every pooled connection, the fill's among them, is back at the server's default.
+    after: dict[int, str] = {}
+    with ExitStack() as held:
+        for _ in range(database.engine.pool.size()):  # type: ignore[attr-defined]
+            connection = held.enter_context(database.engine.connect())
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            after[pid] = connection.exec_driver_sql("SHOW work_mem").scalar_one()
+    assert set(seen) <= set(after)
+    assert set(after.values()) == {default}
+    database.dispose()
 
 
 def test_nothing_is_sent_before_the_fill_is_complete(database: Database, tmp_path: Path) -> None:
