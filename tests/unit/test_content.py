@@ -54,6 +54,21 @@ def test_template_injection_does_not_execute(attack: str) -> None:
         template.check({"first_name"})
 
 
+def test_the_templates_own_globals_hold_in_every_part() -> None:
+    """range() is the bounded one in each part (the parts' globals are copied at compile)."""
+    template = CompiledTemplate(
+        MessageTemplate(
+            "{{ range(3) | join(',') }}",
+            "<p>{% for i in range(2) %}{{ i }}{% endfor %}</p>",
+            "{{ range(20000) | list | length }}",
+        )
+    )
+    with pytest.raises(ContentError, match=r"range\(\) of 20,000 numbers; at most 10,000"):
+        template.render({})
+    ok = CompiledTemplate(MessageTemplate("{{ range(3) | join(',') }}", None, "x"))
+    assert ok.render({}).subject == "0,1,2"
+
+
 def test_unknown_fields_are_refused_before_sending() -> None:
     with pytest.raises(ContentError, match="uses first_name, which the list does not have"):
         compiled().check({"city"})

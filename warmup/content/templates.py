@@ -197,7 +197,13 @@ class CompiledTemplate:
                 continue
             try:
                 fields |= meta.find_undeclared_variables(env.parse(text))
-                self._parts[part] = env.from_string(text)
+                template = env.from_string(text)
+                # Its globals are a ChainMap over the environment's, which Jinja copies into a
+                # new dict for every render by walking the chain: a third of rendering a
+                # message. The environment is this template's own and never changes, so a
+                # plain copy taken once is the same namespace.
+                template.globals = dict(template.globals)
+                self._parts[part] = template
             except TemplateError as exc:
                 line = getattr(exc, "lineno", None)
                 where = f" line {line}" if line else ""
