@@ -83,6 +83,11 @@ def _stored_plan(plan_yaml: str, domain: str) -> Plan:
     return parse_plan(plan_yaml, f"<plan stored for {domain}>")
 
 
+def _already_closed(closed: str | None, closing: str | None) -> bool:
+    """Whether the day being closed (an ISO date: text order is date order) is closed."""
+    return closing is not None and closed is not None and closed >= closing
+
+
 class DomainStore:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -208,6 +213,10 @@ class DomainStore:
         with self._db.session() as session:
             row = self._row(session, name)
             record = self._record(session, row)
+            if _already_closed(record.day_closed, day_closed):
+                # Another housekeeping run closed that day since this one read the domain
+                # (two dispatch workers at midnight): a day is counted once.
+                return Decision(record.state)
             decision = decide(record)
             unchanged = not decision.transitions and decision.state == record.state
             if unchanged and day_closed is None:
