@@ -7,7 +7,9 @@ engagement, suppressed addresses marked, an Operation-Id each), until the campai
 baseline, in the same run, ranks the same rows and copies them into an unlogged table with no
 indexes: what the database itself needs to do for it.
 
-    python benchmarks/campaign_start.py [--rows 1000000] [--chunk-rows 1000000] [--json]
+    python benchmarks/campaign_start.py [--rows 1000000] [--chunk-rows N] [--json]
+
+--chunk-rows defaults to the shipped WARMUP_FILL_CHUNK_ROWS.
 """
 
 from __future__ import annotations
@@ -98,7 +100,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--chunk-rows", type=int, default=1_000_000)
+    from warmup.settings import FILL_CHUNK_ROWS
+
+    parser.add_argument("--chunk-rows", type=int, default=FILL_CHUNK_ROWS)  # the shipped one
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = measure(args.rows, args.chunk_rows)

@@ -20,6 +20,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from warmup.errors import ConfigError
 
+# Rows a campaign start's fill writes per transaction: big enough that choosing them (the list
+# read, less the rows already filled, and sorted: each chunk again) is paid rarely, small
+# enough that a crash loses little and progress moves every ten seconds or so. A million-row
+# list filled at about 100,000 rows/s in chunks of 500,000 and 110,000 in one chunk
+# (benchmarks/README.md).
+FILL_CHUNK_ROWS = 1_000_000
+
 ENV_PREFIX = "WARMUP_"
 
 
@@ -144,7 +151,7 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: PositiveFloat = 5.0
     # A start fills the ledger this many rows per transaction (progress moves, a crash loses
     # at most one chunk); a fill whose filler wrote nothing for fill_stall_seconds is resumed.
-    fill_chunk_rows: Annotated[int, Field(ge=1, le=10_000_000)] = 1_000_000
+    fill_chunk_rows: Annotated[int, Field(ge=1, le=10_000_000)] = FILL_CHUNK_ROWS
     fill_stall_seconds: PositiveFloat = 120.0
     # Fallback when delivery reports do not come: poll a sample of accepted rows older than
     # this, within a share of the status-GET quota, and call what is still unknown after

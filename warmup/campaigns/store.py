@@ -29,6 +29,7 @@ from warmup.ledger import fill as ledger
 from warmup.ledger.states import OPEN, LedgerState
 from warmup.lists.importer import measure_of
 from warmup.lists.measures import ListMeasure, lines_lacking
+from warmup.settings import FILL_CHUNK_ROWS
 from warmup.store.database import Database
 from warmup.store.models import (
     Campaign,
@@ -53,11 +54,6 @@ class Fill:
 
 FillProgressHook = Callable[[Fill], None]
 _ALL_STATES = tuple(state.value for state in LedgerState)
-# Rows a fill writes per transaction: big enough that choosing them (the list read, less the
-# rows already filled, and sorted: each chunk again) is paid rarely, small enough that a crash
-# loses little and progress moves every ten seconds or so. A million-row list filled at
-# about 100,000 rows/s in chunks of 500,000 and 110,000 in one chunk (benchmarks/README.md).
-FILL_CHUNK_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
