@@ -231,3 +231,52 @@ def test_a_batch_task_returns_once_its_rows_are_out_and_the_next_shares_its_slot
         bisect.bisect_left(arrivals, start + window) - i for i, start in enumerate(arrivals)
     )
     assert busiest <= 40
+
+
+def test_rows_readied_ahead_of_a_free_slot_are_not_sent_after_a_pause(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A process readies rows (marked sending, checked against suppression) while its slots are
+    all on the wire, so that a freed slot's next request leaves at once. A pause that lands
+    while they wait stops them: they go back to pending, never posted."""
+    import threading
+    import time
+
+    with world(
+        database_url,
+        tmp_path,
+        recipients=20,
+        latency_ms=1500,
+        dedupe_operation_ids=False,
+        settings_overrides={"send_concurrency": 4, "gate_ttl_seconds": 0.05},
+    ) as w:
+        (batch,) = w.runtime.dispatch()
+        reports: list[dict[str, object]] = []
+        sending = threading.Thread(
+            target=lambda: reports.append(w.runtime.run_batch(batch.to_message()))
+        )
+        sending.start()
+        deadline = time.monotonic() + 10
+        while len(w.emulator.stats(include_recipients=True)["send_request_walls"]) < 4:
+            assert time.monotonic() < deadline, "the first requests never left"
+            time.sleep(0.01)
+        with w.database.session() as session:
+            readied = session.scalar(select(func.count()).where(LedgerRow.state == "sending"))
+        assert readied == 8  # four on the wire, four more readied for the slots they free
+        w.domains.transition(
+            DOMAIN,
+            lambda r: ops.pause(r.state, actor="ops", reason="spam trap", at=datetime.now(UTC)),
+        )
+        sending.join(timeout=30)
+        assert not sending.is_alive()
+        stats = w.emulator.stats(include_recipients=True)
+        with w.database.session() as session:
+            states = dict(
+                session.execute(
+                    select(LedgerRow.state, func.count()).group_by(LedgerRow.state)
+                ).all()
+            )
+    assert len(stats["send_request_walls"]) == 4  # only the requests already on the wire
+    assert states == {"accepted": 4, "pending": 16}
+    assert reports[0]["accepted"] == 4
+    assert reports[0]["released"] == 16
