@@ -16,6 +16,7 @@ from celery.signals import worker_process_shutdown
 
 from warmup.pipeline.runtime import Runtime
 from warmup.settings import Settings
+from workers import heap
 from workers.draining import draining
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         if "runtime" not in holder:
             holder["runtime"] = Runtime(settings)
             holder["runtime"].draining = draining
+            heap.settle()
         return holder["runtime"]  # type: ignore[no-any-return]
 
     def lock() -> redis.Redis:
