@@ -34,22 +34,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from raw_sdk import raw_async_sends, raw_sends_per_second
 
 from tests.conftest import EMULATOR_KEY, postgres_schema_url
-from tests.deployment import EmulatorProcess, RedisServer, running_celery, service_environment
+from tests.deployment import (
+    UNSUBSCRIBE_SECRET,
+    EmulatorProcess,
+    RedisServer,
+    running_celery,
+    service_environment,
+)
 from tests.pipeline_world import DOMAIN, seed_campaign
+from warmup.campaigns.compose import Composer, unsubscriber_from
 from warmup.control import ops
 from warmup.control.allowance import AcsQuota
 from warmup.domains.store import DomainStore
 from warmup.sending.transport import Transport
 from warmup.settings import Settings
 from warmup.store.database import Database
+from warmup.store.models import Campaign
 
 SENDER = f"news@{DOMAIN}"
 DEFAULT_IN_FLIGHT = Settings.model_fields["send_concurrency"].default  # WARMUP_SEND_CONCURRENCY
-MESSAGE = {
-    "senderAddress": SENDER,
-    "recipients": {"to": [{"address": "raw@example.org"}]},
-    "content": {"subject": "benchmark", "plainText": "hello"},
-}
+
+
+def pipeline_message(database: Database) -> dict[str, Any]:
+    """What the pipeline posts for one recipient of the seeded campaign (rendered, with its
+    signed List-Unsubscribe headers): the baselines post the same bytes, so that they measure
+    what the SDK costs for this email and not for a smaller one."""
+    with database.session() as session:
+        campaign = session.scalars(sqlalchemy.select(Campaign)).one()
+    unsubscriber = unsubscriber_from(Settings(unsubscribe_secret=UNSUBSCRIBE_SECRET))
+    message, _ = Composer.for_campaign(campaign, unsubscriber).compose(
+        "raw@example.org", {"name": "Raw"}
+    )
+    return message
 
 
 def plan_yaml(per_minute: int, per_hour: int) -> str:
@@ -165,16 +181,17 @@ def throughput(
             env={"WARMUP_SEND_CONCURRENCY": str(in_flight)},
         ) as (database, emulator, _celery):
             # The raw loop first, against the same emulator, while the pipeline waits for it.
+            message = pipeline_message(database)
             with database.engine.begin() as connection:
                 connection.execute(sqlalchemy.text("update campaigns set status = 'paused'"))
             raw_started = time.monotonic()
             raw = asyncio.run(
-                raw_async_sends(emulator.url, EMULATOR_KEY, MESSAGE, seconds, concurrency)
+                raw_async_sends(emulator.url, EMULATOR_KEY, message, seconds, concurrency)
             )
             raw_rate = raw / (time.monotonic() - raw_started)
             emulator.reset()
             raw_processes_rate = raw_sends_per_second(
-                emulator.url, EMULATOR_KEY, MESSAGE, seconds, send_processes, in_flight
+                emulator.url, EMULATOR_KEY, message, seconds, send_processes, in_flight
             )
             emulator.reset()
             with database.engine.begin() as connection:

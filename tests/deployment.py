@@ -28,6 +28,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# What worker and beat processes of a test deployment sign unsubscribe links with.
+UNSUBSCRIBE_SECRET = "deployment-test-secret"
+
+
 def service_environment(
     database_url: str, redis_url: str, emulator_url: str, **extra: str
 ) -> dict[str, str]:
@@ -40,7 +44,7 @@ def service_environment(
             "WARMUP_ACS_AUTH": "key",
             "WARMUP_ACS_ENDPOINT": emulator_url,
             "WARMUP_ACS_ACCESS_KEY": EMULATOR_KEY,
-            "WARMUP_UNSUBSCRIBE_SECRET": "deployment-test-secret",
+            "WARMUP_UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
             **extra,
         }
     )
