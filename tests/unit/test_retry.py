@@ -103,3 +103,60 @@ def test_every_retry_is_logged_with_its_reason(caplog: pytest.LogCaptureFixture)
     assert "retrying test" in caplog.text
     assert "TransientSendError" in caplog.text
     assert "503" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "errors",
+    [
+        [],
+        [ThrottledError("429", retry_after=2)],
+        [ThrottledError("429", retry_after=2), ThrottledError("429", retry_after=3)],
+        [ThrottledError("429", retry_after=2) for _ in range(5)],  # more than max attempts
+        [ThrottledError("429", retry_after=3600)],  # beyond the cap: not waited here
+        [PermanentSendError("400 bad address")],
+        [AmbiguousSendError("no answer")],
+    ],
+)
+def test_a_send_whose_first_attempt_skips_tenacity_retries_exactly_as_the_policy_says(
+    errors: list[SendError],
+) -> None:
+    """send_with_retries makes its first attempt before setting tenacity up: waits, stops,
+    the error raised and the attempts that take a fresh permit are the policy's all the same."""
+    import asyncio
+
+    from warmup.sending.sender import Accepted, send_with_retries
+
+    policy = RetryPolicy(max_attempts=3, throttle_jitter=0)
+    expected_slept: list[float] = []
+    expected_call = Script(*errors)
+    try:
+        expected: object = run(policy, expected_call, expected_slept)[0]
+    except SendError as error:
+        expected = type(error), str(error)
+
+    call = Script(*errors)
+    slept: list[float] = []
+    permits: list[int] = []
+
+    async def post(attempt: int) -> Accepted:
+        assert attempt == call.calls + 1
+        return Accepted(call(), "op", attempt)
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async def before_retry() -> None:
+        permits.append(call.calls + 1)
+
+    try:
+        got: object = asyncio.run(
+            send_with_retries(
+                policy, what="test", sleep=sleep, post=post, before_retry=before_retry
+            )
+        ).message_id
+    except SendError as error:
+        got = type(error), str(error)
+    assert got == expected
+    assert call.calls == expected_call.calls
+    assert slept == expected_slept
+    assert permits == list(range(2, call.calls + 1))  # a fresh permit before every retry
