@@ -219,8 +219,12 @@ def throughput(
         "raw_sdk_same_processes_per_second": round(raw_processes_rate, 1),
         "ratio_to_raw_same_processes": round(rate / raw_processes_rate, 3),
         "duplicates_at_acs": stats["recipients_accepted_more_than_once"],
+        # Issue 5: 600/s and 0.65 of the one-loop baseline. Issue 19: 0.85 of the best raw
+        # configuration, which is the SDK loop in as many processes as the pipeline has.
         "meets_target": rate >= 600
         and rate / raw_rate >= 0.65
+        and stats["recipients_accepted_more_than_once"] == 0,
+        "meets_scale_target": rate / raw_processes_rate >= 0.85
         and stats["recipients_accepted_more_than_once"] == 0,
     }
 
