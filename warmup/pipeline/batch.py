@@ -73,23 +73,22 @@ class SendSlots:
     batch and the start of the next share them, so a process's slots do not sit idle while a
     batch waits for its last answers. Used from one event loop only (no locking).
 
-    At most ``size`` requests are on the wire at once. Up to ``ahead`` more rows (by default
-    as many) are readied meanwhile (marked ``sending`` and checked against the suppression
+    At most ``size`` requests are on the wire at once. Up to as many rows again are readied
+    meanwhile (marked ``sending`` and checked against the suppression
     list, a store round trip) and wait for a wire slot, so that a freed slot's next request
     leaves at once instead of after that round trip: a slot held through it sat idle for a
     sixth of its time. Readied rows wait a fraction of a request's latency, and their
     permits, taken before they were marked, are used well within the limiter's margin."""
 
-    def __init__(self, size: int, ahead: int | None = None) -> None:
+    def __init__(self, size: int) -> None:
         self.size = size
-        self.ahead = size if ahead is None else ahead
         self.used = 0  # rows started and not done: readying, waiting for the wire, or on it
         self._wire = asyncio.Semaphore(size)
         self._freed = asyncio.Event()
 
     @property
     def free(self) -> int:
-        return self.size + self.ahead - self.used
+        return 2 * self.size - self.used  # on the wire, and as many readied
 
     def take(self, n: int) -> None:
         self.used += n
@@ -345,8 +344,8 @@ class BatchRunner:
             stop = self._stop_reason()
             if stop is not None:
                 return SendResult(item.id, LedgerState.PENDING, attempts=0, error=stop)
-            if await self._suppressed_now([item.address]):
-                return self._suppressed_result(item, self._suppressed[item.address])
+            if suppressed := await self._suppressed_now([item.address]):
+                return self._suppressed_result(item, suppressed[item.address])
             return await self._send(item)
 
     async def _suppressed_now(self, addresses: list[str]) -> Mapping[str, str]:

@@ -92,7 +92,8 @@ class stop_when_wait_too_long(stop_base):
         return retry_state.idle_for + upcoming > self._policy.max_total_wait
 
 
-def _is_retryable(error: BaseException) -> bool:
+def is_retryable(error: BaseException) -> bool:
+    """Whether the policy retries after this error (the one test tenacity applies too)."""
     return isinstance(error, SendError) and error.retryable
 
 
@@ -113,7 +114,7 @@ def _log_retry(what: str) -> Callable[[RetryCallState], None]:
 
 def _common(policy: RetryPolicy, what: str) -> dict[str, object]:
     return {
-        "retry": retry_if_exception(_is_retryable),
+        "retry": retry_if_exception(is_retryable),
         "wait": wait_for_acs(policy),
         "stop": stop_after_attempt(policy.max_attempts) | stop_when_wait_too_long(policy),
         "before_sleep": _log_retry(what),

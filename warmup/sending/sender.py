@@ -23,7 +23,13 @@ from azure.core.rest import HttpRequest
 from warmup.errors import AmbiguousSendError, PermanentSendError, SendError, ThrottledError
 from warmup.sending.classify import classify
 from warmup.sending.client import AcsClient, AsyncAcsClient
-from warmup.sending.retry import RetryPolicy, ThrottleHook, async_retrying, retrying
+from warmup.sending.retry import (
+    RetryPolicy,
+    ThrottleHook,
+    async_retrying,
+    is_retryable,
+    retrying,
+)
 from warmup.tracing import span
 
 TERMINAL_STATUSES = frozenset({"Succeeded", "Failed", "Canceled"})
@@ -69,8 +75,8 @@ async def send_with_retries(
     waits, stops and logs are the policy's, exactly as if tenacity had made it."""
     try:
         return await post(1)
-    except SendError as error:
-        if not error.retryable:
+    except Exception as error:
+        if not is_retryable(error):
             raise
         first = error
     async for attempt in async_retrying(policy, what=what, sleep=sleep):
