@@ -13,7 +13,7 @@ LAYERS: list[set[str]] = [
     {"logs"},
     {"plans"},
     {"control"},
-    {"content", "ratelimit", "sending", "emulator"},
+    {"content", "ratelimit", "journal", "sending", "emulator"},
     {"management"},
     {"store"},
     {"audit"},

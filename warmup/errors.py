@@ -9,6 +9,7 @@ The tree::
     ├── PlanError                a ramp plan is invalid (carries every problem found)
     ├── TransitionError          an ops action that does not apply to the domain's state now
     ├── ContentError             a template that does not compile, render or fit its list
+    ├── NotSent                  a request held back before it could leave: nothing reached ACS
     └── SendError                one ACS send did not succeed (carries its classification)
         ├── ThrottledError       429: ACS asked us to wait (``retry_after`` seconds)
         ├── TransientSendError   5xx, connection refused/reset: safe to retry
@@ -30,6 +31,7 @@ __all__ = [
     "ConfigError",
     "ContentError",
     "NotFoundError",
+    "NotSent",
     "PermanentSendError",
     "PlanError",
     "SendError",
@@ -67,6 +69,12 @@ class PlanError(WarmupError):
 
 class ContentError(WarmupError):
     """A message template is broken, unsafe, or uses fields its list does not have."""
+
+
+class NotSent(WarmupError):
+    """A request was held back right before it would have left (a throttle, a pause, a lease
+    taken back, the wire journal out of reach): nothing of it reached ACS, so its row goes
+    back to ``pending`` with this reason. Not a :class:`SendError`: there was no attempt."""
 
 
 class TransitionError(WarmupError):

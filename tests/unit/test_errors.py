@@ -7,6 +7,7 @@ def test_public_names_are_pinned() -> None:
         "ConfigError",
         "ContentError",
         "NotFoundError",
+        "NotSent",
         "PermanentSendError",
         "PlanError",
         "SendError",

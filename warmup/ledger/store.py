@@ -3,8 +3,9 @@
 A claim moves ``pending`` rows to ``claimed`` under a lease (an owner, the batch id, and a
 deadline). Only the owner of a live claim may record a result, and only a ``claimed`` row is
 ever sent, so a row ``accepted`` once is never sent again. A batch that dies (killed worker,
-lost queue) leaves claims whose deadline passes; :meth:`LedgerStore.expire_leases` returns them
-to ``pending``, and their Operation-Id (fixed per row) makes any resend idempotent at ACS.
+lost queue) leaves claims whose deadline passes; :meth:`LedgerStore.expire_claims` returns them
+to ``pending``. Rows it had marked ``sending`` are settled from its wire journal
+(:meth:`LedgerStore.settle_lapsed`): only those whose request may have left are in doubt.
 
 Claims take the lowest ``rank`` first (most engaged), fenced and within the day's cap: see
 :mod:`warmup.ledger.claims`.
@@ -245,13 +246,63 @@ class LedgerStore:
             )
             return {row[0] for row in marked}
 
-    def expire_leases(self, now: datetime) -> int:
-        """Claims whose lease has passed: back to ``pending`` if never posted, to ``verifying``
-        if a request may have left (the worker died or hung while sending). Over SMTP nobody
-        can be asked: such a row is taken as accepted (at most once) and its delivery report,
-        matched by Message-ID, settles it."""
-        lapsed = LedgerRow.lease_deadline < now
-        cleared = {"lease_owner": None, "lease_deadline": None, "updated_at": now}
+    def hold(self, ids: Sequence[int], owner: str, until: datetime) -> int:
+        """Keep a live batch's rows leased until ``until``: the process that runs the batch
+        calls this as it starts and then every few seconds (a heartbeat), so the lease of a
+        live process never lapses and that of a dead one lapses soon. Returns the rows held."""
+        if not ids:
+            return 0
+        with self._db.engine.begin() as connection:
+            held = connection.execute(
+                update(LedgerRow)
+                .where(
+                    LedgerRow.id.in_(ids),
+                    LedgerRow.state.in_((CLAIMED, SENDING)),
+                    LedgerRow.lease_owner == owner,
+                )
+                .values(lease_deadline=until)
+            )
+            return int(held.rowcount or 0)
+
+    def expire_claims(self, now: datetime) -> int:
+        """Claims whose lease has passed and that were never readied: back to ``pending``."""
+        with self._db.engine.begin() as connection:
+            returned = connection.execute(
+                update(LedgerRow)
+                .where(LedgerRow.state == CLAIMED, LedgerRow.lease_deadline < now)
+                .values(state=PENDING, last_error="lease expired", **_cleared(now))
+            )
+            return int(returned.rowcount or 0)
+
+    def lapsed_sending(self, now: datetime) -> dict[str, list[int]]:
+        """Rows marked ``sending`` whose lease has passed, by lease owner (their batch): what
+        the owner's wire journal is asked about (:mod:`warmup.pipeline.recovery`)."""
+        query = select(LedgerRow.lease_owner, LedgerRow.id).where(
+            LedgerRow.state == SENDING, LedgerRow.lease_deadline < now
+        )
+        found: dict[str, list[int]] = {}
+        with self._db.session() as session:
+            for owner, row_id in session.execute(query):
+                found.setdefault(str(owner), []).append(int(row_id))
+        return found
+
+    def settle_lapsed(
+        self, owner: str, known: Sequence[SendResult], in_doubt: Sequence[int], now: datetime
+    ) -> int:
+        """A lapsed batch's ``sending`` rows, once its wire journal was read: ``known`` rows
+        as the journal tells (never on the wire: ``pending``; answered: their result), the
+        rest ``in_doubt``: over REST ``verifying`` (ACS is asked before any second post);
+        over SMTP, which cannot be asked, taken as accepted (at most once), its delivery
+        report, matched by Message-ID, settling it."""
+        settled = self.record(known, owner, now)
+        if not in_doubt:
+            return settled
+        lapsed = (
+            LedgerRow.id.in_(list(in_doubt)),
+            LedgerRow.state == SENDING,
+            LedgerRow.lease_owner == owner,
+            LedgerRow.lease_deadline < now,
+        )
         over_smtp = (
             select(Campaign.id)
             .join(SendingDomain, SendingDomain.id == Campaign.domain_id)
@@ -262,33 +313,36 @@ class LedgerStore:
             .exists()
         )
         with self._db.engine.begin() as connection:
-            returned = connection.execute(
-                update(LedgerRow)
-                .where(LedgerRow.state == CLAIMED, lapsed)
-                .values(state=PENDING, last_error="lease expired", **cleared)
-            )
             taken = connection.execute(
                 update(LedgerRow)
-                .where(LedgerRow.state == SENDING, lapsed, over_smtp)
+                .where(*lapsed, over_smtp)
                 .values(
                     state=ACCEPTED,
                     message_id=literal(SMTP_KEY_PREFIX) + LedgerRow.operation_id,
                     accepted_at=now,
-                    last_error="lease expired while sending over SMTP: in doubt, taken as "
-                    "accepted, never sent again",
-                    **cleared,
+                    last_error="lease expired while its SMTP transaction may have been under "
+                    "way: in doubt, taken as accepted, never sent again",
+                    **_cleared(now),
                 )
             )
             doubtful = connection.execute(
                 update(LedgerRow)
-                .where(LedgerRow.state == SENDING, lapsed)
+                .where(*lapsed)
                 .values(
                     state=VERIFYING,
-                    last_error="lease expired while sending: asking ACS",
-                    **cleared,
+                    last_error="lease expired while its request may have been out: asking ACS",
+                    **_cleared(now),
                 )
             )
-            return sum(int(r.rowcount or 0) for r in (returned, taken, doubtful))
+            return settled + sum(int(r.rowcount or 0) for r in (taken, doubtful))
+
+    def expire_leases(self, now: datetime) -> int:
+        """Every lapsed lease, with no wire journal to ask: claims back to ``pending``, and
+        every ``sending`` row in doubt (see :meth:`settle_lapsed`)."""
+        expired = self.expire_claims(now)
+        for owner, rows in self.lapsed_sending(now).items():
+            expired += self.settle_lapsed(owner, [], rows, now)
+        return expired
 
     def fold_counters(self) -> int:
         """Fold the counters' deltas into their totals (see :mod:`warmup.ledger.counters`)."""
@@ -351,6 +405,10 @@ class LedgerStore:
         :func:`warmup.ledger.counters.accepted_since`)."""
         with self._db.session() as session:
             return counters.accepted_since(session, domain_id, since, until)
+
+
+def _cleared(at: datetime) -> dict[str, Any]:
+    return {"lease_owner": None, "lease_deadline": None, "updated_at": at}
 
 
 def _record_values(outcome: SendResult, owner: str, at: datetime) -> dict[str, Any]:

@@ -15,6 +15,13 @@ to the ledger as they come, at least every second and every ``flush_every`` rows
 leaves few rows in doubt. Rows not sent (paused, lease nearly over, throttled) go back to
 ``pending``; a row whose request got no answer becomes ``verifying``, and is sent again only
 after ACS says it does not know its Operation-Id.
+
+Being ``sending`` does not make a row doubtful after a crash: right before a request may leave
+(after the row got its wire slot, or over SMTP a connection) the row is marked in the batch's
+wire journal, and its result is noted there once the answer comes (:mod:`warmup.journal`).
+A throttle seen by this process, a pause, a lapsing lease or a sealed journal keeps it from
+leaving at that last moment (:class:`~warmup.errors.NotSent`): it goes back to ``pending``.
+A store that is away keeps results in memory and writes them when it is back.
 """
 
 from __future__ import annotations
@@ -29,22 +36,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
 from warmup.campaigns.compose import Composer
 from warmup.clock import Clock
 from warmup.domains.record import DomainRecord
 from warmup.errors import (
     AmbiguousSendError,
     ContentError,
+    NotSent,
     PermanentSendError,
     SendError,
     ThrottledError,
     TransportSetupError,
 )
+from warmup.journal.base import JournalError
 from warmup.ledger.states import LedgerState
 from warmup.ledger.store import LedgerStore, SendResult, WorkItem
 from warmup.pipeline.dispatch import Batch
 from warmup.pipeline.gate import Gate
+from warmup.pipeline.leases import LiveLeases
 from warmup.pipeline.send_limits import send_limits
+from warmup.pipeline.wire_log import WireLog, encode
 from warmup.ratelimit.base import Limiter
 from warmup.sending.sender import MessageSender
 from warmup.tracing import span
@@ -58,6 +72,8 @@ SUPPRESSION_FRESH = 1.0
 FLUSH_SECONDS = 1.0
 # Which of these addresses are suppressed at that time, with the reason.
 SuppressedAmong = Callable[[Collection[str], datetime], Mapping[str, str]]
+# What a store that is away for a while (a database restart, a failover) raises: retried.
+STORE_AWAY = (OperationalError, InterfaceError)
 
 
 class GiveBack(Exception):
@@ -154,6 +170,12 @@ class BatchContext:
     # The process's send slots, shared by its batches (None: this batch has ``concurrency``
     # of its own).
     slots: SendSlots | None = None
+    # The wire journal's writer (None: no journal; every row left sending by a crash is then
+    # in doubt) and the process's live leases (None: the claim's lease alone).
+    wire_log: WireLog | None = None
+    leases: LiveLeases | None = None
+    # Real seconds this process must still hold back after a throttle it was told of.
+    throttled_for: Callable[[], float] = lambda: 0.0
 
     @property
     def lease_safety(self) -> timedelta:
@@ -184,6 +206,8 @@ class BatchRunner:
         self._looked_up_at: float | None = None
         self._setup_error: str | None = None
         self._slots = context.slots or SendSlots(context.concurrency)
+        self._marked: set[int] = set()  # rows marked on the wire in the journal
+        self._store_warned = False
         # Set once every row has been started or given back: only answers are awaited then.
         self.all_started = asyncio.Event()
         self.report = BatchReport()
@@ -201,9 +225,25 @@ class BatchRunner:
 
     async def _run(self) -> BatchReport:
         c, batch = self._c, self._batch
-        items = await asyncio.to_thread(c.ledger.work, batch.row_ids, batch.id)
+        items = await self._with_store(c.ledger.work, batch.row_ids, batch.id)
         pending = self._pending
         pending.extend(items)
+        if c.wire_log is not None and items:
+            try:
+                await c.wire_log.open(batch.id)
+            except JournalError as exc:
+                self._give_back(pending, f"not sent: {exc}")
+        if c.leases is not None and items:
+            await c.leases.hold(batch.id, [item.id for item in items], batch.deadline)
+        try:
+            await self._send_all(pending)
+        finally:
+            if c.leases is not None:
+                c.leases.release(batch.id)
+        return self.report
+
+    async def _send_all(self, pending: deque[WorkItem]) -> None:
+        c = self._c
         while pending or self._in_flight or self._landings_due:
             stop = self._stop_reason()
             if stop is not None:
@@ -230,8 +270,36 @@ class BatchRunner:
             if len(self._done) >= c.flush_every or (self._done and overdue):
                 await self._flush()
         self.all_started.set()
-        await self._flush()
-        return self.report
+        await self._flush(final=True)
+
+    async def _with_store(self, call: Callable[..., Any], *args: Any) -> Any:
+        """``call(*args)`` in a thread, again while the store is away, until shortly before
+        the batch's lease ends: a database restart delays a batch, it does not fail it."""
+        left = (self._deadline() - self._c.lease_safety - self._c.clock.now()).total_seconds()
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(STORE_AWAY),
+            wait=wait_exponential(multiplier=0.2, max=2.0),
+            stop=stop_after_delay(max(self._c.clock.real_seconds(left), 1.0)),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await asyncio.to_thread(call, *args)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def _deadline(self) -> datetime:
+        """Until when the batch may start sends: its claim's lease bounds how long a batch
+        runs, and the live lease, if the heartbeat stopped renewing it (the store is away),
+        how long its rows are still surely its own."""
+        leases = self._c.leases
+        live = leases.until(self._batch.id) if leases is not None else None
+        return self._batch.deadline if live is None else min(live, self._batch.deadline)
+
+    def _store_away(self, exc: Exception) -> str:
+        if not self._store_warned:
+            self._store_warned = True
+            log.warning("batch %s: the store is away (%s); results wait", self._batch.id, exc)
+        return "the store is away: not sent"
 
     def _landed(self, task: asyncio.Task[SendResult | None]) -> None:
         self._in_flight.discard(task)
@@ -257,9 +325,19 @@ class BatchRunner:
             return self._setup_error
         if self._c.draining():
             return "worker shutting down"
-        if self._c.clock.now() > self._batch.deadline - self._c.lease_safety:
+        if self._c.clock.now() > self._deadline() - self._c.lease_safety:
             return "lease nearly over"
-        return self._c.gate.closed(self._batch.campaign_id)
+        try:
+            return self._c.gate.closed(self._batch.campaign_id)
+        except STORE_AWAY as exc:
+            return self._store_away(exc)
+
+    def _held_back(self) -> str | None:
+        """Why a request that is about to leave must not, if it must not: what stops the
+        batch, or a throttle this process was told of since the row took its permit."""
+        if (left := self._c.throttled_for()) > 0:
+            return f"throttled: ACS asked to wait {left:.1f} s more"
+        return self._stop_reason()
 
     def _give_back(self, pending: deque[WorkItem], reason: str) -> None:
         while pending:
@@ -270,7 +348,11 @@ class BatchRunner:
         """Take permits for up to ``room`` rows (per provider group) and start their sends;
         how long to wait before asking again for the rows left without a permit."""
         c = self._c
-        record = c.record_for(self._batch.domain)
+        try:
+            record = c.record_for(self._batch.domain)
+        except STORE_AWAY as exc:
+            self._store_away(exc)
+            return FLUSH_SECONDS
         candidates = [pending.popleft() for _ in range(min(room, len(pending)))]
         held = _held(record)
         by_provider: dict[str, list[WorkItem]] = {}
@@ -322,11 +404,18 @@ class BatchRunner:
         suppression list: row id → ``None`` to send, or the reason it is suppressed. A row whose
         lease lapsed (it may be another batch's now) is left out: neither sent nor recorded."""
         c = self._c
-        held = await asyncio.to_thread(
-            c.ledger.mark_sending, [i.id for i in items], self._batch.id, c.clock.now()
-        )
-        ready = [item for item in items if item.id in held]
-        suppressed = await self._suppressed_now([item.address for item in ready])
+        try:
+            held = await asyncio.to_thread(
+                c.ledger.mark_sending, [i.id for i in items], self._batch.id, c.clock.now()
+            )
+            ready = [item for item in items if item.id in held]
+            suppressed = await self._suppressed_now([item.address for item in ready])
+        except STORE_AWAY as exc:
+            # Not one of them left: they go back once the store is.
+            reason = self._store_away(exc)
+            for item in items:
+                self._finish(SendResult(item.id, LedgerState.PENDING, 0, error=reason))
+            return {}
         return {item.id: suppressed.get(item.address) for item in ready}
 
     async def _send_when_ready(
@@ -340,11 +429,13 @@ class BatchRunner:
             return self._suppressed_result(item, reason)
         async with self._slots.on_wire():
             # Readied ahead, it may have waited for its slot: what was true then is asked
-            # again (both answers are cached, so this costs nothing most of the time).
-            stop = self._stop_reason()
-            if stop is not None:
-                return SendResult(item.id, LedgerState.PENDING, attempts=0, error=stop)
-            if suppressed := await self._suppressed_now([item.address]):
+            # again (both answers are cached, so this costs nothing most of the time); the
+            # gate, the lease and the throttle once more right before it leaves (_RowWire).
+            try:
+                suppressed = await self._suppressed_now([item.address])
+            except STORE_AWAY as exc:
+                return SendResult(item.id, LedgerState.PENDING, 0, error=self._store_away(exc))
+            if suppressed:
                 return self._suppressed_result(item, suppressed[item.address])
             return await self._send(item)
 
@@ -378,7 +469,10 @@ class BatchRunner:
             reason = self._stop_reason()
             if reason is not None:
                 raise GiveBack(reason)
-            record = c.record_for(self._batch.domain)
+            try:
+                record = c.record_for(self._batch.domain)
+            except STORE_AWAY as exc:
+                raise GiveBack(self._store_away(exc)) from None
             stopped = _held(record).get(item.provider)
             if stopped is not None:
                 raise GiveBack(stopped)
@@ -411,8 +505,13 @@ class BatchRunner:
             return SendResult(item.id, LedgerState.FAILED, attempts=0, error=f"render: {exc}")
         try:
             accepted = await self._c.sender.send(
-                message, item.operation_id, before_retry=lambda: self._permit(item)
+                message,
+                item.operation_id,
+                before_retry=lambda: self._permit(item),
+                wire=_RowWire(self, item.id),
             )
+        except NotSent as held:
+            return SendResult(item.id, LedgerState.PENDING, attempts=0, error=f"held back: {held}")
         except GiveBack as stop:
             return SendResult(item.id, LedgerState.PENDING, attempts=1, error=str(stop))
         except SuppressedNow:
@@ -449,10 +548,59 @@ class BatchRunner:
     def _finish(self, outcome: SendResult) -> None:
         self._done.append(outcome)
         self.report.add(outcome)
+        if outcome.id in self._marked and self._c.wire_log is not None:
+            # Kept outside the process until the ledger has it: a crash before the next
+            # flush leaves this row answered, not in doubt.
+            self._c.wire_log.note(self._batch.id, outcome.id, encode(outcome))
 
-    async def _flush(self) -> None:
+    async def _flush(self, *, final: bool = False) -> None:
+        """Write the results so far. While the store is away they wait for the next flush;
+        the last one tries until shortly before the lease ends, then leaves them to the
+        wire journal, where housekeeping finds them once the lease lapses."""
         if not self._done:
             return
         done, self._done = self._done, []
         self._flushed_at = time.monotonic()
-        await asyncio.to_thread(self._c.ledger.record, done, self._batch.id, self._c.clock.now())
+        c = self._c
+        try:
+            if final:
+                await self._with_store(c.ledger.record, done, self._batch.id, c.clock.now())
+            else:
+                await asyncio.to_thread(c.ledger.record, done, self._batch.id, c.clock.now())
+        except STORE_AWAY as exc:
+            self._done = done + self._done
+            self._store_away(exc)
+            if final:
+                log.error(
+                    "batch %s: %d result(s) not written; housekeeping takes them from the "
+                    "wire journal once the lease lapses",
+                    self._batch.id,
+                    len(self._done),
+                )
+            return
+        if final and c.wire_log is not None:
+            await c.wire_log.close(self._batch.id, sorted(self._marked))
+
+
+class _RowWire:
+    """One row's side of :class:`~warmup.sending.wire.Wire`: the last checks before its
+    request leaves, and its mark in the batch's wire journal."""
+
+    def __init__(self, runner: BatchRunner, row: int) -> None:
+        self._runner = runner
+        self._row = row
+
+    async def leaving(self) -> None:
+        runner = self._runner
+        reason = runner._held_back()
+        if reason is not None:
+            raise NotSent(reason)
+        wire_log = runner._c.wire_log
+        if wire_log is not None:
+            await wire_log.leaving(runner._batch.id, self._row)
+            runner._marked.add(self._row)
+
+    def refused(self) -> None:
+        wire_log = self._runner._c.wire_log
+        if wire_log is not None:
+            wire_log.note(self._runner._batch.id, self._row, None)

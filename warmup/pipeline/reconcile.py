@@ -1,6 +1,8 @@
 """Housekeeping that keeps the ledger honest and the ramp moving.
 
-- expired leases go back to ``pending`` (a killed worker, a lost queue);
+- expired leases go back to ``pending`` (a killed worker, a lost queue); rows a lapsed batch
+  had marked ``sending`` are settled from its wire journal (:mod:`warmup.pipeline.recovery`),
+  so only those whose request may have left are asked about at ACS;
 - scheduled drafts whose time has come are started;
 - A/B tests whose results are in and whose wait has passed get their winner;
 - running campaigns with nothing left to send are completed;
@@ -24,8 +26,10 @@ from warmup.control.machine import DayReport, Decision, on_day_end
 from warmup.control.state import Transition
 from warmup.domains.record import DomainRecord
 from warmup.domains.store import DomainStore
+from warmup.journal.base import WireJournal
 from warmup.ledger.store import LedgerStore
 from warmup.pipeline.outcome_poll import PollReport, StatusPoller
+from warmup.pipeline.recovery import Recovery, recover_lapsed
 from warmup.plans.schedule import daily_capacity
 
 # The gates' verdict on a domain's window ending at a moment (for "was the day's end healthy").
@@ -35,6 +39,7 @@ Judge = Callable[[DomainRecord, datetime], Verdict]
 @dataclass
 class ReconcileReport:
     expired_leases: int = 0
+    recovery: Recovery = field(default_factory=Recovery)
     started_campaigns: list[str] = field(default_factory=list)
     failed_schedules: list[str] = field(default_factory=list)  # could not start: see the audit
     ab_winners: list[Decided] = field(default_factory=list)
@@ -64,7 +69,9 @@ class Reconciler:
         schedule: CampaignSchedule | None = None,
         ab_tests: CampaignABTest | None = None,
         fill_stall: timedelta = timedelta(minutes=2),
+        journal: WireJournal | None = None,
     ) -> None:
+        self._journal = journal
         self._fill_stall = fill_stall
         self._ab_tests = ab_tests
         self._judge = judge
@@ -78,8 +85,14 @@ class Reconciler:
     def run(self) -> ReconcileReport:
         now = self._clock.now()
         started, failed = self._schedule.start_due(now) if self._schedule else ([], [])
+        if self._journal is not None:
+            recovery = recover_lapsed(self._ledger, self._journal, now)
+            expired = recovery.total
+        else:
+            recovery, expired = Recovery(), self._ledger.expire_leases(now)
         report = ReconcileReport(
-            expired_leases=self._ledger.expire_leases(now),
+            expired_leases=expired,
+            recovery=recovery,
             started_campaigns=started,
             failed_schedules=failed,
             ab_winners=self._ab_tests.decide_due(now) if self._ab_tests else [],

@@ -33,6 +33,7 @@ from warmup.feedback.domain_health import judge_domain, window_verdict
 from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.notify import Notifier
 from warmup.feedback.pull import TABLES, LogPull, PullReport
+from warmup.journal import InMemoryJournal, RedisJournal, WireJournal
 from warmup.ledger.outcomes import AcsAnswer, DoubtfulRows, OutcomeFallback
 from warmup.ledger.store import LedgerStore
 from warmup.management.client import AcsResources, management_client
@@ -41,9 +42,11 @@ from warmup.management.resources import AzureResources
 from warmup.pipeline.batch import BatchContext, BatchReport, BatchRunner, SendSlots
 from warmup.pipeline.dispatch import Batch, DispatchConfig, Dispatcher
 from warmup.pipeline.gate import Gate
+from warmup.pipeline.leases import LiveLeases
 from warmup.pipeline.limiter_restore import restore_if_lost
 from warmup.pipeline.outcome_poll import StatusPoller
 from warmup.pipeline.reconcile import Reconciler, ReconcileReport
+from warmup.pipeline.wire_log import WireLog
 from warmup.ratelimit.base import Limiter
 from warmup.ratelimit.redis_limiter import RedisLimiter
 from warmup.relay.intake import RelayIntake
@@ -71,7 +74,12 @@ DRAIN_CHECK_SECONDS = 0.25
 
 class Runtime:
     def __init__(
-        self, settings: Settings, *, limiter: Limiter | None = None, clock: Clock | None = None
+        self,
+        settings: Settings,
+        *,
+        limiter: Limiter | None = None,
+        clock: Clock | None = None,
+        journal: WireJournal | None = None,
     ) -> None:
         if limiter is None:
             if settings.redis_url is None:
@@ -83,8 +91,15 @@ class Runtime:
             limiter = RedisLimiter.from_url(
                 settings.redis_url.get_secret_value(), server_time=real_time
             )
+        if journal is None:
+            # Beside the limiter, outside every send process: it outlives their crashes.
+            url = settings.redis_url
+            journal = (
+                InMemoryJournal() if url is None else RedisJournal.from_url(url.get_secret_value())
+            )
         self.settings = settings
         self.limiter = limiter
+        self.journal = journal
         self.clock = clock or clock_for(settings.clock_scale, settings.clock_origin)
         self.database = Database.connect(settings.database_url.get_secret_value())
         self.domains = DomainStore(self.database)
@@ -113,6 +128,13 @@ class Runtime:
         # are still awaited after their task returned (see start_batch).
         self._slots = SendSlots(settings.send_concurrency)
         self._tails: set[asyncio.Task[BatchReport]] = set()
+        self._wire_log = WireLog(journal)
+        self._leases = LiveLeases(
+            self.ledger, self.clock, min(settings.live_lease_seconds, settings.lease_seconds)
+        )
+        # Until when (monotonic) this process holds back after a throttle it was told of:
+        # requests about to leave check it (the limiter stops new permits, not these).
+        self._throttled_until = 0.0
         # Tails whose task returned → their batch's id.
         self._returned: dict[asyncio.Task[BatchReport], str] = {}
 
@@ -150,6 +172,7 @@ class Runtime:
             schedule=CampaignSchedule(self.database),
             ab_tests=CampaignABTest(self.database),
             fill_stall=timedelta(seconds=self.settings.fill_stall_seconds),
+            journal=self.journal,
         )
 
     async def _statuses(self, message_ids: list[str]) -> dict[str, tuple[str, str | None]]:
@@ -217,8 +240,13 @@ class Runtime:
 
     def _throttled(self, error: ThrottledError) -> None:
         # ACS asked one worker to wait: every worker on this quota waits.
-        seconds = self.clock.clock_seconds(error.retry_after or 1.0)
+        wait = error.retry_after or 1.0
+        self._throttled_until = max(self._throttled_until, time.monotonic() + wait)
+        seconds = self.clock.clock_seconds(wait)
         self.limiter.throttle(self.scope, seconds, self.clock.now().timestamp())
+
+    def _throttled_for(self) -> float:
+        return max(0.0, self._throttled_until - time.monotonic())
 
     async def _wait_unless_draining(self, seconds: float) -> None:
         """A retry's wait (a Retry-After can be minutes) that ends when the process drains: the
@@ -282,6 +310,9 @@ class Runtime:
             setup_failed=lambda domain, reason: self._pause_for_setup(domain, reason),
             relayed=self.relayed.message_for,
             slots=self._slots,
+            wire_log=self._wire_log,
+            leases=self._leases,
+            throttled_for=self._throttled_for,
         )
         return BatchRunner(context, batch)
 
@@ -409,7 +440,9 @@ class Runtime:
             asyncio.run_coroutine_threadsafe(self._client.close(), self._loop).result(10)
         if self._smtp is not None:
             asyncio.run_coroutine_threadsafe(self._smtp.close(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(self._leases.stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self.limiter.close()
+        self.journal.shut()
         self.database.dispose()

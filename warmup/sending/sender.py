@@ -30,6 +30,7 @@ from warmup.sending.retry import (
     is_retryable,
     retrying,
 )
+from warmup.sending.wire import Wire
 from warmup.tracing import span
 
 TERMINAL_STATUSES = frozenset({"Succeeded", "Failed", "Canceled"})
@@ -55,6 +56,7 @@ class MessageSender(Protocol):
         operation_id: str,
         *,
         before_retry: Callable[[], Awaitable[None]] | None = None,
+        wire: Wire | None = None,
     ) -> Accepted: ...
 
 
@@ -105,6 +107,13 @@ def _classified(exc: AzureError, throttle_hook: ThrottleHook | None) -> SendErro
     error = classify(exc)
     if isinstance(error, ThrottledError) and throttle_hook is not None:
         throttle_hook(error)  # every 429, retried here or not: all workers must hold back
+    return error
+
+
+def answered(error: SendError, wire: Wire | None) -> SendError:
+    """Tell ``wire`` that an attempt came back refused, unless it may still have arrived."""
+    if wire is not None and not isinstance(error, AmbiguousSendError):
+        wire.refused()
     return error
 
 
@@ -242,11 +251,13 @@ class AsyncSender:
         operation_id: str,
         *,
         before_retry: Callable[[], Awaitable[None]] | None = None,
+        wire: Wire | None = None,
     ) -> Accepted:
         """Send until accepted. ``before_retry`` runs before every attempt after the first: the
-        pipeline takes a fresh limiter permit there (and may raise to give the row back)."""
+        pipeline takes a fresh limiter permit there (and may raise to give the row back);
+        ``wire`` hears when each attempt leaves and when it comes back refused."""
         with span("acs.send", operation_id=operation_id) as current:
-            accepted = await self._send(message, operation_id, before_retry)
+            accepted = await self._send(message, operation_id, before_retry, wire)
             if current is not None:
                 current.set_attribute("attempts", accepted.attempts)
             return accepted
@@ -256,8 +267,11 @@ class AsyncSender:
         message: Mapping[str, Any],
         operation_id: str,
         before_retry: Callable[[], Awaitable[None]] | None,
+        wire: Wire | None,
     ) -> Accepted:
         async def post(attempt: int) -> Accepted:
+            if wire is not None:
+                await wire.leaving()
             try:
                 poller = await self._client.sdk.begin_send(
                     dict(message),
@@ -267,7 +281,7 @@ class AsyncSender:
                 )
                 body = await poller.result()
             except AzureError as exc:
-                raise _classified(exc, self._throttle_hook) from exc
+                raise answered(_classified(exc, self._throttle_hook), wire) from exc
             return _accepted(body, operation_id, attempt)
 
         return await send_with_retries(

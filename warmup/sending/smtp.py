@@ -35,6 +35,7 @@ import aiosmtplib
 
 from warmup.errors import (
     ConfigError,
+    NotSent,
     PermanentSendError,
     SendError,
     ThrottledError,
@@ -48,7 +49,8 @@ from warmup.sending.mime import (
     to_mime,
 )
 from warmup.sending.retry import RetryPolicy, ThrottleHook
-from warmup.sending.sender import Accepted, send_with_retries
+from warmup.sending.sender import Accepted, answered, send_with_retries
+from warmup.sending.wire import Wire
 from warmup.settings import Settings, env_name
 from warmup.tracing import span
 
@@ -166,6 +168,9 @@ class SmtpConnections:
             try:
                 yield client
                 clean = True
+            except NotSent:
+                clean = True  # held back before its transaction began: the connection is fine
+                raise
             finally:
                 if clean and client.is_connected:
                     self._idle.append(client)
@@ -201,6 +206,7 @@ class SmtpSender:
         operation_id: str,
         *,
         before_retry: Callable[[], Awaitable[None]] | None = None,
+        wire: Wire | None = None,
     ) -> Accepted:
         message_id = internet_message_id(operation_id, str(message["senderAddress"]))
         payload = to_mime(message, message_id).as_bytes()
@@ -208,7 +214,7 @@ class SmtpSender:
 
         async def post(attempt: int) -> Accepted:
             try:
-                in_doubt = await self._post(sender, recipients, payload)
+                in_doubt = await self._post(sender, recipients, payload, wire)
             except ThrottledError as exc:
                 if self._throttle_hook is not None:
                     self._throttle_hook(exc)  # every 4.7.x: all workers must hold back
@@ -225,22 +231,29 @@ class SmtpSender:
                 before_retry=before_retry,
             )
 
-    async def _post(self, sender: str, recipients: list[str], payload: bytes) -> bool:
-        """One SMTP transaction; ``True`` when it is in doubt (see the module's docstring)."""
+    async def _post(
+        self, sender: str, recipients: list[str], payload: bytes, wire: Wire | None
+    ) -> bool:
+        """One SMTP transaction; ``True`` when it is in doubt (see the module's docstring).
+        ``wire`` hears of it once a connection is held (the wait for one can be long: a
+        throttle or a pause that lands meanwhile still keeps it back)."""
         async with self._connections.connection() as client:
+            if wire is not None:
+                await wire.leaving()
             try:
                 await client.mail(sender)
                 for address in recipients:
                     await client.rcpt(address)
             except aiosmtplib.SMTPResponseException as exc:
-                raise _reply_error(exc, self._throttle_seconds) from None
+                raise answered(_reply_error(exc, self._throttle_seconds), wire) from None
             except (aiosmtplib.SMTPException, OSError) as exc:
                 # Nothing of the message went out: safe to try again.
-                raise TransientSendError(f"SMTP connection lost before DATA: {exc}") from None
+                error = TransientSendError(f"SMTP connection lost before DATA: {exc}")
+                raise answered(error, wire) from None
             try:
                 await client.data(payload)
             except aiosmtplib.SMTPResponseException as exc:
-                raise _reply_error(exc, self._throttle_seconds) from None
+                raise answered(_reply_error(exc, self._throttle_seconds), wire) from None
             except (aiosmtplib.SMTPException, OSError):
                 client.close()
                 return True

@@ -1,0 +1,121 @@
+"""One contract, two wire journals: the in-memory one and the Redis one (real server, Lua).
+
+What recovery rests on: a write the seal does not answer was refused, so "no mark at the
+seal" proves a request never left; a journal that is gone says so, and is never taken for an
+empty one.
+"""
+
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import redis_or_fail
+from warmup.journal import InMemoryJournal, Marked, RedisJournal, WireJournal
+from warmup.journal.base import ON_WIRE
+
+
+@pytest.fixture(params=["memory", "redis"])
+def journal(request: pytest.FixtureRequest) -> Iterator[WireJournal]:
+    if request.param == "memory":
+        yield InMemoryJournal()
+        return
+    client = redis_or_fail()
+    prefix = f"test:{uuid.uuid4().hex}:"
+    yield RedisJournal(client, prefix)
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+def test_the_seal_answers_every_mark_and_result_written_before_it(journal: WireJournal) -> None:
+    journal.open("b1")
+    assert journal.write({"b1": {1: ON_WIRE, 2: ON_WIRE, 3: ON_WIRE}}) == {"b1": Marked.OK}
+    assert journal.write({"b1": {2: '["accepted", "m-2", null, 1]', 3: None}}) == {"b1": Marked.OK}
+    assert journal.seal("b1") == {1: ON_WIRE, 2: '["accepted", "m-2", null, 1]'}
+
+
+def test_nothing_is_written_after_the_seal(journal: WireJournal) -> None:
+    journal.open("b1")
+    journal.write({"b1": {1: ON_WIRE}})
+    assert journal.seal("b1") == {1: ON_WIRE}
+    assert journal.write({"b1": {2: ON_WIRE}}) == {"b1": Marked.SEALED}
+    journal.open("b1")  # a redelivered batch opening it again does not undo the seal
+    assert journal.write({"b1": {2: ON_WIRE}}) == {"b1": Marked.SEALED}
+    assert journal.seal("b1") == {1: ON_WIRE}
+
+
+def test_a_journal_never_opened_or_gone_is_lost_not_empty(journal: WireJournal) -> None:
+    assert journal.write({"never": {1: ON_WIRE}}) == {"never": Marked.LOST}
+    assert journal.seal("never") is None
+    # ...and stays refused after that seal: nothing can start proving things again
+    assert journal.write({"never": {1: ON_WIRE}}) == {"never": Marked.SEALED}
+
+
+def test_one_write_answers_each_owner_apart(journal: WireJournal) -> None:
+    journal.open("a")
+    journal.open("b")
+    journal.seal("b")
+    answers = journal.write({"a": {1: ON_WIRE}, "b": {2: ON_WIRE}, "c": {3: ON_WIRE}})
+    assert answers == {"a": Marked.OK, "b": Marked.SEALED, "c": Marked.LOST}
+
+
+def test_close_drops_a_finished_journal_but_keeps_a_sealed_one(journal: WireJournal) -> None:
+    journal.open("done")
+    journal.write({"done": {1: ON_WIRE, 2: ON_WIRE}})
+    journal.close("done", [1])
+    assert journal.write({"done": {3: ON_WIRE}}) == {"done": Marked.OK}  # still open
+    journal.close("done", [2, 3])
+    assert journal.write({"done": {4: ON_WIRE}}) == {"done": Marked.LOST}  # gone
+    journal.open("sealed")
+    journal.seal("sealed")
+    journal.close("sealed", [])
+    assert journal.write({"sealed": {1: ON_WIRE}}) == {"sealed": Marked.SEALED}
+
+
+def test_a_redis_restart_loses_the_journal_and_recovery_knows_it() -> None:
+    client = redis_or_fail()
+    prefix = f"test:{uuid.uuid4().hex}:"
+    journal = RedisJournal(client, prefix)
+    journal.open("b")
+    journal.write({"b": {1: ON_WIRE}})
+    for key in client.scan_iter(f"{prefix}*"):  # what a restart without persistence does
+        client.delete(key)
+    assert journal.write({"b": {2: ON_WIRE}}) == {"b": Marked.LOST}
+    assert journal.seal("b") is None
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.integers(min_value=1, max_value=60), seal_after=st.integers(min_value=0, max_value=60)
+)
+def test_under_concurrent_marking_the_seal_splits_rows_into_left_and_never_left(
+    journal: WireJournal, rows: int, seal_after: int
+) -> None:
+    # Marks race a seal from another thread. Each mark's answer says whether it may leave;
+    # the seal's answer must hold exactly the rows whose mark was answered OK.
+    owner = uuid.uuid4().hex
+    journal.open(owner)
+
+    def mark(row: int) -> tuple[int, Marked]:
+        return row, journal.write({owner: {row: ON_WIRE}})[owner]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(mark, row) for row in range(rows)]
+        sealed_at = min(seal_after, rows - 1)
+        futures[sealed_at].result()
+        seal = pool.submit(journal.seal, owner)
+        answers = dict(f.result() for f in futures)
+        notes = seal.result()
+    assert notes is not None
+    may_leave = {row for row, answer in answers.items() if answer is Marked.OK}
+    assert set(notes) == may_leave
+    assert all(answer in (Marked.OK, Marked.SEALED) for answer in answers.values())

@@ -1,0 +1,100 @@
+"""A send process's writes to the wire journal, one round trip per turn of its event loop.
+
+Every send that is about to leave awaits its mark (:meth:`WireLog.leaving`); the marks and the
+results noted since the last write go to the journal together, in one pipelined call made from
+the event loop itself as soon as the loop has run everything that was ready. Under load a
+write carries the marks of dozens of sends, so the journal costs a fraction of a Redis round
+trip per email, and a send waits at most one round trip for its mark.
+
+A row's journal value is ``w`` (on the wire) or its result, encoded by :func:`encode`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+
+from warmup.errors import NotSent
+from warmup.journal.base import ON_WIRE, JournalError, Marked, WireJournal
+from warmup.ledger.states import LedgerState
+from warmup.ledger.store import SendResult
+
+log = logging.getLogger(__name__)
+
+_REFUSALS = {
+    Marked.SEALED: "lease taken back by housekeeping (the wire journal is sealed)",
+    Marked.LOST: "the wire journal is gone (Redis restarted?): nothing more is sent",
+}
+
+
+def encode(result: SendResult) -> str:
+    """A row's result as the journal keeps it until the ledger has it."""
+    return json.dumps([result.state.value, result.message_id, result.error, result.attempts])
+
+
+def decode(row_id: int, value: str) -> SendResult | None:
+    """The result noted for a row, or None when it may still be on the wire."""
+    if value == ON_WIRE:
+        return None
+    state, message_id, error, attempts = json.loads(value)
+    return SendResult(row_id, LedgerState(state), int(attempts), message_id, error)
+
+
+@dataclass
+class _Turn:
+    entries: dict[str, dict[int, str | None]] = field(default_factory=dict)
+    waiting: dict[str, list[asyncio.Future[None]]] = field(default_factory=dict)
+
+
+class WireLog:
+    def __init__(self, journal: WireJournal) -> None:
+        self._journal = journal
+        self._turn = _Turn()
+        self._due = False
+
+    async def open(self, owner: str) -> None:
+        await asyncio.to_thread(self._journal.open, owner)
+
+    async def close(self, owner: str, rows: list[int]) -> None:
+        """The batch's results are in the ledger: its journal may go."""
+        try:
+            await asyncio.to_thread(self._journal.close, owner, rows)
+        except JournalError as exc:  # it expires on its own
+            log.warning("batch %s: could not drop its wire journal: %s", owner, exc)
+
+    async def leaving(self, owner: str, row: int) -> None:
+        """Mark the row as on the wire; raise ``NotSent`` when it must not leave."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._turn.waiting.setdefault(owner, []).append(future)
+        self._put(owner, row, ON_WIRE)
+        await future
+
+    def note(self, owner: str, row: int, value: str | None) -> None:
+        """A row's result (or ``None``: its mark taken back), written with the next marks."""
+        self._put(owner, row, value)
+
+    def _put(self, owner: str, row: int, value: str | None) -> None:
+        self._turn.entries.setdefault(owner, {})[row] = value
+        if not self._due:
+            self._due = True
+            asyncio.get_running_loop().call_soon(self._write)
+
+    def _write(self) -> None:
+        turn, self._turn, self._due = self._turn, _Turn(), False
+        try:
+            answers = self._journal.write(turn.entries)
+            failure = None
+        except JournalError as exc:
+            answers, failure = {}, str(exc)
+        for owner, futures in turn.waiting.items():
+            answer = answers.get(owner)
+            for future in futures:
+                if future.done():  # its send was cancelled meanwhile
+                    continue
+                if answer is Marked.OK:
+                    future.set_result(None)
+                else:
+                    reason = failure or _REFUSALS[answer or Marked.LOST]
+                    future.set_exception(NotSent(reason))
