@@ -22,6 +22,7 @@ from warmup.content.templates import MessageTemplate
 from warmup.control.allowance import AcsQuota
 from warmup.domains.store import DomainStore
 from warmup.emulator.server import EmulatorServer
+from warmup.journal import RedisJournal
 from warmup.ledger import counters
 from warmup.lists.importer import ImportOptions, ListImporter
 from warmup.pipeline.runtime import Runtime
@@ -49,11 +50,19 @@ class World:
     runtime: Runtime
     recipients: int
     limiter_prefix: str = ""
+    journal_prefix: str = ""
 
     def lose_limiter_state(self) -> None:
         """What a Redis restart without persistence does to the limiter: every key gone."""
         client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
         for key in client.scan_iter(f"{self.limiter_prefix}*"):
+            client.delete(key)
+        client.close()
+
+    def lose_journal(self) -> None:
+        """What a Redis restart without persistence does to the wire journal."""
+        client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+        for key in client.scan_iter(f"{self.journal_prefix}*"):
             client.delete(key)
         client.close()
 
@@ -268,9 +277,11 @@ def world(
             ab_test=ab_test,
             transport=transport,
         )
-        runtime = Runtime(settings, limiter=RedisLimiter(client, prefix), clock=clock)
+        limiter = RedisLimiter(client, prefix)
+        journal = RedisJournal(client, f"{prefix}wire:", hold_key=limiter.throttle_key)
+        runtime = Runtime(settings, limiter=limiter, clock=clock, journal=journal)
         try:
-            yield World(database, server, runtime, recipients, prefix)
+            yield World(database, server, runtime, recipients, prefix, f"{prefix}wire:")
             # Whatever the test did to the ledger, the trigger-kept counters followed it.
             assert counters.mismatches(database) == []
         finally:

@@ -18,14 +18,32 @@ from warmup.journal import InMemoryJournal, Marked, RedisJournal, WireJournal
 from warmup.journal.base import ON_WIRE
 
 
+class Throttles:
+    """The scope's throttle signal, as the limiter keeps it (a deadline in unix seconds)."""
+
+    def __init__(self) -> None:
+        self.until: dict[str, float] = {}
+        self.set = self.until.__setitem__
+
+
+@pytest.fixture
+def throttles() -> Throttles:
+    return Throttles()
+
+
 @pytest.fixture(params=["memory", "redis"])
-def journal(request: pytest.FixtureRequest) -> Iterator[WireJournal]:
+def journal(request: pytest.FixtureRequest, throttles: Throttles) -> Iterator[WireJournal]:
     if request.param == "memory":
-        yield InMemoryJournal()
+        yield InMemoryJournal(lambda scope: throttles.until.get(scope, 0.0))
         return
     client = redis_or_fail()
     prefix = f"test:{uuid.uuid4().hex}:"
-    yield RedisJournal(client, prefix)
+
+    def throttle(scope: str, until: float) -> None:
+        client.set(f"{prefix}throttle:{scope}", repr(until))
+
+    throttles.set = throttle
+    yield RedisJournal(client, prefix, hold_key=lambda scope: f"{prefix}throttle:{scope}")
     for key in client.scan_iter(f"{prefix}*"):
         client.delete(key)
     client.close()
@@ -53,6 +71,21 @@ def test_a_journal_never_opened_or_gone_is_lost_not_empty(journal: WireJournal) 
     assert journal.seal("never") is None
     # ...and stays refused after that seal: nothing can start proving things again
     assert journal.write({"never": {1: ON_WIRE}}) == {"never": Marked.SEALED}
+
+
+def test_marks_are_refused_while_the_scope_is_throttled_and_results_still_kept(
+    journal: WireJournal, throttles: Throttles
+) -> None:
+    journal.open("b")
+    journal.write({"b": {1: ON_WIRE}}, scope="acs", now=100.0)
+    throttles.set("acs", 130.0)  # another worker heard a 429 with Retry-After: 30
+    answer = journal.write(
+        {"b": {1: '["pending", null, "429", 1]', 2: ON_WIRE}}, scope="acs", now=101.0
+    )
+    assert answer == {"b": Marked.HELD}
+    assert journal.write({"b": {3: ON_WIRE}}, scope="other", now=101.0) == {"b": Marked.OK}
+    assert journal.write({"b": {4: ON_WIRE}}, scope="acs", now=130.5) == {"b": Marked.OK}
+    assert journal.seal("b") == {1: '["pending", null, "429", 1]', 3: ON_WIRE, 4: ON_WIRE}
 
 
 def test_one_write_answers_each_owner_apart(journal: WireJournal) -> None:

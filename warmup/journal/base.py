@@ -7,7 +7,10 @@ One journal per lease owner (a batch id). Its life:
    may leave, a result once it is known, ``None`` to take a mark back (the attempt was
    answered with a refusal: nothing of it was accepted). A write is refused, whole, once the
    journal is sealed (``Marked.SEALED``) or when it is gone (``Marked.LOST``: Redis restarted,
-   or the journal expired): the caller must then not send;
+   or the journal expired): the caller must then not send. Given a throttle ``scope``, marks
+   are refused (``Marked.HELD``, results still written) while the limiter's throttle signal
+   for it is up: a request held back by any worker's 429 is known at the last moment, in the
+   same atomic step as its mark;
 3. ``close(owner, rows)`` once every row's result is in the ledger: the journal is dropped;
 4. or, when the lease lapsed (the process died or hung), ``seal(owner)`` by housekeeping: from
    then on no write is taken, so nothing can leave after the seal's answer was read. It answers
@@ -20,7 +23,7 @@ Because a write is refused after the seal, and the seal answers every write made
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from enum import Enum
 from typing import Protocol
 
@@ -40,19 +43,27 @@ class JournalError(WarmupError):
 class Marked(Enum):
     OK = "ok"
     SEALED = "sealed"  # housekeeping took the lease back: nothing more may leave
+    HELD = "held"  # ACS asked every worker of the scope to wait: the marks were refused
     LOST = "lost"  # the journal is gone (Redis restarted): nothing can be proved any more
 
 
 # A row's values in one write: a string to set, None to take the row's mark back.
 Entries = Mapping[int, str | None]
+# Where a scope's throttle signal is kept (Redis: the limiter's key for it).
+HoldKey = Callable[[str], str]
+# Until when (unix seconds) a scope is throttled (in memory: the limiter's own answer).
+HeldUntil = Callable[[str], float]
 
 
 class WireJournal(Protocol):
     def open(self, owner: str) -> None:
         """Start (or keep) the owner's journal: before any of its rows is marked sending."""
 
-    def write(self, entries: Mapping[str, Entries]) -> dict[str, Marked]:
-        """Apply each owner's entries at once, unless its journal is sealed or lost."""
+    def write(
+        self, entries: Mapping[str, Entries], *, scope: str | None = None, now: float | None = None
+    ) -> dict[str, Marked]:
+        """Apply each owner's entries at once, unless its journal is sealed or lost; marks not
+        while ``scope`` is throttled at ``now`` (unix seconds; None: the journal's own clock)."""
 
     def seal(self, owner: str) -> dict[int, str] | None:
         """Refuse every later write; the rows' values, or None if the journal is gone."""

@@ -8,21 +8,23 @@ falls back to asking ACS about every row left ``sending``.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Collection, Mapping
 
-from warmup.journal.base import OPENED, SEALED, Entries, Marked
+from warmup.journal.base import ON_WIRE, OPENED, SEALED, Entries, HeldUntil, Marked
 
 
 class InMemoryJournal:
-    def __init__(self) -> None:
+    def __init__(self, held_until: HeldUntil | None = None) -> None:
         self._journals: dict[str, dict[str, str]] = {}
+        self._held_until = held_until
         self._lock = threading.Lock()
 
     def open(self, owner: str) -> None:
         with self._lock:
             self._journals.setdefault(owner, {})[OPENED] = "1"
 
-    def _write_one(self, owner: str, entries: Entries) -> Marked:
+    def _write_one(self, owner: str, entries: Entries, held: bool) -> Marked:
         journal = self._journals.get(owner, {})
         if SEALED in journal:
             return Marked.SEALED
@@ -31,13 +33,18 @@ class InMemoryJournal:
         for row, value in entries.items():
             if value is None:
                 journal.pop(str(row), None)
-            else:
+            elif not (held and value == ON_WIRE):
                 journal[str(row)] = value
-        return Marked.OK
+        return Marked.HELD if held else Marked.OK
 
-    def write(self, entries: Mapping[str, Entries]) -> dict[str, Marked]:
+    def write(
+        self, entries: Mapping[str, Entries], *, scope: str | None = None, now: float | None = None
+    ) -> dict[str, Marked]:
+        held = False
+        if scope is not None and self._held_until is not None:
+            held = self._held_until(scope) > (time.time() if now is None else now)
         with self._lock:
-            return {owner: self._write_one(owner, rows) for owner, rows in entries.items()}
+            return {owner: self._write_one(owner, rows, held) for owner, rows in entries.items()}
 
     def seal(self, owner: str) -> dict[int, str] | None:
         with self._lock:

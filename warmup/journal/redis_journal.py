@@ -18,11 +18,12 @@ from warmup.journal.base import (
     OPENED,
     SEALED,
     Entries,
+    HoldKey,
     JournalError,
     Marked,
 )
 
-_ANSWERS = {1: Marked.OK, 0: Marked.SEALED, -1: Marked.LOST}
+_ANSWERS = {1: Marked.OK, 2: Marked.HELD, 0: Marked.SEALED, -1: Marked.LOST}
 
 
 def _script(name: str) -> str:
@@ -36,8 +37,10 @@ class RedisJournal:
         prefix: str = "warmup:wire:",
         *,
         ttl_seconds: float = DEFAULT_TTL_SECONDS,
+        hold_key: HoldKey | None = None,
     ) -> None:
         self._redis = client
+        self._hold_key = hold_key
         self._prefix = prefix
         self._ttl_ms = int(ttl_seconds * 1000)
         self._write = client.register_script(_script("write.lua"))
@@ -45,8 +48,10 @@ class RedisJournal:
         self._close = client.register_script(_script("close.lua"))
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "warmup:wire:") -> RedisJournal:
-        return cls(redis.Redis.from_url(url), prefix)
+    def from_url(
+        cls, url: str, prefix: str = "warmup:wire:", *, hold_key: HoldKey | None = None
+    ) -> RedisJournal:
+        return cls(redis.Redis.from_url(url), prefix, hold_key=hold_key)
 
     def _key(self, owner: str) -> str:
         return f"{self._prefix}{owner}"
@@ -60,17 +65,21 @@ class RedisJournal:
         except redis.RedisError as exc:
             raise JournalError(f"the wire journal is unreachable: {exc}") from None
 
-    def write(self, entries: Mapping[str, Entries]) -> dict[str, Marked]:
+    def write(
+        self, entries: Mapping[str, Entries], *, scope: str | None = None, now: float | None = None
+    ) -> dict[str, Marked]:
         owners = list(entries)
         if not owners:
             return {}
+        held = [] if scope is None or self._hold_key is None else [self._hold_key(scope)]
+        clock = "server" if now is None else repr(now)
         try:
             with self._redis.pipeline(transaction=False) as pipe:
                 for owner in owners:
-                    args: list[Any] = [self._ttl_ms]
+                    args: list[Any] = [self._ttl_ms, clock]
                     for row, value in entries[owner].items():
                         args += [row, "" if value is None else value]
-                    self._write(keys=[self._key(owner)], args=args, client=pipe)
+                    self._write(keys=[self._key(owner), *held], args=args, client=pipe)
                 answers = cast(list[int], pipe.execute())
         except redis.RedisError as exc:
             raise JournalError(f"the wire journal is unreachable: {exc}") from None

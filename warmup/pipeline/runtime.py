@@ -72,6 +72,15 @@ def quota_scope(settings: Settings) -> str:
 DRAIN_CHECK_SECONDS = 0.25
 
 
+def _journal_beside(limiter: Limiter, settings: Settings) -> WireJournal:
+    """The wire journal on the limiter's Redis, outside every send process so that it outlives
+    their crashes, reading the limiter's throttle signal; in memory without Redis."""
+    if settings.redis_url is None:
+        return InMemoryJournal(lambda scope: limiter.throttled_until().get(scope, 0.0))
+    hold_key = limiter.throttle_key if isinstance(limiter, RedisLimiter) else None
+    return RedisJournal.from_url(settings.redis_url.get_secret_value(), hold_key=hold_key)
+
+
 class Runtime:
     def __init__(
         self,
@@ -92,11 +101,7 @@ class Runtime:
                 settings.redis_url.get_secret_value(), server_time=real_time
             )
         if journal is None:
-            # Beside the limiter, outside every send process: it outlives their crashes.
-            url = settings.redis_url
-            journal = (
-                InMemoryJournal() if url is None else RedisJournal.from_url(url.get_secret_value())
-            )
+            journal = _journal_beside(limiter, settings)
         self.settings = settings
         self.limiter = limiter
         self.journal = journal
@@ -128,7 +133,13 @@ class Runtime:
         # are still awaited after their task returned (see start_batch).
         self._slots = SendSlots(settings.send_concurrency)
         self._tails: set[asyncio.Task[BatchReport]] = set()
-        self._wire_log = WireLog(journal)
+        # The journal compares the throttle signal with the clock the limiter set it by.
+        server_time = isinstance(limiter, RedisLimiter) and limiter.server_time
+        self._wire_log = WireLog(
+            journal,
+            self.scope,
+            (lambda: None) if server_time else (lambda: self.clock.now().timestamp()),
+        )
         self._leases = LiveLeases(
             self.ledger, self.clock, min(settings.live_lease_seconds, settings.lease_seconds)
         )

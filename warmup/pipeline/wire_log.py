@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from warmup.errors import NotSent
@@ -24,6 +25,7 @@ from warmup.ledger.store import SendResult
 log = logging.getLogger(__name__)
 
 _REFUSALS = {
+    Marked.HELD: "throttled: ACS asked every worker to wait",
     Marked.SEALED: "lease taken back by housekeeping (the wire journal is sealed)",
     Marked.LOST: "the wire journal is gone (Redis restarted?): nothing more is sent",
 }
@@ -49,8 +51,18 @@ class _Turn:
 
 
 class WireLog:
-    def __init__(self, journal: WireJournal) -> None:
+    """``scope`` names the throttle signal that holds marks back; ``now`` gives the time to
+    compare it with (None: Redis's clock, as the limiter uses)."""
+
+    def __init__(
+        self,
+        journal: WireJournal,
+        scope: str | None = None,
+        now: Callable[[], float | None] = lambda: None,
+    ) -> None:
         self._journal = journal
+        self._scope = scope
+        self._now = now
         self._turn = _Turn()
         self._due = False
 
@@ -84,7 +96,7 @@ class WireLog:
     def _write(self) -> None:
         turn, self._turn, self._due = self._turn, _Turn(), False
         try:
-            answers = self._journal.write(turn.entries)
+            answers = self._journal.write(turn.entries, scope=self._scope, now=self._now())
             failure = None
         except JournalError as exc:
             answers, failure = {}, str(exc)

@@ -38,7 +38,7 @@ class RedisLimiter:
     ) -> None:
         self._redis = client
         self._prefix = prefix
-        self._server_time = server_time
+        self.server_time = server_time
         self._acquire = client.register_script(ACQUIRE)
         self._throttle = client.register_script(THROTTLE)
         self._restore = client.register_script(RESTORE)
@@ -50,15 +50,19 @@ class RedisLimiter:
         return cls(redis.Redis.from_url(url), prefix, server_time=server_time)
 
     def _now(self, now: float) -> str:
-        return "server" if self._server_time else repr(now)
+        return "server" if self.server_time else repr(now)
 
     def _key(self, name: str) -> str:
         return f"{self._prefix}{name}"
 
+    def throttle_key(self, scope: str) -> str:
+        """The key holding the scope's throttle deadline (the wire journal reads it too)."""
+        return self._key(f"throttle:{scope}")
+
     def acquire(self, limits: list[Limit], wanted: int, now: float, scope: str) -> Grant:
         if wanted <= 0:
             return Grant(0)
-        keys = [self._key(f"throttle:{scope}"), *(self._key(limit.key) for limit in limits)]
+        keys = [self.throttle_key(scope), *(self._key(limit.key) for limit in limits)]
         args: list[Any] = [self._now(now), wanted]
         for limit in limits:
             args += [limit.limit, repr(limit.bucket_size), limit.span]
@@ -66,7 +70,7 @@ class RedisLimiter:
         return Grant(int(granted), int(retry_ms) / 1000, throttled=bool(throttled))
 
     def throttle(self, scope: str, seconds: float, now: float) -> None:
-        keys = [self._key(f"throttle:{scope}"), self._key(f"throttles:{scope}")]
+        keys = [self.throttle_key(scope), self._key(f"throttles:{scope}")]
         self._throttle(keys=keys, args=[self._now(now), repr(seconds)])
 
     def throttle_counts(self) -> dict[str, int]:
@@ -89,7 +93,7 @@ class RedisLimiter:
         }
 
     def used(self, limit: Limit, now: float) -> int:
-        if self._server_time:
+        if self.server_time:
             seconds, micros = cast(tuple[int, int], self._redis.time())
             now = seconds + micros / 1_000_000
         raw = cast(dict[bytes, bytes], self._redis.hgetall(self._key(limit.key)))

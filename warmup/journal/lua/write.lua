@@ -1,28 +1,43 @@
--- Apply a batch's entries to its wire journal, unless the journal is sealed or gone.
--- One script, so a seal cannot land between the check and the write: every write the seal
--- does not see was refused.
+-- Apply a batch's entries to its wire journal, unless the journal is sealed or gone; marks
+-- ("w") are also refused while the scope's throttle signal is up. One script, so a seal or a
+-- throttle cannot land between the check and the write: every mark the seal does not see was
+-- refused, and none is taken once a throttle is known to Redis.
 --
 -- KEYS[1]   the owner's journal (a hash: row id -> value, plus the _open and _sealed markers)
+-- KEYS[2]   optional: the scope's throttle key (unix seconds until which nothing may leave)
 -- ARGV[1]   the journal's time to live, in milliseconds
--- ARGV[2..] pairs of row id and value; an empty value deletes the row's entry
+-- ARGV[2]   now, in seconds, or "server" for Redis's own clock (TIME); ignored without KEYS[2]
+-- ARGV[3..] pairs of row id and value; an empty value deletes the row's entry
 --
--- Returns 1 (written), 0 (sealed: nothing written) or -1 (gone: nothing written).
+-- Returns 1 (written), 2 (held: the results written, the marks refused), 0 (sealed: nothing
+-- written) or -1 (gone: nothing written).
 
-if redis.call('HEXISTS', KEYS[1], '_open') == 0 then
-  if redis.call('HEXISTS', KEYS[1], '_sealed') == 1 then
-    return 0
-  end
-  return -1
-end
 if redis.call('HEXISTS', KEYS[1], '_sealed') == 1 then
   return 0
 end
-for i = 2, #ARGV, 2 do
+if redis.call('HEXISTS', KEYS[1], '_open') == 0 then
+  return -1
+end
+local held = false
+if #KEYS > 1 then
+  local now
+  if ARGV[2] == 'server' then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+  else
+    now = tonumber(ARGV[2])
+  end
+  held = tonumber(redis.call('GET', KEYS[2]) or '0') > now
+end
+for i = 3, #ARGV, 2 do
   if ARGV[i + 1] == '' then
     redis.call('HDEL', KEYS[1], ARGV[i])
-  else
+  elseif not (held and ARGV[i + 1] == 'w') then
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
+if held then
+  return 2
+end
 return 1
