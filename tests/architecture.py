@@ -47,6 +47,7 @@ OWNERS: dict[str, str] = {
     "delivery_events": "warmup.feedback.intake",
     "engagement_events": "warmup.feedback.intake",
     "dispatch_fences": "warmup.ledger",
+    "lease_recoveries": "warmup.ledger",
     # Written by the ledger's triggers; folded by warmup.ledger.counters.
     "ledger_counts": "warmup.ledger",
     "ledger_count_deltas": "warmup.ledger",

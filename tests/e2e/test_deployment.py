@@ -91,11 +91,13 @@ def deployment(
     config: EmulatorConfig,
     plan_yaml: str = UNBOUNDED,
     transport: Transport = Transport.REST,
+    services_database_url: str | None = None,
     **env: str,
 ) -> Iterator[Deployment]:
     """A seeded campaign, a Redis server of the test's own, the emulator and a Celery
     environment pointed at them (start workers and beat on ``celery``); all stopped after.
-    Over SMTP, the domain sends through the emulator's SMTP listener."""
+    Over SMTP, the domain sends through the emulator's SMTP listener. The processes reach
+    the database at ``services_database_url`` when given (a proxy a test can cut)."""
     database = Database.connect(postgres_url, migrate=True)
     seed_campaign(
         database, tmp_path, recipients=recipients, plan_yaml=plan_yaml, transport=transport
@@ -111,7 +113,8 @@ def deployment(
             if transport is Transport.SMTP:
                 env = {**smtp_environment(emulator, tmp_path), **env}
             with running_celery(
-                environment(postgres_url, server.url, emulator.url, **env), tmp_path
+                environment(services_database_url or postgres_url, server.url, emulator.url, **env),
+                tmp_path,
             ) as celery:
                 yield Deployment(database, server, emulator, celery)
     finally:

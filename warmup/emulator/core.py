@@ -224,6 +224,8 @@ class Emulator:
         ):
             if draw < rate:
                 self.stats.injected[kind] += 1
+                if kind == "429":
+                    self.stats.throttle_walls.append(time.time())
                 return kind
             draw -= rate
         return None
@@ -280,6 +282,7 @@ class Emulator:
         wait = try_admit(self._send_quotas, now)
         if wait > 0:
             self.stats.throttled += 1
+            self.stats.throttle_walls.append(time.time())
             return wait
         message_id = message_id or str(uuid.uuid4())
         operation = Operation(

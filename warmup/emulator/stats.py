@@ -42,6 +42,8 @@ class Stats:
     last_accept_wall: float | None = None  # unix time, to compare with other processes' clocks
     # Unix time of every send request's arrival, whatever became of it (429s included).
     send_request_walls: list[float] = field(default_factory=list)
+    # Unix time of every throttled answer (429, or 451 over SMTP), quota or injected.
+    throttle_walls: list[float] = field(default_factory=list)
 
     def record_accept(self, now: float, recipients: tuple[str, ...]) -> None:
         self.last_accept_wall = time.time()
@@ -87,4 +89,5 @@ class Stats:
             result["accepted_per_recipient"] = dict(self.accepted_recipients)
             result["repeated_recipients"] = repeated
             result["send_request_walls"] = list(self.send_request_walls)
+            result["throttle_walls"] = list(self.throttle_walls)
         return result

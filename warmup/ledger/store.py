@@ -19,10 +19,12 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    Connection,
     Table,
     and_,
     bindparam,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -43,7 +45,7 @@ from warmup.ledger.states import LedgerState
 from warmup.sending.mime import SMTP_KEY_PREFIX
 from warmup.sending.transport import Transport
 from warmup.store.database import Database
-from warmup.store.models import Campaign, LedgerRow, Recipient, SendingDomain
+from warmup.store.models import Campaign, LeaseRecovery, LedgerRow, Recipient, SendingDomain
 
 ACCEPTED = LedgerState.ACCEPTED.value
 CLAIMED = LedgerState.CLAIMED.value
@@ -63,6 +65,24 @@ class WorkItem:
     fields: Mapping[str, Any]
     variant: str | None = None  # the A/B variant to send (None: the campaign's message)
     relay_message_id: int = 0  # a relayed message to send as it came (0: the campaign's)
+
+
+@dataclass(frozen=True)
+class Lapsed:
+    """A batch whose lease lapsed with rows still ``sending``."""
+
+    campaign_id: int
+    rows: list[int]
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What a lapsed batch's wire journal says of its ``sending`` rows."""
+
+    unsent: Sequence[SendResult] = ()  # never left: back to pending
+    answered: Sequence[SendResult] = ()  # their answer was noted: recorded as it was
+    in_doubt: Sequence[int] = ()  # may have left, no answer known
+    journal_lost: bool = False  # nothing could be proved: every row in doubt
 
 
 @dataclass(frozen=True)
@@ -199,31 +219,7 @@ class LedgerStore:
         if not outcomes:
             return 0
         with self._db.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                # One statement for the batch: the ledger's statement-level counting trigger
-                # then runs once per batch, not once per row as under an executemany.
-                result = connection.execute(
-                    _RECORD_FROM_ARRAYS,
-                    {
-                        "owner": owner,
-                        "now": at,
-                        "claimed": CLAIMED,
-                        "sending": SENDING,
-                        "ids": [o.id for o in outcomes],
-                        "states": [o.state.value for o in outcomes],
-                        "message_ids": [o.message_id for o in outcomes],
-                        "errors": [o.error for o in outcomes],
-                        "tries": [o.attempts for o in outcomes],
-                        "accepted": [
-                            at if o.state is LedgerState.ACCEPTED else None for o in outcomes
-                        ],
-                    },
-                )
-                return int(result.rowcount or 0)
-            result = connection.execute(
-                _RECORD_ONE, [_record_values(o, owner, at) for o in outcomes]
-            )
-            return int(result.rowcount or 0)
+            return _record(connection, outcomes, owner, at)
 
     def mark_sending(self, ids: Sequence[int], owner: str, at: datetime) -> set[int]:
         """Rows about to be posted: from now on only ACS can say whether they arrived.
@@ -274,74 +270,50 @@ class LedgerStore:
             )
             return int(returned.rowcount or 0)
 
-    def lapsed_sending(self, now: datetime) -> dict[str, list[int]]:
+    def lapsed_sending(self, now: datetime) -> dict[str, Lapsed]:
         """Rows marked ``sending`` whose lease has passed, by lease owner (their batch): what
         the owner's wire journal is asked about (:mod:`warmup.pipeline.recovery`)."""
-        query = select(LedgerRow.lease_owner, LedgerRow.id).where(
+        query = select(LedgerRow.lease_owner, LedgerRow.campaign_id, LedgerRow.id).where(
             LedgerRow.state == SENDING, LedgerRow.lease_deadline < now
         )
-        found: dict[str, list[int]] = {}
+        found: dict[str, Lapsed] = {}
         with self._db.session() as session:
-            for owner, row_id in session.execute(query):
-                found.setdefault(str(owner), []).append(int(row_id))
+            for owner, campaign_id, row_id in session.execute(query):
+                lapsed = found.setdefault(str(owner), Lapsed(int(campaign_id), []))
+                lapsed.rows.append(int(row_id))
         return found
 
-    def settle_lapsed(
-        self, owner: str, known: Sequence[SendResult], in_doubt: Sequence[int], now: datetime
-    ) -> int:
-        """A lapsed batch's ``sending`` rows, once its wire journal was read: ``known`` rows
-        as the journal tells (never on the wire: ``pending``; answered: their result), the
-        rest ``in_doubt``: over REST ``verifying`` (ACS is asked before any second post);
-        over SMTP, which cannot be asked, taken as accepted (at most once), its delivery
-        report, matched by Message-ID, settling it."""
-        settled = self.record(known, owner, now)
-        if not in_doubt:
-            return settled
-        lapsed = (
-            LedgerRow.id.in_(list(in_doubt)),
-            LedgerRow.state == SENDING,
-            LedgerRow.lease_owner == owner,
-            LedgerRow.lease_deadline < now,
-        )
-        over_smtp = (
-            select(Campaign.id)
-            .join(SendingDomain, SendingDomain.id == Campaign.domain_id)
-            .where(
-                Campaign.id == LedgerRow.campaign_id,
-                SendingDomain.transport == Transport.SMTP.value,
-            )
-            .exists()
-        )
+    def settle_lapsed(self, owner: str, lapsed: Lapsed, settled: Settled, now: datetime) -> int:
+        """A lapsed batch's ``sending`` rows, once its wire journal was read (``settled``):
+        rows that never left back to ``pending``, answered rows as noted, the rest in doubt:
+        over REST ``verifying`` (ACS is asked before any second post); over SMTP, which
+        cannot be asked, taken as accepted (at most once), its delivery report, matched by
+        Message-ID, settling it. The split is kept in ``lease_recoveries``, in the same
+        transaction."""
         with self._db.engine.begin() as connection:
-            taken = connection.execute(
-                update(LedgerRow)
-                .where(*lapsed, over_smtp)
-                .values(
-                    state=ACCEPTED,
-                    message_id=literal(SMTP_KEY_PREFIX) + LedgerRow.operation_id,
-                    accepted_at=now,
-                    last_error="lease expired while its SMTP transaction may have been under "
-                    "way: in doubt, taken as accepted, never sent again",
-                    **_cleared(now),
+            count = _record(connection, [*settled.unsent, *settled.answered], owner, now)
+            if settled.in_doubt:
+                count += _doubt(connection, owner, settled.in_doubt, now)
+            connection.execute(
+                insert(LeaseRecovery).values(
+                    campaign_id=lapsed.campaign_id,
+                    batch=owner,
+                    at=now,
+                    unsent=len(settled.unsent),
+                    answered=len(settled.answered),
+                    in_doubt=len(settled.in_doubt),
+                    journal_lost=settled.journal_lost,
                 )
             )
-            doubtful = connection.execute(
-                update(LedgerRow)
-                .where(*lapsed)
-                .values(
-                    state=VERIFYING,
-                    last_error="lease expired while its request may have been out: asking ACS",
-                    **_cleared(now),
-                )
-            )
-            return settled + sum(int(r.rowcount or 0) for r in (taken, doubtful))
+            return count
 
     def expire_leases(self, now: datetime) -> int:
         """Every lapsed lease, with no wire journal to ask: claims back to ``pending``, and
         every ``sending`` row in doubt (see :meth:`settle_lapsed`)."""
         expired = self.expire_claims(now)
-        for owner, rows in self.lapsed_sending(now).items():
-            expired += self.settle_lapsed(owner, [], rows, now)
+        for owner, lapsed in self.lapsed_sending(now).items():
+            settled = Settled(in_doubt=lapsed.rows, journal_lost=True)
+            expired += self.settle_lapsed(owner, lapsed, settled, now)
         return expired
 
     def fold_counters(self) -> int:
@@ -405,6 +377,76 @@ class LedgerStore:
         :func:`warmup.ledger.counters.accepted_since`)."""
         with self._db.session() as session:
             return counters.accepted_since(session, domain_id, since, until)
+
+
+def _record(
+    connection: Connection, outcomes: Sequence[SendResult], owner: str, at: datetime
+) -> int:
+    if not outcomes:
+        return 0
+    if connection.dialect.name == "postgresql":
+        # One statement for the batch: the ledger's statement-level counting trigger then
+        # runs once per batch, not once per row as under an executemany.
+        result = connection.execute(
+            _RECORD_FROM_ARRAYS,
+            {
+                "owner": owner,
+                "now": at,
+                "claimed": CLAIMED,
+                "sending": SENDING,
+                "ids": [o.id for o in outcomes],
+                "states": [o.state.value for o in outcomes],
+                "message_ids": [o.message_id for o in outcomes],
+                "errors": [o.error for o in outcomes],
+                "tries": [o.attempts for o in outcomes],
+                "accepted": [at if o.state is LedgerState.ACCEPTED else None for o in outcomes],
+            },
+        )
+        return int(result.rowcount or 0)
+    result = connection.execute(_RECORD_ONE, [_record_values(o, owner, at) for o in outcomes])
+    return int(result.rowcount or 0)
+
+
+def _doubt(connection: Connection, owner: str, rows: Sequence[int], now: datetime) -> int:
+    """Lapsed ``sending`` rows whose request may have left: over REST ``verifying``; over
+    SMTP, which cannot be asked, taken as accepted (at most once)."""
+    lapsed = (
+        LedgerRow.id.in_(list(rows)),
+        LedgerRow.state == SENDING,
+        LedgerRow.lease_owner == owner,
+        LedgerRow.lease_deadline < now,
+    )
+    over_smtp = (
+        select(Campaign.id)
+        .join(SendingDomain, SendingDomain.id == Campaign.domain_id)
+        .where(
+            Campaign.id == LedgerRow.campaign_id,
+            SendingDomain.transport == Transport.SMTP.value,
+        )
+        .exists()
+    )
+    taken = connection.execute(
+        update(LedgerRow)
+        .where(*lapsed, over_smtp)
+        .values(
+            state=ACCEPTED,
+            message_id=literal(SMTP_KEY_PREFIX) + LedgerRow.operation_id,
+            accepted_at=now,
+            last_error="lease expired while its SMTP transaction may have been under way: in "
+            "doubt, taken as accepted, never sent again",
+            **_cleared(now),
+        )
+    )
+    doubtful = connection.execute(
+        update(LedgerRow)
+        .where(*lapsed)
+        .values(
+            state=VERIFYING,
+            last_error="lease expired while its request may have been out: asking ACS",
+            **_cleared(now),
+        )
+    )
+    return int(taken.rowcount or 0) + int(doubtful.rowcount or 0)
 
 
 def _cleared(at: datetime) -> dict[str, Any]:

@@ -395,7 +395,14 @@ class BatchRunner:
         self, item: WorkItem, group: asyncio.Future[Mapping[int, str | None]]
     ) -> SendResult | None:
         try:
-            return await self._send_when_ready(item, group)
+            result = await self._send_when_ready(item, group)
+            if result is not None and result.id in self._marked and self._c.wire_log is not None:
+                # Noted before the slot is freed, so the slot's next mark is written with or
+                # after it: at no moment does the journal hold more rows on the wire than
+                # there are wire slots. Kept there until the ledger has it, a crash before the
+                # next flush leaves this row answered, not in doubt.
+                self._c.wire_log.note(self._batch.id, result.id, encode(result))
+            return result
         finally:
             self._slots.give()
 
@@ -548,10 +555,6 @@ class BatchRunner:
     def _finish(self, outcome: SendResult) -> None:
         self._done.append(outcome)
         self.report.add(outcome)
-        if outcome.id in self._marked and self._c.wire_log is not None:
-            # Kept outside the process until the ledger has it: a crash before the next
-            # flush leaves this row answered, not in doubt.
-            self._c.wire_log.note(self._batch.id, outcome.id, encode(outcome))
 
     async def _flush(self, *, final: bool = False) -> None:
         """Write the results so far. While the store is away they wait for the next flush;

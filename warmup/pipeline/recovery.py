@@ -23,7 +23,7 @@ from datetime import datetime
 
 from warmup.journal.base import ON_WIRE, JournalError, WireJournal
 from warmup.ledger.states import LedgerState
-from warmup.ledger.store import LedgerStore, SendResult
+from warmup.ledger.store import LedgerStore, SendResult, Settled
 from warmup.pipeline.wire_log import decode
 
 log = logging.getLogger(__name__)
@@ -46,12 +46,14 @@ class Recovery:
 
 def recover_lapsed(ledger: LedgerStore, journal: WireJournal, now: datetime) -> Recovery:
     recovery = Recovery(claims=ledger.expire_claims(now))
-    for owner, rows in ledger.lapsed_sending(now).items():
+    for owner, lapsed in ledger.lapsed_sending(now).items():
+        rows = lapsed.rows
         try:
             notes = journal.seal(owner)
         except JournalError as exc:
             log.warning("batch %s: its wire journal cannot be read now: %s", owner, exc)
             continue  # still lapsed at the next run
+        lost = notes is None
         if notes is None:
             # Nothing can be proved: every row is taken as possibly on the wire.
             recovery.journals_lost += 1
@@ -67,7 +69,7 @@ def recover_lapsed(ledger: LedgerStore, journal: WireJournal, now: datetime) -> 
                 in_doubt.append(row)
             else:
                 answered.append(result)
-        ledger.settle_lapsed(owner, unsent + answered, in_doubt, now)
+        ledger.settle_lapsed(owner, lapsed, Settled(unsent, answered, in_doubt, lost), now)
         recovery.unsent += len(unsent)
         recovery.answered += len(answered)
         recovery.in_doubt += len(in_doubt)

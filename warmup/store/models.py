@@ -371,6 +371,25 @@ class DispatchFence(Base):
     updated_at: Mapped[datetime]
 
 
+class LeaseRecovery(Base):
+    """What housekeeping made of one lapsed batch's ``sending`` rows (its process died or
+    hung), read from the batch's wire journal: how many never left (back to pending), how many
+    had their answer noted, how many were in doubt (asked at ACS; over SMTP taken as accepted).
+    Shown by campaign and domain status, the API and /metrics."""
+
+    __tablename__ = "lease_recoveries"
+    __table_args__ = (Index("ix_lease_recoveries_campaign", "campaign_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(BigId)
+    batch: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+    unsent: Mapped[int]
+    answered: Mapped[int]
+    in_doubt: Mapped[int]
+    journal_lost: Mapped[bool]
+
+
 class RelayUser(Base):
     """Who may submit mail to the relay, for one domain; the password is stored hashed."""
 

@@ -1,0 +1,181 @@
+"""Issue 29 with real processes: a row is in doubt only if its request may have reached ACS.
+
+The strict witness is the emulator with de-duplication off (a second post of an Operation-Id
+would be a second email) and its counts: status GETs, DATA commands and when each arrived.
+Processes are SIGKILLed, the database goes away behind a proxy the test cuts, and the SMTP
+endpoint's quota is below the domain's, answering real ``451 4.7.500``s."""
+
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import emulator_config
+from tests.e2e.test_deployment import all_accepted, deployment, wait_for_completion
+from tests.pipeline_world import DOMAIN, exactly_once
+from tests.tcp_proxy import TcpProxy, wait_until
+from warmup.sending.transport import Transport
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SLOTS = 8  # WARMUP_SEND_CONCURRENCY: requests on the wire per process at most
+LAPSED = re.compile(r"lapsed: (\d+) row\(s\) unsent, (\d+) answered, (\d+) in doubt")
+
+
+def recovered(logs: str) -> tuple[int, int, int]:
+    """(unsent, answered, in doubt) that housekeeping settled from lapsed batches' journals."""
+    found = [tuple(map(int, m.groups())) for m in LAPSED.finditer(logs)]
+    return (sum(f[0] for f in found), sum(f[1] for f in found), sum(f[2] for f in found))
+
+
+def full_logs(folder: Path) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in folder.glob("*.log"))
+
+
+@pytest.mark.timeout(420)
+def test_killed_send_processes_leave_in_doubt_only_what_was_on_the_wire(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # Default leases and the default status-GET budget (20 a minute, 150 an hour). Pool
+    # processes are SIGKILLed twice, then the whole worker, and a new one is started.
+    config = emulator_config(
+        sender_domains=[DOMAIN], latency_ms=40, jitter_ms=30, dedupe_operation_ids=False
+    )
+    with deployment(
+        tmp_path,
+        postgres_url,
+        3_000,
+        config,
+        WARMUP_SEND_CONCURRENCY=str(SLOTS),
+        WARMUP_BATCH_SIZE="100",
+    ) as d:
+        celery, emulator = d.celery, d.emulator
+
+        def accepted_at_least(n: int) -> None:
+            wait_until(lambda: emulator.stats()["accepted"] >= n, 120, f"{n} accepted")
+
+        first = celery.worker("w1", concurrency=2)
+        celery.beat()
+        accepted_at_least(300)
+        assert celery.kill_a_child("w1")
+        accepted_at_least(1_000)
+        assert celery.kill_a_child("w1")
+        accepted_at_least(1_600)
+        for child in celery.children("w1"):  # the whole worker dies, pool and all
+            os.kill(child, signal.SIGKILL)
+        first.kill()
+        first.wait(10)
+        celery.worker("w2", concurrency=2)
+        restarted = time.monotonic()
+        wait_for_completion(d.database, celery, timeout=180)
+        took = time.monotonic() - restarted
+        stats = emulator.stats()
+        unsent, answered, in_doubt = recovered(full_logs(tmp_path))
+        all_accepted(d.database, 3_000)
+    assert stats["reused_operation_ids"] == 0, "an Operation-Id was posted twice"
+    exactly_once(stats, 3_000)
+    assert took < 180
+    # Four send processes died with at most SLOTS requests each on the wire: only those rows
+    # were asked about, one GET each. The rows they had readied came back without a GET.
+    assert stats["status_requests"] == in_doubt <= 4 * SLOTS
+    assert unsent + answered > 0
+
+
+THROTTLE = 2.0  # WARMUP_SMTP_THROTTLE_SECONDS: SMTP's 451 carries no Retry-After
+CONNECTIONS = 4  # WARMUP_SMTP_CONNECTIONS per process
+
+
+@pytest.mark.timeout(420)
+def test_smtp_under_a_lower_quota_short_leases_and_a_killed_process_sends_each_once(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # The endpoint takes 100 messages per 10 s (an emulated minute lasts 10 s), far below the
+    # domain's plan, so 451s come in bursts; leases are 40 s; a send process is SIGKILLed.
+    recipients = 600
+    config = emulator_config(
+        sender_domains=[DOMAIN], latency_ms=10, send_per_minute=100, time_scale=6.0
+    )
+    with deployment(
+        tmp_path,
+        postgres_url,
+        recipients,
+        config,
+        transport=Transport.SMTP,
+        WARMUP_LEASE_SECONDS="40",
+        WARMUP_SMTP_CONNECTIONS=str(CONNECTIONS),
+        WARMUP_SMTP_THROTTLE_SECONDS=str(THROTTLE),
+        WARMUP_SEND_CONCURRENCY="16",
+        WARMUP_BATCH_SIZE="100",
+    ) as d:
+        celery, emulator = d.celery, d.emulator
+        celery.worker("w1", concurrency=2)
+        celery.beat()
+        wait_until(lambda: emulator.stats()["accepted"] >= 200, 120, "200 accepted")
+        assert celery.kill_a_child("w1")
+        wait_for_completion(d.database, celery, timeout=300)
+        stats = emulator.stats(include_recipients=True)
+        all_accepted(d.database, recipients)
+    # Every row the ledger calls accepted reached the endpoint, and each recipient once.
+    exactly_once(stats, recipients)
+    assert stats["accepted"] == recipients
+    assert stats["throttled"] > 0
+    # After each first 451 of a burst, only transactions already under way arrived before the
+    # hold was over: at most one per connection per process (two processes).
+    arrivals = sorted(stats["send_request_walls"])
+    firsts = [
+        t
+        for i, t in enumerate(sorted(stats["throttle_walls"]))
+        if i == 0 or t - sorted(stats["throttle_walls"])[i - 1] > THROTTLE
+    ]
+    for first in firsts:
+        during = [t for t in arrivals if first < t < first + THROTTLE - 0.2]
+        assert len(during) <= 2 * CONNECTIONS, (
+            f"{len(during)} messages arrived while every worker should hold back"
+        )
+
+
+@pytest.mark.timeout(420)
+def test_a_database_outage_mid_campaign_delays_the_campaign_and_repeats_nothing(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # PostgreSQL is cut off from every process for 15 s (the proxy closes every connection
+    # and refuses new ones), then comes back. Nobody restarts.
+    proxy = TcpProxy("127.0.0.1", 5432)
+    config = emulator_config(
+        sender_domains=[DOMAIN], latency_ms=40, jitter_ms=30, dedupe_operation_ids=False
+    )
+    try:
+        with deployment(
+            tmp_path,
+            postgres_url,
+            3_000,
+            config,
+            services_database_url=proxy.url_for(postgres_url, 5432),
+            WARMUP_SEND_CONCURRENCY=str(SLOTS),
+            WARMUP_BATCH_SIZE="100",
+        ) as d:
+            celery, emulator = d.celery, d.emulator
+            celery.worker("w1", concurrency=2)
+            celery.beat()
+            wait_until(lambda: emulator.stats()["accepted"] >= 800, 120, "800 accepted")
+            proxy.cut()
+            time.sleep(15)
+            proxy.restore()
+            back = time.monotonic()
+            wait_for_completion(d.database, celery, timeout=180)
+            took = time.monotonic() - back
+            stats = emulator.stats()
+            logs = full_logs(tmp_path)
+            all_accepted(d.database, 3_000)
+    finally:
+        proxy.stop()
+    assert stats["reused_operation_ids"] == 0, "an Operation-Id was posted twice"
+    exactly_once(stats, 3_000)
+    assert took < 180
+    # At most the requests on the wire when the store went away were ever in doubt.
+    assert stats["status_requests"] <= 2 * SLOTS
+    assert "Task exception was never retrieved" not in logs
+    assert "Task was destroyed but it is pending" not in logs
