@@ -82,6 +82,7 @@ class SmtpDoor:
         emulator, config = self._emulator, self._emulator.config
         emulator.stats.send_request_walls.append(time.time())
         emulator.stats.smtp_messages += 1
+        emulator.stats.smtp_received_recipients.update(a.lower() for a in envelope.rcpt_tos)
         delay = config.latency_ms + emulator.rng.uniform(0, config.jitter_ms)
         if delay > 0:
             await asyncio.sleep(delay / 1000)

@@ -42,6 +42,9 @@ class Stats:
     last_accept_wall: float | None = None  # unix time, to compare with other processes' clocks
     # Unix time of every send request's arrival, whatever became of it (429s included).
     send_request_walls: list[float] = field(default_factory=list)
+    # Recipients of every message whose DATA arrived over SMTP, whatever the answer (a client
+    # killed before it read the answer cannot know it: what reached the endpoint is this).
+    smtp_received_recipients: Counter[str] = field(default_factory=Counter)
     # Unix time of every throttled answer (429, or 451 over SMTP), quota or injected.
     throttle_walls: list[float] = field(default_factory=list)
 
@@ -90,4 +93,5 @@ class Stats:
             result["repeated_recipients"] = repeated
             result["send_request_walls"] = list(self.send_request_walls)
             result["throttle_walls"] = list(self.throttle_walls)
+            result["smtp_received_per_recipient"] = dict(self.smtp_received_recipients)
         return result

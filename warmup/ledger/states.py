@@ -2,15 +2,19 @@
 
     pending ─claim─▶ claimed ─permit─▶ sending ─202─▶ accepted
        ▲               │ lease expired     │ 4xx ──▶ failed
-       └───────────────┘                   │ 429/5xx/paused ──▶ pending
-       ▲                                   │ no answer, lease expired, worker died
+       └───────────────┘                   │ 429/5xx/paused/held back ──▶ pending
+       ▲                                   │ lease expired, not on the wire ──▶ pending
+       ▲                                   │ no answer, or on the wire when its worker died
        └── ACS: unknown id ── verifying ◀──┘
        ▲                         └── ACS: known id ──▶ accepted
        └── A/B winner picked ── waiting (the rest of an A/B campaign's list)
 
-A row is ``sending`` from just before its request may leave: after that only ACS can say
-whether it arrived, so a row that never got its answer is ``verifying`` until
-``GET /emails/operations/{operation id}`` settles it. It is never posted twice on a guess.
+A row is ``sending`` once it is readied to leave (marked in a group, ahead of its wire slot).
+Whether its request really left is written in its batch's wire journal, outside the process,
+right before it may leave (:mod:`warmup.journal`). If the batch's process dies, a ``sending``
+row with no mark goes back to ``pending``; only a marked row whose answer is unknown is in
+doubt: ``verifying`` until ``GET /emails/operations/{operation id}`` settles it (over SMTP,
+which cannot be asked, taken as accepted). It is never posted twice on a guess.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ class LedgerState(StrEnum):
     PENDING = "pending"  # to send
     WAITING = "waiting"  # to send once the campaign's A/B test has a winner
     CLAIMED = "claimed"  # leased by a dispatcher tick; back to pending if the lease expires
-    SENDING = "sending"  # its request may have left; never back to pending without asking ACS
+    SENDING = "sending"  # readied to leave; whether it left is in the batch's wire journal
     VERIFYING = "verifying"  # in doubt: ACS is asked whether it knows the Operation-Id
     ACCEPTED = "accepted"  # ACS answered 202: the message id is stored
     FAILED = "failed"  # ACS refused it for good (a permanent error)

@@ -114,6 +114,15 @@ def classify_reply(code: int, text: str, *, throttle_seconds: float) -> SendErro
     return PermanentSendError(message, status=code)
 
 
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    """Abandon a transaction before DATA (RSET), so the connection can carry the next one; a
+    connection that cannot be reset is closed."""
+    try:
+        await client.rset()
+    except (aiosmtplib.SMTPException, OSError):
+        client.close()
+
+
 def _reply_error(exc: aiosmtplib.SMTPResponseException, throttle_seconds: float) -> SendError:
     return classify_reply(exc.code, exc.message, throttle_seconds=throttle_seconds)
 
@@ -235,11 +244,10 @@ class SmtpSender:
         self, sender: str, recipients: list[str], payload: bytes, wire: Wire | None
     ) -> bool:
         """One SMTP transaction; ``True`` when it is in doubt (see the module's docstring).
-        ``wire`` hears of it once a connection is held (the wait for one can be long: a
-        throttle or a pause that lands meanwhile still keeps it back)."""
+        ``wire`` hears of it right before DATA: until then nothing of the message has left
+        (a throttle or a pause that lands while it waits for a connection, or meanwhile,
+        still keeps it back, and the transaction is reset)."""
         async with self._connections.connection() as client:
-            if wire is not None:
-                await wire.leaving()
             try:
                 await client.mail(sender)
                 for address in recipients:
@@ -250,6 +258,12 @@ class SmtpSender:
                 # Nothing of the message went out: safe to try again.
                 error = TransientSendError(f"SMTP connection lost before DATA: {exc}")
                 raise answered(error, wire) from None
+            if wire is not None:
+                try:
+                    await wire.leaving()
+                except NotSent:
+                    await _reset(client)
+                    raise
             try:
                 await client.data(payload)
             except aiosmtplib.SMTPResponseException as exc:

@@ -1,7 +1,7 @@
 """The moment a request leaves: what a sender tells its caller about each attempt.
 
-A sender calls :meth:`Wire.leaving` right before an attempt's bytes may go to a socket (the
-REST request; over SMTP, the transaction on a connection it already holds), and
+A sender calls :meth:`Wire.leaving` right before an attempt's message may go to a socket (the
+REST request; over SMTP, the DATA of a transaction whose MAIL and RCPT were taken), and
 :meth:`Wire.refused` when the attempt came back answered and not accepted (a 429, a 4xx or
 5xx, a 451 or 550 reply, a connection lost before DATA), so nothing of it was taken. An
 attempt that got no answer leaves its mark: it may have arrived.

@@ -1,0 +1,64 @@
+"""Recoveries from lapsed leases, as status shows them: what came back unsent, what was in doubt.
+
+One row per lapsed batch (``lease_recoveries``, written by :meth:`LedgerStore.settle_lapsed`).
+Few rows, read by campaign (its index) or summed per domain for /metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+
+from warmup.store.database import Database
+from warmup.store.models import Campaign, LeaseRecovery
+
+
+@dataclass(frozen=True)
+class RecoveryTotals:
+    batches: int = 0  # lapsed batches settled (their process died or hung)
+    unsent: int = 0  # rows proved unsent by the wire journal: back to pending, no status GET
+    answered: int = 0  # rows whose answer the journal kept: recorded, no status GET
+    in_doubt: int = 0  # rows whose request may have left: asked at ACS (SMTP: taken)
+    journals_lost: int = 0  # batches whose journal was gone: all their rows in doubt
+    last_at: datetime | None = None
+
+
+_TOTALS = (
+    func.count(),
+    func.coalesce(func.sum(LeaseRecovery.unsent), 0),
+    func.coalesce(func.sum(LeaseRecovery.answered), 0),
+    func.coalesce(func.sum(LeaseRecovery.in_doubt), 0),
+    func.coalesce(func.sum(case((LeaseRecovery.journal_lost, 1), else_=0)), 0),
+    func.max(LeaseRecovery.at),
+)
+
+
+def _totals(row: Sequence[Any]) -> RecoveryTotals:
+    batches, unsent, answered, in_doubt, lost, last_at = row
+    return RecoveryTotals(
+        int(batches), int(unsent), int(answered), int(in_doubt), int(lost), last_at
+    )
+
+
+def recovery_totals(database: Database, campaign_ids: Collection[int]) -> RecoveryTotals:
+    """What recoveries did to these campaigns' rows, all told."""
+    if not campaign_ids:
+        return RecoveryTotals()
+    query = select(*_TOTALS).where(LeaseRecovery.campaign_id.in_(list(campaign_ids)))
+    with database.session() as session:
+        return _totals(session.execute(query).one())
+
+
+def recovery_totals_by_domain(database: Database) -> dict[int, RecoveryTotals]:
+    """Each domain's recoveries, all told (for /metrics: counters that only grow)."""
+    query = (
+        select(Campaign.domain_id, *_TOTALS)
+        .join(Campaign, Campaign.id == LeaseRecovery.campaign_id)
+        .group_by(Campaign.domain_id)
+    )
+    with database.session() as session:
+        return {int(row[0]): _totals(row[1:]) for row in session.execute(query)}
