@@ -14,9 +14,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.pipeline_world import World, exactly_once, world
+from tests.pipeline_world import DOMAIN, World, exactly_once, world
+from warmup.ledger.recoveries import recovery_totals_by_domain
+from warmup.pipeline.outcome_poll import StatusBudget
 from warmup.pipeline.recovery import NEVER_LEFT, recover_lapsed
 from warmup.store.models import LedgerRow
+from warmup.views.campaigns import campaign_view
+from warmup.views.domains import domain_view
 
 pytestmark = pytest.mark.integration
 
@@ -61,6 +65,15 @@ def test_a_lapsed_batch_doubts_only_the_rows_on_the_wire_and_can_send_nothing_mo
         assert (recovery.claims, recovery.unsent, recovery.in_doubt) == (12, 4, 4)
         assert states(w) == {"verifying": 4, "pending": 16}
         assert set(errors(w, "pending")) == {"lease expired", NEVER_LEFT}
+        # Status shows it: what came back unsent, what is in doubt, and when it is settled.
+        budget = StatusBudget(minute_left=3, hour_left=100, per_minute=20, per_hour=150)
+        seen = campaign_view(w.database, "c", later, budget=budget).recovery
+        assert (seen.batches, seen.returned_unsent, seen.found_in_doubt) == (1, 4, 4)
+        assert seen.in_doubt_now == 4
+        assert seen.settled_by == later + timedelta(minutes=1)  # 3 now, the 4th next minute
+        record = w.domains.get(DOMAIN)
+        assert domain_view(w.database, record, later).recovery.in_doubt_now == 4
+        assert recovery_totals_by_domain(w.database)[DOMAIN].unsent == 4
         sending.join(timeout=30)
         assert not sending.is_alive()
         # The sealed batch sent nothing more: its readied rows were held back at the wire.

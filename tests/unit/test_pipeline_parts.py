@@ -139,3 +139,19 @@ def test_sampled_outcome_polls_leave_half_the_hour_to_rows_in_doubt() -> None:
         poller.run(T0.replace(minute=minute))
     assert len(asked) == 50  # the other half, all of it for the rows in doubt
     assert fallback.recorded == 50
+
+
+def test_rows_in_doubt_are_settled_at_the_status_budget_left_then_per_minute_and_hour() -> None:
+    from warmup.pipeline.outcome_poll import StatusBudget
+
+    at = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    budget = StatusBudget(minute_left=5, hour_left=40, per_minute=20, per_hour=150)
+    assert budget.settled_by(0, at) is None
+    assert budget.settled_by(5, at) == at  # this minute's five
+    assert budget.settled_by(25, at) == at + timedelta(minutes=1)
+    assert budget.settled_by(40, at) == at + timedelta(minutes=2)  # 5 + 20 + 15
+    # 40 left this hour: the 41st waits for the next hour's budget
+    assert budget.settled_by(41, at) == at + timedelta(minutes=2, hours=1)
+    assert StatusBudget(0, 0, 0, 0).settled_by(3, at) is None  # no budget: never
+    unbounded = StatusBudget(minute_left=0, hour_left=None, per_minute=20, per_hour=None)
+    assert unbounded.settled_by(20, at) == at + timedelta(minutes=1)

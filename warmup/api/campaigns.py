@@ -74,7 +74,8 @@ class PreviewOut(BaseModel):
 
 
 def _report(found: Services, name: str) -> CampaignOut:
-    return campaign_view(found.database, name, found.clock.now())
+    now = found.clock.now()
+    return campaign_view(found.database, name, now, budget=found.status_budget(now))
 
 
 @router.get("")

@@ -46,7 +46,8 @@ router = APIRouter(prefix="/api", tags=["domains and plans"])
 
 
 def _view(found: Services, record: DomainRecord) -> DomainOut:
-    return domain_view(found.database, record, found.clock.now(), found.limiter)
+    now = found.clock.now()
+    return domain_view(found.database, record, now, found.limiter, found.status_budget(now))
 
 
 @router.get("/domains", tags=["domains and plans"])
@@ -91,7 +92,8 @@ def add_sender(name: str, body: SenderIn, who: Ops, found: Found) -> DomainOut:
 def domain(name: str, _: Caller, found: Found) -> DomainDetail:
     """One domain, with its volume per day over the ramp: planned, sent, failure rate."""
     record = DomainStore(found.database).get(name)
-    return domain_detail(found.database, record, found.clock.now(), found.limiter)
+    now = found.clock.now()
+    return domain_detail(found.database, record, now, found.limiter, found.status_budget(now))
 
 
 def _change(found: Services, name: str, action: str, request: OpsRequest) -> ChangeOut:

@@ -9,6 +9,7 @@ attempts, 429s) are counters; the rest are gauges of the state now.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -22,6 +23,7 @@ from warmup.control.state import Status
 from warmup.domains.store import DomainStore
 from warmup.feedback.overview import overview
 from warmup.ledger import counts
+from warmup.ledger.recoveries import domain_recovery, recovery_totals_by_domain
 from warmup.pipeline.queues import queue_depths
 from warmup.ratelimit.redis_limiter import RedisLimiter
 from warmup.store.database import Schema, head_revision, schema_of
@@ -87,7 +89,47 @@ class StoreCollector(Collector):
             level.add_metric([name], int(view.verdict.level))
         yield from (step, status, caps, sent_today, left_today, in_flight, rates, reports, level)
         yield from self._ledger()
+        yield from self._recovery(now)
         yield from self._broker()
+
+    def _recovery(self, now: datetime) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        """Rows that dead or hung processes left, how they were settled, and the status-GET
+        budget that settles the ones in doubt."""
+        found = self._found
+        recovered = CounterMetricFamily(
+            "warmup_recovered_rows",
+            "Rows of lapsed batches settled from their wire journals: unsent (back to pending "
+            "without a status GET), answered (recorded as noted), in_doubt (asked at ACS)",
+            labels=["domain", "how"],
+        )
+        for domain, totals in recovery_totals_by_domain(found.database).items():
+            recovered.add_metric([domain, "unsent"], totals.unsent)
+            recovered.add_metric([domain, "answered"], totals.answered)
+            recovered.add_metric([domain, "in_doubt"], totals.in_doubt)
+        yield recovered
+        budget = found.status_budget(now)
+        if budget is None:
+            return
+        left = GaugeMetricFamily(
+            "warmup_status_gets_left",
+            "Status GETs (how rows in doubt are settled) left in the window",
+            labels=["window"],
+        )
+        left.add_metric(["minute"], budget.minute_left)
+        if budget.hour_left is not None:
+            left.add_metric(["hour"], budget.hour_left)
+        settle = GaugeMetricFamily(
+            "warmup_in_doubt_settled_in_seconds",
+            "Seconds until the rows in doubt now will have been asked about at ACS",
+            labels=["domain"],
+        )
+        for record in DomainStore(found.database).all():
+            in_doubt = domain_recovery(found.database, record.id)[1]
+            by = budget.settled_by(in_doubt, now)
+            settle.add_metric(
+                [record.state.domain], 0.0 if by is None else (by - now).total_seconds()
+            )
+        yield from (left, settle)
 
     def _ledger(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         rows = GaugeMetricFamily(

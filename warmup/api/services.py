@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 import redis
@@ -12,10 +13,12 @@ from prometheus_client import CollectorRegistry
 from warmup.api.token_store import TokenStore
 from warmup.clock import Clock
 from warmup.content.unsubscribe import Unsubscriber
+from warmup.pipeline.outcome_poll import StatusBudget
 from warmup.ratelimit.base import Limiter
 from warmup.ratelimit.redis_limiter import RedisLimiter
 from warmup.settings import Settings
 from warmup.store.database import Database
+from warmup.views.recovery import budget_for
 
 
 @dataclass
@@ -35,6 +38,10 @@ class Services:
     def limiter(self) -> Limiter | None:
         """The workers' limiter, to read (an ACS throttle in force), never to take permits."""
         return RedisLimiter(self.redis) if self.redis is not None else None
+
+    def status_budget(self, now: datetime) -> StatusBudget | None:
+        """The status-GET budget left (how fast rows in doubt are settled), if readable."""
+        return budget_for(self.settings, self.limiter, now)
 
 
 def services(request: Request) -> Services:

@@ -15,7 +15,13 @@ from warmup.campaigns.report import campaign_report, export_campaign
 from warmup.campaigns.store import CampaignStore
 from warmup.commands import campaign_planning as planning
 from warmup.commands.campaign_common import Name, Reason, console, read_file, warn
-from warmup.commands.context import actor, command_settings, now, open_database
+from warmup.commands.context import (
+    actor,
+    command_settings,
+    now,
+    open_database,
+    status_limiter,
+)
 from warmup.commands.output import AsJson, print_json
 from warmup.commands.progress import counting
 from warmup.content.templates import MessageTemplate
@@ -23,6 +29,7 @@ from warmup.domains.store import DomainStore
 from warmup.feedback.domain_health import window_counts
 from warmup.plans.schedule import usd
 from warmup.views.campaigns import ab_test_view, campaign_view
+from warmup.views.recovery import budget_for, describe
 
 app = typer.Typer(
     help="Campaigns: create, preview, start, pause, resume, cancel, list, status, export; "
@@ -218,11 +225,19 @@ def status(
     as_json: AsJson = False,
 ) -> None:
     """Counts by ledger state and outcome, the ETA from the domain's ramp, and the ACS cost."""
-    database = open_database(command_settings())
+    settings = command_settings()
+    database = open_database(settings)
+    at = now()
+    limiter = status_limiter(settings)
+    try:
+        view = campaign_view(database, name, at, message_kb, budget_for(settings, limiter, at))
+    finally:
+        if limiter is not None:
+            limiter.close()
     if as_json:
-        print_json(campaign_view(database, name, now(), message_kb))
+        print_json(view)
         return
-    report = campaign_report(database, name, today=now().date(), message_kb=message_kb)
+    report = campaign_report(database, name, today=at.date(), message_kb=message_kb)
     size = (
         f"{report.list_recipients:,} recipients on the list, not started"
         if report.status is CampaignStatus.DRAFT
@@ -240,9 +255,12 @@ def status(
     console.print(table)
     if report.verifying:
         console.print(
-            f"{report.verifying:,} rows in doubt (no answer came, or their worker died): ACS is "
-            "asked whether it has them before anything is sent again"
+            f"{report.verifying:,} rows in doubt (no answer came, or their worker died while "
+            "they were on the wire): ACS is asked whether it has them before anything is sent "
+            "again"
         )
+    for line in describe(view.recovery):
+        console.print(line)
     if report.opened or report.clicked:
         console.print(
             f"engagement: {report.opened:,} opened ({report.open_rate:.1%} of delivered, a weak "

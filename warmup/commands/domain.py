@@ -28,6 +28,7 @@ from warmup.plans.loader import load_plan
 from warmup.plans.model import ACS_DEFAULT_PER_HOUR, ACS_DEFAULT_PER_MINUTE, ProviderGroup
 from warmup.sending.transport import Transport
 from warmup.views.domains import domain_report, domain_view
+from warmup.views.recovery import budget_for, describe
 
 app = typer.Typer(
     help="Sending domains: status, hold, resume, steps, plans, quota.", no_args_is_help=True
@@ -110,7 +111,8 @@ def status(
     at = now()
     limiter = status_limiter(settings)
     try:
-        views = [domain_view(database, record, at, limiter) for record in records]
+        budget = budget_for(settings, limiter, at)
+        views = [domain_view(database, record, at, limiter, budget) for record in records]
     finally:
         if limiter is not None:
             limiter.close()
@@ -145,6 +147,8 @@ def status(
             f"senders: {', '.join(record.senders) or 'none'}; sends over {record.transport}; "
             f"relayed rows waiting: {views[0].relay_waiting:,}"
         )
+        for line in describe(views[0].recovery):
+            console.print(line)
         checked = views[0].authentication
         if checked is None:
             console.print("authentication: not checked (warmup acs domain check)")

@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
+from warmup.ledger.states import LedgerState
 from warmup.store.database import Database
-from warmup.store.models import Campaign, LeaseRecovery
+from warmup.store.models import Campaign, LeaseRecovery, LedgerRow, SendingDomain
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,31 @@ def recovery_totals(database: Database, campaign_ids: Collection[int]) -> Recove
         return _totals(session.execute(query).one())
 
 
-def recovery_totals_by_domain(database: Database) -> dict[int, RecoveryTotals]:
-    """Each domain's recoveries, all told (for /metrics: counters that only grow)."""
+def recovery_totals_by_domain(database: Database) -> dict[str, RecoveryTotals]:
+    """Each domain's recoveries by name, all told (for /metrics: counters that only grow)."""
     query = (
-        select(Campaign.domain_id, *_TOTALS)
+        select(SendingDomain.name, *_TOTALS)
         .join(Campaign, Campaign.id == LeaseRecovery.campaign_id)
-        .group_by(Campaign.domain_id)
+        .join(SendingDomain, SendingDomain.id == Campaign.domain_id)
+        .group_by(SendingDomain.name)
     )
     with database.session() as session:
-        return {int(row[0]): _totals(row[1:]) for row in session.execute(query)}
+        return {str(row[0]): _totals(row[1:]) for row in session.execute(query)}
+
+
+def domain_recovery(database: Database, domain_id: int) -> tuple[RecoveryTotals, int]:
+    """A domain's recoveries, all told, and its rows in doubt now (``verifying``: few, read
+    through the rows-in-doubt index)."""
+    totals = (
+        select(*_TOTALS)
+        .join(Campaign, Campaign.id == LeaseRecovery.campaign_id)
+        .where(Campaign.domain_id == domain_id)
+    )
+    doubtful = (
+        select(func.count())
+        .select_from(LedgerRow)
+        .join(Campaign, Campaign.id == LedgerRow.campaign_id)
+        .where(LedgerRow.state == LedgerState.VERIFYING.value, Campaign.domain_id == domain_id)
+    )
+    with database.session() as session:
+        return _totals(session.execute(totals).one()), int(session.scalar(doubtful) or 0)

@@ -17,9 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from urllib.parse import urlparse
 
 from warmup.ledger.outcomes import AcsAnswer, DoubtfulRows, OutcomeFallback
 from warmup.ratelimit.base import Limit, Limiter
+from warmup.sending.credentials import resolve_auth
+from warmup.settings import Settings
 
 Fetch = Callable[[list[str]], Mapping[str, tuple[str, str | None]]]
 # Sampled outcome polls may use at most 1/SAMPLE_SHARE_DIVISOR of the status budget.
@@ -27,6 +30,69 @@ SAMPLE_SHARE_DIVISOR = 2
 # Operation ids → what ACS said (None: ACS does not know the id). Ids ACS could not be asked
 # about (throttled, unreachable) are left out and asked again next round.
 Lookup = Callable[[list[str]], Mapping[str, AcsAnswer | None]]
+
+
+def quota_scope(settings: Settings) -> str:
+    """Which ACS quota sends and status GETs count against (one per subscription)."""
+    return settings.acs_quota_scope or urlparse(resolve_auth(settings).endpoint).netloc
+
+
+def status_limits(
+    scope: str, per_minute: int, per_hour: int | None, *, share: str = "", divisor: int = 1
+) -> list[Limit]:
+    """The shared status-GET budget: a minute's and an hour's window under the scope (or a
+    ``share`` of it: 1/``divisor`` of each window, under keys of its own)."""
+    windows = [("", per_minute, 60.0)]
+    if per_hour is not None:
+        windows.append((":h", per_hour, 3600.0))
+    return [
+        Limit(f"acs:{scope}:status{share}{k}", max(n // divisor, 1), span) for k, n, span in windows
+    ]
+
+
+@dataclass(frozen=True)
+class StatusBudget:
+    """Status GETs left in the current minute and hour, and the budget they refill to."""
+
+    minute_left: int
+    hour_left: int | None
+    per_minute: int
+    per_hour: int | None
+
+    def settled_by(self, in_doubt: int, now: datetime) -> datetime | None:
+        """When ``in_doubt`` rows will all have been asked about at this budget (an estimate:
+        housekeeping asks each round, rows in doubt first). None: none in doubt, or no
+        budget to ask with."""
+        if in_doubt <= 0 or self.per_minute <= 0 or self.per_hour == 0:
+            return None
+        left, at = in_doubt, now
+        minute, hour = self.minute_left, self.hour_left
+        while True:
+            take = min(left, minute, left if hour is None else hour)
+            left -= take
+            if left <= 0:
+                return at
+            if hour is not None:
+                hour -= take
+            if hour == 0:  # the hour's budget is spent: a new one at worst an hour on
+                at += timedelta(hours=1)
+                hour = self.per_hour
+            else:
+                at += timedelta(minutes=1)
+            minute = self.per_minute
+
+
+def status_budget(
+    limiter: Limiter, scope: str, per_minute: int, per_hour: int | None, now: datetime
+) -> StatusBudget:
+    """What is left of the status-GET budget (read from the limiter, taking nothing)."""
+    left = [
+        max(0, limit.limit - limiter.used(limit, now.timestamp()))
+        for limit in status_limits(scope, per_minute, per_hour)
+    ]
+    minute = min(left[0], per_minute)
+    hour = None if per_hour is None else min(left[1], per_hour)
+    return StatusBudget(minute, hour, per_minute, per_hour)
 
 
 @dataclass(frozen=True)
@@ -72,15 +138,15 @@ class StatusPoller:
         waiting for the next hour."""
         if wanted <= 0 or self._per_minute == 0 or self._per_hour == 0:
             return 0
-        windows = [("", self._per_minute, 60.0)]
-        if self._per_hour is not None:
-            windows.append((":h", self._per_hour, 3600.0))
-        budgets = [Limit(f"acs:{self._scope}:status{k}", n, span) for k, n, span in windows]
+        budgets = status_limits(self._scope, self._per_minute, self._per_hour)
         if sampling:
-            budgets += [
-                Limit(f"acs:{self._scope}:status:sample{k}", n // SAMPLE_SHARE_DIVISOR, span)
-                for k, n, span in windows
-            ]
+            budgets += status_limits(
+                self._scope,
+                self._per_minute,
+                self._per_hour,
+                share=":sample",
+                divisor=SAMPLE_SHARE_DIVISOR,
+            )
         return self._limiter.acquire(
             budgets, wanted, now.timestamp(), f"{self._scope}:status"
         ).granted

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlparse
 
 from warmup.campaigns.ab_test import CampaignABTest
 from warmup.campaigns.compose import Composer, unsubscriber_from
@@ -44,7 +43,7 @@ from warmup.pipeline.dispatch import Batch, DispatchConfig, Dispatcher
 from warmup.pipeline.gate import Gate
 from warmup.pipeline.leases import LiveLeases
 from warmup.pipeline.limiter_restore import restore_if_lost
-from warmup.pipeline.outcome_poll import StatusPoller
+from warmup.pipeline.outcome_poll import StatusPoller, quota_scope
 from warmup.pipeline.reconcile import Reconciler, ReconcileReport
 from warmup.pipeline.wire_log import WireLog
 from warmup.ratelimit.base import Limiter
@@ -52,7 +51,6 @@ from warmup.ratelimit.redis_limiter import RedisLimiter
 from warmup.relay.intake import RelayIntake
 from warmup.sending import AsyncSender, RetryPolicy, build_async_client
 from warmup.sending.client import AsyncAcsClient
-from warmup.sending.credentials import resolve_auth
 from warmup.sending.sender import MessageSender
 from warmup.sending.smtp import SmtpSender, build_smtp_sender
 from warmup.sending.transport import Transport
@@ -63,10 +61,6 @@ from warmup.suppression.acs_sync import SyncReport, sync_suppressions
 from warmup.suppression.store import SuppressionStore
 
 log = logging.getLogger(__name__)
-
-
-def quota_scope(settings: Settings) -> str:
-    return settings.acs_quota_scope or urlparse(resolve_auth(settings).endpoint).netloc
 
 
 DRAIN_CHECK_SECONDS = 0.25

@@ -13,7 +13,10 @@ from warmup.campaigns.report import CampaignReport, campaign_report
 from warmup.control.health import OutcomeCounts
 from warmup.domains.store import DomainStore
 from warmup.feedback.domain_health import window_counts
+from warmup.ledger.recoveries import recovery_totals
+from warmup.pipeline.outcome_poll import StatusBudget
 from warmup.store.database import Database
+from warmup.views.recovery import RecoveryOut, recovery_out
 
 MESSAGE_KB = 50.0  # for the cost estimate, as the CLI's default
 
@@ -42,6 +45,8 @@ class CampaignOut(BaseModel):
     health: CampaignHealth
     engagement: EngagementOut
     ab_test: ABTestOut | None  # None: not an A/B campaign
+    # Rows that processes which died or hung left, and how they were settled.
+    recovery: RecoveryOut
     fill: FillOut | None = None  # while the campaign is starting: how far its ledger is filled
 
 
@@ -98,7 +103,10 @@ class CampaignHealth(BaseModel):
 
 
 def campaign_out(
-    report: CampaignReport, counts: OutcomeCounts, ab_test: ABTestOut | None = None
+    report: CampaignReport,
+    counts: OutcomeCounts,
+    recovery: RecoveryOut,
+    ab_test: ABTestOut | None = None,
 ) -> CampaignOut:
     return CampaignOut(
         name=report.name,
@@ -133,6 +141,7 @@ def campaign_out(
             click_rate=round(report.click_rate, 6),
         ),
         ab_test=ab_test,
+        recovery=recovery,
         fill=(
             FillOut(
                 rows=report.rows,
@@ -148,12 +157,19 @@ def campaign_out(
 
 
 def campaign_view(
-    database: Database, name: str, now: datetime, message_kb: float = MESSAGE_KB
+    database: Database,
+    name: str,
+    now: datetime,
+    message_kb: float = MESSAGE_KB,
+    budget: StatusBudget | None = None,
 ) -> CampaignOut:
+    """``budget``: the status-GET budget left, to say when rows in doubt will be settled."""
     report = campaign_report(database, name, today=now.date(), message_kb=message_kb)
     record = DomainStore(database).get(report.domain)
     counts = window_counts(database, record, now, report.campaign_id)
-    return campaign_out(report, counts, ab_test_view(database, report.campaign_id))
+    totals = recovery_totals(database, [report.campaign_id])
+    recovery = recovery_out(totals, report.verifying, budget, now)
+    return campaign_out(report, counts, recovery, ab_test_view(database, report.campaign_id))
 
 
 def ab_test_view(database: Database, campaign_id: int) -> ABTestOut | None:

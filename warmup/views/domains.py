@@ -13,9 +13,12 @@ from warmup.control.idle import SendingNow
 from warmup.domains.record import DomainRecord
 from warmup.feedback.overview import DomainOverview, history, overview, sending
 from warmup.feedback.readiness import Readiness
+from warmup.ledger.recoveries import domain_recovery
+from warmup.pipeline.outcome_poll import StatusBudget
 from warmup.plans.schedule import QuotaAdvice, quota_advice
 from warmup.ratelimit.base import Limiter
 from warmup.store.database import Database
+from warmup.views.recovery import RecoveryOut, recovery_out
 
 
 class Caps(BaseModel):
@@ -81,6 +84,8 @@ class DomainOut(BaseModel):
     sent_today: int
     left_today: int
     in_flight: int
+    # Rows that processes which died or hung left, and how they were settled.
+    recovery: RecoveryOut
     # Relayed messages' rows (warmup relay) waiting to go, ahead of the campaigns.
     relay_waiting: int
     acs_quota_per_minute: int
@@ -118,7 +123,7 @@ def _authentication(record: DomainRecord) -> AuthenticationOut | None:
     )
 
 
-def domain_out(view: DomainOverview, now_sending: SendingNow) -> DomainOut:
+def domain_out(view: DomainOverview, now_sending: SendingNow, recovery: RecoveryOut) -> DomainOut:
     record, state, verdict = view.record, view.record.state, view.verdict
     step = record.plan.step(state.step)
     gates = record.plan.gates
@@ -145,6 +150,7 @@ def domain_out(view: DomainOverview, now_sending: SendingNow) -> DomainOut:
         left_today=view.left_today,
         in_flight=view.in_flight,
         relay_waiting=view.relay_waiting,
+        recovery=recovery,
         acs_quota_per_minute=record.quota.per_minute,
         acs_quota_per_hour=record.quota.per_hour,
         health=Health(
@@ -180,18 +186,32 @@ def acs_throttle(limiter: Limiter | None) -> datetime | None:
 
 
 def domain_view(
-    database: Database, record: DomainRecord, now: datetime, limiter: Limiter | None = None
+    database: Database,
+    record: DomainRecord,
+    now: datetime,
+    limiter: Limiter | None = None,
+    budget: StatusBudget | None = None,
 ) -> DomainOut:
+    """``budget``: the status-GET budget left, to say when rows in doubt will be settled."""
     view = overview(database, record, now)
-    return domain_out(view, sending(database, view, now, acs_throttle(limiter)))
+    totals, in_doubt = domain_recovery(database, record.id)
+    return domain_out(
+        view,
+        sending(database, view, now, acs_throttle(limiter)),
+        recovery_out(totals, in_doubt, budget, now),
+    )
 
 
 def domain_detail(
-    database: Database, record: DomainRecord, now: datetime, limiter: Limiter | None = None
+    database: Database,
+    record: DomainRecord,
+    now: datetime,
+    limiter: Limiter | None = None,
+    budget: StatusBudget | None = None,
 ) -> DomainDetail:
     """One domain with its volume per day over the ramp."""
     return DomainDetail(
-        **domain_view(database, record, now, limiter).model_dump(),
+        **domain_view(database, record, now, limiter, budget).model_dump(),
         history=[
             DayOut(
                 day=d.day,
