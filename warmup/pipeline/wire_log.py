@@ -84,8 +84,16 @@ class WireLog:
         await future
 
     def note(self, owner: str, row: int, value: str | None) -> None:
-        """A row's result (or ``None``: its mark taken back), written with the next marks."""
-        self._put(owner, row, value)
+        """A row's result (or ``None``: its mark taken back), written with the next marks (a
+        slot's next mark carries its last result, so marked rows never outnumber the slots)
+        or by :meth:`write_notes`, whichever comes first: no round trip of its own."""
+        self._turn.entries.setdefault(owner, {})[row] = value
+
+    def write_notes(self) -> None:
+        """Write the results noted since the last write (a batch does, before its results go to
+        the ledger: a crash between the two costs no status GET)."""
+        if self._turn.entries and not self._due:
+            self._write()
 
     def _put(self, owner: str, row: int, value: str | None) -> None:
         self._turn.entries.setdefault(owner, {})[row] = value
@@ -95,6 +103,8 @@ class WireLog:
 
     def _write(self) -> None:
         turn, self._turn, self._due = self._turn, _Turn(), False
+        if not turn.entries:
+            return
         try:
             answers = self._journal.write(turn.entries, scope=self._scope, now=self._now())
             failure = None
