@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,10 @@ from sqlalchemy import func, select
 
 from tests.conftest import emulator_config
 from tests.e2e.test_deployment import all_accepted, deployment, wait_for_completion
-from tests.pipeline_world import DOMAIN, exactly_once
+from tests.pipeline_world import DOMAIN, SENDER, exactly_once
+from tests.relay_world import RelayProcess, submission
 from tests.tcp_proxy import TcpProxy, wait_until
+from warmup.relay.users import RelayUsers
 from warmup.sending.transport import Transport
 from warmup.store.models import LedgerRow
 
@@ -197,3 +200,71 @@ def test_a_database_outage_mid_campaign_delays_the_campaign_and_repeats_nothing(
     assert stats["status_requests"] <= 2 * SLOTS
     assert "Task exception was never retrieved" not in logs
     assert "Task was destroyed but it is pending" not in logs
+
+
+RELAYED = 120
+RELAY_PER_MINUTE = 600  # 10 a second: the relayed mail is still going out at the kill
+RELAY_CAPPED = f"""
+name: capped
+quota: {{per_minute: 1000000, per_hour: 10000000, headroom: 1.0}}
+steps:
+  - {{per_minute: {RELAY_PER_MINUTE}, per_hour: 1000000, per_day: 10000000}}
+"""
+
+
+@pytest.mark.timeout(300)
+def test_relayed_mail_left_by_a_killed_worker_is_posted_within_a_minute_of_its_restart(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    config = emulator_config(
+        sender_domains=[DOMAIN], latency_ms=40, jitter_ms=30, dedupe_operation_ids=False
+    )
+    with deployment(
+        tmp_path,
+        postgres_url,
+        1,
+        config,
+        plan_yaml=RELAY_CAPPED,
+        WARMUP_SEND_CONCURRENCY=str(SLOTS),
+        WARMUP_BATCH_SIZE="20",
+    ) as d:
+        celery, emulator = d.celery, d.emulator
+        password = RelayUsers(d.database).add("app", DOMAIN, actor="ops", at=datetime.now(UTC))
+        relay = RelayProcess(postgres_url, tmp_path)
+        try:
+            door = relay.start()
+            with door.client(("app", password)) as smtp:
+                for n in range(RELAYED):
+                    smtp.send_message(submission(SENDER, [f"app{n}@example.org"]))
+            first = celery.worker("w1", concurrency=2)
+            celery.beat()
+            wait_until(lambda: emulator.stats()["accepted"] >= 40, 120, "40 accepted")
+            for child in celery.children("w1"):  # the whole worker dies, pool and all
+                os.kill(child, signal.SIGKILL)
+            first.kill()
+            first.wait(10)
+            left_at_kill = relay_rows_left(d.database)
+            celery.worker("w2", concurrency=2)
+            took = wait_until(lambda: relay_rows_left(d.database) == 0, 120, "relayed mail sent")
+        finally:
+            relay.kill()
+        stats = emulator.stats(include_recipients=True)
+    assert left_at_kill > 0
+    assert took < 60, f"relayed mail waited {took:.0f} s after the restart"
+    relayed = {f"app{n}@example.org" for n in range(RELAYED)}
+    per_recipient = stats["accepted_per_recipient"]
+    assert all(per_recipient.get(address) == 1 for address in relayed)
+    assert stats["reused_operation_ids"] == 0
+
+
+def relay_rows_left(database) -> int:  # type: ignore[no-untyped-def]
+    """Relayed messages' rows not yet accepted by ACS."""
+    with database.session() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(LedgerRow)
+                .where(LedgerRow.relay_message_id != 0, LedgerRow.state != "accepted")
+            )
+            or 0
+        )

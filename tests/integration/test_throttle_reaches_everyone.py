@@ -50,6 +50,12 @@ def test_a_429_longer_than_the_in_place_cap_holds_every_worker_back(
     first_429 = posts[0]
     during = [t for t in posts if first_429 + GRACE < t < first_429 + RETRY_AFTER]
     assert during == [], f"{len(during)} requests during the {RETRY_AFTER} s Retry-After"
+    # A throttle stops the queue: once the 429 was answered, only requests already on the wire
+    # (at most the 4 send slots, the 429's own included) reached ACS before the deadline; rows
+    # readied ahead of a slot, holding permits, were held back at the wire.
+    answered = min(stats["throttle_walls"])
+    after = [t for t in posts if answered < t < first_429 + RETRY_AFTER]
+    assert len(after) <= 4, f"{len(after)} requests reached ACS after the 429 was answered"
     assert posts[-1] >= first_429 + RETRY_AFTER  # the campaign went on afterwards
     exactly_once(stats, 60)
     assert report.by_state == {"accepted": 60}
