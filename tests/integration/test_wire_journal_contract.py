@@ -152,3 +152,13 @@ def test_under_concurrent_marking_the_seal_splits_rows_into_left_and_never_left(
     may_leave = {row for row, answer in answers.items() if answer is Marked.OK}
     assert set(notes) == may_leave
     assert all(answer in (Marked.OK, Marked.SEALED) for answer in answers.values())
+
+
+def test_a_write_of_thousands_of_rows_is_taken_whole(journal: WireJournal) -> None:
+    # A batch may hold 5,000 rows; one write can carry all of them (the script sets them in
+    # chunks: Lua's unpack() is bounded).
+    journal.open("big")
+    rows = {row: ON_WIRE for row in range(6_000)}
+    assert journal.write({"big": rows}) == {"big": Marked.OK}
+    assert journal.write({"big": dict.fromkeys(range(0, 6_000, 2))}) == {"big": Marked.OK}
+    assert journal.seal("big") == {row: ON_WIRE for row in range(1, 6_000, 2)}
