@@ -203,3 +203,55 @@ def test_without_secrets_the_webhook_refuses_every_call(database: Database) -> N
             assert "WARMUP_WEBHOOK_SECRETS" in answer.json()["error"]
         assert unconfigured.options("/webhooks/acs").status_code == 503
     assert stored(database) == 0
+
+
+LONGEST_ADDRESS = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".com"  # 254
+
+
+def test_one_unstorable_event_never_costs_the_complaint_beside_it(
+    client: TestClient, database: Database
+) -> None:
+    # A valid 254-character address with a uuid message id made a key too long for its column;
+    # an overlong message id and a NUL in a click's user agent could not be stored either.
+    # Each cost the whole batch a 400, which Event Grid does not retry: the complaint was lost.
+    longest = report(LONGEST_ADDRESS)
+    longest["data"]["messageId"] = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    overlong = report("long-id@example.org")
+    overlong["data"]["messageId"] = "m" * 500
+    nul_agent = engagement("reader@example.org")
+    nul_agent["data"]["userAgent"] = "Mozilla\x00/5.0"
+    complaint = report("angry@example.org", "FilteredSpam")
+    answer = client.post(URL, json=[longest, overlong, nul_agent, complaint])
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["invalid"] == 1  # the overlong message id: refused by itself, and counted
+    assert body["engagements"] == 1  # the NUL is dropped from the user agent, the click kept
+    assert SuppressionStore(database).find("angry@example.org", datetime.now(UTC)) is not None
+    assert stored(database) == 2  # the longest address's report and the complaint
+    # Redelivered, every stored event is recognised by its fixed-width key.
+    again = client.post(URL, json=[longest, complaint, nul_agent]).json()
+    assert again["duplicates"] == 3
+    with database.session() as session:
+        keys = session.scalars(select(DeliveryEvent.dedupe_key)).all()
+    assert {len(key) for key in keys} == {64}
+    scraped = client.get("/metrics").text
+    assert 'warmup_webhook_events_refused_total{reason="invalid"} 1.0' in scraped
+
+
+def test_a_value_the_store_refuses_is_left_out_alone(
+    client: TestClient, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whatever the parser lets through, a value the store cannot keep costs only its event:
+    # the batch's rows are then inserted one by one, each in a savepoint.
+    from warmup.feedback import reports
+
+    monkeypatch.setattr(reports, "MAX_MESSAGE_ID", 10_000)  # let an overlong id reach the store
+    overlong = report("long-id@example.org")
+    overlong["data"]["messageId"] = "m" * 500
+    complaint = report("angry@example.org", "FilteredSpam")
+    answer = client.post(URL, json=[overlong, complaint])
+    assert answer.status_code == 200, answer.text
+    refused = 1 if database.engine.dialect.name == "postgresql" else 0  # SQLite keeps any length
+    assert answer.json()["unstorable"] == refused
+    assert stored(database) == 2 - refused
+    assert SuppressionStore(database).find("angry@example.org", datetime.now(UTC)) is not None

@@ -90,6 +90,7 @@ class StoreCollector(Collector):
         yield from (step, status, caps, sent_today, left_today, in_flight, rates, reports, level)
         yield from self._ledger()
         yield from self._recovery(now)
+        yield from self._webhook()
         yield from self._broker()
 
     def _recovery(self, now: datetime) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
@@ -167,6 +168,16 @@ class StoreCollector(Collector):
         for name, calls in tried.items():
             attempts.add_metric([name], calls)
         yield from (rows, attempts, accepted, outcomes, relayed)
+
+    def _webhook(self) -> Iterator[CounterMetricFamily]:
+        refused = CounterMetricFamily(
+            "warmup_webhook_events_refused",
+            "Webhook events left out of their batch (this API process): invalid, unstorable",
+            labels=["reason"],
+        )
+        for reason in ("invalid", "unstorable"):
+            refused.add_metric([reason], self._found.refused_events[reason])
+        yield refused
 
     def _broker(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         client = self._found.redis

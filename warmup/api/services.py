@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
@@ -33,6 +34,8 @@ class Services:
     redis: redis.Redis | None
     # Prometheus registry reading the figures above at each scrape (set by create_app).
     metrics: CollectorRegistry | None = None
+    # Webhook events this process left out of their batches, by reason (invalid, unstorable).
+    refused_events: Counter[str] = field(default_factory=Counter)
 
     @property
     def limiter(self) -> Limiter | None:

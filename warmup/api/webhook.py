@@ -7,6 +7,11 @@ constant time; two may be configured at once for rotation. Nothing is recorded f
 fails a check: 401 (no or wrong secret), 413 (too large), 415 (not JSON), 400 (not delivery
 reports) — Event Grid does not retry those. Reports are stored at once (de-duplicated); judging
 health is the feedback task's work, every few seconds.
+
+Each event stands alone: one that is invalid (an overlong field, a NUL where none can be) or
+that the store refuses is left out, logged and counted (``invalid``, ``unstorable`` in the
+answer; ``warmup_webhook_events_refused_total`` in /metrics), and the rest of its batch is
+kept. A 400 only when nothing in the body is usable.
 """
 
 from __future__ import annotations
@@ -109,6 +114,7 @@ async def receive(request: Request) -> Response:
         return _problem(400, "; ".join(batch.invalid[:10]))
     for problem in batch.invalid:
         log.warning("webhook: skipped an unusable event (%s)", problem)
+    found.refused_events["invalid"] += len(batch.invalid)
     store = FeedbackStore(
         found.database, soft_failures_to_suppress=found.settings.soft_failures_to_suppress
     )
@@ -121,6 +127,7 @@ async def receive(request: Request) -> Response:
         if current is not None:
             current.set_attribute("matched", result.matched)
             current.set_attribute("duplicates", result.duplicates)
+    found.refused_events["unstorable"] += result.unstorable
     return JSONResponse(
         {
             "received": result.received,
@@ -130,6 +137,7 @@ async def receive(request: Request) -> Response:
             "ignored": result.ignored + sum(batch.ignored_types.values()),
             "engagements": result.engagements,
             "invalid": len(batch.invalid),
+            "unstorable": result.unstorable,
             "ignored_types": batch.ignored_types,
         }
     )

@@ -12,12 +12,14 @@ only after ``soft_failures_to_suppress`` of them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from warmup.control.health import Outcome
@@ -41,6 +43,9 @@ class IngestReport:
     ignored: int = 0
     suppressed: int = 0
     engagements: int = 0
+    # Events the store refused (a value it cannot keep): each is left out alone, its batch is
+    # kept, and the count is logged and shown in /metrics.
+    unstorable: int = 0
 
     def add(self, other: IngestReport) -> None:
         """Count another batch's figures in (a file or a pull is ingested in batches)."""
@@ -49,6 +54,7 @@ class IngestReport:
 
 
 FEEDBACK_ACTOR = "delivery-feedback"
+log = logging.getLogger(__name__)
 
 
 def _stored_time(value: object) -> datetime | None:
@@ -75,14 +81,16 @@ class FeedbackStore:
         skipping what is already known), then each new report applied to its ledger row."""
         result = IngestReport(received=len(reports) + len(engagements))
         with self._db.session() as session:
-            result.engagements = self._keep_engagements(session, engagements, at)
-            result.duplicates += len(engagements) - result.engagements
+            result.engagements = self._keep_engagements(session, engagements, at, result)
+            result.duplicates += len(engagements) - result.engagements - result.unstorable
             with_outcome = [r for r in reports if r.outcome is not None]
             result.ignored = len(reports) - len(with_outcome)
             # Rows first, so each report is stored already marked matched or not.
             known = known_rows(session, [r.message_id for r in with_outcome])
-            fresh = self._keep(session, with_outcome, at, known)
-            result.duplicates += len(with_outcome) - len(fresh)
+            refused_before = result.unstorable
+            fresh = self._keep(session, with_outcome, at, known, result)
+            refused = result.unstorable - refused_before
+            result.duplicates += len(with_outcome) - len(fresh) - refused
             result.matched = self._apply(session, fresh, at, known)
             result.unmatched = len(fresh) - result.matched
             # In the intake's transaction: the reports, their suppressions and the audit
@@ -97,6 +105,7 @@ class FeedbackStore:
         reports: Sequence[DeliveryReport],
         at: datetime,
         known: set[tuple[str, str]],
+        result: IngestReport,
     ) -> list[DeliveryReport]:
         """Store each report once; return those that were new (not redeliveries)."""
         unique = {report.dedupe_key: report for report in reversed(reports)}  # first one wins
@@ -119,11 +128,15 @@ class FeedbackStore:
             }
             for report in unique.values()
         ]
-        stored = set(self._insert_new(session, DeliveryEvent, rows))
+        stored = set(self._insert_new(session, DeliveryEvent, rows, result))
         return [report for key, report in unique.items() if key in stored]
 
     def _keep_engagements(
-        self, session: Session, reports: Sequence[EngagementReport], at: datetime
+        self,
+        session: Session,
+        reports: Sequence[EngagementReport],
+        at: datetime,
+        result: IngestReport,
     ) -> int:
         """Store each open or click once; return how many were new."""
         rows = {
@@ -139,7 +152,7 @@ class FeedbackStore:
             }
             for report in reports
         }
-        kept = set(self._insert_new(session, EngagementEvent, list(rows.values())))
+        kept = set(self._insert_new(session, EngagementEvent, list(rows.values()), result))
         unique = {report.dedupe_key: report for report in reports}
         add_engagement(
             session.connection(),
@@ -158,10 +171,18 @@ class FeedbackStore:
 
     @staticmethod
     def _insert_new(
-        session: Session, table: type[DeliveryEvent] | type[EngagementEvent], rows: list[Any]
+        session: Session,
+        table: type[DeliveryEvent] | type[EngagementEvent],
+        rows: list[Any],
+        result: IngestReport,
     ) -> list[str]:
         """Insert what is not there yet; return the new keys. One statement compiled once and
-        run for all rows (SQLAlchemy's "insertmanyvalues" batches them with RETURNING)."""
+        run for all rows (SQLAlchemy's "insertmanyvalues" batches them with RETURNING).
+
+        Should the store refuse a value the parsing let through, the rows are inserted one by
+        one, each in a savepoint, and only the ones it refuses are left out (counted in
+        ``result.unstorable``): one bad event never costs its batch, which Event Grid would not
+        send again after a 400."""
         if not rows:
             return []
         statement = (
@@ -169,7 +190,20 @@ class FeedbackStore:
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(table.dedupe_key)
         )
-        return list(session.connection().execute(statement, rows).scalars())
+        try:
+            with session.begin_nested():
+                return list(session.connection().execute(statement, rows).scalars())
+        except DataError:
+            pass
+        kept: list[str] = []
+        for row in rows:
+            try:
+                with session.begin_nested():
+                    kept += session.connection().execute(statement, [row]).scalars()
+            except DataError as exc:
+                result.unstorable += 1
+                log.warning("feedback: an event the store cannot keep was left out: %s", exc.orig)
+        return kept
 
     def _mark_matched(self, session: Session, keys: Sequence[str]) -> None:
         for start in range(0, len(keys), MATCH_CHUNK):

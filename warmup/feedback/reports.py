@@ -18,6 +18,7 @@ Expanded                     ignored (a distribution list was expanded; no outco
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +29,30 @@ from warmup.addresses import address_key
 from warmup.control.health import Outcome
 from warmup.errors import WarmupError
 from warmup.sending.mime import message_key_of
+
+# The longest values the store keeps (delivery_events, engagement_events): a longer one is no
+# real ACS value, and the event alone is refused, never its batch.
+MAX_MESSAGE_ID = 100
+MAX_RECIPIENT = 320
+
+
+def content_key(*parts: str) -> str:
+    """A fixed-width key for an event's content (SHA-256, hex): whatever the lengths of the
+    parts, it fits its column, and two contents never share it by truncation."""
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _printable(value: str) -> str:
+    """An informational text as the store can keep it (PostgreSQL keeps no NUL)."""
+    return value.replace("\x00", "")
+
+
+def _check_sizes(kind: str, message_id: str, recipient: str) -> None:
+    if len(message_id) > MAX_MESSAGE_ID:
+        raise ReportError(f"{kind}: messageId longer than {MAX_MESSAGE_ID} characters")
+    if len(recipient) > MAX_RECIPIENT:
+        raise ReportError(f"{kind}: recipient longer than {MAX_RECIPIENT} characters")
+
 
 DELIVERY_REPORT = "microsoft.communication.emaildeliveryreportreceived"
 ENGAGEMENT_REPORT = "microsoft.communication.emailengagementtrackingreportreceived"
@@ -59,7 +84,7 @@ class DeliveryReport:
     @property
     def dedupe_key(self) -> str:
         """Event Grid delivers at least once, sometimes with a new id: key on the content."""
-        return f"{self.message_id}|{self.recipient}|{self.status}"
+        return content_key(self.message_id, self.recipient, self.status)
 
 
 def _lower(mapping: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,9 +165,11 @@ def make_report(
 ) -> DeliveryReport:
     """A report from its fields, whatever their source. ``hard_bounce`` (when the source says,
     as Log Analytics does) settles whether a Failed status is hard; otherwise its code does."""
-    if any("\x00" in value for value in (message_id, recipient, status, detail)):
+    if any("\x00" in value for value in (message_id, recipient, status)):
         # No real report has one, and PostgreSQL cannot store it: the event is unusable.
         raise ReportError("a delivery report field contains a NUL character")
+    _check_sizes("a delivery report", message_id, recipient)
+    detail = _printable(detail)
     known = _STATUS.get(status.strip().lower())
     if known is None:
         raise ReportError(f"unknown delivery status {status!r}")
@@ -177,7 +204,7 @@ class EngagementReport:
     @property
     def dedupe_key(self) -> str:
         when = self.occurred_at.isoformat() if self.occurred_at else ""
-        return f"{self.message_id}|{self.recipient}|{self.engagement}|{when}|{self.context}"[:600]
+        return content_key(self.message_id, self.recipient, self.engagement, when, self.context)
 
 
 def parse_engagement(event: Mapping[str, Any]) -> EngagementReport:
@@ -192,12 +219,13 @@ def parse_engagement(event: Mapping[str, Any]) -> EngagementReport:
         raise ReportError("an engagement report needs messageId, recipient and engagement")
     if "\x00" in message_id + recipient:
         raise ReportError("an engagement report field contains a NUL character")
+    _check_sizes("an engagement report", message_id, recipient)
     return EngagementReport(
         message_id=message_id,
         recipient=address_key(recipient),
         engagement=kind,
-        context=str(data.get("engagementcontext") or ""),
-        user_agent=str(data.get("useragent") or ""),
+        context=_printable(str(data.get("engagementcontext") or "")),
+        user_agent=_printable(str(data.get("useragent") or "")),
         occurred_at=_timestamp(data, "useractiontimestamp"),
     )
 
