@@ -39,6 +39,15 @@ async def caller(
 Caller = Annotated[TokenInfo, Depends(caller)]
 
 
+def insist(who: TokenInfo, role: Role, what: str) -> None:
+    """403 unless ``who`` may do ``role``'s work: for a part of a request (``what``) that needs
+    more than the route itself."""
+    if not who.role.may(role):
+        raise HTTPException(
+            403, f"{what} is {role.value}' decision: token {who.name} has role {who.role.value}"
+        )
+
+
 def requires(role: Role) -> Callable[[TokenInfo], TokenInfo]:
     """A dependency that lets through tokens whose role may do ``role``'s work."""
 

@@ -17,8 +17,9 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
-from warmup.api.auth import Caller, Marketing
+from warmup.api.auth import Caller, Marketing, insist
 from warmup.api.services import Found, Services
+from warmup.api.token_store import Role
 from warmup.campaigns.ab_test import CampaignABTest
 from warmup.campaigns.compose import Composer, unsubscriber_from
 from warmup.campaigns.model import CampaignStatus, retry_outcomes
@@ -148,7 +149,7 @@ def preview(
 @router.post("/{name}/start", status_code=202)
 def start(
     name: str,
-    who: Marketing,
+    who: Caller,
     found: Found,
     background: BackgroundTasks,
     body: StartIn | None = None,
@@ -158,6 +159,12 @@ def start(
     ``GET /api/campaigns/{name}``; the campaign sends once it is ``running``. A fill cut short
     (the API restarted) is resumed by the workers' housekeeping."""
     unsubscriber_from(found.settings)  # refuse now, not at the first send
+    if body is not None and body.override_auth is not None:
+        # Sending from a domain whose SPF/DKIM/DMARC ACS has not verified risks its reputation
+        # (docs/azure.md): the override is ops' decision (or admin's), audited with its reason.
+        insist(who, Role.OPS, "overriding the SPF/DKIM/DMARC gate")
+    else:
+        insist(who, Role.MARKETING, "starting a campaign")
     store = CampaignStore(found.database, fill_chunk_rows=found.settings.fill_chunk_rows)
     store.begin_start(
         name,

@@ -39,6 +39,26 @@ _WIDE_BOMS = (
 )
 
 
+# Codecs Python counts as text encodings that no file of rows is written in: they transform
+# text (punycode, idna) or escape it, and reading a CSV through them fails in odd ways.
+NOT_FOR_FILES = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined"})
+
+
+def check_text_encoding(name: str) -> None:
+    """Refuse a name that is no character encoding of files (unknown, or a bytes-to-bytes or
+    text-to-text codec such as rot13, zlib_codec or base64_codec): user input, a clear 4xx."""
+    try:
+        info = codecs.lookup(name)
+        "a".encode(info.name)  # a codec that is not a text encoding refuses this
+    except LookupError:
+        info = None
+    if info is None or info.name in NOT_FOR_FILES:
+        raise ImportFailure(
+            f"{name!r} is not a text encoding this import can read: name the file's character "
+            "encoding, e.g. utf-8, cp1252, latin-1, utf-16"
+        )
+
+
 def _is_wide(encoding: str) -> bool:
     return codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
 
@@ -80,10 +100,7 @@ class CsvSource:
 
     def open(self) -> CsvSource:
         if self.encoding is not None:
-            try:
-                codecs.lookup(self.encoding)
-            except LookupError:
-                raise ImportFailure(f"unknown encoding {self.encoding!r}") from None
+            check_text_encoding(self.encoding)
         self._binary = self.path.open("rb")
         head = self._binary.read(4)
         self._binary.seek(0)

@@ -1,0 +1,49 @@
+"""Issue 30's least-privilege and input findings, each refused with a 4xx or a clear reply."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.api_world import api_world, campaign, people_csv, upload
+from warmup.api.token_store import Role
+from warmup.store.database import Database
+
+pytestmark = pytest.mark.integration
+
+
+def test_overriding_the_authentication_gate_is_ops_work_not_marketings(
+    database: Database, tmp_path: Path
+) -> None:
+    with api_world(database, tmp_path) as w:
+        assert upload(w, people_csv(3)).status_code == 201
+        assert campaign(w).status_code == 201
+        body = {"override_auth": "DKIM is propagating"}
+        refused = w.client.post(
+            "/api/campaigns/spring/start", headers=w.as_(Role.MARKETING), json=body
+        )
+        assert refused.status_code == 403
+        assert "ops" in refused.json()["error"]
+        assert (
+            w.client.get("/api/campaigns/spring", headers=w.as_(Role.OPS)).json()["status"]
+            == "draft"
+        )
+        started = w.client.post("/api/campaigns/spring/start", headers=w.as_(Role.OPS), json=body)
+        assert started.status_code == 202, started.text
+
+
+@pytest.mark.parametrize(
+    "encoding", ["rot13", "zlib_codec", "base64_codec", "uu_codec", "punycode"]
+)
+def test_a_list_upload_in_a_codec_that_is_no_text_encoding_is_refused_with_a_4xx(
+    database: Database, tmp_path: Path, encoding: str
+) -> None:
+    with api_world(database, tmp_path) as w:
+        answer = w.client.post(
+            "/api/lists",
+            headers=w.as_(Role.MARKETING),
+            params={"wait": "true"},
+            data={"name": "people", "encoding": encoding},
+            files={"file": ("people.csv", people_csv(3), "text/csv")},
+        )
+        assert 400 <= answer.status_code < 500, answer.text
+        assert "encoding" in answer.text
