@@ -3,8 +3,9 @@
 Code never logs secrets on purpose; :class:`RedactSecrets` also scrubs any configured secret
 value from every record that reaches a handler, in case a library puts one in a message: as
 configured, percent-encoded (as it appears in an access log's URL), and the value of any
-secret-looking query parameter (``?code=``, ``?token=``...) whatever it is. Tracebacks attached
-to a record are redacted too.
+secret-looking query parameter (``?code=``, ``?token=``..., also when its name is
+percent-encoded) whatever it is. Tracebacks attached to a record are redacted too. Control
+characters in a message (newlines, NUL...) are written as escapes: input cannot forge lines.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote_plus
 
 from pydantic import SecretStr
 from pythonjsonlogger.json import JsonFormatter
@@ -21,10 +22,26 @@ from warmup.settings import LogFormat, Settings
 from warmup.tracing import configure_tracing
 
 REDACTED = "***"
-# Query parameters that carry credentials in URLs that servers log.
-SECRET_PARAMETERS = re.compile(
-    r"(?i)([?&](?:code|token|access_token|api_key|key|secret|sig|signature)=)[^&\s\"']+"
+# Query parameters that carry credentials in URLs that servers log, by name once decoded
+# (``?%63ode=`` is ``?code=`` to the server that reads it, so it is to the redaction too).
+SECRET_PARAMETER_NAMES = frozenset(
+    {"code", "token", "access_token", "api_key", "key", "secret", "sig", "signature"}
 )
+QUERY_PARAMETER = re.compile(r"([?&])([^=&\s\"'?]+)=([^&\s\"']+)")
+# Control characters a message may carry from its input (a username sent to the relay, a
+# header): written as escapes, so that no input can forge a log line or hide in one.
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+def _redact_parameter(match: re.Match[str]) -> str:
+    sign, name, _value = match.groups()
+    if unquote_plus(name).strip().lower() in SECRET_PARAMETER_NAMES:
+        return f"{sign}{name}={REDACTED}"
+    return match.group()
 
 
 class RedactSecrets(logging.Filter):
@@ -42,10 +59,11 @@ class RedactSecrets(logging.Filter):
     def redact(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
-        return SECRET_PARAMETERS.sub(rf"\1{REDACTED}", text)
+        return QUERY_PARAMETER.sub(_redact_parameter, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = self.redact(record.getMessage())
+        # The message is one line, whatever its arguments held; a traceback keeps its lines.
+        message = CONTROL.sub(_escape, self.redact(record.getMessage()))
         record.msg, record.args = message, None
         if record.exc_info:
             # Format the traceback now, redacted, and keep only the text.

@@ -72,3 +72,24 @@ def test_json_lines_carry_the_fields_and_are_redacted_tracebacks_included(
     assert "access-key-value" not in json.dumps(second)
     assert "RuntimeError" in second["exc_info"]
     assert REDACTED in second["exc_info"]
+
+
+def _filtered(message: str, *args: object) -> str:
+    record = logging.LogRecord("x", logging.WARNING, "f", 1, message, args, None)
+    assert RedactSecrets([]).filter(record)
+    return record.getMessage()
+
+
+def test_a_secret_parameter_is_redacted_however_its_name_is_percent_encoded() -> None:
+    line = _filtered('"GET /webhooks/acs?%63ode=hunter22&x=1 HTTP/1.1" 200')
+    assert "hunter22" not in line
+    assert f"?%63ode={REDACTED}&x=1" in line
+    assert "hunter22" not in _filtered("/u/x?TOKEN=hunter22")
+    assert _filtered("/api/lists?name=spring&wait=true") == "/api/lists?name=spring&wait=true"
+
+
+@pytest.mark.parametrize("forged", ["x\n2026-12-07 INFO warmup: admin logged in", "x\x00y", "x\ry"])
+def test_control_characters_from_input_cannot_forge_a_log_line(forged: str) -> None:
+    line = _filtered("relay: cannot check user %s", forged)
+    assert "\n" not in line and "\r" not in line and "\x00" not in line
+    assert line.startswith("relay: cannot check user x")
