@@ -91,5 +91,5 @@ def test_a_secret_parameter_is_redacted_however_its_name_is_percent_encoded() ->
 @pytest.mark.parametrize("forged", ["x\n2026-12-07 INFO warmup: admin logged in", "x\x00y", "x\ry"])
 def test_control_characters_from_input_cannot_forge_a_log_line(forged: str) -> None:
     line = _filtered("relay: cannot check user %s", forged)
-    assert "\n" not in line and "\r" not in line and "\x00" not in line
+    assert not {"\n", "\r", "\x00"} & set(line)
     assert line.startswith("relay: cannot check user x")

@@ -8,6 +8,7 @@ the passwords already issued.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -47,3 +48,15 @@ def verify_password(password: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(computed, base64.b64decode(digest))
+
+
+@functools.cache
+def _stand_in() -> str:
+    """A hash no password matches, made once: checked against for a name that is no user."""
+    return hash_password(new_password())
+
+
+def verify_nobody(password: str) -> None:
+    """Take as long as :func:`verify_password` does, to refuse a name that is no user's: an
+    unknown user's refusal then takes the same time as a wrong password's."""
+    verify_password(password, _stand_in())

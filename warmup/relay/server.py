@@ -16,16 +16,29 @@ at most 10 MB (ACS's limit)                 ``552``
 A message is answered ``250`` only once it is stored with its ledger rows (see intake.py).
 Database work runs in threads, off the event loop; password checks are remembered per
 process (see users.py), so a client that logs in per message costs scrypt once a minute.
+
+AUTH is the relay's own (:meth:`RelayDoor.handle_AUTH`), so that nobody can stall it without
+credentials: the scrypt check runs in a thread, off the event loop that serves every logged-in
+client; an unknown name takes as long as a wrong password (timing tells no names); a
+connection is closed (``421``) after ``FAILED_AUTH_CLOSE`` failures; and a client address
+whose failures pile up waits longer for each answer (up to ``BACKOFF_MAX`` seconds), without
+holding anyone else up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import ssl
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 from sqlalchemy.exc import SQLAlchemyError
 
 from warmup.addresses import InvalidAddress, normalise_address
@@ -41,6 +54,74 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # ACS's limit per request, attachments included
 MAX_RECIPIENTS = 50
 TEMPORARY = "451 4.3.0 Temporary failure: the relay cannot store mail now; try again later"
+AUTH_OK = "235 2.7.0 Authentication successful"
+AUTH_REFUSED = "535 5.7.8 Authentication credentials invalid"
+AUTH_CLOSED = "421 4.7.0 Too many failed authentications: closing the connection"
+AUTH_UNAVAILABLE = "454 4.7.0 Temporary authentication failure: try again later"
+FAILED_AUTH_CLOSE = 5  # failures on one connection, then it is closed
+BACKOFF_AFTER = 3  # failures from one address before its answers are delayed
+BACKOFF_MAX = 30.0  # seconds, at most, before a refusal is answered
+BACKOFF_FORGET = 900.0  # an address's failures are forgotten after this long without one
+ADDRESSES_KEPT = 10_000  # addresses whose failures are remembered, the oldest dropped first
+
+
+class FailedLogins:
+    """Failed AUTHs by client address: how long the next refusal waits (pure, but the clock)."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._by_address: OrderedDict[str, tuple[int, float]] = OrderedDict()
+
+    def failed(self, address: str) -> float:
+        """Count a failure; the seconds its refusal should wait."""
+        now = self._monotonic()
+        count, last = self._by_address.pop(address, (0, now))
+        count = 1 if now - last > BACKOFF_FORGET else count + 1
+        self._by_address[address] = (count, now)
+        while len(self._by_address) > ADDRESSES_KEPT:
+            self._by_address.popitem(last=False)
+        if count < BACKOFF_AFTER:
+            return 0.0
+        return min(BACKOFF_MAX, 0.5 * 2.0 ** (count - BACKOFF_AFTER))
+
+    def succeeded(self, address: str) -> None:
+        self._by_address.pop(address, None)
+
+
+def _decoded(blob: str) -> bytes | None:
+    try:
+        return base64.b64decode(blob.encode(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+async def _credentials(server: SMTP, args: list[str]) -> tuple[bytes, bytes] | None:
+    """The login and password of an AUTH LOGIN or PLAIN (RFC 4954, 4616), asking for what the
+    command line did not carry; None when the client aborted or sent what cannot be decoded
+    (already answered)."""
+    mechanism = args[0].upper()
+    if mechanism == "PLAIN":
+        blob = _decoded(args[1]) if len(args) > 1 else await server.challenge_auth("")
+        if blob is None:
+            await server.push("501 5.5.2 Can't decode base64")
+            return None
+        if blob is MISSING:
+            return None
+        parts = bytes(blob).split(b"\x00")
+        if len(parts) != 3:
+            await server.push("501 5.5.2 Can't split auth value")
+            return None
+        return parts[1], parts[2]
+    login = _decoded(args[1]) if len(args) > 1 else await server.challenge_auth("User Name")
+    if login is None:
+        await server.push("501 5.5.2 Can't decode base64")
+        return None
+    if login is MISSING:
+        return None
+    password = await server.challenge_auth("Password")
+    if password is MISSING:
+        return None
+    return bytes(login), bytes(password)
 
 
 class RelayDoor:
@@ -53,6 +134,9 @@ class RelayDoor:
         self._stored = GroupCommit[Submission](intake.accept)
         self.accepted = 0
         self.refused: dict[str, int] = {}
+        self._failed_logins = FailedLogins()
+        # Failed AUTHs per connection (its session), forgotten with the connection.
+        self._failures: weakref.WeakKeyDictionary[Session, int] = weakref.WeakKeyDictionary()
 
     def _refuse(self, kind: str, reply: str) -> str:
         self.refused[kind] = self.refused.get(kind, 0) + 1
@@ -61,19 +145,45 @@ class RelayDoor:
     def authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
     ) -> AuthResult:
-        if isinstance(auth_data, LoginPassword):
-            name = auth_data.login.decode("utf-8", "replace")
-            try:
-                account = self._users.authenticate(
-                    name, auth_data.password.decode("utf-8", "replace")
-                )
-            except SQLAlchemyError:
-                log.exception("relay: cannot check user %s", name)
-                account = None
-            if account is not None:
-                return AuthResult(success=True, auth_data=account)
-        self._refuse("auth", "")
+        """aiosmtpd's own AUTH path, never taken: :meth:`handle_AUTH` answers every mechanism
+        the relay offers. Refuses, should a new aiosmtpd offer one more."""
         return AuthResult(success=False, handled=False)
+
+    async def handle_AUTH(
+        self, server: SMTP, session: Session, envelope: Envelope, args: list[str]
+    ) -> Any:
+        if args[0].upper() not in {"LOGIN", "PLAIN"}:
+            return MISSING  # aiosmtpd's own path (which refuses)
+        credentials = await _credentials(server, args)
+        if credentials is None:
+            return None  # answered already
+        name = credentials[0].decode("utf-8", "replace")
+        password = credentials[1].decode("utf-8", "replace")
+        try:
+            account = await asyncio.to_thread(self._users.authenticate, name, password)
+        except SQLAlchemyError:
+            log.exception("relay: cannot check user %s", name)
+            return AUTH_UNAVAILABLE
+        peer = _peer_host(session)
+        if account is not None:
+            self._failed_logins.succeeded(peer)
+            session.authenticated = True
+            session.auth_data = account  # type: ignore[assignment]  # aiosmtpd types it None
+            session.login_data = credentials[0]
+            return AUTH_OK
+        self._refuse("auth", "")
+        failures = self._failures.get(session, 0) + 1
+        self._failures[session] = failures
+        wait = self._failed_logins.failed(peer)
+        if wait:
+            await asyncio.sleep(wait)  # this client waits; everyone else is served meanwhile
+        if failures >= FAILED_AUTH_CLOSE:
+            log.warning("relay: %s failed AUTH %d times; connection closed", peer, failures)
+            await server.push(AUTH_CLOSED)
+            if server.transport is not None:
+                server.transport.close()
+            return None
+        return AUTH_REFUSED
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -137,6 +247,11 @@ class RelayDoor:
             return self._refuse("store", TEMPORARY)
         self.accepted += 1
         return f"250 2.0.0 OK: queued as {message_id}"
+
+
+def _peer_host(session: Session) -> str:
+    peer = session.peer
+    return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
 
 
 def relay_protocol(door: RelayDoor, tls: ssl.SSLContext) -> SMTP:

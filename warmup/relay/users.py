@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from warmup import audit
 from warmup.domains.store import DomainStore
 from warmup.errors import ConfigError, NotFoundError
-from warmup.relay.passwords import hash_password, new_password, verify_password
+from warmup.relay.passwords import hash_password, new_password, verify_nobody, verify_password
 from warmup.store.database import Database
 from warmup.store.models import RelayUser, SendingDomain
 
@@ -31,6 +31,11 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 # Many printers and appliances take about 25 characters of username at most.
 DEVICE_USERNAME_LIMIT = 25
 REMEMBER_SECONDS = 60.0
+
+
+def _storable(name: str) -> bool:
+    """Whether a name could be a user's (no control character, PostgreSQL keeps no NUL)."""
+    return len(name) <= 200 and not any(ord(c) < 32 or c == "\x7f" for c in name)
 
 
 @dataclass(frozen=True)
@@ -128,9 +133,14 @@ class RelayUsers:
             .join(SendingDomain, SendingDomain.id == RelayUser.domain_id)
             .where(RelayUser.name == name)
         )
-        with self._db.session() as session:
-            found = session.execute(query).first()
-        if found is None or not verify_password(password, found[0]):
+        found = None
+        if _storable(name):  # no user's name has a control character (nor can PostgreSQL's)
+            with self._db.session() as session:
+                found = session.execute(query).first()
+        if found is None:
+            verify_nobody(password)  # as long as a wrong password: timing tells no names
+            return None
+        if not verify_password(password, found[0]):
             return None
         account = RelayAccount(name, found[1], found[2])
         self._remembered[key] = (now + REMEMBER_SECONDS, account)
