@@ -5,11 +5,19 @@ Marketing writes templates, so they are untrusted: the sandbox refuses attribute
 markup; an unknown variable is an error, never an empty string; the subject is one line (a
 newline there would inject mail headers). ``email`` and ``unsubscribe_url`` are always there.
 
-Work is bounded too, cheaply enough for the send path:
+Work is bounded too, cheaply enough for the send path, where it runs (a worker's or the API's
+own thread: no C call a template can reach allocates much before it is checked):
 
 - **output**: rendering streams and stops past :data:`MAX_OUTPUT_CHARS`;
-- **sizes**: ``range`` yields at most :data:`MAX_RANGE` numbers; ``*`` and ``**`` refuse a result
-  past the output limit before computing it;
+- **every string a template makes**: ``~`` (compiled to a checked join), ``+``, ``*``, ``%``,
+  the filters that grow text (``center``, ``indent``, ``format``, ``replace``, ``join``,
+  ``wordwrap``...) and the same methods of strings (``'x'.center(n)``, ``.ljust``, ``.zfill``,
+  ``.format``...) have their result's size estimated *before* it is made: one past
+  :data:`MAX_OUTPUT_CHARS`, or a message's total past :data:`MAX_WORK_CHARS`, fails the render
+  with a clear reason, whatever branch of the template it is in (a bomb behind
+  ``{% if first_name == 'Bob' %}`` fails Bob's row alone, at send time or in his preview);
+  format widths over :data:`MAX_WIDTH` are refused;
+- **sizes**: ``range`` yields at most :data:`MAX_RANGE` numbers; ``**`` takes exponents up to 100;
 - **time**: each render has a deadline, checked by ``range``, by every output chunk, and by
   iteration over a recipient's fields.
 
@@ -21,6 +29,8 @@ sample values in a thread of its own, and stops that thread when its time is up.
 from __future__ import annotations
 
 import ctypes
+import functools
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -28,6 +38,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from jinja2 import StrictUndefined, Template, TemplateError, meta
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.filters import FILTERS
+from jinja2.nodes import Concat
 from jinja2.sandbox import SandboxedEnvironment
 
 from warmup.errors import ContentError
@@ -35,6 +48,8 @@ from warmup.errors import ContentError
 BUILTIN_FIELDS = frozenset({"email", "unsubscribe_url"})
 MAX_OUTPUT_CHARS = 2_000_000  # per part; ACS refuses requests over 10 MB in any case
 MAX_RANGE = 10_000
+MAX_WORK_CHARS = 10 * MAX_OUTPUT_CHARS  # every string one message's render makes, all told
+MAX_WIDTH = 10_000  # a format width or precision, a center/indent/ljust width
 RENDER_SECONDS = 2.0  # one message's parts, on the send path
 CHECK_SECONDS = 5.0  # a template checked on creation or preview
 SAMPLE_CHARS = 256  # a long field, so that loops over fields show their cost when checked
@@ -47,14 +62,144 @@ class TemplateTimeout(Exception):
 
 
 class _Deadline(threading.local):
+    """The render under way in this thread: its deadline and the characters it has made."""
+
     at: float = float("inf")
+    spent: int = 0
 
     def check(self) -> None:
         if time.monotonic() > self.at:
             raise TemplateTimeout
 
+    def spend(self, chars: int, what: str) -> None:
+        """Count a string about to be made; refuse it, before it exists, past the limits."""
+        if chars > MAX_OUTPUT_CHARS:
+            raise ContentError(
+                f"{what} would make {chars:,} characters (at most {MAX_OUTPUT_CHARS:,})"
+            )
+        self.spent += chars
+        if self.spent > MAX_WORK_CHARS:
+            raise ContentError(
+                f"the template makes more than {MAX_WORK_CHARS:,} characters of text for one "
+                "message"
+            )
+
 
 _deadline = _Deadline()
+
+
+def _estimate(value: Any, depth: int = 0) -> int:
+    """About how many characters ``value`` becomes as text, stopping early once past the
+    limit (a list of big strings is not walked to its end to learn that it is big)."""
+    if isinstance(value, str | bytes):
+        return len(value)
+    if isinstance(value, int | float | bool) or value is None or depth > 8:
+        return 32
+    if isinstance(value, Mapping):
+        items: Any = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = value
+    else:
+        return 64
+    total = 2
+    for item in items:
+        total += _estimate(item, depth + 1) + 2
+        if total > MAX_OUTPUT_CHARS:
+            break
+    return total
+
+
+_WIDTHS = re.compile(r"\d+")
+
+
+def _check_format(spec: Any, what: str) -> None:
+    """Refuse a format string that asks for an absurd width or precision ('%0999999999d')."""
+    if isinstance(spec, str) and any(
+        len(number) > 5 or int(number) > MAX_WIDTH for number in _WIDTHS.findall(spec)
+    ):
+        raise ContentError(f"{what}: a width or precision over {MAX_WIDTH:,}")
+
+
+def _width(value: Any, default: int = 0) -> int:
+    return value if isinstance(value, int) else len(str(value)) if value is not None else default
+
+
+def _grown(method: str, text: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int:
+    """The size of ``text.<method>(*args)`` (or of its filter), before it is made."""
+    first = args[0] if args else None
+    if method in {"center", "ljust", "rjust", "zfill"}:
+        width = _width(first if first is not None else kwargs.get("width"), 80)
+        if width > MAX_WIDTH:
+            raise ContentError(f"{method}() to a width of {width:,}; at most {MAX_WIDTH:,}")
+        return max(len(text), width)
+    if method == "indent":
+        width = _width(first if first is not None else kwargs.get("width"), 4)
+        if width > MAX_WIDTH:
+            raise ContentError(f"indent by {width:,}; at most {MAX_WIDTH:,}")
+        return len(text) + width * (text.count("\n") + 1)
+    if method == "expandtabs":
+        tab = _width(first if first is not None else kwargs.get("tabsize"), 8)
+        return len(text) + max(tab, 0) * text.count("\t")
+    if method == "replace" and len(args) >= 2:
+        old, new = str(args[0]), str(args[1])
+        count = args[2] if len(args) > 2 and isinstance(args[2], int) and args[2] >= 0 else None
+        found = len(text) + 1 if not old else text.count(old)
+        found = found if count is None else min(found, count)
+        return len(text) + found * max(0, len(new) - len(old))
+    if method in {"format", "format_map"}:
+        _check_format(text, "format")
+        return (
+            len(text) + sum(_estimate(a) for a in args) + sum(_estimate(v) for v in kwargs.values())
+        )
+    if method == "wordwrap":
+        return 2 * len(text) + 2
+    return len(text)
+
+
+# Filters whose result grows with their arguments: estimated as the str methods of that name.
+_GROWING_FILTERS = ("center", "indent", "wordwrap", "format", "replace", "join")
+
+
+def _bounded_filter(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    # Jinja passes a filter marked pass_eval_context or pass_environment that first:
+    # functools.wraps keeps the mark, and the value is the argument after it.
+    passes = getattr(original, "jinja_pass_arg", None) is not None
+
+    @functools.wraps(original)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        value, extra = args[1 if passes else 0], args[2 if passes else 1 :]
+        if name == "join":
+            items = list(value)  # a join walks its items anyway; range() is bounded
+            separator = extra[0] if extra else kwargs.get("d", "")
+            size = sum(_estimate(i) for i in items) + _estimate(separator) * len(items)
+            _deadline.spend(size, "the join filter")
+            args = (*args[: 1 if passes else 0], items, *extra)
+        elif name == "format":
+            _check_format(value, "the format filter")
+            _deadline.spend(_grown("format", str(value), extra, kwargs), "the format filter")
+        else:
+            text = value if isinstance(value, str) else str(value)
+            _deadline.spend(_grown(name, text, extra, kwargs), f"the {name} filter")
+        return original(*args, **kwargs)
+
+    return bounded
+
+
+class _BoundedCodeGenerator(CodeGenerator):
+    """``a ~ b`` made by :meth:`_BoundedEnvironment.bounded_join`, which counts it first."""
+
+    def visit_Concat(self, node: Concat, frame: Frame) -> None:
+        if frame.eval_ctx.volatile:
+            join = "(markup_join if context.eval_ctx.volatile else str_join)"
+        elif frame.eval_ctx.autoescape:
+            join = "markup_join"
+        else:
+            join = "str_join"
+        self.write(f"environment.bounded_join({join}, (")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
 
 
 class _Field(str):
@@ -84,24 +229,47 @@ def _size(value: Any) -> int:
 
 
 class _BoundedEnvironment(SandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    code_generator_class = _BoundedCodeGenerator
+
+    def bounded_join(self, join: Callable[[Any], Any], parts: tuple[Any, ...]) -> Any:
+        _deadline.spend(sum(_estimate(part) for part in parts), "a ~ concatenation")
+        return join(parts)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        # The sandbox hands str.format out wrapped (its own checks): the method is __wrapped__.
+        method = getattr(__obj, "__wrapped__", __obj)
+        owner = getattr(method, "__self__", None)
+        if isinstance(owner, str):  # 'x'.center(10**10), '{:>999999999}'.format(1)...
+            name = getattr(method, "__name__", "")
+            if name == "join" and args:
+                items = list(args[0])
+                size = sum(_estimate(i) for i in items) + len(owner) * len(items)
+                _deadline.spend(size, "str.join")
+                args = (items, *args[1:])
+            else:
+                _deadline.spend(_grown(name, owner, args, kwargs), f"str.{name}()")
+        return super().call(__context, __obj, *args, **kwargs)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
             if isinstance(right, int | float) and abs(right) > 100:
                 raise ContentError("an exponent over 100 in a template")
             return left**right
+        if operator == "%":
+            if isinstance(left, str):
+                _check_format(left, "a % format")
+                _deadline.spend(len(left) + _estimate(right), "a % format")
+            return left % right
+        if operator == "+":
+            if not (isinstance(left, int | float) and isinstance(right, int | float)):
+                _deadline.spend(_estimate(left) + _estimate(right), "a + of texts or lists")
+            return left + right
         # operator == "*": a sequence times a count must stay within the output limit
         for sequence, count in ((left, right), (right, left)):
             numeric = isinstance(sequence, int | float)
-            if (
-                isinstance(count, int)
-                and not numeric
-                and _size(sequence) * count > MAX_OUTPUT_CHARS
-            ):
-                raise ContentError(
-                    f"a repetition of {_size(sequence) * count:,} characters in a template"
-                )
+            if isinstance(count, int) and not numeric:
+                _deadline.spend(_size(sequence) * count, "a repetition")
         return left * right
 
 
@@ -110,6 +278,8 @@ def _environment(autoescape: bool) -> SandboxedEnvironment:
         autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=True
     )
     env.globals["range"] = _bounded_range
+    for name in _GROWING_FILTERS:
+        env.filters[name] = _bounded_filter(name, FILTERS[name])
     return env
 
 
@@ -216,8 +386,8 @@ class CompiledTemplate:
         """The message for one recipient, within ``seconds`` (checked cooperatively)."""
         values: dict[str, str | None] = {}
         bounded = {k: _Field(v) if isinstance(v, str) else v for k, v in context.items()}
-        previous = _deadline.at
-        _deadline.at = time.monotonic() + seconds
+        previous, spent = _deadline.at, _deadline.spent
+        _deadline.at, _deadline.spent = time.monotonic() + seconds, 0
         try:
             for part, template in self._parts.items():
                 if template is None:
@@ -234,7 +404,7 @@ class CompiledTemplate:
                 except (RecursionError, OverflowError, MemoryError) as exc:
                     raise ContentError(f"{part} template: {type(exc).__name__}") from None
         finally:
-            _deadline.at = previous
+            _deadline.at, _deadline.spent = previous, spent
         subject = " ".join((values["subject"] or "").split())
         return Rendered(subject=subject, html=values["html"], text=values["text"])
 
