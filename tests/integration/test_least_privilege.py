@@ -47,3 +47,25 @@ def test_a_list_upload_in_a_codec_that_is_no_text_encoding_is_refused_with_a_4xx
         )
         assert 400 <= answer.status_code < 500, answer.text
         assert "encoding" in answer.text
+
+
+def test_a_preview_hands_out_no_working_unsubscribe_link(
+    database: Database, tmp_path: Path
+) -> None:
+    # Previews are open to every role: a working signed link in one would let any reader
+    # unsubscribe any member of the list, recorded as that member's own choice.
+    with api_world(database, tmp_path) as w:
+        assert upload(w, people_csv(3)).status_code == 201
+        assert campaign(w).status_code == 201
+        preview = w.client.get(
+            "/api/campaigns/spring/preview",
+            params={"to": "p1@example.org"},
+            headers=w.as_(Role.OPS),
+        ).json()
+        assert "/u/preview" in preview["text"]
+        assert "/u/preview" in preview["headers"]["List-Unsubscribe"]
+        clicked = w.client.post("/u/preview")
+        assert clicked.status_code == 200
+        assert "unsubscribes nobody" in clicked.text
+        found = w.client.get("/api/suppressions/p1@example.org", headers=w.as_(Role.OPS))
+        assert found.status_code == 404

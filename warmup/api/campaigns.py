@@ -28,6 +28,7 @@ from warmup.campaigns.retry import CampaignRetry
 from warmup.campaigns.scheduling import CampaignSchedule
 from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
+from warmup.content.unsubscribe import PreviewLinks
 from warmup.views.campaigns import CampaignOut, campaign_view
 
 log = logging.getLogger("warmup.api.campaigns")
@@ -131,7 +132,9 @@ def preview(
     store = CampaignStore(found.database)
     campaign = store.get(name)
     recipient = store.recipient(campaign, to)
-    composer = Composer.for_campaign(campaign, unsubscriber_from(found.settings), variant)
+    # Inert links (/u/preview): the preview shows the message, it hands out no working link.
+    links = PreviewLinks.like(unsubscriber_from(found.settings))
+    composer = Composer.for_campaign(campaign, links, variant)
     message, rendered = composer.compose(recipient.address, recipient.fields)
     return PreviewOut(
         sender=message["senderAddress"],

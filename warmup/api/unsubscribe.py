@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from warmup.api.services import services
-from warmup.content.unsubscribe import InvalidToken, Unsubscriber
+from warmup.content.unsubscribe import PREVIEW_TOKEN, InvalidToken, Unsubscriber
 from warmup.suppression.store import SuppressionStore
 
 router = APIRouter()
@@ -32,11 +32,21 @@ def _unsubscriber(request: Request) -> Unsubscriber | None:
     return services(request).unsubscriber
 
 
+def _preview() -> HTMLResponse:
+    return _page(
+        "Preview link",
+        "<p>This link comes from a campaign preview: it unsubscribes nobody. In the message "
+        "itself, each recipient's link is their own.</p>",
+    )
+
+
 @router.get("/u/{token}")
 async def confirm(request: Request, token: str) -> HTMLResponse:
     unsubscriber = _unsubscriber(request)
     if unsubscriber is None:
         return _page("Unavailable", "<p>Unsubscribing is not configured here.</p>", 503)
+    if token == PREVIEW_TOKEN:
+        return _preview()
     try:
         _, address = unsubscriber.verify(token)
     except InvalidToken:
@@ -54,6 +64,8 @@ async def unsubscribe(request: Request, token: str) -> HTMLResponse:
     unsubscriber = _unsubscriber(request)
     if unsubscriber is None:
         return _page("Unavailable", "<p>Unsubscribing is not configured here.</p>", 503)
+    if token == PREVIEW_TOKEN:
+        return _preview()
     found = services(request)
     try:
         address = await run_in_threadpool(

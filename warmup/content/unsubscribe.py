@@ -72,3 +72,19 @@ class Unsubscriber:
             "List-Unsubscribe": ", ".join(targets),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
+
+
+PREVIEW_TOKEN = "preview"  # noqa: S105  # every link in a preview: it unsubscribes nobody
+
+
+@dataclass(frozen=True)
+class PreviewLinks(Unsubscriber):
+    """The links a preview shows: the real message's shape, but inert. A preview is open to
+    every role; a working signed link would let anyone who can read unsubscribe any member."""
+
+    def token(self, campaign_id: int, address: str) -> str:
+        return PREVIEW_TOKEN
+
+    @classmethod
+    def like(cls, real: Unsubscriber) -> PreviewLinks:
+        return cls(secret=real.secret, public_url=real.public_url, mailto=real.mailto)
