@@ -99,9 +99,9 @@ def test_roles_marketing_cannot_resume_ops_cannot_touch_campaigns(w: ApiWorld) -
         == 200
     )
     actions = audit_actors(w, DOMAIN)
-    assert ("pause", "token:ops-1") in actions
-    assert ("resume", "token:ops-1") in actions
-    assert ("hold", "token:admin-1") in actions
+    assert ("pause", "token:ops-1 (ops)") in actions
+    assert ("resume", "token:ops-1 (ops)") in actions
+    assert ("hold", "token:admin-1 (admin)") in actions
 
 
 def test_tokens_are_shown_once_then_only_by_prefix(w: ApiWorld) -> None:
@@ -130,9 +130,11 @@ def test_tokens_are_shown_once_then_only_by_prefix(w: ApiWorld) -> None:
         == 422
     )
     assert w.client.delete("/api/tokens/nobody", headers=w.as_(ADMIN)).status_code == 404
-    assert ("create", "token:admin-1") in audit_actors(w, "ci")
+    assert ("create", "token:admin-1 (admin)") in audit_actors(w, "ci")
     log = w.client.get(
-        "/api/audit", params={"subject_type": "token", "actor": "token:admin-1"}, headers=w.as_(OPS)
+        "/api/audit",
+        params={"subject_type": "token", "actor": "token:admin-1 (admin)"},
+        headers=w.as_(OPS),
     )
     assert [(e["subject"], e["action"]) for e in log.json()] == [("ci", "create")]
     assert (
@@ -162,7 +164,7 @@ def test_upload_imports_and_the_rejected_rows_can_be_downloaded(w: ApiWorld) -> 
     )
     lists = w.client.get("/api/lists", headers=w.as_(OPS)).json()
     assert [(x["name"], x["recipients"], x["created_by"]) for x in lists] == [
-        ("people", 20, "token:marketing-1")
+        ("people", 20, "token:marketing-1 (marketing)")
     ]
     assert not list((w.settings.api_data_dir / "uploads").iterdir())  # the spooled copy is gone
 
@@ -218,7 +220,7 @@ def test_an_upload_is_imported_in_the_background_and_can_be_followed(w: ApiWorld
     done = w.client.get(answer.headers["location"], headers=w.as_(OPS)).json()
     assert (done["status"], done["progress"], done["rows_read"]) == ("done", 1.0, 50)
     assert done["report"]["imported"] == 50
-    assert done["created_by"] == "token:marketing-1"
+    assert done["created_by"] == "token:marketing-1 (marketing)"
     failed = upload(w, b"name,phone\nAda,1\n", name="broken", wait=False)
     assert failed.status_code == 202
     why = w.client.get(failed.headers["location"], headers=w.as_(OPS)).json()
@@ -291,12 +293,12 @@ def test_campaign_lifecycle(w: ApiWorld) -> None:
     cancelled = w.client.post("/api/campaigns/spring/cancel", headers=w.as_(MARKETING)).json()
     assert (cancelled["status"], cancelled["by_state"]) == ("cancelled", {"skipped": 5})
     assert audit_actors(w, "spring") == [
-        ("create", "token:marketing-1"),
-        ("start", "token:marketing-1"),
+        ("create", "token:marketing-1 (marketing)"),
+        ("start", "token:marketing-1 (marketing)"),
         ("filled", "system"),  # the background fill, done
-        ("pause", "token:marketing-1"),
-        ("resume", "token:marketing-1"),
-        ("cancel", "token:marketing-1"),
+        ("pause", "token:marketing-1 (marketing)"),
+        ("resume", "token:marketing-1 (marketing)"),
+        ("cancel", "token:marketing-1 (marketing)"),
     ]
 
 
@@ -361,7 +363,7 @@ def test_domain_view_history_and_ops_changes(w: ApiWorld) -> None:
     assert check.json()["valid"] is True
     audit = w.client.get(f"/api/domains/{DOMAIN}/audit", headers=w.as_(MARKETING)).json()
     assert [e["action"] for e in audit][:2] == ["apply-plan", "set-step"]
-    assert audit[0]["actor"] == "token:ops-1"
+    assert audit[0]["actor"] == "token:ops-1 (ops)"
     report = w.client.get(f"/api/domains/{DOMAIN}/report", headers=w.as_(MARKETING)).json()
     assert report["under_2_percent"] is False  # no reports yet: not proven
     assert w.client.get("/api/domains/nope.example", headers=w.as_(MARKETING)).status_code == 404
@@ -502,8 +504,8 @@ def test_ops_add_a_domain_raise_its_quota_and_add_a_sender(w: ApiWorld) -> None:
     )
     assert sender.json()["senders"] == ["hi@news.example.org", "team@news.example.org"]
     actions = audit_actors(w, "news.example.org")
-    assert ("set-quota", "token:ops-1") in actions
-    assert ("create", "token:ops-1") in actions
+    assert ("set-quota", "token:ops-1 (ops)") in actions
+    assert ("create", "token:ops-1 (ops)") in actions
 
 
 def test_marketing_suppresses_and_allows_addresses(w: ApiWorld) -> None:
@@ -513,7 +515,7 @@ def test_marketing_suppresses_and_allows_addresses(w: ApiWorld) -> None:
     assert added.status_code == 201, added.text
     assert (added.json()["address"], added.json()["source"]) == (
         "ada@example.org",
-        "token:marketing-1",
+        "token:marketing-1 (marketing)",
     )
     assert added.json()["expires_at"] is not None
     found = w.client.get("/api/suppressions/ada@example.org", headers=w.as_(OPS))

@@ -69,3 +69,30 @@ def test_a_preview_hands_out_no_working_unsubscribe_link(
         assert "unsubscribes nobody" in clicked.text
         found = w.client.get("/api/suppressions/p1@example.org", headers=w.as_(Role.OPS))
         assert found.status_code == 404
+
+
+def test_audit_entries_name_the_acting_tokens_role_and_what_it_did(
+    database: Database, tmp_path: Path
+) -> None:
+    from sqlalchemy import select
+
+    from warmup.store.models import AuditEntry
+
+    with api_world(database, tmp_path) as w:
+        body = {"address": "gone@example.org", "reason": "complaint"}
+        added = w.client.post("/api/suppressions", headers=w.as_(Role.MARKETING), json=body)
+        assert added.status_code == 201, added.text
+        removed = w.client.delete(
+            "/api/suppressions/gone@example.org", headers=w.as_(Role.MARKETING)
+        )
+        assert removed.status_code == 200
+        with database.session() as session:
+            entries = session.execute(
+                select(AuditEntry.action, AuditEntry.actor, AuditEntry.reason).where(
+                    AuditEntry.subject == "gone@example.org"
+                )
+            ).all()
+    removal = [entry for entry in entries if entry.action == "unsuppress"]
+    assert [(e.actor, e.reason) for e in removal] == [
+        ("token:marketing-1 (marketing)", "allowed again by hand")
+    ]

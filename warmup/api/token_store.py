@@ -54,8 +54,8 @@ class TokenInfo:
 
     @property
     def actor(self) -> str:
-        """How the audit log names changes made with this token."""
-        return f"token:{self.name}"
+        """How the audit log names changes made with this token: its name and its role."""
+        return f"token:{self.name} ({self.role.value})"
 
 
 def hash_token(token: str) -> str:

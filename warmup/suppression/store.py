@@ -212,7 +212,7 @@ class SuppressionStore:
                     actor=actor,
                     action="unsuppress",
                     address=normal,
-                    reason="removed by ops",
+                    reason="allowed again by hand",
                 )
             return bool(gone.rowcount)  # type: ignore[attr-defined]
 
