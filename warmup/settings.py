@@ -193,8 +193,10 @@ class Settings(BaseSettings):
     # The webhook, unsubscribe links and /healthz, /readyz answer everyone: they have their own
     # secrets or none to protect.
     api_allowed_cidrs: str | None = None
-    # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips).
-    api_trusted_proxies: str = "127.0.0.1"
+    # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips). None unless
+    # configured: a trusted 127.0.0.1 would let any local process claim any client address
+    # past the allow-list.
+    api_trusted_proxies: str = ""
     # Largest list upload; bigger ones get 413 before they are stored.
     api_upload_max_bytes: Annotated[int, Field(ge=1024)] = 512 * 1024**2
     # Where uploads are spooled and rejected-rows reports kept for download.

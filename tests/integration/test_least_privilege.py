@@ -96,3 +96,20 @@ def test_audit_entries_name_the_acting_tokens_role_and_what_it_did(
     assert [(e.actor, e.reason) for e in removal] == [
         ("token:marketing-1 (marketing)", "allowed again by hand")
     ]
+
+
+def test_a_rejected_rows_report_is_readable_by_its_owner_alone(
+    database: Database, tmp_path: Path
+) -> None:
+    with api_world(database, tmp_path) as w:
+        answer = upload(w, people_csv(3, bad=2))
+        assert answer.status_code == 201, answer.text
+    reports = [p for p in (tmp_path / "api-data" / "rejected").glob("*.csv") if p.is_file()]
+    assert reports, "no rejected-rows report was written"
+    assert {p.stat().st_mode & 0o777 for p in reports} == {0o600}
+
+
+def test_no_proxy_is_trusted_unless_configured() -> None:
+    from warmup.settings import Settings
+
+    assert Settings().api_trusted_proxies == ""

@@ -27,6 +27,7 @@ def api(
         # Our logging (configured above) for uvicorn's loggers too, so its access log goes
         # through the same secret redaction as everything else.
         log_config=None,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.api_trusted_proxies,
+        # X-Forwarded-For only from the proxies named: none by default.
+        proxy_headers=bool(settings.api_trusted_proxies.strip()),
+        forwarded_allow_ips=settings.api_trusted_proxies or None,
     )

@@ -5,6 +5,7 @@ The file is created with the first refused row, so a clean import leaves no empt
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -22,7 +23,10 @@ class RejectedRows:
 
     def add(self, line: int, reason: str, values: Sequence[str]) -> None:
         if self._writer is None:
-            self._file = self._path.open("w", newline="", encoding="utf-8")
+            # Owner-only (0600): the rows hold people's addresses and fields.
+            descriptor = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            # Closed by __exit__: the report is written row by row while the import runs.
+            self._file = os.fdopen(descriptor, "w", newline="", encoding="utf-8")
             self._writer = SafeCsvWriter(self._file, self._header)
         self._writer.row([line, reason, *values])
 
