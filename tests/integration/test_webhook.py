@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
@@ -254,4 +256,43 @@ def test_a_value_the_store_refuses_is_left_out_alone(
     refused = 1 if database.engine.dialect.name == "postgresql" else 0  # SQLite keeps any length
     assert answer.json()["unstorable"] == refused
     assert stored(database) == 2 - refused
+    assert SuppressionStore(database).find("angry@example.org", datetime.now(UTC)) is not None
+
+
+# Within the test app's 4,096-byte body limit, beside the complaint.
+FIELD_TEXT = st.one_of(
+    st.text(min_size=0, max_size=150),
+    st.text(
+        alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=300, max_size=1200
+    ),
+    st.sampled_from(["\x00", "x\x00y", "\n\r\x1b[2J", LONGEST_ADDRESS, "m" * 101]),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    field=st.sampled_from(
+        [
+            "messageId",
+            "recipient",
+            "status",
+            "userAgent",
+            "engagementContext",
+            "deliveryAttemptTimestamp",
+            "internetMessageId",
+        ]
+    ),
+    value=FIELD_TEXT,
+    engaged=st.booleans(),
+)
+def test_any_long_or_hostile_field_in_any_event_type_never_costs_the_batch(
+    client: TestClient, database: Database, field: str, value: str, engaged: bool
+) -> None:
+    poisoned = engagement("reader@example.org") if engaged else report("x@example.org")
+    poisoned["data"][field] = value
+    complaint = report("angry@example.org", "FilteredSpam")
+    answer = client.post(URL, json=[poisoned, complaint])
+    assert answer.status_code == 200, answer.text
     assert SuppressionStore(database).find("angry@example.org", datetime.now(UTC)) is not None
