@@ -7,6 +7,8 @@ import time
 import tracemalloc
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from warmup.content.templates import CompiledTemplate, MessageTemplate
 from warmup.errors import ContentError
@@ -77,3 +79,16 @@ def test_ordinary_templates_still_render_every_growing_operation() -> None:
     assert rendered.text == (
         "        Ada         |a, b|x-y|00042|    ok|abcd|abcd|xxx|l  |f|a\n  b"
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(bomb=st.sampled_from(sorted(BOMBS)), name=st.text(min_size=1, max_size=12))
+def test_a_bomb_behind_any_branch_fails_its_row_alone_and_quickly(bomb: str, name: str) -> None:
+    text = "{% if first_name == target %}" + BOMBS[bomb] + "{% endif %}ok"
+    template = CompiledTemplate(MessageTemplate("S", None, text))
+    context = {"email": "a@example.org", "unsubscribe_url": "u", "target": name}
+    assert template.render({**context, "first_name": name + "-other"}).text == "ok"
+    started = time.monotonic()
+    with pytest.raises(ContentError):
+        template.render({**context, "first_name": name})
+    assert time.monotonic() - started < 2.0
