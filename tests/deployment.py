@@ -213,6 +213,14 @@ class Celery:
             time.sleep(0.05)
         return False
 
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL a whole worker, pool and all: nothing of it gets to finish anything."""
+        for child in self.children(name):
+            os.kill(child, signal.SIGKILL)
+        process = self.processes[name]
+        process.kill()
+        process.wait(10)
+
     def stop(self) -> None:
         for process in self.processes.values():
             process.terminate()

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from tests.deployment import free_port
 from warmup.clock import Clock, SystemClock
 from warmup.emulator.tls import local_authority
@@ -24,6 +26,7 @@ from warmup.relay.intake import RelayIntake
 from warmup.relay.server import RelayDoor, start_relay
 from warmup.relay.users import RelayUsers
 from warmup.store.database import Database
+from warmup.store.models import LedgerRow
 
 
 @dataclass
@@ -127,3 +130,16 @@ def submission(
     message["From"], message["To"], message["Subject"] = sender, ", ".join(to), subject
     message.set_content("Follow this link to reset your password." + "x" * size)
     return message
+
+
+def relay_rows_left(database: Database) -> int:
+    """Relayed messages' rows not yet accepted by ACS."""
+    with database.session() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(LedgerRow)
+                .where(LedgerRow.relay_message_id != 0, LedgerRow.state != "accepted")
+            )
+            or 0
+        )

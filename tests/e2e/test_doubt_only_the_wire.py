@@ -5,9 +5,7 @@ would be a second email) and its counts: status GETs, DATA commands and when eac
 Processes are SIGKILLed, the database goes away behind a proxy the test cuts, and the SMTP
 endpoint's quota is below the domain's, answering real ``451 4.7.500``s."""
 
-import os
 import re
-import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +16,7 @@ from sqlalchemy import func, select
 from tests.conftest import emulator_config
 from tests.e2e.test_deployment import all_accepted, deployment, wait_for_completion
 from tests.pipeline_world import DOMAIN, SENDER, exactly_once
-from tests.relay_world import RelayProcess, submission
+from tests.relay_world import RelayProcess, relay_rows_left, submission
 from tests.tcp_proxy import TcpProxy, wait_until
 from warmup.relay.users import RelayUsers
 from warmup.sending.transport import Transport
@@ -71,17 +69,14 @@ def test_killed_send_processes_leave_in_doubt_only_what_was_on_the_wire(
         def accepted_at_least(n: int) -> None:
             wait_until(lambda: emulator.stats()["accepted"] >= n, 120, f"{n} accepted")
 
-        first = celery.worker("w1", concurrency=2)
+        celery.worker("w1", concurrency=2)
         celery.beat()
         accepted_at_least(300)
         assert celery.kill_a_child("w1")
         accepted_at_least(1_000)
         assert celery.kill_a_child("w1")
         accepted_at_least(1_600)
-        for child in celery.children("w1"):  # the whole worker dies, pool and all
-            os.kill(child, signal.SIGKILL)
-        first.kill()
-        first.wait(10)
+        celery.kill_worker("w1")
         celery.worker("w2", concurrency=2)
         restarted = time.monotonic()
         wait_for_completion(d.database, celery, timeout=180)
@@ -236,13 +231,10 @@ def test_relayed_mail_left_by_a_killed_worker_is_posted_within_a_minute_of_its_r
             with door.client(("app", password)) as smtp:
                 for n in range(RELAYED):
                     smtp.send_message(submission(SENDER, [f"app{n}@example.org"]))
-            first = celery.worker("w1", concurrency=2)
+            celery.worker("w1", concurrency=2)
             celery.beat()
             wait_until(lambda: emulator.stats()["accepted"] >= 40, 120, "40 accepted")
-            for child in celery.children("w1"):  # the whole worker dies, pool and all
-                os.kill(child, signal.SIGKILL)
-            first.kill()
-            first.wait(10)
+            celery.kill_worker("w1")
             left_at_kill = relay_rows_left(d.database)
             celery.worker("w2", concurrency=2)
             took = wait_until(lambda: relay_rows_left(d.database) == 0, 120, "relayed mail sent")
@@ -255,16 +247,3 @@ def test_relayed_mail_left_by_a_killed_worker_is_posted_within_a_minute_of_its_r
     per_recipient = stats["accepted_per_recipient"]
     assert all(per_recipient.get(address) == 1 for address in relayed)
     assert stats["reused_operation_ids"] == 0
-
-
-def relay_rows_left(database) -> int:  # type: ignore[no-untyped-def]
-    """Relayed messages' rows not yet accepted by ACS."""
-    with database.session() as session:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(LedgerRow)
-                .where(LedgerRow.relay_message_id != 0, LedgerRow.state != "accepted")
-            )
-            or 0
-        )

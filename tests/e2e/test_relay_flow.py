@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.pipeline_world import DOMAIN, SENDER, World, exactly_once, world
-from tests.relay_world import Relay, RelayProcess, relay_in_thread, submission
+from tests.relay_world import Relay, RelayProcess, relay_in_thread, relay_rows_left, submission
 from warmup.clock import ScaledClock
 from warmup.relay.users import RelayUsers
 from warmup.store.models import Campaign, LedgerRow, RelayMessage
@@ -52,18 +52,6 @@ def run_in_background(w: World, stop: threading.Event) -> threading.Thread:
     return thread
 
 
-def relay_rows_left(w: World) -> int:
-    with w.database.session() as session:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(LedgerRow)
-                .where(LedgerRow.relay_message_id != 0, LedgerRow.state != "accepted")
-            )
-            or 0
-        )
-
-
 @pytest.mark.timeout(240)
 def test_1000_relayed_messages_go_once_ahead_of_the_campaign_within_its_cap(
     postgres_url: str, tmp_path: Path
@@ -98,8 +86,10 @@ def test_1000_relayed_messages_go_once_ahead_of_the_campaign_within_its_cap(
             for client in clients:
                 client.join(120)
             deadline = time.monotonic() + 120
-            while relay_rows_left(w) or w.completed() is False:
-                assert time.monotonic() < deadline, f"{relay_rows_left(w)} relayed rows left"
+            while relay_rows_left(w.database) or w.completed() is False:
+                assert time.monotonic() < deadline, (
+                    f"{relay_rows_left(w.database)} relayed rows left"
+                )
                 w.runtime.campaigns.finish_campaigns(datetime.now(UTC))
                 time.sleep(0.1)
         stop.set()
@@ -185,7 +175,7 @@ def test_a_relay_killed_mid_stream_loses_nothing_it_acknowledged(
         assert killed_at < 200
         w.run_until_done(timeout=60)
         deadline = time.monotonic() + 60
-        while relay_rows_left(w):
+        while relay_rows_left(w.database):
             assert time.monotonic() < deadline
             for batch in w.runtime.dispatch():
                 w.runtime.run_batch(batch.to_message())

@@ -95,33 +95,33 @@ def _decoded(blob: str) -> bytes | None:
         return None
 
 
+async def _first_blob(server: SMTP, args: list[str], challenge: str) -> bytes | None:
+    """The mechanism's first value: on the AUTH line, or asked for (RFC 4954); None when the
+    client aborted or sent what cannot be decoded (already answered)."""
+    blob = _decoded(args[1]) if len(args) > 1 else await server.challenge_auth(challenge)
+    if blob is None:
+        await server.push("501 5.5.2 Can't decode base64")
+        return None
+    return None if blob is MISSING else bytes(blob)
+
+
 async def _credentials(server: SMTP, args: list[str]) -> tuple[bytes, bytes] | None:
-    """The login and password of an AUTH LOGIN or PLAIN (RFC 4954, 4616), asking for what the
-    command line did not carry; None when the client aborted or sent what cannot be decoded
-    (already answered)."""
-    mechanism = args[0].upper()
-    if mechanism == "PLAIN":
-        blob = _decoded(args[1]) if len(args) > 1 else await server.challenge_auth("")
+    """The login and password of an AUTH PLAIN (RFC 4616) or LOGIN; None when the client
+    aborted or sent what cannot be decoded (already answered)."""
+    if args[0].upper() == "PLAIN":
+        blob = await _first_blob(server, args, "")
         if blob is None:
-            await server.push("501 5.5.2 Can't decode base64")
             return None
-        if blob is MISSING:
-            return None
-        parts = bytes(blob).split(b"\x00")
+        parts = blob.split(b"\x00")
         if len(parts) != 3:
             await server.push("501 5.5.2 Can't split auth value")
             return None
         return parts[1], parts[2]
-    login = _decoded(args[1]) if len(args) > 1 else await server.challenge_auth("User Name")
+    login = await _first_blob(server, args, "User Name")
     if login is None:
-        await server.push("501 5.5.2 Can't decode base64")
-        return None
-    if login is MISSING:
         return None
     password = await server.challenge_auth("Password")
-    if password is MISSING:
-        return None
-    return bytes(login), bytes(password)
+    return None if password is MISSING else (login, bytes(password))
 
 
 class RelayDoor:
