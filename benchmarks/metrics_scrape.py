@@ -54,7 +54,9 @@ def measure(rows: int, scrapes: int) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"}
         scrape: list[float] = []
         read: list[float] = []
-        with TestClient(create_app(Settings(database_url=SecretStr(url)), database)) as client:
+        with TestClient(
+            create_app(Settings(database_url=SecretStr(url)), database), client=("127.0.0.1", 50000)
+        ) as client:
             for _ in range(scrapes):
                 began = time.perf_counter()
                 assert client.get("/metrics").status_code == 200

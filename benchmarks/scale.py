@@ -190,7 +190,9 @@ class Scale:
         from warmup.ledger.store import SendResult
 
         scrape: list[float] = []
-        with TestClient(create_app(self.settings, self.database)) as client:
+        with TestClient(
+            create_app(self.settings, self.database), client=("127.0.0.1", 50000)
+        ) as client:
             client.get("/metrics")  # warm: imports, first connections
             for _ in range(scrapes):
                 began = time.perf_counter()

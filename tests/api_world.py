@@ -20,6 +20,9 @@ from warmup.settings import Settings
 from warmup.store.database import Database
 
 DOMAIN = "mail.example.com"
+# Where the tests' requests come from: a local address, as an operator's or Prometheus's would
+# be (Starlette's default, "testclient", is no address and would be refused /metrics).
+LOCAL_CLIENT = ("127.0.0.1", 50000)
 SENDER = f"news@{DOMAIN}"
 DEMO_PLAN = Path(__file__).resolve().parents[1] / "schedules" / "demo.yaml"
 SECRETS = {
@@ -67,7 +70,7 @@ def api_world(database: Database, tmp_path: Path, **overrides: object) -> Iterat
     tokens = {
         role: store.create(f"{role.value}-1", role, actor="setup", at=now)[0] for role in Role
     }
-    with TestClient(create_app(settings, database)) as client:
+    with TestClient(create_app(settings, database), client=LOCAL_CLIENT) as client:
         yield ApiWorld(client, database, tokens, settings)
 
 

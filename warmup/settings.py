@@ -193,6 +193,10 @@ class Settings(BaseSettings):
     # The webhook, unsubscribe links and /healthz, /readyz answer everyone: they have their own
     # secrets or none to protect.
     api_allowed_cidrs: str | None = None
+    # Networks that may read /metrics and the API's docs (/docs, /redoc, /openapi.json):
+    # loopback and private networks by default (Prometheus, operators inside), never the
+    # internet at large; empty: everyone. Behind a proxy, name it in api_trusted_proxies.
+    api_admin_cidrs: str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
     # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips). None unless
     # configured: a trusted 127.0.0.1 would let any local process claim any client address
     # past the allow-list.
@@ -235,6 +239,11 @@ class Settings(BaseSettings):
 
     def allowed_networks(self) -> list[IPv4Network | IPv6Network] | None:
         return None if self.api_allowed_cidrs is None else _parse_networks(self.api_allowed_cidrs)
+
+    def admin_networks(self) -> list[IPv4Network | IPv6Network] | None:
+        """Who may read /metrics and the docs (None: everyone)."""
+        cidrs = self.api_admin_cidrs.strip()
+        return _parse_networks(cidrs) if cidrs else None
 
     def webhook_secret_values(self) -> list[str]:
         """Each configured webhook secret (empty when none: the webhook then refuses all)."""

@@ -113,3 +113,24 @@ def test_no_proxy_is_trusted_unless_configured() -> None:
     from warmup.settings import Settings
 
     assert Settings().api_trusted_proxies == ""
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/docs", "/openapi.json", "/redoc"])
+def test_metrics_and_the_api_docs_answer_private_networks_only_by_default(
+    database: Database, tmp_path: Path, path: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from warmup.api.app import create_app
+
+    with api_world(database, tmp_path) as w:
+        outside = TestClient(w.client.app, client=("203.0.113.7", 5000))
+        refused = outside.get(path)
+        assert refused.status_code == 403
+        assert "WARMUP_API_ADMIN_CIDRS" in refused.json()["error"]
+        assert outside.get("/healthz").status_code == 200  # probes stay open
+        inside = TestClient(w.client.app, client=("10.1.2.3", 5000))
+        assert inside.get(path).status_code == 200
+        everyone = w.settings.model_copy(update={"api_admin_cidrs": ""})
+        anyone = TestClient(create_app(everyone, database), client=("203.0.113.7", 5000))
+        assert anyone.get(path).status_code == 200

@@ -45,7 +45,7 @@ def client(database: Database) -> Iterator[TestClient]:
     settings = Settings(
         webhook_secrets=SecretStr("old-webhook-secret, new-webhook-secret"), webhook_max_bytes=4096
     )
-    with TestClient(create_app(settings, database)) as test_client:
+    with TestClient(create_app(settings, database), client=("127.0.0.1", 50000)) as test_client:
         yield test_client
 
 

@@ -14,12 +14,30 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 OPEN_PREFIXES = ("/webhooks/", "/u/", "/healthz", "/readyz")
+# What only operators and Prometheus need: the figures and the API's own description.
+ADMIN_PATHS = ("/metrics", "/docs", "/redoc", "/openapi.json")
 
 
 class ClientAllowList:
-    def __init__(self, app: ASGIApp, networks: list[IPv4Network | IPv6Network]) -> None:
+    """Listed networks only, for every path but the open ones (or, with ``paths``, for those
+    paths alone)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        networks: list[IPv4Network | IPv6Network],
+        paths: tuple[str, ...] | None = None,
+        refusal: str = "this address may not use the API",
+    ) -> None:
         self.app = app
         self.networks = networks
+        self.paths = paths
+        self.refusal = refusal
+
+    def _guarded(self, path: str) -> bool:
+        if self.paths is not None:
+            return path.startswith(self.paths)
+        return not path.startswith(OPEN_PREFIXES)
 
     def _allowed(self, host: str | None) -> bool:
         if host is None:
@@ -31,12 +49,10 @@ class ClientAllowList:
         return any(address in network for network in self.networks)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith(OPEN_PREFIXES):
+        if scope["type"] == "http" and self._guarded(scope["path"]):
             client = scope.get("client")
             if not self._allowed(client[0] if client else None):
-                response = JSONResponse(
-                    {"error": "this address may not use the API"}, status_code=403
-                )
+                response = JSONResponse({"error": self.refusal}, status_code=403)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

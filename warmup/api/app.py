@@ -28,7 +28,7 @@ from warmup.api import (
     unsubscribe,
     webhook,
 )
-from warmup.api.access import ClientAllowList, RefuseNul
+from warmup.api.access import ADMIN_PATHS, ClientAllowList, RefuseNul
 from warmup.api.services import Services
 from warmup.api.token_store import TokenStore
 from warmup.campaigns.compose import unsubscriber_from
@@ -97,5 +97,13 @@ def create_app(
     networks = settings.allowed_networks()
     if networks is not None:
         app.add_middleware(ClientAllowList, networks=networks)
+    admins = settings.admin_networks()
+    if admins is not None:
+        app.add_middleware(
+            ClientAllowList,
+            networks=admins,
+            paths=ADMIN_PATHS,
+            refusal="metrics and the API docs answer only WARMUP_API_ADMIN_CIDRS",
+        )
     app.add_middleware(RefuseNul)
     return app
