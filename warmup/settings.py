@@ -193,7 +193,7 @@ class Settings(BaseSettings):
     # The webhook, unsubscribe links and /healthz, /readyz answer everyone: they have their own
     # secrets or none to protect.
     api_allowed_cidrs: str | None = None
-    # Networks that may read /metrics and the API's docs (/docs, /redoc, /openapi.json):
+    # Networks that may read /metrics and the API's docs (/docs, /openapi.json):
     # loopback and private networks by default (Prometheus, operators inside), never the
     # internet at large; empty: everyone. Behind a proxy, name it in api_trusted_proxies.
     api_admin_cidrs: str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"

@@ -115,7 +115,9 @@ def test_no_proxy_is_trusted_unless_configured() -> None:
     assert Settings().api_trusted_proxies == ""
 
 
-@pytest.mark.parametrize("path", ["/metrics", "/docs", "/openapi.json", "/redoc"])
+@pytest.mark.parametrize(
+    "path", ["/metrics", "/docs", "/openapi.json", "/docs/assets/swagger-ui-bundle.js"]
+)
 def test_metrics_and_the_api_docs_answer_private_networks_only_by_default(
     database: Database, tmp_path: Path, path: str
 ) -> None:
@@ -134,3 +136,19 @@ def test_metrics_and_the_api_docs_answer_private_networks_only_by_default(
         everyone = w.settings.model_copy(update={"api_admin_cidrs": ""})
         anyone = TestClient(create_app(everyone, database), client=("203.0.113.7", 5000))
         assert anyone.get(path).status_code == 200
+
+
+def test_the_api_docs_load_nothing_from_another_site_and_carry_a_csp(
+    database: Database, tmp_path: Path
+) -> None:
+    with api_world(database, tmp_path) as w:
+        page = w.client.get("/docs")
+        assert page.status_code == 200
+        assert "cdn" not in page.text.lower()
+        assert "://" not in page.text
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self' 'sha256-" in policy
+        assert "frame-ancestors 'none'" in policy
+        for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+            assert w.client.get(f"/docs/assets/{asset}").status_code == 200
+        assert w.client.get("/redoc").status_code == 404

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 OPEN_PREFIXES = ("/webhooks/", "/u/", "/healthz", "/readyz")
 # What only operators and Prometheus need: the figures and the API's own description.
-ADMIN_PATHS = ("/metrics", "/docs", "/redoc", "/openapi.json")
+ADMIN_PATHS = ("/metrics", "/docs", "/openapi.json")
 
 
 class ClientAllowList:

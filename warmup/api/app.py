@@ -29,6 +29,7 @@ from warmup.api import (
     webhook,
 )
 from warmup.api.access import ADMIN_PATHS, ClientAllowList, RefuseNul
+from warmup.api.docs import install_docs
 from warmup.api.services import Services
 from warmup.api.token_store import TokenStore
 from warmup.campaigns.compose import unsubscriber_from
@@ -78,7 +79,11 @@ def create_app(
         version=package_version("warmup"),
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Swagger UI from the package, with a CSP (docs.py); no ReDoc, which needs a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.services = found
     problems.install(app)
     for module in (
