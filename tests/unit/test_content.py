@@ -1,5 +1,9 @@
 """Templates in the sandbox, and signed one-click unsubscribe."""
 
+import base64
+import hashlib
+import hmac
+
 import pytest
 
 from warmup.campaigns.model import CampaignStatus, next_status
@@ -104,7 +108,13 @@ def test_token_round_trip_and_url() -> None:
 
 @pytest.mark.parametrize(
     "mangle",
-    [lambda t: t[:-2] + "xx", lambda t: "x" + t, lambda t: t.replace(".", ""), lambda t: ""],
+    [
+        lambda t: t[:-2] + "xx",
+        lambda t: "x" + t,
+        lambda t: t[::-1],
+        lambda t: t + ".x",
+        lambda t: "",
+    ],
 )
 def test_forged_tokens_are_refused(mangle) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidToken):
@@ -119,6 +129,24 @@ def test_each_token_has_exactly_one_spelling() -> None:
             if variant != token:
                 with pytest.raises(InvalidToken):
                     UNSUB.verify(variant)
+
+
+def test_a_token_does_not_show_the_address_and_is_one_per_message() -> None:
+    token = UNSUB.token(42, "ada@example.org")
+    assert token == UNSUB.token(42, "ada@example.org")  # the body's link is the header's
+    assert token != UNSUB.token(43, "ada@example.org")
+    readable = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    assert b"ada" not in readable
+    assert "ada" not in token
+
+
+def test_tokens_of_the_earlier_signed_form_in_mail_already_sent_still_work() -> None:
+    payload = b"42:ada@example.org"
+    signature = hmac.new(b"0123456789abcdef", payload, hashlib.sha256).digest()[:20]
+    earlier = ".".join(
+        base64.urlsafe_b64encode(part).rstrip(b"=").decode() for part in (payload, signature)
+    )
+    assert UNSUB.verify(earlier) == (42, "ada@example.org")
 
 
 def test_another_secret_does_not_verify() -> None:

@@ -2,19 +2,33 @@
 
 Every message carries ``List-Unsubscribe: <https://…/u/TOKEN>`` (plus ``<mailto:…>`` when
 configured) and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058). The token
-names the campaign and the address and is signed with HMAC-SHA256, so nobody can unsubscribe
-someone else by guessing a URL; it holds no secret and needs no database lookup to check.
+names the campaign and the address, encrypted and authenticated (AES-256-GCM, a key derived
+from the unsubscribe secret with HKDF): nobody can unsubscribe someone else by guessing a URL,
+the address is not readable in links, access logs or browser histories, and no database
+lookup is needed to check it. The nonce is derived from the content, so a message's links are
+one token. Tokens of the earlier form (the address in base64, HMAC-signed) in mail already
+sent keep working.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from warmup.errors import ContentError
+
+_CONTEXT = b"warmup unsubscribe token v2"
+NONCE_BYTES = 12
+TAG_BYTES = 16
 
 
 class InvalidToken(ContentError):
@@ -29,6 +43,13 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _parts(payload: bytes) -> tuple[int, str]:
+    campaign, _, address = payload.decode("utf-8", "replace").partition(":")
+    if not campaign.isdigit() or "@" not in address:
+        raise InvalidToken("malformed unsubscribe token")
+    return int(campaign), address
+
+
 @dataclass(frozen=True)
 class Unsubscriber:
     secret: bytes
@@ -38,12 +59,41 @@ class Unsubscriber:
     def _signature(self, payload: bytes) -> bytes:
         return hmac.new(self.secret, payload, hashlib.sha256).digest()[:20]
 
+    @functools.cached_property
+    def _keys(self) -> tuple[AESGCM, bytes]:
+        """The cipher and the nonce key, derived once from the secret."""
+        derived = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=_CONTEXT).derive(
+            self.secret
+        )
+        return AESGCM(derived[:32]), derived[32:]
+
     def token(self, campaign_id: int, address: str) -> str:
         payload = f"{campaign_id}:{address}".encode()
-        return f"{_b64(payload)}.{_b64(self._signature(payload))}"
+        cipher, nonce_key = self._keys
+        # Derived from the content (SIV-like): the same link in a message's body and headers,
+        # and a nonce repeated only with the very same plaintext.
+        nonce = hmac.new(nonce_key, payload, hashlib.sha256).digest()[:NONCE_BYTES]
+        return _b64(nonce + cipher.encrypt(nonce, payload, _CONTEXT))
 
     def verify(self, token: str) -> tuple[int, str]:
         """(campaign id, address) of a genuine token, else :class:`InvalidToken`."""
+        if "." in token:
+            return self._verify_signed(token)
+        try:
+            sealed = _unb64(token)
+        except ValueError:
+            raise InvalidToken("malformed unsubscribe token") from None
+        if _b64(sealed) != token or len(sealed) <= NONCE_BYTES + TAG_BYTES:
+            raise InvalidToken("malformed unsubscribe token")
+        cipher, _ = self._keys
+        try:
+            payload = cipher.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _CONTEXT)
+        except InvalidTag:
+            raise InvalidToken("unsubscribe token not made by this service") from None
+        return _parts(payload)
+
+    def _verify_signed(self, token: str) -> tuple[int, str]:
+        """A token of the earlier form: the payload in base64, HMAC-signed."""
         try:
             encoded, signature = token.split(".")
             payload = _unb64(encoded)
@@ -55,10 +105,7 @@ class Unsubscriber:
             raise InvalidToken("malformed unsubscribe token")
         if not hmac.compare_digest(given, self._signature(payload)):
             raise InvalidToken("unsubscribe token not signed by this service")
-        campaign, _, address = payload.decode("utf-8", "replace").partition(":")
-        if not campaign.isdigit() or "@" not in address:
-            raise InvalidToken("malformed unsubscribe token")
-        return int(campaign), address
+        return _parts(payload)
 
     def url(self, campaign_id: int, address: str) -> str:
         return f"{self.public_url.rstrip('/')}/u/{self.token(campaign_id, address)}"
