@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from warmup.store.database import Database
@@ -112,7 +112,14 @@ def _filtered(query: Any, where: AuditFilter) -> Any:
     if where.subject is not None:
         query = query.where(AuditEntry.subject == where.subject)
     if where.actor is not None:
-        query = query.where(AuditEntry.actor == where.actor)
+        # An API token's entries name it with its role ("token:ana (ops)"): its name alone
+        # finds them too.
+        query = query.where(
+            or_(
+                AuditEntry.actor == where.actor,
+                AuditEntry.actor.startswith(f"{where.actor} (", autoescape=True),
+            )
+        )
     if where.actions:
         query = query.where(AuditEntry.action.in_(where.actions))
     if where.after_id is not None:

@@ -92,6 +92,10 @@ def test_audit_entries_name_the_acting_tokens_role_and_what_it_did(
                     AuditEntry.subject == "gone@example.org"
                 )
             ).all()
+        by_name = w.client.get(
+            "/api/audit", params={"actor": "token:marketing-1"}, headers=w.as_(Role.OPS)
+        ).json()
+        assert {entry["action"] for entry in by_name} >= {"suppress", "unsuppress"}
     removal = [entry for entry in entries if entry.action == "unsuppress"]
     assert [(e.actor, e.reason) for e in removal] == [
         ("token:marketing-1 (marketing)", "allowed again by hand")
