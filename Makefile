@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/webhook_intake.py
 	$(BIN)/python benchmarks/per_email.py
 	$(BIN)/python benchmarks/profile_send.py
+	$(BIN)/python benchmarks/template_bombs.py
 	$(BIN)/python benchmarks/scale.py
 
 clean:
