@@ -76,6 +76,21 @@ SuppressedAmong = Callable[[Collection[str], datetime], Mapping[str, str]]
 STORE_AWAY = (OperationalError, InterfaceError)
 
 
+async def while_store_away(seconds: float, call: Callable[..., Any], *args: Any) -> Any:
+    """``call(*args)`` in a thread, again while the store is away (a database restart, a
+    failover), for up to ``seconds`` (real): such a restart delays work, it does not fail it."""
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(STORE_AWAY),
+        wait=wait_exponential(multiplier=0.2, max=2.0),
+        stop=stop_after_delay(max(seconds, 1.0)),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await asyncio.to_thread(call, *args)
+    raise AssertionError("unreachable: tenacity re-raises the last error")
+
+
 class GiveBack(Exception):
     """Stop trying this row now; it goes back to pending (the reason is kept)."""
 
@@ -273,19 +288,10 @@ class BatchRunner:
         await self._flush(final=True)
 
     async def _with_store(self, call: Callable[..., Any], *args: Any) -> Any:
-        """``call(*args)`` in a thread, again while the store is away, until shortly before
-        the batch's lease ends: a database restart delays a batch, it does not fail it."""
+        """``call(*args)``, again while the store is away, until shortly before the batch's
+        lease ends."""
         left = (self._deadline() - self._c.lease_safety - self._c.clock.now()).total_seconds()
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(STORE_AWAY),
-            wait=wait_exponential(multiplier=0.2, max=2.0),
-            stop=stop_after_delay(max(self._c.clock.real_seconds(left), 1.0)),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                return await asyncio.to_thread(call, *args)
-        raise AssertionError("unreachable: tenacity re-raises the last error")
+        return await while_store_away(self._c.clock.real_seconds(left), call, *args)
 
     def _deadline(self) -> datetime:
         """Until when the batch may start sends: its claim's lease bounds how long a batch
@@ -510,6 +516,8 @@ class BatchRunner:
             message = await self._message(item)
         except (ContentError, LookupError) as exc:
             return SendResult(item.id, LedgerState.FAILED, attempts=0, error=f"render: {exc}")
+        except STORE_AWAY as exc:  # the campaign or the relayed message could not be read
+            return SendResult(item.id, LedgerState.PENDING, 0, error=self._store_away(exc))
         try:
             accepted = await self._c.sender.send(
                 message,

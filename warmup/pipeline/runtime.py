@@ -38,7 +38,14 @@ from warmup.ledger.store import LedgerStore
 from warmup.management.client import AcsResources, management_client
 from warmup.management.logs import LogsQuery
 from warmup.management.resources import AzureResources
-from warmup.pipeline.batch import BatchContext, BatchReport, BatchRunner, SendSlots
+from warmup.pipeline.batch import (
+    MAX_LEASE_SAFETY,
+    BatchContext,
+    BatchReport,
+    BatchRunner,
+    SendSlots,
+    while_store_away,
+)
 from warmup.pipeline.dispatch import Batch, DispatchConfig, Dispatcher
 from warmup.pipeline.gate import Gate
 from warmup.pipeline.leases import LiveLeases
@@ -282,8 +289,14 @@ class Runtime:
             )
         return self._smtp
 
-    async def _sender_for(self, domain: str) -> MessageSender:
-        if self.record_for(domain).transport is Transport.SMTP:
+    async def _sender_for(self, batch: Batch) -> MessageSender:
+        # The domain's record says which transport: read while the store may be away (a batch
+        # that failed here would leave its rows claimed for the whole claim lease).
+        left = (batch.deadline - self.clock.now()).total_seconds() - MAX_LEASE_SAFETY
+        record = await while_store_away(
+            self.clock.real_seconds(left), self.record_for, batch.domain
+        )
+        if record.transport is Transport.SMTP:
             return self._smtp_on_loop()
         return await self._sender_on_loop()
 
@@ -302,7 +315,7 @@ class Runtime:
             ledger=self.ledger,
             gate=self.gate,
             limiter=self.limiter,
-            sender=await self._sender_for(batch.domain),
+            sender=await self._sender_for(batch),
             clock=self.clock,
             scope=self.scope,
             margin=self.settings.limiter_margin_seconds,
