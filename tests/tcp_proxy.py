@@ -89,11 +89,13 @@ class TcpProxy:
                 sock.close()
 
 
-def wait_until(predicate, timeout: float, what: str) -> float:  # type: ignore[no-untyped-def]
-    """Poll ``predicate`` until true; the seconds it took."""
+def wait_until(predicate, timeout: float, what: object) -> float:  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until true; the seconds it took. ``what`` names it in the failure (a
+    callable is called then, so it can show the state at that moment)."""
     started = time.monotonic()
     while not predicate():
         if time.monotonic() - started > timeout:
-            raise AssertionError(f"{what}: not within {timeout} s")
+            said = what() if callable(what) else what
+            raise AssertionError(f"{said}: not within {timeout} s")
         time.sleep(0.05)
     return time.monotonic() - started

@@ -55,6 +55,11 @@ def create_app(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        # A task is taken only when a pool process is free to run it: a worker killed with
+        # batches reserved but not started would leave their rows claimed (not yet held by a
+        # live lease) until the claim lease ends, and their messages unacked until the
+        # visibility timeout. Started, a batch's rows come back within one live lease.
+        worker_disable_prefetch=True,
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
