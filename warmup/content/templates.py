@@ -109,6 +109,11 @@ def _estimate(value: Any, depth: int = 0) -> int:
     return total
 
 
+def _joined_size(items: list[Any], separator: Any) -> int:
+    """The size of ``separator.join(items)`` (the join filter's and the str method's)."""
+    return sum(_estimate(item) for item in items) + _estimate(separator) * len(items)
+
+
 _WIDTHS = re.compile(r"\d+")
 
 
@@ -171,7 +176,7 @@ def _bounded_filter(name: str, original: Callable[..., Any]) -> Callable[..., An
         if name == "join":
             items = list(value)  # a join walks its items anyway; range() is bounded
             separator = extra[0] if extra else kwargs.get("d", "")
-            size = sum(_estimate(i) for i in items) + _estimate(separator) * len(items)
+            size = _joined_size(items, separator)
             _deadline.spend(size, "the join filter")
             args = (*args[: 1 if passes else 0], items, *extra)
         elif name == "format":
@@ -244,7 +249,7 @@ class _BoundedEnvironment(SandboxedEnvironment):
             name = getattr(method, "__name__", "")
             if name == "join" and args:
                 items = list(args[0])
-                size = sum(_estimate(i) for i in items) + len(owner) * len(items)
+                size = _joined_size(items, owner)
                 _deadline.spend(size, "str.join")
                 args = (items, *args[1:])
             else:
