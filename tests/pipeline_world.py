@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from tests.conftest import EMULATOR_KEY, emulator_config
 from warmup.campaigns.ab_test import CampaignABTest
 from warmup.campaigns.store import CampaignStore
-from warmup.clock import Clock, SystemClock
+from warmup.clock import Clock, ScaledClock, SystemClock
 from warmup.content.templates import MessageTemplate
 from warmup.control.allowance import AcsQuota
 from warmup.domains.store import DomainStore
@@ -260,6 +260,11 @@ def world(
             "status_polls_per_minute": 600,
             "status_polls_per_hour": 100_000,
         }
+        if isinstance(clock, ScaledClock):
+            # Leases bound how long a live process may take: real seconds at any pace of the
+            # service's clock (as the demo sets them). 30 clock seconds is 3 ms at a day in 8 s.
+            values["lease_seconds"] = clock.clock_seconds(60)
+            values["live_lease_seconds"] = clock.clock_seconds(10)
         if transport is Transport.SMTP:
             values.update(smtp_settings(server, tmp_path))
         values.update(settings_overrides or {})
