@@ -265,6 +265,7 @@ def world(
             # service's clock (as the demo sets them). 30 clock seconds is 3 ms at a day in 8 s.
             values["lease_seconds"] = clock.clock_seconds(60)
             values["live_lease_seconds"] = clock.clock_seconds(10)
+            values["queue_lease_seconds"] = clock.clock_seconds(30)
         if transport is Transport.SMTP:
             values.update(smtp_settings(server, tmp_path))
         values.update(settings_overrides or {})

@@ -141,10 +141,16 @@ class Settings(BaseSettings):
     # SDK's aiohttp session opens at most 100 connections: more than that only queue for one
     # (benchmarks/README.md: 590/s at 64, 680-720/s at 100, two processes, 100 ms latency).
     send_concurrency: Annotated[int, Field(ge=1, le=1000)] = 100
-    # A claim's lease: how long a batch may wait in the queue and then start sends. Once a
-    # process runs it, its rows are held for live_lease_seconds at a time, renewed every third
-    # of that while the process lives: a dead process's rows come back within one live lease.
+    # How long a batch may run from its claim: it starts no send after that (and a task that
+    # hangs past it is killed).
     lease_seconds: PositiveFloat = 300.0
+    # How long a claimed batch may wait in the queue for a process to start it: rows of a batch
+    # no process started by then go back to pending (a healthy queue waits seconds; the rows a
+    # crashed worker had claimed but not started come back this soon).
+    queue_lease_seconds: PositiveFloat = 30.0
+    # Once a process runs the batch, its rows are held for live_lease_seconds at a time,
+    # renewed every third of that while the process lives: a dead process's rows come back
+    # within one live lease.
     live_lease_seconds: PositiveFloat = 30.0
     max_claim_per_tick: Annotated[int, Field(ge=1)] = 5000
     # Spread between taking a permit and the request reaching ACS, kept out of every window.

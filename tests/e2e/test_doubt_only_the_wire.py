@@ -93,6 +93,7 @@ def test_killed_send_processes_leave_in_doubt_only_what_was_on_the_wire(
     assert unsent + answered > 0
 
 
+SMTP_RELAYED = 60
 THROTTLE = 2.0  # WARMUP_SMTP_THROTTLE_SECONDS: SMTP's 451 carries no Retry-After
 CONNECTIONS = 4  # WARMUP_SMTP_CONNECTIONS per process
 
@@ -103,7 +104,9 @@ def test_smtp_under_a_lower_quota_short_leases_and_a_killed_process_sends_each_o
 ) -> None:
     # The endpoint takes 100 messages per 10 s (an emulated minute lasts 10 s), far below the
     # domain's plan, so 451s come in bursts; leases are 40 s; a send process is SIGKILLed.
+    # Relayed mail goes out beside the campaign, over the same SMTP endpoint.
     recipients = 600
+    relayed = [f"app{n}@example.org" for n in range(SMTP_RELAYED)]
     config = emulator_config(
         sender_domains=[DOMAIN], latency_ms=10, send_per_minute=100, time_scale=6.0
     )
@@ -120,23 +123,36 @@ def test_smtp_under_a_lower_quota_short_leases_and_a_killed_process_sends_each_o
         WARMUP_BATCH_SIZE="100",
     ) as d:
         celery, emulator = d.celery, d.emulator
-        celery.worker("w1", concurrency=2)
-        celery.beat()
-        wait_until(lambda: emulator.stats()["accepted"] >= 200, 120, "200 accepted")
-        assert celery.kill_a_child("w1")
-        wait_for_completion(d.database, celery, timeout=300)
+        password = RelayUsers(d.database).add("app", DOMAIN, actor="ops", at=datetime.now(UTC))
+        relay = RelayProcess(postgres_url, tmp_path)
+        try:
+            with relay.start().client(("app", password)) as smtp:
+                for address in relayed:
+                    smtp.send_message(submission(SENDER, [address]))
+            celery.worker("w1", concurrency=2)
+            celery.beat()
+            wait_until(lambda: emulator.stats()["accepted"] >= 200, 120, "200 accepted")
+            assert celery.kill_a_child("w1")
+            wait_for_completion(d.database, celery, timeout=300)
+            wait_until(lambda: relay_rows_left(d.database) == 0, 120, "relayed mail sent")
+        finally:
+            relay.kill()
         stats = emulator.stats(include_recipients=True)
         all_accepted(d.database, recipients)
         taken = sum(n for note, n in ledger_notes(d.database).items() if note and "taken" in note)
     # Every row the ledger calls accepted reached the endpoint: its DATA arrived.
-    assert len(stats["smtp_received_per_recipient"]) == recipients
+    received = stats["smtp_received_per_recipient"]
+    assert len(received) == recipients + len(relayed)
+    # A relayed message's DATA may arrive twice (a 451, then the retry); it is accepted once.
+    accepted = stats["accepted_per_recipient"]
+    assert {a: accepted.get(a, 0) for a in relayed if accepted.get(a, 0) > 1} == {}
     # Nobody was accepted twice. A row is taken as accepted only when its DATA may have left
     # and its answer is unknown: at most one per connection of the killed process. Its
     # message reached the endpoint, which may still have refused it (a 451 the dead process
     # never read): SMTP cannot be asked, and that is the only way to never send twice.
     assert stats["recipients_accepted_more_than_once"] == 0
     assert stats["reused_with_different_body"] == 0
-    assert recipients - stats["distinct_recipients"] <= taken <= CONNECTIONS
+    assert recipients + len(relayed) - stats["distinct_recipients"] <= taken <= CONNECTIONS
     assert stats["throttled"] > 0
     # After each first 451 of a burst, only transactions already under way arrived before the
     # hold was over: at most one per connection per process (two processes).
@@ -211,10 +227,9 @@ steps:
 def test_relayed_mail_left_by_a_killed_worker_is_posted_within_a_minute_of_its_restart(
     tmp_path: Path, postgres_url: str
 ) -> None:
-    # Rows of batches the worker had started come back within one live lease (30 s). Rows a
-    # tick had claimed whose batch never started (claimed, then the worker died) wait for the
-    # claim lease: 40 s here, as in the SMTP scenario; at the default 300 s they would
-    # wait longer than a minute (a known gap, in the note).
+    # Default leases. Rows of batches the worker had started come back within one live lease
+    # (30 s); rows a tick had claimed whose batch never started (claimed, then the worker
+    # died) within the queue lease (30 s).
     config = emulator_config(
         sender_domains=[DOMAIN], latency_ms=40, jitter_ms=30, dedupe_operation_ids=False
     )
@@ -224,7 +239,6 @@ def test_relayed_mail_left_by_a_killed_worker_is_posted_within_a_minute_of_its_r
         1,
         config,
         plan_yaml=RELAY_CAPPED,
-        WARMUP_LEASE_SECONDS="40",
         WARMUP_SEND_CONCURRENCY=str(SLOTS),
         WARMUP_BATCH_SIZE="20",
     ) as d:

@@ -12,8 +12,14 @@ from warmup.ratelimit.memory import InMemoryLimiter
 
 
 def test_a_batch_survives_the_queue_as_json() -> None:
-    batch = Batch("b-1", 7, "mail.example.com", (3, 1, 2), datetime(2026, 12, 1, 9, tzinfo=UTC))
+    deadline = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    batch = Batch("b-1", 7, "mail.example.com", (3, 1, 2), deadline, deadline - timedelta(0, 270))
     assert Batch.from_message(batch.to_message()) == batch
+    assert batch.claimed_until == deadline - timedelta(seconds=270)
+    # A message from before queue leases: its rows were claimed until its deadline.
+    older = Batch("b-2", 7, "mail.example.com", (4,), deadline)
+    assert Batch.from_message(older.to_message()) == older
+    assert older.claimed_until == deadline
 
 
 def test_scaled_clocks_agree_across_processes_and_convert_durations() -> None:

@@ -127,6 +127,7 @@ def demo(
             # durations in clock time: a 30-real-second lease
             "WARMUP_LEASE_SECONDS": repr(30 * scale),
             "WARMUP_LIVE_LEASE_SECONDS": repr(10 * scale),
+            "WARMUP_QUEUE_LEASE_SECONDS": repr(15 * scale),
             "WARMUP_RECONCILE_INTERVAL_SECONDS": str(RECONCILE_REAL_SECONDS),
             "WARMUP_LOG_LEVEL": "WARNING",
             "WARMUP_ACTOR": "demo",

@@ -64,7 +64,9 @@ from warmup.sending.sender import MessageSender
 from warmup.tracing import span
 
 log = logging.getLogger(__name__)
-# Stop starting sends this long before the lease ends: a fifth of the lease, at most 10 s.
+# Stop starting sends this long before the lease ends: a fifth of the shorter lease (the run
+# bound or the live lease), at most 10 s. The live lease is renewed every third of it, so a
+# live batch always has two thirds of it ahead: more than the safety.
 MAX_LEASE_SAFETY = 10.0
 # A suppression list look-up is used for at most this long (real seconds) before a send.
 SUPPRESSION_FRESH = 1.0
@@ -194,7 +196,10 @@ class BatchContext:
 
     @property
     def lease_safety(self) -> timedelta:
-        return timedelta(seconds=min(MAX_LEASE_SAFETY, self.lease_seconds / 5))
+        shortest = self.lease_seconds
+        if self.leases is not None:
+            shortest = min(shortest, self.leases.seconds)
+        return timedelta(seconds=min(MAX_LEASE_SAFETY, shortest / 5))
 
 
 def _held(record: DomainRecord) -> dict[str, str]:
@@ -249,7 +254,7 @@ class BatchRunner:
             except JournalError as exc:
                 self._give_back(pending, f"not sent: {exc}")
         if c.leases is not None and items:
-            await c.leases.hold(batch.id, [item.id for item in items], batch.deadline)
+            await c.leases.hold(batch.id, [item.id for item in items], batch.claimed_until)
         try:
             await self._send_all(pending)
         finally:
@@ -294,12 +299,13 @@ class BatchRunner:
         return await while_store_away(self._c.clock.real_seconds(left), call, *args)
 
     def _deadline(self) -> datetime:
-        """Until when the batch may start sends: its claim's lease bounds how long a batch
-        runs, and the live lease, if the heartbeat stopped renewing it (the store is away),
-        how long its rows are still surely its own."""
+        """Until when the batch may start sends: until its rows are surely its own (the
+        claim's lease in the queue; once held, the live lease, which the heartbeat renews
+        unless the store is away), and never past its deadline."""
         leases = self._c.leases
         live = leases.until(self._batch.id) if leases is not None else None
-        return self._batch.deadline if live is None else min(live, self._batch.deadline)
+        own = self._batch.claimed_until if live is None else live
+        return min(own, self._batch.deadline)
 
     def _store_away(self, exc: Exception) -> str:
         if not self._store_warned:

@@ -35,16 +35,26 @@ class Batch:
     campaign_id: int
     domain: str
     row_ids: tuple[int, ...]
-    deadline: datetime
+    deadline: datetime  # no send starts after this (WARMUP_LEASE_SECONDS from the claim)
+    # The claim's lease in the ledger: the rows are this batch's until then, unless a process
+    # that started it holds them longer (its live lease). None: the deadline (older messages).
+    queued_until: datetime | None = None
+
+    @property
+    def claimed_until(self) -> datetime:
+        return self.deadline if self.queued_until is None else self.queued_until
 
     def to_message(self) -> dict[str, object]:
-        return {
+        message: dict[str, object] = {
             "id": self.id,
             "campaign_id": self.campaign_id,
             "domain": self.domain,
             "row_ids": list(self.row_ids),
             "deadline": self.deadline.isoformat(),
         }
+        if self.queued_until is not None:
+            message["queued_until"] = self.queued_until.isoformat()
+        return message
 
     @classmethod
     def from_message(cls, message: dict[str, object]) -> Batch:
@@ -54,6 +64,11 @@ class Batch:
             domain=str(message["domain"]),
             row_ids=tuple(int(i) for i in message["row_ids"]),  # type: ignore[attr-defined]
             deadline=datetime.fromisoformat(str(message["deadline"])),
+            queued_until=(
+                datetime.fromisoformat(str(message["queued_until"]))
+                if "queued_until" in message
+                else None
+            ),
         )
 
 
@@ -72,6 +87,7 @@ class TickReport:
 class DispatchConfig:
     batch_size: int
     lease_seconds: float
+    queue_lease_seconds: float
     max_claim_per_tick: int
     margin: float
 
@@ -120,6 +136,9 @@ class Dispatcher:
             if not record.state.sends:
                 continue
             deadline = now + timedelta(seconds=self._config.lease_seconds)
+            queued_until = now + timedelta(
+                seconds=min(self._config.queue_lease_seconds, self._config.lease_seconds)
+            )
             try:
                 claimed = self._ledger.claim_for_tick(
                     record.id,
@@ -128,14 +147,21 @@ class Dispatcher:
                     partial(self._order, record, now, report),
                     batch_size=self._config.batch_size,
                     new_owner=lambda: str(uuid.uuid4()),
-                    deadline=deadline,
+                    deadline=queued_until,
                     now=now,
                 )
             except StaleFence:
                 report.stale = True
                 break
             report.batches += [
-                Batch(c.owner, c.campaign_id, record.state.domain, tuple(c.row_ids), deadline)
+                Batch(
+                    c.owner,
+                    c.campaign_id,
+                    record.state.domain,
+                    tuple(c.row_ids),
+                    deadline,
+                    queued_until,
+                )
                 for c in claimed
             ]
         return report

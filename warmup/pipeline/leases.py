@@ -1,8 +1,8 @@
 """The leases of the batches a process is running, kept alive while the process lives.
 
-A claim's lease (``WARMUP_LEASE_SECONDS``) covers a batch's wait in the queue. Once a process
-starts the batch, its rows are held for a short live lease instead, renewed every third of it
-(a heartbeat), so that:
+A claim's lease (``WARMUP_QUEUE_LEASE_SECONDS``) covers a batch's wait in the queue. Once a
+process starts the batch, its rows are held for a short live lease instead, renewed every third
+of it (a heartbeat), so that:
 
 - a live process's rows never lapse, whatever they wait for (a connection, a throttle, a
   store that is briefly away), and housekeeping never takes them back from under it;

@@ -156,6 +156,7 @@ class Runtime:
         config = DispatchConfig(
             batch_size=self.settings.batch_size,
             lease_seconds=self.settings.lease_seconds,
+            queue_lease_seconds=self.settings.queue_lease_seconds,
             max_claim_per_tick=self.settings.max_claim_per_tick,
             margin=self.settings.limiter_margin_seconds,
         )
@@ -242,10 +243,7 @@ class Runtime:
     def composer_for(self, campaign_id: int, variant: str | None = None) -> Composer:
         composer = self._composers.get((campaign_id, variant))
         if composer is None:
-            with self.database.session() as session:
-                campaign = session.get(Campaign, campaign_id)
-                if campaign is None:
-                    raise ConfigError(f"campaign {campaign_id} is gone")
+            campaign = self.campaigns.by_id(campaign_id)
             composer = Composer.for_campaign(campaign, unsubscriber_from(self.settings), variant)
             self._composers[(campaign_id, variant)] = composer
         return composer
