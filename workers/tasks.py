@@ -7,40 +7,19 @@ process runs (never at import, never before a fork).
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 import redis
 from celery import Celery
 from celery.signals import worker_process_shutdown
 
+from warmup import heap
 from warmup.pipeline.runtime import Runtime
+from warmup.ratelimit.dispatch_lock import DispatchLock
 from warmup.settings import Settings
-from workers import heap
 from workers.draining import draining
 
 log = logging.getLogger(__name__)
-DISPATCH_LOCK = "warmup:dispatcher-lock"
-DISPATCH_FENCE = "warmup:dispatcher-fence"
-LOCK_MS = 30_000
-# Take the lock and a fencing token at once. The token only grows: Redis's clock in
-# microseconds, or one more than the last token if that is larger, so it keeps growing even
-# after Redis restarts empty.
-ACQUIRE = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local last = tonumber(redis.call('GET', KEYS[2]) or '0')
-local fence = math.max(now, last + 1)
-redis.call('SET', KEYS[2], string.format('%d', fence))
-return fence
-"""
-# Delete the lock only if it still holds our token: a tick that outlived its lock must not
-# release the lock of the tick that took over.
-RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 def register_tasks(app: Celery, settings: Settings) -> None:
@@ -53,11 +32,12 @@ def register_tasks(app: Celery, settings: Settings) -> None:
             heap.settle()
         return holder["runtime"]  # type: ignore[no-any-return]
 
-    def lock() -> redis.Redis:
-        if "redis" not in holder:
+    def lock() -> DispatchLock:
+        if "lock" not in holder:
             assert settings.redis_url is not None
-            holder["redis"] = redis.Redis.from_url(settings.redis_url.get_secret_value())
-        return holder["redis"]  # type: ignore[no-any-return]
+            client = redis.Redis.from_url(settings.redis_url.get_secret_value())
+            holder["lock"] = DispatchLock(client)
+        return holder["lock"]  # type: ignore[no-any-return]
 
     # A batch stops itself before its lease ends (and gives back what it did not send): the
     # hard limit only catches a process that hangs past that.
@@ -86,20 +66,20 @@ def register_tasks(app: Celery, settings: Settings) -> None:
 
     @app.task(name="warmup.dispatch", queue="dispatch", shared=False)
     def dispatch() -> int:
-        # One dispatcher at a time, however many beat replicas send ticks. The lock can lapse
-        # under a slow tick, so claims also carry a fencing token that only increases: the
-        # store refuses claims from a tick older than one that already claimed.
-        token = uuid.uuid4().hex
-        fence = int(lock().eval(ACQUIRE, 2, DISPATCH_LOCK, DISPATCH_FENCE, token, LOCK_MS))
-        if not fence:
-            return 0
-        try:
+        # One dispatcher at a time, fenced (warmup/ratelimit/dispatch_lock.py).
+        with lock().held() as fence:
+            if fence is None:
+                return 0
             batches = runtime().dispatch(fence)
             for batch in batches:
-                send_batch.apply_async(args=[batch.to_message()], queue="send")
+                # A task still queued when its claim lapses finds its rows gone: dropped unrun.
+                wait = (batch.claimed_until - runtime().clock.now()).total_seconds()
+                send_batch.apply_async(
+                    args=[batch.to_message()],
+                    queue="send",
+                    expires=runtime().clock.real_seconds(max(wait, 0.0)),
+                )
             return len(batches)
-        finally:
-            lock().eval(RELEASE, 1, DISPATCH_LOCK, token)
 
     @app.task(name="warmup.feedback", queue="feedback", shared=False)
     def feedback() -> None:

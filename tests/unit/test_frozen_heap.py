@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from warmup.lists.frozen_heap import frozen_heap
+from warmup.heap import frozen_heap
 
 
 def test_the_heap_thaws_when_the_last_import_ends() -> None:

@@ -9,7 +9,8 @@ import weakref
 
 import pytest
 
-from workers import draining, heap
+from warmup import heap
+from workers import draining
 
 
 def test_settling_freezes_the_start_up_heap_and_widens_the_young_generation() -> None:
@@ -29,7 +30,20 @@ def test_settling_freezes_the_start_up_heap_and_widens_the_young_generation() ->
         gc.collect()
         assert gone() is None  # garbage made after settling is still collected
     finally:
-        gc.unfreeze()
+        heap.unsettle()
+        gc.set_threshold(*before)
+
+
+def test_an_import_ending_in_a_settled_process_leaves_its_heap_frozen() -> None:
+    before = gc.get_threshold()
+    try:
+        heap.settle()
+        settled = gc.get_freeze_count()
+        with heap.frozen_heap():
+            pass
+        assert gc.get_freeze_count() >= settled  # the import thawed nothing of the worker's
+    finally:
+        heap.unsettle()
         gc.set_threshold(*before)
 
 

@@ -33,9 +33,9 @@ from sqlalchemy import (
 
 from warmup import audit
 from warmup.control.providers import provider_group
+from warmup.heap import frozen_heap
 from warmup.lists.chunk_pool import ChunkPool
 from warmup.lists.fields import FieldMap
-from warmup.lists.frozen_heap import frozen_heap
 from warmup.lists.measures import EMPTY, FilledTally, ListMeasure, from_rows, stored
 from warmup.lists.prepare import Prepared, prepare_rows
 from warmup.lists.rejected import RejectedRows

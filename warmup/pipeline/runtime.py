@@ -290,7 +290,7 @@ class Runtime:
     async def _sender_for(self, batch: Batch) -> MessageSender:
         # The domain's record says which transport: read while the store may be away (a batch
         # that failed here would leave its rows claimed for the whole claim lease).
-        left = (batch.deadline - self.clock.now()).total_seconds() - MAX_LEASE_SAFETY
+        left = (batch.claimed_until - self.clock.now()).total_seconds() - MAX_LEASE_SAFETY
         record = await while_store_away(
             self.clock.real_seconds(left), self.record_for, batch.domain
         )

@@ -22,13 +22,13 @@ import redis
 from warmup.ratelimit.base import Grant, Limit, count_buckets
 
 
-def _script(name: str) -> str:
+def lua_script(name: str) -> str:
     return resources.files("warmup.ratelimit").joinpath(f"lua/{name}").read_text(encoding="utf-8")
 
 
-ACQUIRE = _script("acquire.lua")
-THROTTLE = _script("throttle.lua")
-RESTORE = _script("restore.lua")
+ACQUIRE = lua_script("acquire.lua")
+THROTTLE = lua_script("throttle.lua")
+RESTORE = lua_script("restore.lua")
 RESTORED = "restored"  # the marker key, under the prefix
 
 
