@@ -1,10 +1,11 @@
+import asyncio
 import base64
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis
@@ -12,6 +13,8 @@ from pydantic import SecretStr
 
 from warmup.emulator.config import EmulatorConfig
 from warmup.emulator.server import EmulatorServer
+from warmup.errors import ThrottledError
+from warmup.sending import AsyncSender, RetryPolicy, build_async_client
 from warmup.settings import AcsAuth, Settings
 
 if TYPE_CHECKING:
@@ -58,6 +61,36 @@ def message_to(*addresses: str, subject: str = "hello") -> dict[str, object]:
         "recipients": {"to": [{"address": a} for a in addresses]},
         "content": {"subject": subject, "plainText": "hi"},
     }
+
+
+def with_sender(
+    settings: Settings,
+    use: Callable[[AsyncSender], Awaitable[Any]],
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    throttle_hook: Callable[[ThrottledError], None] | None = None,
+) -> Any:
+    """``use(sender)`` on a fresh event loop, with a client built from ``settings``."""
+
+    async def go() -> Any:
+        client = build_async_client(settings)
+        try:
+            return await use(
+                AsyncSender(client, RetryPolicy(), sleep=sleep, throttle_hook=throttle_hook)
+            )
+        finally:
+            await client.close()
+
+    return asyncio.run(go())
+
+
+def send_all(
+    server: EmulatorServer, *sends: tuple[dict[str, Any], str], **kwargs: Any
+) -> list[Any]:
+    async def use(sender: AsyncSender) -> list[Any]:
+        return [await sender.send(message, operation_id) for message, operation_id in sends]
+
+    return with_sender(settings_for(server), use, **kwargs)  # type: ignore[no-any-return]
 
 
 # --- the store, on SQLite and on PostgreSQL -------------------------------------------------

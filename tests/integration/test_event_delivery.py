@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import emulator_config, message_to, settings_for, wait_until
+from tests.conftest import emulator_config, message_to, send_all, wait_until
 from warmup.emulator.events import DELIVERY_REPORT
 from warmup.emulator.server import EmulatorServer
-from warmup.sending import RetryPolicy, Sender, build_client
 
 pytestmark = pytest.mark.integration
 
@@ -73,16 +72,14 @@ def receiver() -> Iterator[Receiver]:
     r.server.shutdown()
 
 
-def send_all(server: EmulatorServer, *addresses: str) -> None:
-    sender = Sender(build_client(settings_for(server)), RetryPolicy())
-    for i, address in enumerate(addresses):
-        sender.send(message_to(address), f"op-{i}")
+def send_to(server: EmulatorServer, *addresses: str) -> None:
+    send_all(server, *((message_to(address), f"op-{i}") for i, address in enumerate(addresses)))
 
 
 def test_event_grid_handshake_then_one_report_per_recipient(receiver: Receiver) -> None:
     config = emulator_config(webhook_url=receiver.url, event_delay_seconds=0.05)
     with EmulatorServer(config) as server:
-        send_all(server, "ada@example.org", "bounce+1@example.org")
+        send_to(server, "ada@example.org", "bounce+1@example.org")
         # The receiver keeps events before it answers; the emulator counts them after.
         wait_until(lambda: server.stats()["events_delivered"] == 2)
         stats = server.stats()
@@ -104,7 +101,7 @@ def test_cloud_events_handshake_and_batch(receiver: Receiver) -> None:
         webhook_url=receiver.url, event_schema="cloudevents", event_delay_seconds=0.05
     )
     with EmulatorServer(config) as server:
-        send_all(server, "a@example.org", "b@example.org", "c@example.org")
+        send_to(server, "a@example.org", "b@example.org", "c@example.org")
         receiver.wait_for(3)
     method, headers = receiver.calls[0]
     assert method == "OPTIONS"
@@ -119,7 +116,7 @@ def test_no_reports_without_a_successful_handshake() -> None:
     receiver = Receiver(validate=False)
     config = emulator_config(webhook_url=receiver.url, event_delay_seconds=0.05)
     with EmulatorServer(config) as server:
-        send_all(server, "a@example.org")
+        send_to(server, "a@example.org")
         wait_until(lambda: server.stats()["delivery_failures"] >= 1)
         stats = server.stats()
     receiver.server.shutdown()
@@ -139,7 +136,7 @@ def test_duplicates_and_disorder_can_be_asked_for(receiver: Receiver) -> None:
     )
     addresses = [f"u{i}@example.org" for i in range(10)]
     with EmulatorServer(config) as server:
-        send_all(server, *addresses)
+        send_to(server, *addresses)
         receiver.wait_for(20)
     recipients = [e["data"]["recipient"] for e in receiver.events]
     assert sorted(recipients) == sorted(addresses * 2)  # every report twice
@@ -154,7 +151,7 @@ def test_401_from_the_webhook_is_not_retried() -> None:
     receiver = Receiver(status=401)
     config = emulator_config(webhook_url=receiver.url, event_delay_seconds=0.05)
     with EmulatorServer(config) as server:
-        send_all(server, "a@example.org")
+        send_to(server, "a@example.org")
         wait_until(lambda: server.stats()["events_dead_lettered"] == 1)
         time.sleep(0.3)  # a retry, if one were wrongly scheduled, would show by now
         stats = server.stats()

@@ -1,3 +1,4 @@
+import asyncio
 import logging
 
 import pytest
@@ -9,7 +10,7 @@ from warmup.errors import (
     ThrottledError,
     TransientSendError,
 )
-from warmup.sending.retry import RetryPolicy, retrying
+from warmup.sending.retry import RetryPolicy, async_retrying
 
 
 class Script:
@@ -29,11 +30,19 @@ class Script:
 def run(
     policy: RetryPolicy, call: Script, slept: list[float] | None = None, **kwargs: object
 ) -> tuple[str, list[float]]:
-    slept = [] if slept is None else slept
-    for attempt in retrying(policy, what="test", sleep=slept.append, **kwargs):  # type: ignore[arg-type]
-        with attempt:
-            return call(), slept
-    raise AssertionError
+    waits: list[float] = [] if slept is None else slept
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async def attempts() -> str:
+        policy_run = async_retrying(policy, what="test", sleep=sleep, **kwargs)  # type: ignore[arg-type]
+        async for attempt in policy_run:
+            with attempt:
+                return call()
+        raise AssertionError
+
+    return asyncio.run(attempts()), waits
 
 
 def test_throttled_waits_at_least_retry_after_plus_bounded_jitter() -> None:

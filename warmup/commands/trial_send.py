@@ -50,7 +50,7 @@ def run_trial_send(
     transport: Transport = Transport.REST,
 ) -> str:
     """Send one message and (optionally) wait for its final status; return that status."""
-    from warmup.sending import RetryPolicy, Sender, build_client, build_message
+    from warmup.sending import build_message
 
     sender = sender or settings.sender_address
     if sender is None:
@@ -63,22 +63,45 @@ def run_trial_send(
     )
     if transport is Transport.SMTP:
         return run_smtp_trial_send(settings, message)
-    client = build_client(settings)
+    return asyncio.run(_rest_trial(settings, message, to, sender, wait, timeout))
+
+
+async def _rest_trial(
+    settings: Settings,
+    message: dict[str, object],
+    to: str,
+    sender: str,
+    wait: bool,
+    wait_seconds: float,
+) -> str:
+    """One send through the REST sender the workers use (the same retries and classification);
+    an answer lost on the way is settled by asking ACS, never by posting again."""
+    from warmup.errors import AmbiguousSendError
+    from warmup.sending import AsyncSender, RetryPolicy, build_async_client
+
+    client = build_async_client(settings)
     try:
-        acs = Sender(client, RetryPolicy.from_settings(settings))
+        acs = AsyncSender(client, RetryPolicy.from_settings(settings))
         typer.echo(f"sending to {to} from {sender} via {client.auth.endpoint} ({client.auth.mode})")
-        accepted = acs.send(message, operation_id=str(uuid.uuid4()))
-        typer.echo(
-            f"accepted: message id {accepted.message_id} after {accepted.attempts} attempt(s)"
-        )
+        operation_id = str(uuid.uuid4())
+        try:
+            accepted = await acs.send(message, operation_id)
+            message_id, attempts = accepted.message_id, accepted.attempts
+        except AmbiguousSendError:
+            known = await acs.lookup(operation_id)
+            if known is None:  # ACS never got it: nothing was sent
+                raise
+            message_id, attempts = known.message_id, 1
+            typer.echo("the answer was lost; ACS says it has the message")
+        typer.echo(f"accepted: message id {message_id} after {attempts} attempt(s)")
         if not wait:
             return "Accepted"
-        final = acs.wait_for_status(accepted.message_id, timeout=timeout)
+        final = await acs.wait_for_status(message_id, within=wait_seconds)
         suffix = f" ({final.error})" if final.error else ""
         typer.echo(f"status: {final.status}{suffix}")
         return final.status
     finally:
-        client.close()
+        await client.close()
 
 
 def trial_send(

@@ -1,4 +1,4 @@
-"""Builds the ACS ``EmailClient`` (sync or ``.aio``) from settings, with the SDK's retries off.
+"""Builds the ACS ``.aio`` ``EmailClient`` from settings, with the SDK's retries off.
 
 The SDK's own retry would sleep a full Retry-After on a 429 without telling us, so it is off
 (``retry_total=0``): :mod:`warmup.sending.retry` decides instead. One client per process is the
@@ -12,14 +12,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 import requests
-from azure.communication.email import EmailClient
 from azure.communication.email.aio import EmailClient as AsyncEmailClient
 
 from warmup.sending.credentials import (
     ResolvedAuth,
     async_credential,
     resolve_auth,
-    sync_credential,
 )
 from warmup.settings import Settings
 
@@ -57,22 +55,6 @@ def environment_proxy(endpoint: str) -> str | None:
 
 
 @dataclass
-class AcsClient:
-    """The SDK client plus the options every call through it needs."""
-
-    sdk: EmailClient
-    auth: ResolvedAuth
-    api_version: str
-
-    @property
-    def call_options(self) -> dict[str, Any]:
-        return self.auth.call_options
-
-    def close(self) -> None:
-        self.sdk.close()
-
-
-@dataclass
 class AsyncAcsClient:
     sdk: AsyncEmailClient
     auth: ResolvedAuth
@@ -88,14 +70,6 @@ class AsyncAcsClient:
         close = getattr(self.credential, "close", None)
         if close is not None:  # azure-identity aio credentials hold their own session
             await close()
-
-
-def build_client(settings: Settings) -> AcsClient:
-    auth = resolve_auth(settings)
-    sdk = EmailClient(
-        auth.endpoint, sync_credential(auth, settings), **_client_options(settings, auth.endpoint)
-    )
-    return AcsClient(sdk, auth, settings.acs_api_version)
 
 
 def build_async_client(settings: Settings) -> AsyncAcsClient:

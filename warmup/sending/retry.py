@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    Retrying,
     retry_if_exception,
     stop_after_attempt,
     wait_random_exponential,
@@ -120,15 +119,6 @@ def _common(policy: RetryPolicy, what: str) -> dict[str, object]:
         "before_sleep": _log_retry(what),
         "reraise": True,  # callers see the classified SendError, not tenacity's RetryError
     }
-
-
-def retrying(
-    policy: RetryPolicy,
-    *,
-    what: str,
-    sleep: Callable[[float], None],
-) -> Retrying:
-    return Retrying(sleep=sleep, **_common(policy, what))  # type: ignore[arg-type]
 
 
 def async_retrying(

@@ -12,7 +12,6 @@ worker back for the whole Retry-After. ``Sender`` wraps the sync client, ``Async
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -22,13 +21,12 @@ from azure.core.rest import HttpRequest
 
 from warmup.errors import AmbiguousSendError, PermanentSendError, SendError, ThrottledError
 from warmup.sending.classify import classify
-from warmup.sending.client import AcsClient, AsyncAcsClient
+from warmup.sending.client import AsyncAcsClient
 from warmup.sending.retry import (
     RetryPolicy,
     ThrottleHook,
     async_retrying,
     is_retryable,
-    retrying,
 )
 from warmup.sending.wire import Wire
 from warmup.tracing import span
@@ -140,97 +138,6 @@ def _parse_status(response: Any, message_id: str) -> OperationStatus:
     return OperationStatus(str(body.get("id", message_id)), str(body.get("status")), detail)
 
 
-class Sender:
-    def __init__(
-        self,
-        client: AcsClient,
-        policy: RetryPolicy,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        throttle_hook: ThrottleHook | None = None,
-    ) -> None:
-        self._client = client
-        self._policy = policy
-        self._sleep = sleep
-        self._clock = clock
-        self._throttle_hook = throttle_hook
-
-    def send(self, message: Mapping[str, Any], operation_id: str) -> Accepted:
-        """Send until accepted; raise the classified :class:`SendError` when giving up.
-
-        After a request that may have arrived, ACS is asked about the id before another post.
-        """
-        posts = 0
-        while True:
-            try:
-                accepted = self._post(message, operation_id)
-            except AmbiguousSendError:
-                posts += 1
-                known = self.lookup(operation_id)
-                if known is not None:
-                    return Accepted(known.message_id, operation_id, posts)
-                if posts >= self._policy.max_attempts:
-                    raise
-                continue
-            return Accepted(accepted.message_id, operation_id, posts + accepted.attempts)
-
-    def _post(self, message: Mapping[str, Any], operation_id: str) -> Accepted:
-        policy = retrying(self._policy, what=f"send {operation_id}", sleep=self._sleep)
-        for attempt in policy:
-            with attempt:
-                try:
-                    poller = self._client.sdk.begin_send(
-                        dict(message),  # a dict: bytes break the SDK's HMAC policy
-                        operation_id=operation_id,
-                        polling=False,
-                        **self._client.call_options,
-                    )
-                    body = poller.result()
-                except AzureError as exc:
-                    raise _classified(exc, self._throttle_hook) from exc
-                return _accepted(body, operation_id, attempt.retry_state.attempt_number)
-        raise AssertionError("unreachable: tenacity re-raises the last error")
-
-    def lookup(self, operation_id: str) -> OperationStatus | None:
-        """The operation as ACS knows it, or ``None`` when ACS does not know the id."""
-        try:
-            return self.status(operation_id)
-        except PermanentSendError as exc:
-            if _unknown(exc):
-                return None
-            raise
-
-    def status(self, message_id: str) -> OperationStatus:
-        policy = retrying(self._policy, what=f"status of {message_id}", sleep=self._sleep)
-        for attempt in policy:
-            with attempt:
-                try:
-                    response = self._client.sdk.send_request(
-                        _status_request(message_id, self._client.api_version),
-                        **self._client.call_options,
-                    )
-                except AzureError as exc:
-                    raise classify(exc) from exc
-                return _parse_status(response, message_id)
-        raise AssertionError("unreachable: tenacity re-raises the last error")
-
-    def wait_for_status(
-        self, message_id: str, *, timeout: float = 120.0, interval: float = 1.0
-    ) -> OperationStatus:
-        """Poll until the operation is terminal or ``timeout`` passes (then the last status).
-
-        Polling costs status-GET quota, which is far below the send quota: use it for single
-        messages (``warmup send-test``), never per email in bulk.
-        """
-        deadline = self._clock() + timeout
-        while True:
-            current = self.status(message_id)
-            if current.terminal or self._clock() + interval > deadline:
-                return current
-            self._sleep(interval)
-
-
 class AsyncSender:
     def __init__(
         self,
@@ -314,3 +221,20 @@ class AsyncSender:
                     raise classify(exc) from exc
                 return _parse_status(response, message_id)
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def wait_for_status(
+        self, message_id: str, *, within: float = 120.0, interval: float = 1.0
+    ) -> OperationStatus:
+        """Poll until the operation is terminal or ``within`` seconds pass (then the last
+        status: not an error, the caller says what a status still running means).
+
+        Polling costs status-GET quota, which is far below the send quota: use it for single
+        messages (``warmup send-test``), never per email in bulk.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            current = await self.status(message_id)
+            if current.terminal or loop.time() + interval > deadline:
+                return current
+            await self._sleep(interval)
