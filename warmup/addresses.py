@@ -45,6 +45,29 @@ def normalise_address(raw: str, *, check_mx: bool = False) -> str:
     return normal
 
 
+def domain_of(address: str) -> str:
+    """The domain of an address in its normal form (:func:`normalise_address`)."""
+    return address.rpartition("@")[2]
+
+
+def sender_domain(raw: str) -> str:
+    """The domain an address sends from, spelt as stored (ASCII, lower-case); raises
+    :class:`InvalidAddress` if ``raw`` is not an address."""
+    return domain_of(normalise_address(raw))
+
+
+def domain_key(raw: str) -> str:
+    """A domain name's one spelling, the one addresses on it store: trimmed, lower-case,
+    without a final dot, an internationalised name in its ASCII (IDNA) form. A name that is
+    not a valid domain is trimmed and lower-cased, and matches nothing stored unless it is the
+    same text."""
+    text = raw.strip().rstrip(".")
+    try:
+        return sender_domain(f"postmaster@{text}")
+    except InvalidAddress:
+        return text.lower()
+
+
 def address_key(raw: str) -> str:
     """The spelling to look ``raw`` up by: its normal form, or (when it is not a valid address,
     as in an odd delivery report) the same trimmed and lower-cased, which matches nothing that

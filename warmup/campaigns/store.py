@@ -16,13 +16,13 @@ from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.orm import Session
 
 from warmup import audit
-from warmup.addresses import InvalidAddress, address_key, normalise_address
+from warmup.addresses import InvalidAddress, address_key, domain_of, normalise_address
 from warmup.campaigns.model import CampaignStatus, next_status, test_group
 from warmup.campaigns.streams import RELAY
 from warmup.content.hygiene import content_warnings, with_text_part
 from warmup.content.templates import CompiledTemplate, MessageTemplate
 from warmup.control.authentication import unauthenticated
-from warmup.domains.store import DomainStore, sender_domain
+from warmup.domains.store import DomainStore
 from warmup.errors import ConfigError, ContentError, NotFoundError, TransitionError
 from warmup.ledger import counters
 from warmup.ledger import fill as ledger
@@ -92,6 +92,20 @@ class CampaignStore:
             if campaign is None:
                 raise NotFoundError(f"no campaign {name!r}")
             return campaign
+
+    def by_id(self, campaign_id: int) -> Campaign:
+        with self._db.session() as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None:
+                raise NotFoundError(f"campaign {campaign_id} is gone")
+            return campaign
+
+    def status_and_domain(self, campaign_id: int) -> tuple[CampaignStatus, int] | None:
+        """A campaign's status and its domain's id (the workers' gate, every second or so)."""
+        query = select(Campaign.status, Campaign.domain_id).where(Campaign.id == campaign_id)
+        with self._db.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return (CampaignStatus(row[0]), int(row[1])) if row is not None else None
 
     def names(self, status: CampaignStatus | None, limit: int) -> list[str]:
         """Campaign names, newest first (of one status, if given)."""
@@ -232,7 +246,7 @@ class CampaignStore:
             if not allow_empty_fields:
                 _refuse_empty_fields(_empty_fields(connection, campaign, measure))
             if unverified and not (auth_override or "").strip():
-                domain = sender_domain(campaign.sender_address)
+                domain = domain_of(campaign.sender_address)
                 raise ContentError(
                     f"domain {domain}: {', '.join(unverified)} not verified by ACS. Gmail and "
                     "Yahoo refuse unauthenticated bulk mail: fix the DNS records and run "

@@ -44,6 +44,7 @@ class DomainRecord:
     transport: Transport = Transport.REST
     # The DNS records as ACS last verified them (None: never checked), and when.
     authentication: Authentication | None = None
+    created_at: datetime | None = None  # when the domain was added
 
     @cached_property
     def caps(self) -> Caps:

@@ -10,6 +10,7 @@ reloads and decides again on the fresh state.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
@@ -24,18 +25,24 @@ from tenacity import (
 )
 
 from warmup import audit
-from warmup.addresses import InvalidAddress, address_key, normalise_address
-from warmup.audit import AuditFilter, AuditLog
+from warmup.addresses import (
+    InvalidAddress,
+    address_key,
+    domain_key,
+    domain_of,
+    normalise_address,
+)
+from warmup.audit import AuditFilter, AuditLog, AuditRecord
 from warmup.control.caps import AcsQuota
 from warmup.control.machine import Decision, new_domain
-from warmup.control.state import Transition
+from warmup.control.state import Status, Transition
 from warmup.domains.record import Authentication, DomainRecord, state_columns, state_of
 from warmup.errors import ConfigError, NotFoundError, TransitionError
 from warmup.plans.loader import parse_plan
 from warmup.plans.model import Plan
 from warmup.sending.transport import Transport
 from warmup.store.database import Database
-from warmup.store.models import AuditEntry, SenderAddress, SendingDomain
+from warmup.store.models import SenderAddress, SendingDomain
 
 MAX_ATTEMPTS = 30
 
@@ -72,10 +79,6 @@ def _sender_address(address: str) -> str:
         raise ConfigError(f"{address!r} is not a sender address: {exc}") from None
 
 
-def sender_domain(address: str) -> str:
-    return _sender_address(address).rpartition("@")[2]
-
-
 @lru_cache(maxsize=256)
 def _stored_plan(plan_yaml: str, domain: str) -> Plan:
     # Parsed once per distinct plan text, not on every read: the dispatcher reads every domain
@@ -88,12 +91,19 @@ def _already_closed(closed: str | None, closing: str | None) -> bool:
     return closing is not None and closed is not None and closed >= closing
 
 
+@dataclass(frozen=True)
+class DomainStatus:
+    name: str
+    status: Status
+    reason: str
+
+
 class DomainStore:
     def __init__(self, database: Database) -> None:
         self._db = database
 
     def _row(self, session: Session, name: str) -> SendingDomain:
-        row = session.scalar(select(SendingDomain).where(SendingDomain.name == name.lower()))
+        row = session.scalar(select(SendingDomain).where(SendingDomain.name == domain_key(name)))
         if row is None:
             raise UnknownDomainError(f"no sending domain {name!r} (add it with: warmup domain add)")
         return row
@@ -119,6 +129,7 @@ class DomainStore:
             authentication=Authentication.from_columns(
                 row.authentication, row.authentication_checked_at
             ),
+            created_at=row.created_at,
         )
 
     def create(
@@ -133,9 +144,9 @@ class DomainStore:
         at: datetime,
         transport: Transport = Transport.REST,
     ) -> DomainRecord:
-        name = name.strip().lower()
+        name = domain_key(name)
         for address in senders:
-            if sender_domain(address) != name:
+            if domain_of(_sender_address(address)) != name:
                 raise ConfigError(f"sender {address} is not on the domain {name}")
         decision = new_domain(name, plan, at=at, actor=actor)
         with self._db.session() as session:
@@ -166,6 +177,16 @@ class DomainStore:
     def get(self, name: str) -> DomainRecord:
         with self._db.session() as session:
             return self._record(session, self._row(session, name))
+
+    def status_by_id(self, domain_id: int) -> DomainStatus | None:
+        """A domain's name, status and why, by id (the workers' gate, every second or so):
+        one row, no plan or senders."""
+        query = select(SendingDomain.name, SendingDomain.status, SendingDomain.reason).where(
+            SendingDomain.id == domain_id
+        )
+        with self._db.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return DomainStatus(row[0], Status(row[1]), row[2]) if row is not None else None
 
     def all(self) -> list[DomainRecord]:
         with self._db.session() as session:
@@ -301,7 +322,7 @@ class DomainStore:
     def add_sender(self, name: str, address: str, *, actor: str, at: datetime) -> None:
         with self._db.session() as session:
             row = self._row(session, name)
-            if sender_domain(address) != row.name:
+            if domain_of(_sender_address(address)) != row.name:
                 raise ConfigError(f"sender {address} is not on the domain {row.name}")
             normal = _sender_address(address)
             exists = session.scalar(select(SenderAddress.id).where(SenderAddress.address == normal))
@@ -327,6 +348,6 @@ class DomainStore:
                 )
             return self._record(session, row)
 
-    def audit(self, name: str, limit: int = 20) -> list[AuditEntry]:
+    def audit(self, name: str, limit: int = 20) -> list[AuditRecord]:
         domain = self.get(name).state.domain
         return AuditLog(self._db).newest(AuditFilter(subject_type="domain", subject=domain), limit)

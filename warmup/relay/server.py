@@ -41,7 +41,7 @@ from typing import Any
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 from sqlalchemy.exc import SQLAlchemyError
 
-from warmup.addresses import InvalidAddress, normalise_address
+from warmup.addresses import InvalidAddress, normalise_address, sender_domain
 from warmup.clock import Clock
 from warmup.errors import WarmupError
 from warmup.logs import quiet_aiosmtpd
@@ -191,7 +191,10 @@ class RelayDoor:
         account = session.auth_data
         if not isinstance(account, RelayAccount):  # aiosmtpd asks for AUTH first: defensive
             return self._refuse("auth", "530 5.7.0 Authentication required")
-        domain = address.rpartition("@")[2].lower()
+        try:
+            domain = sender_domain(address)
+        except InvalidAddress as exc:
+            return self._refuse("sender", f"553 5.1.7 Sender address rejected: {exc}")
         if domain != account.domain:
             return self._refuse(
                 "sender",

@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from warmup.addresses import InvalidAddress, normalise_address
+from warmup.addresses import InvalidAddress, address_key, normalise_address
 from warmup.management.resources import AzureResources
 from warmup.suppression.store import SuppressionStore
 
@@ -80,7 +80,7 @@ def sync_suppressions(
     to_remove = [
         entry
         for entry in listed
-        if entry.notes.startswith(OURS) and entry.email.strip().lower() not in ours
+        if entry.notes.startswith(OURS) and address_key(entry.email) not in ours
     ]
     budget = max_writes
     for address, reason in to_push[:budget]:
