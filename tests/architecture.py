@@ -8,7 +8,7 @@ from __future__ import annotations
 
 # Lowest first. Packages on one line are peers: neither may import the other.
 LAYERS: list[set[str]] = [
-    {"errors", "clock", "csvsafe", "addresses", "tracing"},
+    {"errors", "clock", "csvsafe", "addresses", "tracing", "heap"},
     {"settings"},
     {"logs"},
     {"plans"},
@@ -61,6 +61,62 @@ OWNERS: dict[str, str] = {
     "feedback_watermarks": "warmup.feedback.pull",
 }
 
+# table → the modules outside its owner's package that read it through its model: each a read
+# model that needs a join across owners (docs/architecture.md, "Who reads what"). Any other
+# module asks the owner, which returns typed records, never ORM rows. Shrink, never grow.
+READERS: dict[str, set[str]] = {
+    # The ledger has no domain column: every per-domain figure joins campaigns for it, the
+    # fill copies recipients into the ledger in one INSERT … SELECT, and a batch's work items
+    # carry their recipient's fields.
+    "campaigns": {
+        "warmup.ledger.archive",
+        "warmup.ledger.counters",
+        "warmup.ledger.counts",
+        "warmup.ledger.fill",
+        "warmup.ledger.outcomes",
+        "warmup.ledger.recoveries",
+        "warmup.ledger.references",
+        "warmup.ledger.store",
+        "warmup.feedback.readiness",
+        "warmup.lists.importer",
+        "warmup.relay.intake",
+    },
+    "recipients": {
+        "warmup.ledger.fill",
+        "warmup.ledger.references",
+        "warmup.ledger.store",
+        "warmup.campaigns.store",
+    },
+    "sending_domains": {
+        "warmup.ledger.counts",
+        "warmup.ledger.recoveries",
+        "warmup.ledger.store",
+        "warmup.campaigns.report",
+        "warmup.campaigns.store",
+    },
+    # A campaign's report, retry, A/B test and pruning read its own rows of the ledger.
+    "send_ledger": {
+        "warmup.campaigns.ab_test",
+        "warmup.campaigns.prune",
+        "warmup.campaigns.report",
+        "warmup.campaigns.retry",
+        "warmup.campaigns.store",
+        "warmup.feedback.domain_health",
+        "warmup.feedback.readiness",
+        "warmup.lists.importer",
+        "warmup.relay.intake",
+    },
+    "contact_lists": {
+        "warmup.campaigns.ab_test",
+        "warmup.campaigns.report",
+        "warmup.campaigns.retry",
+        "warmup.campaigns.store",
+    },
+    "engagement_events": {"warmup.campaigns.ab_test", "warmup.campaigns.report"},
+    # An import drops addresses suppressed now (one read of the whole list).
+    "suppressions": {"warmup.lists.importer"},
+}
+
 # The one module under api/ and commands/ that may speak SQL: the owner of api_tokens.
 SQL_ALLOWED_IN_ENTRY_POINTS = {"warmup.api.token_store"}
 
@@ -68,3 +124,13 @@ SQL_ALLOWED_IN_ENTRY_POINTS = {"warmup.api.token_store"}
 def owns(module: str, table: str) -> bool:
     owner = OWNERS[table]
     return module == owner or module.startswith(owner + ".")
+
+
+def owner_package(table: str) -> str:
+    """``warmup.domains`` for ``warmup.domains.store``: reads are free within the package."""
+    return ".".join(OWNERS[table].split(".")[:2])
+
+
+def may_read(module: str, table: str) -> bool:
+    package = owner_package(table)
+    return module == package or module.startswith(package + ".") or module in READERS.get(table, ())

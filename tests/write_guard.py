@@ -1,5 +1,8 @@
 """A runtime witness for "one owner per table": every write the code under test makes to a table
-must run with that table's owner on the call stack.
+must be made by that table's owner: the innermost ``warmup`` frame (engine and session plumbing
+aside) must be the owner's. An owner on the stack further out does not count: owners call each
+other, and a write made by the callee is the callee's. The one exception is a session's flush,
+which writes changes made earlier by whoever made them: the owner must be on the stack then.
 
 The static check in ``tests/unit/test_layering.py`` sees statements and model objects built in
 the source; this one also sees ORM attribute changes flushed at commit, which no grep can. Writes
@@ -23,17 +26,23 @@ PLUMBING = ("warmup.store.",)
 violations: list[str] = []
 
 
-def _warmup_frames() -> list[str]:
+def _warmup_frames() -> tuple[list[str], bool]:
+    """The ``warmup`` modules on the stack, innermost first, and whether the statement comes
+    from a session's flush (``Session.flush`` or an autoflush) rather than from code that built
+    it."""
     modules: list[str] = []
+    flushing = False
     frame: Any = sys._getframe(2)
     while frame is not None:
         name = frame.f_globals.get("__name__", "")
         if name.startswith("alembic") or name.startswith("warmup.store.migrations"):
-            return []  # a migration writes whatever it must
+            return [], False  # a migration writes whatever it must
+        if not modules and name == "sqlalchemy.orm.session" and "flush" in frame.f_code.co_name:
+            flushing = True
         if name.startswith("warmup.") and not name.startswith(PLUMBING):
             modules.append(name)
         frame = frame.f_back
-    return modules
+    return modules, flushing
 
 
 def _check(
@@ -42,12 +51,16 @@ def _check(
     tables = {t for t in WRITE.findall(statement) if t in OWNERS}
     if not tables:
         return
-    modules = _warmup_frames()
+    modules, flushing = _warmup_frames()
     if not modules:
         return
+    # A statement built in code is its innermost module's. A flush writes changes made
+    # earlier in the session, by whichever module made them, when any statement runs (an
+    # autoflush): the owner must then be on the stack, the session's transaction being its own.
+    writers = modules if flushing else modules[:1]
     for table in tables:
-        if not any(owns(module, table) for module in modules):
-            violations.append(f"{modules[0]} wrote {table} without its owner {OWNERS[table]}")
+        if not any(owns(writer, table) for writer in writers):
+            violations.append(f"{modules[0]} wrote {table}, which {OWNERS[table]} owns")
 
 
 def install() -> None:

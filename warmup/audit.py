@@ -76,6 +76,32 @@ def record_all(target: Session | Connection, entries: Iterable[dict[str, Any]]) 
 
 
 @dataclass(frozen=True)
+class AuditRecord:
+    """One entry as read: what leaves this module instead of the ORM row."""
+
+    id: int
+    at: datetime
+    actor: str
+    subject_type: str
+    subject: str
+    action: str
+    reason: str
+    details: dict[str, Any]
+
+
+_RECORD_COLUMNS = (
+    AuditEntry.id,
+    AuditEntry.at,
+    AuditEntry.actor,
+    AuditEntry.subject_type,
+    AuditEntry.subject,
+    AuditEntry.action,
+    AuditEntry.reason,
+    AuditEntry.details,
+)
+
+
+@dataclass(frozen=True)
 class AuditFilter:
     subject_type: str | None = None
     subject: str | None = None
@@ -90,16 +116,16 @@ class AuditLog:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def newest(self, where: AuditFilter, limit: int) -> list[AuditEntry]:
-        query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-        with self._db.session() as session:
-            return list(session.scalars(_filtered(query, where).limit(limit)))
+    def newest(self, where: AuditFilter, limit: int) -> list[AuditRecord]:
+        query = select(*_RECORD_COLUMNS).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        return self._records(_filtered(query, where).limit(limit))
 
-    def oldest_first(self, where: AuditFilter) -> list[AuditEntry]:
-        with self._db.session() as session:
-            return list(
-                session.scalars(_filtered(select(AuditEntry), where).order_by(AuditEntry.id))
-            )
+    def oldest_first(self, where: AuditFilter) -> list[AuditRecord]:
+        return self._records(_filtered(select(*_RECORD_COLUMNS), where).order_by(AuditEntry.id))
+
+    def _records(self, query: Any) -> list[AuditRecord]:
+        with self._db.engine.connect() as connection:
+            return [AuditRecord(*row) for row in connection.execute(query)]
 
     def latest_id(self) -> int:
         with self._db.session() as session:

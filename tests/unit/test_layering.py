@@ -8,7 +8,7 @@ import sys
 import types
 from pathlib import Path
 
-from tests.architecture import OWNERS, RANK, SQL_ALLOWED_IN_ENTRY_POINTS, owns
+from tests.architecture import OWNERS, RANK, READERS, SQL_ALLOWED_IN_ENTRY_POINTS, may_read, owns
 
 ROOT = Path(__file__).parents[2]
 PURE_PACKAGES = ("plans", "control")
@@ -146,11 +146,65 @@ def _model_tables() -> dict[str, str]:
 WRITE_SQL = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
 
 
+WRITES = {"insert", "update", "delete"}
+
+
+def _table_names(tree: ast.AST, tables: dict[str, str]) -> dict[str, set[str]]:
+    """Names in a file that stand for tables: its models; every name assigned from a model's
+    ``__table__`` (``table = Recipient.__table__``, ``cast(Table, M.__table__)``); and every
+    parameter annotated with models (``table: type[DeliveryEvent] | type[EngagementEvent]``)."""
+    names = {model: {table} for model, table in tables.items()}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                for part in ast.walk(node.value):
+                    if (table := _model_table(part, tables)) is not None:
+                        names[target.id] = {table}
+        elif isinstance(node, ast.arg) and node.annotation is not None:
+            annotated = {
+                tables[part.id]
+                for part in ast.walk(node.annotation)
+                if isinstance(part, ast.Name) and part.id in tables
+            }
+            if annotated:
+                names[node.arg] = annotated
+    return names
+
+
+def _model_table(node: ast.AST, tables: dict[str, str]) -> str | None:
+    """The table of ``Model.__table__``."""
+    if (
+        isinstance(node, ast.Attribute)
+        and node.attr == "__table__"
+        and isinstance(node.value, ast.Name)
+    ):
+        return tables.get(node.value.id)
+    return None
+
+
+def _tables_of(node: ast.AST, names: dict[str, set[str]]) -> set[str]:
+    """The tables an expression names: a model, ``Model.__table__``, or an alias of one."""
+    if isinstance(node, ast.Name):
+        return names.get(node.id, set())
+    if (
+        isinstance(node, ast.Attribute)
+        and node.attr == "__table__"
+        and isinstance(node.value, ast.Name)
+    ):
+        return names.get(node.value.id, set())
+    return set()
+
+
 def table_writes(path: Path, tables: dict[str, str]) -> list[tuple[int, str]]:
-    """Statically, the tables a file writes: insert/update/delete of a model, a model object
-    built (it is inserted when its session commits), or SQL text that writes."""
+    """Statically, the tables a file writes: insert/update/delete of a model or its table
+    (``insert(M)``, ``update(M.__table__)``, ``M.__table__.update()``, a dialect's
+    ``dialect_insert(conn)(M)``), a model object built (it is inserted when its session
+    commits), or SQL text that writes."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = _table_names(tree, tables)
     found: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 known = set(tables.values())
@@ -158,14 +212,23 @@ def table_writes(path: Path, tables: dict[str, str]) -> list[tuple[int, str]]:
             continue
         func = node.func
         name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-        if name in {"insert", "update", "delete"} and node.args:
-            target = node.args[0]
-            model = target.id if isinstance(target, ast.Name) else None
-            if model in tables:
-                found.append((node.lineno, tables[model]))
-        elif name in tables:
-            found.append((node.lineno, tables[name]))
+        written: set[str] = set()
+        if isinstance(func, ast.Call):  # dialect_insert(connection)(Model)
+            if node.args and _called(func) == "dialect_insert":
+                written = _tables_of(node.args[0], names)
+        elif name in WRITES and node.args:  # insert(Model), update(Model.__table__)
+            written = _tables_of(node.args[0], names)
+        elif name in WRITES and isinstance(func, ast.Attribute):  # Model.__table__.update()
+            written = _tables_of(func.value, names)
+        elif name in tables:  # a model object built
+            written = {tables[name]}
+        found += [(node.lineno, table) for table in sorted(written)]
     return found
+
+
+def _called(call: ast.Call) -> str | None:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
 
 
 def ownership_violations(paths: list[Path]) -> list[str]:
@@ -192,14 +255,89 @@ def test_each_table_is_written_only_by_its_owner() -> None:
 def test_the_ownership_check_catches_a_write_outside_the_owner() -> None:
     bad = ROOT / "warmup" / "api" / "_probe_violation.py"
     bad.write_text(
-        "from sqlalchemy import update\nfrom warmup.store.models import LedgerRow\n"
-        "STATEMENT = update(LedgerRow)\nRAW = 'UPDATE suppressions SET reason = 1'\n",
+        "from sqlalchemy import update\nfrom warmup.store.models import LedgerRow, Campaign\n"
+        "from warmup.store.database import dialect_insert\n"
+        "STATEMENT = update(LedgerRow)\nRAW = 'UPDATE suppressions SET reason = 1'\n"
+        "UPSERT = dialect_insert(None)(Campaign)\n"
+        "TABLE = Campaign.__table__\n"
+        "BY_TABLE = update(LedgerRow.__table__)\n"
+        "FROM_TABLE = TABLE.delete()\n",
         encoding="utf-8",
     )
     try:
         assert ownership_violations([bad]) == [
-            "warmup/api/_probe_violation.py:3: writes send_ledger",
-            "warmup/api/_probe_violation.py:4: writes suppressions",
+            "warmup/api/_probe_violation.py:4: writes send_ledger",
+            "warmup/api/_probe_violation.py:5: writes suppressions",
+            "warmup/api/_probe_violation.py:6: writes campaigns",
+            "warmup/api/_probe_violation.py:8: writes send_ledger",
+            "warmup/api/_probe_violation.py:9: writes campaigns",
+        ]
+    finally:
+        bad.unlink()
+
+
+def model_reads(paths: list[Path]) -> list[str]:
+    """Modules that import a table's model (``warmup.store.models``) and may not read it:
+    outside the owner's package and not a named read model (``READERS``)."""
+    tables = _model_tables()
+    problems = []
+    for path in paths:
+        module = module_name(path)
+        if module.startswith("warmup.store."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "warmup.store.models":
+                for alias in node.names:
+                    table = tables.get(alias.name)
+                    if table is not None and not may_read(module, table):
+                        problems.append(f"{path.relative_to(ROOT)}:{node.lineno}: reads {table}")
+            elif (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "warmup.store"
+                and any(alias.name == "models" for alias in node.names)
+            ) or (
+                isinstance(node, ast.Import)
+                and any(alias.name == "warmup.store.models" for alias in node.names)
+            ):
+                problems.append(f"{path.relative_to(ROOT)}:{node.lineno}: imports all models")
+    return problems
+
+
+def test_only_owners_and_named_read_models_read_a_table() -> None:
+    assert model_reads(warmup_sources()) == []
+
+
+def test_every_named_reader_exists_and_still_reads_the_table() -> None:
+    # A read model that stopped reading a table leaves the list: it only shrinks.
+    tables = _model_tables()
+    reads: dict[str, set[str]] = {}
+    for path in warmup_sources():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "warmup.store.models":
+                for alias in node.names:
+                    if alias.name in tables:
+                        reads.setdefault(tables[alias.name], set()).add(module_name(path))
+    stale = {
+        t: sorted(m - reads.get(t, set())) for t, m in READERS.items() if m - reads.get(t, set())
+    }
+    assert stale == {}
+
+
+def test_the_read_check_catches_a_model_read_outside_its_owner() -> None:
+    bad = ROOT / "warmup" / "pipeline" / "_probe_violation.py"
+    bad.write_text(
+        "from warmup.store.models import Campaign, LedgerRow, DispatchFence\n"
+        "from warmup.store import models\n"
+        "import warmup.store.models\n",
+        encoding="utf-8",
+    )
+    try:
+        assert model_reads([bad]) == [
+            "warmup/pipeline/_probe_violation.py:1: reads campaigns",
+            "warmup/pipeline/_probe_violation.py:1: reads send_ledger",
+            "warmup/pipeline/_probe_violation.py:1: reads dispatch_fences",
+            "warmup/pipeline/_probe_violation.py:2: imports all models",
+            "warmup/pipeline/_probe_violation.py:3: imports all models",
         ]
     finally:
         bad.unlink()
@@ -234,6 +372,85 @@ def test_the_runtime_guard_sees_a_write_made_outside_the_owner(tmp_path: Path) -
     probe(database)
     caught = [v for v in write_guard.violations if "warmup.api._probe" in v]
     write_guard.violations.clear()
-    assert caught == [
-        "warmup.api._probe wrote suppressions without its owner warmup.suppression.store"
+    assert caught == ["warmup.api._probe wrote suppressions, which warmup.suppression.store owns"]
+
+
+def test_the_runtime_guard_judges_the_innermost_module_not_an_owner_further_out(
+    tmp_path: Path,
+) -> None:
+    from tests import write_guard
+    from warmup.store.database import Database
+
+    write_guard.install()
+    database = Database.connect(f"sqlite:///{tmp_path / 'guard.db'}")
+
+    def write(db: Database) -> None:
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE campaigns SET status = 'x'")
+
+    def call(db: Database) -> None:
+        ledger_probe(db)  # type: ignore[name-defined]  # noqa: F821 (given in its globals)
+
+    # The ledger writing campaigns, called from the campaigns package (which owns them).
+    inner = types.FunctionType(write.__code__, {"__name__": "warmup.ledger._probe"})
+    outer = types.FunctionType(
+        call.__code__, {"__name__": "warmup.campaigns._probe", "ledger_probe": inner}
+    )
+    outer(database)
+    caught = [v for v in write_guard.violations if "_probe" in v]
+    write_guard.violations.clear()
+    assert caught == ["warmup.ledger._probe wrote campaigns, which warmup.campaigns owns"]
+
+
+# --- the docs say the same (docs/architecture.md, "One owner per table") --------------------
+
+DOC = ROOT / "docs" / "architecture.md"
+
+
+def ownership_rows() -> list[str]:
+    """The table of owners, writers and named read models, one row a table, from the code:
+    the writers are the modules whose source writes the table (``table_writes``)."""
+    tables = _model_tables()
+    writers: dict[str, set[str]] = {}
+    for path in warmup_sources():
+        module = module_name(path)
+        if module.startswith("warmup.store."):
+            continue
+        for _, table in table_writes(path, tables):
+            writers.setdefault(table, set()).add(module)
+
+    def names(modules: set[str]) -> str:
+        return ", ".join(f"`{m}`" for m in sorted(modules)) or "—"
+
+    return [
+        f"| `{table}` | `{OWNERS[table]}` | {names(writers.get(table, set()))} | "
+        f"{names(READERS.get(table, set()))} |"
+        for table in sorted(OWNERS)
     ]
+
+
+def test_the_architecture_doc_lists_every_table_its_owner_writers_and_readers() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    documented = [line for line in text.splitlines() if re.match(r"\| `[a-z_]+` \| `warmup", line)]
+    assert documented == ownership_rows(), (
+        "docs/architecture.md's table of owners drifted from tests/architecture.py and the "
+        "code; the rows it should have:\n" + "\n".join(ownership_rows())
+    )
+
+
+def test_the_architecture_doc_names_every_layer() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    layers = text.split("## Layers", 1)[1].split("\n## ", 1)[0]
+    missing = sorted(p for p in RANK if p not in {"__main__"} and f"`{p}`" not in layers)
+    assert missing == []
+
+
+def test_the_readme_map_names_every_part_of_warmup() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    parts = [
+        f"warmup/{p.name}/" if p.is_dir() else f"warmup/{p.name}"
+        for p in (ROOT / "warmup").iterdir()
+        if (p.is_dir() and not p.name.startswith("__")) or p.suffix == ".py"
+    ]
+    missing = sorted(p for p in parts if p != "warmup/__init__.py" and f"`{p}`" not in text)
+    assert missing == []

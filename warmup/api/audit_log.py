@@ -11,8 +11,7 @@ from pydantic import BaseModel
 
 from warmup.api.auth import Caller
 from warmup.api.services import Found
-from warmup.audit import AuditFilter, AuditLog
-from warmup.store.models import AuditEntry
+from warmup.audit import AuditFilter, AuditLog, AuditRecord
 
 router = APIRouter(prefix="/api", tags=["audit"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
@@ -28,7 +27,7 @@ class AuditOut(BaseModel):
     reason: str
 
 
-def audit_out(entry: AuditEntry) -> AuditOut:
+def audit_out(entry: AuditRecord) -> AuditOut:
     return AuditOut.model_validate(entry, from_attributes=True)
 
 

@@ -12,8 +12,7 @@ from pydantic import BaseModel
 from warmup.api.services import Services
 from warmup.errors import WarmupError
 from warmup.lists.importer import ImportOptions, ListImporter
-from warmup.lists.jobs import ImportJobs, shown_status
-from warmup.store.models import ListImport
+from warmup.lists.jobs import ImportJob, ImportJobs, shown_status
 
 log = logging.getLogger("warmup.api.lists")
 
@@ -126,7 +125,7 @@ class Job:
         self.jobs.finish(self.job_id, out.model_dump(), report.rows, clock.now())
 
 
-def job_out(job: ListImport, now: datetime) -> ImportJobOut:
+def job_out(job: ImportJob, now: datetime) -> ImportJobOut:
     return ImportJobOut(
         id=job.id,
         list_name=job.list_name,

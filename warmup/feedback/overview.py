@@ -7,8 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
-
 from warmup.control.allowance import Usage, allowance, day_start
 from warmup.control.health import OutcomeCounts, Verdict
 from warmup.control.idle import SendingNow, SpentWindows, sending_now
@@ -18,7 +16,6 @@ from warmup.ledger import counters
 from warmup.ledger.store import LedgerStore
 from warmup.plans.schedule import daily_capacity, earliest_schedule
 from warmup.store.database import Database
-from warmup.store.models import SendingDomain
 
 HISTORY_DAYS = 60  # the longest ramp a chart shows; older days are in `warmup domain report`
 
@@ -93,11 +90,9 @@ def history(
 ) -> list[DayPoint]:
     """Per local day since the domain started (at most ``days``): planned, sent, failure rate."""
     zone = record.plan.zone
+    created = record.created_at
+    assert created is not None  # every stored domain has one
     with database.session() as session:
-        created = session.scalar(
-            select(SendingDomain.created_at).where(SendingDomain.id == record.id)
-        )
-        assert created is not None  # the record was read from this row
         first = max(
             created.astimezone(zone).date(), now.astimezone(zone).date() - timedelta(days - 1)
         )

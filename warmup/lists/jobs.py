@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,13 +26,35 @@ STALE_AFTER = timedelta(minutes=5)
 WRITE_EVERY = 1.0  # seconds between progress writes
 
 
+@dataclass(frozen=True)
+class ImportJob:
+    """One upload's import as read: what leaves this module instead of the ORM row."""
+
+    id: str
+    list_name: str
+    status: str  # running, done, failed
+    bytes_total: int
+    bytes_read: int
+    rows_read: int
+    report: dict[str, Any]
+    error: str | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ListImport) -> ImportJob:
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+
 class ImportJobs:
     def __init__(self, database: Database) -> None:
         self._db = database
 
     def start(
         self, job_id: str, list_name: str, *, bytes_total: int, actor: str, at: datetime
-    ) -> ListImport:
+    ) -> ImportJob:
         job = ListImport(
             id=job_id,
             list_name=list_name,
@@ -46,7 +69,7 @@ class ImportJobs:
         )
         with self._db.session() as session:
             session.add(job)
-        return job
+            return ImportJob.of(job)
 
     def progress_writer(self, job_id: str, now: Callable[[], datetime]) -> Progress:
         """A callback for the importer's progress that writes at most every WRITE_EVERY s.
@@ -85,20 +108,20 @@ class ImportJobs:
         with self._db.session() as session:
             session.execute(update(ListImport).where(ListImport.id == job_id).values(**values))
 
-    def get(self, job_id: str) -> ListImport:
+    def get(self, job_id: str) -> ImportJob:
         with self._db.session() as session:
             job = session.get(ListImport, job_id)
             if job is None:
                 raise NotFoundError(f"no import {job_id!r}")
-            return job
+            return ImportJob.of(job)
 
-    def recent(self, limit: int = 20) -> list[ListImport]:
+    def recent(self, limit: int = 20) -> list[ImportJob]:
         with self._db.session() as session:
             query = select(ListImport).order_by(ListImport.created_at.desc()).limit(limit)
-            return list(session.scalars(query))
+            return [ImportJob.of(job) for job in session.scalars(query)]
 
 
-def shown_status(job: ListImport, now: datetime) -> str:
+def shown_status(job: ImportJob, now: datetime) -> str:
     # Only a job that has written progress can be seen to stop (SQLite writes none).
     stalled = job.bytes_read > 0 and now - job.updated_at > STALE_AFTER
     return "interrupted" if job.status == "running" and stalled else job.status

@@ -1,7 +1,9 @@
 """May this domain and this campaign send right now? Read from the store, briefly cached.
 
 Workers ask before every send, so a pause (ops, a health gate, marketing pausing a campaign)
-stops batches already queued within ``ttl`` seconds plus the sends already on the wire.
+stops batches already queued within ``ttl`` seconds plus the sends already on the wire. Each
+owner answers for its own table: the campaign's status from the campaigns, its domain's from
+the domains (two one-row reads per campaign and ``ttl``).
 """
 
 from __future__ import annotations
@@ -9,19 +11,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import select
-
 from warmup.campaigns.model import CampaignStatus
-from warmup.control.state import SENDING_STATUSES, Status
+from warmup.campaigns.store import CampaignStore
+from warmup.control.state import SENDING_STATUSES
+from warmup.domains.store import DomainStore
 from warmup.store.database import Database
-from warmup.store.models import Campaign, SendingDomain
 
 
 class Gate:
     def __init__(
         self, database: Database, ttl: float, monotonic: Callable[[], float] = time.monotonic
     ) -> None:
-        self._db = database
+        self._campaigns = CampaignStore(database)
+        self._domains = DomainStore(database)
         self._ttl = ttl
         self._monotonic = monotonic
         self._cache: dict[int, tuple[float, str | None]] = {}
@@ -37,18 +39,15 @@ class Gate:
         return reason
 
     def _read(self, campaign_id: int) -> str | None:
-        query = (
-            select(Campaign.status, SendingDomain.name, SendingDomain.status, SendingDomain.reason)
-            .join(SendingDomain, SendingDomain.id == Campaign.domain_id)
-            .where(Campaign.id == campaign_id)
-        )
-        with self._db.session() as session:
-            row = session.execute(query).first()
-        if row is None:
+        campaign = self._campaigns.status_and_domain(campaign_id)
+        if campaign is None:
             return "campaign gone"
-        campaign_status, domain, domain_status, domain_reason = row
-        if campaign_status != CampaignStatus.RUNNING.value:
-            return f"campaign {campaign_status}"
-        if Status(domain_status) not in SENDING_STATUSES:
-            return f"domain {domain} {domain_status}: {domain_reason}"
+        status, domain_id = campaign
+        if status is not CampaignStatus.RUNNING:
+            return f"campaign {status.value}"
+        domain = self._domains.status_by_id(domain_id)
+        if domain is None:
+            return "domain gone"
+        if domain.status not in SENDING_STATUSES:
+            return f"domain {domain.name} {domain.status.value}: {domain.reason}"
         return None

@@ -63,7 +63,6 @@ from warmup.sending.smtp import SmtpSender, build_smtp_sender
 from warmup.sending.transport import Transport
 from warmup.settings import Settings, env_name
 from warmup.store.database import Database
-from warmup.store.models import Campaign
 from warmup.suppression.acs_sync import SyncReport, sync_suppressions
 from warmup.suppression.store import SuppressionStore
 

@@ -25,7 +25,7 @@ from warmup.domains.store import DomainStore
 from warmup.errors import ConfigError, NotFoundError
 from warmup.relay.passwords import hash_password, new_password, verify_nobody, verify_password
 from warmup.store.database import Database
-from warmup.store.models import RelayUser, SendingDomain
+from warmup.store.models import RelayUser
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 # Many printers and appliances take about 25 characters of username at most.
@@ -101,15 +101,12 @@ class RelayUsers:
         return password
 
     def all(self) -> list[RelayUserInfo]:
-        query = (
-            select(RelayUser, SendingDomain.name)
-            .join(SendingDomain, SendingDomain.id == RelayUser.domain_id)
-            .order_by(RelayUser.name)
-        )
+        names = {record.id: record.state.domain for record in DomainStore(self._db).all()}
+        query = select(RelayUser).order_by(RelayUser.name)
         with self._db.session() as session:
             return [
-                RelayUserInfo(user.name, domain, user.created_at, user.created_by)
-                for user, domain in session.execute(query)
+                RelayUserInfo(user.name, names[user.domain_id], user.created_at, user.created_by)
+                for user in session.scalars(query)
             ]
 
     def remove(self, name: str, *, actor: str, at: datetime) -> None:
@@ -128,11 +125,7 @@ class RelayUsers:
         remembered = self._remembered.get(key)
         if remembered is not None and remembered[0] > now:
             return remembered[1]
-        query = (
-            select(RelayUser.password_hash, SendingDomain.name, SendingDomain.id)
-            .join(SendingDomain, SendingDomain.id == RelayUser.domain_id)
-            .where(RelayUser.name == name)
-        )
+        query = select(RelayUser.password_hash, RelayUser.domain_id).where(RelayUser.name == name)
         found = None
         if _storable(name):  # no user's name has a control character (nor can PostgreSQL's)
             with self._db.session() as session:
@@ -142,6 +135,9 @@ class RelayUsers:
             return None
         if not verify_password(password, found[0]):
             return None
-        account = RelayAccount(name, found[1], found[2])
+        domain = DomainStore(self._db).status_by_id(found[1])
+        if domain is None:  # removed meanwhile
+            return None
+        account = RelayAccount(name, domain.name, found[1])
         self._remembered[key] = (now + REMEMBER_SECONDS, account)
         return account

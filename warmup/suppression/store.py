@@ -165,6 +165,28 @@ def _suppress_one(
     return not active, existing, _audited(at, actor, "suppress", address, why)
 
 
+@dataclass(frozen=True)
+class SuppressionRecord:
+    """One suppression as read: what leaves this module instead of the ORM row."""
+
+    address: str
+    reason: str
+    source: str
+    created_at: datetime
+    expires_at: datetime | None
+    note: str
+
+
+_RECORD = select(
+    Suppression.address,
+    Suppression.reason,
+    Suppression.source,
+    Suppression.created_at,
+    Suppression.expires_at,
+    Suppression.note,
+)
+
+
 class SuppressionStore:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -216,20 +238,18 @@ class SuppressionStore:
                 )
             return bool(gone.rowcount)  # type: ignore[attr-defined]
 
-    def active(self, at: datetime) -> Iterator[Suppression]:
-        with self._db.session() as session:
-            yield from session.scalars(
-                select(Suppression).where(active_at(at)).order_by(Suppression.address)
-            )
+    def active(self, at: datetime) -> Iterator[SuppressionRecord]:
+        with self._db.engine.connect() as connection:
+            query = _RECORD.where(active_at(at)).order_by(Suppression.address)
+            for row in connection.execute(query):
+                yield SuppressionRecord(*row)
 
-    def find(self, address: str, at: datetime) -> Suppression | None:
+    def find(self, address: str, at: datetime) -> SuppressionRecord | None:
         """The address's suppression in force at ``at``, if any."""
-        with self._db.session() as session:
-            return session.scalar(
-                select(Suppression).where(
-                    Suppression.address == address_key(address), active_at(at)
-                )
-            )
+        query = _RECORD.where(Suppression.address == address_key(address), active_at(at))
+        with self._db.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return SuppressionRecord(*row) if row is not None else None
 
     def active_among(self, addresses: Collection[str], at: datetime) -> dict[str, str]:
         """Of these (normalised) addresses, those suppressed at ``at``, with their reason: one

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from warmup.store.models import Suppression
+from warmup.suppression.store import SuppressionRecord
 
 
 class SuppressionOut(BaseModel):
@@ -18,5 +18,5 @@ class SuppressionOut(BaseModel):
     note: str
 
 
-def suppression_out(row: Suppression) -> SuppressionOut:
+def suppression_out(row: SuppressionRecord) -> SuppressionOut:
     return SuppressionOut.model_validate(row, from_attributes=True)
