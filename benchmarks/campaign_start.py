@@ -19,7 +19,6 @@ import json
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def measure(rows: int, chunk_rows: int) -> dict[str, Any]:
-    from tests.conftest import postgres_schema_url
-    from tests.pipeline_world import DOMAIN, SENDER, UNBOUNDED
+    from harness.pipeline_world import DOMAIN, SENDER, UNBOUNDED
+    from harness.services import postgres_schema
     from warmup.campaigns.store import CampaignStore
     from warmup.content.templates import MessageTemplate
     from warmup.control.caps import AcsQuota
@@ -41,7 +40,7 @@ def measure(rows: int, chunk_rows: int) -> dict[str, Any]:
     from warmup.store.database import Database
 
     # A fresh schema, migrated, dropped afterwards: the tests' own.
-    with contextmanager(postgres_schema_url)() as url:
+    with postgres_schema() as url:
         database = Database.connect(url)
         now = datetime.now(UTC)
         DomainStore(database).create(

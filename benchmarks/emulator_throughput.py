@@ -37,7 +37,7 @@ from warmup.emulator.auth import hmac_authorization
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from raw_sdk import raw_async_sends
 
-from tests.deployment import EmulatorProcess
+from harness.deployment import EmulatorProcess
 
 KEY = base64.b64encode(os.urandom(32)).decode()
 MESSAGE = {

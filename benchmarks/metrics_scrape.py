@@ -34,7 +34,7 @@ def measure(rows: int, scrapes: int) -> dict[str, Any]:
     from fastapi.testclient import TestClient
     from pydantic import SecretStr
 
-    from tests.pipeline_world import seed_campaign
+    from harness.pipeline_world import seed_campaign
     from warmup.api.app import create_app
     from warmup.api.token_store import Role, TokenStore
     from warmup.settings import Settings

@@ -18,7 +18,6 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,9 +48,9 @@ def measure(emails: int) -> dict[str, Any]:
     import redis
     from sqlalchemy import select
 
-    from tests.conftest import postgres_schema_url
-    from tests.hot_queries import captured
-    from tests.pipeline_world import world
+    from harness.hot_queries import captured
+    from harness.pipeline_world import world
+    from harness.services import postgres_schema
     from warmup.control.health import Outcome
     from warmup.feedback.intake import FeedbackStore
     from warmup.feedback.reports import DeliveryReport
@@ -60,7 +59,7 @@ def measure(emails: int) -> dict[str, Any]:
 
     client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
     with (
-        contextmanager(postgres_schema_url)() as url,
+        postgres_schema() as url,
         world(
             url,
             Path(tempfile.mkdtemp()),

@@ -33,23 +33,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from raw_sdk import raw_async_sends, raw_sends_per_second
 
-from tests.conftest import EMULATOR_KEY, postgres_schema_url
-from tests.deployment import (
+from harness.deployment import (
     UNSUBSCRIBE_SECRET,
     EmulatorProcess,
     RedisServer,
     running_celery,
     service_environment,
 )
-from tests.pipeline_world import DOMAIN, seed_campaign
+from harness.pipeline_world import DOMAIN, seed_campaign
+from harness.services import EMULATOR_KEY, postgres_schema
 from warmup.campaigns.compose import Composer, unsubscriber_from
+from warmup.campaigns.store import CampaignStore
 from warmup.control import ops
 from warmup.control.allowance import AcsQuota
 from warmup.domains.store import DomainStore
 from warmup.sending.transport import Transport
 from warmup.settings import Settings
 from warmup.store.database import Database
-from warmup.store.models import Campaign
 
 SENDER = f"news@{DOMAIN}"
 DEFAULT_IN_FLIGHT = Settings.model_fields["send_concurrency"].default  # WARMUP_SEND_CONCURRENCY
@@ -59,8 +59,7 @@ def pipeline_message(database: Database) -> dict[str, Any]:
     """What the pipeline posts for one recipient of the seeded campaign (rendered, with its
     signed List-Unsubscribe headers): the baselines post the same bytes, so that they measure
     what the SDK costs for this email and not for a smaller one."""
-    with database.session() as session:
-        campaign = session.scalars(sqlalchemy.select(Campaign)).one()
+    campaign = CampaignStore(database).get("c")
     unsubscriber = unsubscriber_from(Settings(unsubscribe_secret=UNSUBSCRIBE_SECRET))
     message, _ = Composer.for_campaign(campaign, unsubscriber).compose(
         "raw@example.org", {"name": "Raw"}
@@ -81,9 +80,6 @@ def start_emulator(*args: str) -> EmulatorProcess:
     return EmulatorProcess(EMULATOR_KEY, "--sender-domain", DOMAIN, *args)
 
 
-postgres_schema = contextmanager(postgres_schema_url)
-
-
 def accepted_rows(database: Database) -> int:
     with database.engine.connect() as connection:
         return int(
@@ -91,6 +87,13 @@ def accepted_rows(database: Database) -> int:
                 sqlalchemy.text("select count(*) from send_ledger where state = 'accepted'")
             ).scalar_one()
         )
+
+
+def set_campaign(database: Database, action: str) -> None:
+    """Pause or resume the benchmark's campaign through its owner, as marketing would."""
+    CampaignStore(database).change(
+        "c", action, actor="benchmark", reason="raw loop first", at=datetime.now(UTC)
+    )
 
 
 @contextmanager
@@ -182,8 +185,7 @@ def throughput(
         ) as (database, emulator, _celery):
             # The raw loop first, against the same emulator, while the pipeline waits for it.
             message = pipeline_message(database)
-            with database.engine.begin() as connection:
-                connection.execute(sqlalchemy.text("update campaigns set status = 'paused'"))
+            set_campaign(database, "pause")
             raw_started = time.monotonic()
             raw = asyncio.run(
                 raw_async_sends(emulator.url, EMULATOR_KEY, message, seconds, concurrency)
@@ -194,8 +196,7 @@ def throughput(
                 emulator.url, EMULATOR_KEY, message, seconds, send_processes, in_flight
             )
             emulator.reset()
-            with database.engine.begin() as connection:
-                connection.execute(sqlalchemy.text("update campaigns set status = 'running'"))
+            set_campaign(database, "resume")
             time.sleep(5)  # warm up: processes built their clients, the queue is full
             start_rows, start = accepted_rows(database), time.monotonic()
             samples = []

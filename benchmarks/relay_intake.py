@@ -18,7 +18,6 @@ import ssl
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -29,14 +28,13 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import postgres_schema_url
-from tests.pipeline_world import DOMAIN, SENDER, add_domain
-from tests.relay_world import RelayProcess
+from harness.pipeline_world import DOMAIN, SENDER, add_domain
+from harness.relay_world import RelayProcess
+from harness.services import postgres_schema
 from warmup.relay.users import RelayUsers
 from warmup.store.database import Database
 from warmup.store.models import LedgerRow
 
-postgres_schema = contextmanager(postgres_schema_url)
 BODY = "Your scan is ready.\n" + "x" * 2000
 
 

@@ -10,7 +10,7 @@ measures, in this process:
   per domain), p99; the claimed rows are put back after each tick, untimed;
 - a claim of 100 rows plus its results (``sending``, then ``accepted``), p99; the rows are
   put back afterwards, untimed;
-- every statement of the hot steps (``tests/hot_queries.py``), explained with ANALYZE: its
+- every statement of the hot steps (``harness/hot_queries.py``), explained with ANALYZE: its
   time and how it reads ``send_ledger`` (any sequential scan is reported).
 
     python benchmarks/scale.py [--rows 10000000] [--small 100000] [--json]
@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -100,7 +99,7 @@ class Scale:
         self.database.dispose()
 
     def setup(self) -> None:
-        from tests.pipeline_world import UNBOUNDED, people_list
+        from harness.pipeline_world import UNBOUNDED, people_list
         from warmup.campaigns.store import CampaignStore
         from warmup.content.templates import MessageTemplate
         from warmup.control.caps import AcsQuota
@@ -183,7 +182,7 @@ class Scale:
     def measure(self, scrapes: int, ticks: int, batches: int) -> dict[str, Any]:
         from fastapi.testclient import TestClient
 
-        from tests.hot_queries import hot_operations, plans_of
+        from harness.hot_queries import hot_operations, plans_of
         from warmup.api.app import create_app
         from warmup.ledger.claims import DomainClaim
         from warmup.ledger.states import LedgerState
@@ -262,9 +261,9 @@ class Scale:
 
 
 def run(rows: int, small: int, scrapes: int, ticks: int, batches: int) -> dict[str, Any]:
-    from tests.conftest import postgres_schema_url
+    from harness.services import postgres_schema
 
-    with contextmanager(postgres_schema_url)() as url:
+    with postgres_schema() as url:
         scale = Scale(url)
         try:
             scale.setup()

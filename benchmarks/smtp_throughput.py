@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline import SENDER, accepted_rows, deployment, plan_yaml
 
-from tests.deployment import free_port
+from harness.deployment import free_port
 from warmup.control.allowance import AcsQuota
 from warmup.sending.transport import Transport
 

@@ -44,15 +44,15 @@ SECRET = secrets.token_urlsafe(24)
 def seeded(reports: int, batch: int) -> Iterator[tuple[str, Any, list[str]]]:
     """A fresh schema whose campaign's rows ACS accepted, and the Event Grid bodies of their
     delivery reports (2 % bounces)."""
-    from tests.conftest import postgres_schema_url
-    from tests.pipeline_world import SENDER, seed_campaign
+    from harness.pipeline_world import SENDER, seed_campaign
+    from harness.services import postgres_schema
     from warmup.emulator import events
     from warmup.emulator.config import EventSchema
     from warmup.store.database import Database
     from warmup.store.models import LedgerRow
 
     # A fresh schema, migrated, dropped afterwards: the tests' own.
-    with contextmanager(postgres_schema_url)() as url:
+    with postgres_schema() as url:
         database = Database.connect(url)
         seed_campaign(database, Path(tempfile.mkdtemp()), recipients=reports)
         now = datetime.now(UTC)
@@ -128,7 +128,7 @@ def api_process(url: str, bodies: list[str], concurrency: int) -> dict[str, floa
     senders at once, as Event Grid delivers in parallel."""
     import requests
 
-    from tests.deployment import free_port
+    from harness.deployment import free_port
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")}

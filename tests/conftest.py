@@ -1,8 +1,5 @@
 import asyncio
-import base64
-import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,7 +8,12 @@ import pytest
 import redis
 from pydantic import SecretStr
 
-from warmup.emulator.config import EmulatorConfig
+from harness.services import (
+    EMULATOR_KEY,
+    ServiceMissing,
+    emulator_config,
+    postgres_schema,
+)
 from warmup.emulator.server import EmulatorServer
 from warmup.errors import ThrottledError
 from warmup.sending import AsyncSender, RetryPolicy, build_async_client
@@ -20,14 +22,7 @@ from warmup.settings import AcsAuth, Settings
 if TYPE_CHECKING:
     from warmup.store.database import Database
 
-EMULATOR_KEY = base64.b64encode(b"warmup-test-access-key-0123456789").decode()
 SENDER = "news@example.com"
-
-
-def emulator_config(**overrides: object) -> EmulatorConfig:
-    values: dict[str, object] = {"access_key": SecretStr(EMULATOR_KEY), "port": 0, "seed": 1}
-    values.update(overrides)
-    return EmulatorConfig.model_validate(values)
 
 
 @pytest.fixture
@@ -95,47 +90,15 @@ def send_all(
 
 # --- the store, on SQLite and on PostgreSQL -------------------------------------------------
 
-POSTGRES_URL = os.environ.get(
-    "WARMUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
 
 def postgres_schema_url(*, migrated: bool = True) -> Iterator[str]:
-    """A URL whose connections use a fresh schema of their own, dropped afterwards; migrated
-    to head first, as the migrate Job does before any process starts (processes on
-    PostgreSQL check the schema, they do not change it).
-
-    PostgreSQL must be running (CI starts it): a missing server fails the test with a clear
-    message instead of skipping it.
-    """
-    import sqlalchemy
-
-    admin = sqlalchemy.create_engine(POSTGRES_URL)
+    """A fresh PostgreSQL schema for one test (harness.services.postgres_schema); a server
+    that does not answer fails the test with how to start it, never a skip."""
     try:
-        with admin.connect() as connection:
-            connection.execute(sqlalchemy.text("select 1"))
-    except sqlalchemy.exc.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is not answering at {POSTGRES_URL} ({type(exc.orig).__name__}). Start it "
-            "with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
-            pytrace=False,
-        )
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as connection:
-        connection.execute(sqlalchemy.text(f'create schema "{schema}"'))
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    try:
-        if migrated:
-            from warmup.store.database import make_engine, upgrade
-
-            engine = make_engine(url)
-            upgrade(engine)
-            engine.dispose()
-        yield url
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sqlalchemy.text(f'drop schema "{schema}" cascade'))
-        admin.dispose()
+        with postgres_schema(migrated=migrated) as url:
+            yield url
+    except ServiceMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from harness.pipeline_world import AbTest, World, exactly_once, world
 from tests.e2e.test_feedback_loop import api_server, step
-from tests.pipeline_world import AbTest, World, exactly_once, world
 from warmup.campaigns.report import CampaignReport, campaign_report
 from warmup.emulator.config import EngagementRule
 from warmup.store.models import LedgerRow

@@ -25,10 +25,10 @@ import requests
 from playwright.sync_api import Page, expect
 from pydantic import SecretStr
 
+from harness.deployment import free_port
 from tests.api_world import people_csv
 from tests.browser import artefact, chromium
 from tests.conftest import EMULATOR_KEY, emulator_config, wait_until
-from tests.deployment import free_port
 from warmup.emulator.server import EmulatorServer
 from warmup.pipeline.runtime import Runtime
 from warmup.ratelimit.redis_limiter import RedisLimiter

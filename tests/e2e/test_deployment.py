@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from tests.conftest import emulator_config
-from tests.deployment import Celery, RedisServer, running_celery, service_environment
-from tests.pipeline_world import (
+from harness.deployment import Celery, RedisServer, running_celery, service_environment
+from harness.pipeline_world import (
     DOMAIN,
     SMTP_PASSWORD,
     SMTP_USER,
@@ -26,6 +25,7 @@ from tests.pipeline_world import (
     seed_campaign,
     smtp_settings,
 )
+from tests.conftest import emulator_config
 from warmup.campaigns.report import campaign_report
 from warmup.campaigns.store import CampaignStore
 from warmup.emulator.config import EmulatorConfig

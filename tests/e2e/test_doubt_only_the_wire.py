@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from harness.pipeline_world import DOMAIN, SENDER, exactly_once
+from harness.relay_world import RelayProcess, relay_rows_left, submission
+from harness.tcp_proxy import TcpProxy, wait_until
 from tests.conftest import emulator_config
 from tests.e2e.test_deployment import all_accepted, deployment, wait_for_completion
-from tests.pipeline_world import DOMAIN, SENDER, exactly_once
-from tests.relay_world import RelayProcess, relay_rows_left, submission
-from tests.tcp_proxy import TcpProxy, wait_until
 from warmup.relay.users import RelayUsers
 from warmup.sending.transport import Transport
 from warmup.store.models import LedgerRow

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from harness.pipeline_world import draft, world
 from tests.e2e.test_feedback_loop import api_server, step
 from tests.integration.test_feedback_pull import WORKSPACE, query_settings
-from tests.pipeline_world import draft, world
 from warmup.campaigns.report import campaign_report
 from warmup.campaigns.store import CampaignStore
 from warmup.emulator.config import EngagementRule

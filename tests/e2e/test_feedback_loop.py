@@ -12,9 +12,9 @@ import pytest
 import uvicorn
 from pydantic import SecretStr
 
+from harness.deployment import free_port
+from harness.pipeline_world import DOMAIN, World, world
 from tests.cli import cli, url_of
-from tests.deployment import free_port
-from tests.pipeline_world import DOMAIN, World, world
 from warmup.api.app import create_app
 from warmup.campaigns.report import campaign_report
 from warmup.clock import Clock, ScaledClock

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.pipeline_world import DOMAIN, world
 from tests.cli import cli, url_of
 from tests.e2e.test_feedback_loop import api_server, step
-from tests.pipeline_world import DOMAIN, world
 from warmup.control.state import Status
 from warmup.plans.model import ProviderGroup
 

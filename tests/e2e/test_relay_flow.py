@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.pipeline_world import DOMAIN, SENDER, World, exactly_once, world
-from tests.relay_world import Relay, RelayProcess, relay_in_thread, relay_rows_left, submission
+from harness.pipeline_world import DOMAIN, SENDER, World, exactly_once, world
+from harness.relay_world import Relay, RelayProcess, relay_in_thread, relay_rows_left, submission
 from warmup.clock import ScaledClock
 from warmup.relay.users import RelayUsers
 from warmup.store.models import Campaign, LedgerRow, RelayMessage

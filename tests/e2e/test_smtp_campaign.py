@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from harness.pipeline_world import DOMAIN, exactly_once
 from tests.conftest import emulator_config
 from tests.e2e.test_deployment import all_accepted, deployment, wait_for_completion
 from tests.e2e.test_feedback_loop import api_server
-from tests.pipeline_world import DOMAIN, exactly_once
 from warmup.sending.transport import Transport
 from warmup.store.models import LedgerRow
 

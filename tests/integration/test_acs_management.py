@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from harness.pipeline_world import DOMAIN, SENDER, World, add_domain, draft, world
 from tests.cli import cli, url_of
 from tests.conftest import EMULATOR_KEY, emulator_config
-from tests.pipeline_world import DOMAIN, SENDER, World, add_domain, draft, world
 from warmup.audit import AuditFilter, AuditLog
 from warmup.campaigns.store import CampaignStore
 from warmup.domains.store import DomainStore

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.pipeline_world import add_domain, draft, people_list
+from harness.pipeline_world import add_domain, draft, people_list
 from warmup.campaigns.store import CampaignStore
 from warmup.ledger import counters
 from warmup.ledger.fill import FILL_WORK_MEM, fill_chunk

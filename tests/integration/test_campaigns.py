@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.pipeline_world import people_list
+from harness.pipeline_world import people_list
 from warmup.campaigns.model import retry_outcomes
 from warmup.campaigns.report import campaign_report, export_campaign
 from warmup.campaigns.retry import CampaignRetry

@@ -11,8 +11,8 @@ from azure.communication.email import EmailClient
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import HttpResponseError
 
+from harness.deployment import EmulatorProcess, free_port
 from tests.conftest import EMULATOR_KEY, message_to
-from tests.deployment import EmulatorProcess, free_port
 
 pytestmark = pytest.mark.integration
 WARMUP = [sys.executable, "-m", "warmup"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.pipeline_world import DOMAIN, World, exactly_once, world
+from harness.pipeline_world import DOMAIN, World, exactly_once, world
 from warmup.ledger.recoveries import recovery_totals_by_domain
 from warmup.pipeline.outcome_poll import StatusBudget
 from warmup.pipeline.recovery import NEVER_LEFT, recover_lapsed

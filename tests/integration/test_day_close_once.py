@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from tests.pipeline_world import DOMAIN, add_domain
+from harness.pipeline_world import DOMAIN, add_domain
 from warmup.campaigns.store import CampaignStore
 from warmup.clock import SystemClock
 from warmup.domains.store import DomainStore

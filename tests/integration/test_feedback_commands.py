@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from harness.pipeline_world import DOMAIN, world
 from tests.cli import cli
-from tests.pipeline_world import DOMAIN, world
 from warmup.feedback.log_analytics import read_rows, to_report
 from warmup.store.models import LedgerRow
 

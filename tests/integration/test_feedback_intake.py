@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.pipeline_world import DOMAIN, world
+from harness.pipeline_world import DOMAIN, world
 from warmup.control.health import Level, Outcome
 from warmup.control.machine import Decision
 from warmup.control.state import Status

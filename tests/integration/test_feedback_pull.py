@@ -14,9 +14,9 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from harness.pipeline_world import world
 from tests.cli import cli, url_of
 from tests.conftest import emulator_config
-from tests.pipeline_world import world
 from warmup.emulator.config import EngagementRule
 from warmup.emulator.server import EmulatorServer
 from warmup.feedback.intake import FeedbackStore

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.pipeline_world import world
+from harness.pipeline_world import world
 from warmup.domains.store import DomainStore
 from warmup.ledger.claims import DomainClaim, StaleFence
 from warmup.store.models import LedgerRow

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.hot_queries import hot_operations, plans_of
-from tests.pipeline_world import world
+from harness.hot_queries import hot_operations, plans_of
+from harness.pipeline_world import world
 
 pytestmark = pytest.mark.integration
 

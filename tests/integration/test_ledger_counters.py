@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, select, text, update
 
+from harness.pipeline_world import seed_campaign
 from tests.cli import cli
-from tests.pipeline_world import seed_campaign
 from warmup.ledger import counters
 from warmup.ledger.states import LedgerState
 from warmup.ledger.store import LedgerStore

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, event, select, update
 
+from harness.pipeline_world import DOMAIN, SENDER, UNBOUNDED
 from tests.cli import cli
-from tests.pipeline_world import DOMAIN, SENDER, UNBOUNDED
 from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
 from warmup.control.caps import AcsQuota

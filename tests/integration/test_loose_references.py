@@ -11,8 +11,8 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import Connection, inspect, select, text, update
 
+from harness.pipeline_world import seed_campaign
 from tests.cli import cli
-from tests.pipeline_world import seed_campaign
 from warmup.ledger import counters
 from warmup.ledger.references import orphans, shared_operation_ids
 from warmup.store.database import Database, alembic_config

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.pipeline_world import DOMAIN, exactly_once, world
+from harness.pipeline_world import DOMAIN, exactly_once, world
 from warmup.campaigns.report import campaign_report
 from warmup.campaigns.store import CampaignStore
 from warmup.control import ops

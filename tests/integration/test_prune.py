@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from harness.pipeline_world import DOMAIN, SENDER, add_domain, draft, seed_campaign
+from harness.relay_world import submission
 from tests.cli import cli
-from tests.pipeline_world import DOMAIN, SENDER, add_domain, draft, seed_campaign
-from tests.relay_world import submission
 from warmup.campaigns import prune as prune_module
 from warmup.campaigns.prune import prune_streams
 from warmup.campaigns.report import campaign_report

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.pipeline_world import exactly_once, world
+from harness.pipeline_world import exactly_once, world
 from warmup.pipeline.recovery import recover_lapsed
 from warmup.store.models import LedgerRow
 

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from harness.pipeline_world import DOMAIN, SENDER, UNBOUNDED, add_domain
+from harness.relay_world import Relay, relay_in_thread, submission
 from tests.cli import cli, url_of
-from tests.pipeline_world import DOMAIN, SENDER, UNBOUNDED, add_domain
-from tests.relay_world import Relay, relay_in_thread, submission
 from warmup.campaigns.streams import RELAY_PRIORITY, TransactionalStreams, stream_name
 from warmup.domains.actions import OpsRequest, act
 from warmup.domains.store import DomainStore

@@ -100,7 +100,7 @@ def test_wrong_passwords_from_other_connections_do_not_stall_a_logged_in_client(
 
 
 def test_an_unknown_name_takes_as_long_as_a_wrong_password(database: Database) -> None:
-    from tests.pipeline_world import add_domain
+    from harness.pipeline_world import add_domain
 
     add_domain(database)
     users = RelayUsers(database)

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from tests.pipeline_world import exactly_once, world
+from harness.pipeline_world import exactly_once, world
 from warmup.api.app import create_app
 from warmup.api.token_store import Role, TokenStore
 from warmup.campaigns.compose import unsubscriber_from

@@ -16,9 +16,7 @@ import pytest
 from aiosmtpd.smtp import SMTP as PlainSmtpServer
 from pydantic import SecretStr
 
-from tests.cli import cli
-from tests.conftest import emulator_config
-from tests.pipeline_world import (
+from harness.pipeline_world import (
     DOMAIN,
     SMTP_PASSWORD,
     SMTP_USER,
@@ -26,6 +24,8 @@ from tests.pipeline_world import (
     smtp_settings,
     world,
 )
+from tests.cli import cli
+from tests.conftest import emulator_config
 from warmup.campaigns.report import campaign_report
 from warmup.control.state import Status
 from warmup.emulator.server import EmulatorServer

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline_world import exactly_once, world
+from harness.pipeline_world import exactly_once, world
 from warmup.campaigns.report import campaign_report
 
 pytestmark = pytest.mark.integration

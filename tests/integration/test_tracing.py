@@ -9,8 +9,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from harness.pipeline_world import world
 from tests.integration.test_webhook import client  # noqa: F401 - the fixture
-from tests.pipeline_world import world
 from warmup.tracing import configure_tracing, span
 
 pytestmark = pytest.mark.integration

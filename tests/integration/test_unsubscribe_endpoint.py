@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from tests.pipeline_world import world
+from harness.pipeline_world import world
 from warmup.api.app import create_app
 from warmup.campaigns.compose import unsubscriber_from
 from warmup.settings import Settings

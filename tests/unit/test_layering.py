@@ -454,3 +454,25 @@ def test_the_readme_map_names_every_part_of_warmup() -> None:
     ]
     missing = sorted(p for p in parts if p != "warmup/__init__.py" and f"`{p}`" not in text)
     assert missing == []
+
+
+def test_benchmarks_use_the_harness_never_the_tests() -> None:
+    # Shared worlds live in harness/ (tests and benchmarks both use them); a benchmark that
+    # imported a test module would run the test suite's conftest and fixtures' assumptions.
+    found = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in sorted((ROOT / "benchmarks").glob("*.py"))
+        for name in imported_modules(path)
+        if name == "tests" or name.startswith("tests.")
+    ]
+    assert found == []
+
+
+def test_the_harness_imports_no_test_module() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in sorted((ROOT / "harness").glob("*.py"))
+        for name in imported_modules(path)
+        if name == "tests" or name.startswith("tests.")
+    ]
+    assert found == []

@@ -14,7 +14,7 @@ from pathlib import Path
 import redis
 from pydantic import SecretStr
 
-from tests.conftest import EMULATOR_KEY, emulator_config
+from harness.services import EMULATOR_KEY, emulator_config
 from warmup.campaigns.ab_test import CampaignABTest
 from warmup.campaigns.store import CampaignStore
 from warmup.clock import Clock, ScaledClock, SystemClock

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tests.deployment import free_port
+from harness.deployment import free_port
 from warmup.clock import Clock, SystemClock
 from warmup.emulator.tls import local_authority
 from warmup.relay.intake import RelayIntake

@@ -17,7 +17,7 @@ from typing import Any
 import redis
 import requests
 
-from tests.conftest import EMULATOR_KEY
+from harness.services import EMULATOR_KEY
 
 ROOT = Path(__file__).parents[1]
 
