@@ -26,6 +26,7 @@ from warmup.domains.store import DomainStore
 from warmup.feedback.readiness import readiness
 from warmup.plans.loader import load_plan
 from warmup.plans.model import ACS_DEFAULT_PER_HOUR, ACS_DEFAULT_PER_MINUTE, ProviderGroup
+from warmup.plans.presets import plan_file
 from warmup.sending.transport import Transport
 from warmup.views.domains import domain_report, domain_view
 from warmup.views.recovery import budget_for, describe
@@ -67,7 +68,9 @@ TransportOption = Annotated[
 @app.command()
 def add(
     name: Domain,
-    plan: Annotated[Path, typer.Option(help="Ramp plan YAML to start on.")],
+    plan: Annotated[
+        Path, typer.Option(help="Ramp plan to start on: a YAML file or a preset's name.")
+    ],
     sender: Annotated[
         list[str] | None, typer.Option(help="Sender address on this domain (repeatable).")
     ] = None,
@@ -81,6 +84,7 @@ def add(
 ) -> None:
     """Register a sending domain and start its warm-up on a plan."""
     store, who = _store()
+    plan = plan_file(plan)
     loaded = load_plan(plan)
     record = store.create(
         name,
@@ -222,9 +226,12 @@ def set_step(
 
 @app.command("apply-plan")
 def apply_plan(
-    name: Domain, plan: Annotated[Path, typer.Argument(help="The new plan YAML.")], reason: Reason
+    name: Domain,
+    plan: Annotated[Path, typer.Argument(help="The new plan: a YAML file or a preset's name.")],
+    reason: Reason,
 ) -> None:
     """Switch the domain to another plan, at the step nearest today's volume."""
+    plan = plan_file(plan)
     new_plan = load_plan(plan)
     _act(name, "apply-plan", reason, plan=new_plan, plan_yaml=plan.read_text(encoding="utf-8"))
 

@@ -23,14 +23,29 @@ from warmup.control.simulate import (
     parse_mix,
     simulate,
 )
+from warmup.errors import ConfigError
 from warmup.plans.loader import load_plan, validate_files
 from warmup.plans.model import ACS_DEFAULT_PER_HOUR, ACS_DEFAULT_PER_MINUTE, ProviderGroup
+from warmup.plans.presets import plan_file, presets
 from warmup.plans.schedule import earliest_schedule, usd
 from warmup.views.plans import schedule_out, simulation_out
 
 app = typer.Typer(help="Validate, show and simulate ramp plans.", no_args_is_help=True)
+
+
+def _plan_argument(value: str) -> Path:
+    try:
+        return plan_file(value)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 PlanFile = Annotated[
-    Path, typer.Argument(help="A plan YAML file, e.g. schedules/acs-default.yaml.")
+    Path,
+    typer.Argument(
+        help="A plan YAML file or a preset's name (acs-default, fast…: `warmup plan list`).",
+        parser=_plan_argument,
+    ),
 ]
 console = Console()
 
@@ -52,8 +67,25 @@ def _percent(value: str) -> float:
         raise typer.BadParameter(f"{value!r} is not a rate like 0.5% or 0.005") from None
 
 
+@app.command("list")
+def list_presets() -> None:
+    """The plans that ship with warmup: give their names wherever a plan is taken."""
+    for name, path in presets().items():
+        plan = load_plan(path)
+        first, last = plan.steps[0], plan.steps[-1]
+        typer.echo(
+            f"{name:<14} {len(plan.steps):>3} steps, {first.per_day:,} to {last.per_day:,} a day"
+            + (f"  {plan.description.strip().splitlines()[0]}" if plan.description else "")
+        )
+
+
 @app.command()
-def validate(files: Annotated[list[Path], typer.Argument(help="Plan files to check.")]) -> None:
+def validate(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Plan files (or presets' names) to check.", parser=_plan_argument),
+    ],
+) -> None:
     """Check plan files; print every problem with its file, line and field. Exit 1 on any."""
     results = validate_files(files)
     for path, problems in results.items():

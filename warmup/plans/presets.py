@@ -21,9 +21,21 @@ def presets() -> dict[str, Path]:
     return {path.stem: path for path in sorted(folder.glob("*.yaml"))} if folder else {}
 
 
+def plan_file(name_or_path: Path | str) -> Path:
+    """A plan given by its file or by a preset's name (``acs-default``): a path that exists,
+    or names a folder or a suffix, is taken as a file; a bare word is a preset."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix or len(path.parts) > 1:
+        return path
+    return preset(str(path))
+
+
 def preset(name: str) -> Path:
     found = presets().get(name)
     if found is None:
         known = ", ".join(presets()) or "none installed"
-        raise ConfigError(f"no {name} plan among the presets ({known})")
+        raise ConfigError(
+            f"no plan file {name!r} and no preset of that name (presets: {known}; "
+            "`warmup plan list` describes them)"
+        )
     return found
