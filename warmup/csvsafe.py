@@ -8,10 +8,27 @@ advice), which spreadsheets show as text.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import IO
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+STDOUT = Path("-")  # the Unix convention: ``-o -`` writes to standard output
+
+
+@contextmanager
+def open_output(path: Path) -> Iterator[IO[str]]:
+    """The CSV file to write at ``path``, or standard output for ``-``."""
+    if path == STDOUT:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with path.open("w", newline="", encoding="utf-8") as out:
+        yield out
 
 
 def safe_cell(value: object) -> str:

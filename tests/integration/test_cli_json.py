@@ -265,3 +265,26 @@ def test_variants_through_the_api_and_the_cli(w: ApiWorld, tmp_path: Path) -> No
     assert late.status_code == 409
     status = cli(url, "campaign", "status", "-c", "spring").stdout
     assert "A/B test: 50% of the list, winner 1 h after the test's last send" in status
+
+
+def test_exports_write_to_stdout_with_a_dash_and_say_so_on_stderr(
+    w: ApiWorld, tmp_path: Path
+) -> None:
+    url = url_of(w.database)
+    assert upload(w, people_csv(3)).status_code == 201
+    assert campaign(w).status_code == 201
+    assert w.client.post("/api/campaigns/spring/start", headers=w.as_(Role.MARKETING)).is_success
+    cli(url, "suppression", "add", "Gone@Example.org", "--reason", "complaint")
+    rows = cli(url, "campaign", "export", "-c", "spring", "-o", "-", cwd=tmp_path)
+    assert rows.returncode == 0, rows.stderr
+    assert rows.stdout.splitlines()[0].startswith("address,")
+    assert len(rows.stdout.splitlines()) == 1 + 3
+    assert "3 recipients written" in rows.stderr
+    listed = cli(url, "suppression", "export", "-o", "-", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines() == [
+        "address,reason,source,created_at,expires_at,note",
+        listed.stdout.splitlines()[1],
+    ]
+    assert listed.stdout.splitlines()[1].startswith("gone@example.org,complaint,")
+    assert not (tmp_path / "-").exists()  # no file named "-"

@@ -12,7 +12,7 @@ from sqlalchemy import and_, distinct, func, select
 from warmup.campaigns.model import CampaignStatus
 from warmup.campaigns.prune import archive_name
 from warmup.control.state import Status
-from warmup.csvsafe import SafeCsvWriter
+from warmup.csvsafe import SafeCsvWriter, open_output
 from warmup.domains.store import DomainStore
 from warmup.errors import NotFoundError, TransitionError
 from warmup.ledger import counters
@@ -231,7 +231,7 @@ def export_campaign(
                 f"campaign {name!r} was pruned on {pruned_at:%Y-%m-%d}: its rows are in "
                 f"{archive_name(name, campaign_id)}, in the folder `warmup db prune` wrote to"
             )
-    with database.session() as session, path.open("w", newline="", encoding="utf-8") as out:
+    with database.session() as session, open_output(path) as out:
         writer = SafeCsvWriter(out, EXPORT_COLUMNS)
         query = (
             select(*(getattr(LedgerRow, column) for column in EXPORT_COLUMNS))

@@ -22,7 +22,7 @@ from warmup.commands.context import (
     open_database,
     status_limiter,
 )
-from warmup.commands.output import AsJson, print_json
+from warmup.commands.output import AsJson, print_json, written
 from warmup.commands.progress import counting
 from warmup.content.templates import MessageTemplate
 from warmup.domains.store import DomainStore
@@ -297,12 +297,14 @@ def status(
 @app.command()
 def export(
     name: Name,
-    output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="CSV file to write (- for standard output).")
+    ],
 ) -> None:
     """One line per recipient: state, outcome, message id, attempts, last error."""
     with counting("exporting") as done:
         count = export_campaign(open_database(command_settings()), name, output, done)
-    console.print(f"{count:,} recipients written to {output}")
+    written(count, "recipients", output)
 
 
 # The planning verbs live in their own module; registered here, on the same group.

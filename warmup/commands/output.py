@@ -7,16 +7,28 @@ when it is asked for. The shapes live in :mod:`warmup.views`; ``docs/json.md`` l
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import IO, Annotated, Any
 
 import pydantic_core
 import typer
 from pydantic import BaseModel
 
+from warmup.csvsafe import STDOUT
+
 AsJson = Annotated[
     bool,
     typer.Option("--json", help="Print JSON in the API's shape (docs/json.md) instead of a table."),
 ]
+
+
+def written(count: int, what: str, path: Path) -> None:
+    """Say how many were written where: on stderr when the data went to stdout (``-o -``),
+    so that a pipe carries the data alone."""
+    if path == STDOUT:
+        typer.echo(f"{count:,} {what} written", err=True)
+    else:
+        typer.echo(f"{count:,} {what} written to {path}")
 
 
 def print_json(value: Any) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +9,8 @@ from typing import Annotated
 import typer
 
 from warmup.commands.context import actor, command_settings, now, open_database
-from warmup.commands.output import AsJson, print_json, write_json_array
+from warmup.commands.output import AsJson, print_json, write_json_array, written
+from warmup.csvsafe import STDOUT, open_output
 from warmup.suppression.store import REASONS, SuppressionStore
 from warmup.views.suppressions import suppression_out
 
@@ -97,19 +96,19 @@ def show(
 def export(
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="File to write (with --json: default stdout)."),
+        typer.Option(
+            "--output", "-o", help="File to write, - for standard output (--json: the default)."
+        ),
     ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Write the active suppression list as CSV (or, with --json, a JSON array)."""
     store, _ = _store()
     if as_json:
-        with output.open("w", encoding="utf-8") if output else nullcontext(sys.stdout) as out:
+        with open_output(output or STDOUT) as out:
             count = write_json_array(out, (suppression_out(r) for r in store.active(now())))
-        if output:
-            typer.echo(f"{count:,} suppressed addresses written to {output}")
+        written(count, "suppressed addresses", output or STDOUT)
         return
     if output is None:
-        raise typer.BadParameter("give the CSV file to write", param_hint="--output")
-    count = store.export(output, now())
-    typer.echo(f"{count:,} suppressed addresses written to {output}")
+        raise typer.BadParameter("give the CSV file to write (- for stdout)", param_hint="--output")
+    written(store.export(output, now()), "suppressed addresses", output)

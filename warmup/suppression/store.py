@@ -20,7 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from warmup import audit
 from warmup.addresses import InvalidAddress, address_key, normalise_address
 from warmup.content.unsubscribe import Unsubscriber
-from warmup.csvsafe import SafeCsvWriter
+from warmup.csvsafe import SafeCsvWriter, open_output
 from warmup.errors import ConfigError
 from warmup.ledger.fill import suppress_pending
 from warmup.store.database import Database
@@ -270,7 +270,7 @@ class SuppressionStore:
 
     def export(self, path: Path, at: datetime) -> int:
         count = 0
-        with path.open("w", newline="", encoding="utf-8") as out:
+        with open_output(path) as out:
             writer = SafeCsvWriter(
                 out, ["address", "reason", "source", "created_at", "expires_at", "note"]
             )
