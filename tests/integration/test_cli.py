@@ -117,3 +117,14 @@ def test_env_example_documents_every_setting() -> None:
     documented = (Path(__file__).parents[2] / ".env.example").read_text()
     for field in Settings.model_fields:
         assert env_name(field) in documented, env_name(field)
+    # Each once: a second line would leave a reader to guess which one wins.
+    names = [
+        line.split("=", 1)[0] for line in documented.splitlines() if line.startswith("WARMUP_")
+    ]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
+
+
+def test_no_source_cites_a_document_the_repository_does_not_have() -> None:
+    root = Path(__file__).parents[2]
+    sources = [*root.glob("warmup/**/*.py"), *root.glob("warmup/**/*.yaml"), *root.glob("*.md")]
+    assert [str(p.relative_to(root)) for p in sources if "ACS_NOTES" in p.read_text()] == []

@@ -27,7 +27,9 @@ app = typer.Typer(
 
 @app.command("upgrade")
 def upgrade_command() -> None:
-    """Bring the database to the latest schema (commands also do this on first use)."""
+    """Bring the database to the latest schema. SQLite stores are also upgraded on first use;
+    on PostgreSQL only this command (the deployment's migrate Job) changes the schema, and
+    other commands refuse a schema that is behind."""
     database = Database.connect(command_settings().database_url.get_secret_value(), migrate=False)
     before = current_revision(database.engine)
     upgrade(database.engine)

@@ -22,10 +22,10 @@ from pydantic import (
     model_validator,
 )
 
-# ACS's default quota for a custom verified domain (ACS_NOTES.md): a new subscription's ceiling.
+# ACS's default quota for a custom verified domain (docs/acs.md): a new subscription's ceiling.
 ACS_DEFAULT_PER_MINUTE = 30
 ACS_DEFAULT_PER_HOUR = 100
-# Published list price, USD (ACS_NOTES.md). Estimates only.
+# Published list price, USD (docs/acs.md, "Limits that shape the design"). Estimates only.
 PRICE_PER_EMAIL = 0.00025
 PRICE_PER_MB = 0.00012
 
