@@ -479,6 +479,18 @@ def test_the_dashboard_is_served_with_a_strict_policy(w: ApiWorld) -> None:
     assert json.loads(w.client.get("/openapi.json").text)["info"]["title"] == "warmup"
 
 
+def test_head_answers_wherever_get_does_with_headers_and_no_body(w: ApiWorld) -> None:
+    for path in ("/dashboard", "/healthz", "/dashboard/app.js", "/u/preview"):
+        got, head = w.client.get(path), w.client.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b"", path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+        assert head.headers.get("content-length") == got.headers.get("content-length"), path
+    assert w.client.head("/api/campaigns").status_code == 401  # the same checks as GET
+    assert w.client.head("/api/campaigns", headers=w.as_(OPS)).status_code == 200
+    assert w.client.head("/no/such/page").status_code == 404
+
+
 def test_ops_add_a_domain_raise_its_quota_and_add_a_sender(w: ApiWorld) -> None:
     plan = w.client.get("/api/plans", headers=w.as_(OPS)).json()["acs-default"]
     body = {"name": "News.Example.org", "plan_yaml": plan, "senders": ["hi@news.example.org"]}

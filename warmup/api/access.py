@@ -11,7 +11,7 @@ import ipaddress
 from ipaddress import IPv4Network, IPv6Network
 
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 OPEN_PREFIXES = ("/webhooks/", "/u/", "/healthz", "/readyz")
 # What only operators and Prometheus need: the figures and the API's own description.
@@ -78,3 +78,28 @@ class RefuseNul:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class HeadAsGet:
+    """HEAD answers wherever GET does (RFC 9110 9.3.2): the same status and headers, no body.
+
+    FastAPI routes declared with ``get`` answer only GET, so monitors and link checkers that
+    ask HEAD got 405. A HEAD request runs as GET here and its body is dropped on the way out.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)

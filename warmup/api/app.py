@@ -28,7 +28,7 @@ from warmup.api import (
     unsubscribe,
     webhook,
 )
-from warmup.api.access import ADMIN_PATHS, ClientAllowList, RefuseNul
+from warmup.api.access import ADMIN_PATHS, ClientAllowList, HeadAsGet, RefuseNul
 from warmup.api.docs import install_docs
 from warmup.api.services import Services
 from warmup.api.token_store import TokenStore
@@ -111,4 +111,5 @@ def create_app(
             refusal="metrics and the API docs answer only WARMUP_API_ADMIN_CIDRS",
         )
     app.add_middleware(RefuseNul)
+    app.add_middleware(HeadAsGet)
     return app
