@@ -99,6 +99,9 @@ def formatter(log_format: LogFormat) -> logging.Formatter:
     return logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+NOISY_AT_INFO = ("azure", "alembic", "celery.app.trace", "celery.worker.strategy")
+
+
 def configure_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> None:
     """Logging for every process (CLI, API, workers, beat), and traces when configured."""
     configure_tracing(settings.otel_endpoint)
@@ -116,9 +119,12 @@ def configure_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> 
         server_logger.propagate = True
         server_logger.disabled = False
         server_logger.setLevel(logging.NOTSET)  # the root's level decides
-    # azure-core logs each request at INFO; keep it for debugging only.
-    for noisy in ("azure", "alembic"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # azure-core logs each request at INFO, and Celery each task received and succeeded (a
+    # dispatcher tick a second, a feedback pass every two: thousands of lines an hour that say
+    # nothing changed); keep them for debugging. A failed task is still logged, at ERROR.
+    quiet = logging.NOTSET if root.level <= logging.DEBUG else max(logging.WARNING, root.level)
+    for noisy in NOISY_AT_INFO:
+        logging.getLogger(noisy).setLevel(quiet)
 
 
 class _AiosmtpdDeprecation(logging.Filter):

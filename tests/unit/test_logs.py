@@ -93,3 +93,15 @@ def test_control_characters_from_input_cannot_forge_a_log_line(forged: str) -> N
     line = _filtered("relay: cannot check user %s", forged)
     assert not {"\n", "\r", "\x00"} & set(line)
     assert line.startswith("relay: cannot check user x")
+
+
+def test_per_request_and_per_task_lines_wait_for_debug() -> None:
+    configure_logging(Settings(log_level="INFO"))
+    assert not logging.getLogger("celery.app.trace").isEnabledFor(logging.INFO)
+    assert logging.getLogger("celery.app.trace").isEnabledFor(logging.ERROR)  # failures show
+    assert not logging.getLogger("celery.worker.strategy").isEnabledFor(logging.INFO)
+    assert logging.getLogger("warmup.pipeline").isEnabledFor(logging.INFO)
+    configure_logging(Settings(log_level="DEBUG"))
+    assert logging.getLogger("celery.app.trace").isEnabledFor(logging.INFO)
+    assert logging.getLogger("azure.core").isEnabledFor(logging.INFO)
+    configure_logging(Settings(log_level="WARNING"))

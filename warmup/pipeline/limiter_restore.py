@@ -66,7 +66,8 @@ def restore_if_lost(
     done = limiter.restore(windows)
     if done:
         sends = sum(sum(c.values()) for limit, c in windows.items() if limit.key.endswith(":h"))
-        log.warning(
+        # Nothing sent within the windows (a first start, or a quiet hour): nothing was lost.
+        (log.warning if sends else log.info)(
             "the limiter's windows were lost (Redis restarted without persistence?): rebuilt "
             "%d limits from the ledger (%d permit counts in hourly windows)",
             len(windows),
