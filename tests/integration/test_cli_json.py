@@ -264,7 +264,7 @@ def test_variants_through_the_api_and_the_cli(w: ApiWorld, tmp_path: Path) -> No
     late = w.client.post(path, json={"subject": "late"}, headers=w.as_(Role.MARKETING))
     assert late.status_code == 409
     status = cli(url, "campaign", "status", "-c", "spring").stdout
-    assert "A/B test: 50% of the list, winner 1 h after the test's last send" in status
+    assert "A/B test: 50% of the list, winner 1 h 00 min after the test's last send" in status
 
 
 def test_exports_write_to_stdout_with_a_dash_and_say_so_on_stderr(

@@ -48,6 +48,9 @@ def test_one_click_post_unsubscribes_and_a_get_only_asks(database_url: str, tmp_
             )
         assert reason == "unsubscribe"
         assert state == "suppressed"  # its unsent row will not go out
+        found = SuppressionStore(w.database).find("r1@example.org", w.runtime.clock.now())
+        assert found is not None
+        assert found.source == "link (campaign c)"  # the campaign's name, not its id
 
 
 def test_without_a_secret_the_endpoint_says_so(database_url: str, tmp_path: Path) -> None:

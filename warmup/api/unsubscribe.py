@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from warmup.api.services import services
+from warmup.campaigns.store import CampaignStore
 from warmup.content.unsubscribe import PREVIEW_TOKEN, InvalidToken, Unsubscriber
 from warmup.suppression.store import SuppressionStore
 
@@ -69,7 +70,11 @@ async def unsubscribe(request: Request, token: str) -> HTMLResponse:
     found = services(request)
     try:
         address = await run_in_threadpool(
-            SuppressionStore(found.database).unsubscribe, token, unsubscriber, at=found.clock.now()
+            SuppressionStore(found.database).unsubscribe,
+            token,
+            unsubscriber,
+            at=found.clock.now(),
+            campaign_name=CampaignStore(found.database).name_of,
         )
     except InvalidToken:
         return _page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 400)

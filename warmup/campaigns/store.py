@@ -100,6 +100,12 @@ class CampaignStore:
                 raise NotFoundError(f"campaign {campaign_id} is gone")
             return campaign
 
+    def name_of(self, campaign_id: int) -> str:
+        """A campaign's name by id (``#ID`` for one since deleted)."""
+        with self._db.engine.connect() as connection:
+            name = connection.scalar(select(Campaign.name).where(Campaign.id == campaign_id))
+        return str(name) if name is not None else f"#{campaign_id}"
+
     def status_and_domain(self, campaign_id: int) -> tuple[CampaignStatus, int] | None:
         """A campaign's status and its domain's id (the workers' gate, every second or so)."""
         query = select(Campaign.status, Campaign.domain_id).where(Campaign.id == campaign_id)

@@ -5,7 +5,7 @@ not get through). Registered on the ``campaign`` command group by :mod:`warmup.c
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +20,7 @@ from warmup.campaigns.scheduling import CampaignSchedule
 from warmup.campaigns.store import CampaignStore
 from warmup.commands.campaign_common import Name, console, read_file, warn
 from warmup.commands.context import actor, command_settings, now, open_database
+from warmup.control.machine import duration_words
 from warmup.views.campaigns import ABTestOut
 
 
@@ -126,7 +127,7 @@ def unschedule(name: Name) -> None:
 def print_ab_test(ab_test: ABTestOut) -> None:
     table = Table(
         title=f"A/B test: {ab_test.test_fraction:.0%} of the list, "
-        f"winner {ab_test.wait_hours:g} h after the test's last send"
+        f"winner {duration_words(timedelta(hours=ab_test.wait_hours))} after the test's last send"
     )
     for column in ("variant", "subject", "sent", "delivered", "opened", "clicked", "complaints"):
         table.add_column(column, justify="left" if column in {"variant", "subject"} else "right")

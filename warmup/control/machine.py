@@ -150,7 +150,7 @@ def on_health(plan: Plan, state: DomainState, verdict: Verdict, *, at: datetime)
             at=at,
             actor=HEALTH_GATE,
             action="release",
-            reason=f"{verdict.reason} (held {_duration(held_for)})",
+            reason=f"{verdict.reason} (held {duration_words(held_for)})",
             status=running_status(plan, state.step),
             held_by=None,
         )
@@ -213,7 +213,9 @@ def on_provider_health(
                 if verdict.clear
                 else f"its failures have left the {gates.window_hours} h window"
             )
-            return provider_move(state, group, "release", f"{why} (held {_duration(held_for)})", at)
+            return provider_move(
+                state, group, "release", f"{why} (held {duration_words(held_for)})", at
+            )
     return Decision(state)
 
 
@@ -245,8 +247,11 @@ def provider_move(
     return Decision(changed, (transition,))
 
 
-def _duration(span: timedelta) -> str:
+def duration_words(span: timedelta) -> str:
+    """``1 min``, ``4 h 05 min``: how people read a wait (never ``0.017 h``)."""
     minutes = int(span.total_seconds() // 60)
+    if minutes == 0:
+        return "under a minute"
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 

@@ -8,7 +8,7 @@ read it through :func:`active_at`, the one rule for "in force at t". Every chang
 from __future__ import annotations
 
 import csv
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -318,13 +318,21 @@ class SuppressionStore:
                 updated += not fresh
         return SuppressionImport(added, updated, invalid)
 
-    def unsubscribe(self, token: str, unsubscriber: Unsubscriber, *, at: datetime) -> str:
-        """Honour an unsubscribe link: suppress its address and skip its unsent rows."""
+    def unsubscribe(
+        self,
+        token: str,
+        unsubscriber: Unsubscriber,
+        *,
+        at: datetime,
+        campaign_name: Callable[[int], str] = str,
+    ) -> str:
+        """Honour an unsubscribe link: suppress its address and skip its unsent rows. The
+        source names the campaign whose link it was (``campaign_name``: its owner's answer)."""
         campaign_id, address = unsubscriber.verify(token)
         self.add(
             address,
             reason="unsubscribe",
-            source=f"link (campaign {campaign_id})",
+            source=f"link (campaign {campaign_name(campaign_id)})",
             actor=address,
             at=at,
         )
