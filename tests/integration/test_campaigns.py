@@ -348,6 +348,39 @@ def test_retry_takes_exactly_the_chosen_outcomes_less_suppressed_since(world: Da
         )
 
 
+def test_failed_reaches_rows_that_never_left_as_campaign_status_counts_them(
+    world: Database,
+) -> None:
+    # A row whose message did not render, or that ACS refused for good, is `failed` by state
+    # with no outcome: status shows it among the failed, so a retry of "failed" takes it too.
+    store = CampaignStore(world)
+    store.create("spring", list_name="people", sender="news@mail.example.com",
+                 template=TEMPLATE, actor="m", at=T0)  # fmt: skip
+    store.start("spring", actor="m", at=T0)
+    with world.engine.begin() as connection:
+        connection.execute(
+            update(LedgerRow)
+            .where(LedgerRow.address == "low@example.org")
+            .values(state="failed", last_error="render: 'city' is undefined", updated_at=T0)
+        )
+        connection.execute(
+            update(LedgerRow)
+            .where(LedgerRow.address == "top@gmail.com")
+            .values(state="accepted", outcome="failed", outcome_at=T0)
+        )
+    later = T0 + timedelta(hours=1)
+    campaign, rows = CampaignRetry(world).retry(
+        "spring", outcomes=retry_outcomes("failed"), settled_before=later, new_name=None,
+        actor="m", at=later,
+    )  # fmt: skip
+    assert rows == 2
+    with world.session() as session:
+        retried = set(
+            session.scalars(select(Recipient.address).where(Recipient.list_id == campaign.list_id))
+        )
+    assert retried == {"low@example.org", "top@gmail.com"}
+
+
 def test_a_scheduled_draft_starts_at_its_time_and_problems_show_when_scheduling(
     world: Database, tmp_path: Path
 ) -> None:

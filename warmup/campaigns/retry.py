@@ -5,10 +5,11 @@ from __future__ import annotations
 import itertools
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from warmup.campaigns.store import CampaignStore, add_draft
 from warmup.errors import ConfigError, ContentError
+from warmup.ledger.states import LedgerState
 from warmup.lists.importer import derive_list
 from warmup.store.database import Database
 from warmup.store.models import Campaign, ContactList, LedgerRow
@@ -48,10 +49,15 @@ class CampaignRetry:
         retry_name = new_name or self._free_name(f"{name}-retry")
         if self._exists(retry_name):
             raise ConfigError(f"a campaign named {retry_name!r} already exists")
+        # "failed" is both a delivery report's outcome and a row that never left (its message
+        # did not render, or ACS refused it for good): campaign status counts both.
+        failed: ColumnElement[bool] = LedgerRow.outcome.in_(outcomes)
+        if "failed" in outcomes:
+            failed = or_(failed, LedgerRow.state == LedgerState.FAILED.value)
         chosen = select(LedgerRow.recipient_id).where(
             LedgerRow.campaign_id == source.id,
-            LedgerRow.outcome.in_(outcomes),
-            LedgerRow.outcome_at < settled_before,
+            failed,
+            func.coalesce(LedgerRow.outcome_at, LedgerRow.updated_at) < settled_before,
             LedgerRow.recipient_id.is_not(None),
             ~is_suppressed(LedgerRow.address, at),
         )
