@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from harness.pipeline_world import people_list
+from warmup.campaigns.compose import Composer
 from warmup.campaigns.model import retry_outcomes
 from warmup.campaigns.report import campaign_report, export_campaign
 from warmup.campaigns.retry import CampaignRetry
@@ -160,6 +161,17 @@ def test_empty_fields_are_reported_before_start(world: Database, tmp_path: Path)
     with pytest.raises(ContentError, match=r"first_name is empty on 2 rows \(lines 3, 4\)"):
         store.start("g", actor="m", at=T0)
     assert store.start("g", actor="m", at=T0, allow_empty_fields=True) == 3
+    # Allowed, an empty field renders blank: the row is sent, not failed as undefined.
+    campaign = store.get("g")
+    composer = Composer.for_campaign(
+        campaign, Unsubscriber(secret=b"secret-for-tests", public_url="https://x")
+    )
+    for address in ("b@example.org", "c@example.org"):
+        _, rendered = composer.compose(address, store.recipient(campaign, address).fields)
+        assert (rendered.subject, rendered.text) == ("Hi", "Hello ")
+    # A row that lacks the field altogether (its value never stored) renders blank too.
+    _, rendered = composer.compose("d@example.org", {})
+    assert rendered.text == "Hello "
 
 
 def test_pause_resume_cancel_and_counts_that_add_up(world: Database, tmp_path: Path) -> None:

@@ -59,7 +59,10 @@ class Composer:
         return cls(campaign.id, campaign.sender_address, campaign.reply_to, template, unsubscriber)
 
     def compose(self, address: str, fields: Mapping[str, Any]) -> tuple[dict[str, Any], Rendered]:
+        # A field this row left empty renders blank: the list has it (the template was checked
+        # against the list's fields), and the start refused empty fields unless allowed.
         context = {
+            **dict.fromkeys(self.template.fields, ""),
             **fields,
             "email": address,
             "unsubscribe_url": self.unsubscriber.url(self.campaign_id, address),
