@@ -16,7 +16,9 @@ from harness.services import (
 )
 from warmup.emulator.server import EmulatorServer
 from warmup.errors import ThrottledError
-from warmup.sending import AsyncSender, RetryPolicy, build_async_client
+from warmup.sending.client import build_async_client
+from warmup.sending.retry import RetryPolicy
+from warmup.sending.sender import AsyncSender
 from warmup.settings import AcsAuth, Settings
 
 if TYPE_CHECKING:

@@ -3,38 +3,136 @@
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 from importlib.metadata import version as package_version
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from typer import _click as click  # Typer 0.29 carries its own click: its types are these
+from typer.core import TyperCommand, TyperGroup
 
-from warmup.commands import (
-    acs,
-    api,
-    campaign,
-    db,
-    demo,
-    domain,
-    emulator,
-    feedback,
-    lists,
-    plan,
-    relay,
-    suppression,
-    token,
-    trial_send,
-    worker,
-)
 from warmup.errors import ConfigError, NotFoundError, WarmupError
-from warmup.logs import RedactSecrets, secret_values
-from warmup.settings import load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import DBAPIError
+
+# Each command: where it lives (module, then the Typer app or the function) and its one-line
+# help, shown by ``warmup --help`` without importing it. A command's module is imported only
+# when that command runs: `warmup --version` or `warmup plan show` never load the Azure SDKs,
+# aiohttp, Celery or the relay (tests/unit/test_cli_start.py keeps the help in step).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "emulator": (
+        "emulator",
+        "emulator",
+        "Serve the ACS Email REST API locally: quotas, faults, outcomes and delivery reports.",
+    ),
+    "send-test": (
+        "trial_send",
+        "trial_send",
+        "Send one message through the configured ACS (or the emulator); print id and status.",
+    ),
+    "demo": (
+        "demo",
+        "demo",
+        "Run a campaign end to end: embedded Redis, SQLite, the emulator, a worker and beat.",
+    ),
+    "worker": (
+        "worker",
+        "worker",
+        "Run a worker: sends batches, runs the dispatcher tick and housekeeping.",
+    ),
+    "beat": (
+        "worker",
+        "beat",
+        "Run the scheduler: a dispatcher tick every second, housekeeping every 5 s.",
+    ),
+    "ready": (
+        "worker",
+        "ready",
+        "Readiness: exit 0 if the store and Redis answer and ACS is configured, 1 otherwise.",
+    ),
+    "api": (
+        "api",
+        "api",
+        "Serve the HTTP API, the dashboard (/dashboard), the webhook, metrics and health.",
+    ),
+    "plan": ("plan", "app", "Validate, show and simulate ramp plans."),
+    "domain": ("domain", "app", "Sending domains: status, hold, resume, steps, plans, quota."),
+    "lists": ("lists", "app", "Recipient lists: import CSV files, see what is there."),
+    "campaign": (
+        "campaign",
+        "app",
+        "Campaigns: create, preview, start, pause, resume, cancel, list, status, export; "
+        "A/B variants, schedule, retry.",
+    ),
+    "suppression": ("suppression", "app", "The suppression list: addresses never to send to."),
+    "db": (
+        "db",
+        "app",
+        "The store: upgrade its schema, show its revision, check its counters, prune.",
+    ),
+    "feedback": ("feedback", "app", "Delivery feedback without Event Grid."),
+    "token": (
+        "token",
+        "app",
+        "API tokens: marketing (lists, campaigns), ops (domains, plans), admin (tokens).",
+    ),
+    "relay": ("relay", "app", "The SMTP relay: apps' and devices' mail through the domain's ramp."),
+    "acs": (
+        "acs",
+        "app",
+        "Azure-side tasks: sender usernames, SMTP usernames, domain verification.",
+    ),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """The click command of ``name``, its module imported now."""
+    module_name, attribute, _ = COMMANDS[name]
+    target = getattr(import_module(f"warmup.commands.{module_name}"), attribute)
+    if isinstance(target, typer.Typer):
+        command: click.Command = typer.main.get_group(target)
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class LazyCommands(TyperGroup):
+    """Commands listed from :data:`COMMANDS` and imported only when one runs (or asks for its
+    own help)."""
+
+    _resolving = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        if self._resolving:
+            return load_command(cmd_name)
+        # Listing (``warmup --help``): the name and its help, nothing imported.
+        return TyperCommand(cmd_name, help=COMMANDS[cmd_name][2])
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        self._resolving = True
+        try:
+            return super().resolve_command(ctx, args)
+        finally:
+            self._resolving = False
+
 
 app = typer.Typer(
     name="warmup",
     help="Send bulk email through Azure Communication Services while a domain warms up.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=LazyCommands,
 )
 
 
@@ -56,33 +154,20 @@ def _options(
     """Send bulk email through Azure Communication Services while a domain warms up."""
 
 
-app.command("emulator")(emulator.emulator)
-app.command("send-test")(trial_send.trial_send)
-app.command("demo")(demo.demo)
-app.add_typer(plan.app, name="plan")
-app.add_typer(domain.app, name="domain")
-app.add_typer(lists.app, name="lists")
-app.add_typer(campaign.app, name="campaign")
-app.add_typer(suppression.app, name="suppression")
-app.add_typer(db.app, name="db")
-app.add_typer(feedback.app, name="feedback")
-app.add_typer(token.app, name="token")
-app.add_typer(relay.app, name="relay")
-app.add_typer(acs.app, name="acs")
-app.command("worker")(worker.worker)
-app.command("beat")(worker.beat)
-app.command("ready")(worker.ready)
-app.command("api")(api.api)
-
-
 def _unreachable(exc: DBAPIError) -> str:
     """One line naming where the database was looked for, never its password."""
     first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    from warmup.logs import RedactSecrets
+
     return RedactSecrets(_database_passwords()).redact(first)
 
 
 def _database_passwords() -> list[str]:
+    from warmup.settings import load_settings
+
     try:
+        from warmup.logs import secret_values
+
         return secret_values(load_settings())
     except ConfigError:
         return []
@@ -105,6 +190,16 @@ def main() -> None:
     except WarmupError as exc:
         typer.secho(f"invalid: {exc}", fg="red", err=True)
         sys.exit(1)
-    except (OperationalError, InterfaceError) as exc:
-        typer.secho(f"database unreachable: {_unreachable(exc)}", fg="red", err=True)
+    except Exception as exc:
+        # SQLAlchemy is imported by the commands that use a store, not here (start-up time).
+        if not _unreachable_database(exc):
+            raise
+        typer.secho(f"database unreachable: {_unreachable(exc)}", fg="red", err=True)  # type: ignore[arg-type]
         sys.exit(2)
+
+
+def _unreachable_database(exc: BaseException) -> bool:
+    sqlalchemy_exc: Any = sys.modules.get("sqlalchemy.exc")
+    return sqlalchemy_exc is not None and isinstance(
+        exc, sqlalchemy_exc.OperationalError | sqlalchemy_exc.InterfaceError
+    )

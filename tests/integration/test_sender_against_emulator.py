@@ -24,8 +24,9 @@ from tests.conftest import (
 )
 from warmup.emulator.server import EmulatorServer
 from warmup.errors import AmbiguousSendError, PermanentSendError, ThrottledError
-from warmup.sending import AsyncSender, RetryPolicy, build_async_client
-from warmup.sending.client import transport_options
+from warmup.sending.client import build_async_client, transport_options
+from warmup.sending.retry import RetryPolicy
+from warmup.sending.sender import AsyncSender
 
 pytestmark = pytest.mark.integration
 

@@ -31,8 +31,9 @@ from warmup.control.state import Status
 from warmup.emulator.server import EmulatorServer
 from warmup.errors import PermanentSendError, ThrottledError, TransportSetupError
 from warmup.feedback.reports import parse_report
-from warmup.sending import RetryPolicy, build_message
+from warmup.sending.message import build_message
 from warmup.sending.mime import internet_message_id, smtp_message_key
+from warmup.sending.retry import RetryPolicy
 from warmup.sending.smtp import IN_DOUBT, SmtpSender, build_smtp_sender, classify_reply
 from warmup.sending.transport import Transport
 from warmup.settings import Settings

@@ -17,7 +17,7 @@ from warmup.settings import Settings, env_name, load_settings
 def run_smtp_trial_send(settings: Settings, message: dict[str, object]) -> str:
     """Send one message over SMTP (STARTTLS + AUTH LOGIN): proves the SMTP credentials.
     SMTP has no status to wait for: a 250 is the answer; the delivery report follows."""
-    from warmup.sending import RetryPolicy
+    from warmup.sending.retry import RetryPolicy
     from warmup.sending.smtp import build_smtp_sender
 
     async def send() -> str:
@@ -50,7 +50,7 @@ def run_trial_send(
     transport: Transport = Transport.REST,
 ) -> str:
     """Send one message and (optionally) wait for its final status; return that status."""
-    from warmup.sending import build_message
+    from warmup.sending.message import build_message
 
     sender = sender or settings.sender_address
     if sender is None:
@@ -77,7 +77,9 @@ async def _rest_trial(
     """One send through the REST sender the workers use (the same retries and classification);
     an answer lost on the way is settled by asking ACS, never by posting again."""
     from warmup.errors import AmbiguousSendError
-    from warmup.sending import AsyncSender, RetryPolicy, build_async_client
+    from warmup.sending.client import build_async_client
+    from warmup.sending.retry import RetryPolicy
+    from warmup.sending.sender import AsyncSender
 
     client = build_async_client(settings)
     try:

@@ -56,9 +56,9 @@ from warmup.pipeline.wire_log import WireLog
 from warmup.ratelimit.base import Limiter
 from warmup.ratelimit.redis_limiter import RedisLimiter
 from warmup.relay.intake import RelayIntake
-from warmup.sending import AsyncSender, RetryPolicy, build_async_client
-from warmup.sending.client import AsyncAcsClient
-from warmup.sending.sender import MessageSender
+from warmup.sending.client import AsyncAcsClient, build_async_client
+from warmup.sending.retry import RetryPolicy
+from warmup.sending.sender import AsyncSender, MessageSender
 from warmup.sending.smtp import SmtpSender, build_smtp_sender
 from warmup.sending.transport import Transport
 from warmup.settings import Settings, env_name

@@ -1,16 +1,7 @@
-"""Talking to ACS Email: client construction, error classification, retry policy, sending."""
+"""Talking to ACS Email: client construction (``client``), error classification (``classify``),
+retry policy (``retry``), the REST and SMTP senders (``sender``, ``smtp``).
 
-from warmup.sending.client import AsyncAcsClient, build_async_client
-from warmup.sending.message import build_message
-from warmup.sending.retry import RetryPolicy
-from warmup.sending.sender import Accepted, AsyncSender, OperationStatus
-
-__all__ = [
-    "Accepted",
-    "AsyncAcsClient",
-    "AsyncSender",
-    "OperationStatus",
-    "RetryPolicy",
-    "build_async_client",
-    "build_message",
-]
+Nothing is imported here: a light part of the package (the transport names, the wire
+protocol) must not load aiohttp and the Azure SDK, which every CLI command would otherwise pay
+for at start-up. Import from the modules.
+"""
