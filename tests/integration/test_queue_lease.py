@@ -96,3 +96,17 @@ def test_a_started_batch_outlives_its_queue_lease_while_its_process_lives(
     assert states(w.database) == {"accepted": 20}
     exactly_once(stats, 20)
     assert stats["reused_operation_ids"] == 0
+
+
+def test_a_tick_claims_no_more_than_one_ticks_worth_ahead_of_the_workers(
+    database_url: str, tmp_path: Path
+) -> None:
+    # Caps too high to bind: what bounds a tick is what still waits claimed. Claiming further
+    # ahead would only let claims lapse in the queue and churn.
+    with world(
+        database_url, tmp_path, recipients=300, settings_overrides={"max_claim_per_tick": 100}
+    ) as w:
+        first = sum(len(b.row_ids) for b in w.runtime.dispatch())
+        second = sum(len(b.row_ids) for b in w.runtime.dispatch())
+        assert (first, second) == (100, 0)
+        assert states(w.database)["claimed"] == 100

@@ -156,6 +156,9 @@ class DomainLoad:
     # Running campaigns with rows left to send: (campaign id, priority, pending rows).
     demand: tuple[tuple[int, int, int], ...]
     relay_waiting: int = 0  # rows of the relay's transactional stream not yet final
+    # Rows claimed by a tick and not yet readied: queued for a worker, or waiting in a started
+    # batch for a free slot.
+    claimed: int = 0
 
 
 def domain_load(bind: Bind, domain_id: int, since: datetime) -> DomainLoad:
@@ -163,7 +166,7 @@ def domain_load(bind: Bind, domain_id: int, since: datetime) -> DomainLoad:
     campaigns have left and what its relayed stream has waiting: one round trip when ``since``
     is a quarter hour (a day's start in any time zone), two otherwise (see
     :func:`accepted_since`)."""
-    accepted = in_flight = relay_waiting = 0
+    accepted = in_flight = relay_waiting = claimed = 0
     pending: dict[int, tuple[int, int]] = {}
     for campaign_id, status, priority, kind, state, n in bind.execute(
         _DOMAIN_LOAD,
@@ -179,6 +182,8 @@ def domain_load(bind: Bind, domain_id: int, since: datetime) -> DomainLoad:
         n = int(n or 0)
         if state in _IN_FLIGHT:
             in_flight += n
+        if state == LedgerState.CLAIMED.value:
+            claimed += n
         if kind == RELAY_KIND:
             relay_waiting += n
         if state == LedgerState.PENDING.value and status == RUNNING_STATUS and n:
@@ -188,6 +193,7 @@ def domain_load(bind: Bind, domain_id: int, since: datetime) -> DomainLoad:
         in_flight,
         tuple((campaign, priority, n) for campaign, (priority, n) in sorted(pending.items())),
         relay_waiting,
+        claimed,
     )
 
 

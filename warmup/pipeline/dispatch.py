@@ -175,7 +175,10 @@ class Dispatcher:
             record.plan, record.state, now, self.usage(record, now, load.accepted), record.quota
         )
         report.allowances[record.state.domain] = granted
-        available = min(granted.total - load.in_flight, self._config.max_claim_per_tick)
+        # At most one tick's worth waits claimed: a claim lapses if its batch waits in the queue
+        # past the queue lease, so claiming ahead of what the workers take only churns.
+        backlog_room = self._config.max_claim_per_tick - load.claimed
+        available = min(granted.total - load.in_flight, backlog_room)
         demands = [Demand(*campaign) for campaign in load.demand]
         if available <= 0 or not demands:
             return None
