@@ -99,7 +99,22 @@ def formatter(log_format: LogFormat) -> logging.Formatter:
     return logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-NOISY_AT_INFO = ("azure", "alembic", "celery.app.trace", "celery.worker.strategy")
+NOISY_AT_INFO = ("azure", "alembic")
+# Celery's "received" and "succeeded" lines for the periodic ticks (the dispatcher every second,
+# feedback every two, housekeeping every five): thousands of lines an hour that say nothing
+# changed. A send batch's lines stay, and any failure is logged at ERROR.
+TICK_TASKS = ("warmup.dispatch", "warmup.feedback", "warmup.reconcile")
+CELERY_TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
+
+
+class QuietTicks(logging.Filter):
+    """Drops Celery's INFO lines about the periodic tick tasks (not at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        message = record.getMessage()
+        return not any(f"Task {name}[" in message for name in TICK_TASKS)
 
 
 def configure_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> None:
@@ -119,12 +134,16 @@ def configure_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> 
         server_logger.propagate = True
         server_logger.disabled = False
         server_logger.setLevel(logging.NOTSET)  # the root's level decides
-    # azure-core logs each request at INFO, and Celery each task received and succeeded (a
-    # dispatcher tick a second, a feedback pass every two: thousands of lines an hour that say
-    # nothing changed); keep them for debugging. A failed task is still logged, at ERROR.
-    quiet = logging.NOTSET if root.level <= logging.DEBUG else max(logging.WARNING, root.level)
+    # azure-core logs each request at INFO: kept for debugging, as are the ticks' task lines.
+    debugging = root.level <= logging.DEBUG
+    quiet = logging.NOTSET if debugging else max(logging.WARNING, root.level)
     for noisy in NOISY_AT_INFO:
         logging.getLogger(noisy).setLevel(quiet)
+    for name in CELERY_TASK_LOGGERS:
+        task_logger = logging.getLogger(name)
+        task_logger.filters[:] = [f for f in task_logger.filters if not isinstance(f, QuietTicks)]
+        if not debugging:
+            task_logger.addFilter(QuietTicks())
 
 
 class _AiosmtpdDeprecation(logging.Filter):

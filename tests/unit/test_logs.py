@@ -95,13 +95,21 @@ def test_control_characters_from_input_cannot_forge_a_log_line(forged: str) -> N
     assert line.startswith("relay: cannot check user x")
 
 
-def test_per_request_and_per_task_lines_wait_for_debug() -> None:
+def test_per_request_and_tick_task_lines_wait_for_debug() -> None:
+    def shown(name: str, message: str, level: int = logging.INFO) -> bool:
+        target = logging.getLogger(name)
+        record = target.makeRecord(name, level, __file__, 1, message, (), None)
+        return target.isEnabledFor(level) and all(f.filter(record) for f in target.filters)
+
+    tick = "Task warmup.dispatch[0f1e] succeeded in 0.01s: 2"
+    batch = "Task warmup.send_batch[77aa] succeeded in 3.2s: {'accepted': 50}"
     configure_logging(Settings(log_level="INFO"))
-    assert not logging.getLogger("celery.app.trace").isEnabledFor(logging.INFO)
-    assert logging.getLogger("celery.app.trace").isEnabledFor(logging.ERROR)  # failures show
-    assert not logging.getLogger("celery.worker.strategy").isEnabledFor(logging.INFO)
-    assert logging.getLogger("warmup.pipeline").isEnabledFor(logging.INFO)
+    assert not shown("celery.app.trace", tick)
+    assert not shown("celery.worker.strategy", "Task warmup.feedback[1] received")
+    assert shown("celery.app.trace", batch)  # what changed is still said
+    assert shown("celery.app.trace", "Task warmup.dispatch[1] raised", logging.ERROR)
+    assert not shown("azure.core.pipeline", "Request URL: ...")
     configure_logging(Settings(log_level="DEBUG"))
-    assert logging.getLogger("celery.app.trace").isEnabledFor(logging.INFO)
-    assert logging.getLogger("azure.core").isEnabledFor(logging.INFO)
+    assert shown("celery.app.trace", tick)
+    assert shown("azure.core.pipeline", "Request URL: ...")
     configure_logging(Settings(log_level="WARNING"))
