@@ -8,6 +8,7 @@ The tree::
     │   └── NotFoundError        a named thing (domain, list, campaign, token) does not exist
     ├── PlanError                a ramp plan is invalid (carries every problem found)
     ├── TransitionError          an ops action that does not apply to the domain's state now
+    │   └── ConflictError        a name already taken, or a thing that changed meanwhile
     ├── ContentError             a template that does not compile, render or fit its list
     ├── NotSent                  a request held back before it could leave: nothing reached ACS
     └── SendError                one ACS send did not succeed (carries its classification)
@@ -79,6 +80,12 @@ class NotSent(WarmupError):
 
 class TransitionError(WarmupError):
     """An ops action that does not apply now (resume a domain that is not paused, say)."""
+
+
+class ConflictError(TransitionError):
+    """The user's input meets what is stored: a name already taken, or a thing that changed
+    since it was read. Not a setting (``configuration error``): the CLI says ``invalid:`` and
+    exits 1, the API answers 409."""
 
 
 class SendError(WarmupError):

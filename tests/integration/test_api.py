@@ -313,7 +313,11 @@ def test_campaign_errors_are_clear(w: ApiWorld) -> None:
     assert wrong_sender.status_code == 400
     assert "x@elsewhere.example" in wrong_sender.json()["error"]
     assert campaign(w, name="spring").status_code == 201
-    assert campaign(w, name="spring").status_code == 400  # exists
+    taken = campaign(w, name="spring")
+    assert (taken.status_code, taken.json()) == (
+        409,
+        {"error": "a campaign named 'spring' already exists"},
+    )
     assert (
         w.client.post("/api/campaigns/spring/explode", headers=w.as_(MARKETING)).status_code == 422
     )

@@ -21,7 +21,7 @@ from warmup.content.unsubscribe import InvalidToken, Unsubscriber
 from warmup.control.allowance import AcsQuota
 from warmup.domains.record import Authentication
 from warmup.domains.store import DomainStore
-from warmup.errors import ConfigError, ContentError, TransitionError
+from warmup.errors import ConfigError, ConflictError, ContentError, TransitionError
 from warmup.ledger.claims import DomainClaim
 from warmup.ledger.states import LedgerState
 from warmup.ledger.store import LedgerStore
@@ -109,7 +109,7 @@ def test_create_checks_sender_list_and_template(world: Database) -> None:
     store.create(
         "c", list_name="people", sender="news@mail.example.com", template=TEMPLATE, actor="m", at=T0
     )
-    with pytest.raises(ConfigError, match="already exists"):
+    with pytest.raises(ConflictError, match="already exists"):
         store.create(
             "c",
             list_name="people",

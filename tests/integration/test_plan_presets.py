@@ -48,3 +48,14 @@ def test_a_plan_file_in_the_working_directory_wins_over_a_preset(tmp_path: Path)
     shown = cli(url, "plan", "show", "fast", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert "mine" in shown.stdout
+
+
+def test_a_name_already_taken_is_the_users_mistake_not_a_configuration_error(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'presets.db'}"
+    add = ("domain", "add", "mail.example.com", "--plan", "demo")
+    assert cli(url, *add, cwd=tmp_path).returncode == 0
+    again = cli(url, *add, cwd=tmp_path)
+    assert again.returncode == 1
+    assert again.stderr.startswith("invalid: sending domain mail.example.com already exists")

@@ -18,7 +18,7 @@ from tests.cli import cli, url_of
 from warmup.campaigns.streams import RELAY_PRIORITY, TransactionalStreams, stream_name
 from warmup.domains.actions import OpsRequest, act
 from warmup.domains.store import DomainStore
-from warmup.errors import ConfigError
+from warmup.errors import ConfigError, ConflictError
 from warmup.relay.passwords import verify_password
 from warmup.relay.users import RelayUsers
 from warmup.store.database import Database
@@ -196,7 +196,7 @@ def test_passwords_are_kept_only_as_hashes(database: Database) -> None:
     assert verify_password(password, stored)
     assert users.authenticate("scanner", password) is not None
     assert users.authenticate("scanner", password + "x") is None
-    with pytest.raises(ConfigError, match="already exists"):
+    with pytest.raises(ConflictError, match="already exists"):
         users.add("scanner", DOMAIN, actor="ops", at=datetime.now(UTC))
     with pytest.raises(ConfigError, match="a-z"):
         users.add("Printer 3F", DOMAIN, actor="ops", at=datetime.now(UTC))

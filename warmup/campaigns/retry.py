@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, or_, select
 
 from warmup.campaigns.store import CampaignStore, add_draft
-from warmup.errors import ConfigError, ContentError
+from warmup.errors import ConflictError, ContentError
 from warmup.ledger.states import LedgerState
 from warmup.lists.importer import derive_list
 from warmup.store.database import Database
@@ -48,7 +48,7 @@ class CampaignRetry:
         source = self._campaigns.get(name)
         retry_name = new_name or self._free_name(f"{name}-retry")
         if self._exists(retry_name):
-            raise ConfigError(f"a campaign named {retry_name!r} already exists")
+            raise ConflictError(f"a campaign named {retry_name!r} already exists")
         # "failed" is both a delivery report's outcome and a row that never left (its message
         # did not render, or ACS refused it for good): campaign status counts both.
         failed: ColumnElement[bool] = LedgerRow.outcome.in_(outcomes)

@@ -23,7 +23,7 @@ from warmup.content.hygiene import content_warnings, with_text_part
 from warmup.content.templates import CompiledTemplate, MessageTemplate
 from warmup.control.authentication import unauthenticated
 from warmup.domains.store import DomainStore
-from warmup.errors import ConfigError, ContentError, NotFoundError, TransitionError
+from warmup.errors import ConflictError, ContentError, NotFoundError, TransitionError
 from warmup.ledger import counters
 from warmup.ledger import fill as ledger
 from warmup.ledger.states import OPEN, LedgerState
@@ -162,7 +162,7 @@ class CampaignStore:
                 raise NotFoundError(f"no list {list_name!r} (import one with: warmup lists import)")
             compiled.check(set(contacts.fields))
             if session.scalar(select(Campaign.id).where(Campaign.name == name)) is not None:
-                raise ConfigError(f"a campaign named {name!r} already exists")
+                raise ConflictError(f"a campaign named {name!r} already exists")
             domain_id = session.scalar(
                 select(SendingDomain.id).where(SendingDomain.name == domain.state.domain)
             )
@@ -411,7 +411,7 @@ class CampaignStore:
                 )
             )
             if written.rowcount != 1:
-                raise ConfigError(f"campaign {name} changed meanwhile; look again and retry")
+                raise ConflictError(f"campaign {name} changed meanwhile; look again and retry")
             if target is CampaignStatus.CANCELLED:
                 ledger.skip_unsent(connection, campaign.id, reason="campaign cancelled", at=at)
             audit.record(connection, "campaign", name, action, actor=actor, reason=reason, at=at)

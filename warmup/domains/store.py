@@ -37,7 +37,7 @@ from warmup.control.caps import AcsQuota
 from warmup.control.machine import Decision, new_domain
 from warmup.control.state import Status, Transition
 from warmup.domains.record import Authentication, DomainRecord, state_columns, state_of
-from warmup.errors import ConfigError, NotFoundError, TransitionError
+from warmup.errors import ConfigError, ConflictError, NotFoundError, TransitionError
 from warmup.plans.loader import parse_plan
 from warmup.plans.model import Plan
 from warmup.sending.transport import Transport
@@ -154,7 +154,7 @@ class DomainStore:
                 session.scalar(select(SendingDomain.id).where(SendingDomain.name == name))
                 is not None
             ):
-                raise TransitionError(f"sending domain {name} already exists")
+                raise ConflictError(f"sending domain {name} already exists")
             row = SendingDomain(
                 name=name,
                 plan_yaml=plan_yaml,

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from warmup import audit
 from warmup.domains.store import DomainStore
-from warmup.errors import ConfigError, NotFoundError
+from warmup.errors import ConfigError, ConflictError, NotFoundError
 from warmup.relay.passwords import hash_password, new_password, verify_nobody, verify_password
 from warmup.store.database import Database
 from warmup.store.models import RelayUser
@@ -97,7 +97,7 @@ class RelayUsers:
                     reason=f"may relay for {record.state.domain}",
                 )
         except IntegrityError:
-            raise ConfigError(f"a relay user named {name!r} already exists") from None
+            raise ConflictError(f"a relay user named {name!r} already exists") from None
         return password
 
     def all(self) -> list[RelayUserInfo]:
