@@ -20,7 +20,7 @@ from warmup.store.database import Database
 from warmup.store.models import LedgerRow
 from warmup.views.campaigns import CampaignOut
 from warmup.views.domains import DomainOut, DomainReportOut
-from warmup.views.lists import ListOut
+from warmup.views.lists import ListDetailOut, ListOut
 from warmup.views.plans import ScheduleOut, SimulationOut
 from warmup.views.suppressions import SuppressionOut
 
@@ -86,6 +86,7 @@ def test_cli_json_is_the_api_shape_for_the_same_thing(w: ApiWorld, tmp_path: Pat
         ("domain", "status"): "/api/domains",
         ("domain", "report", DOMAIN): f"/api/domains/{DOMAIN}/report",
         ("lists", "show"): "/api/lists",
+        ("lists", "show", "people", "--sample", "2"): "/api/lists/people?sample=2",
         ("suppression", "show", "gone@example.org"): "/api/suppressions/gone@example.org",
     }
     for command, path in pairs.items():
@@ -288,3 +289,20 @@ def test_exports_write_to_stdout_with_a_dash_and_say_so_on_stderr(
     ]
     assert listed.stdout.splitlines()[1].startswith("gone@example.org,complaint,")
     assert not (tmp_path / "-").exists()  # no file named "-"
+
+
+def test_one_list_in_detail_shows_each_fields_fill_and_its_first_rows(w: ApiWorld) -> None:
+    assert upload(w, people_csv(3)).status_code == 201
+    detail = ListDetailOut.model_validate(cli_json(w, "lists", "show", "people"))
+    assert (detail.name, detail.recipients) == ("people", 3)
+    assert [(f.field, f.filled + f.empty) for f in detail.fill] == [
+        (field, 3) for field in detail.fields
+    ]
+    assert len(detail.sample) == 3
+    assert all("address" in row for row in detail.sample)
+    table = cli(url_of(w.database), "lists", "show", "people")
+    assert table.returncode == 0, table.stderr
+    assert "3 recipients" in table.stdout
+    missing = cli(url_of(w.database), "lists", "show", "nope")
+    assert (missing.returncode, "not found: no list 'nope'" in missing.stderr) == (2, True)
+    assert w.client.get("/api/lists/nope", headers=w.as_(Role.MARKETING)).status_code == 404

@@ -27,7 +27,7 @@ from warmup.api.list_jobs import ImportJobOut, Job, job_json, job_out, report_di
 from warmup.api.services import Found
 from warmup.lists.importer import ImportOptions
 from warmup.lists.jobs import ImportJobs
-from warmup.views.lists import ListOut, all_lists
+from warmup.views.lists import ListDetailOut, ListOut, all_lists, list_detail_out
 
 router = APIRouter(prefix="/api/lists", tags=["lists"])
 log = logging.getLogger(__name__)
@@ -170,3 +170,11 @@ def rejected_report(report_id: str, _: Marketing, found: Found) -> FileResponse:
     if not REPORT_ID.match(report_id) or not path.is_file():
         raise HTTPException(404, "no such rejected-rows report")
     return FileResponse(path, media_type="text/csv", filename=f"rejected-{report_id}.csv")
+
+
+@router.get("/{name}")
+def list_detail(
+    name: str, _: Caller, found: Found, sample: Annotated[int, Query(ge=0, le=50)] = 5
+) -> ListDetailOut:
+    """One list: its size, how many rows carry each field, and its first rows by engagement."""
+    return list_detail_out(found.database, name, sample)

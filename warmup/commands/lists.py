@@ -13,7 +13,7 @@ from rich.table import Table
 from warmup.commands.context import actor, command_settings, now, open_database
 from warmup.commands.output import AsJson, print_json
 from warmup.lists.importer import ImportOptions, ListImporter
-from warmup.views.lists import all_lists
+from warmup.views.lists import ListDetailOut, all_lists, list_detail_out
 
 app = typer.Typer(
     help="Recipient lists: import CSV files, see what is there.", no_args_is_help=True
@@ -86,9 +86,18 @@ def import_list(
 
 
 @app.command()
-def show(as_json: AsJson = False) -> None:
-    """Every list with its size and personalisation fields."""
-    lists = all_lists(open_database(command_settings()))
+def show(
+    name: Annotated[str | None, typer.Argument(help="One list, in detail.")] = None,
+    sample: Annotated[int, typer.Option(min=0, max=50, help="Rows to show of it.")] = 5,
+    as_json: AsJson = False,
+) -> None:
+    """Every list with its size and personalisation fields; or one list: each field's fill
+    and its first rows by engagement."""
+    database = open_database(command_settings())
+    if name is not None:
+        _show_one(list_detail_out(database, name, sample), as_json)
+        return
+    lists = all_lists(database)
     if as_json:
         print_json(lists)
         return
@@ -104,3 +113,27 @@ def show(as_json: AsJson = False) -> None:
             item.created_by,
         )
     Console().print(table)
+
+
+def _show_one(detail: ListDetailOut, as_json: bool) -> None:
+    if as_json:
+        print_json(detail)
+        return
+    console = Console()
+    console.print(
+        f"list {detail.name}: {detail.recipients:,} recipients, created "
+        f"{detail.created_at:%Y-%m-%d %H:%M} by {detail.created_by}"
+    )
+    fill = Table(title="fields")
+    for column in ("field", "filled", "empty"):
+        fill.add_column(column, justify="left" if column == "field" else "right")
+    for item in detail.fill:
+        fill.add_row(item.field, f"{item.filled:,}", f"{item.empty:,}")
+    console.print(fill)
+    rows = Table(title=f"first {len(detail.sample)} rows by engagement")
+    columns = ["address", *detail.fields]
+    for column in columns:
+        rows.add_column(column)
+    for row in detail.sample:
+        rows.add_row(*(str(row.get(column, "")) for column in columns))
+    console.print(rows)

@@ -7,9 +7,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from warmup.errors import NotFoundError
 from warmup.lists.importer import measure_of
 from warmup.store.database import Database
-from warmup.store.models import ContactList
+from warmup.store.models import ContactList, Recipient
 
 
 @dataclass(frozen=True)
@@ -36,3 +37,33 @@ def list_summaries(database: Database) -> list[ListSummary]:
             )
             for item in connection.execute(select(ContactList).order_by(ContactList.name)).all()
         ]
+
+
+@dataclass(frozen=True)
+class ListDetail:
+    """One list as a marketer checks it before a campaign: its size, how many rows carry each
+    personalisation field, and a few of its rows."""
+
+    summary: ListSummary
+    filled: dict[str, int]  # field -> recipients with a value for it
+    sample: list[tuple[str, dict[str, object]]]  # (address, fields), first by engagement
+
+
+def list_detail(database: Database, name: str, sample: int = 5) -> ListDetail:
+    with database.engine.begin() as connection:
+        item = connection.execute(select(ContactList).where(ContactList.name == name)).first()
+        if item is None:
+            raise NotFoundError(f"no list {name!r} (see: warmup lists show)")
+        measure = measure_of(connection, item.id)
+        rows = connection.execute(
+            select(Recipient.address, Recipient.fields)
+            .where(Recipient.list_id == item.id)
+            .order_by(Recipient.engagement.desc().nulls_last(), Recipient.id)
+            .limit(sample)
+        ).all()
+    fields = list(item.fields)
+    return ListDetail(
+        ListSummary(item.name, measure.size, fields, item.created_at, item.created_by),
+        {field: measure.filled.get(field, 0) for field in fields},
+        [(str(address), dict(values or {})) for address, values in rows],
+    )
