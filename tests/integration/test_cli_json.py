@@ -306,3 +306,21 @@ def test_one_list_in_detail_shows_each_fields_fill_and_its_first_rows(w: ApiWorl
     missing = cli(url_of(w.database), "lists", "show", "nope")
     assert (missing.returncode, "not found: no list 'nope'" in missing.stderr) == (2, True)
     assert w.client.get("/api/lists/nope", headers=w.as_(Role.MARKETING)).status_code == 404
+
+
+def test_a_list_is_deleted_only_when_no_campaign_uses_it(w: ApiWorld) -> None:
+    url = url_of(w.database)
+    assert upload(w, people_csv(3)).status_code == 201
+    assert campaign(w).status_code == 201  # "spring" uses "people"
+    refused = cli(url, "lists", "delete", "people")
+    assert refused.returncode == 1
+    assert "invalid: list people is used by campaign(s) spring" in refused.stderr
+    marketing = w.as_(Role.MARKETING)
+    assert w.client.delete("/api/lists/people", headers=marketing).status_code == 409
+    other = upload(w, people_csv(2), name="autumn-list")
+    assert other.status_code == 201, other.text
+    assert w.client.delete("/api/lists/autumn-list", headers=w.as_(Role.OPS)).status_code == 403
+    assert w.client.delete("/api/lists/autumn-list", headers=marketing).status_code == 204
+    assert w.client.get("/api/lists/autumn-list", headers=marketing).status_code == 404
+    done = cli(url, "lists", "delete", "autumn-list")
+    assert (done.returncode, "not found" in done.stderr) == (2, True)

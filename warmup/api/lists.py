@@ -25,7 +25,7 @@ from starlette.types import Message
 from warmup.api.auth import Caller, Marketing
 from warmup.api.list_jobs import ImportJobOut, Job, job_json, job_out, report_dir
 from warmup.api.services import Found
-from warmup.lists.importer import ImportOptions
+from warmup.lists.importer import ImportOptions, delete_list
 from warmup.lists.jobs import ImportJobs
 from warmup.views.lists import ListDetailOut, ListOut, all_lists, list_detail_out
 
@@ -178,3 +178,9 @@ def list_detail(
 ) -> ListDetailOut:
     """One list: its size, how many rows carry each field, and its first rows by engagement."""
     return list_detail_out(found.database, name, sample)
+
+
+@router.delete("/{name}", status_code=204)
+def delete(name: str, who: Marketing, found: Found) -> None:
+    """Delete a list and its recipients: 409 while a campaign uses it."""
+    delete_list(found.database, name, actor=who.actor, at=found.clock.now())

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from warmup.commands.context import actor, command_settings, now, open_database
 from warmup.commands.output import AsJson, print_json
-from warmup.lists.importer import ImportOptions, ListImporter
+from warmup.lists.importer import ImportOptions, ListImporter, delete_list
 from warmup.views.lists import ListDetailOut, all_lists, list_detail_out
 
 app = typer.Typer(
@@ -113,6 +113,14 @@ def show(
             item.created_by,
         )
     Console().print(table)
+
+
+@app.command()
+def delete(name: Annotated[str, typer.Argument(help="The list to delete.")]) -> None:
+    """Delete a list and its recipients (refused while a campaign uses it)."""
+    settings = command_settings()
+    count = delete_list(open_database(settings), name, actor=actor(settings), at=now())
+    typer.echo(f"list {name} deleted with its {count:,} recipients")
 
 
 def _show_one(detail: ListDetailOut, as_json: bool) -> None:

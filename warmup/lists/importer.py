@@ -23,6 +23,7 @@ from sqlalchemy import (
     Select,
     bindparam,
     case,
+    delete,
     func,
     insert,
     literal,
@@ -33,6 +34,7 @@ from sqlalchemy import (
 
 from warmup import audit
 from warmup.control.providers import provider_group
+from warmup.errors import ConflictError, NotFoundError
 from warmup.heap import frozen_heap
 from warmup.lists.chunk_pool import ChunkPool
 from warmup.lists.fields import FieldMap
@@ -400,6 +402,30 @@ def derive_list(
     measure = remeasure(connection, list_id)
     audit.record(connection, "list", name, "derive", actor=actor, at=at, reason=reason)
     return int(list_id), measure.size
+
+
+def delete_list(database: Database, name: str, *, actor: str, at: datetime) -> int:
+    """Delete a list and its recipients; return how many. Refused while any campaign uses the
+    list: its reports, retries and A/B test read its rows."""
+    with database.engine.begin() as connection:
+        list_id = connection.scalar(select(ContactList.id).where(ContactList.name == name))
+        if list_id is None:
+            raise NotFoundError(f"no list {name!r} (see: warmup lists show)")
+        users = connection.scalars(
+            select(Campaign.name).where(Campaign.list_id == list_id).order_by(Campaign.name)
+        ).all()
+        if users:
+            raise ConflictError(
+                f"list {name} is used by campaign(s) {', '.join(users)}: it stays while they do"
+            )
+        removed = connection.execute(delete(Recipient).where(Recipient.list_id == list_id))
+        connection.execute(delete(ContactList).where(ContactList.id == list_id))
+        count = int(removed.rowcount or 0)
+        audit.record(
+            connection, "list", name, "delete", actor=actor, at=at,
+            reason=f"{count:,} recipients deleted",
+        )  # fmt: skip
+    return count
 
 
 @dataclass(frozen=True)
