@@ -197,7 +197,7 @@ def test_schedule_and_unschedule_through_the_cli_and_the_api(w: ApiWorld) -> Non
     assert done.returncode == 0, done.stderr
     assert "campaign spring starts at Mon 2030-01-07 09:00 CET (08:00 UTC)" in done.stdout
     shown = cli_json(w, "campaign", "status", "-c", "spring")
-    assert (shown["status"], shown["scheduled_at"]) == ("draft", "2030-01-07T08:00:00Z")
+    assert (shown["status"], shown["scheduled_at"]) == ("scheduled", "2030-01-07T08:00:00Z")
     assert shown["eta_note"] == "scheduled to start at 2030-01-07 08:00 UTC"
     past = cli(url, "campaign", "schedule", "-c", "spring", "--at", "2020-01-01 09:00", env=secret)
     assert (past.returncode, past.stderr.strip()) == (

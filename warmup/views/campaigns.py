@@ -21,8 +21,20 @@ from warmup.views.recovery import RecoveryOut, recovery_out
 MESSAGE_KB = 50.0  # for the cost estimate, as the CLI's default
 
 
+SCHEDULED = "scheduled"
+
+
+def shown_status(status: CampaignStatus, scheduled_at: datetime | None) -> str:
+    """A draft with a start time reads ``scheduled``: it will start by itself."""
+    if status is CampaignStatus.DRAFT and scheduled_at is not None:
+        return SCHEDULED
+    return status.value
+
+
 class CampaignOut(BaseModel):
     name: str
+    # draft, scheduled (a draft with a start time: scheduled_at), starting, running, paused,
+    # completed, cancelled
     status: str
     list: str
     domain: str
@@ -110,7 +122,7 @@ def campaign_out(
 ) -> CampaignOut:
     return CampaignOut(
         name=report.name,
-        status=report.status.value,
+        status=shown_status(report.status, report.scheduled_at),
         list=report.list_name,
         domain=report.domain,
         rows=report.rows,
