@@ -15,6 +15,7 @@ from sqlalchemy import select
 from tests.api_world import (
     DOMAIN,
     SECRETS,
+    SENDER,
     ApiWorld,
     api_world,
     campaign,
@@ -300,6 +301,21 @@ def test_campaign_lifecycle(w: ApiWorld) -> None:
         ("resume", "token:marketing-1 (marketing)"),
         ("cancel", "token:marketing-1 (marketing)"),
     ]
+
+
+def test_a_field_the_api_does_not_know_is_refused_by_name(w: ApiWorld) -> None:
+    assert upload(w, people_csv(2)).status_code == 201
+    typo = campaign(w, reply_too="help@mail.example.com")
+    assert typo.status_code == 422
+    assert "reply_too" in typo.text
+    marketing = w.as_(MARKETING)
+    assert w.client.post("/api/suppressions", json={"adress": "a@example.org",
+                         "reason": "manual"}, headers=marketing).status_code == 422  # fmt: skip
+    # The CLI's word for the sender (--from) is taken as well.
+    body = {"name": "autumn", "list": "people", "from": SENDER, "subject": "Hi",
+            "text": "Hi, unsubscribe: {{ unsubscribe_url }}"}  # fmt: skip
+    created = w.client.post("/api/campaigns", json=body, headers=marketing)
+    assert created.status_code == 201, created.text
 
 
 def test_campaign_errors_are_clear(w: ApiWorld) -> None:

@@ -14,10 +14,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Query
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 from starlette.background import BackgroundTask
 
 from warmup.api.auth import Caller, Marketing, insist
+from warmup.api.bodies import Body
 from warmup.api.services import Found, Services
 from warmup.api.token_store import Role
 from warmup.campaigns.ab_test import CampaignABTest
@@ -37,10 +38,14 @@ router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 Text = Annotated[str, Field(max_length=1_000_000)]
 
 
-class CampaignIn(BaseModel):
+class CampaignIn(Body):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     list: Annotated[str, Field(min_length=1, max_length=200)]
-    sender: Annotated[str, Field(min_length=3, max_length=320)]
+    # The CLI's word (--from) is taken too.
+    sender: Annotated[
+        str,
+        Field(min_length=3, max_length=320, validation_alias=AliasChoices("sender", "from")),
+    ]
     subject: Annotated[str, Field(min_length=1, max_length=2000)]
     html: Text | None = None
     text: Text | None = None
@@ -48,11 +53,11 @@ class CampaignIn(BaseModel):
     priority: Annotated[int, Field(ge=-1000, le=1000)] = 0
 
 
-class Reason(BaseModel):
+class Reason(Body):
     reason: Annotated[str, Field(max_length=2000)] = ""
 
 
-class StartIn(BaseModel):
+class StartIn(Body):
     allow_empty_fields: bool = False
     # Start although ACS found the domain's SPF, DKIM or DMARC not verified: ops' reason.
     override_auth: Annotated[str, Field(min_length=1, max_length=500)] | None = None
@@ -187,7 +192,7 @@ def _fill(store: CampaignStore, name: str, found: Services) -> None:
         log.exception("filling the ledger of campaign %s stopped", name)
 
 
-class ScheduleIn(BaseModel):
+class ScheduleIn(Body):
     # ISO 8601; without an offset, in ``tz`` (default: the domain's plan's timezone).
     at: Annotated[str, Field(min_length=10, max_length=40, examples=["2026-12-01 09:00"])]
     tz: Annotated[str, Field(max_length=64, examples=["Europe/Paris"])] | None = None
@@ -216,7 +221,7 @@ def unschedule(name: str, who: Marketing, found: Found) -> CampaignOut:
     return _report(found, name)
 
 
-class VariantIn(BaseModel):
+class VariantIn(Body):
     subject: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
     html: Text | None = None
     text: Text | None = None
@@ -246,11 +251,12 @@ def add_variant(name: str, body: VariantIn, who: Marketing, found: Found) -> Var
     return VariantAdded(variant=added.label, warnings=warnings, campaign=_report(found, name))
 
 
-class RetryIn(BaseModel):
-    outcomes: Annotated[list[str], Field(min_length=1, max_length=3)] = [
-        "soft_bounce",
-        "failed",
-        "unknown",
+class RetryIn(Body):
+    outcomes: Annotated[
+        list[str],
+        Field(
+            min_length=1, max_length=3, default_factory=lambda: ["soft_bounce", "failed", "unknown"]
+        ),
     ]
     after_hours: Annotated[float, Field(ge=0, le=24 * 365)] = 0.0  # only outcomes this old
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None

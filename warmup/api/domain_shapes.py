@@ -7,22 +7,23 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from warmup.api.bodies import Body
 from warmup.plans.model import ACS_DEFAULT_PER_HOUR, ACS_DEFAULT_PER_MINUTE
 
 Why = Annotated[str, Field(min_length=1, max_length=2000)]
 PlanYaml = Annotated[str, Field(min_length=1, max_length=64 * 1024)]
 
 
-class Reason(BaseModel):
+class Reason(Body):
     reason: Why
 
 
-class SetStep(BaseModel):
+class SetStep(Body):
     step: Annotated[int, Field(ge=0, le=1000)]
     reason: Why
 
 
-class ApplyPlan(BaseModel):
+class ApplyPlan(Body):
     plan_yaml: PlanYaml
     reason: Why
 
@@ -32,25 +33,25 @@ PerMinute = Annotated[int, Field(ge=1, le=10_000_000)]
 PerHour = Annotated[int, Field(ge=1, le=100_000_000)]
 
 
-class DomainIn(BaseModel):
+class DomainIn(Body):
     name: Annotated[str, Field(min_length=3, max_length=253)]
     plan_yaml: PlanYaml
-    senders: Annotated[list[Address], Field(max_length=100)] = []
+    senders: Annotated[list[Address], Field(max_length=100, default_factory=list)]
     acs_quota_per_minute: PerMinute = ACS_DEFAULT_PER_MINUTE
     acs_quota_per_hour: PerHour = ACS_DEFAULT_PER_HOUR
 
 
-class QuotaIn(BaseModel):
+class QuotaIn(Body):
     per_minute: PerMinute
     per_hour: PerHour
     reason: Why = "quota raised by Microsoft"
 
 
-class SenderIn(BaseModel):
+class SenderIn(Body):
     address: Address
 
 
-class PlanText(BaseModel):
+class PlanText(Body):
     plan_yaml: PlanYaml
 
 

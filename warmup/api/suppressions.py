@@ -7,10 +7,11 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from warmup.addresses import address_key
 from warmup.api.auth import Caller, Marketing
+from warmup.api.bodies import Body
 from warmup.api.services import Found
 from warmup.suppression.store import REASONS, SuppressionStore
 from warmup.views.suppressions import SuppressionOut, suppression_out
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/api/suppressions", tags=["suppressions"])
 Address = Annotated[str, Field(min_length=3, max_length=320)]
 
 
-class SuppressionIn(BaseModel):
+class SuppressionIn(Body):
     address: Address
     reason: Annotated[str, Field(description=f"One of: {', '.join(sorted(REASONS))}")] = "manual"
     days: Annotated[int, Field(ge=1, le=3650)] | None = None  # expire after; None: for good

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from warmup.api.auth import Admin, Caller
+from warmup.api.bodies import Body
 from warmup.api.services import Found
 from warmup.api.token_store import Role, TokenInfo
 
@@ -25,7 +26,7 @@ class TokenOut(BaseModel):
     last_used_at: datetime | None
 
 
-class TokenIn(BaseModel):
+class TokenIn(Body):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     role: Role
 
