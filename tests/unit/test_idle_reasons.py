@@ -148,3 +148,24 @@ def test_quota_advice_from_the_domains_own_step_and_quota() -> None:
         per_minute=10**6,
     )
     assert everything is None  # the quota covers the whole plan
+
+
+def test_a_start_that_would_stay_silent_for_over_an_hour_says_when_and_how_fast() -> None:
+    from warmup.control.idle import quiet_start
+
+    # Inside the window: nothing to warn about.
+    assert quiet_start(PLAN, QUOTA, MONDAY_NOON) is None
+    # Half an hour before the window opens: not worth a warning.
+    assert quiet_start(PLAN, QUOTA, MONDAY_NOON.replace(hour=6, minute=30)) is None
+    # Monday 01:00: six hours of nothing, then step 0's 50 an hour (within ACS's default quota).
+    night = quiet_start(PLAN, QUOTA, MONDAY_NOON.replace(hour=1))
+    assert night == (
+        "nothing will be sent before 07:00 UTC (the plan's sending window); "
+        "then at most 50 an hour (the plan's step 0)"
+    )
+    # Saturday: the window opens on Monday; an Azure-managed domain's quota (10 an hour) binds.
+    saturday = quiet_start(PLAN, AcsQuota(5, 10), datetime(2026, 12, 5, 12, tzinfo=UTC))
+    assert saturday == (
+        "nothing will be sent before Mon 2026-12-07 07:00 UTC (the plan's sending window); "
+        "then at most 9 an hour (the ACS quota)"
+    )

@@ -19,6 +19,7 @@ from warmup.commands.context import (
 )
 from warmup.commands.output import AsJson, print_json
 from warmup.control.caps import AcsQuota
+from warmup.control.idle import quiet_start
 from warmup.control.machine import Decision
 from warmup.domains.actions import OpsRequest, act
 from warmup.domains.record import DomainRecord
@@ -100,6 +101,8 @@ def add(
         f"{record.state.domain}: warming up on plan {loaded.name}, step 0 ({_caps(record)}); "
         f"senders: {', '.join(record.senders) or 'none yet'}; sends over {transport.value}"
     )
+    if quiet := quiet_start(loaded, record.quota, now()):
+        console.print(f"[yellow]note:[/] {quiet}", highlight=False)
 
 
 @app.command()

@@ -16,6 +16,7 @@ from warmup.commands.context import has_extra, require_extra
 from warmup.commands.output import AsJson, print_json
 from warmup.commands.progress import counting
 from warmup.control.caps import AcsQuota
+from warmup.control.idle import quiet_start
 from warmup.control.simulate import (
     DemandSchedule,
     FailureProfile,
@@ -168,6 +169,8 @@ def show(
         ),
         soft_wrap=True,
     )
+    if start is None and (quiet := quiet_start(plan, AcsQuota(), datetime.now(UTC))):
+        console.print(f"[yellow]note:[/] starting now with ACS's default quota, {quiet}")
     gates = plan.gates
     console.print(
         f"gates over {gates.window_hours} h, at least {gates.min_sample:,} reports: failures hold "

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from warmup.control.allowance import Allowance, day_start, in_window
+from warmup.control.caps import AcsQuota, caps
 from warmup.control.state import DomainState
 from warmup.plans.model import Plan
 
@@ -103,3 +104,25 @@ def _frees_at(plan: Plan, now: datetime, per: str, spent: SpentWindows) -> datet
     if per == "minute" and spent.oldest_last_minute is not None:
         return spent.oldest_last_minute + timedelta(minutes=1)
     return None
+
+
+# A new domain silent for longer than this is worth saying at `domain add` and `plan show`.
+QUIET_START = timedelta(hours=1)
+
+
+def quiet_start(plan: Plan, quota: AcsQuota, now: datetime) -> str | None:
+    """When a domain starting on ``plan`` now would send nothing for more than an hour (its
+    window closed, or a blackout date), when its first send can be and at what rate; else
+    ``None``. The reasons ``domain status`` gives later are right, but nothing warned."""
+    if in_window(plan, now):
+        return None
+    opening = next_opening(plan, now)
+    if opening is None or opening - now <= QUIET_START:
+        return None
+    first = caps(plan, 0, quota)
+    per_hour = min(first.step_per_hour, first.acs_per_hour)
+    limit = "the ACS quota" if first.acs_per_hour < first.step_per_hour else "the plan's step 0"
+    return (
+        f"nothing will be sent before {_when(opening, plan, now)} (the plan's sending window); "
+        f"then at most {per_hour:,} an hour ({limit})"
+    )
