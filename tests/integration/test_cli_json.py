@@ -16,6 +16,8 @@ from sqlalchemy import update
 from tests.api_world import DOMAIN, ApiWorld, api_world, campaign, people_csv, upload
 from tests.cli import cli, url_of
 from warmup.api.token_store import Role
+from warmup.audit import AuditFilter, AuditLog
+from warmup.campaigns.store import CampaignStore
 from warmup.store.database import Database
 from warmup.store.models import LedgerRow
 from warmup.views.campaigns import CampaignOut
@@ -324,3 +326,38 @@ def test_a_list_is_deleted_only_when_no_campaign_uses_it(w: ApiWorld) -> None:
     assert w.client.get("/api/lists/autumn-list", headers=marketing).status_code == 404
     done = cli(url, "lists", "delete", "autumn-list")
     assert (done.returncode, "not found" in done.stderr) == (2, True)
+
+
+def test_a_draft_is_deleted_its_name_reused_and_any_campaign_cloned(w: ApiWorld) -> None:
+    url = url_of(w.database)
+    marketing = w.as_(Role.MARKETING)
+    assert upload(w, people_csv(3)).status_code == 201
+    assert campaign(w).status_code == 201
+    assert campaign(w, "autumn").status_code == 201
+    assert w.client.post("/api/campaigns/autumn/start", headers=marketing).is_success
+    # A draft goes, and its name is free again.
+    done = cli(url, "campaign", "delete", "-c", "spring")
+    assert done.returncode == 0, done.stderr
+    assert campaign(w).status_code == 201
+    # A campaign that started is kept for its figures: 409, and the CLI says invalid.
+    assert w.client.delete("/api/campaigns/autumn", headers=marketing).status_code == 409
+    refused = cli(url, "campaign", "delete", "-c", "autumn")
+    assert refused.returncode == 1
+    assert "only a draft can be deleted" in refused.stderr
+    # Any campaign can be cloned into a new draft with its list, sender and message.
+    copied = w.client.post("/api/campaigns/autumn/clone", json={"name": "winter"},
+                           headers=marketing)  # fmt: skip
+    assert copied.status_code == 201, copied.text
+    assert (copied.json()["status"], copied.json()["list"]) == ("draft", "people")
+    again = cli(url, "campaign", "clone", "-c", "autumn", "--name", "winter")
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+    original = CampaignStore(w.database).get("autumn")
+    clone_of = CampaignStore(w.database).get("winter")
+    assert (clone_of.subject, clone_of.text, clone_of.sender_address) == (
+        original.subject,
+        original.text,
+        original.sender_address,
+    )
+    actions = [e.action for e in AuditLog(w.database).oldest_first(AuditFilter(subject="spring"))]
+    assert actions[:3] == ["create", "delete", "create"]

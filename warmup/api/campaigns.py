@@ -23,6 +23,7 @@ from warmup.api.services import Found, Services
 from warmup.api.token_store import Role
 from warmup.campaigns.ab_test import CampaignABTest
 from warmup.campaigns.compose import Composer, unsubscriber_from
+from warmup.campaigns.drafts import clone, delete_draft
 from warmup.campaigns.model import CampaignStatus, retry_outcomes
 from warmup.campaigns.report import export_campaign
 from warmup.campaigns.retry import CampaignRetry
@@ -281,6 +282,23 @@ def retry(name: str, body: RetryIn, who: Marketing, found: Found) -> RetryOut:
         at=now,
     )
     return RetryOut(recipients=rows, campaign=_report(found, campaign.name))
+
+
+class CloneIn(Body):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+@router.post("/{name}/clone", status_code=201)
+def clone_campaign(name: str, body: CloneIn, who: Marketing, found: Found) -> CampaignOut:
+    """A new draft with this campaign's list, sender, message and A/B variants."""
+    copy = clone(found.database, name, body.name, actor=who.actor, at=found.clock.now())
+    return _report(found, copy.name)
+
+
+@router.delete("/{name}", status_code=204)
+def delete(name: str, who: Marketing, found: Found) -> None:
+    """Delete a draft (409 once it started: its figures are kept); its name is free again."""
+    delete_draft(found.database, name, actor=who.actor, at=found.clock.now())
 
 
 @router.post("/{name}/{action}")

@@ -7,24 +7,13 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, select
 
-from warmup.campaigns.store import CampaignStore, add_draft
+from warmup.campaigns.store import MESSAGE_COLUMNS, CampaignStore, add_draft
 from warmup.errors import ConflictError, ContentError
 from warmup.ledger.states import LedgerState
 from warmup.lists.importer import derive_list
 from warmup.store.database import Database
 from warmup.store.models import Campaign, ContactList, LedgerRow
 from warmup.suppression.store import is_suppressed
-
-# What a follow-up campaign takes over from the one it retries.
-MESSAGE_COLUMNS = (
-    "domain_id",
-    "sender_address",
-    "reply_to",
-    "subject",
-    "html",
-    "text",
-    "priority",
-)
 
 
 class CampaignRetry:

@@ -70,6 +70,18 @@ class EmptyFields:
         return f"{self.field} is empty on {self.rows:,} rows (lines {lines}{more})"
 
 
+# What a campaign made from another (a retry's follow-up, a clone) takes over from it.
+MESSAGE_COLUMNS = (
+    "domain_id",
+    "sender_address",
+    "reply_to",
+    "subject",
+    "html",
+    "text",
+    "priority",
+)
+
+
 def add_draft(
     session: Session, *, actor: str, at: datetime, reason: str, **columns: Any
 ) -> Campaign:

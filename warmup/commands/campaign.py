@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from warmup.campaigns.compose import Composer, unsubscriber_from
+from warmup.campaigns.drafts import clone, delete_draft
 from warmup.campaigns.model import CampaignStatus
 from warmup.campaigns.report import campaign_report, export_campaign
 from warmup.campaigns.store import CampaignStore
@@ -177,6 +178,25 @@ def resume(name: Name, reason: Reason = "resumed by marketing") -> None:
 def cancel(name: Name, reason: Reason = "cancelled by marketing") -> None:
     """Cancel for good: rows not yet sent are skipped."""
     _change(name, "cancel", reason)
+
+
+@app.command()
+def delete(name: Name) -> None:
+    """Delete a draft (scheduled or not); its name is free again."""
+    settings = command_settings()
+    delete_draft(open_database(settings), name, actor=actor(settings), at=now())
+    console.print(f"campaign {name} deleted")
+
+
+@app.command("clone")
+def clone_campaign(
+    name: Name,
+    new_name: Annotated[str, typer.Option("--name", help="The new draft's name.")],
+) -> None:
+    """A new draft with this campaign's list, sender, message and A/B variants."""
+    settings = command_settings()
+    copy = clone(open_database(settings), name, new_name, actor=actor(settings), at=now())
+    console.print(f"campaign {copy.name} created as a draft, a copy of {name}")
 
 
 @app.command("list")
