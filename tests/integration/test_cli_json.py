@@ -361,3 +361,32 @@ def test_a_draft_is_deleted_its_name_reused_and_any_campaign_cloned(w: ApiWorld)
     )
     actions = [e.action for e in AuditLog(w.database).oldest_first(AuditFilter(subject="spring"))]
     assert actions[:3] == ["create", "delete", "create"]
+
+
+def test_a_draft_is_edited_checked_as_at_create_and_a_started_one_is_not(
+    w: ApiWorld, tmp_path: Path
+) -> None:
+    url = url_of(w.database)
+    marketing = w.as_(Role.MARKETING)
+    assert upload(w, people_csv(3)).status_code == 201
+    assert campaign(w).status_code == 201
+    body = tmp_path / "body.txt"
+    body.write_text("Dear {{ first_name }}, unsubscribe: {{ unsubscribe_url }}")
+    done = cli(url, "campaign", "edit", "-c", "spring", "--subject", "New {{ first_name }}",
+               "--text", str(body))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "subject, text changed" in done.stdout
+    edited = CampaignStore(w.database).get("spring")
+    assert (edited.subject, edited.text) == ("New {{ first_name }}", body.read_text())
+    # Checked as at create: a field the list lacks is refused, and nothing changes.
+    bad = w.client.patch("/api/campaigns/spring", json={"subject": "Hi {{ nickname }}"},
+                         headers=marketing)  # fmt: skip
+    assert bad.status_code == 422
+    assert "nickname" in bad.json()["error"]
+    assert CampaignStore(w.database).get("spring").subject == "New {{ first_name }}"
+    patched = w.client.patch("/api/campaigns/spring", json={"priority": 5}, headers=marketing)
+    assert (patched.status_code, patched.json()["changed"]) == (200, ["priority"])
+    assert w.client.post("/api/campaigns/spring/start", headers=marketing).is_success
+    late = w.client.patch("/api/campaigns/spring", json={"subject": "Too late"}, headers=marketing)
+    assert late.status_code == 409
+    assert "only a draft can be edited" in late.json()["error"]

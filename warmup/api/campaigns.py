@@ -120,6 +120,47 @@ def create(body: CampaignIn, who: Marketing, found: Found) -> CreatedOut:
     return CreatedOut(campaign=_report(found, body.name), warnings=warnings)
 
 
+class CampaignEdit(Body):
+    """What to change in a draft; a field not given stays."""
+
+    list: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    sender: (
+        Annotated[
+            str,
+            Field(min_length=3, max_length=320, validation_alias=AliasChoices("sender", "from")),
+        ]
+        | None
+    ) = None
+    subject: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    html: Text | None = None
+    text: Text | None = None
+    reply_to: Annotated[str, Field(max_length=320)] | None = None
+    priority: Annotated[int, Field(ge=-1000, le=1000)] | None = None
+
+
+class EditedOut(BaseModel):
+    changed: list[str]
+    campaign: CampaignOut
+
+
+@router.patch("/{name}")
+def edit(name: str, body: CampaignEdit, who: Marketing, found: Found) -> EditedOut:
+    """Change a draft (scheduled or not): checked as at create; 409 once it started."""
+    changed = CampaignStore(found.database).edit(
+        name,
+        actor=who.actor,
+        at=found.clock.now(),
+        list_name=body.list,
+        sender=body.sender,
+        subject=body.subject,
+        html=body.html,
+        text=body.text,
+        reply_to=body.reply_to,
+        priority=body.priority,
+    )
+    return EditedOut(changed=changed, campaign=_report(found, name))
+
+
 @router.get("/{name}")
 def status(name: str, _: Caller, found: Found) -> CampaignOut:
     return _report(found, name)

@@ -159,6 +159,84 @@ class CampaignStore:
         priority: int = 0,
     ) -> Campaign:
         """A draft campaign; refused now if its template cannot work with its list."""
+        with self._db.session() as session:
+            message = self._checked(session, list_name, sender, template, reply_to)
+            if session.scalar(select(Campaign.id).where(Campaign.name == name)) is not None:
+                raise ConflictError(f"a campaign named {name!r} already exists")
+            return add_draft(
+                session,
+                actor=actor,
+                at=at,
+                reason=f"list {list_name}, sender {sender}",
+                name=name,
+                priority=priority,
+                **message,
+            )
+
+    def edit(
+        self,
+        name: str,
+        *,
+        actor: str,
+        at: datetime,
+        list_name: str | None = None,
+        sender: str | None = None,
+        subject: str | None = None,
+        html: str | None = None,
+        text: str | None = None,
+        reply_to: str | None = None,
+        priority: int | None = None,
+    ) -> list[str]:
+        """Change a draft (scheduled or not); what is not given stays. Checked as at create:
+        the template against the list, the sender against its domain. Returns what changed."""
+        campaign = self.get(name)
+        if campaign.status != CampaignStatus.DRAFT.value:
+            raise TransitionError(
+                f"campaign {name} is {campaign.status}; only a draft can be edited "
+                "(clone it to change what is sent next)"
+            )
+        with self._db.session() as session:
+            current_list = session.scalar(
+                select(ContactList.name).where(ContactList.id == campaign.list_id)
+            )
+            template = MessageTemplate(
+                subject if subject is not None else campaign.subject,
+                html if html is not None else campaign.html,
+                text if text is not None else campaign.text,
+            )
+            message = self._checked(
+                session,
+                list_name if list_name is not None else str(current_list),
+                sender if sender is not None else campaign.sender_address,
+                template,
+                reply_to if reply_to is not None else campaign.reply_to,
+            )
+            if priority is not None:
+                message["priority"] = priority
+            changed = sorted(k for k, v in message.items() if getattr(campaign, k) != v)
+            written = session.execute(
+                update(Campaign)
+                .where(Campaign.id == campaign.id, Campaign.status == CampaignStatus.DRAFT.value)
+                .values(**message)
+            )
+            if written.rowcount != 1:  # type: ignore[attr-defined]
+                raise ConflictError(f"campaign {name} changed meanwhile; look again and retry")
+            audit.record(
+                session, "campaign", name, "edit", actor=actor, at=at,
+                reason=f"changed: {', '.join(changed) or 'nothing'}",
+            )  # fmt: skip
+        return changed
+
+    def _checked(
+        self,
+        session: Session,
+        list_name: str,
+        sender: str,
+        template: MessageTemplate,
+        reply_to: str | None,
+    ) -> dict[str, Any]:
+        """A draft's message columns, each checked: the reply-to an address, the sender on a
+        domain, the template compiling and using only fields the list has."""
         if reply_to is not None:
             try:
                 # Validated like every address: no CR/LF can reach a header through it.
@@ -168,31 +246,22 @@ class CampaignStore:
         domain = DomainStore(self._db).domain_of_sender(sender)
         template, _ = with_text_part(template)
         compiled = CompiledTemplate(template)
-        with self._db.session() as session:
-            contacts = session.scalar(select(ContactList).where(ContactList.name == list_name))
-            if contacts is None:
-                raise NotFoundError(f"no list {list_name!r} (import one with: warmup lists import)")
-            compiled.check(set(contacts.fields))
-            if session.scalar(select(Campaign.id).where(Campaign.name == name)) is not None:
-                raise ConflictError(f"a campaign named {name!r} already exists")
-            domain_id = session.scalar(
-                select(SendingDomain.id).where(SendingDomain.name == domain.state.domain)
-            )
-            return add_draft(
-                session,
-                actor=actor,
-                at=at,
-                reason=f"list {list_name}, sender {sender}",
-                name=name,
-                list_id=contacts.id,
-                domain_id=domain_id,
-                sender_address=address_key(sender),
-                reply_to=reply_to,
-                subject=template.subject,
-                html=template.html,
-                text=template.text,
-                priority=priority,
-            )
+        contacts = session.scalar(select(ContactList).where(ContactList.name == list_name))
+        if contacts is None:
+            raise NotFoundError(f"no list {list_name!r} (import one with: warmup lists import)")
+        compiled.check(set(contacts.fields))
+        domain_id = session.scalar(
+            select(SendingDomain.id).where(SendingDomain.name == domain.state.domain)
+        )
+        return {
+            "list_id": contacts.id,
+            "domain_id": domain_id,
+            "sender_address": address_key(sender),
+            "reply_to": reply_to,
+            "subject": template.subject,
+            "html": template.html,
+            "text": template.text,
+        }
 
     def content_warnings(self, campaign: Campaign) -> list[str]:
         """What to fix before sending (a missing visible unsubscribe link…); none blocks."""

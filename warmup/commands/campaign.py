@@ -77,6 +77,41 @@ def create(
 
 
 @app.command()
+def edit(
+    name: Name,
+    list_name: Annotated[str | None, typer.Option("--list", help="Another recipient list.")] = None,
+    sender: Annotated[str | None, typer.Option("--from", help="Another sender address.")] = None,
+    subject: Annotated[str | None, typer.Option(help="A new subject template.")] = None,
+    html: Annotated[Path | None, typer.Option(exists=True, help="A new HTML body file.")] = None,
+    text: Annotated[
+        Path | None, typer.Option(exists=True, help="A new plain-text body file.")
+    ] = None,
+    reply_to: Annotated[str | None, typer.Option(help="A new Reply-To address.")] = None,
+    priority: Annotated[int | None, typer.Option(help="A new priority.")] = None,
+) -> None:
+    """Change a draft (scheduled or not): what is not given stays; checked as at create."""
+    settings = command_settings()
+    store = CampaignStore(open_database(settings))
+    changed = store.edit(
+        name,
+        actor=actor(settings),
+        at=now(),
+        list_name=list_name,
+        sender=sender,
+        subject=subject,
+        html=read_file(html),
+        text=read_file(text),
+        reply_to=reply_to,
+        priority=priority,
+    )
+    console.print(f"campaign {name}: {', '.join(changed) or 'nothing'} changed")
+    campaign = store.get(name)
+    for gap in store.empty_fields(campaign):
+        console.print(f"[yellow]warning:[/] {gap}; start refuses unless --allow-empty-fields")
+    warn(store.content_warnings(campaign))
+
+
+@app.command()
 def preview(
     name: Name,
     to: Annotated[str, typer.Option("--to", help="A recipient of the list to render for.")],
