@@ -13,6 +13,7 @@ from pathlib import Path
 
 import redis
 from pydantic import SecretStr
+from sqlalchemy import func, select
 
 from harness.services import EMULATOR_KEY, emulator_config
 from warmup.campaigns.ab_test import CampaignABTest
@@ -31,6 +32,7 @@ from warmup.ratelimit.redis_limiter import RedisLimiter
 from warmup.sending.transport import Transport
 from warmup.settings import AcsAuth, Settings
 from warmup.store.database import Database
+from warmup.store.models import LedgerRow
 
 DOMAIN = "mail.example.com"
 SENDER = f"news@{DOMAIN}"
@@ -295,6 +297,13 @@ def world(
             for key in client.scan_iter(f"{prefix}*"):
                 client.delete(key)
             database.dispose()
+
+
+def ledger_states(database: Database) -> dict[str, int]:
+    """How many ledger rows are in each state."""
+    with database.session() as session:
+        query = select(LedgerRow.state, func.count()).group_by(LedgerRow.state)
+        return {state: int(n) for state, n in session.execute(query)}
 
 
 def exactly_once(stats: dict[str, object], recipients: int) -> None:

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from harness.pipeline_world import DOMAIN, World, exactly_once, world
+from harness.pipeline_world import DOMAIN, World, exactly_once, ledger_states, world
 from warmup.ledger.recoveries import recovery_totals_by_domain
 from warmup.pipeline.outcome_poll import StatusBudget
 from warmup.pipeline.recovery import NEVER_LEFT, recover_lapsed
@@ -26,10 +26,7 @@ pytestmark = pytest.mark.integration
 
 
 def states(w: World) -> dict[str, int]:
-    with w.database.session() as session:
-        return dict(
-            session.execute(select(LedgerRow.state, func.count()).group_by(LedgerRow.state)).all()
-        )
+    return ledger_states(w.database)
 
 
 def errors(w: World, state: str) -> list[str | None]:

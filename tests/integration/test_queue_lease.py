@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from harness.pipeline_world import exactly_once, world
+from harness.pipeline_world import exactly_once, ledger_states, world
 from warmup.pipeline.recovery import recover_lapsed
 from warmup.store.models import LedgerRow
 
@@ -23,12 +23,6 @@ def lease_deadlines(database) -> set[datetime]:  # type: ignore[no-untyped-def]
     with database.session() as session:
         found = session.scalars(select(LedgerRow.lease_deadline).distinct())
         return {d if d.tzinfo else d.replace(tzinfo=UTC) for d in found if d is not None}
-
-
-def states(database) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    with database.session() as session:
-        query = select(LedgerRow.state, func.count()).group_by(LedgerRow.state)
-        return {state: int(n) for state, n in session.execute(query)}
 
 
 def test_rows_of_a_batch_never_started_come_back_after_the_queue_lease_and_go_once(
@@ -52,7 +46,7 @@ def test_rows_of_a_batch_never_started_come_back_after_the_queue_lease_and_go_on
         # queue lease gives every row back, none of them in doubt.
         lapsed = recover_lapsed(w.runtime.ledger, w.runtime.journal, held_until + timedelta(1e-3))
         assert (lapsed.claims, lapsed.in_doubt) == (20, 0)
-        assert states(w.database) == {"pending": 20}
+        assert ledger_states(w.database) == {"pending": 20}
         (fresh,) = w.runtime.dispatch()
         # The old task, run late after all, finds no row of its own: nothing leaves for it.
         w.runtime.run_batch(stale.to_message())
@@ -93,7 +87,7 @@ def test_a_started_batch_outlives_its_queue_lease_while_its_process_lives(
         stats = w.emulator.stats()
     assert took > 3.5, "the batch should have outlasted both short leases"
     assert taken_back == 0, "housekeeping took rows from a live batch"
-    assert states(w.database) == {"accepted": 20}
+    assert ledger_states(w.database) == {"accepted": 20}
     exactly_once(stats, 20)
     assert stats["reused_operation_ids"] == 0
 
@@ -109,4 +103,4 @@ def test_a_tick_claims_no_more_than_one_ticks_worth_ahead_of_the_workers(
         first = sum(len(b.row_ids) for b in w.runtime.dispatch())
         second = sum(len(b.row_ids) for b in w.runtime.dispatch())
         assert (first, second) == (100, 0)
-        assert states(w.database)["claimed"] == 100
+        assert ledger_states(w.database)["claimed"] == 100

@@ -8,6 +8,8 @@ import sys
 import types
 from pathlib import Path
 
+import pytest
+
 from tests.architecture import OWNERS, RANK, READERS, SQL_ALLOWED_IN_ENTRY_POINTS, may_read, owns
 
 ROOT = Path(__file__).parents[2]
@@ -456,22 +458,13 @@ def test_the_readme_map_names_every_part_of_warmup() -> None:
     assert missing == []
 
 
-def test_benchmarks_use_the_harness_never_the_tests() -> None:
+@pytest.mark.parametrize("folder", ["benchmarks", "harness"])
+def test_benchmarks_and_the_harness_never_import_a_test_module(folder: str) -> None:
     # Shared worlds live in harness/ (tests and benchmarks both use them); a benchmark that
     # imported a test module would run the test suite's conftest and fixtures' assumptions.
     found = [
         f"{path.relative_to(ROOT)}: {name}"
-        for path in sorted((ROOT / "benchmarks").glob("*.py"))
-        for name in imported_modules(path)
-        if name == "tests" or name.startswith("tests.")
-    ]
-    assert found == []
-
-
-def test_the_harness_imports_no_test_module() -> None:
-    found = [
-        f"{path.relative_to(ROOT)}: {name}"
-        for path in sorted((ROOT / "harness").glob("*.py"))
+        for path in sorted((ROOT / folder).glob("*.py"))
         for name in imported_modules(path)
         if name == "tests" or name.startswith("tests.")
     ]
