@@ -210,7 +210,9 @@ function scheduleAction(c) {
 
 function campaignAction(c) {
   // Marketing may pause a running campaign and resume a paused one (its domain is ops' call).
-  if (c.status === "draft" && me.may.includes("marketing")) return scheduleAction(c);
+  // A scheduled campaign is a draft with a start time: it may be unscheduled.
+  const draft = c.status === "draft" || c.status === "scheduled";
+  if (draft && me.may.includes("marketing")) return scheduleAction(c);
   const action = { running: "pause", paused: "resume" }[c.status];
   if (!action || !me.may.includes("marketing")) return "";
   const button = el("button", { type: "button", class: `campaign-${action}` },
