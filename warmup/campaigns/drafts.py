@@ -9,7 +9,12 @@ from sqlalchemy import delete, select
 
 from warmup import audit
 from warmup.campaigns.model import CampaignStatus
-from warmup.campaigns.store import MESSAGE_COLUMNS, CampaignStore, add_draft
+from warmup.campaigns.store import (
+    MESSAGE_COLUMNS,
+    CampaignStore,
+    add_draft,
+    refuse_taken_name,
+)
 from warmup.errors import ConflictError, NotFoundError, TransitionError
 from warmup.store.database import Database
 from warmup.store.models import Campaign
@@ -47,8 +52,7 @@ def clone(database: Database, name: str, new_name: str, *, actor: str, at: datet
     """A new draft named ``new_name`` with ``name``'s list, sender, message and A/B variants."""
     source = CampaignStore(database).get(name)
     with database.session() as session:
-        if session.scalar(select(Campaign.id).where(Campaign.name == new_name)) is not None:
-            raise ConflictError(f"a campaign named {new_name!r} already exists")
+        refuse_taken_name(session, new_name)
         return add_draft(
             session,
             actor=actor,

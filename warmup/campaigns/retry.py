@@ -7,8 +7,13 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, select
 
-from warmup.campaigns.store import MESSAGE_COLUMNS, CampaignStore, add_draft
-from warmup.errors import ConflictError, ContentError
+from warmup.campaigns.store import (
+    MESSAGE_COLUMNS,
+    CampaignStore,
+    add_draft,
+    refuse_taken_name,
+)
+from warmup.errors import ContentError
 from warmup.ledger.states import LedgerState
 from warmup.lists.importer import derive_list
 from warmup.store.database import Database
@@ -36,8 +41,8 @@ class CampaignRetry:
         and with the same message. Return it and how many recipients it has."""
         source = self._campaigns.get(name)
         retry_name = new_name or self._free_name(f"{name}-retry")
-        if self._exists(retry_name):
-            raise ConflictError(f"a campaign named {retry_name!r} already exists")
+        with self._db.session() as session:
+            refuse_taken_name(session, retry_name)
         # "failed" is both a delivery report's outcome and a row that never left (its message
         # did not render, or ACS refused it for good): campaign status counts both.
         failed: ColumnElement[bool] = LedgerRow.outcome.in_(outcomes)
@@ -79,10 +84,6 @@ class CampaignRetry:
                 **{column: getattr(source, column) for column in MESSAGE_COLUMNS},
             )
             return campaign, rows
-
-    def _exists(self, name: str) -> bool:
-        with self._db.session() as session:
-            return session.scalar(select(Campaign.id).where(Campaign.name == name)) is not None
 
     def _free_name(self, stem: str) -> str:
         """``stem``, or ``stem-2``, ``stem-3``… the first that no campaign or list has."""

@@ -82,6 +82,12 @@ MESSAGE_COLUMNS = (
 )
 
 
+def refuse_taken_name(session: Session, name: str) -> None:
+    """A campaign's name is its handle everywhere (CLI, API, audit): one campaign per name."""
+    if session.scalar(select(Campaign.id).where(Campaign.name == name)) is not None:
+        raise ConflictError(f"a campaign named {name!r} already exists")
+
+
 def add_draft(
     session: Session, *, actor: str, at: datetime, reason: str, **columns: Any
 ) -> Campaign:
@@ -161,8 +167,7 @@ class CampaignStore:
         """A draft campaign; refused now if its template cannot work with its list."""
         with self._db.session() as session:
             message = self._checked(session, list_name, sender, template, reply_to)
-            if session.scalar(select(Campaign.id).where(Campaign.name == name)) is not None:
-                raise ConflictError(f"a campaign named {name!r} already exists")
+            refuse_taken_name(session, name)
             return add_draft(
                 session,
                 actor=actor,
