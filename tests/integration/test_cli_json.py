@@ -18,6 +18,7 @@ from tests.cli import cli, url_of
 from warmup.api.token_store import Role
 from warmup.audit import AuditFilter, AuditLog
 from warmup.campaigns.store import CampaignStore
+from warmup.domains.store import DomainStore
 from warmup.store.database import Database
 from warmup.store.models import LedgerRow
 from warmup.views.campaigns import CampaignOut
@@ -386,6 +387,14 @@ def test_a_draft_is_edited_checked_as_at_create_and_a_started_one_is_not(
     assert CampaignStore(w.database).get("spring").subject == "New {{ first_name }}"
     patched = w.client.patch("/api/campaigns/spring", json={"priority": 5}, headers=marketing)
     assert (patched.status_code, patched.json()["changed"]) == (200, ["priority"])
+    # The CLI's word for the sender is taken in an edit too, as at create.
+    DomainStore(w.database).add_sender(
+        DOMAIN, f"offers@{DOMAIN}", actor="ops", at=datetime.now(UTC)
+    )
+    moved = w.client.patch("/api/campaigns/spring", json={"from": f"offers@{DOMAIN}"},
+                           headers=marketing)  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["changed"] == ["sender"]
     assert w.client.post("/api/campaigns/spring/start", headers=marketing).is_success
     late = w.client.patch("/api/campaigns/spring", json={"subject": "Too late"}, headers=marketing)
     assert late.status_code == 409

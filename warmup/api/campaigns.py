@@ -124,13 +124,11 @@ class CampaignEdit(Body):
     """What to change in a draft; a field not given stays."""
 
     list: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    sender: (
-        Annotated[
-            str,
-            Field(min_length=3, max_length=320, validation_alias=AliasChoices("sender", "from")),
-        ]
-        | None
-    ) = None
+    # The alias sits on the whole field: inside the union pydantic would ignore it.
+    sender: Annotated[
+        Annotated[str, Field(min_length=3, max_length=320)] | None,
+        Field(validation_alias=AliasChoices("sender", "from")),
+    ] = None
     subject: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
     html: Text | None = None
     text: Text | None = None

@@ -99,6 +99,10 @@ def add_draft(
     return campaign
 
 
+# A changed column as the user named it in the edit (the rest are named alike).
+_EDITED_AS = {"sender_address": "sender", "list_id": "list"}
+
+
 class CampaignStore:
     def __init__(self, database: Database, *, fill_chunk_rows: int = FILL_CHUNK_ROWS) -> None:
         self._db = database
@@ -218,7 +222,9 @@ class CampaignStore:
             )
             if priority is not None:
                 message["priority"] = priority
-            changed = sorted(k for k, v in message.items() if getattr(campaign, k) != v)
+            changed = sorted(
+                _EDITED_AS.get(k, k) for k, v in message.items() if getattr(campaign, k) != v
+            )
             written = session.execute(
                 update(Campaign)
                 .where(Campaign.id == campaign.id, Campaign.status == CampaignStatus.DRAFT.value)
