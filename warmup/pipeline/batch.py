@@ -580,7 +580,7 @@ class BatchRunner:
         self._flushed_at = time.monotonic()
         c = self._c
         if c.wire_log is not None:
-            c.wire_log.write_notes()
+            await c.wire_log.write_notes()
         try:
             if final:
                 await self._with_store(c.ledger.record, done, self._batch.id, c.clock.now())

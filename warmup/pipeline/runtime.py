@@ -459,5 +459,6 @@ class Runtime:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self.limiter.close()
+        self._wire_log.shut()
         self.journal.shut()
         self.database.dispose()

@@ -1,10 +1,13 @@
 """A send process's writes to the wire journal, one round trip per turn of its event loop.
 
 Every send that is about to leave awaits its mark (:meth:`WireLog.leaving`); the marks and the
-results noted since the last write go to the journal together, in one pipelined call made from
-the event loop itself as soon as the loop has run everything that was ready. Under load a
-write carries the marks of dozens of sends, so the journal costs a fraction of a Redis round
-trip per email, and a send waits at most one round trip for its mark.
+results noted since the last write go to the journal together, in one pipelined call. One
+write is out at a time, made on a thread of its own so that the event loop goes on handling
+answers during the round trip: whatever is marked or noted meanwhile rides with the next
+write. Under load a write carries the marks of many sends, so the journal costs a fraction of
+a Redis round trip per email, and a send waits at most two round trips for its mark. (Made on
+the loop itself, a write held the loop for its round trip, nothing could gather meanwhile,
+and a send process made one Redis call per email.)
 
 A row's journal value is ``w`` (on the wire) or its result, encoded by :func:`encode`.
 """
@@ -15,6 +18,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from warmup.errors import NotSent
@@ -48,6 +52,8 @@ def decode(row_id: int, value: str) -> SendResult | None:
 class _Turn:
     entries: dict[str, dict[int, str | None]] = field(default_factory=dict)
     waiting: dict[str, list[asyncio.Future[None]]] = field(default_factory=dict)
+    # Whoever waits for this write to be made, whatever it answers (write_notes).
+    flushed: list[asyncio.Future[None]] = field(default_factory=list)
 
 
 class WireLog:
@@ -64,7 +70,9 @@ class WireLog:
         self._scope = scope
         self._now = now
         self._turn = _Turn()
+        # A write is out, or about to be: what is put meanwhile waits for the next one.
         self._due = False
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="warmup-wire-journal")
 
     async def open(self, owner: str) -> None:
         await asyncio.to_thread(self._journal.open, owner)
@@ -89,27 +97,50 @@ class WireLog:
         or by :meth:`write_notes`, whichever comes first: no round trip of its own."""
         self._turn.entries.setdefault(owner, {})[row] = value
 
-    def write_notes(self) -> None:
-        """Write the results noted since the last write (a batch does, before its results go to
-        the ledger: a crash between the two costs no status GET)."""
-        if self._turn.entries and not self._due:
-            self._write()
+    async def write_notes(self) -> None:
+        """Write the results noted so far (a batch does, before its results go to the ledger:
+        a crash between the two costs no status GET)."""
+        if not self._turn.entries:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._turn.flushed.append(future)
+        self._schedule()
+        await future
+
+    def shut(self) -> None:
+        self._writer.shutdown(wait=False)
 
     def _put(self, owner: str, row: int, value: str | None) -> None:
         self._turn.entries.setdefault(owner, {})[row] = value
+        self._schedule()
+
+    def _schedule(self) -> None:
         if not self._due:
             self._due = True
             asyncio.get_running_loop().call_soon(self._write)
 
     def _write(self) -> None:
-        turn, self._turn, self._due = self._turn, _Turn(), False
+        turn, self._turn = self._turn, _Turn()
         if not turn.entries:
+            self._due = False
+            for future in turn.flushed:
+                if not future.done():
+                    future.set_result(None)
             return
+        now = self._now()
+        written = asyncio.get_running_loop().run_in_executor(
+            self._writer, lambda: self._journal.write(turn.entries, scope=self._scope, now=now)
+        )
+        written.add_done_callback(lambda done: self._written(turn, done))
+
+    def _written(self, turn: _Turn, done: asyncio.Future[dict[str, Marked]]) -> None:
         try:
-            answers = self._journal.write(turn.entries, scope=self._scope, now=self._now())
-            failure = None
+            answers, failure = done.result(), None
         except JournalError as exc:
             answers, failure = {}, str(exc)
+        except Exception as exc:  # a fault of ours: its sends must not wait forever
+            log.exception("the wire journal's write failed")
+            answers, failure = {}, f"the wire journal's write failed: {exc}"
         for owner, futures in turn.waiting.items():
             answer = answers.get(owner)
             for future in futures:
@@ -120,3 +151,8 @@ class WireLog:
                 else:
                     reason = failure or _REFUSALS[answer or Marked.LOST]
                     future.set_exception(NotSent(reason))
+        for future in turn.flushed:
+            if not future.done():
+                future.set_result(None)
+        # What was put while this write was out goes now, in one write.
+        self._write()
