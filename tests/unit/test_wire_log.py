@@ -54,7 +54,8 @@ def test_marks_made_while_a_write_is_out_go_together_in_the_next_one() -> None:
         log.note("b1", 9, "result of 9")
         others = [asyncio.create_task(log.leaving("b1", row)) for row in (2, 3, 4)]
         await asyncio.sleep(0.05)
-        assert len(journal.writes) == 0 and not first.done()  # still one write out, no other
+        assert journal.writes == []  # still one write out, held, and no other
+        assert not first.done()
         journal.release.set()
         await asyncio.gather(first, *others)
         assert journal.writes == [
