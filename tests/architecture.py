@@ -65,32 +65,12 @@ OWNERS: dict[str, str] = {
 # model that needs a join across owners (docs/architecture.md, "Who reads what"). Any other
 # module asks the owner, which returns typed records, never ORM rows. Shrink, never grow.
 READERS: dict[str, set[str]] = {
-    # The ledger has no domain column: every per-domain figure joins campaigns for it, the
-    # fill copies recipients into the ledger in one INSERT … SELECT, and a batch's work items
-    # carry their recipient's fields.
-    "campaigns": {
-        "warmup.ledger.archive",
-        "warmup.ledger.counters",
-        "warmup.ledger.counts",
-        "warmup.ledger.fill",
-        "warmup.ledger.outcomes",
-        "warmup.ledger.recoveries",
-        "warmup.ledger.references",
-        "warmup.ledger.store",
-        "warmup.feedback.readiness",
-        "warmup.lists.importer",
-        "warmup.relay.intake",
-    },
-    "recipients": {
-        "warmup.ledger.fill",
-        "warmup.ledger.references",
-        "warmup.ledger.store",
-        "warmup.campaigns.store",
-    },
+    # The ledger keeps no domain, status or recipient fields of its own and sits below their
+    # owners: its one window onto them is warmup.ledger.joins.
+    "campaigns": {"warmup.ledger.joins", "warmup.lists.importer", "warmup.relay.intake"},
+    "recipients": {"warmup.ledger.joins", "warmup.campaigns.store"},
     "sending_domains": {
-        "warmup.ledger.counts",
-        "warmup.ledger.recoveries",
-        "warmup.ledger.store",
+        "warmup.ledger.joins",
         "warmup.campaigns.report",
         "warmup.campaigns.store",
     },
@@ -101,8 +81,6 @@ READERS: dict[str, set[str]] = {
         "warmup.campaigns.report",
         "warmup.campaigns.retry",
         "warmup.campaigns.store",
-        "warmup.feedback.domain_health",
-        "warmup.feedback.readiness",
         "warmup.lists.importer",
         "warmup.relay.intake",
     },
@@ -116,6 +94,7 @@ READERS: dict[str, set[str]] = {
     # An import drops addresses suppressed now (one read of the whole list).
     "suppressions": {"warmup.lists.importer"},
 }
+
 
 # The one module under api/ and commands/ that may speak SQL: the owner of api_tokens.
 SQL_ALLOWED_IN_ENTRY_POINTS = {"warmup.api.token_store"}

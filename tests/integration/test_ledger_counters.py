@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, select, text, update
 
-from harness.pipeline_world import seed_campaign
+from harness.pipeline_world import DOMAIN, seed_campaign
 from tests.cli import cli
+from warmup.domains.store import DomainStore
+from warmup.feedback.domain_health import window_counts
+from warmup.feedback.readiness import readiness
 from warmup.ledger import counters
 from warmup.ledger.states import LedgerState
 from warmup.ledger.store import LedgerStore
@@ -310,3 +313,49 @@ def test_the_ramp_history_from_counters_matches_the_ledger(
     assert {p.day: p.sent for p in points if p.sent} == sent_per_day
     assert {p.day: p.reports for p in points if p.reports} == reports_per_day
     assert sum(p.sent for p in points) == 80
+
+
+def test_readiness_and_a_campaigns_window_are_what_the_ledger_holds(
+    database: Database, tmp_path: Path
+) -> None:
+    """A domain's readiness (sends per day, failure rates over 7 and 30 days) and one
+    campaign's health window, asked of the ledger's owner, against a plain count of the rows."""
+    start = NOW - timedelta(days=70)
+    seed_campaign(database, tmp_path, recipients=60, now=start)
+    with database.engine.begin() as connection:
+        for rank in range(1, 61):
+            # Every 7 hours back over 11 days, then a few sent 40 days ago and more.
+            sent = NOW - (timedelta(hours=7 * rank) if rank < 40 else timedelta(days=rank))
+            outcome = ("delivered", "hard_bounce", "complaint", "unknown")[rank % 4]
+            connection.execute(
+                update(LedgerRow)
+                .where(LedgerRow.rank == rank)
+                .values(
+                    state="accepted",
+                    accepted_at=sent,
+                    outcome=outcome,
+                    outcome_at=sent + timedelta(minutes=3),
+                )
+            )
+    ready = readiness(database, DOMAIN, NOW)
+    with database.session() as session:
+        accepted = [a for (a,) in session.execute(select(LedgerRow.accepted_at))]
+        reported = list(session.execute(select(LedgerRow.outcome, LedgerRow.outcome_at)))
+    since = NOW - timedelta(days=30)
+    expected_days = {
+        day: sum(1 for a in accepted if a >= since and a.date() == day) for day, _ in ready.days
+    }
+    assert dict(ready.days) == expected_days
+    assert sum(expected_days.values()) > 0
+    for window, days in ((ready.last_7, 7), (ready.last_30, 30)):
+        counted = [o for o, at in reported if at >= NOW - timedelta(days=days) and o != "unknown"]
+        assert window.reports == len(counted)
+        assert window.failures == sum(1 for o in counted if o != "delivered")
+    record = DomainStore(database).get(DOMAIN)
+    in_window = window_counts(database, record, NOW, campaign_id(database))
+    hours = record.plan.gates.window_hours
+    recent = [o for o, at in reported if NOW - timedelta(hours=hours) <= at <= NOW]
+    assert {"hard_bounce", "complaint"} <= set(recent)
+    assert in_window.delivered == recent.count("delivered")
+    assert in_window.hard_bounce == recent.count("hard_bounce")
+    assert in_window.complaint == recent.count("complaint")

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-
 from warmup.control.health import OutcomeCounts, Verdict, judge
 from warmup.control.machine import Decision, on_readings
 from warmup.domains.record import DomainRecord
@@ -21,7 +19,6 @@ from warmup.domains.store import DomainStore
 from warmup.ledger import counters
 from warmup.plans.model import ProviderGroup
 from warmup.store.database import Database
-from warmup.store.models import LedgerRow
 
 # Ledger outcomes counted as which health class ("unknown" tells nothing, so it is left out).
 HEALTH_CLASS = {
@@ -65,16 +62,9 @@ def _window(
             # more of the ledger than the window's two ragged quarter hours.
             found = list(counters.outcomes_between(session, record.id, since, now).items())
         else:  # one campaign's share: its rows in the window, by the outcome_at index
-            query = (
-                select(LedgerRow.provider, LedgerRow.outcome, func.count())
-                .where(
-                    LedgerRow.campaign_id == campaign_id,
-                    LedgerRow.outcome_at >= since,
-                    LedgerRow.outcome_at <= now,
-                )
-                .group_by(LedgerRow.provider, LedgerRow.outcome)
+            found = list(
+                counters.campaign_outcomes_between(session, campaign_id, since, now).items()
             )
-            found = [((p, str(o)), int(n)) for p, o, n in session.execute(query).all()]
     for (provider, outcome), n in found:
         key = HEALTH_CLASS.get(outcome)
         if key is None:

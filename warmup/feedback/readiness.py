@@ -9,14 +9,12 @@ plan will need at its last step.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-
-from sqlalchemy import func, select
+from datetime import UTC, date, datetime, timedelta
 
 from warmup.domains.record import DomainRecord
 from warmup.domains.store import DomainStore
+from warmup.ledger import counters
 from warmup.store.database import Database
-from warmup.store.models import Campaign, LedgerRow
 
 COUNTED = ("delivered", "hard_bounce", "soft_failure", "failed", "complaint", "suppressed")
 
@@ -60,19 +58,12 @@ class Readiness:
         return max(step.per_hour for step in self.record.plan.steps)
 
 
-def _window(database: Database, domain_id: int, since: datetime) -> Window:
-    query = (
-        select(LedgerRow.outcome, func.count())
-        .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-        .where(
-            Campaign.domain_id == domain_id,
-            LedgerRow.outcome_at >= since,
-            LedgerRow.outcome.in_(COUNTED),
-        )
-        .group_by(LedgerRow.outcome)
-    )
+def _window(database: Database, domain_id: int, since: datetime, now: datetime) -> Window:
+    counts: dict[str, int] = {}
     with database.session() as session:
-        counts = {str(outcome): int(n) for outcome, n in session.execute(query).all()}
+        for (_, outcome), n in counters.outcomes_between(session, domain_id, since, now).items():
+            if outcome in COUNTED:
+                counts[outcome] = counts.get(outcome, 0) + n
     total = sum(counts.values())
     return Window(total, total - counts.get("delivered", 0))
 
@@ -80,16 +71,12 @@ def _window(database: Database, domain_id: int, since: datetime) -> Window:
 def readiness(database: Database, domain: str, now: datetime) -> Readiness:
     record = DomainStore(database).get(domain)
     since = now - timedelta(days=30)
-    query = (
-        select(LedgerRow.accepted_at)
-        .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-        .where(Campaign.domain_id == record.id, LedgerRow.accepted_at >= since)
-    )
     per_day: dict[date, int] = {}
-    with database.session() as session:
-        for (accepted_at,) in session.execute(query).yield_per(10_000):
-            if accepted_at is not None:
-                per_day[accepted_at.date()] = per_day.get(accepted_at.date(), 0) + 1
+    with database.session() as session:  # from the quarter-hour counters, not the ledger
+        sends, _ = counters.by_bucket(session, record.id, since)
+    for bucket, n in sends.items():
+        day = datetime.fromtimestamp(bucket, UTC).date()
+        per_day[day] = per_day.get(day, 0) + n
     days = [
         (now.date() - timedelta(days=i), per_day.get(now.date() - timedelta(days=i), 0))
         for i in range(29, -1, -1)
@@ -97,6 +84,6 @@ def readiness(database: Database, domain: str, now: datetime) -> Readiness:
     return Readiness(
         record=record,
         days=days,
-        last_7=_window(database, record.id, now - timedelta(days=7)),
-        last_30=_window(database, record.id, since),
+        last_7=_window(database, record.id, now - timedelta(days=7), now),
+        last_30=_window(database, record.id, since, now),
     )

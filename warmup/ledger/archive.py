@@ -15,8 +15,9 @@ from sqlalchemy import ColumnElement, Connection, delete, func, literal, literal
 
 from warmup.csvsafe import SafeCsvWriter
 from warmup.ledger.counters import epoch_bucket
+from warmup.ledger.joins import domain_of
 from warmup.store.database import dialect_insert
-from warmup.store.models import Campaign, DomainOutcomes, DomainSends, LedgerCount, LedgerRow
+from warmup.store.models import DomainOutcomes, DomainSends, LedgerCount, LedgerRow
 
 COLUMNS = [column.name for column in LedgerRow.__table__.columns]
 
@@ -53,7 +54,7 @@ def delete_archived(
     """Note the campaign's rows (those ``only`` picks; default: all) as archived in its own
     counters and its domain's quarter hours, then delete them. The campaign must be marked
     pruned in this transaction (the delete trigger then leaves its counters as they are)."""
-    domain = select(Campaign.domain_id).where(Campaign.id == campaign_id).scalar_subquery()
+    domain = domain_of(campaign_id)
     insert = dialect_insert(connection)
     picked = (LedgerRow.campaign_id == campaign_id, *_also(only))
     outcome = func.coalesce(LedgerRow.outcome, literal_column("''"))

@@ -34,12 +34,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
+from warmup.ledger.joins import DOMAIN_ID, in_domain, through_campaign, unpruned_campaigns
 from warmup.ledger.states import IN_FLIGHT, OPEN, LedgerState
 from warmup.store.database import Database
 from warmup.store.models import (
     RELAY_KIND,
     RUNNING_STATUS,
-    Campaign,
     DomainOutcomes,
     DomainOutcomesDelta,
     DomainSends,
@@ -136,11 +136,8 @@ def accepted_since(
     ledger's ``accepted_at`` index (a window of arbitrary ends, bounded by time)."""
     if aligned(since) and (until is None or aligned(until)):
         return accepted(bind, domain_id, since, until)
-    query = (
-        select(func.count())
-        .select_from(LedgerRow)
-        .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-        .where(Campaign.domain_id == domain_id, LedgerRow.accepted_at >= since)
+    query = in_domain(select(func.count()).select_from(LedgerRow), domain_id).where(
+        LedgerRow.accepted_at >= since
     )
     if until is not None:
         query = query.where(LedgerRow.accepted_at < until)
@@ -310,6 +307,24 @@ def outcomes_between(
     }
 
 
+def campaign_outcomes_between(
+    bind: Bind, campaign_id: int, since: datetime, until: datetime
+) -> dict[tuple[str, str], int]:
+    """One campaign's delivery outcomes with ``since <= outcome_at <= until``, per (provider
+    group, outcome): its rows in the window, read by the ``outcome_at`` index (the counters
+    keep domains' outcomes, not campaigns')."""
+    query = (
+        select(LedgerRow.provider, LedgerRow.outcome, func.count())
+        .where(
+            LedgerRow.campaign_id == campaign_id,
+            LedgerRow.outcome_at >= since,
+            LedgerRow.outcome_at <= until,
+        )
+        .group_by(LedgerRow.provider, LedgerRow.outcome)
+    )
+    return {(str(p), str(o)): int(n) for p, o, n in bind.execute(query) if n}
+
+
 def by_bucket(
     bind: Bind, domain_id: int, since: datetime
 ) -> tuple[dict[int, int], dict[tuple[int, str], int]]:
@@ -352,9 +367,11 @@ def by_bucket(
 
 def _ledger_outcomes(domain_id: int, when: ColumnElement[bool]) -> Select[str, str | None, int]:
     return (
-        select(LedgerRow.provider, LedgerRow.outcome, func.count().label("row_count"))
-        .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-        .where(Campaign.domain_id == domain_id, when, LedgerRow.outcome.is_not(None))
+        in_domain(
+            select(LedgerRow.provider, LedgerRow.outcome, func.count().label("row_count")),
+            domain_id,
+        )
+        .where(when, LedgerRow.outcome.is_not(None))
         .group_by(LedgerRow.provider, LedgerRow.outcome)
     )
 
@@ -400,7 +417,7 @@ def mismatches(database: Database) -> list[Mismatch]:
         for c, s, o, n, a in connection.execute(ledger_rows):
             rows[(int(c), str(s), str(o))], calls[(int(c), str(s), str(o))] = int(n), int(a)
         # A pruned campaign's rows are in its archive; its counters are its totals, frozen.
-        live = select(Campaign.id).where(Campaign.pruned_at.is_(None))
+        live = unpruned_campaigns()
         counted = counts(connection, live)
         counted_rows = {(c.campaign_id, c.state, c.outcome or ""): c.rows for c in counted}
         counted_calls = {(c.campaign_id, c.state, c.outcome or ""): c.attempts for c in counted}
@@ -470,10 +487,11 @@ def epoch_bucket(connection: Connection, column: Any) -> ColumnElement[Any]:
 def _ledger_outcome_buckets(connection: Connection) -> dict[tuple[int, int, str, str], int]:
     bucket = epoch_bucket(connection, LedgerRow.outcome_at)
     query = (
-        select(Campaign.domain_id, bucket, LedgerRow.provider, LedgerRow.outcome, func.count())
-        .join(Campaign, Campaign.id == LedgerRow.campaign_id)
+        through_campaign(
+            select(DOMAIN_ID, bucket, LedgerRow.provider, LedgerRow.outcome, func.count())
+        )
         .where(LedgerRow.outcome_at.is_not(None), LedgerRow.outcome.is_not(None))
-        .group_by(Campaign.domain_id, bucket, LedgerRow.provider, LedgerRow.outcome)
+        .group_by(DOMAIN_ID, bucket, LedgerRow.provider, LedgerRow.outcome)
     )
     return {(int(d), int(b), str(p), str(o)): int(n) for d, b, p, o, n in connection.execute(query)}
 
@@ -507,10 +525,9 @@ def _counted_outcome_buckets(connection: Connection) -> dict[tuple[int, int, str
 def _ledger_sends(connection: Connection) -> dict[tuple[int, int], int]:
     bucket = epoch_bucket(connection, LedgerRow.accepted_at)
     query = (
-        select(Campaign.domain_id, bucket, func.count())
-        .join(Campaign, Campaign.id == LedgerRow.campaign_id)
+        through_campaign(select(DOMAIN_ID, bucket, func.count()))
         .where(LedgerRow.accepted_at.is_not(None))
-        .group_by(Campaign.domain_id, bucket)
+        .group_by(DOMAIN_ID, bucket)
     )
     return {(int(d), int(b)): int(n) for d, b, n in connection.execute(query)}
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from warmup.ledger import counters
+from warmup.ledger.joins import campaign_domains
 from warmup.store.database import Database
-from warmup.store.models import Campaign, SendingDomain
 
 
 @dataclass(frozen=True)
@@ -28,19 +25,11 @@ class OutcomeCount:
     rows: int
 
 
-def _campaigns(session: Session) -> dict[int, tuple[str, str]]:
-    """Each campaign's (domain name, kind): a few thousand rows at most."""
-    query = select(Campaign.id, SendingDomain.name, Campaign.kind).join(
-        SendingDomain, SendingDomain.id == Campaign.domain_id
-    )
-    return {int(id_): (str(name), str(kind)) for id_, name, kind in session.execute(query)}
-
-
 def by_domain_and_state(database: Database) -> list[StateCount]:
     """Read from the counters (never the ledger itself): flat in the size of the ledger."""
     totals: dict[tuple[str, str, str], tuple[int, int]] = {}
     with database.session() as session:
-        campaigns = _campaigns(session)
+        campaigns = campaign_domains(session)
         for count in counters.counts(session):
             domain, kind = campaigns.get(count.campaign_id, ("", ""))
             if not domain:
@@ -56,7 +45,7 @@ def by_domain_and_state(database: Database) -> list[StateCount]:
 def outcomes_by_domain(database: Database) -> list[OutcomeCount]:
     totals: dict[tuple[str, str], int] = {}
     with database.session() as session:
-        campaigns = _campaigns(session)
+        campaigns = campaign_domains(session)
         for count in counters.counts(session):
             domain = campaigns.get(count.campaign_id, ("", ""))[0]
             if domain and count.outcome is not None:

@@ -30,8 +30,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from warmup.ledger import counters
+from warmup.ledger.joins import next_members, unfinished_campaigns
 from warmup.ledger.states import LedgerState
-from warmup.store.models import FINISHED_STATUSES, Campaign, LedgerRow, Recipient, UtcDateTime
+from warmup.store.models import LedgerRow, UtcDateTime
 
 SUPPRESSED_AT_START = "suppressed when the campaign started"
 # Rows whose request has not started: a cancel can still stop them. A row ``sending`` or
@@ -75,32 +76,7 @@ def fill_chunk(
     filled = counters.counts(connection, [campaign_id])
     done = sum(count.rows for count in filled)
     to_send = sum(count.rows for count in filled if count.state != LedgerState.SUPPRESSED.value)
-    already = (
-        select(LedgerRow.id)
-        .where(
-            LedgerRow.campaign_id == campaign_id,
-            LedgerRow.address == Recipient.address,
-            LedgerRow.relay_message_id == 0,
-        )
-        .exists()
-    )
-    chunk = (
-        select(
-            Recipient.id,
-            Recipient.address,
-            Recipient.provider,
-            Recipient.engagement,
-            Recipient.last_engaged_at,
-        )
-        .where(Recipient.list_id == list_id, ~already)
-        .order_by(
-            Recipient.engagement.desc().nulls_last(),
-            Recipient.last_engaged_at.desc().nulls_last(),
-            Recipient.id,
-        )
-        .limit(limit)
-        .subquery()
-    )
+    chunk = next_members(list_id, campaign_id, limit)
     order = (
         chunk.c.engagement.desc().nulls_last(),
         chunk.c.last_engaged_at.desc().nulls_last(),
@@ -202,9 +178,7 @@ def suppress_pending(session: Session, address: str, *, reason: str, at: datetim
     them), so the address is looked up in each of those, named (a handful): one probe of the
     (campaign, address) key each, where the address alone would have the whole ledger read at
     every unsubscribe."""
-    unfinished = list(
-        session.scalars(select(Campaign.id).where(Campaign.status.not_in(FINISHED_STATUSES)))
-    )
+    unfinished = unfinished_campaigns(session)
     if not unfinished:
         return 0
     result = session.execute(

@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, case, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from warmup.ledger.joins import campaign_cancelled
 from warmup.ledger.states import LedgerState
 from warmup.sending.mime import SMTP_KEY_PREFIX
 from warmup.store.database import Database
-from warmup.store.models import AWAITING_OUTCOME, Campaign, LedgerRow, UtcDateTime
+from warmup.store.models import AWAITING_OUTCOME, LedgerRow, UtcDateTime
 
 LOOKUP_CHUNK = 1000  # message ids per look-up query
 
@@ -314,13 +315,11 @@ class DoubtfulRows:
                     outcome_at=at,
                 )
         else:
-            cancelled = (
-                select(Campaign.id)
-                .where(Campaign.id == LedgerRow.campaign_id, Campaign.status == "cancelled")
-                .exists()
-            )
             values.update(
-                state=case((cancelled, LedgerState.SKIPPED.value), else_=LedgerState.PENDING.value),
+                state=case(
+                    (campaign_cancelled(), LedgerState.SKIPPED.value),
+                    else_=LedgerState.PENDING.value,
+                ),
                 last_error="ACS did not know the operation: safe to send again",
             )
         with self._db.engine.begin() as connection:

@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
+from warmup.ledger.joins import DOMAIN_NAME, in_domain, through_domain
 from warmup.ledger.states import LedgerState
 from warmup.store.database import Database
-from warmup.store.models import Campaign, LeaseRecovery, LedgerRow, SendingDomain
+from warmup.store.models import LeaseRecovery, LedgerRow
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,8 @@ def recovery_totals(database: Database, campaign_ids: Collection[int]) -> Recove
 
 def recovery_totals_by_domain(database: Database) -> dict[str, RecoveryTotals]:
     """Each domain's recoveries by name, all told (for /metrics: counters that only grow)."""
-    query = (
-        select(SendingDomain.name, *_TOTALS)
-        .join(Campaign, Campaign.id == LeaseRecovery.campaign_id)
-        .join(SendingDomain, SendingDomain.id == Campaign.domain_id)
-        .group_by(SendingDomain.name)
+    query = through_domain(select(DOMAIN_NAME, *_TOTALS), LeaseRecovery.campaign_id).group_by(
+        DOMAIN_NAME
     )
     with database.session() as session:
         return {str(row[0]): _totals(row[1:]) for row in session.execute(query)}
@@ -69,16 +67,9 @@ def recovery_totals_by_domain(database: Database) -> dict[str, RecoveryTotals]:
 def domain_recovery(database: Database, domain_id: int) -> tuple[RecoveryTotals, int]:
     """A domain's recoveries, all told, and its rows in doubt now (``verifying``: few, read
     through the rows-in-doubt index)."""
-    totals = (
-        select(*_TOTALS)
-        .join(Campaign, Campaign.id == LeaseRecovery.campaign_id)
-        .where(Campaign.domain_id == domain_id)
-    )
-    doubtful = (
-        select(func.count())
-        .select_from(LedgerRow)
-        .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-        .where(LedgerRow.state == LedgerState.VERIFYING.value, Campaign.domain_id == domain_id)
+    totals = in_domain(select(*_TOTALS), domain_id, LeaseRecovery.campaign_id)
+    doubtful = in_domain(select(func.count()).select_from(LedgerRow), domain_id).where(
+        LedgerRow.state == LedgerState.VERIFYING.value
     )
     with database.session() as session:
         return _totals(session.execute(totals).one()), int(session.scalar(doubtful) or 0)

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
 
-from warmup.store.models import Campaign, LedgerRow, Recipient
+from warmup.ledger.joins import missing_campaign, missing_recipient
+from warmup.store.models import LedgerRow
 
 
 def orphans(connection: Connection) -> list[str]:
     """What in the ledger names a campaign or a recipient that does not exist (empty: every
     reference holds). Reads the whole ledger: a check for ops."""
-    no_campaign = ~select(Campaign.id).where(Campaign.id == LedgerRow.campaign_id).exists()
-    no_recipient = LedgerRow.recipient_id.is_not(None) & ~(
-        select(Recipient.id).where(Recipient.id == LedgerRow.recipient_id).exists()
-    )
     found = []
-    for missing, condition in (("campaign", no_campaign), ("recipient", no_recipient)):
+    for missing, condition in (
+        ("campaign", missing_campaign()),
+        ("recipient", missing_recipient()),
+    ):
         rows = connection.scalar(select(func.count()).select_from(LedgerRow).where(condition))
         if rows:  # None or 0: none
             found.append(f"{rows:,} ledger row(s) name a {missing} that does not exist")

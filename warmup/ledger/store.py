@@ -41,11 +41,11 @@ from warmup.ledger.claims import (
     claim_for_tick,
 )
 from warmup.ledger.counters import DomainLoad
+from warmup.ledger.joins import RECIPIENT_FIELDS, in_domain, sent_over_smtp, with_recipient
 from warmup.ledger.states import LedgerState
 from warmup.sending.mime import SMTP_KEY_PREFIX
-from warmup.sending.transport import Transport
 from warmup.store.database import Database
-from warmup.store.models import Campaign, LeaseRecovery, LedgerRow, Recipient, SendingDomain
+from warmup.store.models import LeaseRecovery, LedgerRow
 
 ACCEPTED = LedgerState.ACCEPTED.value
 CLAIMED = LedgerState.CLAIMED.value
@@ -181,18 +181,19 @@ class LedgerStore:
         if not ids:
             return []
         query = (
-            select(
-                LedgerRow.id,
-                LedgerRow.campaign_id,
-                LedgerRow.address,
-                LedgerRow.provider,
-                LedgerRow.operation_id,
-                LedgerRow.attempts,
-                Recipient.fields,
-                LedgerRow.variant,
-                LedgerRow.relay_message_id,
+            with_recipient(
+                select(
+                    LedgerRow.id,
+                    LedgerRow.campaign_id,
+                    LedgerRow.address,
+                    LedgerRow.provider,
+                    LedgerRow.operation_id,
+                    LedgerRow.attempts,
+                    RECIPIENT_FIELDS,
+                    LedgerRow.variant,
+                    LedgerRow.relay_message_id,
+                )
             )
-            .outerjoin(Recipient, Recipient.id == LedgerRow.recipient_id)
             .where(
                 LedgerRow.id.in_(ids), LedgerRow.state == CLAIMED, LedgerRow.lease_owner == owner
             )
@@ -337,23 +338,19 @@ class LedgerStore:
         of the domain's campaigns): the accepted by time, the rows in doubt by state and time
         (those not already counted among the accepted)."""
         may_be_out = [LedgerState.SENDING.value, LedgerState.VERIFYING.value]
-        accepted = (
-            select(LedgerRow.provider, LedgerRow.accepted_at.label("at"))
-            .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-            .where(Campaign.domain_id == domain_id, LedgerRow.accepted_at >= since)
-        )
-        in_doubt = (
+        accepted = in_domain(
+            select(LedgerRow.provider, LedgerRow.accepted_at.label("at")), domain_id
+        ).where(LedgerRow.accepted_at >= since)
+        in_doubt = in_domain(
             select(
                 LedgerRow.provider,
                 func.coalesce(LedgerRow.accepted_at, LedgerRow.updated_at).label("at"),
-            )
-            .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-            .where(
-                Campaign.domain_id == domain_id,
-                LedgerRow.state.in_(may_be_out),
-                LedgerRow.updated_at >= since,
-                or_(LedgerRow.accepted_at.is_(None), LedgerRow.accepted_at < since),
-            )
+            ),
+            domain_id,
+        ).where(
+            LedgerRow.state.in_(may_be_out),
+            LedgerRow.updated_at >= since,
+            or_(LedgerRow.accepted_at.is_(None), LedgerRow.accepted_at < since),
         )
         both = union_all(accepted, in_doubt).subquery()
         with self._db.session() as session:
@@ -362,12 +359,10 @@ class LedgerStore:
 
     def accepted_window(self, domain_id: int, since: datetime) -> tuple[int, datetime | None]:
         """(sends ACS accepted since ``since``, the oldest of them)."""
-        query = (
-            select(func.count(), func.min(LedgerRow.accepted_at))
-            .select_from(LedgerRow)
-            .join(Campaign, Campaign.id == LedgerRow.campaign_id)
-            .where(Campaign.domain_id == domain_id, LedgerRow.accepted_at >= since)
-        )
+        query = in_domain(
+            select(func.count(), func.min(LedgerRow.accepted_at)).select_from(LedgerRow),
+            domain_id,
+        ).where(LedgerRow.accepted_at >= since)
         with self._db.session() as session:
             count, oldest = session.execute(query).one()
         return int(count or 0), oldest  # min() keeps the column's type: an aware UTC time
@@ -416,15 +411,7 @@ def _doubt(connection: Connection, owner: str, rows: Sequence[int], now: datetim
         LedgerRow.lease_owner == owner,
         LedgerRow.lease_deadline < now,
     )
-    over_smtp = (
-        select(Campaign.id)
-        .join(SendingDomain, SendingDomain.id == Campaign.domain_id)
-        .where(
-            Campaign.id == LedgerRow.campaign_id,
-            SendingDomain.transport == Transport.SMTP.value,
-        )
-        .exists()
-    )
+    over_smtp = sent_over_smtp()
     taken = connection.execute(
         update(LedgerRow)
         .where(*lapsed, over_smtp)
