@@ -68,7 +68,7 @@ READERS: dict[str, set[str]] = {
     # The ledger keeps no domain, status or recipient fields of its own and sits below their
     # owners: its one window onto them is warmup.ledger.joins.
     "campaigns": {"warmup.ledger.joins", "warmup.lists.importer", "warmup.relay.intake"},
-    "recipients": {"warmup.ledger.joins", "warmup.campaigns.store"},
+    "recipients": {"warmup.ledger.joins"},
     "sending_domains": {
         "warmup.ledger.joins",
         "warmup.campaigns.report",

@@ -20,6 +20,7 @@ from sqlalchemy import and_, distinct, func, select, update
 from warmup import audit
 from warmup.audit import AuditFilter, AuditLog
 from warmup.campaigns.model import VARIANT_LABELS, CampaignStatus, Variant, variant_labels
+from warmup.campaigns.record import CampaignRecord, campaign_record
 from warmup.campaigns.store import CampaignStore
 from warmup.content.hygiene import content_warnings
 from warmup.content.templates import CompiledTemplate, MessageTemplate
@@ -109,14 +110,14 @@ class CampaignABTest:
             )
         return variant, content_warnings(template)
 
-    def campaign(self, campaign_id: int) -> Campaign:
+    def campaign(self, campaign_id: int) -> CampaignRecord:
         with self._db.session() as session:
             campaign = session.get(Campaign, campaign_id)
             if campaign is None:
                 raise NotFoundError(f"no campaign {campaign_id}")
-            return campaign
+            return campaign_record(campaign)
 
-    def decision(self, campaign: Campaign) -> str | None:
+    def decision(self, campaign: CampaignRecord) -> str | None:
         """Why the winner won, as the audit log has it (None before the pick)."""
         if campaign.winner is None:
             return None
@@ -125,7 +126,7 @@ class CampaignABTest:
         )
         return entries[-1].reason if entries else None
 
-    def results(self, campaign: Campaign) -> list[VariantResult]:
+    def results(self, campaign: CampaignRecord) -> list[VariantResult]:
         """Each variant's test numbers: sent, delivered, opened, clicked, complained. Once the
         winner is picked, the rows sent with it afterwards are not part of its test."""
         tested = [LedgerRow.campaign_id == campaign.id, LedgerRow.variant.is_not(None)]

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from warmup.campaigns.model import VARIANT_LABELS, Variant
+from warmup.campaigns.record import CampaignRecord
 from warmup.content.templates import CompiledTemplate, MessageTemplate, Rendered
 from warmup.content.unsubscribe import Unsubscriber
 from warmup.errors import ConfigError, NotFoundError
 from warmup.sending.message import build_message
 from warmup.settings import Settings, env_name
-from warmup.store.models import Campaign
 
 
 def unsubscriber_from(settings: Settings) -> Unsubscriber:
@@ -32,7 +32,7 @@ def unsubscriber_from(settings: Settings) -> Unsubscriber:
     )
 
 
-def variant_template(campaign: Campaign, label: str | None) -> MessageTemplate:
+def variant_template(campaign: CampaignRecord, label: str | None) -> MessageTemplate:
     base = MessageTemplate(campaign.subject, campaign.html, campaign.text)
     if label is None or label == VARIANT_LABELS[0]:
         return base
@@ -52,7 +52,7 @@ class Composer:
 
     @classmethod
     def for_campaign(
-        cls, campaign: Campaign, unsubscriber: Unsubscriber, variant: str | None = None
+        cls, campaign: CampaignRecord, unsubscriber: Unsubscriber, variant: str | None = None
     ) -> Composer:
         """The campaign's message, or one of its A/B variants' (A is the campaign's own)."""
         template = CompiledTemplate(variant_template(campaign, variant))

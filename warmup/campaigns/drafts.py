@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 
 from warmup import audit
 from warmup.campaigns.model import CampaignStatus
+from warmup.campaigns.record import CampaignRecord
 from warmup.campaigns.store import (
     MESSAGE_COLUMNS,
     CampaignStore,
@@ -48,7 +49,9 @@ def delete_draft(database: Database, name: str, *, actor: str, at: datetime) -> 
         )  # fmt: skip
 
 
-def clone(database: Database, name: str, new_name: str, *, actor: str, at: datetime) -> Campaign:
+def clone(
+    database: Database, name: str, new_name: str, *, actor: str, at: datetime
+) -> CampaignRecord:
     """A new draft named ``new_name`` with ``name``'s list, sender, message and A/B variants."""
     source = CampaignStore(database).get(name)
     with database.session() as session:

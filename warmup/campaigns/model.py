@@ -9,11 +9,12 @@ from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
+from warmup.campaigns.record import CampaignRecord
 from warmup.content.hygiene import with_text_part
 from warmup.content.templates import MessageTemplate
 from warmup.errors import ContentError, TransitionError
 from warmup.ledger.fill import TestGroup
-from warmup.store.models import CANCELLED_STATUS, COMPLETED_STATUS, RUNNING_STATUS, Campaign
+from warmup.store.models import CANCELLED_STATUS, COMPLETED_STATUS, RUNNING_STATUS
 
 VARIANT_LABELS = ("A", "B", "C", "D")  # A is the campaign's own message
 
@@ -126,7 +127,7 @@ class Variant:
         )
 
 
-def test_group(campaign: Campaign, list_size: int) -> TestGroup | None:
+def test_group(campaign: CampaignRecord, list_size: int) -> TestGroup | None:
     """An A/B campaign's test group: its share of the list (at least a row per variant), split
     between the campaign's own message (A) and its variants."""
     if not campaign.variants or campaign.test_fraction is None:
@@ -136,7 +137,7 @@ def test_group(campaign: Campaign, list_size: int) -> TestGroup | None:
     return TestGroup(labels, rows)
 
 
-def variant_labels(campaign: Campaign) -> tuple[str, ...]:
+def variant_labels(campaign: CampaignRecord) -> tuple[str, ...]:
     """A (the campaign's own message) and its variants' labels; () without an A/B test."""
     if not campaign.variants:
         return ()

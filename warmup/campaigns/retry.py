@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, select
 
+from warmup.campaigns.record import CampaignRecord
 from warmup.campaigns.store import (
     MESSAGE_COLUMNS,
     CampaignStore,
@@ -35,7 +36,7 @@ class CampaignRetry:
         new_name: str | None,
         actor: str,
         at: datetime,
-    ) -> tuple[Campaign, int]:
+    ) -> tuple[CampaignRecord, int]:
         """A draft follow-up of a campaign for exactly its rows with these outcomes (settled
         before ``settled_before``), less every address suppressed since, on a list of its own
         and with the same message. Return it and how many recipients it has."""

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from warmup import audit
 from warmup.campaigns.model import CampaignStatus, next_status, parse_start
+from warmup.campaigns.record import CampaignRecord, campaign_record
 from warmup.campaigns.store import CampaignStore
 from warmup.domains.store import DomainStore
 from warmup.errors import ContentError, NotFoundError, TransitionError, WarmupError
@@ -47,7 +48,7 @@ class CampaignSchedule:
         allow_empty_fields: bool,
         actor: str,
         at: datetime,
-    ) -> Campaign:
+    ) -> CampaignRecord:
         """Have a draft start by itself at ``start_at``. What would stop the start (a field
         rows leave empty, a sender no longer registered) is refused now, not at the time."""
         campaign = self._campaigns.get(name)
@@ -71,9 +72,9 @@ class CampaignSchedule:
                 at=at,
                 reason=f"starts at {start_at.isoformat()}",
             )
-            return row
+            return campaign_record(row)
 
-    def unschedule(self, name: str, *, actor: str, at: datetime) -> Campaign:
+    def unschedule(self, name: str, *, actor: str, at: datetime) -> CampaignRecord:
         """Take a draft's start time away: it waits for someone to start it again."""
         with self._db.session() as session:
             row = session.scalar(select(Campaign).where(Campaign.name == name))
@@ -85,7 +86,7 @@ class CampaignSchedule:
             audit.record(
                 session, "campaign", name, "unschedule", actor=actor, at=at, reason="unscheduled"
             )
-            return row
+            return campaign_record(row)
 
     def start_due(self, now: datetime) -> tuple[list[str], list[str]]:
         """Start every draft whose time has come; return (started, failed). A start that fails

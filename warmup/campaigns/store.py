@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from warmup import audit
 from warmup.addresses import InvalidAddress, address_key, domain_of, normalise_address
 from warmup.campaigns.model import CampaignStatus, next_status, test_group
+from warmup.campaigns.record import CampaignRecord, campaign_record
 from warmup.campaigns.streams import RELAY
 from warmup.content.hygiene import content_warnings, with_text_part
 from warmup.content.templates import CompiledTemplate, MessageTemplate
@@ -27,6 +28,7 @@ from warmup.errors import ConflictError, ContentError, NotFoundError, Transition
 from warmup.ledger import counters
 from warmup.ledger import fill as ledger
 from warmup.ledger.states import OPEN, LedgerState
+from warmup.lists.catalog import Member, member
 from warmup.lists.importer import measure_of
 from warmup.lists.measures import ListMeasure, lines_lacking
 from warmup.settings import FILL_CHUNK_ROWS
@@ -35,7 +37,6 @@ from warmup.store.models import (
     Campaign,
     ContactList,
     LedgerRow,
-    Recipient,
     SendingDomain,
 )
 from warmup.suppression.store import is_suppressed
@@ -90,13 +91,14 @@ def refuse_taken_name(session: Session, name: str) -> None:
 
 def add_draft(
     session: Session, *, actor: str, at: datetime, reason: str, **columns: Any
-) -> Campaign:
+) -> CampaignRecord:
     campaign = Campaign(
         **columns, status=CampaignStatus.DRAFT.value, created_at=at, created_by=actor
     )
     session.add(campaign)
+    session.flush()  # its id and defaults, for its record
     audit.record(session, "campaign", campaign.name, "create", actor=actor, at=at, reason=reason)
-    return campaign
+    return campaign_record(campaign)
 
 
 # A changed column as the user named it in the edit (the rest are named alike).
@@ -108,19 +110,19 @@ class CampaignStore:
         self._db = database
         self._fill_chunk_rows = fill_chunk_rows
 
-    def get(self, name: str) -> Campaign:
+    def get(self, name: str) -> CampaignRecord:
         with self._db.session() as session:
             campaign = session.scalar(select(Campaign).where(Campaign.name == name))
             if campaign is None:
                 raise NotFoundError(f"no campaign {name!r}")
-            return campaign
+            return campaign_record(campaign)
 
-    def by_id(self, campaign_id: int) -> Campaign:
+    def by_id(self, campaign_id: int) -> CampaignRecord:
         with self._db.session() as session:
             campaign = session.get(Campaign, campaign_id)
             if campaign is None:
                 raise NotFoundError(f"campaign {campaign_id} is gone")
-            return campaign
+            return campaign_record(campaign)
 
     def name_of(self, campaign_id: int) -> str:
         """A campaign's name by id (``#ID`` for one since deleted)."""
@@ -143,18 +145,12 @@ class CampaignStore:
         with self._db.session() as session:
             return list(session.scalars(query))
 
-    def recipient(self, campaign: Campaign, address: str) -> Recipient:
+    def recipient(self, campaign: CampaignRecord, address: str) -> Member:
         """One recipient of the campaign's list, by address (as typed: it is normalised)."""
-        with self._db.session() as session:
-            found = session.scalar(
-                select(Recipient).where(
-                    Recipient.list_id == campaign.list_id,
-                    Recipient.address == address_key(address),
-                )
-            )
-            if found is None:
-                raise NotFoundError(f"{address} is not on the list of campaign {campaign.name}")
-            return found
+        found = member(self._db, campaign.list_id, address_key(address))
+        if found is None:
+            raise NotFoundError(f"{address} is not on the list of campaign {campaign.name}")
+        return found
 
     def create(
         self,
@@ -167,7 +163,7 @@ class CampaignStore:
         at: datetime,
         reply_to: str | None = None,
         priority: int = 0,
-    ) -> Campaign:
+    ) -> CampaignRecord:
         """A draft campaign; refused now if its template cannot work with its list."""
         with self._db.session() as session:
             message = self._checked(session, list_name, sender, template, reply_to)
@@ -274,11 +270,11 @@ class CampaignStore:
             "text": template.text,
         }
 
-    def content_warnings(self, campaign: Campaign) -> list[str]:
+    def content_warnings(self, campaign: CampaignRecord) -> list[str]:
         """What to fix before sending (a missing visible unsubscribe link…); none blocks."""
         return content_warnings(MessageTemplate(campaign.subject, campaign.html, campaign.text))
 
-    def empty_fields(self, campaign: Campaign, examples: int = 5) -> list[EmptyFields]:
+    def empty_fields(self, campaign: CampaignRecord, examples: int = 5) -> list[EmptyFields]:
         """For each field the template uses, the rows that lack a value."""
         with self._db.engine.begin() as connection:
             return _empty_fields(
@@ -475,7 +471,7 @@ class CampaignStore:
                 )
         return names
 
-    def unauthenticated(self, campaign: Campaign) -> list[str]:
+    def unauthenticated(self, campaign: CampaignRecord) -> list[str]:
         """The SPF, DKIM or DMARC records of the campaign's domain ACS last found not
         verified (empty when verified, or never checked)."""
         record = DomainStore(self._db).domain_of_sender(campaign.sender_address)
@@ -483,7 +479,7 @@ class CampaignStore:
             return []
         return unauthenticated(record.authentication.states)
 
-    def check_startable(self, campaign: Campaign, allow_empty_fields: bool) -> None:
+    def check_startable(self, campaign: CampaignRecord, allow_empty_fields: bool) -> None:
         if not allow_empty_fields:
             _refuse_empty_fields(self.empty_fields(campaign))
 
@@ -543,7 +539,7 @@ class CampaignStore:
 
 
 def _empty_fields(
-    connection: Connection, campaign: Campaign, measure: ListMeasure, examples: int = 5
+    connection: Connection, campaign: CampaignRecord, measure: ListMeasure, examples: int = 5
 ) -> list[EmptyFields]:
     """The template's fields some rows lack, from the list's kept figures; the few example
     lines are read only for a field that has gaps."""

@@ -67,3 +67,19 @@ def list_detail(database: Database, name: str, sample: int = 5) -> ListDetail:
         {field: measure.filled.get(field, 0) for field in fields},
         [(str(address), dict(values or {})) for address, values in rows],
     )
+
+
+@dataclass(frozen=True)
+class Member:
+    address: str
+    fields: dict[str, object]
+
+
+def member(database: Database, list_id: int, address: str) -> Member | None:
+    """One member of a list by its normalised address (a preview's or a test send's)."""
+    query = select(Recipient.address, Recipient.fields).where(
+        Recipient.list_id == list_id, Recipient.address == address
+    )
+    with database.engine.connect() as connection:
+        found = connection.execute(query).first()
+    return None if found is None else Member(str(found[0]), dict(found[1]))
