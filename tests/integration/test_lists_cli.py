@@ -70,3 +70,38 @@ def test_a_clean_import_leaves_no_empty_report(database_url: str, tmp_path: Path
     assert "rejected 0: 0 invalid, 0 duplicates, 0 suppressed\n" in done.stdout
     assert "report:" not in done.stdout
     assert not stale.exists()  # it described another import's rows
+
+
+def test_tables_into_a_pipe_are_whole(database_url: str, tmp_path: Path) -> None:
+    """Piped (no terminal, no COLUMNS), a table shows every name and field in full on one line
+    each: rich would otherwise assume 80 columns and cut them."""
+    name = "spring-newsletter-for-the-returning-customers-of-the-northern-region-2027"
+    fields = [f"personalisation_field_number_{i}" for i in range(4)]
+    source = tmp_path / "people.csv"
+    source.write_text("email," + ",".join(fields) + "\nada@example.org,a,b,c,d\n")
+    unset = ("COLUMNS", "LINES")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARMUP_") and k not in unset}
+    env["WARMUP_DATABASE_URL"] = database_url
+    assert cli(database_url, "lists", "import", str(source), "--name", name).returncode == 0
+    shown = subprocess.run(
+        [sys.executable, "-m", "warmup", "lists", "show"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    row = next(line for line in shown.stdout.splitlines() if name in line)
+    assert all(field in row for field in fields), shown.stdout
+    assert "…" not in shown.stdout
+    # A long title over narrow columns stays on one line.
+    plan = subprocess.run(
+        [sys.executable, "-m", "warmup", "plan", "show", "acs-default"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    title = plan.stdout.splitlines()[0]
+    assert title.startswith("acs-default:"), plan.stdout
+    assert title.rstrip().endswith("UTC."), plan.stdout

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from warmup.commands.console import make_console, print_table
 from warmup.commands.context import actor, command_settings, now, open_database
 from warmup.commands.output import AsJson, print_json
 from warmup.commands.relay import warn_if_long_for_devices
@@ -31,7 +31,7 @@ domain_app = typer.Typer(help="A domain as ACS sees it.")
 app.add_typer(sender_app, name="sender", no_args_is_help=True)
 app.add_typer(smtp_app, name="smtp-username", no_args_is_help=True)
 app.add_typer(domain_app, name="domain", no_args_is_help=True)
-console = Console()
+console = make_console()
 Domain = Annotated[str, typer.Argument(help="The Email Service domain, e.g. mail.example.com.")]
 
 
@@ -71,7 +71,7 @@ def list_senders(domain: Domain, as_json: AsJson = False) -> None:
     table = Table("address", "display name")
     for sender in found:
         table.add_row(sender.address(domain), sender.display_name)
-    console.print(table)
+    print_table(console, table)
 
 
 @sender_app.command("remove")
@@ -104,7 +104,7 @@ def list_smtp_usernames(as_json: AsJson = False) -> None:
     table = Table("username", "Entra app", "tenant")
     for entry in found:
         table.add_row(entry.username, entry.app_id, entry.tenant_id)
-    console.print(table)
+    print_table(console, table)
 
 
 @smtp_app.command("remove")
@@ -136,7 +136,7 @@ def check_domain(domain: Domain, as_json: AsJson = False) -> None:
         table = Table(f"{domain} ({checked.management})", "status")
         for record, status in checked.states.items():
             table.add_row(record, status)
-        console.print(table)
+        print_table(console, table)
         if unverified:
             console.print(f"not ready for bulk mail: {', '.join(unverified)}")
         if not kept:

@@ -16,6 +16,7 @@ from warmup.campaigns.report import campaign_report, export_campaign
 from warmup.campaigns.store import CampaignStore
 from warmup.commands import campaign_planning as planning
 from warmup.commands.campaign_common import Name, Reason, console, read_file, warn
+from warmup.commands.console import print_table, rule
 from warmup.commands.context import (
     actor,
     command_settings,
@@ -135,12 +136,12 @@ def preview(
         console.print(f"[bold]{header}:[/] {value}", soft_wrap=True)
     console.print(f"[bold]Subject:[/] {rendered.subject}")
     if rendered.text is not None:
-        console.rule("text")
+        rule(console, "text")
         console.print(rendered.text, markup=False, highlight=False)
     if rendered.html is not None:
-        console.rule("html")
+        rule(console, "html")
         console.print(rendered.html, markup=False, highlight=False)
-    console.rule(f"{rendered.size_bytes:,} bytes")
+    rule(console, f"{rendered.size_bytes:,} bytes")
     warn(store.content_warnings(campaign))
 
 
@@ -270,7 +271,7 @@ def list_campaigns(
             else "-",
             f"{view.eta:%a %Y-%m-%d}" if view.eta else view.eta_note,
         )
-    console.print(table)
+    print_table(console, table)
 
 
 @app.command()
@@ -307,7 +308,7 @@ def status(
     table.add_column("rows", justify="right")
     for state, count in sorted(report.by_state.items()):
         table.add_row(state, f"{count:,}")
-    console.print(table)
+    print_table(console, table)
     if report.verifying:
         console.print(
             f"{report.verifying:,} rows in doubt (no answer came, or their worker died while "

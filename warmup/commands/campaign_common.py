@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console()
+from warmup.commands.console import make_console
+
+console = make_console()
 Name = Annotated[str, typer.Option("--campaign", "-c", help="Campaign name.")]
 Reason = Annotated[str, typer.Option("--reason", "-r", help="Why: kept in the audit log.")]
 

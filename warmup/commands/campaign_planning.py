@@ -19,6 +19,7 @@ from warmup.campaigns.retry import CampaignRetry
 from warmup.campaigns.scheduling import CampaignSchedule
 from warmup.campaigns.store import CampaignStore
 from warmup.commands.campaign_common import Name, console, read_file, warn
+from warmup.commands.console import print_table
 from warmup.commands.context import actor, command_settings, now, open_database
 from warmup.control.machine import duration_words
 from warmup.views.campaigns import ABTestOut
@@ -142,6 +143,6 @@ def print_ab_test(ab_test: ABTestOut) -> None:
             f"{v.clicks:,} ({v.click_rate:.1%})",
             f"{v.complaints:,}",
         )
-    console.print(table)
+    print_table(console, table)
     if ab_test.reason:
         console.print(ab_test.reason, markup=False, highlight=False)

@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from warmup.api.token_store import Role, TokenStore
+from warmup.commands.console import make_console
 from warmup.commands.context import require_extra
 from warmup.commands.demo_processes import free_port, start, start_celery, wait_ready
 from warmup.errors import ConfigError
@@ -87,7 +88,7 @@ def demo(
     from warmup.plans.loader import load_plan
     from warmup.store.database import Database
 
-    console = Console()
+    console = make_console()
     started = time.monotonic()
     with ExitStack() as stack:
         folder = keep or Path(

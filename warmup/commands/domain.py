@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from warmup.commands.advice import quota_advice_text
+from warmup.commands.console import make_console, print_table
 from warmup.commands.context import (
     actor,
     command_settings,
@@ -35,7 +35,7 @@ from warmup.views.recovery import budget_for, describe
 app = typer.Typer(
     help="Sending domains: status, hold, resume, steps, plans, quota.", no_args_is_help=True
 )
-console = Console()
+console = make_console()
 Domain = Annotated[str, typer.Argument(help="The sending domain, e.g. mail.example.com.")]
 Reason = Annotated[str, typer.Option("--reason", "-r", help="Why: kept in the audit log.")]
 
@@ -145,7 +145,7 @@ def status(
             "\n".join([state.reason, *(hold.describe() for hold in state.provider_holds)]),
             f"{state.sending_days} sending, {state.healthy_days_at_step} healthy at step",
         )
-    console.print(table)
+    print_table(console, table)
     if name:
         record = records[0]
         console.print(
@@ -291,7 +291,7 @@ def report(name: Domain, as_json: AsJson = False) -> None:
     for day, sent in ready.days:
         if sent:
             table.add_row(f"{day:%a %Y-%m-%d}", f"{sent:,}")
-    console.print(table)
+    print_table(console, table)
     for label, window in (("7 days", ready.last_7), ("30 days", ready.last_30)):
         console.print(
             f"failure rate over {label}: {window.failure_rate:.2%} "
@@ -326,4 +326,4 @@ def audit(
         table.add_column(column)
     for entry in store.audit(name, limit):
         table.add_row(f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.action, entry.actor, entry.reason)
-    console.print(table)
+    print_table(console, table)

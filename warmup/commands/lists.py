@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from warmup.commands.console import make_console, print_table
 from warmup.commands.context import actor, command_settings, now, open_database
 from warmup.commands.output import AsJson, print_json
 from warmup.lists.importer import ImportOptions, ListImporter, delete_list
@@ -18,7 +18,7 @@ from warmup.views.lists import ListDetailOut, all_lists, list_detail_out
 app = typer.Typer(
     help="Recipient lists: import CSV files, see what is there.", no_args_is_help=True
 )
-console = Console(stderr=True)
+console = make_console(stderr=True)
 
 
 @app.command("import")
@@ -112,7 +112,7 @@ def show(
             f"{item.created_at:%Y-%m-%d %H:%M}",
             item.created_by,
         )
-    Console().print(table)
+    print_table(make_console(), table)
 
 
 @app.command()
@@ -127,7 +127,7 @@ def _show_one(detail: ListDetailOut, as_json: bool) -> None:
     if as_json:
         print_json(detail)
         return
-    console = Console()
+    console = make_console()
     console.print(
         f"list {detail.name}: {detail.recipients:,} recipients, created "
         f"{detail.created_at:%Y-%m-%d %H:%M} by {detail.created_by}"

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from warmup.commands.advice import quota_advice_text
+from warmup.commands.console import make_console, print_table
 from warmup.commands.context import has_extra, require_extra
 from warmup.commands.output import AsJson, print_json
 from warmup.commands.progress import counting
@@ -48,7 +48,7 @@ PlanFile = Annotated[
         parser=_plan_argument,
     ),
 ]
-console = Console()
+console = make_console()
 
 
 def _start_date(value: str | None) -> date:
@@ -142,7 +142,7 @@ def show(
             f"{row.volume_before:,}",
             "raise" if row.needs_raised_quota else "default",
         )
-    console.print(table)
+    print_table(console, table)
     window = plan.window
     sending = (
         f", sending {','.join(d.value for d in window.days)} "
@@ -304,7 +304,7 @@ def simulate_command(
             f"{day.window_failure_rate:.2%}" if day.window_reports else "-",
             " ".join(filter(None, [day.note, "*" * bool(day.transitions)])),
         )
-    console.print(table)
+    print_table(console, table)
     decided = [(day, t) for day in result.days for t in day.transitions]
     if decided:
         console.print("* decisions:")

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from warmup.commands.console import make_console, print_table
 from warmup.commands.context import actor, command_settings, now, open_database
 from warmup.commands.output import AsJson, print_json
 from warmup.errors import ConfigError
@@ -23,7 +23,7 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Who may submit mail to the relay.", no_args_is_help=True)
 app.add_typer(users_app, name="user")
-console = Console()
+console = make_console()
 
 
 def tls_context(
@@ -141,7 +141,7 @@ def list_users(as_json: AsJson = False) -> None:
     table = Table("user", "domain", "created", "by")
     for user in found:
         table.add_row(user.name, user.domain, f"{user.created_at:%Y-%m-%d %H:%M}", user.created_by)
-    console.print(table)
+    print_table(console, table)
 
 
 @users_app.command("remove")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from warmup.api.token_store import Role, TokenStore
+from warmup.commands.console import make_console, print_table
 from warmup.commands.context import actor, command_settings, now, open_database
 
 app = typer.Typer(
@@ -52,7 +52,7 @@ def list_tokens() -> None:
             f"{info.last_used_at:%Y-%m-%d %H:%M}" if info.last_used_at else "-",
             f"{info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "-",
         )
-    Console().print(table)
+    print_table(make_console(), table)
 
 
 @app.command()
