@@ -58,7 +58,11 @@ class Composer:
         template = CompiledTemplate(variant_template(campaign, variant))
         return cls(campaign.id, campaign.sender_address, campaign.reply_to, template, unsubscriber)
 
-    def compose(self, address: str, fields: Mapping[str, Any]) -> tuple[dict[str, Any], Rendered]:
+    def compose(
+        self, address: str, fields: Mapping[str, Any], *, deliver_to: str | None = None
+    ) -> tuple[dict[str, Any], Rendered]:
+        """The message for ``address`` with its ``fields``; sent to ``deliver_to`` instead
+        when given (a campaign's test send: one member's message, to whoever tests it)."""
         # A field this row left empty renders blank: the list has it (the template was checked
         # against the list's fields), and the start refused empty fields unless allowed.
         context = {
@@ -70,7 +74,7 @@ class Composer:
         rendered = self.template.render(context)
         message = build_message(
             sender=self.sender,
-            to=[address],
+            to=[deliver_to or address],
             subject=rendered.subject,
             plain_text=rendered.text,
             html=rendered.html,

@@ -152,6 +152,18 @@ class CampaignStore:
             raise NotFoundError(f"{address} is not on the list of campaign {campaign.name}")
         return found
 
+    def note_test_send(
+        self, campaign: CampaignRecord, *, to: str, rendered_for: str, result: str, actor: str,
+        at: datetime,
+    ) -> None:  # fmt: skip
+        """A test send of the campaign's message, kept in its audit log (its figures and ledger
+        never see it)."""
+        with self._db.session() as session:
+            audit.record(
+                session, "campaign", campaign.name, "test-send", actor=actor, at=at,
+                reason=f"to {to}, rendered for {rendered_for}: {result}",
+            )  # fmt: skip
+
     def create(
         self,
         name: str,

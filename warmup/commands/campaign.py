@@ -145,6 +145,36 @@ def preview(
     warn(store.content_warnings(campaign))
 
 
+@app.command("test")
+def trial(
+    name: Name,
+    to: Annotated[str, typer.Option("--to", help="Where to send it: your own address.")],
+    as_member: Annotated[
+        str | None,
+        typer.Option(
+            "--as", help="The member of the list to render it for (default: the first to send)."
+        ),
+    ] = None,
+    variant: Annotated[
+        str | None, typer.Option(help="An A/B variant's message (A: the campaign's own).")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="Wait for the message's final status.")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the status.")] = 120.0,
+) -> None:
+    """Send the campaign's own message, rendered for one member of its list, to yourself.
+    It takes a permit under the domain's caps and is kept in the campaign's audit log, not in
+    its figures; its unsubscribe links unsubscribe nobody."""
+    from warmup.commands.campaign_trial import send_campaign_test
+
+    settings = command_settings()
+    status = send_campaign_test(
+        settings, open_database(settings), name, to=to, as_member=as_member, variant=variant,
+        wait=wait, timeout=timeout,
+    )  # fmt: skip
+    if status not in {"Accepted", "Succeeded"}:
+        raise typer.Exit(1)
+
+
 @app.command()
 def start(
     name: Name,

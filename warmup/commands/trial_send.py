@@ -63,10 +63,10 @@ def run_trial_send(
     )
     if transport is Transport.SMTP:
         return run_smtp_trial_send(settings, message)
-    return asyncio.run(_rest_trial(settings, message, to, sender, wait, timeout))
+    return asyncio.run(rest_trial_send(settings, message, to, sender, wait, timeout))
 
 
-async def _rest_trial(
+async def rest_trial_send(
     settings: Settings,
     message: dict[str, object],
     to: str,

@@ -83,3 +83,16 @@ def member(database: Database, list_id: int, address: str) -> Member | None:
     with database.engine.connect() as connection:
         found = connection.execute(query).first()
     return None if found is None else Member(str(found[0]), dict(found[1]))
+
+
+def first_member(database: Database, list_id: int) -> Member | None:
+    """The list's most engaged member (the first a campaign would send to)."""
+    query = (
+        select(Recipient.address, Recipient.fields)
+        .where(Recipient.list_id == list_id)
+        .order_by(Recipient.engagement.desc().nulls_last(), Recipient.id)
+        .limit(1)
+    )
+    with database.engine.connect() as connection:
+        found = connection.execute(query).first()
+    return None if found is None else Member(str(found[0]), dict(found[1]))
