@@ -36,6 +36,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "demo",
         "Run a campaign end to end: embedded Redis, SQLite, the emulator, a worker and beat.",
     ),
+    "dev": (
+        "dev",
+        "dev",
+        "Run the emulator, a worker, beat and the API on your store, until Ctrl-C.",
+    ),
     "worker": (
         "worker",
         "worker",

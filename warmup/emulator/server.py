@@ -42,7 +42,7 @@ class _Running:
 
 async def _start(emulator: Emulator) -> _Running:
     runner = web.AppRunner(
-        build_app(emulator), access_log=None, handle_signals=False, shutdown_timeout=2.0
+        build_app(emulator), access_log=None, handle_signals=False, shutdown_timeout=0.5
     )
     await runner.setup()
     site = web.TCPSite(runner, emulator.config.host, emulator.config.port, backlog=1024)
