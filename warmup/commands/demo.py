@@ -98,7 +98,8 @@ def demo(
 
     console = make_console()
     started = time.monotonic()
-    with ExitStack() as stack:
+    # SIGTERM unwinds as Ctrl-C does: every process the demo started is stopped.
+    with stop_on_sigterm(), ExitStack() as stack:
         folder = keep or Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="warmup-demo-"))
         )
@@ -246,9 +247,8 @@ def demo(
         if stay:
             console.print(f"still serving {api_url}/dashboard; press Ctrl-C to stop")
             try:
-                with stop_on_sigterm():
-                    while all(process.poll() is None for process in processes):
-                        time.sleep(1)
+                while all(process.poll() is None for process in processes):
+                    time.sleep(1)
             except (KeyboardInterrupt, Stopped):
                 console.print("stopping")
 

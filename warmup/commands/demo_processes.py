@@ -86,8 +86,9 @@ def embedded_redis(stack: ExitStack, folder: Path) -> tuple[subprocess.Popen[byt
     raise ConfigError(f"the embedded Redis did not start; see {folder / 'redis.log'}")
 
 
-class Stopped(Exception):
-    """SIGTERM arrived: unwind as Ctrl-C does, so every child is stopped."""
+class Stopped(KeyboardInterrupt):
+    """SIGTERM arrived: unwind as Ctrl-C does (and end as it does, wherever it arrives), so
+    every child is stopped."""
 
 
 @contextmanager
