@@ -21,7 +21,6 @@ from urllib.parse import urlparse
 
 from warmup.ledger.outcomes import AcsAnswer, DoubtfulRows, OutcomeFallback
 from warmup.ratelimit.base import Limit, Limiter
-from warmup.sending.credentials import resolve_auth
 from warmup.settings import Settings
 
 Fetch = Callable[[list[str]], Mapping[str, tuple[str, str | None]]]
@@ -34,7 +33,12 @@ Lookup = Callable[[list[str]], Mapping[str, AcsAnswer | None]]
 
 def quota_scope(settings: Settings) -> str:
     """Which ACS quota sends and status GETs count against (one per subscription)."""
-    return settings.acs_quota_scope or urlparse(resolve_auth(settings).endpoint).netloc
+    if settings.acs_quota_scope:
+        return settings.acs_quota_scope
+    # Imported here: the credentials bring the Azure SDK, which a status view does not need.
+    from warmup.sending.credentials import resolve_auth
+
+    return urlparse(resolve_auth(settings).endpoint).netloc
 
 
 def status_limits(

@@ -23,7 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -124,11 +124,19 @@ def check_schema(engine: Engine) -> Schema:
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.migration import MigrationContext
-
+    """The schema's Alembic revision (None: no schema), read with one query: Alembic itself
+    is imported only when there is something to upgrade."""
+    if not inspect(engine).has_table("alembic_version"):
+        return None
     with engine.connect() as connection:
-        revision: str | None = MigrationContext.configure(connection).get_current_revision()
-        return revision
+        revisions = list(connection.execute(text("SELECT version_num FROM alembic_version")))
+    if len(revisions) != 1:  # no revision, or branches (not ours): let Alembic judge
+        from alembic.migration import MigrationContext
+
+        with engine.connect() as connection:
+            judged: str | None = MigrationContext.configure(connection).get_current_revision()
+            return judged
+    return str(revisions[0][0])
 
 
 class Database:
@@ -147,6 +155,8 @@ class Database:
             migrate = database.engine.dialect.name == "sqlite"
             if not migrate:
                 check_schema(database.engine)
+            elif schema_of(database.engine)[0] in {Schema.CURRENT, Schema.NEWER}:
+                migrate = False  # nothing for Alembic to do: it is not even imported
         if migrate:
             upgrade(database.engine)
         return database
