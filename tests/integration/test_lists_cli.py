@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -105,3 +106,36 @@ def test_tables_into_a_pipe_are_whole(database_url: str, tmp_path: Path) -> None
     title = plan.stdout.splitlines()[0]
     assert title.startswith("acs-default:"), plan.stdout
     assert title.rstrip().endswith("UTC."), plan.stdout
+
+
+def test_an_update_import_changes_members_fields_and_says_how_many(
+    database_url: str, tmp_path: Path
+) -> None:
+    first = tmp_path / "first.csv"
+    first.write_text("email,city\nada@example.org,Paris\nbob@example.org,Lyon\neve@example.org,\n")
+    assert cli(database_url, "lists", "import", str(first), "--name", "people").returncode == 0
+    second = tmp_path / "second.csv"
+    # Ada moves, Bob stays, Eve gains a city, Zoe is new, Ada's second row is a duplicate.
+    second.write_text(
+        "email,city\nADA@example.org,Nice\nbob@example.org,Lyon\neve@example.org,Metz\n"
+        "zoe@example.org,Brest\nada@example.org,Caen\n"
+    )
+    done = cli(database_url, "lists", "import", str(second), "--name", "people", "--update")
+    assert done.returncode == 0, done.stderr
+    assert "list people appended to: 1 imported, 2 updated of 5 rows" in done.stdout
+    assert "1 duplicates" in done.stdout
+    shown = cli(database_url, "lists", "show", "people", "--json")
+    assert shown.returncode == 0, shown.stderr
+    detail = json.loads(shown.stdout)
+    cities = {row["address"]: row.get("city") for row in detail["sample"]}
+    assert cities == {
+        "ada@example.org": "Nice",
+        "bob@example.org": "Lyon",
+        "eve@example.org": "Metz",
+        "zoe@example.org": "Brest",
+    }
+    assert detail["recipients"] == 4
+    assert detail["fill"] == [{"field": "city", "filled": 4, "empty": 0}]  # Eve's counts now
+    # Without --update the members' rows are refused, as before.
+    again = cli(database_url, "lists", "import", str(second), "--name", "people")
+    assert "list people appended to: 0 imported of 5 rows" in again.stdout

@@ -22,6 +22,7 @@ class ImportOut(BaseModel):
     appended: bool
     rows: int
     imported: int
+    updated: int = 0  # members whose fields the file changed (with update=true)
     rejected: int
     invalid: int
     duplicates: int
@@ -109,6 +110,7 @@ class Job:
             appended=report.appended,
             rows=report.rows,
             imported=report.imported,
+            updated=report.updated,
             rejected=report.rejected,
             invalid=report.invalid,
             duplicates=report.duplicates,

@@ -95,6 +95,9 @@ async def upload(
     found: Found,
     background: BackgroundTasks,
     wait: Annotated[bool, Query(description="Answer when the import is done (201).")] = False,
+    update: Annotated[
+        bool, Query(description="Members already on the list take the file's fields.")
+    ] = False,
 ) -> JSONResponse:
     """Import a CSV into a list (created, or appended to if the name exists).
 
@@ -130,7 +133,9 @@ async def upload(
         job_id,
         spooled,
         name.strip(),
-        ImportOptions(values["encoding"], values["delimiter"], values["email_column"]),
+        ImportOptions(
+            values["encoding"], values["delimiter"], values["email_column"], update=update
+        ),
         who.actor,
     )
     await run_in_threadpool(job.start)

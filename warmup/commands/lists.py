@@ -39,6 +39,13 @@ def import_list(
         typer.Option(help="Rejected-rows report (default: <file>.rejected.csv here)."),
     ] = None,
     check_mx: Annotated[bool, typer.Option(help="Also check each domain's MX in DNS.")] = False,
+    update: Annotated[
+        bool,
+        typer.Option(
+            help="Members already on the list take the file's fields (else they are rejected "
+            "as already in the list)."
+        ),
+    ] = False,
 ) -> None:
     """Import a CSV into a list: validated, de-duplicated, suppressed addresses left out."""
     settings = command_settings()
@@ -57,7 +64,7 @@ def import_list(
         report = ListImporter(database).run(
             file,
             name,
-            options=ImportOptions(encoding, delimiter, email_column, check_mx),
+            options=ImportOptions(encoding, delimiter, email_column, check_mx, update),
             rejected_path=report_path,
             actor=actor(settings),
             at=now(),
@@ -65,8 +72,10 @@ def import_list(
         )
     verb = "appended to" if report.appended else "created"
     typer.echo(
-        f"list {report.list_name} {verb}: {report.imported:,} imported of {report.rows:,} rows "
-        f"in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s)"
+        f"list {report.list_name} {verb}: {report.imported:,} imported"
+        + (f", {report.updated:,} updated" if update else "")
+        + f" of {report.rows:,} rows in {report.seconds:.1f} s "
+        f"({report.rows_per_second:,.0f} rows/s)"
     )
     typer.echo(
         f"rejected {report.rejected:,}: {report.invalid:,} invalid, "

@@ -9,6 +9,7 @@ is not imported is written to the rejected-rows report with its line number and 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -65,6 +66,9 @@ class ImportOptions:
     delimiter: str | None = None
     email_column: str | None = None
     check_mx: bool = False
+    # Members already on the list take the file's fields (else their rows are rejected as
+    # "already in the list").
+    update: bool = False
 
 
 @dataclass
@@ -73,6 +77,7 @@ class ImportReport:
     appended: bool
     rows: int = 0
     imported: int = 0
+    updated: int = 0  # members already on the list whose fields the file changed
     invalid: int = 0
     duplicates: int = 0
     suppressed: int = 0
@@ -228,11 +233,16 @@ class ListImporter:
             ordering_columns=columns.ordering_columns,
         )
         seen: dict[str, int] = {}
+        # With --update, the members' fields as they are, to update only those that change.
+        known_fields: dict[str, dict[str, Any]] = {}
+        changed: list[dict[str, Any]] = []
         if existing is not None:
-            for (known,) in connection.execute(
-                select(Recipient.address).where(Recipient.list_id == list_id)
+            for known, known_row_fields in connection.execute(
+                select(Recipient.address, Recipient.fields).where(Recipient.list_id == list_id)
             ):
                 seen[known] = 0  # 0: already in the list before this import
+                if options.update:
+                    known_fields[known] = known_row_fields
         suppressed = self._suppressed(connection, at)
         tally = FilledTally(columns.personalisation)
         batch: list[Row] = []
@@ -248,6 +258,13 @@ class ListImporter:
         with ChunkPool(work, processes=processes) as pool:
             for results in pool.map(rows()):
                 for (line, values), prepared in zip(in_flight.popleft(), results, strict=True):
+                    address = prepared[0]
+                    if address is not None and seen.get(address) == 0 and options.update:
+                        seen[address] = line  # a second row for it is a duplicate of this one
+                        fields = json.loads(prepared[3])
+                        if fields != known_fields[address]:
+                            changed.append({"member": address, "new_fields": fields})
+                        continue
                     reason = self._check(values, line, prepared, columns, seen, suppressed, report)
                     if reason:
                         rejected.add(line, reason, values)
@@ -263,6 +280,10 @@ class ListImporter:
         if report.rows == 0:
             raise ImportFailure(f"{source.path.name} has a header but no rows")
         add_written(connection, list_id, tally.measure())
+        if changed:
+            _update_fields(connection, list_id, changed)
+            report.updated = len(changed)
+            remeasure(connection, list_id)  # a field may have been filled or emptied
         audit.record(
             connection,
             "list",
@@ -271,11 +292,14 @@ class ListImporter:
             actor=actor,
             at=at,
             reason=(
-                f"{source.path.name}: {report.imported:,} imported, {report.rejected:,} rejected"
+                f"{source.path.name}: {report.imported:,} imported, "
+                + (f"{report.updated:,} updated, " if options.update else "")
+                + f"{report.rejected:,} rejected"
             ),
             details={
                 "rows": report.rows,
                 "imported": report.imported,
+                "updated": report.updated,
                 "invalid": report.invalid,
                 "duplicates": report.duplicates,
                 "suppressed": report.suppressed,
@@ -347,6 +371,17 @@ class ListImporter:
         batch.clear()
         if progress is not None:
             progress(source.bytes_read, report.rows)
+
+
+def _update_fields(connection: Connection, list_id: int, changed: list[dict[str, Any]]) -> None:
+    """Members' new fields, in batches of one executemany each."""
+    statement = (
+        update(Recipient)
+        .where(Recipient.list_id == list_id, Recipient.address == bindparam("member"))
+        .values(fields=bindparam("new_fields"))
+    )
+    for start in range(0, len(changed), BATCH):
+        connection.execute(statement, changed[start : start + BATCH])
 
 
 def check_list_name(name: str) -> None:
