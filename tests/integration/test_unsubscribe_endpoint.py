@@ -60,3 +60,35 @@ def test_without_a_secret_the_endpoint_says_so(database_url: str, tmp_path: Path
     ):
         assert client.get("/u/anything").status_code == 503
         assert client.post("/u/anything").status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("accept", "language", "asks", "done"),
+    [
+        (None, "en", "Stop sending email from", "will get no more email from"),
+        ("fr-CA,fr;q=0.9,en;q=0.5", "fr", "Ne plus envoyer d’e-mails de", "ne recevra plus"),
+        ("de-DE", "de", "Keine E-Mails mehr von", "erhält keine E-Mails mehr von"),
+        ("pt-BR, es;q=0.8", "es", "¿Dejar de enviar correos de", "no recibirá más correos"),
+        ("en;q=0.2, ja", "en", "Stop sending email from", "will get no more email from"),
+    ],
+)
+def test_the_pages_name_the_sender_in_the_recipients_language(
+    database_url: str, tmp_path: Path, accept: str | None, language: str, asks: str, done: str
+) -> None:
+    with world(database_url, tmp_path, recipients=2) as w:
+        settings = Settings(
+            webhook_secrets=SecretStr("s" * 32),
+            unsubscribe_secret=SecretStr("pipeline-test-secret"),
+            public_url="https://mail.example.com",
+        )
+        token = unsubscriber_from(settings).token(1, "r1@example.org")
+        headers = {} if accept is None else {"Accept-Language": accept}
+        with TestClient(create_app(settings, w.database)) as client:
+            page = client.get(f"/u/{token}", headers=headers)
+            assert page.headers["content-language"] == language
+            assert f'<html lang="{language}">' in page.text
+            assert asks in page.text
+            assert "<b>news@mail.example.com</b>" in page.text  # the campaign's sender
+            answered = client.post(f"/u/{token}", headers=headers)
+            assert done in answered.text
+            assert "<b>news@mail.example.com</b>" in answered.text

@@ -13,62 +13,105 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from warmup.api.page_language import preferred, translations
 from warmup.api.services import services
 from warmup.campaigns.store import CampaignStore
 from warmup.content.unsubscribe import PREVIEW_TOKEN, InvalidToken, Unsubscriber
+from warmup.errors import NotFoundError
 from warmup.suppression.store import SuppressionStore
 
 router = APIRouter()
-PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}
 button{{font-size:1rem;padding:.6rem 1.2rem}}</style></head><body>{body}</body></html>"""
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(PAGE.format(title=html.escape(title), body=body), status_code=status)
+class _Page:
+    """The pages in the language the recipient's browser asks for (see page_language)."""
+
+    def __init__(self, request: Request) -> None:
+        self.language = preferred(request.headers.get("accept-language"))
+        self._ = translations(self.language).gettext
+
+    def answer(self, title: str, body: str, status: int = 200) -> HTMLResponse:
+        page = PAGE.format(lang=self.language, title=html.escape(self._(title)), body=body)
+        return HTMLResponse(page, status_code=status, headers={"Content-Language": self.language})
+
+    def text(self, message: str, **values: str) -> str:
+        """A paragraph's text, translated, its values escaped and set in bold."""
+        bold = {name: f"<b>{html.escape(value)}</b>" for name, value in values.items()}
+        return html.escape(self._(message)) % bold if values else html.escape(self._(message))
+
+    def unavailable(self) -> HTMLResponse:
+        return self.answer(
+            "Unavailable", f"<p>{self.text('Unsubscribing is not configured here.')}</p>", 503
+        )
+
+    def invalid(self) -> HTMLResponse:
+        return self.answer(
+            "Link not valid", f"<p>{self.text('This unsubscribe link is not valid.')}</p>", 400
+        )
+
+    def preview(self) -> HTMLResponse:
+        return self.answer(
+            "Preview link",
+            "<p>"
+            + self.text(
+                "This link comes from a campaign preview: it unsubscribes nobody. In the "
+                "message itself, each recipient's link is their own."
+            )
+            + "</p>",
+        )
 
 
 def _unsubscriber(request: Request) -> Unsubscriber | None:
     return services(request).unsubscriber
 
 
-def _preview() -> HTMLResponse:
-    return _page(
-        "Preview link",
-        "<p>This link comes from a campaign preview: it unsubscribes nobody. In the message "
-        "itself, each recipient's link is their own.</p>",
-    )
+def _sender(request: Request, campaign_id: int) -> str:
+    """Who the mail came from: the campaign's sender address (its domain in it)."""
+    try:
+        return CampaignStore(services(request).database).by_id(campaign_id).sender_address
+    except NotFoundError:
+        return "us"
 
 
 @router.get("/u/{token}")
 async def confirm(request: Request, token: str) -> HTMLResponse:
+    page = _Page(request)
     unsubscriber = _unsubscriber(request)
     if unsubscriber is None:
-        return _page("Unavailable", "<p>Unsubscribing is not configured here.</p>", 503)
+        return page.unavailable()
     if token == PREVIEW_TOKEN:
-        return _preview()
+        return page.preview()
     try:
-        _, address = unsubscriber.verify(token)
+        campaign_id, address = unsubscriber.verify(token)
     except InvalidToken:
-        return _page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 400)
-    return _page(
+        return page.invalid()
+    sender = await run_in_threadpool(_sender, request, campaign_id)
+    question = page.text(
+        "Stop sending email from %(sender)s to %(address)s?", sender=sender, address=address
+    )
+    return page.answer(
         "Unsubscribe",
-        f"<h1>Unsubscribe</h1><p>Stop sending email to <b>{html.escape(address)}</b>?</p>"
+        f"<h1>{page.text('Unsubscribe')}</h1><p>{question}</p>"
         f'<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
-        f"<button type=submit>Unsubscribe</button></form>",
+        f"<button type=submit>{page.text('Unsubscribe')}</button></form>",
     )
 
 
 @router.post("/u/{token}")
 async def unsubscribe(request: Request, token: str) -> HTMLResponse:
+    page = _Page(request)
     unsubscriber = _unsubscriber(request)
     if unsubscriber is None:
-        return _page("Unavailable", "<p>Unsubscribing is not configured here.</p>", 503)
+        return page.unavailable()
     if token == PREVIEW_TOKEN:
-        return _preview()
+        return page.preview()
     found = services(request)
     try:
+        campaign_id, _ = unsubscriber.verify(token)
         address = await run_in_threadpool(
             SuppressionStore(found.database).unsubscribe,
             token,
@@ -77,8 +120,9 @@ async def unsubscribe(request: Request, token: str) -> HTMLResponse:
             campaign_name=CampaignStore(found.database).name_of,
         )
     except InvalidToken:
-        return _page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 400)
-    return _page(
-        "Unsubscribed",
-        f"<h1>Done</h1><p><b>{html.escape(address)}</b> will get no more email from us.</p>",
+        return page.invalid()
+    sender = await run_in_threadpool(_sender, request, campaign_id)
+    done = page.text(
+        "%(address)s will get no more email from %(sender)s.", sender=sender, address=address
     )
+    return page.answer("Unsubscribed", f"<h1>{page.text('Done')}</h1><p>{done}</p>")
