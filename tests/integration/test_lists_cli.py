@@ -83,7 +83,10 @@ def test_tables_into_a_pipe_are_whole(database_url: str, tmp_path: Path) -> None
     unset = ("COLUMNS", "LINES")
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARMUP_") and k not in unset}
     env["WARMUP_DATABASE_URL"] = database_url
-    assert cli(database_url, "lists", "import", str(source), "--name", name).returncode == 0
+    assert (
+        cli(database_url, "lists", "import", str(source), "--name", name, cwd=tmp_path).returncode
+        == 0
+    )
     shown = subprocess.run(
         [sys.executable, "-m", "warmup", "lists", "show"],
         env=env,
@@ -113,14 +116,21 @@ def test_an_update_import_changes_members_fields_and_says_how_many(
 ) -> None:
     first = tmp_path / "first.csv"
     first.write_text("email,city\nada@example.org,Paris\nbob@example.org,Lyon\neve@example.org,\n")
-    assert cli(database_url, "lists", "import", str(first), "--name", "people").returncode == 0
+    assert (
+        cli(
+            database_url, "lists", "import", str(first), "--name", "people", cwd=tmp_path
+        ).returncode
+        == 0
+    )
     second = tmp_path / "second.csv"
     # Ada moves, Bob stays, Eve gains a city, Zoe is new, Ada's second row is a duplicate.
     second.write_text(
         "email,city\nADA@example.org,Nice\nbob@example.org,Lyon\neve@example.org,Metz\n"
         "zoe@example.org,Brest\nada@example.org,Caen\n"
     )
-    done = cli(database_url, "lists", "import", str(second), "--name", "people", "--update")
+    done = cli(
+        database_url, "lists", "import", str(second), "--name", "people", "--update", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert "list people appended to: 1 imported, 2 updated of 5 rows" in done.stdout
     assert "1 duplicates" in done.stdout
@@ -137,5 +147,5 @@ def test_an_update_import_changes_members_fields_and_says_how_many(
     assert detail["recipients"] == 4
     assert detail["fill"] == [{"field": "city", "filled": 4, "empty": 0}]  # Eve's counts now
     # Without --update the members' rows are refused, as before.
-    again = cli(database_url, "lists", "import", str(second), "--name", "people")
+    again = cli(database_url, "lists", "import", str(second), "--name", "people", cwd=tmp_path)
     assert "list people appended to: 0 imported of 5 rows" in again.stdout
