@@ -139,6 +139,11 @@ def configure_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> 
     quiet = logging.NOTSET if debugging else max(logging.WARNING, root.level)
     for noisy in NOISY_AT_INFO:
         logging.getLogger(noisy).setLevel(quiet)
+    # azure-identity warns once per credential of a chain that found nothing (a dozen lines
+    # before the one error the command then states itself).
+    logging.getLogger("azure.identity").setLevel(
+        logging.NOTSET if debugging else max(logging.ERROR, root.level)
+    )
     for name in CELERY_TASK_LOGGERS:
         task_logger = logging.getLogger(name)
         task_logger.filters[:] = [f for f in task_logger.filters if not isinstance(f, QuietTicks)]

@@ -166,6 +166,12 @@ def test_a_verified_domain_starts_campaigns_without_override(
          "could not be found"),
         ({"arm_token": SecretStr("the-right-token")}, {}, "refused the credential"),
         ({}, {"WARMUP_ACS_RESOURCE_GROUP": ""}, "WARMUP_ACS_RESOURCE_GROUP"),
+        # An Entra ID mode without its settings: one line naming the one missing.
+        ({}, {"WARMUP_AZURE_ACCESS_TOKEN": "", "WARMUP_ACS_AUTH": "service_principal",
+              "WARMUP_AZURE_TENANT_ID": TENANT, "WARMUP_AZURE_CLIENT_ID": APP_ID},
+         "WARMUP_AZURE_CLIENT_SECRET is required when WARMUP_ACS_AUTH=service_principal"),
+        ({}, {"WARMUP_AZURE_ACCESS_TOKEN": "", "WARMUP_ACS_AUTH": "workload_identity"},
+         "WARMUP_AZURE_TENANT_ID is required when WARMUP_ACS_AUTH=workload_identity"),
     ],
 )  # fmt: skip
 def test_failures_say_what_to_do(
@@ -182,6 +188,7 @@ def test_failures_say_what_to_do(
     assert failed.returncode != 0
     assert said in failed.stderr
     assert "Traceback" not in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
 
 
 def test_suppression_sync_goes_both_ways_and_a_second_run_changes_nothing(

@@ -21,6 +21,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+from azure.identity import CredentialUnavailableError
 from azure.mgmt.communication import CommunicationServiceManagementClient
 
 from warmup.errors import ConfigError, NotFoundError
@@ -109,6 +110,13 @@ def arm_errors(what: str, service: str = "the resource manager") -> Iterator[Non
             raise ConfigError(
                 f"{what}: no permission ({_arm_message(exc)}). Give the identity the "
                 f"'{ROLE}' role on the resource group."
+            ) from None
+        if isinstance(exc, CredentialUnavailableError):  # no request was sent
+            raise ConfigError(
+                f"{what}: no Azure credential is available here: set WARMUP_ACS_AUTH to "
+                "service_principal (with WARMUP_AZURE_TENANT_ID, WARMUP_AZURE_CLIENT_ID and "
+                "WARMUP_AZURE_CLIENT_SECRET), managed_identity or workload_identity, or sign in "
+                "with `az login`"
             ) from None
         if status == 401 or isinstance(exc, ClientAuthenticationError):
             raise ConfigError(

@@ -102,13 +102,21 @@ def resolve_auth(settings: Settings) -> ResolvedAuth:
         return ResolvedAuth(
             mode, endpoint, _require(settings, "acs_access_key", mode).get_secret_value()
         )
-    if mode is AcsAuth.SERVICE_PRINCIPAL:
-        for field in ("azure_tenant_id", "azure_client_id", "azure_client_secret"):
-            _require(settings, field, mode)
-    if mode is AcsAuth.WORKLOAD_IDENTITY:
-        for field in ("azure_tenant_id", "azure_client_id", "azure_federated_token_file"):
-            _require(settings, field, mode)
+    _require_identity(settings, mode)
     return ResolvedAuth(mode, endpoint)
+
+
+# The settings an Entra ID mode cannot do without (the others find theirs on the host).
+_IDENTITY_NEEDS = {
+    AcsAuth.SERVICE_PRINCIPAL: ("azure_tenant_id", "azure_client_id", "azure_client_secret"),
+    AcsAuth.WORKLOAD_IDENTITY: ("azure_tenant_id", "azure_client_id", "azure_federated_token_file"),
+}
+
+
+def _require_identity(settings: Settings, mode: AcsAuth) -> None:
+    """A :class:`ConfigError` naming the first setting ``mode`` needs and lacks."""
+    for field in _IDENTITY_NEEDS.get(mode, ()):
+        _require(settings, field, mode)
 
 
 def sync_credential(auth: ResolvedAuth, settings: Settings) -> Any:
@@ -163,6 +171,7 @@ def entra_credential(settings: Settings) -> Any:
     from azure import identity
 
     mode = settings.acs_auth if settings.acs_auth in TOKEN_MODES else AcsAuth.DEFAULT
+    _require_identity(settings, mode)  # a clear line, not an assertion or azure-identity's error
     return _token_credential(identity, ResolvedAuth(mode, settings.arm_endpoint), settings)
 
 
