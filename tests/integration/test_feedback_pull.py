@@ -19,6 +19,7 @@ from tests.cli import cli, url_of
 from tests.conftest import emulator_config
 from warmup.emulator.config import EngagementRule
 from warmup.emulator.server import EmulatorServer
+from warmup.errors import ConfigError
 from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.pull import ENGAGEMENT, STATUS, LogPull
 from warmup.management.logs import LogsQuery
@@ -168,3 +169,25 @@ def test_opens_and_clicks_pulled_from_the_engagement_log_are_kept_once_and_rank_
             )
         assert kept == made
         assert engaged > 0  # the loop: opens and clicks raised their recipients' engagement
+
+
+def test_rows_without_a_column_the_pull_needs_are_refused_naming_it(database: Database) -> None:
+    """A renamed or missing column is one clear error naming it, before anything is stored
+    (the last row's _ItemId was a KeyError after the page's reports were in)."""
+    now = datetime.now(UTC)
+    row = {
+        "TimeGenerated": (now - timedelta(minutes=30)).isoformat(),
+        "CorrelationId": "0b7c1f0e-1111-2222-3333-444455556666",
+        "RecipientId": "ada@example.org",
+        "DeliveryStatus": "Delivered",
+    }
+    pull = LogPull(database, FeedbackStore(database))
+    with pytest.raises(ConfigError, match="without the column _ItemId") as refused:
+        pull.run(WORKSPACE, lambda _kql: [row], now, lag=timedelta(0))
+    assert "DeliveryStatus" in str(refused.value)  # what it did give
+    assert pull.watermark(f"log-analytics:{WORKSPACE}/{STATUS.name}") is None
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(DeliveryEvent)) == 0
+    engagement = {"TimeGenerated": row["TimeGenerated"], "_ItemId": "1", "CorrelationId": "x"}
+    with pytest.raises(ConfigError, match="RecipientEmailAddress, EngagementType"):
+        pull.run(WORKSPACE, lambda _kql: [engagement], now, table=ENGAGEMENT, lag=timedelta(0))

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from warmup.errors import ConfigError
 from warmup.feedback.intake import FeedbackStore, IngestReport
 from warmup.feedback.log_analytics import (
     ENGAGEMENT_COLUMNS,
     ENGAGEMENT_TABLE,
+    REQUIRED,
     STATUS_TABLE,
     TABLE_COLUMNS,
     is_message_level,
@@ -45,10 +47,19 @@ Query = Callable[[str], Sequence[Mapping[str, Any]]]
 class LogTable:
     name: str
     columns: tuple[str, ...]
+    # Without these a row cannot be placed (the watermark) or matched to its send.
+    needed: tuple[str, ...] = ()
 
 
-STATUS = LogTable(STATUS_TABLE, TABLE_COLUMNS)  # delivery outcomes
-ENGAGEMENT = LogTable(ENGAGEMENT_TABLE, ENGAGEMENT_COLUMNS)  # opens and clicks
+POSITION = ("TimeGenerated", "_ItemId")
+# delivery outcomes
+STATUS = LogTable(STATUS_TABLE, TABLE_COLUMNS, (*POSITION, *REQUIRED))
+# opens and clicks
+ENGAGEMENT = LogTable(
+    ENGAGEMENT_TABLE,
+    ENGAGEMENT_COLUMNS,
+    (*POSITION, "CorrelationId", "RecipientEmailAddress", "EngagementType"),
+)
 TABLES = (STATUS, ENGAGEMENT)
 
 
@@ -140,6 +151,7 @@ class LogPull:
         until = now - lag
         while True:
             rows = query(_kql(table, after, until, page))
+            _check_columns(table, rows)
             report.pages += 1
             report.rows += len(rows)
             self._ingest(table, rows, now, report)
@@ -173,6 +185,20 @@ class LogPull:
             except ReportError:
                 report.refused += 1
         report.ingest.add(self._intake.ingest(reports, now, engagements))
+
+
+def _check_columns(table: LogTable, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse, before anything is stored, rows that lack a column the pull needs: a table
+    renamed or changed by Microsoft, or a workspace that exports it otherwise."""
+    if not rows:
+        return
+    missing = [column for column in table.needed if column not in rows[0]]
+    if missing:
+        raise ConfigError(
+            f"Log Analytics answered {table.name} rows without the column "
+            f"{', '.join(missing)} (it gave: {', '.join(sorted(rows[0])) or 'none'}); nothing "
+            "was stored. Has the table's schema changed?"
+        )
 
 
 def _position_time(row: Mapping[str, Any]) -> datetime:
