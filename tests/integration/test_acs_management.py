@@ -84,8 +84,12 @@ def test_a_sender_added_in_acs_is_registered_with_the_warmup_domain(
     assert json.loads(listed.stdout) == [
         {"name": "alerts", "username": "alerts", "display_name": "Alerts"}
     ]
-    assert cli(url, "acs", "sender", "remove", DOMAIN, "alerts", env=env).returncode == 0
+    removed = cli(url, "acs", "sender", "remove", DOMAIN, "alerts", env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert "taken off the warmup domain" in removed.stdout
     assert json.loads(cli(url, "acs", "sender", "list", DOMAIN, "--json", env=env).stdout) == []
+    # As add registered it, remove takes it off: a campaign can no longer be made with it.
+    assert f"alerts@{DOMAIN}" not in DomainStore(database).get(DOMAIN).senders
 
 
 def test_an_smtp_username_made_with_acs_logs_in_at_the_smtp_listener(

@@ -76,9 +76,21 @@ def list_senders(domain: Domain, as_json: AsJson = False) -> None:
 
 @sender_app.command("remove")
 def remove_sender(domain: Domain, username: Annotated[str, typer.Argument()]) -> None:
-    """Delete the sender username in ACS (campaigns using it can no longer send)."""
+    """Delete the sender username in ACS and take the address off the warmup domain
+    (campaigns using it can no longer start)."""
     _azure().remove_sender(domain, username)
-    console.print(f"sender {username}@{domain} removed from ACS")
+    address = f"{username}@{domain}"
+    settings = command_settings()
+    try:
+        removed = DomainStore(open_database(settings)).remove_sender(
+            domain, address, actor=actor(settings), at=now()
+        )
+        registered = (
+            "; taken off the warmup domain" if removed else " (the warmup domain did not have it)"
+        )
+    except UnknownDomainError:
+        registered = " (no warmup domain of that name)"
+    console.print(f"sender {address} removed from ACS{registered}")
 
 
 @smtp_app.command("add")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from tenacity import (
     RetryError,
@@ -332,6 +332,24 @@ class DomainStore:
             audit.record(
                 session, "domain", row.name, "add-sender", actor=actor, reason=address, at=at
             )
+
+    def remove_sender(self, name: str, address: str, *, actor: str, at: datetime) -> bool:
+        """Take a sender address off the domain (False: it was not registered): campaigns
+        can no longer be created, edited or started with it."""
+        normal = _sender_address(address)
+        with self._db.session() as session:
+            row = self._row(session, name)
+            removed = session.execute(
+                delete(SenderAddress).where(
+                    SenderAddress.domain_id == row.id, SenderAddress.address == normal
+                )
+            )
+            if not removed.rowcount:  # type: ignore[attr-defined]
+                return False
+            audit.record(
+                session, "domain", row.name, "remove-sender", actor=actor, reason=address, at=at
+            )
+            return True
 
     def domain_of_sender(self, address: str) -> DomainRecord:
         """The domain a sender address is registered on, or :class:`ConfigError`."""
