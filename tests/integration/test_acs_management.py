@@ -147,6 +147,11 @@ def test_an_unverified_dkim_refuses_campaign_start_until_an_audited_override(
     assert [e.reason for e in entries] == [
         "DKIM fix is propagating (started with DKIM (VerificationFailed))"
     ]
+    # The CLI shows the campaign's audit log, the override with its reason among it.
+    shown = cli(url, "campaign", "audit", "-c", "c")
+    assert shown.returncode == 0, shown.stderr
+    assert "override-authentication" in shown.stdout
+    assert "DKIM fix is propagating" in shown.stdout
 
 
 def test_a_verified_domain_starts_campaigns_without_override(

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from warmup import audit
 from warmup.addresses import InvalidAddress, address_key, domain_of, normalise_address
+from warmup.audit import AuditFilter, AuditLog, AuditRecord
 from warmup.campaigns.model import CampaignStatus, next_status, test_group
 from warmup.campaigns.record import CampaignRecord, campaign_record
 from warmup.campaigns.streams import RELAY
@@ -151,6 +152,12 @@ class CampaignStore:
         if found is None:
             raise NotFoundError(f"{address} is not on the list of campaign {campaign.name}")
         return found
+
+    def audit(self, name: str, limit: int = 20) -> list[AuditRecord]:
+        """The campaign's audit log, newest first (an override of the authentication gate
+        with its reason, a test send, each change of status…)."""
+        found = self.get(name).name
+        return AuditLog(self._db).newest(AuditFilter(subject_type="campaign", subject=found), limit)
 
     def note_test_send(
         self, campaign: CampaignRecord, *, to: str, rendered_for: str, result: str, actor: str,

@@ -15,6 +15,7 @@ from warmup.campaigns.model import CampaignStatus
 from warmup.campaigns.report import campaign_report, export_campaign
 from warmup.campaigns.store import CampaignStore
 from warmup.commands import campaign_planning as planning
+from warmup.commands.audit_table import print_audit
 from warmup.commands.campaign_common import Name, Reason, console, read_file, warn
 from warmup.commands.console import print_table, rule
 from warmup.commands.context import (
@@ -143,6 +144,15 @@ def preview(
         console.print(rendered.html, markup=False, highlight=False)
     rule(console, f"{rendered.size_bytes:,} bytes")
     warn(store.content_warnings(campaign))
+
+
+@app.command("audit")
+def audit_log(
+    name: Name, limit: Annotated[int, typer.Option(min=1, help="Entries to show.")] = 20
+) -> None:
+    """The campaign's audit log, newest first: its changes, overrides and test sends."""
+    store = CampaignStore(open_database(command_settings()))
+    print_audit(console, name, store.audit(name, limit))
 
 
 @app.command("test")

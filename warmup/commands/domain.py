@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from warmup.commands.advice import quota_advice_text
+from warmup.commands.audit_table import print_audit
 from warmup.commands.console import make_console, print_table
 from warmup.commands.context import (
     actor,
@@ -321,9 +322,4 @@ def audit(
 ) -> None:
     """The domain's audit log, newest first."""
     store, _ = _store()
-    table = Table(title=f"audit log of {name}")
-    for column in ("at (UTC)", "action", "actor", "reason"):
-        table.add_column(column)
-    for entry in store.audit(name, limit):
-        table.add_row(f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.action, entry.actor, entry.reason)
-    print_table(console, table)
+    print_audit(console, name, store.audit(name, limit))
