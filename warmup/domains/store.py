@@ -286,7 +286,13 @@ class DomainStore:
             row.authentication = found.column()
             row.authentication_checked_at = found.checked_at
             row.version += 1
-            verdict = "not verified: " + ", ".join(unverified) if unverified else "verified"
+            # Name what failed, not the three records: "SPF, DKIM, DMARC not verified: DKIM"
+            # read as if all three had.
+            verdict = (
+                "not verified: " + ", ".join(unverified)
+                if unverified
+                else "SPF, DKIM and DMARC verified"
+            )
             audit.record(
                 session,
                 "domain",
@@ -294,7 +300,7 @@ class DomainStore:
                 "check-authentication",
                 actor=actor,
                 at=found.checked_at,
-                reason=f"SPF, DKIM, DMARC {verdict}",
+                reason=verdict,
                 details={"management": found.management, "states": dict(found.states)},
             )
 
