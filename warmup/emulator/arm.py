@@ -270,7 +270,7 @@ class ArmRoutes:
             "lastUpdatedTimeStamp": stamp,
             "dataLocation": "United States",
         }
-        self.state.writes += created
+        self.state.writes += 1  # ARM counts every PUT against the write budget, changed or not
         return web.json_response(
             self._list_body(config, domain, name), status=201 if created else 200
         )

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
+from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.communication import CommunicationServiceManagementClient
 from azure.mgmt.communication.models import (
     SenderUsernameProperties,
@@ -136,8 +137,18 @@ class AzureResources:
 
     # --- suppression lists (ACS's, per domain) ----------------------------------------------
 
-    def ensure_suppression_list(self, domain: str, name: str) -> None:
-        """Create the list if it is not there (a PUT of the same list changes nothing)."""
+    def ensure_suppression_list(self, domain: str, name: str) -> bool:
+        """Create the list if it is not there; whether it was made. Read first: every PUT is
+        a write against the subscription's ARM budget (about 1,200 an hour), even one that
+        changes nothing."""
+        with arm_errors(f"reading the suppression list {name} of {domain}"):
+            try:
+                self._client.suppression_lists.get(
+                    self._r.resource_group, self._r.email_service, domain, name
+                )
+                return False
+            except ResourceNotFoundError:
+                pass
         with arm_errors(f"creating the suppression list {name} of {domain}"):
             self._client.suppression_lists.create_or_update(
                 self._r.resource_group,
@@ -146,6 +157,7 @@ class AzureResources:
                 name,
                 SuppressionListResource(properties=SuppressionListProperties(list_name=name)),
             )
+        return True
 
     def suppressed(self, domain: str, name: str) -> list[ListedAddress]:
         with arm_errors(f"reading the suppression list {name} of {domain}"):

@@ -55,7 +55,7 @@ def sync_suppressions(
     at: datetime,
     max_writes: int = 1000,
 ) -> SyncReport:
-    azure.ensure_suppression_list(domain, LIST_NAME)
+    budget = max_writes - azure.ensure_suppression_list(domain, LIST_NAME)  # a PUT: a write
     ours = {entry.address: entry.reason for entry in store.active(at)}
     listed = azure.suppressed(domain, LIST_NAME)
     on_acs: dict[str, str] = {}
@@ -82,7 +82,6 @@ def sync_suppressions(
         for entry in listed
         if entry.notes.startswith(OURS) and address_key(entry.email) not in ours
     ]
-    budget = max_writes
     for address, reason in to_push[:budget]:
         azure.suppress(domain, LIST_NAME, address_id(address), address, f"{OURS}{reason}")
     pushed = min(len(to_push), budget)
