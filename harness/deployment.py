@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -265,3 +266,15 @@ def running_celery(env: dict[str, str], folder: Path) -> Iterator[Celery]:
         log = (folder / f"{name}.log").read_text(errors="replace")
         for secret in secrets:
             assert secret not in log, f"{name}.log holds the value of a secret setting"
+
+
+def dev_shell(printed: str, base: dict[str, str]) -> dict[str, str]:
+    """The environment of "another shell" after ``warmup dev`` printed ``printed``: ``base``
+    plus the settings file it names (``set -a; . FILE; set +a``)."""
+    found = re.search(r"set -a; \. (\S+); set \+a", printed)
+    assert found is not None, printed
+    shell = dict(base)
+    for entry in Path(found.group(1)).read_text().splitlines():
+        name, _, value = entry.partition("=")
+        shell[name] = value.strip("'")
+    return shell

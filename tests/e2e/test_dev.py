@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from harness.deployment import free_port
+from harness.deployment import dev_shell, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -74,12 +74,7 @@ def test_dev_runs_everything_on_the_users_store_and_stops_it_all(tmp_path: Path)
         api = f"http://127.0.0.1:{port}"
         assert requests.get(f"{api}/readyz", timeout=5).status_code == 200
         # Another shell: the settings file, then a command on the same store, seen by the API.
-        settings = re.search(r"set -a; \. (\S+); set \+a", output)
-        assert settings is not None, output
-        shell = dict(env)
-        for entry in Path(settings.group(1)).read_text().splitlines():
-            name, _, value = entry.partition("=")
-            shell[name] = value.strip("'")
+        shell = dev_shell(output, env)
         added = subprocess.run(
             [sys.executable, "-m", "warmup", "domain", "add", "mail.example.com", "--plan",
              "acs-default", "--sender", "news@mail.example.com"],

@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from harness.deployment import free_port
+from harness.deployment import dev_shell, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -85,12 +84,7 @@ def test_from_the_demo_to_a_first_real_campaign(tmp_path: Path) -> None:
                 break
         printed = "".join(lines)
         assert f"store: sqlite:///{store}" in printed, printed
-        settings = re.search(r"set -a; \. (\S+); set \+a", printed)
-        assert settings is not None, printed
-        shell = dict(base)
-        for entry in Path(settings.group(1)).read_text().splitlines():
-            name, _, value = entry.partition("=")
-            shell[name] = value.strip("'")
+        shell = dev_shell(printed, base)
         _first_campaign(shell, home)
         dev.send_signal(signal.SIGTERM)
         dev.wait(10)

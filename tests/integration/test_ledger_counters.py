@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Connection, delete, func, select, text, update
 
 from harness.pipeline_world import DOMAIN, seed_campaign
 from tests.cli import cli
@@ -29,6 +29,17 @@ def campaign_id(database: Database) -> int:
         found = session.scalar(select(Campaign.id).where(Campaign.name == "c"))
     assert found is not None
     return found
+
+
+def accept_and_report(
+    connection: Connection, rank: int, accepted_at: datetime, outcome: str, reported: datetime
+) -> None:
+    """The row of this rank accepted by ACS then, and its delivery report in."""
+    connection.execute(
+        update(LedgerRow)
+        .where(LedgerRow.rank == rank)
+        .values(state="accepted", accepted_at=accepted_at, outcome=outcome, outcome_at=reported)
+    )
 
 
 def by_state(database: Database) -> dict[str, int]:
@@ -238,16 +249,8 @@ def test_the_outcome_window_is_exact_at_any_ends(database: Database, tmp_path: P
     outcomes = ("delivered", "hard_bounce", "complaint")
     with database.engine.begin() as connection:
         for rank in range(1, 61):
-            connection.execute(
-                update(LedgerRow)
-                .where(LedgerRow.rank == rank)
-                .values(
-                    state="accepted",
-                    accepted_at=start,
-                    outcome=outcomes[rank % 3],
-                    outcome_at=start + timedelta(minutes=rank * 1.5, seconds=rank % 7),
-                )
-            )
+            reported = start + timedelta(minutes=rank * 1.5, seconds=rank % 7)
+            accept_and_report(connection, rank, start, outcomes[rank % 3], reported)
     with database.session() as session:
         domain = session.scalar(select(Campaign.domain_id))
         assert domain is not None
@@ -327,16 +330,7 @@ def test_readiness_and_a_campaigns_window_are_what_the_ledger_holds(
             # Every 7 hours back over 11 days, then a few sent 40 days ago and more.
             sent = NOW - (timedelta(hours=7 * rank) if rank < 40 else timedelta(days=rank))
             outcome = ("delivered", "hard_bounce", "complaint", "unknown")[rank % 4]
-            connection.execute(
-                update(LedgerRow)
-                .where(LedgerRow.rank == rank)
-                .values(
-                    state="accepted",
-                    accepted_at=sent,
-                    outcome=outcome,
-                    outcome_at=sent + timedelta(minutes=3),
-                )
-            )
+            accept_and_report(connection, rank, sent, outcome, sent + timedelta(minutes=3))
     ready = readiness(database, DOMAIN, NOW)
     with database.session() as session:
         accepted = [a for (a,) in session.execute(select(LedgerRow.accepted_at))]

@@ -17,13 +17,17 @@ from warmup.suppression.store import SuppressionStore
 pytestmark = pytest.mark.integration
 
 
+def signing_settings() -> Settings:
+    return Settings(
+        webhook_secrets=SecretStr("s" * 32),
+        unsubscribe_secret=SecretStr("pipeline-test-secret"),
+        public_url="https://mail.example.com",
+    )
+
+
 def test_one_click_post_unsubscribes_and_a_get_only_asks(database_url: str, tmp_path: Path) -> None:
     with world(database_url, tmp_path, recipients=3) as w:
-        settings = Settings(
-            webhook_secrets=SecretStr("s" * 32),
-            unsubscribe_secret=SecretStr("pipeline-test-secret"),
-            public_url="https://mail.example.com",
-        )
+        settings = signing_settings()
         token = unsubscriber_from(settings).token(1, "r1@example.org")
         with TestClient(create_app(settings, w.database)) as client:
             page = client.get(f"/u/{token}")
@@ -76,11 +80,7 @@ def test_the_pages_name_the_sender_in_the_recipients_language(
     database_url: str, tmp_path: Path, accept: str | None, language: str, asks: str, done: str
 ) -> None:
     with world(database_url, tmp_path, recipients=2) as w:
-        settings = Settings(
-            webhook_secrets=SecretStr("s" * 32),
-            unsubscribe_secret=SecretStr("pipeline-test-secret"),
-            public_url="https://mail.example.com",
-        )
+        settings = signing_settings()
         token = unsubscriber_from(settings).token(1, "r1@example.org")
         headers = {} if accept is None else {"Accept-Language": accept}
         with TestClient(create_app(settings, w.database)) as client:
