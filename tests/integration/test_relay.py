@@ -17,6 +17,7 @@ from harness.relay_world import Relay, relay_in_thread, submission
 from tests.cli import cli, url_of
 from warmup.campaigns.streams import RELAY_PRIORITY, TransactionalStreams, stream_name
 from warmup.domains.actions import OpsRequest, act
+from warmup.domains.record import Authentication
 from warmup.domains.store import DomainStore
 from warmup.errors import ConfigError, ConflictError
 from warmup.relay.passwords import verify_password
@@ -229,3 +230,30 @@ def test_ops_manage_relay_users_from_the_cli(database: Database) -> None:
     no_tls = cli(url, "relay", "--port", "0")
     assert no_tls.returncode != 0
     assert "--tls-cert" in no_tls.stderr
+
+
+def test_a_domain_whose_dns_check_failed_answers_451_until_a_check_passes(w: RelayWorld) -> None:
+    """Relayed mail takes the DNS gate campaigns take: SPF, DKIM or DMARC not verified at the
+    last check is a 451 with the records named, and it ramps nothing meanwhile."""
+    store = DomainStore(w.database)
+    failed = {"Domain": "Verified", "SPF": "Verified", "DKIM": "VerificationFailed",
+              "DKIM2": "NotStarted", "DMARC": "Verified"}  # fmt: skip
+    at = datetime.now(UTC)
+    store.set_authentication(
+        DOMAIN, Authentication("CustomerManaged", failed, at), actor="ops",
+        unverified=["DKIM (VerificationFailed)"],
+    )  # fmt: skip
+    with w.relay.client(w.login) as smtp, pytest.raises(smtplib.SMTPSenderRefused) as refused:
+        smtp.send_message(submission(SENDER, ["a@example.org"]))
+    assert refused.value.smtp_code == 451
+    assert b"4.7.1" in refused.value.smtp_error
+    assert b"DKIM (VerificationFailed)" in refused.value.smtp_error
+    assert rows(w.database) == []
+    verified = {**failed, "DKIM": "Verified"}
+    store.set_authentication(
+        DOMAIN, Authentication("CustomerManaged", verified, at), actor="ops", unverified=[]
+    )
+    w.relay.door._intake._verdicts.clear()  # type: ignore[union-attr]  # skip the 1 s cache
+    with w.relay.client(w.login) as smtp:
+        assert smtp.send_message(submission(SENDER, ["a@example.org"])) == {}
+    assert len(rows(w.database)) == 1

@@ -6,10 +6,13 @@ relay answer ``250``, so a relay killed at any moment loses no message it acknow
 message it did not acknowledge is the client's to retry, as MTAs do).
 
 Before that, the domain is asked whether it can take more (:meth:`RelayIntake.refusal`): a
-paused domain, a paused stream, a day's cap already spoken for or more than an hour of
-relayed mail waiting are answered ``451 4.7.1`` with the reason, so the client retries later
-and nothing is dropped in silence. Those answers are cached for a second per domain: checking
-them costs a few queries, and a relay may take hundreds of messages a second.
+paused domain, a domain whose SPF, DKIM or DMARC ACS last found not verified, a paused
+stream, a day's cap already spoken for or more than an hour of relayed mail waiting are
+answered ``451 4.7.1`` with the reason, so the client retries later and nothing is dropped in
+silence. (Campaigns take the same DNS gate at start, where ops may override it with a reason;
+relayed mail has no one to ask, so it waits until a check finds the records verified.)
+Those answers are cached for a second per domain: checking them costs a few queries, and a
+relay may take hundreds of messages a second.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from warmup import audit
 from warmup.campaigns.model import CampaignStatus
 from warmup.campaigns.streams import RELAY, Stream, TransactionalStreams
 from warmup.control.allowance import day_start
+from warmup.control.authentication import unauthenticated
 from warmup.control.providers import provider_group
 from warmup.domains.store import DomainStore
 from warmup.ledger.fill import RelayedRows, enqueue_relayed
@@ -95,6 +99,15 @@ class RelayIntake:
             return Verdict(
                 None, f"domain {state.domain} is {state.status.value}: {state.reason}", now
             )
+        if record.authentication is not None:
+            missing = unauthenticated(record.authentication.states)
+            if missing:
+                return Verdict(
+                    None,
+                    f"ACS found {', '.join(missing)} of {state.domain} not verified: relayed "
+                    "mail waits until `warmup acs domain check` finds it verified",
+                    now,
+                )
         stream = self._streams.for_domain(state.domain, record.id, at)
         if stream.status is not CampaignStatus.RUNNING:
             return Verdict(
