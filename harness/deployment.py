@@ -278,3 +278,16 @@ def dev_shell(printed: str, base: dict[str, str]) -> dict[str, str]:
         name, _, value = entry.partition("=")
         shell[name] = value.strip("'")
     return shell
+
+
+def stop_dev(dev: subprocess.Popen[str]) -> None:
+    """End a ``warmup dev`` a test started, whatever happened: SIGTERM first, so that it
+    stops its own children (a SIGKILL would leave them running), SIGKILL if it hangs."""
+    if dev.poll() is not None:
+        return
+    dev.send_signal(signal.SIGTERM)
+    try:
+        dev.wait(15)
+    except subprocess.TimeoutExpired:
+        dev.kill()
+        dev.wait()

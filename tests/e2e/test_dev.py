@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from harness.deployment import dev_shell, free_port
+from harness.deployment import dev_shell, free_port, stop_dev
 
 pytestmark = pytest.mark.e2e
 
@@ -97,6 +97,4 @@ def test_dev_runs_everything_on_the_users_store_and_stops_it_all(tmp_path: Path)
         with pytest.raises(requests.ConnectionError):
             requests.get(f"{api}/readyz", timeout=2)
     finally:
-        if dev.poll() is None:
-            dev.kill()
-            dev.wait()
+        stop_dev(dev)

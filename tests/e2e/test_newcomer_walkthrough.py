@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from harness.deployment import dev_shell, free_port
+from harness.deployment import dev_shell, free_port, stop_dev
 
 pytestmark = pytest.mark.e2e
 
@@ -89,9 +89,7 @@ def test_from_the_demo_to_a_first_real_campaign(tmp_path: Path) -> None:
         dev.send_signal(signal.SIGTERM)
         dev.wait(10)
     finally:
-        if dev.poll() is None:
-            dev.kill()
-            dev.wait()
+        stop_dev(dev)
 
 
 def _first_campaign(env: dict[str, str], cwd: Path) -> None:
