@@ -33,7 +33,10 @@ def test_the_next_campaign_starts_with_who_clicked_then_who_opened(
             tmp_path,
             recipients=200,
             seed=7,
-            event_delay_seconds=0.02,
+            # Opens and clicks reach the webhook after the worker has recorded the send. One
+            # that comes first finds no ledger row and its points are lost (a known gap,
+            # docs/azure.md "The engagement loop"); this test is about the ranking.
+            event_delay_seconds=1.5,
             engagement_rules=[EngagementRule(subject="^Hi", open_rate=0.5, click_rate=0.4)],
             arm_port=0,
         ) as w,
