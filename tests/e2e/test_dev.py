@@ -17,7 +17,7 @@ import requests
 
 from harness.deployment import dev_shell, free_port, stop_dev
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.integration
 
 
 def descendants(pid: int) -> set[int]:

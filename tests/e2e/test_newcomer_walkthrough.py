@@ -22,7 +22,7 @@ import pytest
 
 from harness.deployment import dev_shell, free_port, stop_dev
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.integration
 
 DOMAIN = "mail.example.com"
 PEOPLE = (
