@@ -52,18 +52,22 @@ def _secrets(folder: Path) -> dict[str, str]:
         "unsubscribe_secret": secrets.token_urlsafe(24),
         "webhook_secret": secrets.token_urlsafe(24),
     }
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(made), encoding="utf-8")
+    _write_private(path, json.dumps(made))
     return made
 
 
 def _env_file(folder: Path, env: dict[str, str]) -> Path:
     """The settings another shell needs to use this world (``set -a; . FILE; set +a``)."""
     path = folder / "env"
-    path.touch(mode=0o600)
     lines = [f"{name}={shlex.quote(value)}" for name, value in sorted(env.items())]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _write_private(path, "\n".join(lines) + "\n")
     return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    """A file only its owner reads (0600 from its creation): it holds secrets."""
+    path.touch(mode=0o600)
+    path.write_text(text, encoding="utf-8")
 
 
 def dev(
