@@ -25,6 +25,8 @@ from typing import Any
 
 import sqlalchemy
 
+from warmup.domains.store import DomainStore
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
@@ -34,7 +36,6 @@ def measure(rows: int, chunk_rows: int) -> dict[str, Any]:
     from warmup.campaigns.store import CampaignStore
     from warmup.content.templates import MessageTemplate
     from warmup.control.caps import AcsQuota
-    from warmup.domains.store import DomainStore
     from warmup.lists.importer import ImportOptions, ListImporter
     from warmup.plans.loader import parse_plan
     from warmup.store.database import Database
@@ -56,7 +57,7 @@ def measure(rows: int, chunk_rows: int) -> dict[str, Any]:
             people, "people", options=ImportOptions(), rejected_path=folder / "r.csv",
             actor="bench", at=now,
         )  # fmt: skip
-        store = CampaignStore(database, fill_chunk_rows=chunk_rows)
+        store = CampaignStore(database, domains=DomainStore(database), fill_chunk_rows=chunk_rows)
         store.create(
             "c", list_name="people", sender=SENDER, actor="bench", at=now,
             template=MessageTemplate("Hi {{ name }}", None, "Hello {{ name }}"),

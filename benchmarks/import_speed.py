@@ -102,8 +102,8 @@ API_CHILD = (
 def run_api_upload(path: Path, folder: Path) -> dict[str, Any]:
     import requests
 
-    from warmup.api.token_store import Role, TokenStore
     from warmup.store.database import Database
+    from warmup.tokens import Role, TokenStore
 
     url = f"sqlite:///{folder / 'api.db'}"
     database = Database.connect(url)

@@ -36,9 +36,9 @@ def measure(rows: int, scrapes: int) -> dict[str, Any]:
 
     from harness.pipeline_world import seed_campaign
     from warmup.api.app import create_app
-    from warmup.api.token_store import Role, TokenStore
     from warmup.settings import Settings
     from warmup.store.database import Database
+    from warmup.tokens import Role, TokenStore
 
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     admin = sqlalchemy.create_engine(POSTGRES)

@@ -43,13 +43,13 @@ from harness.deployment import (
 from harness.pipeline_world import DOMAIN, seed_campaign
 from harness.services import EMULATOR_KEY, postgres_schema
 from warmup.campaigns.compose import Composer, unsubscriber_from
-from warmup.campaigns.store import CampaignStore
 from warmup.control import ops
 from warmup.control.allowance import AcsQuota
 from warmup.domains.store import DomainStore
 from warmup.sending.transport import Transport
 from warmup.settings import Settings
 from warmup.store.database import Database
+from warmup.wiring import Stores
 
 SENDER = f"news@{DOMAIN}"
 DEFAULT_IN_FLIGHT = Settings.model_fields["send_concurrency"].default  # WARMUP_SEND_CONCURRENCY
@@ -59,7 +59,7 @@ def pipeline_message(database: Database) -> dict[str, Any]:
     """What the pipeline posts for one recipient of the seeded campaign (rendered, with its
     signed List-Unsubscribe headers): the baselines post the same bytes, so that they measure
     what the SDK costs for this email and not for a smaller one."""
-    campaign = CampaignStore(database).get("c")
+    campaign = Stores(database).campaigns.get("c")
     unsubscriber = unsubscriber_from(Settings(unsubscribe_secret=UNSUBSCRIBE_SECRET))
     message, _ = Composer.for_campaign(campaign, unsubscriber).compose(
         "raw@example.org", {"name": "Raw"}
@@ -91,7 +91,7 @@ def accepted_rows(database: Database) -> int:
 
 def set_campaign(database: Database, action: str) -> None:
     """Pause or resume the benchmark's campaign through its owner, as marketing would."""
-    CampaignStore(database).change(
+    Stores(database).campaigns.change(
         "c", action, actor="benchmark", reason="raw loop first", at=datetime.now(UTC)
     )
 

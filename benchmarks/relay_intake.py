@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness.pipeline_world import DOMAIN, SENDER, add_domain
 from harness.relay_world import RelayProcess
 from harness.services import postgres_schema
-from warmup.relay.users import RelayUsers
 from warmup.store.database import Database
 from warmup.store.models import LedgerRow
+from warmup.wiring import Stores
 
 BODY = "Your scan is ready.\n" + "x" * 2000
 
@@ -75,7 +75,7 @@ def intake(seconds: float, count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, postgres_schema() as url:
         database = Database.connect(url, migrate=True)
         add_domain(database)
-        password = RelayUsers(database).add(
+        password = Stores(database).relay_users.add(
             "bench-app", DOMAIN, actor="bench", at=datetime.now(UTC)
         )
         process = RelayProcess(url, Path(tmp))

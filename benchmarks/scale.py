@@ -29,6 +29,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from warmup.wiring import Stores
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 DOMAINS = 5
@@ -100,7 +102,6 @@ class Scale:
 
     def setup(self) -> None:
         from harness.pipeline_world import UNBOUNDED, people_list
-        from warmup.campaigns.store import CampaignStore
         from warmup.content.templates import MessageTemplate
         from warmup.control.caps import AcsQuota
         from warmup.domains.store import DomainStore
@@ -112,7 +113,7 @@ class Scale:
             (f"p{i}@example.org,P{i}" for i in range(50)),
             at=self.now,
         )
-        campaigns = CampaignStore(self.database)
+        campaigns = Stores(self.database).campaigns
         for d in range(DOMAINS):
             domain = f"d{d}.example.com"
             DomainStore(self.database).create(

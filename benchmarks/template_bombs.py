@@ -58,11 +58,11 @@ def _kb(pid: int, field: str) -> int:
 
 
 def _setup(url: str) -> str:
-    from warmup.api.token_store import Role, TokenStore
     from warmup.control.allowance import AcsQuota
     from warmup.domains.store import DomainStore
     from warmup.plans.loader import load_plan
     from warmup.store.database import Database
+    from warmup.tokens import Role, TokenStore
 
     database = Database.connect(url, migrate=True)
     now = datetime.now(UTC)

@@ -31,6 +31,7 @@ from warmup.ledger.store import LedgerStore, SendResult
 from warmup.pipeline.runtime import Runtime
 from warmup.store.database import Database
 from warmup.views.campaigns import campaign_view
+from warmup.wiring import Stores
 
 PLANNED = ("SELECT", "UPDATE", "WITH", "DELETE", "INSERT")
 # A partial index read from end to end holds only the rows its condition picks: that is its use.
@@ -199,7 +200,7 @@ def hot_operations(runtime: Runtime, campaign: str) -> dict[str, Any]:
 
     def scrape() -> None:
         for record in runtime.domains.all():
-            overview(database, record, clock.now())
+            overview(database, LedgerStore(database), record, clock.now())
         counts.by_domain_and_state(database)
         counts.outcomes_by_domain(database)
 
@@ -221,5 +222,5 @@ def hot_operations(runtime: Runtime, campaign: str) -> dict[str, Any]:
             window_verdict(database, record, clock.now()) for record in runtime.domains.all()
         ],
         "/metrics figures": scrape,
-        "campaign status": lambda: campaign_view(database, campaign, clock.now()),
+        "campaign status": lambda: campaign_view(Stores(database), campaign, clock.now()),
     }

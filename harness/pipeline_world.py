@@ -16,8 +16,6 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from harness.services import EMULATOR_KEY, emulator_config
-from warmup.campaigns.ab_test import CampaignABTest
-from warmup.campaigns.store import CampaignStore
 from warmup.clock import Clock, ScaledClock, SystemClock
 from warmup.content.templates import MessageTemplate
 from warmup.control.allowance import AcsQuota
@@ -33,6 +31,7 @@ from warmup.sending.transport import Transport
 from warmup.settings import AcsAuth, Settings
 from warmup.store.database import Database
 from warmup.store.models import LedgerRow
+from warmup.wiring import Stores
 
 DOMAIN = "mail.example.com"
 SENDER = f"news@{DOMAIN}"
@@ -106,7 +105,7 @@ class World:
         raise AssertionError("the campaign did not complete in time")
 
     def completed(self) -> bool:
-        return CampaignStore(self.database).get("c").status == "completed"
+        return Stores(self.database).campaigns.get("c").status == "completed"
 
 
 def add_domain(
@@ -132,7 +131,7 @@ def add_domain(
 
 def draft(database: Database, name: str, subject: str, text: str, *, at: datetime) -> None:
     """A draft campaign on the list "people" from the domain's sender."""
-    CampaignStore(database).create(
+    Stores(database).campaigns.create(
         name,
         list_name="people",
         sender=SENDER,
@@ -184,11 +183,11 @@ def seed_campaign(
     add_domain(database, plan_yaml, quota=quota, now=now, transport=transport)
     chosen = addresses or [f"{address_prefix}{i}@example.org" for i in range(recipients)]
     people_list(database, folder, (f"{address},R{i}" for i, address in enumerate(chosen)), at=now)
-    campaigns = CampaignStore(database)
+    campaigns = Stores(database).campaigns
     draft(database, "c", "Hi {{ name }}", "Hello {{ name }}", at=now)
     if ab_test is not None:
         for subject in ab_test.subjects:
-            CampaignABTest(database).add_variant(
+            Stores(database).ab_tests.add_variant(
                 "c",
                 subject=subject,
                 html=None,

@@ -22,11 +22,10 @@ from sqlalchemy import func, select
 from harness.deployment import free_port
 from warmup.clock import Clock, SystemClock
 from warmup.emulator.tls import local_authority
-from warmup.relay.intake import RelayIntake
 from warmup.relay.server import RelayDoor, start_relay
-from warmup.relay.users import RelayUsers
 from warmup.store.database import Database
 from warmup.store.models import LedgerRow
+from warmup.wiring import Stores
 
 
 @dataclass
@@ -47,7 +46,7 @@ class Relay:
 @contextmanager
 def relay_in_thread(database: Database, clock: Clock | None = None) -> Iterator[Relay]:
     authority = local_authority("127.0.0.1")
-    door = RelayDoor(RelayUsers(database), RelayIntake(database), clock or SystemClock())
+    door = RelayDoor(Stores(database).relay_users, Stores(database).relayed, clock or SystemClock())
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()

@@ -12,12 +12,12 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from warmup.api.app import create_app
-from warmup.api.token_store import Role, TokenStore
 from warmup.control.allowance import AcsQuota
 from warmup.domains.store import DomainStore
 from warmup.plans.loader import load_plan
 from warmup.settings import Settings
 from warmup.store.database import Database
+from warmup.tokens import Role, TokenStore
 
 DOMAIN = "mail.example.com"
 # Where the tests' requests come from: a local address, as an operator's or Prometheus's would

@@ -14,9 +14,11 @@ from sqlalchemy import func, select
 from harness.pipeline_world import AbTest, World, exactly_once, world
 from tests.e2e.test_feedback_loop import api_server, step
 from warmup.campaigns.report import CampaignReport, campaign_report
+from warmup.domains.store import DomainStore
 from warmup.emulator.config import EngagementRule
 from warmup.store.models import LedgerRow
 from warmup.views.campaigns import ABTestOut, ab_test_view
+from warmup.wiring import Stores
 
 pytestmark = pytest.mark.integration
 RECIPIENTS = 400
@@ -53,7 +55,9 @@ def test_the_variant_people_engage_with_carries_the_rest_of_the_list(
         assert states == {"pending": 200, "waiting": 200}  # half tests, half waits
         deadline = time.monotonic() + 120
         while (
-            campaign_report(w.database, "c", today=date.today(), message_kb=5).status.value
+            campaign_report(
+                w.database, DomainStore(w.database), "c", today=date.today(), message_kb=5
+            ).status.value
             != "completed"
         ):
             assert time.monotonic() < deadline, "the campaign did not complete"
@@ -82,10 +86,12 @@ def test_the_variant_people_engage_with_carries_the_rest_of_the_list(
 
 
 def report(w: World) -> CampaignReport:
-    return campaign_report(w.database, "c", today=date.today(), message_kb=5)
+    return campaign_report(
+        w.database, DomainStore(w.database), "c", today=date.today(), message_kb=5
+    )
 
 
 def ab_view(w: World) -> ABTestOut:
-    view = ab_test_view(w.database, report(w).campaign_id)
+    view = ab_test_view(Stores(w.database), report(w).campaign_id)
     assert view is not None
     return view

@@ -27,11 +27,12 @@ from harness.pipeline_world import (
 )
 from tests.conftest import emulator_config
 from warmup.campaigns.report import campaign_report
-from warmup.campaigns.store import CampaignStore
+from warmup.domains.store import DomainStore
 from warmup.emulator.config import EmulatorConfig
 from warmup.emulator.server import EmulatorServer
 from warmup.sending.transport import Transport
 from warmup.store.database import Database
+from warmup.wiring import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -57,10 +58,12 @@ def wait_for_completion(database: Database, celery, timeout: float, during=None)
     while time.monotonic() < deadline:
         if during is not None:
             during(time.monotonic() - started)
-        if CampaignStore(database).get("c").status == "completed":
+        if Stores(database).campaigns.get("c").status == "completed":
             return
         time.sleep(0.25)
-    report = campaign_report(database, "c", today=datetime.now(UTC).date(), message_kb=5)
+    report = campaign_report(
+        database, DomainStore(database), "c", today=datetime.now(UTC).date(), message_kb=5
+    )
     raise AssertionError(f"not completed: {report.by_state}\n{celery.logs()}")
 
 
@@ -123,7 +126,9 @@ def deployment(
 
 
 def all_accepted(database: Database, recipients: int) -> None:
-    report = campaign_report(database, "c", today=datetime.now(UTC).date(), message_kb=5)
+    report = campaign_report(
+        database, DomainStore(database), "c", today=datetime.now(UTC).date(), message_kb=5
+    )
     assert report.by_state == {"accepted": recipients}
     assert report.adds_up
 
@@ -312,7 +317,9 @@ def test_killed_workers_never_post_an_operation_id_twice(tmp_path: Path, postgre
         celery.worker("w2", concurrency=2)
         wait_for_completion(d.database, celery, timeout=200)
         stats = emulator.stats()
-        report = campaign_report(d.database, "c", today=datetime.now(UTC).date(), message_kb=5)
+        report = campaign_report(
+            d.database, DomainStore(d.database), "c", today=datetime.now(UTC).date(), message_kb=5
+        )
     assert stats["reused_operation_ids"] == 0, "an Operation-Id was posted twice"
     exactly_once(stats, 3_000)
     assert report.by_state == {"accepted": 3_000}

@@ -18,9 +18,9 @@ from harness.relay_world import RelayProcess, relay_rows_left, submission
 from harness.tcp_proxy import TcpProxy, wait_until
 from tests.conftest import emulator_config
 from tests.e2e.test_deployment import all_accepted, deployment, wait_for_completion
-from warmup.relay.users import RelayUsers
 from warmup.sending.transport import Transport
 from warmup.store.models import LedgerRow
+from warmup.wiring import Stores
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -123,7 +123,9 @@ def test_smtp_under_a_lower_quota_short_leases_and_a_killed_process_sends_each_o
         WARMUP_BATCH_SIZE="100",
     ) as d:
         celery, emulator = d.celery, d.emulator
-        password = RelayUsers(d.database).add("app", DOMAIN, actor="ops", at=datetime.now(UTC))
+        password = Stores(d.database).relay_users.add(
+            "app", DOMAIN, actor="ops", at=datetime.now(UTC)
+        )
         relay = RelayProcess(postgres_url, tmp_path)
         try:
             with relay.start().client(("app", password)) as smtp:
@@ -243,7 +245,9 @@ def test_relayed_mail_left_by_a_killed_worker_is_posted_within_a_minute_of_its_r
         WARMUP_BATCH_SIZE="20",
     ) as d:
         celery, emulator = d.celery, d.emulator
-        password = RelayUsers(d.database).add("app", DOMAIN, actor="ops", at=datetime.now(UTC))
+        password = Stores(d.database).relay_users.add(
+            "app", DOMAIN, actor="ops", at=datetime.now(UTC)
+        )
         relay = RelayProcess(postgres_url, tmp_path)
         try:
             door = relay.start()

@@ -13,12 +13,13 @@ from harness.pipeline_world import draft, world
 from tests.e2e.test_feedback_loop import api_server, step
 from tests.integration.test_feedback_pull import WORKSPACE, query_settings
 from warmup.campaigns.report import campaign_report
-from warmup.campaigns.store import CampaignStore
+from warmup.domains.store import DomainStore
 from warmup.emulator.config import EngagementRule
 from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.pull import ENGAGEMENT, LogPull
 from warmup.management.logs import LogsQuery
 from warmup.store.models import Campaign, EngagementEvent, LedgerRow
+from warmup.wiring import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -44,9 +45,9 @@ def test_the_next_campaign_starts_with_who_clicked_then_who_opened(
     ):
         w.emulator.reconfigure(webhook_url=webhook)
         deadline = time.monotonic() + 120
-        while campaign_report(w.database, "c", today=date.today(), message_kb=5).status.value != (
-            "completed"
-        ):
+        while campaign_report(
+            w.database, DomainStore(w.database), "c", today=date.today(), message_kb=5
+        ).status.value != ("completed"):
             assert time.monotonic() < deadline, "the campaign did not complete"
             step(w)
             w.runtime.reconcile()
@@ -78,7 +79,7 @@ def test_the_next_campaign_starts_with_who_clicked_then_who_opened(
         assert pulled.ingest.duplicates == made
         now = datetime.now(UTC)
         draft(w.database, "c2", "Hi again", "Hello again", at=now)
-        CampaignStore(w.database).start("c2", actor="t", at=now)
+        Stores(w.database).campaigns.start("c2", actor="t", at=now)
         with w.database.session() as session:
             order = list(
                 session.scalars(

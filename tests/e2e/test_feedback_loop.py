@@ -20,6 +20,7 @@ from warmup.campaigns.report import campaign_report
 from warmup.clock import Clock, ScaledClock
 from warmup.control import ops
 from warmup.control.state import Status
+from warmup.domains.store import DomainStore
 from warmup.settings import Settings
 from warmup.store.database import Database
 
@@ -85,7 +86,13 @@ def test_reports_flow_in_and_a_bounce_spike_pauses_the_domain(
         while w.domains.get(DOMAIN).state.status is not Status.PAUSED:
             assert time.monotonic() < deadline, "the spike never paused the domain"
             step(w)
-            report = campaign_report(w.database, "c", today=datetime.now(UTC).date(), message_kb=5)
+            report = campaign_report(
+                w.database,
+                DomainStore(w.database),
+                "c",
+                today=datetime.now(UTC).date(),
+                message_kb=5,
+            )
             delivered = report.by_outcome.get("delivered", 0)
             if not spiked and delivered >= 400:  # reports flow in while sending goes on
                 assert w.domains.get(DOMAIN).state.status is Status.RAMPING

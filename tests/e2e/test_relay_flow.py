@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from harness.pipeline_world import DOMAIN, SENDER, World, exactly_once, world
 from harness.relay_world import Relay, RelayProcess, relay_in_thread, relay_rows_left, submission
 from warmup.clock import ScaledClock
-from warmup.relay.users import RelayUsers
 from warmup.store.models import Campaign, LedgerRow, RelayMessage
+from warmup.wiring import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +69,9 @@ def test_1000_relayed_messages_go_once_ahead_of_the_campaign_within_its_cap(
         # threads (the relay's, its clients', the senders') between permit and request.
         settings_overrides={"max_claim_per_tick": 100, "limiter_margin_seconds": SCALE},
     ) as w:
-        password = RelayUsers(w.database).add("app-1", DOMAIN, actor="ops", at=datetime.now(UTC))
+        password = Stores(w.database).relay_users.add(
+            "app-1", DOMAIN, actor="ops", at=datetime.now(UTC)
+        )
         stop = threading.Event()
         sender = run_in_background(w, stop)
         with relay_in_thread(w.database, clock) as relay:
@@ -143,7 +145,9 @@ def test_a_relay_killed_mid_stream_loses_nothing_it_acknowledged(
     postgres_url: str, tmp_path: Path
 ) -> None:
     with world(postgres_url, tmp_path, recipients=1) as w:
-        password = RelayUsers(w.database).add("printer", DOMAIN, actor="ops", at=datetime.now(UTC))
+        password = Stores(w.database).relay_users.add(
+            "printer", DOMAIN, actor="ops", at=datetime.now(UTC)
+        )
         process = RelayProcess(postgres_url, tmp_path)
         process.start()
         lock = threading.Lock()

@@ -19,13 +19,13 @@ from harness.pipeline_world import DOMAIN, SENDER, World, add_domain, draft, wor
 from tests.cli import cli, url_of
 from tests.conftest import EMULATOR_KEY, emulator_config
 from warmup.audit import AuditFilter, AuditLog
-from warmup.campaigns.store import CampaignStore
 from warmup.domains.store import DomainStore
 from warmup.emulator.config import ArmDomain
 from warmup.emulator.server import EmulatorServer
 from warmup.lists.importer import ImportOptions, ListImporter
 from warmup.store.database import Database
 from warmup.suppression.store import SuppressionStore
+from warmup.wiring import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -138,7 +138,7 @@ def test_an_unverified_dkim_refuses_campaign_start_until_an_audited_override(
     refused = cli(url, "campaign", "start", "-c", "c", env=env)
     assert refused.returncode != 0
     assert "DKIM (VerificationFailed) not verified" in refused.stderr
-    assert CampaignStore(database).get("c").status == "draft"
+    assert Stores(database).campaigns.get("c").status == "draft"
     started = cli(
         url, "campaign", "start", "-c", "c", "--override-auth", "DKIM fix is propagating", env=env
     )

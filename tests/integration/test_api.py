@@ -23,10 +23,10 @@ from tests.api_world import (
     upload,
 )
 from warmup.api.app import create_app
-from warmup.api.token_store import Role
 from warmup.settings import Settings
 from warmup.store.database import Database
 from warmup.store.models import AuditEntry, ContactList
+from warmup.tokens import Role
 
 pytestmark = pytest.mark.integration
 MARKETING, OPS, ADMIN = Role.MARKETING, Role.OPS, Role.ADMIN

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from tests.api_world import ApiWorld, api_world, people_csv
-from warmup.api.token_store import Role
 from warmup.store.database import Database
+from warmup.tokens import Role
 
 pytestmark = pytest.mark.integration
 EXAMPLES = 50  # per operation

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from harness.pipeline_world import add_domain, draft, people_list
 from warmup.campaigns.store import CampaignStore
+from warmup.domains.store import DomainStore
 from warmup.ledger import counters
 from warmup.ledger.fill import FILL_WORK_MEM, fill_chunk
 from warmup.ledger.store import LedgerStore
@@ -64,7 +65,7 @@ def test_a_chunked_fill_is_the_same_fill(database: Database, tmp_path: Path) -> 
         "p5@example.org", reason="hard_bounce", source="event", actor="t", at=NOW
     )
     draft(database, "c", "Hi", "Hello {{ name }}", at=NOW)
-    store = CampaignStore(database, fill_chunk_rows=10)
+    store = CampaignStore(database, domains=DomainStore(database), fill_chunk_rows=10)
     seen: list[tuple[str, int, int]] = []
     rows = store.start(
         "c", actor="t", at=NOW, progress=lambda f: seen.append((f.status, f.done, f.total))
@@ -105,7 +106,7 @@ def test_the_fills_sort_memory_stays_in_its_own_transaction(
         seen[pid] = args[0].exec_driver_sql("SHOW work_mem").scalar_one()
         return written
 
-    store = CampaignStore(database, fill_chunk_rows=5)
+    store = CampaignStore(database, domains=DomainStore(database), fill_chunk_rows=5)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("warmup.campaigns.store.ledger.fill_chunk", during_the_fill)
         assert store.start("c", actor="t", at=NOW) == 12
@@ -126,7 +127,7 @@ def test_nothing_is_sent_before_the_fill_is_complete(database: Database, tmp_pat
     add_domain(database, now=NOW)
     list_of(database, tmp_path, 30)
     draft(database, "c", "Hi", "Hello {{ name }}", at=NOW)
-    store = CampaignStore(database, fill_chunk_rows=10)
+    store = CampaignStore(database, domains=DomainStore(database), fill_chunk_rows=10)
     begun = store.begin_start("c", actor="t", at=NOW)
     assert (begun.status, begun.done, begun.total) == ("starting", 0, 30)
     store.fill_step("c", NOW)
@@ -173,7 +174,7 @@ def test_a_killed_fill_is_resumed_without_gaps_or_repeats(
     filler.send_signal(signal.SIGKILL)
     output = filler.communicate(timeout=30)[0].decode()
     assert filler.returncode == -signal.SIGKILL, output
-    store = CampaignStore(database, fill_chunk_rows=10)
+    store = CampaignStore(database, domains=DomainStore(database), fill_chunk_rows=10)
     cut = store.fill_state("c")
     assert cut.status == "starting", "the fill ended before it was killed: make it slower"
     assert 300 <= cut.done < 2_000

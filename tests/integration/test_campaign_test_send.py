@@ -16,9 +16,9 @@ from harness.pipeline_world import DOMAIN, add_domain, draft, people_list
 from tests.cli import cli, url_of
 from tests.conftest import EMULATOR_KEY
 from warmup.audit import AuditFilter, AuditLog
-from warmup.campaigns.store import CampaignStore
 from warmup.ledger import counters
 from warmup.store.database import Database
+from warmup.wiring import Stores
 
 pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC)
@@ -74,7 +74,7 @@ def test_the_campaigns_message_for_a_member_reaches_the_tester_and_nobody_else(
     stats = requests.get(f"{emulator}/_emulator/stats?recipients=true", timeout=5).json()
     assert stats["accepted_per_recipient"] == {"me@example.net": 1}  # Bob got nothing
     # Audited; no ledger row, no figure of the campaign counts it.
-    campaign = CampaignStore(database).get("spring")
+    campaign = Stores(database).campaigns.get("spring")
     entries = AuditLog(database).oldest_first(AuditFilter(subject="spring"))
     assert entries[-1].action == "test-send"
     assert "to me@example.net, rendered for bob@example.org: Succeeded" in (

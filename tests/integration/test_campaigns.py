@@ -13,9 +13,6 @@ from harness.pipeline_world import people_list
 from warmup.campaigns.compose import Composer
 from warmup.campaigns.model import retry_outcomes
 from warmup.campaigns.report import campaign_report, export_campaign
-from warmup.campaigns.retry import CampaignRetry
-from warmup.campaigns.scheduling import CampaignSchedule
-from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
 from warmup.content.unsubscribe import InvalidToken, Unsubscriber
 from warmup.control.allowance import AcsQuota
@@ -32,6 +29,7 @@ from warmup.plans.schedule import sending_days_needed
 from warmup.store.database import Database
 from warmup.store.models import ContactList, LedgerRow, Recipient
 from warmup.suppression.store import SuppressionStore
+from warmup.wiring import Stores
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday
@@ -69,7 +67,7 @@ def world(database: Database, tmp_path: Path) -> Database:
 
 
 def test_create_checks_sender_list_and_template(world: Database) -> None:
-    store = CampaignStore(world)
+    store = Stores(world).campaigns
     with pytest.raises(ConfigError, match="not a registered sender address"):
         store.create(
             "c",
@@ -124,7 +122,7 @@ def test_start_fills_the_ledger_most_engaged_first(world: Database) -> None:
     SuppressionStore(world).add(
         "gone@example.org", reason="hard_bounce", source="event", actor="system", at=T0
     )
-    store = CampaignStore(world)
+    store = Stores(world).campaigns
     store.create(
         "c", list_name="people", sender="news@mail.example.com", template=TEMPLATE, actor="m", at=T0
     )
@@ -154,7 +152,7 @@ def test_empty_fields_are_reported_before_start(world: Database, tmp_path: Path)
     ListImporter(world).run(
         gaps, "gaps", options=ImportOptions(), rejected_path=tmp_path / "g.csv", actor="m", at=T0
     )
-    store = CampaignStore(world)
+    store = Stores(world).campaigns
     store.create(
         "g", list_name="gaps", sender="news@mail.example.com", template=TEMPLATE, actor="m", at=T0
     )
@@ -175,20 +173,24 @@ def test_empty_fields_are_reported_before_start(world: Database, tmp_path: Path)
 
 
 def test_pause_resume_cancel_and_counts_that_add_up(world: Database, tmp_path: Path) -> None:
-    store = CampaignStore(world)
+    store = Stores(world).campaigns
     store.create(
         "c", list_name="people", sender="news@mail.example.com", template=TEMPLATE, actor="m", at=T0
     )
     store.start("c", actor="m", at=T0)
     assert store.change("c", "pause", actor="m", reason="r", at=T0).value == "paused"
     assert store.change("c", "resume", actor="m", reason="r", at=T0).value == "running"
-    report = campaign_report(world, "c", today=date(2026, 11, 30), message_kb=50)
+    report = campaign_report(
+        world, DomainStore(world), "c", today=date(2026, 11, 30), message_kb=50
+    )
     assert report.adds_up
     assert report.remaining == 5
     assert report.eta == date(2026, 11, 30)  # 5 emails fit in the first day
     assert report.cost_total == pytest.approx(5 * (0.00025 + 0.00012 * 50 / 1024))
     store.change("c", "cancel", actor="m", reason="wrong list", at=T0)
-    report = campaign_report(world, "c", today=date(2026, 11, 30), message_kb=50)
+    report = campaign_report(
+        world, DomainStore(world), "c", today=date(2026, 11, 30), message_kb=50
+    )
     assert report.by_state == {"skipped": 5}
     assert report.adds_up
     assert export_campaign(world, "c", tmp_path / "out.csv") == 5
@@ -216,7 +218,7 @@ def test_eta_follows_the_ramp_for_a_big_list() -> None:
 
 
 def test_unsubscribe_link_suppresses_and_skips_unsent_rows(world: Database) -> None:
-    store = CampaignStore(world)
+    store = Stores(world).campaigns
     campaign = store.create(
         "c", list_name="people", sender="news@mail.example.com", template=TEMPLATE, actor="m", at=T0
     )
@@ -268,7 +270,7 @@ def test_claims_go_most_engaged_first_across_providers_within_their_budgets(
     world: Database,
 ) -> None:
     # Ranks: top@gmail.com, gone@example.org, mid@outlook.com, low@example.org, none@example.org
-    store = CampaignStore(world)
+    store = Stores(world).campaigns
     store.create(
         "c", list_name="people", sender="news@mail.example.com", template=TEMPLATE, actor="m", at=T0
     )
@@ -294,7 +296,7 @@ def test_claims_go_most_engaged_first_across_providers_within_their_budgets(
 
 
 def test_retry_takes_exactly_the_chosen_outcomes_less_suppressed_since(world: Database) -> None:
-    store = CampaignStore(world)
+    store = Stores(world).campaigns
     store.create("spring", list_name="people", sender="news@mail.example.com",
                  template=TEMPLATE, actor="m", at=T0)  # fmt: skip
     store.start("spring", actor="m", at=T0)
@@ -317,7 +319,7 @@ def test_retry_takes_exactly_the_chosen_outcomes_less_suppressed_since(world: Da
     later = T0 + timedelta(days=1)
     with pytest.raises(ContentError, match="never retried"):
         retry_outcomes("soft_bounce,delivered")
-    campaign, rows = CampaignRetry(world).retry(
+    campaign, rows = Stores(world).retries.retry(
         "spring",
         outcomes=retry_outcomes("soft_bounce,unknown"),
         settled_before=later,
@@ -345,7 +347,7 @@ def test_retry_takes_exactly_the_chosen_outcomes_less_suppressed_since(world: Da
     }
     assert store.start("spring-retry", actor="m", at=later) == 2
     # A second retry gets a name of its own; outcomes newer than the cut-off are left out.
-    again, rows = CampaignRetry(world).retry(
+    again, rows = Stores(world).retries.retry(
         "spring",
         outcomes=["soft_failure"],
         settled_before=later,
@@ -355,7 +357,7 @@ def test_retry_takes_exactly_the_chosen_outcomes_less_suppressed_since(world: Da
     )
     assert (again.name, rows) == ("spring-retry-2", 1)
     with pytest.raises(ContentError, match="no rows with outcomes unknown"):
-        CampaignRetry(world).retry(
+        Stores(world).retries.retry(
             "spring", outcomes=["unknown"], settled_before=T0, new_name=None, actor="m", at=later
         )
 
@@ -365,7 +367,7 @@ def test_failed_reaches_rows_that_never_left_as_campaign_status_counts_them(
 ) -> None:
     # A row whose message did not render, or that ACS refused for good, is `failed` by state
     # with no outcome: status shows it among the failed, so a retry of "failed" takes it too.
-    store = CampaignStore(world)
+    store = Stores(world).campaigns
     store.create("spring", list_name="people", sender="news@mail.example.com",
                  template=TEMPLATE, actor="m", at=T0)  # fmt: skip
     store.start("spring", actor="m", at=T0)
@@ -381,7 +383,7 @@ def test_failed_reaches_rows_that_never_left_as_campaign_status_counts_them(
             .values(state="accepted", outcome="failed", outcome_at=T0)
         )
     later = T0 + timedelta(hours=1)
-    campaign, rows = CampaignRetry(world).retry(
+    campaign, rows = Stores(world).retries.retry(
         "spring", outcomes=retry_outcomes("failed"), settled_before=later, new_name=None,
         actor="m", at=later,
     )  # fmt: skip
@@ -396,7 +398,7 @@ def test_failed_reaches_rows_that_never_left_as_campaign_status_counts_them(
 def test_a_scheduled_draft_starts_at_its_time_and_problems_show_when_scheduling(
     world: Database, tmp_path: Path
 ) -> None:
-    store, planner = CampaignStore(world), CampaignSchedule(world)
+    store, planner = Stores(world).campaigns, Stores(world).schedule
     store.create("spring", list_name="people", sender="news@mail.example.com",
                  template=TEMPLATE, actor="m", at=T0)  # fmt: skip
     nine = planner.start_time("spring", "2026-12-01 09:00", "Europe/Paris")
@@ -412,9 +414,9 @@ def test_a_scheduled_draft_starts_at_its_time_and_problems_show_when_scheduling(
         planner.schedule("spring", start_at=T0 - timedelta(hours=1), allow_empty_fields=False,
                          actor="m", at=T0)  # fmt: skip
     planner.schedule("spring", start_at=nine, allow_empty_fields=False, actor="mo", at=T0)
-    assert campaign_report(world, "spring", today=T0.date(), message_kb=50).eta_note == (
-        "scheduled to start at 2026-12-01 08:00 UTC"
-    )
+    assert campaign_report(
+        world, DomainStore(world), "spring", today=T0.date(), message_kb=50
+    ).eta_note == ("scheduled to start at 2026-12-01 08:00 UTC")
     assert planner.start_due(nine - timedelta(seconds=1)) == ([], [])  # not yet
     assert planner.start_due(nine) == (["spring"], [])
     # Started, not filled: housekeeping hands the fill to a job of its own, once.
@@ -452,7 +454,7 @@ def test_a_scheduled_draft_starts_at_its_time_and_problems_show_when_scheduling(
 
 
 def test_two_starts_at_once_fill_the_ledger_once(world: Database) -> None:
-    store = CampaignStore(world)
+    store = Stores(world).campaigns
     store.create("race", list_name="people", sender="news@mail.example.com",
                  template=TEMPLATE, actor="m", at=T0)  # fmt: skip
     barrier = threading.Barrier(2)
@@ -460,7 +462,7 @@ def test_two_starts_at_once_fill_the_ledger_once(world: Database) -> None:
     def start() -> str:
         barrier.wait()
         try:
-            return f"started {CampaignStore(world).start('race', actor='m', at=T0)}"
+            return f"started {Stores(world).campaigns.start('race', actor='m', at=T0)}"
         except TransitionError as exc:
             return str(exc)
 
@@ -487,7 +489,7 @@ def test_the_fill_gives_each_row_a_random_operation_id_and_its_provider(world: D
     # Random uuid4s, not derived: two installations sharing an ACS resource never present one
     # id for different mail. Made by the database in the fill's one INSERT … SELECT (SQLite
     # through the function the store registers) and stored, so every attempt reuses it.
-    store = CampaignStore(world)
+    store = Stores(world).campaigns
     store.create("ids", list_name="people", sender="news@mail.example.com",
                  template=TEMPLATE, actor="m", at=T0)  # fmt: skip
     assert store.start("ids", actor="m", at=T0) == 5
@@ -513,7 +515,7 @@ def test_a_list_imported_before_provider_groups_gets_them_at_start(world: Databa
     with world.engine.begin() as connection:  # as schema 0011 leaves older lists
         connection.execute(update(Recipient).values(provider=None))
         connection.execute(update(ContactList).values(size=None, filled=None))  # and 0019
-    store = CampaignStore(world)
+    store = Stores(world).campaigns
     store.create("old", list_name="people", sender="news@mail.example.com",
                  template=TEMPLATE, actor="m", at=T0)  # fmt: skip
     assert store.start("old", actor="m", at=T0) == 5
@@ -525,7 +527,7 @@ def test_a_list_imported_before_provider_groups_gets_them_at_start(world: Databa
 
 
 def test_a_retry_name_too_long_for_a_list_is_refused_clearly(world: Database) -> None:
-    store = CampaignStore(world)
+    store = Stores(world).campaigns
     long_name = "x" * 196  # "-retry" makes it 202: longer than a list name may be
     store.create(long_name, list_name="people", sender="news@mail.example.com",
                  template=TEMPLATE, actor="m", at=T0)  # fmt: skip
@@ -533,7 +535,7 @@ def test_a_retry_name_too_long_for_a_list_is_refused_clearly(world: Database) ->
     with world.engine.begin() as connection:
         connection.execute(update(LedgerRow).values(outcome="unknown", outcome_at=T0))
     with pytest.raises(ImportFailure, match="1 to 200 characters"):
-        CampaignRetry(world).retry(
+        Stores(world).retries.retry(
             long_name, outcomes=["unknown"], settled_before=T0 + timedelta(hours=1),
             new_name=None, actor="m", at=T0 + timedelta(hours=1),
         )  # fmt: skip

@@ -15,17 +15,17 @@ from sqlalchemy import update
 
 from tests.api_world import DOMAIN, ApiWorld, api_world, campaign, people_csv, upload
 from tests.cli import cli, url_of
-from warmup.api.token_store import Role
 from warmup.audit import AuditFilter, AuditLog
-from warmup.campaigns.store import CampaignStore
 from warmup.domains.store import DomainStore
 from warmup.store.database import Database
 from warmup.store.models import LedgerRow
+from warmup.tokens import Role
 from warmup.views.campaigns import CampaignOut
 from warmup.views.domains import DomainOut, DomainReportOut
 from warmup.views.lists import ListDetailOut, ListOut
 from warmup.views.plans import ScheduleOut, SimulationOut
 from warmup.views.suppressions import SuppressionOut
+from warmup.wiring import Stores
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -353,8 +353,8 @@ def test_a_draft_is_deleted_its_name_reused_and_any_campaign_cloned(w: ApiWorld)
     again = cli(url, "campaign", "clone", "-c", "autumn", "--name", "winter")
     assert again.returncode == 1
     assert "already exists" in again.stderr
-    original = CampaignStore(w.database).get("autumn")
-    clone_of = CampaignStore(w.database).get("winter")
+    original = Stores(w.database).campaigns.get("autumn")
+    clone_of = Stores(w.database).campaigns.get("winter")
     assert (clone_of.subject, clone_of.text, clone_of.sender_address) == (
         original.subject,
         original.text,
@@ -377,14 +377,14 @@ def test_a_draft_is_edited_checked_as_at_create_and_a_started_one_is_not(
                "--text", str(body))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "subject, text changed" in done.stdout
-    edited = CampaignStore(w.database).get("spring")
+    edited = Stores(w.database).campaigns.get("spring")
     assert (edited.subject, edited.text) == ("New {{ first_name }}", body.read_text())
     # Checked as at create: a field the list lacks is refused, and nothing changes.
     bad = w.client.patch("/api/campaigns/spring", json={"subject": "Hi {{ nickname }}"},
                          headers=marketing)  # fmt: skip
     assert bad.status_code == 422
     assert "nickname" in bad.json()["error"]
-    assert CampaignStore(w.database).get("spring").subject == "New {{ first_name }}"
+    assert Stores(w.database).campaigns.get("spring").subject == "New {{ first_name }}"
     patched = w.client.patch("/api/campaigns/spring", json={"priority": 5}, headers=marketing)
     assert (patched.status_code, patched.json()["changed"]) == (200, ["priority"])
     # The CLI's word for the sender is taken in an edit too, as at create.

@@ -10,8 +10,8 @@ import pytest
 
 from tests.api_world import SENDER, ApiWorld, api_world, upload
 from tests.cli import cli, url_of
-from warmup.api.token_store import Role
 from warmup.store.database import Database
+from warmup.tokens import Role
 
 pytestmark = pytest.mark.integration
 

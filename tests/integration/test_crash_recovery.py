@@ -21,6 +21,7 @@ from warmup.pipeline.recovery import NEVER_LEFT, recover_lapsed
 from warmup.store.models import LedgerRow
 from warmup.views.campaigns import campaign_view
 from warmup.views.domains import domain_view
+from warmup.wiring import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -64,12 +65,12 @@ def test_a_lapsed_batch_doubts_only_the_rows_on_the_wire_and_can_send_nothing_mo
         assert set(errors(w, "pending")) == {"lease expired", NEVER_LEFT}
         # Status shows it: what came back unsent, what is in doubt, and when it is settled.
         budget = StatusBudget(minute_left=3, hour_left=100, per_minute=20, per_hour=150)
-        seen = campaign_view(w.database, "c", later, budget=budget).recovery
+        seen = campaign_view(Stores(w.database), "c", later, budget=budget).recovery
         assert (seen.batches, seen.returned_unsent, seen.found_in_doubt) == (1, 4, 4)
         assert seen.in_doubt_now == 4
         assert seen.settled_by == later + timedelta(minutes=1)  # 3 now, the 4th next minute
         record = w.domains.get(DOMAIN)
-        assert domain_view(w.database, record, later).recovery.in_doubt_now == 4
+        assert domain_view(Stores(w.database), record, later).recovery.in_doubt_now == 4
         assert recovery_totals_by_domain(w.database)[DOMAIN].unsent == 4
         sending.join(timeout=30)
         assert not sending.is_alive()

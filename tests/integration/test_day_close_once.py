@@ -7,12 +7,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from harness.pipeline_world import DOMAIN, add_domain
-from warmup.campaigns.store import CampaignStore
 from warmup.clock import SystemClock
 from warmup.domains.store import DomainStore
 from warmup.ledger.store import LedgerStore
 from warmup.pipeline.reconcile import Reconciler
 from warmup.store.database import Database
+from warmup.wiring import Stores
 
 MORNING = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
@@ -21,7 +21,7 @@ def test_two_runs_with_the_same_stale_read_close_a_day_once(database: Database) 
     add_domain(database, now=MORNING)
     domains = DomainStore(database)
     housekeeping = Reconciler(
-        domains, CampaignStore(database), LedgerStore(database), SystemClock()
+        domains, Stores(database).campaigns, LedgerStore(database), SystemClock()
     )
     housekeeping.close_days(domains.get(DOMAIN), MORNING)  # a new domain: its eve is closed
     stale = domains.get(DOMAIN)  # both runs read the domain the next morning...

@@ -13,6 +13,7 @@ from warmup.control.health import Level, Outcome
 from warmup.control.machine import Decision
 from warmup.control.state import Status
 from warmup.domains.actions import OpsRequest, act
+from warmup.domains.store import DomainStore
 from warmup.emulator import events as emulated
 from warmup.emulator.config import EventSchema
 from warmup.feedback import domain_health
@@ -94,7 +95,9 @@ def test_reports_are_kept_once_matched_and_bounces_suppressed(
         record = w.domains.get(DOMAIN)
         counts = window_counts(w.database, record, datetime.now(UTC))
         assert (counts.total, counts.hard_bounce) == (200, len(bounced))
-        verdict, decision = judge_domain(w.database, DOMAIN, datetime.now(UTC))
+        verdict, decision = judge_domain(
+            w.database, DomainStore(w.database), DOMAIN, datetime.now(UTC)
+        )
         assert w.domains.get(DOMAIN).state.status is Status.PAUSED
         assert decision.transitions[0].actor == "health-gate"
         rate = len(bounced) / 200 * 100
@@ -115,7 +118,7 @@ def test_a_resume_while_a_judgement_is_in_flight_is_not_undone_by_it(
             reports_from(w.emulator.emulator.operations, EventSchema.CLOUD_EVENTS),
             datetime.now(UTC),
         )
-        judge_domain(w.database, DOMAIN, datetime.now(UTC))
+        judge_domain(w.database, DomainStore(w.database), DOMAIN, datetime.now(UTC))
         assert w.domains.get(DOMAIN).state.status is Status.PAUSED
 
         read_window = domain_health.provider_window_counts
@@ -129,7 +132,9 @@ def test_a_resume_while_a_judgement_is_in_flight_is_not_undone_by_it(
             return counts
 
         monkeypatch.setattr(domain_health, "provider_window_counts", read_then_resume)
-        verdict, decision = judge_domain(w.database, DOMAIN, datetime.now(UTC))
+        verdict, decision = judge_domain(
+            w.database, DomainStore(w.database), DOMAIN, datetime.now(UTC)
+        )
         resumed_to = resumed[0].state.status  # the plan's one step: completed
         assert resumed_to is not Status.PAUSED
         assert w.domains.get(DOMAIN).state.status is resumed_to

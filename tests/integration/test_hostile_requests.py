@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.api_world import SENDER, ApiWorld, api_world, people_csv
-from warmup.api.token_store import Role
 from warmup.store.database import Database
+from warmup.tokens import Role
 
 pytestmark = pytest.mark.integration
 HOOK = "/webhooks/acs?code=webhook-secret-new"

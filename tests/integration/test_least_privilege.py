@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from tests.api_world import api_world, campaign, people_csv, upload
-from warmup.api.token_store import Role
 from warmup.store.database import Database
+from warmup.tokens import Role
 
 pytestmark = pytest.mark.integration
 

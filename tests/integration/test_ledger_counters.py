@@ -331,7 +331,7 @@ def test_readiness_and_a_campaigns_window_are_what_the_ledger_holds(
             sent = NOW - (timedelta(hours=7 * rank) if rank < 40 else timedelta(days=rank))
             outcome = ("delivered", "hard_bounce", "complaint", "unknown")[rank % 4]
             accept_and_report(connection, rank, sent, outcome, sent + timedelta(minutes=3))
-    ready = readiness(database, DOMAIN, NOW)
+    ready = readiness(database, DomainStore(database).get(DOMAIN), NOW)
     with database.session() as session:
         accepted = [a for (a,) in session.execute(select(LedgerRow.accepted_at))]
         reported = list(session.execute(select(LedgerRow.outcome, LedgerRow.outcome_at)))

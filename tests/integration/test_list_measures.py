@@ -9,7 +9,6 @@ from sqlalchemy import Connection, event, select, update
 
 from harness.pipeline_world import DOMAIN, SENDER, UNBOUNDED
 from tests.cli import cli
-from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
 from warmup.control.caps import AcsQuota
 from warmup.domains.store import DomainStore
@@ -20,6 +19,7 @@ from warmup.lists.measures import ListMeasure, from_rows, mismatches, stored
 from warmup.plans.loader import parse_plan
 from warmup.store.database import Database
 from warmup.store.models import ContactList, Suppression
+from warmup.wiring import Stores
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -94,7 +94,7 @@ def test_a_start_reads_none_of_the_lists_rows(database: Database, tmp_path: Path
     )  # fmt: skip
     rows = "".join(f"r{i}@example.org,R{i},{'' if i % 4 else 'VIP'}\n" for i in range(40))
     load(database, tmp_path, "people", "email,name,tier\n" + rows)
-    store = CampaignStore(database)
+    store = Stores(database).campaigns
     for name, field in (("plain", "name"), ("tiered", "tier")):
         store.create(name, list_name="people", sender=SENDER, actor="m", at=T0,
                      template=MessageTemplate(f"Hi {{{{ {field} }}}}", None, "Hello"))  # fmt: skip

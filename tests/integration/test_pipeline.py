@@ -8,9 +8,10 @@ from sqlalchemy import func, select
 
 from harness.pipeline_world import DOMAIN, exactly_once, world
 from warmup.campaigns.report import campaign_report
-from warmup.campaigns.store import CampaignStore
 from warmup.control import ops
+from warmup.domains.store import DomainStore
 from warmup.store.models import LedgerRow
+from warmup.wiring import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +34,9 @@ def test_every_recipient_once_through_faults(database_url: str, tmp_path: Path) 
     ) as w:
         w.run_until_done(workers=3)
         stats = w.emulator.stats()
-        report = campaign_report(w.database, "c", today=datetime.now(UTC).date(), message_kb=5)
+        report = campaign_report(
+            w.database, DomainStore(w.database), "c", today=datetime.now(UTC).date(), message_kb=5
+        )
     exactly_once(stats, 300)
     assert stats["injected"].get("503", 0) > 0
     assert stats["injected"].get("drop_after_accept", 0) > 0
@@ -68,14 +71,14 @@ def test_a_paused_domain_stops_batches_already_queued(database_url: str, tmp_pat
 def test_a_paused_campaign_stops_too_and_resumes(database_url: str, tmp_path: Path) -> None:
     with world(database_url, tmp_path, recipients=60) as w:
         batches = w.runtime.dispatch()
-        CampaignStore(w.database).change(
+        Stores(w.database).campaigns.change(
             "c", "pause", actor="m", reason="typo", at=datetime.now(UTC)
         )
         for batch in batches:
             w.runtime.run_batch(batch.to_message())
         assert w.emulator.stats()["accepted"] == 0
         assert w.runtime.dispatch() == []  # nothing is claimed for a paused campaign
-        CampaignStore(w.database).change(
+        Stores(w.database).campaigns.change(
             "c", "resume", actor="m", reason="fixed", at=datetime.now(UTC)
         )
         w.run_until_done()

@@ -17,15 +17,16 @@ from tests.cli import cli
 from warmup.campaigns import prune as prune_module
 from warmup.campaigns.prune import prune_streams
 from warmup.campaigns.report import campaign_report
-from warmup.campaigns.store import CampaignStore
 from warmup.campaigns.streams import stream_name
+from warmup.domains.store import DomainStore
 from warmup.ledger import counters, counts
 from warmup.ledger.store import LedgerStore
 from warmup.relay import intake as intake_module
-from warmup.relay.intake import RelayIntake, Submission, forget_sent
-from warmup.relay.users import RelayAccount, RelayUsers
+from warmup.relay.intake import Submission, forget_sent
+from warmup.relay.users import RelayAccount
 from warmup.store.database import Database
 from warmup.store.models import AuditEntry, Campaign, LedgerRow, RelayMessage
+from warmup.wiring import Stores
 
 NOW = datetime(2026, 11, 29, 10, 7, tzinfo=UTC)
 
@@ -36,7 +37,7 @@ def figures(database: Database, name: str = "c", since: datetime = NOW) -> tuple
     with database.session() as session:
         domain = session.scalar(select(Campaign.domain_id).where(Campaign.name == name))
     assert domain is not None
-    report = campaign_report(database, name, today=NOW.date(), message_kb=50)
+    report = campaign_report(database, DomainStore(database), name, today=NOW.date(), message_kb=50)
     return (
         report.by_state,
         report.by_outcome,
@@ -59,7 +60,7 @@ def test_prune_archives_the_rows_and_keeps_the_figures(database_url: str, tmp_pa
                 outcome_at=NOW + timedelta(minutes=3),
             )
         )
-    store = CampaignStore(database)
+    store = Stores(database).campaigns
     assert store.finish_campaigns(NOW) == ["c"]
     draft(database, "later", "Hi", "Hello {{ name }}", at=NOW)  # a draft: never pruned
     before = figures(database)
@@ -106,8 +107,8 @@ def relay_world(database_url: str) -> tuple[Database, RelayAccount]:
     """A domain and a relay user of it, as the relay authenticates them."""
     database = Database.connect(database_url, migrate=True)
     add_domain(database)
-    password = RelayUsers(database).add("app", DOMAIN, actor="ops", at=NOW)
-    account = RelayUsers(database).authenticate("app", password)
+    password = Stores(database).relay_users.add("app", DOMAIN, actor="ops", at=NOW)
+    account = Stores(database).relay_users.authenticate("app", password)
     assert account is not None
     return database, account
 
@@ -123,7 +124,7 @@ def test_prune_deletes_relayed_bodies_only_once_every_row_is_final(
     to = [["a@example.org", "b@example.org"], ["c@example.org"], ["d@example.org"],
           ["e@example.org"], ["f@example.org"]]  # fmt: skip
     at = [old, old, old, old, recent]
-    intake = RelayIntake(database)
+    intake = Stores(database).relayed
     ids = intake.accept(
         [
             Submission(account, SENDER, t, bytes(submission(SENDER, t)), a)
@@ -175,7 +176,7 @@ def test_a_relay_streams_settled_rows_are_pruned_while_it_runs_on(
     figure; ``db check`` still proves them; the stream goes on taking mail, counted."""
     database, account = relay_world(database_url)
     old, recent = NOW - timedelta(days=40), NOW - timedelta(hours=2)
-    intake = RelayIntake(database)
+    intake = Stores(database).relayed
 
     def relay(addresses: list[str], at: datetime) -> list[int]:
         return intake.accept([

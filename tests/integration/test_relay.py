@@ -21,9 +21,9 @@ from warmup.domains.record import Authentication
 from warmup.domains.store import DomainStore
 from warmup.errors import ConfigError, ConflictError
 from warmup.relay.passwords import verify_password
-from warmup.relay.users import RelayUsers
 from warmup.store.database import Database
 from warmup.store.models import LedgerRow, RelayMessage, RelayUser
+from warmup.wiring import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,9 @@ class RelayWorld:
 
 def relay_world(database: Database, plan_yaml: str = UNBOUNDED) -> Iterator[RelayWorld]:
     add_domain(database, plan_yaml)
-    password = RelayUsers(database).add("printer-3f", DOMAIN, actor="ops", at=datetime.now(UTC))
+    password = Stores(database).relay_users.add(
+        "printer-3f", DOMAIN, actor="ops", at=datetime.now(UTC)
+    )
     with relay_in_thread(database) as relay:
         yield RelayWorld(database, relay, ("printer-3f", password))
 
@@ -188,7 +190,7 @@ def test_a_spent_daily_cap_answers_451(database: Database) -> None:
 
 def test_passwords_are_kept_only_as_hashes(database: Database) -> None:
     add_domain(database)
-    users = RelayUsers(database)
+    users = Stores(database).relay_users
     password = users.add("scanner", DOMAIN, actor="ops", at=datetime.now(UTC))
     with database.session() as session:
         stored = session.scalar(select(RelayUser.password_hash))
@@ -202,7 +204,7 @@ def test_passwords_are_kept_only_as_hashes(database: Database) -> None:
     with pytest.raises(ConfigError, match="a-z"):
         users.add("Printer 3F", DOMAIN, actor="ops", at=datetime.now(UTC))
     users.remove("scanner", actor="ops", at=datetime.now(UTC))
-    assert RelayUsers(database).authenticate("scanner", password) is None
+    assert Stores(database).relay_users.authenticate("scanner", password) is None
 
 
 def test_ops_manage_relay_users_from_the_cli(database: Database) -> None:
@@ -213,7 +215,7 @@ def test_ops_manage_relay_users_from_the_cli(database: Database) -> None:
     password = made.stdout.strip()
     assert len(password) == 32  # alone on stdout, for a script to take
     assert "shown once" in made.stderr
-    assert RelayUsers(database).authenticate("printer-3f", password) is not None
+    assert Stores(database).relay_users.authenticate("printer-3f", password) is not None
     long_name = cli(url, "relay", "user", "add", "x" * 30, "--domain", DOMAIN)
     assert long_name.returncode == 0
     assert "about 25" in long_name.stderr

@@ -16,8 +16,8 @@ import pytest
 
 from tests.integration.test_relay import RelayWorld, relay_world
 from warmup.relay.server import FAILED_AUTH_CLOSE, FailedLogins
-from warmup.relay.users import RelayUsers
 from warmup.store.database import Database
+from warmup.wiring import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +103,7 @@ def test_an_unknown_name_takes_as_long_as_a_wrong_password(database: Database) -
     from harness.pipeline_world import add_domain
 
     add_domain(database)
-    users = RelayUsers(database)
+    users = Stores(database).relay_users
     users.add("printer", "mail.example.com", actor="ops", at=datetime.now(UTC))
 
     def median_seconds(name: str) -> float:

@@ -22,15 +22,15 @@ from sqlalchemy import select
 
 from harness.pipeline_world import exactly_once, world
 from warmup.api.app import create_app
-from warmup.api.token_store import Role, TokenStore
 from warmup.campaigns.compose import unsubscriber_from
-from warmup.campaigns.store import CampaignStore
 from warmup.emulator import events as emulated
 from warmup.emulator.config import EventSchema
 from warmup.settings import Settings
 from warmup.store.database import Database
 from warmup.store.models import LedgerRow, Suppression
 from warmup.suppression.store import SuppressionStore, suppress_in
+from warmup.tokens import Role, TokenStore
+from warmup.wiring import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +73,7 @@ def suppress_through_every_path(database_url: str, database: Database, tmp_path:
     )
     now = datetime.now(UTC)
     token, _ = TokenStore(database).create("m", Role.MARKETING, actor="t", at=now)
-    campaign = CampaignStore(database).get("c")
+    campaign = Stores(database).campaigns.get("c")
     link = unsubscriber_from(settings).token(campaign.id, VIA["unsubscribe"])
     with TestClient(create_app(settings, database)) as client:
         added = client.post(

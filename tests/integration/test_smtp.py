@@ -28,6 +28,7 @@ from tests.cli import cli
 from tests.conftest import emulator_config
 from warmup.campaigns.report import campaign_report
 from warmup.control.state import Status
+from warmup.domains.store import DomainStore
 from warmup.emulator.server import EmulatorServer
 from warmup.errors import PermanentSendError, ThrottledError, TransportSetupError
 from warmup.feedback.reports import parse_report
@@ -289,7 +290,9 @@ def test_refused_smtp_credentials_pause_the_domain_and_send_nothing(
         for batch in w.runtime.dispatch():
             w.runtime.run_batch(batch.to_message())
         state = w.domains.get(DOMAIN).state
-        report = campaign_report(w.database, "c", today=date.today(), message_kb=5)
+        report = campaign_report(
+            w.database, DomainStore(w.database), "c", today=date.today(), message_kb=5
+        )
         stats = w.emulator.stats()
     assert state.status is Status.PAUSED
     assert "535" in state.reason
@@ -303,7 +306,9 @@ def test_an_smtp_campaign_runs_through_the_pipeline_once(postgres_url: str, tmp_
     with world(postgres_url, tmp_path, recipients=120, transport=Transport.SMTP) as w:
         w.run_until_done(workers=3, timeout=60)
         stats = w.emulator.stats()
-        report = campaign_report(w.database, "c", today=date.today(), message_kb=5)
+        report = campaign_report(
+            w.database, DomainStore(w.database), "c", today=date.today(), message_kb=5
+        )
     exactly_once(stats, 120)
     assert stats["smtp_messages"] == 120
     assert report.by_state == {"accepted": 120}

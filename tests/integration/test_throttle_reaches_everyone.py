@@ -12,6 +12,7 @@ import pytest
 
 from harness.pipeline_world import exactly_once, world
 from warmup.campaigns.report import campaign_report
+from warmup.domains.store import DomainStore
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,9 @@ def test_a_429_longer_than_the_in_place_cap_holds_every_worker_back(
         w.run_until_done(workers=3, timeout=150)
         healer.join()
         stats = w.emulator.stats(include_recipients=True)
-        report = campaign_report(w.database, "c", today=date.today(), message_kb=5)
+        report = campaign_report(
+            w.database, DomainStore(w.database), "c", today=date.today(), message_kb=5
+        )
     posts = sorted(stats["send_request_walls"])
     first_429 = posts[0]
     during = [t for t in posts if first_429 + GRACE < t < first_429 + RETRY_AFTER]

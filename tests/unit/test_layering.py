@@ -345,6 +345,62 @@ def test_the_read_check_catches_a_model_read_outside_its_owner() -> None:
         bad.unlink()
 
 
+WIRING = ROOT / "warmup" / "wiring.py"
+
+
+def root_built() -> set[str]:
+    """The classes the composition root builds: whatever warmup/wiring.py calls by name (bar the
+    errors it raises and the settings' defaults)."""
+    tree = ast.parse(WIRING.read_text(encoding="utf-8"))
+    return {
+        node.func.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id[0].isupper()
+        and not node.func.id.endswith("Error")
+    } - {"Settings"}
+
+
+def constructions(paths: list[Path], built: set[str]) -> list[str]:
+    """Each place outside the root that builds one of ``built`` (``X(...)`` or ``m.X(...)``)."""
+    found = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name in built:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: builds {name}")
+    return found
+
+
+def test_the_composition_root_builds_the_stores() -> None:
+    built = root_built()
+    assert {"CampaignStore", "DomainStore", "LedgerStore", "SuppressionStore"} <= built
+    others = [path for path in warmup_sources() if path != WIRING]
+    assert constructions(others, built) == []
+
+
+def test_the_construction_check_catches_a_store_built_outside_the_root() -> None:
+    bad = ROOT / "warmup" / "api" / "_probe_violation.py"
+    bad.write_text(
+        "from warmup.campaigns import store\n"
+        "from warmup.domains.store import DomainStore\n"
+        "def f(db):\n"
+        "    return DomainStore(db), store.CampaignStore(db, domains=None)\n",
+        encoding="utf-8",
+    )
+    try:
+        assert constructions([bad], root_built()) == [
+            "warmup/api/_probe_violation.py:4: builds DomainStore",
+            "warmup/api/_probe_violation.py:4: builds CampaignStore",
+        ]
+    finally:
+        bad.unlink()
+
+
 def test_routes_and_commands_hold_no_sql() -> None:
     for package in ("api", "commands"):
         for path in (ROOT / "warmup" / package).rglob("*.py"):

@@ -3,7 +3,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from warmup.campaigns.model import CampaignStatus
 from warmup.clock import ScaledClock, SystemClock, clock_for
+from warmup.control.state import Status
+from warmup.domains.store import DomainStatus
 from warmup.ledger.outcomes import AwaitingOutcome, InDoubt
 from warmup.pipeline.dispatch import Batch
 from warmup.pipeline.gate import Gate
@@ -36,7 +39,7 @@ def test_scaled_clocks_agree_across_processes_and_convert_durations() -> None:
 
 class CountingGate(Gate):
     def __init__(self, now: list[float]) -> None:
-        super().__init__(database=None, ttl=0.5, monotonic=lambda: now[0])  # type: ignore[arg-type]
+        super().__init__(None, None, ttl=0.5, monotonic=lambda: now[0])  # type: ignore[arg-type]
         self.reads = 0
         self.answer: str | None = None
 
@@ -55,6 +58,34 @@ def test_the_gate_rereads_after_its_ttl_so_a_pause_lands_quickly() -> None:
     now[0] += 0.2
     assert gate.closed(1) == "domain paused"
     assert gate.reads == 2
+
+
+class OneDomain:
+    """Stand-ins for the two owners: three running campaigns on domain 7."""
+
+    def __init__(self) -> None:
+        self.domain_reads = 0
+        self.status = Status.RAMPING
+
+    def status_and_domain(self, campaign_id: int) -> tuple[CampaignStatus, int]:
+        return CampaignStatus.RUNNING, 7
+
+    def status_by_id(self, domain_id: int) -> DomainStatus:
+        self.domain_reads += 1
+        return DomainStatus("mail.example.com", self.status, "ops")
+
+
+def test_the_gate_reads_a_domain_once_for_all_its_campaigns_and_rereads_after_its_ttl() -> None:
+    now = [100.0]
+    owners = OneDomain()
+    gate = Gate(owners, owners, ttl=0.5, monotonic=lambda: now[0])  # type: ignore[arg-type]
+    assert [gate.closed(c) for c in (1, 2, 3)] == [None, None, None]
+    assert owners.domain_reads == 1
+    owners.status = Status.PAUSED
+    now[0] += 0.6
+    assert gate.closed(2) == "domain mail.example.com paused: ops"
+    assert gate.closed(3) == "domain mail.example.com paused: ops"
+    assert owners.domain_reads == 2
 
 
 def test_lease_safety_is_a_fifth_of_the_lease_at_most_ten_seconds() -> None:

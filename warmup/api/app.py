@@ -31,11 +31,11 @@ from warmup.api import (
 from warmup.api.access import ADMIN_PATHS, ClientAllowList, HeadAsGet, RefuseNul
 from warmup.api.docs import install_docs
 from warmup.api.services import Services
-from warmup.api.token_store import TokenStore
 from warmup.campaigns.compose import unsubscriber_from
-from warmup.clock import Clock, clock_for
+from warmup.clock import Clock
 from warmup.settings import Settings
 from warmup.store.database import Database
+from warmup.wiring import Stores
 
 DESCRIPTION = """Send bulk email through Azure Communication Services while a domain warms up.
 
@@ -56,11 +56,13 @@ def create_app(
         if settings.redis_url
         else None
     )
+    stores = Stores(db, settings)
     found = Services(
         settings=settings,
+        stores=stores,
         database=db,
-        clock=clock or clock_for(settings.clock_scale, settings.clock_origin),
-        tokens=TokenStore(db),
+        clock=clock or stores.clock,
+        tokens=stores.tokens,
         unsubscriber=unsubscriber_from(settings) if settings.unsubscribe_secret else None,
         redis=broker,
     )

@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from warmup.api.services import Services, services
-from warmup.api.token_store import Role, TokenInfo
+from warmup.tokens import Role, TokenInfo
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `warmup token create`.")
 

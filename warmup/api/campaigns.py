@@ -20,17 +20,14 @@ from starlette.background import BackgroundTask
 from warmup.api.auth import Caller, Marketing, insist
 from warmup.api.bodies import Body
 from warmup.api.services import Found, Services
-from warmup.api.token_store import Role
-from warmup.campaigns.ab_test import CampaignABTest
 from warmup.campaigns.compose import Composer, unsubscriber_from
 from warmup.campaigns.drafts import clone, delete_draft
 from warmup.campaigns.model import CampaignStatus, retry_outcomes
 from warmup.campaigns.report import export_campaign
-from warmup.campaigns.retry import CampaignRetry
-from warmup.campaigns.scheduling import CampaignSchedule
 from warmup.campaigns.store import CampaignStore
 from warmup.content.templates import MessageTemplate
 from warmup.content.unsubscribe import PreviewLinks
+from warmup.tokens import Role
 from warmup.views.campaigns import CampaignOut, campaign_view
 
 log = logging.getLogger("warmup.api.campaigns")
@@ -83,7 +80,7 @@ class PreviewOut(BaseModel):
 
 def _report(found: Services, name: str) -> CampaignOut:
     now = found.clock.now()
-    return campaign_view(found.database, name, now, budget=found.status_budget(now))
+    return campaign_view(found.stores, name, now, budget=found.status_budget(now))
 
 
 @router.get("")
@@ -94,14 +91,14 @@ def all_campaigns(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[CampaignOut]:
     """Campaigns with their progress and ETA, newest first (of one status, if given)."""
-    names = CampaignStore(found.database).names(status, limit)
+    names = found.stores.campaigns.names(status, limit)
     return [_report(found, name) for name in names]
 
 
 @router.post("", status_code=201)
 def create(body: CampaignIn, who: Marketing, found: Found) -> CreatedOut:
     """A draft; its template is checked against the list now."""
-    store = CampaignStore(found.database)
+    store = found.stores.campaigns
     campaign = store.create(
         body.name,
         list_name=body.list,
@@ -144,7 +141,7 @@ class EditedOut(BaseModel):
 @router.patch("/{name}")
 def edit(name: str, body: CampaignEdit, who: Marketing, found: Found) -> EditedOut:
     """Change a draft (scheduled or not): checked as at create; 409 once it started."""
-    changed = CampaignStore(found.database).edit(
+    changed = found.stores.campaigns.edit(
         name,
         actor=who.actor,
         at=found.clock.now(),
@@ -174,7 +171,7 @@ def preview(
 ) -> PreviewOut:
     """The exact message one recipient would get, headers included (an A/B variant's, with
     ``variant``)."""
-    store = CampaignStore(found.database)
+    store = found.stores.campaigns
     campaign = store.get(name)
     recipient = store.recipient(campaign, to)
     # Inert links (/u/preview): the preview shows the message, it hands out no working link.
@@ -213,7 +210,7 @@ def start(
         insist(who, Role.OPS, "overriding the SPF/DKIM/DMARC gate")
     else:
         insist(who, Role.MARKETING, "starting a campaign")
-    store = CampaignStore(found.database, fill_chunk_rows=found.settings.fill_chunk_rows)
+    store = found.stores.campaigns
     store.begin_start(
         name,
         actor=who.actor,
@@ -243,7 +240,7 @@ class ScheduleIn(Body):
 def schedule(name: str, body: ScheduleIn, who: Marketing, found: Found) -> CampaignOut:
     """Start a draft by itself at a time; what would stop the start is refused now (422)."""
     unsubscriber_from(found.settings)  # refuse now, not at the start
-    planner = CampaignSchedule(found.database)
+    planner = found.stores.schedule
     planner.schedule(
         name,
         start_at=planner.start_time(name, body.at, body.tz),
@@ -257,7 +254,7 @@ def schedule(name: str, body: ScheduleIn, who: Marketing, found: Found) -> Campa
 @router.delete("/{name}/schedule")
 def unschedule(name: str, who: Marketing, found: Found) -> CampaignOut:
     """Take a draft's start time away (it stays a draft)."""
-    CampaignSchedule(found.database).unschedule(name, actor=who.actor, at=found.clock.now())
+    found.stores.schedule.unschedule(name, actor=who.actor, at=found.clock.now())
     return _report(found, name)
 
 
@@ -278,7 +275,7 @@ class VariantAdded(BaseModel):
 @router.post("/{name}/variants", status_code=201)
 def add_variant(name: str, body: VariantIn, who: Marketing, found: Found) -> VariantAdded:
     """Add an A/B variant (B, C, D) to a draft: a subject, a body, or both."""
-    added, warnings = CampaignABTest(found.database).add_variant(
+    added, warnings = found.stores.ab_tests.add_variant(
         name,
         subject=body.subject,
         html=body.html,
@@ -312,7 +309,7 @@ def retry(name: str, body: RetryIn, who: Marketing, found: Found) -> RetryOut:
     """A draft follow-up for exactly the rows with these outcomes (soft_bounce, failed,
     unknown), less every address suppressed since."""
     now = found.clock.now()
-    campaign, rows = CampaignRetry(found.database).retry(
+    campaign, rows = found.stores.retries.retry(
         name,
         outcomes=retry_outcomes(",".join(body.outcomes)),
         settled_before=now - timedelta(hours=body.after_hours),
@@ -330,7 +327,13 @@ class CloneIn(Body):
 @router.post("/{name}/clone", status_code=201)
 def clone_campaign(name: str, body: CloneIn, who: Marketing, found: Found) -> CampaignOut:
     """A new draft with this campaign's list, sender, message and A/B variants."""
-    copy = clone(found.database, name, body.name, actor=who.actor, at=found.clock.now())
+    copy = clone(
+        found.database,
+        found.stores.campaigns.get(name),
+        body.name,
+        actor=who.actor,
+        at=found.clock.now(),
+    )
     return _report(found, copy.name)
 
 
@@ -350,7 +353,7 @@ def change(
 ) -> CampaignOut:
     """Pause, resume or cancel (cancelling skips every row not yet sent)."""
     reason = (body.reason if body else "") or f"{action} by {who.name}"
-    CampaignStore(found.database).change(
+    found.stores.campaigns.change(
         name, action, actor=who.actor, reason=reason, at=found.clock.now()
     )
     return _report(found, name)

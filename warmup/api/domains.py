@@ -26,7 +26,6 @@ from warmup.api.services import Found, Services
 from warmup.control.caps import AcsQuota
 from warmup.domains.actions import OpsRequest, act
 from warmup.domains.record import DomainRecord
-from warmup.domains.store import DomainStore
 from warmup.errors import PlanError
 from warmup.feedback.readiness import readiness
 from warmup.plans.loader import parse_plan
@@ -47,19 +46,19 @@ router = APIRouter(prefix="/api", tags=["domains and plans"])
 
 def _view(found: Services, record: DomainRecord) -> DomainOut:
     now = found.clock.now()
-    return domain_view(found.database, record, now, found.limiter, found.status_budget(now))
+    return domain_view(found.stores, record, now, found.limiter, found.status_budget(now))
 
 
 @router.get("/domains", tags=["domains and plans"])
 def all_domains(_: Caller, found: Found) -> list[DomainOut]:
     """Every sending domain: status, step, today's cap and sends, health."""
-    return [_view(found, record) for record in DomainStore(found.database).all()]
+    return [_view(found, record) for record in found.stores.domains.all()]
 
 
 @router.post("/domains", status_code=201)
 def add_domain(body: DomainIn, who: Ops, found: Found) -> DomainOut:
     """Register a sending domain and start its warm-up on a plan (YAML) at step 0."""
-    record = DomainStore(found.database).create(
+    record = found.stores.domains.create(
         body.name,
         parse_plan(body.plan_yaml, "<plan_yaml>"),
         body.plan_yaml,
@@ -74,7 +73,7 @@ def add_domain(body: DomainIn, who: Ops, found: Found) -> DomainOut:
 @router.post("/domains/{name}/quota")
 def set_quota(name: str, body: QuotaIn, who: Ops, found: Found) -> DomainOut:
     """Record the subscription's ACS quota after Microsoft raises it."""
-    store = DomainStore(found.database)
+    store = found.stores.domains
     quota = AcsQuota(body.per_minute, body.per_hour)
     store.set_quota(name, quota, actor=who.actor, reason=body.reason, at=found.clock.now())
     return _view(found, store.get(name))
@@ -83,7 +82,7 @@ def set_quota(name: str, body: QuotaIn, who: Ops, found: Found) -> DomainOut:
 @router.post("/domains/{name}/senders")
 def add_sender(name: str, body: SenderIn, who: Ops, found: Found) -> DomainOut:
     """Register another sender address on the domain."""
-    store = DomainStore(found.database)
+    store = found.stores.domains
     store.add_sender(name, body.address, actor=who.actor, at=found.clock.now())
     return _view(found, store.get(name))
 
@@ -91,13 +90,13 @@ def add_sender(name: str, body: SenderIn, who: Ops, found: Found) -> DomainOut:
 @router.get("/domains/{name}")
 def domain(name: str, _: Caller, found: Found) -> DomainDetail:
     """One domain, with its volume per day over the ramp: planned, sent, failure rate."""
-    record = DomainStore(found.database).get(name)
+    record = found.stores.domains.get(name)
     now = found.clock.now()
-    return domain_detail(found.database, record, now, found.limiter, found.status_budget(now))
+    return domain_detail(found.stores, record, now, found.limiter, found.status_budget(now))
 
 
 def _change(found: Services, name: str, action: str, request: OpsRequest) -> ChangeOut:
-    store = DomainStore(found.database)
+    store = found.stores.domains
     decision = act(store, name, action, request)
     return ChangeOut(
         changes=[t.describe() for t in decision.transitions], domain=_view(found, store.get(name))
@@ -150,7 +149,7 @@ def report(name: str, _: Caller, found: Found) -> DomainReportOut:
     """Failure rates over 7 and 30 days, readiness for a quota increase, and when to ask for
     the next one."""
     now = found.clock.now()
-    return domain_report(readiness(found.database, name, now), now.date())
+    return domain_report(readiness(found.database, found.stores.domains.get(name), now), now.date())
 
 
 @router.get("/domains/{name}/audit")
@@ -161,7 +160,7 @@ def domain_audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[AuditOut]:
     """The domain's audit log, newest first: who changed what, and why."""
-    return [audit_out(e) for e in DomainStore(found.database).audit(name, limit)]
+    return [audit_out(e) for e in found.stores.domains.audit(name, limit)]
 
 
 @router.get("/plans")

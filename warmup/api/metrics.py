@@ -20,13 +20,12 @@ from starlette.concurrency import run_in_threadpool
 
 from warmup.api.services import Found, Services
 from warmup.control.state import Status
-from warmup.domains.store import DomainStore
 from warmup.feedback.overview import overview
 from warmup.ledger import counts
 from warmup.ledger.recoveries import domain_recovery, recovery_totals_by_domain
 from warmup.pipeline.queues import queue_depths
-from warmup.ratelimit.redis_limiter import RedisLimiter
 from warmup.store.database import Schema, head_revision, schema_of
+from warmup.wiring import limiter_over
 
 router = APIRouter(tags=["monitoring"])
 
@@ -67,8 +66,8 @@ class StoreCollector(Collector):
             "Verdict: 0 unknown, 1 ok, 2 warn, 3 hold, 4 pause",
             labels=["domain"],
         )
-        for record in DomainStore(found.database).all():
-            view = overview(found.database, record, now)
+        for record in found.stores.domains.all():
+            view = overview(found.database, found.stores.ledger, record, now)
             name = record.state.domain
             plan_step = record.plan.step(record.state.step)
             step.add_metric([name], record.state.step)
@@ -124,7 +123,7 @@ class StoreCollector(Collector):
             "Seconds until the rows in doubt now will have been asked about at ACS",
             labels=["domain"],
         )
-        for record in DomainStore(found.database).all():
+        for record in found.stores.domains.all():
             in_doubt = domain_recovery(found.database, record.id)[1]
             by = budget.settled_by(in_doubt, now)
             settle.add_metric(
@@ -191,7 +190,7 @@ class StoreCollector(Collector):
             "429 answers from ACS (each one holds every worker back)",
             labels=["scope"],
         )
-        for scope, count in RedisLimiter(client).throttle_counts().items():
+        for scope, count in limiter_over(client).throttle_counts().items():
             throttled.add_metric([scope], count)
         yield from (depth, throttled)
 

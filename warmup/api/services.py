@@ -11,20 +11,22 @@ import redis
 from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry
 
-from warmup.api.token_store import TokenStore
 from warmup.clock import Clock
 from warmup.content.unsubscribe import Unsubscriber
 from warmup.pipeline.outcome_poll import StatusBudget
 from warmup.ratelimit.base import Limiter
-from warmup.ratelimit.redis_limiter import RedisLimiter
 from warmup.settings import Settings
 from warmup.store.database import Database
+from warmup.tokens import TokenStore
 from warmup.views.recovery import budget_for
+from warmup.wiring import Stores, limiter_over
 
 
 @dataclass
 class Services:
     settings: Settings
+    # The process's stores (warmup.wiring): every route takes its store from here.
+    stores: Stores
     database: Database
     clock: Clock
     tokens: TokenStore
@@ -40,7 +42,7 @@ class Services:
     @property
     def limiter(self) -> Limiter | None:
         """The workers' limiter, to read (an ACS throttle in force), never to take permits."""
-        return RedisLimiter(self.redis) if self.redis is not None else None
+        return limiter_over(self.redis) if self.redis is not None else None
 
     def status_budget(self, now: datetime) -> StatusBudget | None:
         """The status-GET budget left (how fast rows in doubt are settled), if readable."""

@@ -13,7 +13,7 @@ from warmup.addresses import address_key
 from warmup.api.auth import Caller, Marketing
 from warmup.api.bodies import Body
 from warmup.api.services import Found
-from warmup.suppression.store import REASONS, SuppressionStore
+from warmup.suppression.store import REASONS
 from warmup.views.suppressions import SuppressionOut, suppression_out
 
 router = APIRouter(prefix="/api/suppressions", tags=["suppressions"])
@@ -30,7 +30,7 @@ class SuppressionIn(Body):
 @router.get("/{address}")
 def look_up(address: str, _: Caller, found: Found) -> SuppressionOut:
     """Is this address suppressed, and why? 404 if it may be sent to."""
-    row = SuppressionStore(found.database).find(address, found.clock.now())
+    row = found.stores.suppressions.find(address, found.clock.now())
     if row is None:
         raise HTTPException(404, f"{address} is not suppressed")
     return suppression_out(row)
@@ -43,7 +43,7 @@ def active(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[SuppressionOut]:
     """Active suppressions in address order (the first ``limit``)."""
-    rows = SuppressionStore(found.database).active(found.clock.now())
+    rows = found.stores.suppressions.active(found.clock.now())
     return [suppression_out(row) for _, row in zip(range(limit), rows, strict=False)]
 
 
@@ -51,7 +51,7 @@ def active(
 def add(body: SuppressionIn, who: Marketing, found: Found) -> SuppressionOut:
     """Suppress an address (for good, or for ``days``)."""
     now = found.clock.now()
-    store = SuppressionStore(found.database)
+    store = found.stores.suppressions
     store.add(
         body.address,
         reason=body.reason,
@@ -69,6 +69,6 @@ def add(body: SuppressionIn, who: Marketing, found: Found) -> SuppressionOut:
 @router.delete("/{address}")
 def remove(address: str, who: Marketing, found: Found) -> dict[str, str]:
     """Allow an address again."""
-    if not SuppressionStore(found.database).remove(address, actor=who.actor, at=found.clock.now()):
+    if not found.stores.suppressions.remove(address, actor=who.actor, at=found.clock.now()):
         raise HTTPException(404, f"{address} is not suppressed")
     return {"address": address_key(address), "status": "removed"}

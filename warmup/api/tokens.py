@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from warmup.api.auth import Admin, Caller
 from warmup.api.bodies import Body
 from warmup.api.services import Found
-from warmup.api.token_store import Role, TokenInfo
+from warmup.tokens import Role, TokenInfo
 
 router = APIRouter(prefix="/api", tags=["tokens"])
 

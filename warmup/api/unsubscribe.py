@@ -15,10 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from warmup.api.page_language import preferred, translations
 from warmup.api.services import services
-from warmup.campaigns.store import CampaignStore
 from warmup.content.unsubscribe import PREVIEW_TOKEN, InvalidToken, Unsubscriber
 from warmup.errors import NotFoundError
-from warmup.suppression.store import SuppressionStore
 
 router = APIRouter()
 PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
@@ -72,7 +70,7 @@ def _unsubscriber(request: Request) -> Unsubscriber | None:
 def _sender(request: Request, campaign_id: int) -> str:
     """Who the mail came from: the campaign's sender address (its domain in it)."""
     try:
-        return CampaignStore(services(request).database).by_id(campaign_id).sender_address
+        return services(request).stores.campaigns.by_id(campaign_id).sender_address
     except NotFoundError:
         return "us"
 
@@ -113,11 +111,11 @@ async def unsubscribe(request: Request, token: str) -> HTMLResponse:
     try:
         campaign_id, _ = unsubscriber.verify(token)
         address = await run_in_threadpool(
-            SuppressionStore(found.database).unsubscribe,
+            found.stores.suppressions.unsubscribe,
             token,
             unsubscriber,
             at=found.clock.now(),
-            campaign_name=CampaignStore(found.database).name_of,
+            campaign_name=found.stores.campaigns.name_of,
         )
     except InvalidToken:
         return page.invalid()

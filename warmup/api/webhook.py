@@ -26,7 +26,6 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from warmup.api.services import services
-from warmup.feedback.intake import FeedbackStore
 from warmup.feedback.reports import ReportError, events_of, sort_events, validation_code
 from warmup.tracing import span
 
@@ -115,9 +114,7 @@ async def receive(request: Request) -> Response:
     for problem in batch.invalid:
         log.warning("webhook: skipped an unusable event (%s)", problem)
     found.refused_events["invalid"] += len(batch.invalid)
-    store = FeedbackStore(
-        found.database, soft_failures_to_suppress=found.settings.soft_failures_to_suppress
-    )
+    store = found.stores.feedback
     with span(
         "warmup.webhook", reports=len(batch.reports), engagements=len(batch.engagements)
     ) as current:

@@ -45,9 +45,9 @@ class Decided:
 
 
 class CampaignABTest:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, campaigns: CampaignStore) -> None:
         self._db = database
-        self._campaigns = CampaignStore(database)
+        self._campaigns = campaigns
 
     def add_variant(
         self,

@@ -12,7 +12,6 @@ from warmup.campaigns.model import CampaignStatus
 from warmup.campaigns.record import CampaignRecord
 from warmup.campaigns.store import (
     MESSAGE_COLUMNS,
-    CampaignStore,
     add_draft,
     refuse_taken_name,
 )
@@ -50,10 +49,11 @@ def delete_draft(database: Database, name: str, *, actor: str, at: datetime) -> 
 
 
 def clone(
-    database: Database, name: str, new_name: str, *, actor: str, at: datetime
+    database: Database, source: CampaignRecord, new_name: str, *, actor: str, at: datetime
 ) -> CampaignRecord:
-    """A new draft named ``new_name`` with ``name``'s list, sender, message and A/B variants."""
-    source = CampaignStore(database).get(name)
+    """A new draft named ``new_name`` with ``source``'s list, sender, message and A/B
+    variants."""
+    name = source.name
     with database.session() as session:
         refuse_taken_name(session, new_name)
         return add_draft(

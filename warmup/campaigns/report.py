@@ -103,7 +103,7 @@ class CampaignReport:
 
 
 def campaign_report(
-    database: Database, name: str, *, today: date, message_kb: float
+    database: Database, domains: DomainStore, name: str, *, today: date, message_kb: float
 ) -> CampaignReport:
     with database.session() as session:
         campaign = session.scalar(select(Campaign).where(Campaign.name == name))
@@ -153,7 +153,7 @@ def campaign_report(
     sendable = rows - by_state.get(LedgerState.SUPPRESSED, 0) - by_state.get(LedgerState.SKIPPED, 0)
     remaining = sum(by_state.get(state, 0) for state in OPEN)
     eta, note = _eta(
-        database, domain, CampaignStatus(campaign.status), remaining, running_on_domain, today
+        domains, domain, CampaignStatus(campaign.status), remaining, running_on_domain, today
     )
     if campaign.scheduled_at is not None and campaign.status == CampaignStatus.DRAFT.value:
         note = f"scheduled to start at {campaign.scheduled_at:%Y-%m-%d %H:%M} UTC"
@@ -182,7 +182,7 @@ def campaign_report(
 
 
 def _eta(
-    database: Database,
+    domains: DomainStore,
     domain: str,
     status: CampaignStatus,
     remaining: int,
@@ -195,7 +195,7 @@ def _eta(
         return None, "nothing left to send"
     if status is not CampaignStatus.RUNNING:
         return None, f"campaign is {status.value}"
-    record = DomainStore(database).get(domain)
+    record = domains.get(domain)
     if record.state.status is Status.PAUSED:
         return None, f"domain paused: {record.state.reason}"
     days = sending_days_needed(

@@ -23,9 +23,9 @@ from warmup.suppression.store import is_suppressed
 
 
 class CampaignRetry:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, campaigns: CampaignStore) -> None:
         self._db = database
-        self._campaigns = CampaignStore(database)
+        self._campaigns = campaigns
 
     def retry(
         self,

@@ -22,9 +22,10 @@ SCHEDULE_GRACE = timedelta(minutes=5)
 
 
 class CampaignSchedule:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, campaigns: CampaignStore, domains: DomainStore) -> None:
         self._db = database
-        self._campaigns = CampaignStore(database)
+        self._campaigns = campaigns
+        self._domains = domains
 
     def start_time(self, name: str, text: str, tz: str | None) -> datetime:
         """``text`` (e.g. ``2026-12-01 09:00``) in ``tz``, by default the timezone of the plan
@@ -34,7 +35,7 @@ class CampaignSchedule:
             zone = (
                 zone_named(tz)
                 if tz
-                else DomainStore(self._db).domain_of_sender(campaign.sender_address).plan.zone
+                else self._domains.domain_of_sender(campaign.sender_address).plan.zone
             )
         except ValueError as exc:
             raise ContentError(str(exc)) from None
@@ -55,7 +56,7 @@ class CampaignSchedule:
         next_status(CampaignStatus(campaign.status), "start", name)
         if start_at < at - SCHEDULE_GRACE:
             raise ContentError(f"{start_at:%Y-%m-%d %H:%M %Z} is in the past")
-        DomainStore(self._db).domain_of_sender(campaign.sender_address)
+        self._domains.domain_of_sender(campaign.sender_address)
         self._campaigns.check_startable(campaign, allow_empty_fields)
         with self._db.session() as session:
             row = session.get(Campaign, campaign.id)

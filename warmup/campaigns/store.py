@@ -107,8 +107,12 @@ _EDITED_AS = {"sender_address": "sender", "list_id": "list"}
 
 
 class CampaignStore:
-    def __init__(self, database: Database, *, fill_chunk_rows: int = FILL_CHUNK_ROWS) -> None:
+    def __init__(
+        self, database: Database, *, domains: DomainStore, fill_chunk_rows: int = FILL_CHUNK_ROWS
+    ) -> None:
         self._db = database
+        # The sending domains' owner, asked which domain a sender is on (built by warmup.wiring).
+        self._domains = domains
         self._fill_chunk_rows = fill_chunk_rows
 
     def get(self, name: str) -> CampaignRecord:
@@ -269,7 +273,7 @@ class CampaignStore:
                 reply_to = normalise_address(reply_to)
             except InvalidAddress as exc:
                 raise ContentError(f"reply-to {reply_to!r}: {exc}") from None
-        domain = DomainStore(self._db).domain_of_sender(sender)
+        domain = self._domains.domain_of_sender(sender)
         template, _ = with_text_part(template)
         compiled = CompiledTemplate(template)
         contacts = session.scalar(select(ContactList).where(ContactList.name == list_name))
@@ -493,7 +497,7 @@ class CampaignStore:
     def unauthenticated(self, campaign: CampaignRecord) -> list[str]:
         """The SPF, DKIM or DMARC records of the campaign's domain ACS last found not
         verified (empty when verified, or never checked)."""
-        record = DomainStore(self._db).domain_of_sender(campaign.sender_address)
+        record = self._domains.domain_of_sender(campaign.sender_address)
         if record.authentication is None:
             return []
         return unauthenticated(record.authentication.states)

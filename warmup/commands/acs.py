@@ -9,17 +9,16 @@ import typer
 from rich.table import Table
 
 from warmup.commands.console import make_console, print_table
-from warmup.commands.context import actor, command_settings, now, open_database
+from warmup.commands.context import actor, command_settings, now, open_stores
 from warmup.commands.output import AsJson, print_json
 from warmup.commands.relay import warn_if_long_for_devices
 from warmup.control.authentication import unauthenticated
 from warmup.domains.record import Authentication
-from warmup.domains.store import DomainStore, UnknownDomainError
+from warmup.domains.store import UnknownDomainError
 from warmup.errors import TransitionError
 from warmup.management.client import AcsResources, management_client
 from warmup.management.resources import AzureResources
 from warmup.suppression.acs_sync import sync_suppressions
-from warmup.suppression.store import SuppressionStore
 
 app = typer.Typer(
     help="Azure-side tasks: sender usernames, SMTP usernames, domain verification.",
@@ -50,7 +49,7 @@ def add_sender(
     made = _azure().add_sender(domain, username, display_name or username)
     address = made.address(domain)
     settings = command_settings()
-    store = DomainStore(open_database(settings))
+    store = open_stores(settings).domains
     try:
         store.add_sender(domain, address, actor=actor(settings), at=now())
         registered = "; registered with the warmup domain"
@@ -82,7 +81,7 @@ def remove_sender(domain: Domain, username: Annotated[str, typer.Argument()]) ->
     address = f"{username}@{domain}"
     settings = command_settings()
     try:
-        removed = DomainStore(open_database(settings)).remove_sender(
+        removed = open_stores(settings).domains.remove_sender(
             domain, address, actor=actor(settings), at=now()
         )
         registered = (
@@ -136,7 +135,7 @@ def check_domain(domain: Domain, as_json: AsJson = False) -> None:
     settings = command_settings()
     found = Authentication(checked.management, checked.states, now())
     try:
-        DomainStore(open_database(settings)).set_authentication(
+        open_stores(settings).domains.set_authentication(
             domain, found, actor=actor(settings), unverified=unverified
         )
         kept = True
@@ -174,7 +173,7 @@ def sync_suppression(
     settings = command_settings()
     report = sync_suppressions(
         _azure(),
-        SuppressionStore(open_database(settings)),
+        open_stores(settings).suppressions,
         domain,
         actor=actor(settings),
         at=now(),

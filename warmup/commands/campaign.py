@@ -13,7 +13,6 @@ from warmup.campaigns.compose import Composer, unsubscriber_from
 from warmup.campaigns.drafts import clone, delete_draft
 from warmup.campaigns.model import CampaignStatus
 from warmup.campaigns.report import campaign_report, export_campaign
-from warmup.campaigns.store import CampaignStore
 from warmup.commands import campaign_planning as planning
 from warmup.commands.audit_table import print_audit
 from warmup.commands.campaign_common import Name, Reason, console, read_file, warn
@@ -23,16 +22,16 @@ from warmup.commands.context import (
     command_settings,
     now,
     open_database,
-    status_limiter,
+    open_stores,
 )
 from warmup.commands.output import AsJson, print_json, written
 from warmup.commands.progress import counting
 from warmup.content.templates import MessageTemplate
-from warmup.domains.store import DomainStore
 from warmup.feedback.domain_health import window_counts
 from warmup.plans.schedule import usd
 from warmup.views.campaigns import ab_test_view, campaign_view
 from warmup.views.recovery import budget_for, describe
+from warmup.wiring import status_limiter
 
 app = typer.Typer(
     help="Campaigns: create, preview, start, pause, resume, cancel, list, status, export; "
@@ -56,7 +55,7 @@ def create(
 ) -> None:
     """Create a draft; the template is checked against the list now, not at send time."""
     settings = command_settings()
-    store = CampaignStore(open_database(settings))
+    store = open_stores(settings).campaigns
     campaign = store.create(
         name,
         list_name=list_name,
@@ -93,7 +92,7 @@ def edit(
 ) -> None:
     """Change a draft (scheduled or not): what is not given stays; checked as at create."""
     settings = command_settings()
-    store = CampaignStore(open_database(settings))
+    store = open_stores(settings).campaigns
     changed = store.edit(
         name,
         actor=actor(settings),
@@ -123,8 +122,7 @@ def preview(
 ) -> None:
     """Render the exact message one recipient would get, headers included."""
     settings = command_settings()
-    database = open_database(settings)
-    store = CampaignStore(database)
+    store = open_stores(settings).campaigns
     campaign = store.get(name)
     recipient = store.recipient(campaign, to)
     composer = Composer.for_campaign(campaign, unsubscriber_from(settings), variant)
@@ -151,7 +149,7 @@ def audit_log(
     name: Name, limit: Annotated[int, typer.Option(min=1, help="Entries to show.")] = 20
 ) -> None:
     """The campaign's audit log, newest first: its changes, overrides and test sends."""
-    store = CampaignStore(open_database(command_settings()))
+    store = open_stores(command_settings()).campaigns
     print_audit(console, name, store.audit(name, limit))
 
 
@@ -178,7 +176,7 @@ def trial(
 
     settings = command_settings()
     status = send_campaign_test(
-        settings, open_database(settings), name, to=to, as_member=as_member, variant=variant,
+        settings, open_stores(settings), name, to=to, as_member=as_member, variant=variant,
         wait=wait, timeout=timeout,
     )  # fmt: skip
     if status not in {"Accepted", "Succeeded"}:
@@ -205,9 +203,9 @@ def start(
     command is stopped, run it again to go on where it was (workers' housekeeping also resumes
     a fill left alone for WARMUP_FILL_STALL_SECONDS)."""
     settings = command_settings()
-    database = open_database(settings)
+    stores = open_stores(settings)
     unsubscriber_from(settings)  # refuse now, not at the first send, if links cannot be signed
-    store = CampaignStore(database, fill_chunk_rows=settings.fill_chunk_rows)
+    store = stores.campaigns
     resuming = store.get(name).status == CampaignStatus.STARTING.value
     with Progress(
         TextColumn("resuming the fill" if resuming else "filling the ledger"),
@@ -232,7 +230,7 @@ def start(
 
 def _change(name: str, action: str, reason: str) -> None:
     settings = command_settings()
-    status = CampaignStore(open_database(settings)).change(
+    status = open_stores(settings).campaigns.change(
         name, action, actor=actor(settings), reason=reason, at=now()
     )
     console.print(f"campaign {name} {status.value}")
@@ -271,7 +269,10 @@ def clone_campaign(
 ) -> None:
     """A new draft with this campaign's list, sender, message and A/B variants."""
     settings = command_settings()
-    copy = clone(open_database(settings), name, new_name, actor=actor(settings), at=now())
+    stores = open_stores(settings)
+    copy = clone(
+        stores.database, stores.campaigns.get(name), new_name, actor=actor(settings), at=now()
+    )
     console.print(f"campaign {copy.name} created as a draft, a copy of {name}")
 
 
@@ -284,11 +285,9 @@ def list_campaigns(
     as_json: AsJson = False,
 ) -> None:
     """Campaigns, newest first: status, progress, sent, failure rate, ETA."""
-    database = open_database(command_settings())
+    stores = open_stores(command_settings())
     at = now()
-    views = [
-        campaign_view(database, name, at) for name in CampaignStore(database).names(status, limit)
-    ]
+    views = [campaign_view(stores, name, at) for name in stores.campaigns.names(status, limit)]
     if as_json:
         print_json(views)
         return
@@ -322,18 +321,19 @@ def status(
 ) -> None:
     """Counts by ledger state and outcome, the ETA from the domain's ramp, and the ACS cost."""
     settings = command_settings()
-    database = open_database(settings)
+    stores = open_stores(settings)
+    database = stores.database
     at = now()
     limiter = status_limiter(settings)
     try:
-        view = campaign_view(database, name, at, message_kb, budget_for(settings, limiter, at))
+        view = campaign_view(stores, name, at, message_kb, budget_for(settings, limiter, at))
     finally:
         if limiter is not None:
             limiter.close()
     if as_json:
         print_json(view)
         return
-    report = campaign_report(database, name, today=at.date(), message_kb=message_kb)
+    report = campaign_report(database, stores.domains, name, today=at.date(), message_kb=message_kb)
     size = (
         f"{report.list_recipients:,} recipients on the list, not started"
         if report.status is CampaignStatus.DRAFT
@@ -367,7 +367,7 @@ def status(
         console.print(
             "outcomes: " + ", ".join(f"{k} {v:,}" for k, v in sorted(report.by_outcome.items()))
         )
-    record = DomainStore(database).get(report.domain)
+    record = stores.domains.get(report.domain)
     own = window_counts(database, record, now(), report.campaign_id)
     console.print(
         f"this campaign over the last {record.plan.gates.window_hours} h: failure rate "
@@ -383,7 +383,7 @@ def status(
         f"ACS cost: {usd(report.cost_so_far)} so far of {usd(report.cost_total)} estimated "
         f"(list price, {report.message_kb:g} KB a message)"
     )
-    ab_test = ab_test_view(database, report.campaign_id)
+    ab_test = ab_test_view(stores, report.campaign_id)
     if ab_test is not None:
         planning.print_ab_test(ab_test)
     if not report.adds_up:

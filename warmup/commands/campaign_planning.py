@@ -12,15 +12,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from warmup.campaigns.ab_test import CampaignABTest
 from warmup.campaigns.compose import unsubscriber_from
 from warmup.campaigns.model import parse_age, retry_outcomes
-from warmup.campaigns.retry import CampaignRetry
-from warmup.campaigns.scheduling import CampaignSchedule
-from warmup.campaigns.store import CampaignStore
 from warmup.commands.campaign_common import Name, console, read_file, warn
 from warmup.commands.console import print_table
-from warmup.commands.context import actor, command_settings, now, open_database
+from warmup.commands.context import actor, command_settings, now, open_stores
 from warmup.control.machine import duration_words
 from warmup.views.campaigns import ABTestOut
 
@@ -42,7 +38,7 @@ def variant(
     """Add an A/B variant (B, C, D) to a draft: its test group is split evenly between the
     campaign's own message (A) and the variants; the rest goes out with the winner."""
     settings = command_settings()
-    added, warnings = CampaignABTest(open_database(settings)).add_variant(
+    added, warnings = open_stores(settings).ab_tests.add_variant(
         name,
         subject=subject,
         html=read_file(html),
@@ -76,7 +72,7 @@ def retry(
     """A draft follow-up for the rows with these outcomes (less addresses suppressed since)."""
     settings = command_settings()
     at = now()
-    campaign, rows = CampaignRetry(open_database(settings)).retry(
+    campaign, rows = open_stores(settings).retries.retry(
         name,
         outcomes=retry_outcomes(outcomes),
         settled_before=at - parse_age(after),
@@ -103,9 +99,9 @@ def schedule(
 ) -> None:
     """Start a draft by itself at a time. What would stop the start is refused now."""
     settings = command_settings()
-    database = open_database(settings)
+    stores = open_stores(settings)
     unsubscriber_from(settings)  # refuse now, not at the start, if links cannot be signed
-    planner = CampaignSchedule(database)
+    planner = stores.schedule
     when = planner.start_time(name, start_at, tz)
     planner.schedule(
         name, start_at=when, allow_empty_fields=allow_empty_fields, actor=actor(settings), at=now()
@@ -114,14 +110,14 @@ def schedule(
         f"campaign {name} starts at {when:%a %Y-%m-%d %H:%M} {when.tzname()} "
         f"({when.astimezone(UTC):%H:%M} UTC); undo with: warmup campaign unschedule -c {name}"
     )
-    store = CampaignStore(database)
+    store = stores.campaigns
     warn(store.content_warnings(store.get(name)))
 
 
 def unschedule(name: Name) -> None:
     """Take a draft's start time away (it stays a draft)."""
     settings = command_settings()
-    CampaignSchedule(open_database(settings)).unschedule(name, actor=actor(settings), at=now())
+    open_stores(settings).schedule.unschedule(name, actor=actor(settings), at=now())
     console.print(f"campaign {name} is no longer scheduled (draft)")
 
 

@@ -18,12 +18,11 @@ import typer
 from warmup.campaigns.compose import Composer, unsubscriber_from
 from warmup.campaigns.record import CampaignRecord
 from warmup.campaigns.store import CampaignStore
-from warmup.commands.context import actor, now, status_limiter
+from warmup.commands.context import actor, now
 from warmup.commands.trial_send import rest_trial_send, run_smtp_trial_send
 from warmup.content.unsubscribe import PreviewLinks
 from warmup.control.providers import provider_group
 from warmup.domains.record import DomainRecord
-from warmup.domains.store import DomainStore
 from warmup.errors import ConflictError, NotFoundError
 from warmup.lists.catalog import Member, first_member
 from warmup.pipeline.outcome_poll import quota_scope
@@ -31,11 +30,12 @@ from warmup.pipeline.send_limits import send_limits
 from warmup.sending.transport import Transport
 from warmup.settings import Settings
 from warmup.store.database import Database
+from warmup.wiring import Stores, status_limiter
 
 
 def send_campaign_test(
     settings: Settings,
-    database: Database,
+    stores: Stores,
     name: str,
     *,
     to: str,
@@ -45,10 +45,10 @@ def send_campaign_test(
     timeout: float,
 ) -> str:
     """Send it; return the final status (or "Accepted" without waiting)."""
-    store = CampaignStore(database)
+    store = stores.campaigns
     campaign = store.get(name)
-    member = _member(store, database, campaign, as_member)
-    record = DomainStore(database).domain_of_sender(campaign.sender_address)
+    member = _member(store, stores.database, campaign, as_member)
+    record = stores.domains.domain_of_sender(campaign.sender_address)
     links = PreviewLinks.like(unsubscriber_from(settings))
     composer = Composer.for_campaign(campaign, links, variant)
     message, rendered = composer.compose(member.address, member.fields, deliver_to=to)

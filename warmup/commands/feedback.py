@@ -9,10 +9,10 @@ from typing import Annotated
 
 import typer
 
-from warmup.commands.context import command_settings, now, open_database
+from warmup.commands.context import command_settings, now, open_stores
 from warmup.commands.progress import counting
 from warmup.errors import ConfigError
-from warmup.feedback.intake import FeedbackStore, IngestReport
+from warmup.feedback.intake import IngestReport
 from warmup.feedback.log_analytics import is_message_level, read_rows, to_report
 from warmup.feedback.pull import (
     INGESTION_LAG,
@@ -36,9 +36,7 @@ def import_file(
 ) -> None:
     """Ingest an export of the ACSEmailStatusUpdateOperational table (CSV or JSON)."""
     settings = command_settings()
-    store = FeedbackStore(
-        open_database(settings), soft_failures_to_suppress=settings.soft_failures_to_suppress
-    )
+    store = open_stores(settings).feedback
     totals = IngestReport()
     problems: list[str] = []
     chunk: list[DeliveryReport] = []
@@ -105,10 +103,9 @@ def pull(
         raise ConfigError(
             f"no workspace: pass --workspace-id or set {env_name('log_analytics_workspace_id')}"
         )
-    database = open_database(settings)
-    store = FeedbackStore(database, soft_failures_to_suppress=settings.soft_failures_to_suppress)
+    stores = open_stores(settings)
     query = LogsQuery(settings, workspace)
-    pull = LogPull(database, store)
+    pull = LogPull(stores.database, stores.feedback)
     start = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
     try:
         for table in TABLES:

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from warmup.commands.console import make_console, print_table
-from warmup.commands.context import actor, command_settings, now, open_database
+from warmup.commands.context import actor, command_settings, now, open_stores
 from warmup.commands.output import AsJson, print_json
 from warmup.errors import ConfigError
 from warmup.relay.users import DEVICE_USERNAME_LIMIT, RelayUsers, check_name
@@ -51,17 +51,11 @@ def tls_context(
 
 
 async def _serve(host: str, port: int, tls: ssl.SSLContext) -> None:
-    from warmup.clock import clock_for
-    from warmup.relay.intake import RelayIntake
     from warmup.relay.server import RelayDoor, start_relay
 
     settings = command_settings()
-    database = open_database(settings)
-    door = RelayDoor(
-        RelayUsers(database),
-        RelayIntake(database),
-        clock_for(settings.clock_scale, settings.clock_origin),
-    )
+    stores = open_stores(settings)
+    door = RelayDoor(stores.relay_users, stores.relayed, stores.clock)
     server = await start_relay(door, tls, host, port)
     bound = server.sockets[0].getsockname()
     typer.echo(f"warmup relay listening on {bound[0]}:{bound[1]} (STARTTLS, AUTH LOGIN/PLAIN)")
@@ -74,7 +68,7 @@ async def _serve(host: str, port: int, tls: ssl.SSLContext) -> None:
     finally:
         server.close()
         await server.wait_closed()
-        database.dispose()
+        stores.database.dispose()
         typer.echo(f"relay stopped: {door.accepted} accepted, refused {door.refused or 'none'}")
 
 
@@ -110,7 +104,7 @@ def warn_if_long_for_devices(username: str) -> None:
 
 def _users() -> tuple[RelayUsers, str]:
     settings = command_settings()
-    return RelayUsers(open_database(settings)), actor(settings)
+    return open_stores(settings).relay_users, actor(settings)
 
 
 @users_app.command("add")

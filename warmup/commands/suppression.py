@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from warmup.commands.context import actor, command_settings, now, open_database
+from warmup.commands.context import actor, command_settings, now, open_stores
 from warmup.commands.output import AsJson, print_json, write_json_array, written
 from warmup.csvsafe import STDOUT, open_output
 from warmup.suppression.store import REASONS, SuppressionStore
@@ -19,7 +19,7 @@ app = typer.Typer(help="The suppression list: addresses never to send to.", no_a
 
 def _store() -> tuple[SuppressionStore, str]:
     settings = command_settings()
-    return SuppressionStore(open_database(settings)), actor(settings)
+    return open_stores(settings).suppressions, actor(settings)
 
 
 @app.command()

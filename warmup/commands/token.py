@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from warmup.api.token_store import Role, TokenStore
 from warmup.commands.console import make_console, print_table
-from warmup.commands.context import actor, command_settings, now, open_database
+from warmup.commands.context import actor, command_settings, now, open_stores
+from warmup.tokens import Role, TokenStore
 
 app = typer.Typer(
     help="API tokens: marketing (lists, campaigns), ops (domains, plans), admin (tokens).",
@@ -20,7 +20,7 @@ Name = Annotated[str, typer.Argument(help="A name for the token, e.g. the person
 
 def _store() -> tuple[TokenStore, str]:
     settings = command_settings()
-    return TokenStore(open_database(settings)), actor(settings)
+    return open_stores(settings).tokens, actor(settings)
 
 
 @app.command()

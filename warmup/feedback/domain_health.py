@@ -104,7 +104,9 @@ def _window_basis(record: DomainRecord) -> tuple[object, ...]:
     return (record.state.health_since, record.plan, record.state.held_providers)
 
 
-def judge_domain(database: Database, domain: str, now: datetime) -> tuple[Verdict, Decision]:
+def judge_domain(
+    database: Database, domains: DomainStore, domain: str, now: datetime
+) -> tuple[Verdict, Decision]:
     """Judge the domain's window and apply the verdict (hold, pause, release) in the store;
     then each provider group's own window by its own gates (hold, pause, release of that
     group's traffic only).
@@ -114,7 +116,6 @@ def judge_domain(database: Database, domain: str, now: datetime) -> tuple[Verdic
     reports the resume set aside. So the verdict is applied only if the window's basis is still
     the one it was read on, and is read again otherwise.
     """
-    domains = DomainStore(database)
     record = domains.get(domain)
     for _ in range(MAX_READINGS):
         verdict, verdicts = _readings(database, record, now)

@@ -44,8 +44,10 @@ class DayPoint:
     failure_rate: float
 
 
-def overview(database: Database, record: DomainRecord, now: datetime) -> DomainOverview:
-    load = LedgerStore(database).load(record.id, day_start(record.plan, now))
+def overview(
+    database: Database, ledger: LedgerStore, record: DomainRecord, now: datetime
+) -> DomainOverview:
+    load = ledger.load(record.id, day_start(record.plan, now))
     return DomainOverview(
         record=record,
         cap_today=daily_capacity(record.plan, record.plan.step(record.state.step)),
@@ -58,7 +60,7 @@ def overview(database: Database, record: DomainRecord, now: datetime) -> DomainO
 
 
 def sending(
-    database: Database,
+    ledger: LedgerStore,
     view: DomainOverview,
     now: datetime,
     throttled_until: datetime | None = None,
@@ -68,7 +70,6 @@ def sending(
     queries. ``throttled_until``: the end of an ACS Retry-After in force (read from the
     limiter by callers that can reach it)."""
     record = view.record
-    ledger = LedgerStore(database)
     in_minute, oldest_minute = ledger.accepted_window(record.id, now - timedelta(minutes=1))
     in_hour, oldest_hour = ledger.accepted_window(record.id, now - timedelta(hours=1))
     # The ledger's view of the trailing windows; the dispatcher reads the limiter's, which also

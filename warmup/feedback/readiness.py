@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from warmup.domains.record import DomainRecord
-from warmup.domains.store import DomainStore
 from warmup.ledger import counters
 from warmup.store.database import Database
 
@@ -68,8 +67,7 @@ def _window(database: Database, domain_id: int, since: datetime, now: datetime) 
     return Window(total, total - counts.get("delivered", 0))
 
 
-def readiness(database: Database, domain: str, now: datetime) -> Readiness:
-    record = DomainStore(database).get(domain)
+def readiness(database: Database, record: DomainRecord, now: datetime) -> Readiness:
     since = now - timedelta(days=30)
     per_day: dict[date, int] = {}
     with database.session() as session:  # from the quarter-hour counters, not the ledger

@@ -63,12 +63,17 @@ class Verdict:
 
 class RelayIntake:
     def __init__(
-        self, database: Database, *, monotonic: Callable[[], float] = time.monotonic
+        self,
+        database: Database,
+        domains: DomainStore,
+        ledger: LedgerStore,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = database
-        self._domains = DomainStore(database)
+        self._domains = domains
         self._streams = TransactionalStreams(database)
-        self._ledger = LedgerStore(database)
+        self._ledger = ledger
         self._monotonic = monotonic
         self._verdicts: dict[str, Verdict] = {}
 

@@ -64,9 +64,14 @@ def check_name(name: str) -> str:
 
 class RelayUsers:
     def __init__(
-        self, database: Database, *, monotonic: Callable[[], float] = time.monotonic
+        self,
+        database: Database,
+        domains: DomainStore,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = database
+        self._domains = domains
         self._monotonic = monotonic
         self._key = secrets.token_bytes(32)  # this process's, for the remembered checks
         self._remembered: dict[tuple[str, bytes], tuple[float, RelayAccount]] = {}
@@ -74,7 +79,7 @@ class RelayUsers:
     def add(self, name: str, domain: str, *, actor: str, at: datetime) -> str:
         """Create the user on the domain; return its password (it is not kept anywhere)."""
         check_name(name)
-        record = DomainStore(self._db).get(domain)
+        record = self._domains.get(domain)
         password = new_password()
         try:
             with self._db.session() as session:
@@ -101,7 +106,7 @@ class RelayUsers:
         return password
 
     def all(self) -> list[RelayUserInfo]:
-        names = {record.id: record.state.domain for record in DomainStore(self._db).all()}
+        names = {record.id: record.state.domain for record in self._domains.all()}
         query = select(RelayUser).order_by(RelayUser.name)
         with self._db.session() as session:
             return [
@@ -135,7 +140,7 @@ class RelayUsers:
             return None
         if not verify_password(password, found[0]):
             return None
-        domain = DomainStore(self._db).status_by_id(found[1])
+        domain = self._domains.status_by_id(found[1])
         if domain is None:  # removed meanwhile
             return None
         account = RelayAccount(name, domain.name, found[1])

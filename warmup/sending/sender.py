@@ -2,11 +2,11 @@
 
 The Operation-Id is chosen by the caller (stored on the ledger row) and reused on every
 attempt. A request that may have reached ACS (no answer came) is never posted again on a guess:
-``Sender`` asks ACS whether it knows the id first; ``AsyncSender`` raises, and the pipeline
-leaves the row ``verifying`` for the reconciler to ask within the status-GET budget. Every 429
-goes to ``throttle_hook`` at once, whether or not it is retried here, so the limiter holds every
-worker back for the whole Retry-After. ``Sender`` wraps the sync client, ``AsyncSender`` the
-``.aio`` one.
+``AsyncSender`` raises, and the pipeline leaves the row ``verifying`` for the reconciler to ask
+within the status-GET budget. Every 429 goes to ``throttle_hook`` at once, whether or not it is
+retried here, so the limiter holds every worker back for the whole Retry-After.
+``AsyncSender`` wraps the ``.aio`` client: the workers, ``send-test`` and ``campaign test`` all
+send through it.
 """
 
 from __future__ import annotations

@@ -6,17 +6,15 @@ from datetime import date, datetime
 
 from pydantic import BaseModel
 
-from warmup.campaigns.ab_test import CampaignABTest
 from warmup.campaigns.compose import variant_template
 from warmup.campaigns.model import CampaignStatus, variant_labels
 from warmup.campaigns.report import CampaignReport, campaign_report
 from warmup.control.health import OutcomeCounts
-from warmup.domains.store import DomainStore
 from warmup.feedback.domain_health import window_counts
 from warmup.ledger.recoveries import recovery_totals
 from warmup.pipeline.outcome_poll import StatusBudget
-from warmup.store.database import Database
 from warmup.views.recovery import RecoveryOut, recovery_out
+from warmup.wiring import Stores
 
 MESSAGE_KB = 50.0  # for the cost estimate, as the CLI's default
 
@@ -169,23 +167,26 @@ def campaign_out(
 
 
 def campaign_view(
-    database: Database,
+    stores: Stores,
     name: str,
     now: datetime,
     message_kb: float = MESSAGE_KB,
     budget: StatusBudget | None = None,
 ) -> CampaignOut:
     """``budget``: the status-GET budget left, to say when rows in doubt will be settled."""
-    report = campaign_report(database, name, today=now.date(), message_kb=message_kb)
-    record = DomainStore(database).get(report.domain)
+    database = stores.database
+    report = campaign_report(
+        database, stores.domains, name, today=now.date(), message_kb=message_kb
+    )
+    record = stores.domains.get(report.domain)
     counts = window_counts(database, record, now, report.campaign_id)
     totals = recovery_totals(database, [report.campaign_id])
     recovery = recovery_out(totals, report.verifying, budget, now)
-    return campaign_out(report, counts, recovery, ab_test_view(database, report.campaign_id))
+    return campaign_out(report, counts, recovery, ab_test_view(stores, report.campaign_id))
 
 
-def ab_test_view(database: Database, campaign_id: int) -> ABTestOut | None:
-    tests = CampaignABTest(database)
+def ab_test_view(stores: Stores, campaign_id: int) -> ABTestOut | None:
+    tests = stores.ab_tests
     campaign = tests.campaign(campaign_id)
     if not campaign.variants:
         return None

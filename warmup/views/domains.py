@@ -17,8 +17,8 @@ from warmup.ledger.recoveries import domain_recovery
 from warmup.pipeline.outcome_poll import StatusBudget
 from warmup.plans.schedule import QuotaAdvice, quota_advice
 from warmup.ratelimit.base import Limiter
-from warmup.store.database import Database
 from warmup.views.recovery import RecoveryOut, recovery_out
+from warmup.wiring import Stores
 
 
 class Caps(BaseModel):
@@ -186,24 +186,24 @@ def acs_throttle(limiter: Limiter | None) -> datetime | None:
 
 
 def domain_view(
-    database: Database,
+    stores: Stores,
     record: DomainRecord,
     now: datetime,
     limiter: Limiter | None = None,
     budget: StatusBudget | None = None,
 ) -> DomainOut:
     """``budget``: the status-GET budget left, to say when rows in doubt will be settled."""
-    view = overview(database, record, now)
-    totals, in_doubt = domain_recovery(database, record.id)
+    view = overview(stores.database, stores.ledger, record, now)
+    totals, in_doubt = domain_recovery(stores.database, record.id)
     return domain_out(
         view,
-        sending(database, view, now, acs_throttle(limiter)),
+        sending(stores.ledger, view, now, acs_throttle(limiter)),
         recovery_out(totals, in_doubt, budget, now),
     )
 
 
 def domain_detail(
-    database: Database,
+    stores: Stores,
     record: DomainRecord,
     now: datetime,
     limiter: Limiter | None = None,
@@ -211,7 +211,7 @@ def domain_detail(
 ) -> DomainDetail:
     """One domain with its volume per day over the ramp."""
     return DomainDetail(
-        **domain_view(database, record, now, limiter, budget).model_dump(),
+        **domain_view(stores, record, now, limiter, budget).model_dump(),
         history=[
             DayOut(
                 day=d.day,
@@ -220,7 +220,7 @@ def domain_detail(
                 reports=d.reports,
                 failure_rate=round(d.failure_rate, 6),
             )
-            for d in history(database, record, now)
+            for d in history(stores.database, record, now)
         ],
     )
 
