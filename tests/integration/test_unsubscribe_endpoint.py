@@ -10,6 +10,9 @@ from sqlalchemy import select
 from harness.pipeline_world import world
 from warmup.api.app import create_app
 from warmup.campaigns.compose import unsubscriber_from
+from warmup.errors import ContentError
+from warmup.lists.catalog import list_detail
+from warmup.lists.importer import ImportOptions, ListImporter
 from warmup.settings import Settings
 from warmup.store.models import LedgerRow, Suppression
 from warmup.suppression.store import SuppressionStore
@@ -92,3 +95,54 @@ def test_the_pages_name_the_sender_in_the_recipients_language(
             answered = client.post(f"/u/{token}", headers=headers)
             assert done in answered.text
             assert "<b>news@mail.example.com</b>" in answered.text
+
+
+@pytest.mark.parametrize(
+    ("accept", "language"),
+    [
+        ("de-DE", "de"),  # declared: the browser's choice
+        ("es, en;q=0.5", "fr"),  # neither declared: the list's first language, not English
+        (None, "fr"),
+    ],
+)
+def test_the_pages_come_in_the_languages_the_list_declares(
+    database_url: str, tmp_path: Path, accept: str | None, language: str
+) -> None:
+    with world(database_url, tmp_path, recipients=2) as w:
+        more = tmp_path / "more.csv"
+        more.write_text("email\nr9@example.org\n", encoding="utf-8")
+        ListImporter(w.database).run(
+            more,
+            "people",
+            options=ImportOptions(languages=("fr", "DE")),
+            rejected_path=tmp_path / "more.rejected.csv",
+            actor="test",
+            at=w.runtime.clock.now(),
+        )
+        assert list_detail(w.database, "people").summary.languages == ["fr", "de"]
+        settings = signing_settings()
+        token = unsubscriber_from(settings).token(1, "r1@example.org")
+        headers = {} if accept is None else {"Accept-Language": accept}
+        with TestClient(create_app(settings, w.database)) as client:
+            page = client.get(f"/u/{token}", headers=headers)
+            assert page.headers["content-language"] == language
+            answered = client.post(f"/u/{token}", headers=headers)
+            assert answered.headers["content-language"] == language
+
+
+def test_a_language_without_pages_is_refused_before_anything_is_imported(
+    database_url: str, tmp_path: Path
+) -> None:
+    with world(database_url, tmp_path, recipients=1) as w:
+        more = tmp_path / "more.csv"
+        more.write_text("email\nr9@example.org\n", encoding="utf-8")
+        with pytest.raises(ContentError, match="language 'it': the pages come in en, fr, de, es"):
+            ListImporter(w.database).run(
+                more,
+                "people",
+                options=ImportOptions(languages=("fr", "it")),
+                rejected_path=tmp_path / "more.rejected.csv",
+                actor="test",
+                at=w.runtime.clock.now(),
+            )
+        assert list_detail(w.database, "people").summary.recipients == 1

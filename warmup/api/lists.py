@@ -25,6 +25,7 @@ from starlette.types import Message
 from warmup.api.auth import Caller, Marketing
 from warmup.api.list_jobs import ImportJobOut, Job, job_json, job_out, report_dir
 from warmup.api.services import Found
+from warmup.content.page_languages import declared_languages
 from warmup.lists.importer import ImportOptions, delete_list
 from warmup.lists.jobs import ImportJobs
 from warmup.views.lists import ListDetailOut, ListOut, all_lists, list_detail_out
@@ -98,6 +99,15 @@ async def upload(
     update: Annotated[
         bool, Query(description="Members already on the list take the file's fields.")
     ] = False,
+    languages: Annotated[
+        str | None,
+        Query(
+            description="The languages the list's recipients read, comma-separated (en, fr, "
+            "de, es): their unsubscribe pages come in these only. On a re-import, replaces "
+            "what the list declared.",
+            max_length=100,
+        ),
+    ] = None,
 ) -> JSONResponse:
     """Import a CSV into a list (created, or appended to if the name exists).
 
@@ -105,6 +115,8 @@ async def upload(
     202 with the import to follow at ``Location``. With ``wait=true`` the answer comes when the
     import is done (201), and a file the importer refuses is 422.
     """
+    # Checked before the upload is read: a wrong language is a 422 at once.
+    spoken = declared_languages([languages]) if languages is not None else None
     limit = found.settings.api_upload_max_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -134,7 +146,11 @@ async def upload(
         spooled,
         name.strip(),
         ImportOptions(
-            values["encoding"], values["delimiter"], values["email_column"], update=update
+            values["encoding"],
+            values["delimiter"],
+            values["email_column"],
+            update=update,
+            languages=spoken,
         ),
         who.actor,
     )

@@ -1,5 +1,6 @@
 """The language of the pages a recipient sees (``/u/``): the best match for their browser's
-``Accept-Language`` among those warmup has text for, English otherwise.
+``Accept-Language`` among those offered (the list's declared languages, else every language
+warmup has text for), the first offered otherwise.
 
 The text lives in gettext catalogues (``warmup/api/locales/LANG/LC_MESSAGES/unsubscribe.po``),
 read with Babel once per language: translators edit the ``.po`` files, nothing is generated
@@ -18,13 +19,14 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-DEFAULT = "en"
-LANGUAGES = ("en", "fr", "de", "es")  # English is the text in the code itself
+from warmup.content.page_languages import DEFAULT, PAGE_LANGUAGES
+
 DOMAIN = "unsubscribe"
 
 
-def preferred(accept_language: str | None) -> str:
-    """The language to answer in, from an ``Accept-Language`` header (q-values honoured)."""
+def preferred(accept_language: str | None, offered: tuple[str, ...] = PAGE_LANGUAGES) -> str:
+    """The language to answer in, from an ``Accept-Language`` header (q-values honoured), among
+    ``offered``; the first of them when the browser asks for none."""
     wanted: list[tuple[float, int, str]] = []
     for position, part in enumerate((accept_language or "").split(",")[:20]):
         tag, _, params = part.strip().partition(";")
@@ -37,14 +39,14 @@ def preferred(accept_language: str | None) -> str:
         if tag and tag != "*" and quality > 0:
             wanted.append((-quality, position, tag.replace("-", "_")))
     ranked = [tag for _, _, tag in sorted(wanted)]
-    chosen = Locale.negotiate(ranked, LANGUAGES, sep="_")
-    return str(chosen) if chosen else DEFAULT
+    chosen = Locale.negotiate(ranked, offered, sep="_")
+    return str(chosen) if chosen else offered[0]
 
 
 @cache
 def translations(language: str) -> gettext.NullTranslations:
     """The catalogue of ``language`` (English: the text as written)."""
-    if language == DEFAULT or language not in LANGUAGES:
+    if language == DEFAULT or language not in PAGE_LANGUAGES:
         return gettext.NullTranslations()
     source = resources.files("warmup.api").joinpath(f"locales/{language}/LC_MESSAGES/{DOMAIN}.po")
     with source.open("rb") as po:

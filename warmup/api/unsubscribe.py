@@ -15,8 +15,10 @@ from starlette.concurrency import run_in_threadpool
 
 from warmup.api.page_language import preferred, translations
 from warmup.api.services import services
+from warmup.content.page_languages import PAGE_LANGUAGES, offered
 from warmup.content.unsubscribe import PREVIEW_TOKEN, InvalidToken, Unsubscriber
 from warmup.errors import NotFoundError
+from warmup.lists.catalog import languages_of
 
 router = APIRouter()
 PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
@@ -29,7 +31,12 @@ class _Page:
     """The pages in the language the recipient's browser asks for (see page_language)."""
 
     def __init__(self, request: Request) -> None:
-        self.language = preferred(request.headers.get("accept-language"))
+        self._accepted = request.headers.get("accept-language")
+        self.speak(PAGE_LANGUAGES)
+
+    def speak(self, offered: tuple[str, ...]) -> None:
+        """Answer in the browser's best match among ``offered`` (the campaign's list's)."""
+        self.language = preferred(self._accepted, offered)
         self._ = translations(self.language).gettext
 
     def answer(self, title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -67,12 +74,16 @@ def _unsubscriber(request: Request) -> Unsubscriber | None:
     return services(request).unsubscriber
 
 
-def _sender(request: Request, campaign_id: int) -> str:
-    """Who the mail came from: the campaign's sender address (its domain in it)."""
+def _sender(request: Request, campaign_id: int, page: _Page) -> str:
+    """Who the mail came from: the campaign's sender address (its domain in it); and the page
+    set to speak the languages its list declared."""
+    found = services(request)
     try:
-        return services(request).stores.campaigns.by_id(campaign_id).sender_address
+        campaign = found.stores.campaigns.by_id(campaign_id)
     except NotFoundError:
         return "us"
+    page.speak(offered(languages_of(found.database, campaign.list_id)))
+    return campaign.sender_address
 
 
 @router.get("/u/{token}")
@@ -87,7 +98,7 @@ async def confirm(request: Request, token: str) -> HTMLResponse:
         campaign_id, address = unsubscriber.verify(token)
     except InvalidToken:
         return page.invalid()
-    sender = await run_in_threadpool(_sender, request, campaign_id)
+    sender = await run_in_threadpool(_sender, request, campaign_id, page)
     question = page.text(
         "Stop sending email from %(sender)s to %(address)s?", sender=sender, address=address
     )
@@ -119,7 +130,7 @@ async def unsubscribe(request: Request, token: str) -> HTMLResponse:
         )
     except InvalidToken:
         return page.invalid()
-    sender = await run_in_threadpool(_sender, request, campaign_id)
+    sender = await run_in_threadpool(_sender, request, campaign_id, page)
     done = page.text(
         "%(address)s will get no more email from %(sender)s.", sender=sender, address=address
     )

@@ -12,6 +12,7 @@ from rich.table import Table
 from warmup.commands.console import make_console, print_table
 from warmup.commands.context import actor, command_settings, now, open_database
 from warmup.commands.output import AsJson, print_json
+from warmup.content.page_languages import PAGE_LANGUAGES
 from warmup.lists.importer import ImportOptions, ListImporter, delete_list
 from warmup.views.lists import ListDetailOut, all_lists, list_detail_out
 
@@ -46,6 +47,14 @@ def import_list(
             "as already in the list)."
         ),
     ] = False,
+    language: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A language the list's recipients read (en, fr, de, es; repeat, or commas): "
+            "their unsubscribe pages come in these only, the first when the browser asks for "
+            "none of them. Given on a re-import, it replaces what the list declared."
+        ),
+    ] = None,
 ) -> None:
     """Import a CSV into a list: validated, de-duplicated, suppressed addresses left out."""
     settings = command_settings()
@@ -64,7 +73,14 @@ def import_list(
         report = ListImporter(database).run(
             file,
             name,
-            options=ImportOptions(encoding, delimiter, email_column, check_mx, update),
+            options=ImportOptions(
+                encoding,
+                delimiter,
+                email_column,
+                check_mx,
+                update,
+                tuple(language) if language is not None else None,
+            ),
             rejected_path=report_path,
             actor=actor(settings),
             at=now(),
@@ -111,13 +127,14 @@ def show(
         print_json(lists)
         return
     table = Table()
-    for column in ("list", "recipients", "fields", "created", "by"):
+    for column in ("list", "recipients", "fields", "languages", "created", "by"):
         table.add_column(column)
     for item in lists:
         table.add_row(
             item.name,
             f"{item.recipients:,}",
             ", ".join(item.fields),
+            ", ".join(item.languages) or "any",
             f"{item.created_at:%Y-%m-%d %H:%M}",
             item.created_by,
         )
@@ -140,6 +157,14 @@ def _show_one(detail: ListDetailOut, as_json: bool) -> None:
     console.print(
         f"list {detail.name}: {detail.recipients:,} recipients, created "
         f"{detail.created_at:%Y-%m-%d %H:%M} by {detail.created_by}"
+    )
+    console.print(
+        "pages (unsubscribe) in: "
+        + (
+            ", ".join(detail.languages)
+            if detail.languages
+            else f"any of {', '.join(PAGE_LANGUAGES)} (no language declared)"
+        )
     )
     fill = Table(title="fields")
     for column in ("field", "filled", "empty"):

@@ -20,6 +20,8 @@ class ListSummary:
     fields: list[str]
     created_at: datetime
     created_by: str
+    # The languages its recipients read, as declared (empty: none declared, every language).
+    languages: list[str]
 
 
 def list_summaries(database: Database) -> list[ListSummary]:
@@ -34,6 +36,7 @@ def list_summaries(database: Database) -> list[ListSummary]:
                 fields=list(item.fields),
                 created_at=item.created_at,
                 created_by=item.created_by,
+                languages=list(item.languages or []),
             )
             for item in connection.execute(select(ContactList).order_by(ContactList.name)).all()
         ]
@@ -63,7 +66,14 @@ def list_detail(database: Database, name: str, sample: int = 5) -> ListDetail:
         ).all()
     fields = list(item.fields)
     return ListDetail(
-        ListSummary(item.name, measure.size, fields, item.created_at, item.created_by),
+        ListSummary(
+            item.name,
+            measure.size,
+            fields,
+            item.created_at,
+            item.created_by,
+            list(item.languages or []),
+        ),
         {field: measure.filled.get(field, 0) for field in fields},
         [(str(address), dict(values or {})) for address, values in rows],
     )
@@ -96,3 +106,10 @@ def first_member(database: Database, list_id: int) -> Member | None:
     with database.engine.connect() as connection:
         found = connection.execute(query).first()
     return None if found is None else Member(str(found[0]), dict(found[1]))
+
+
+def languages_of(database: Database, list_id: int) -> tuple[str, ...]:
+    """The languages a list declared for its recipients' pages (empty: none declared)."""
+    with database.engine.connect() as connection:
+        found = connection.scalar(select(ContactList.languages).where(ContactList.id == list_id))
+    return tuple(found or ())

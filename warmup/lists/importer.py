@@ -13,7 +13,7 @@ import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 
 from warmup import audit
+from warmup.content.page_languages import declared_languages
 from warmup.control.providers import provider_group
 from warmup.errors import ConflictError, NotFoundError
 from warmup.heap import frozen_heap
@@ -69,6 +70,9 @@ class ImportOptions:
     # Members already on the list take the file's fields (else their rows are rejected as
     # "already in the list").
     update: bool = False
+    # The languages the list's recipients read (checked: see content.page_languages); given,
+    # they replace what the list declared; None keeps it.
+    languages: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -166,6 +170,8 @@ class ListImporter:
         progress: Progress | None = None,
     ) -> ImportReport:
         check_list_name(name)
+        if options.languages is not None:
+            options = replace(options, languages=declared_languages(options.languages))
         size = path.stat().st_size
         if size > self._limits.max_bytes:
             raise ImportFailure(
@@ -222,10 +228,17 @@ class ListImporter:
                     fields=columns.personalisation,
                     size=EMPTY.size,
                     filled=EMPTY.filled,
+                    languages=list(options.languages) if options.languages else None,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
         else:
             list_id = existing.id
+            if options.languages is not None:
+                connection.execute(
+                    update(ContactList)
+                    .where(ContactList.id == list_id)
+                    .values(languages=list(options.languages) or None)
+                )
         report = ImportReport(
             list_name=name,
             appended=existing is not None,

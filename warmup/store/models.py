@@ -134,6 +134,9 @@ class ContactList(Base):
     # before 0019, measured from its rows the first time it is needed.
     size: Mapped[int | None] = mapped_column(BigInteger)
     filled: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    # The languages its recipients read, for the pages they see (migration 0024): NULL, none
+    # declared (every language warmup has pages in).
+    languages: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class Recipient(Base):

@@ -16,6 +16,8 @@ class ListOut(BaseModel):
     fields: list[str]
     created_at: datetime
     created_by: str
+    # The languages of its recipients' pages, as the list declared them (empty: every one).
+    languages: list[str]
 
 
 def all_lists(database: Database) -> list[ListOut]:
