@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from harness.pipeline_world import DOMAIN, world
+from warmup.campaigns.report import campaign_report
 from warmup.control.health import Level, Outcome
 from warmup.control.machine import Decision
 from warmup.control.state import Status
@@ -18,9 +19,10 @@ from warmup.emulator import events as emulated
 from warmup.emulator.config import EventSchema
 from warmup.feedback import domain_health
 from warmup.feedback.domain_health import judge_domain, window_counts
-from warmup.feedback.intake import FeedbackStore
-from warmup.feedback.reports import DeliveryReport, make_report, parse_report
-from warmup.store.models import AuditEntry, LedgerRow, Suppression
+from warmup.feedback.intake import ENGAGEMENT_POINTS, FeedbackStore
+from warmup.feedback.reports import DeliveryReport, make_report, parse_engagement, parse_report
+from warmup.sending.mime import internet_message_id, smtp_message_key
+from warmup.store.models import AuditEntry, LedgerRow, Recipient, Suppression
 
 pytestmark = pytest.mark.integration
 
@@ -297,3 +299,49 @@ def test_a_batch_of_suppressions_ends_as_one_at_a_time_would(database_url: str) 
     assert ("temporary@example.org", "hard_bounce", "report 1", None, "") in entries
     assert len(audit) == 2 + 5 - 1  # two set up, then every change but the weaker repeat
     database.dispose()
+
+
+def test_an_open_of_a_message_sent_over_smtp_finds_its_row_through_its_delivery_report(
+    database_url: str, tmp_path: Path
+) -> None:
+    with world(database_url, tmp_path, recipients=2) as w:
+        for batch in w.runtime.dispatch():
+            w.runtime.run_batch(batch.to_message())
+        # As if sent over SMTP: the row knows the Message-ID we gave it, not ACS's id.
+        with w.database.session() as session:
+            session.execute(
+                LedgerRow.__table__.update()
+                .where(LedgerRow.address == "r0@example.org")
+                .values(message_id=smtp_message_key("op-1"))
+            )
+        store = FeedbackStore(w.database)
+        sent = {"sender": "news@mail.example.com", "recipient": "r0@example.org"}
+        delivered = emulated.delivery_data(
+            **sent, message_id="acs-7", status="Delivered", details="ok", mail_server="mx",
+            attempted_at=datetime.now(UTC),
+            internet_message_id=internet_message_id("op-1", "news@mail.example.com"),
+        )  # fmt: skip
+        opened = emulated.engagement_data(
+            **sent, message_id="acs-7", kind="view", context="", at=datetime.now(UTC)
+        )
+        report = parse_report(emulated.envelope(EventSchema.EVENT_GRID, delivered))
+        assert (report.message_id, report.acs_message_id) == (smtp_message_key("op-1"), "acs-7")
+        assert store.ingest([report], datetime.now(UTC)).unmatched == 0
+        engagement = parse_engagement(
+            emulated.envelope(EventSchema.EVENT_GRID, opened, event_type=emulated.ENGAGEMENT_REPORT)
+        )
+        store.ingest([], datetime.now(UTC), [engagement])
+        with w.database.session() as session:
+            points = dict(session.execute(select(Recipient.address, Recipient.engagement)).all())
+        assert points["r0@example.org"] == ENGAGEMENT_POINTS["view"]
+        assert points["r1@example.org"] is None
+        assert (
+            campaign_report(
+                w.database,
+                DomainStore(w.database),
+                "c",
+                today=datetime.now(UTC).date(),
+                message_kb=5,
+            ).opened
+            == 1
+        )

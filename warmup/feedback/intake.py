@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -117,6 +117,7 @@ class FeedbackStore:
                 "status": report.status,
                 "received_at": at,
                 "matched": (report.message_id, report.recipient) in known,
+                "acs_message_id": report.acs_message_id,
                 "payload": {
                     "event_id": report.event_id,
                     "outcome": report.outcome.value if report.outcome else None,
@@ -139,6 +140,7 @@ class FeedbackStore:
         result: IngestReport,
     ) -> int:
         """Store each open or click once; return how many were new."""
+        reports = self._by_row_key(session, reports)
         rows = {
             report.dedupe_key: {
                 "dedupe_key": report.dedupe_key,
@@ -168,6 +170,26 @@ class FeedbackStore:
             ],
         )
         return len(kept)
+
+    @staticmethod
+    def _by_row_key(
+        session: Session, reports: Sequence[EngagementReport]
+    ) -> list[EngagementReport]:
+        """The reports, each naming its message as the ledger row does: an open of a message
+        sent over SMTP names ACS's id, which its delivery report tied to the row's key."""
+        named = {report.message_id for report in reports}
+        if not named:
+            return list(reports)
+        query = select(DeliveryEvent.acs_message_id, DeliveryEvent.message_id).where(
+            DeliveryEvent.acs_message_id.in_(named)
+        )
+        keys: dict[str | None, str] = dict(session.execute(query).tuples().all())
+        return [
+            replace(report, message_id=keys[report.message_id])
+            if report.message_id in keys
+            else report
+            for report in reports
+        ]
 
     @staticmethod
     def _insert_new(

@@ -129,6 +129,7 @@ def to_report(row: Row) -> DeliveryReport:
         detail=detail,
         attempted_at=attempted,
         hard_bounce=_flag(fields.get("ishardbounce")),
+        internet_message_id=fields.get("internetmessageid"),
     )
 
 

@@ -80,6 +80,9 @@ class DeliveryReport:
     outcome: Outcome | None  # None: no outcome (Expanded)
     detail: str
     attempted_at: datetime | None
+    # Sent over SMTP, ``message_id`` is the row's key (from the Message-ID we gave it) and this
+    # is ACS's own id for the message, which its opens and clicks name.
+    acs_message_id: str | None = None
 
     @property
     def dedupe_key(self) -> str:
@@ -141,8 +144,6 @@ def parse_report(event: Mapping[str, Any]) -> DeliveryReport:
         raise ReportError("a delivery report needs messageId, recipient and status")
     details = data.get("deliverystatusdetails")
     detail = str(_lower(details).get("statusmessage", "")) if isinstance(details, Mapping) else ""
-    # Sent over SMTP, the row knows the Message-ID we gave it, not ACS's operation id.
-    message_id = message_key_of(data.get("internetmessageid")) or message_id
     return make_report(
         event_id=str(envelope.get("id") or ""),
         message_id=message_id,
@@ -150,6 +151,7 @@ def parse_report(event: Mapping[str, Any]) -> DeliveryReport:
         status=status,
         detail=detail,
         attempted_at=_timestamp(data),
+        internet_message_id=data.get("internetmessageid"),
     )
 
 
@@ -162,9 +164,12 @@ def make_report(
     detail: str,
     attempted_at: datetime | None,
     hard_bounce: bool | None = None,
+    internet_message_id: object = None,
 ) -> DeliveryReport:
     """A report from its fields, whatever their source. ``hard_bounce`` (when the source says,
-    as Log Analytics does) settles whether a Failed status is hard; otherwise its code does."""
+    as Log Analytics does) settles whether a Failed status is hard; otherwise its code does.
+    ``internet_message_id``: the message's Message-ID, when the source gives it; one we made
+    (the message went over SMTP) names the row, and ACS's id is kept beside it."""
     if any("\x00" in value for value in (message_id, recipient, status)):
         # No real report has one, and PostgreSQL cannot store it: the event is unusable.
         raise ReportError("a delivery report field contains a NUL character")
@@ -179,9 +184,12 @@ def make_report(
             outcome = classify_failure(detail)
         else:
             outcome = Outcome.HARD_BOUNCE if hard_bounce else Outcome.SOFT_FAILURE
+    # Sent over SMTP, the row knows the Message-ID we gave it, not ACS's id.
+    ours = message_key_of(internet_message_id)
     return DeliveryReport(
         event_id=event_id,
-        message_id=message_id,
+        message_id=ours or message_id,
+        acs_message_id=message_id if ours else None,
         recipient=address_key(recipient),
         status=name,
         outcome=outcome,

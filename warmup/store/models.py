@@ -307,6 +307,9 @@ class DeliveryEvent(Base):
     received_at: Mapped[datetime]
     matched: Mapped[bool] = mapped_column(default=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Sent over SMTP: ACS's id of the message, which its opens and clicks name (message_id is
+    # the row's key, from our Message-ID). NULL over REST, where the two are one (0025).
+    acs_message_id: Mapped[str | None] = mapped_column(String(100), index=True)
 
 
 class ApiToken(Base):
