@@ -43,9 +43,9 @@ class CountingGate(Gate):
         self.reads = 0
         self.answer: str | None = None
 
-    def _read(self, campaign_id: int) -> str | None:
+    def _read(self, campaign_id: int, now: float) -> tuple[str | None, float]:
         self.reads += 1
-        return self.answer
+        return self.answer, now
 
 
 def test_the_gate_rereads_after_its_ttl_so_a_pause_lands_quickly() -> None:
@@ -86,6 +86,20 @@ def test_the_gate_reads_a_domain_once_for_all_its_campaigns_and_rereads_after_it
     assert gate.closed(2) == "domain mail.example.com paused: ops"
     assert gate.closed(3) == "domain mail.example.com paused: ops"
     assert owners.domain_reads == 2
+
+
+def test_a_pause_reaches_every_campaign_within_one_ttl_though_domain_reads_are_shared() -> None:
+    now = [100.0]
+    owners = OneDomain()
+    gate = Gate(owners, owners, ttl=0.5, monotonic=lambda: now[0])  # type: ignore[arg-type]
+    assert gate.closed(1) is None  # the domain read at 100.0
+    now[0] = 100.4
+    assert gate.closed(2) is None  # campaign 2's first answer, on the domain read at 100.0
+    owners.status = Status.PAUSED  # just after 100.4
+    now[0] = 100.5
+    # Campaign 2's answer is dated by its domain read (100.0), not by 100.4: it is stale now.
+    assert gate.closed(2) == "domain mail.example.com paused: ops"
+    assert gate.closed(1) == "domain mail.example.com paused: ops"
 
 
 def test_lease_safety_is_a_fifth_of_the_lease_at_most_ten_seconds() -> None:
