@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint types fmt bench clean browser lock
+.PHONY: demo test check lint types fmt bench clean browser promtool lock
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,14 @@ browser:
 		apt-get update -q && apt-get install -y -q chromium; } || \
 		{ echo "the dashboard test needs Chromium: apt-get install -y chromium" >&2; exit 1; }
 
+## promtool: Debian's Prometheus tools for the alert rules' test, installed when missing (as root)
+promtool:
+	@command -v promtool >/dev/null || { [ "$$(id -u)" = 0 ] && \
+		apt-get update -q && apt-get install -y -q --no-install-recommends prometheus; } || \
+		{ echo "the alert rules' test needs promtool: apt-get install -y prometheus" >&2; exit 1; }
+
 ## test: install, then run the whole test suite (unit, integration, e2e)
-test: $(STAMP) browser
+test: $(STAMP) browser promtool
 	$(BIN)/pytest -q
 
 ## check: lint, format check, strict types, then the tests

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -407,6 +409,29 @@ def test_metrics_and_readiness(w: ApiWorld) -> None:
     ready = w.client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"ready": True, "checks": {"database": "ok"}}
+
+
+def test_silence_can_be_heard_the_throttle_count_from_zero_and_the_last_dispatcher_tick(
+    database: Database, tmp_path: Path
+) -> None:
+    from tests.conftest import redis_or_fail
+    from warmup.ratelimit.dispatch_lock import DispatchLock
+
+    client = redis_or_fail()
+    scope = f"api-zero-{uuid.uuid4().hex[:8]}"  # this API's quota: never throttled yet
+    with api_world(
+        database, tmp_path, redis_url="redis://127.0.0.1:6379/0", acs_quota_scope=scope
+    ) as w:
+        with DispatchLock(client).held() as fence:
+            assert fence is not None
+        before = time.time()
+        text = w.client.get("/metrics").text
+        # Exported before the first 429, so increase() sees the first burst whole.
+        assert f'warmup_throttled_total{{scope="{scope}"}} 0.0' in text
+        ticked = re.search(r"^warmup_dispatcher_last_tick_timestamp_seconds (\S+)$", text, re.M)
+        assert ticked is not None
+        assert before - 60 < float(ticked[1]) <= before + 1
+        assert f'warmup_domain_in_window{{domain="{DOMAIN}"}}' in text
 
 
 def test_queue_depth_and_429s_come_from_redis_and_a_dead_redis_is_not_ready(

@@ -19,11 +19,15 @@ from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 
 from warmup.api.services import Found, Services
+from warmup.control.allowance import in_window
 from warmup.control.state import Status
+from warmup.errors import ConfigError
 from warmup.feedback.overview import overview
 from warmup.ledger import counts
 from warmup.ledger.recoveries import domain_recovery, recovery_totals_by_domain
+from warmup.pipeline.outcome_poll import quota_scope
 from warmup.pipeline.queues import queue_depths
+from warmup.ratelimit.dispatch_lock import last_tick
 from warmup.store.database import Schema, head_revision, schema_of
 from warmup.wiring import limiter_over
 
@@ -53,6 +57,11 @@ class StoreCollector(Collector):
         in_flight = GaugeMetricFamily(
             "warmup_domain_in_flight", "Rows claimed and not settled", labels=["domain"]
         )
+        window = GaugeMetricFamily(
+            "warmup_domain_in_window",
+            "1 while the plan lets the domain send now (its window, not a blackout day)",
+            labels=["domain"],
+        )
         rates = GaugeMetricFamily(
             "warmup_domain_health_rate",
             "Rates over the health window",
@@ -80,13 +89,15 @@ class StoreCollector(Collector):
             sent_today.add_metric([name], view.sent_today)
             left_today.add_metric([name], view.left_today)
             in_flight.add_metric([name], view.in_flight)
+            window.add_metric([name], float(in_window(record.plan, now)))
             counts = view.verdict.counts
             rates.add_metric([name, "failure"], counts.failure_rate)
             rates.add_metric([name, "hard_bounce"], counts.hard_bounce_rate)
             rates.add_metric([name, "complaint"], counts.complaint_rate)
             reports.add_metric([name], counts.total)
             level.add_metric([name], int(view.verdict.level))
-        yield from (step, status, caps, sent_today, left_today, in_flight, rates, reports, level)
+        yield from (step, status, caps, sent_today, left_today, in_flight, window)
+        yield from (rates, reports, level)
         yield from self._ledger()
         yield from self._recovery(now)
         yield from self._webhook()
@@ -190,9 +201,26 @@ class StoreCollector(Collector):
             "429 answers from ACS (each one holds every worker back)",
             labels=["scope"],
         )
-        for scope, count in limiter_over(client).throttle_counts().items():
+        # From zero: a series that appears only at the first 429 hides that burst from
+        # increase(); the process's own quota scope is always there.
+        counts = {scope: 0 for scope in self._scopes()}
+        counts.update(limiter_over(client).throttle_counts())
+        for scope, count in sorted(counts.items()):
             throttled.add_metric([scope], count)
-        yield from (depth, throttled)
+        ticked_at = last_tick(client)
+        ticked = GaugeMetricFamily(
+            "warmup_dispatcher_last_tick_timestamp_seconds",
+            "When the dispatcher last completed a tick (beat sends them every second)",
+        )
+        if ticked_at is not None:
+            ticked.add_metric([], ticked_at)
+        yield from (depth, throttled, ticked)
+
+    def _scopes(self) -> list[str]:
+        try:
+            return [quota_scope(self._found.settings)]
+        except ConfigError:
+            return []  # no ACS endpoint configured here: no scope to name
 
 
 def registry_for(found: Services) -> CollectorRegistry:
