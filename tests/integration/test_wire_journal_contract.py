@@ -10,12 +10,15 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from tests.conftest import redis_or_fail
+from tests.conftest import REDIS_URL, redis_or_fail
 from warmup.journal import InMemoryJournal, Marked, RedisJournal, WireJournal
-from warmup.journal.base import ON_WIRE
+from warmup.journal.base import ON_WIRE, JournalError
 
 
 class Throttles:
@@ -162,3 +165,45 @@ def test_a_write_of_thousands_of_rows_is_taken_whole(journal: WireJournal) -> No
     assert journal.write({"big": rows}) == {"big": Marked.OK}
     assert journal.write({"big": dict.fromkeys(range(0, 6_000, 2))}) == {"big": Marked.OK}
     assert journal.seal("big") == {row: ON_WIRE for row in range(1, 6_000, 2)}
+
+
+def test_a_write_cut_short_by_a_dying_process_lands_whole_or_not_at_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One write carries a batch's new marks and another batch's noted results (the slots
+    those marks reuse). A process killed while sending it must not leave the marks without
+    the results: the journal would hold more rows on the wire than the process has slots."""
+    redis_or_fail()
+    client = redis.Redis.from_url(REDIS_URL, retry=Retry(NoBackoff(), 0))  # no resend
+    prefix = f"test:{uuid.uuid4().hex}:"
+    journal = RedisJournal(client, prefix)
+    for owner in ("x", "y"):
+        journal.open(owner)
+    journal.write({"x": {1: ON_WIRE}})
+    sent = redis.connection.Connection.send_packed_command
+
+    def killed_midway(
+        self: redis.connection.Connection, command: object, check_health: bool = True
+    ) -> None:
+        payload = b"".join(command) if isinstance(command, list) else bytes(command)  # type: ignore[arg-type]
+        if f"{prefix}x".encode() in payload and f"{prefix}y".encode() in payload:
+            # The bytes up to the last command leave; then the process is gone.
+            cut = payload.rfind(b"\r\n*") + 2
+            sent(self, [payload[:cut]], check_health)
+            self.disconnect()
+            raise redis.ConnectionError("killed")
+        sent(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", killed_midway)
+    with pytest.raises(JournalError):
+        # y's marks first, x's result after: the order in which owners are written is free.
+        journal.write({"y": {2: ON_WIRE, 3: ON_WIRE}, "x": {1: '["accepted","m1",null,1]'}})
+    monkeypatch.undo()
+    left = {owner: journal.seal(owner) for owner in ("x", "y")}
+    assert left in (
+        {"x": {1: ON_WIRE}, "y": {}},  # nothing landed
+        {"x": {1: '["accepted","m1",null,1]'}, "y": {2: ON_WIRE, 3: ON_WIRE}},  # all of it
+    )
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()

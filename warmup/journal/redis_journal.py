@@ -2,7 +2,12 @@
 
 Keys live under ``prefix``. Every owner's entries of one :meth:`RedisJournal.write` go in one
 pipeline (a round trip for all the batches of a process that wrote in the same turn of its
-event loop). Redis errors become :class:`~warmup.journal.base.JournalError`.
+event loop), as one transaction (MULTI/EXEC): a process killed while sending it leaves all of
+it or none. Without that, Redis could apply the marks of one batch and not the results noted
+for another, in the same write, whose slots those marks reuse: the journal then held more
+rows "on the wire" than the process has wire slots, and each cost a status GET after the
+crash (seen: 13 in doubt from one process with 8 slots). Redis errors become
+:class:`~warmup.journal.base.JournalError`.
 """
 
 from __future__ import annotations
@@ -74,7 +79,7 @@ class RedisJournal:
         held = [] if scope is None or self._hold_key is None else [self._hold_key(scope)]
         clock = "server" if now is None else repr(now)
         try:
-            with self._redis.pipeline(transaction=False) as pipe:
+            with self._redis.pipeline(transaction=True) as pipe:
                 for owner in owners:
                     args: list[Any] = [self._ttl_ms, clock]
                     for row, value in entries[owner].items():
