@@ -21,19 +21,19 @@ def promtool() -> str:
     return found
 
 
+def run_promtool(*args: str, cwd: Path = PROMETHEUS) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [promtool(), *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
 def test_the_rules_are_valid_promql() -> None:
-    done = subprocess.run(
-        [promtool(), "check", "rules", "alerts.yaml"],
-        cwd=PROMETHEUS, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    done = run_promtool("check", "rules", "alerts.yaml")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_each_silence_alert_fires_when_it_should_and_only_then() -> None:
-    done = subprocess.run(
-        [promtool(), "test", "rules", "alerts.test.yaml"],
-        cwd=PROMETHEUS, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    done = run_promtool("test", "rules", "alerts.test.yaml")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -44,9 +44,6 @@ def test_a_broken_rule_fails_its_test(tmp_path: Path) -> None:
     assert condition in rules
     (tmp_path / "alerts.yaml").write_text(rules.replace(condition, ""), encoding="utf-8")
     shutil.copy(PROMETHEUS / "alerts.test.yaml", tmp_path)
-    done = subprocess.run(
-        [promtool(), "test", "rules", "alerts.test.yaml"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    done = run_promtool("test", "rules", "alerts.test.yaml", cwd=tmp_path)
     assert done.returncode != 0
     assert 'domain="d.example"' in done.stdout + done.stderr

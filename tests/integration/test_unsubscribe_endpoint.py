@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from harness.pipeline_world import world
+from harness.pipeline_world import World, world
 from warmup.api.app import create_app
 from warmup.campaigns.compose import unsubscriber_from
 from warmup.errors import ContentError
@@ -97,6 +97,20 @@ def test_the_pages_name_the_sender_in_the_recipients_language(
             assert "<b>news@mail.example.com</b>" in answered.text
 
 
+def import_one_more(w: World, tmp_path: Path, languages: tuple[str, ...]) -> None:
+    """Append one recipient to the world's list, declaring its languages."""
+    more = tmp_path / "more.csv"
+    more.write_text("email\nr9@example.org\n", encoding="utf-8")
+    ListImporter(w.database).run(
+        more,
+        "people",
+        options=ImportOptions(languages=languages),
+        rejected_path=tmp_path / "more.rejected.csv",
+        actor="test",
+        at=w.runtime.clock.now(),
+    )
+
+
 @pytest.mark.parametrize(
     ("accept", "language"),
     [
@@ -109,16 +123,7 @@ def test_the_pages_come_in_the_languages_the_list_declares(
     database_url: str, tmp_path: Path, accept: str | None, language: str
 ) -> None:
     with world(database_url, tmp_path, recipients=2) as w:
-        more = tmp_path / "more.csv"
-        more.write_text("email\nr9@example.org\n", encoding="utf-8")
-        ListImporter(w.database).run(
-            more,
-            "people",
-            options=ImportOptions(languages=("fr", "DE")),
-            rejected_path=tmp_path / "more.rejected.csv",
-            actor="test",
-            at=w.runtime.clock.now(),
-        )
+        import_one_more(w, tmp_path, ("fr", "DE"))
         assert list_detail(w.database, "people").summary.languages == ["fr", "de"]
         settings = signing_settings()
         token = unsubscriber_from(settings).token(1, "r1@example.org")
@@ -134,15 +139,6 @@ def test_a_language_without_pages_is_refused_before_anything_is_imported(
     database_url: str, tmp_path: Path
 ) -> None:
     with world(database_url, tmp_path, recipients=1) as w:
-        more = tmp_path / "more.csv"
-        more.write_text("email\nr9@example.org\n", encoding="utf-8")
         with pytest.raises(ContentError, match="language 'it': the pages come in en, fr, de, es"):
-            ListImporter(w.database).run(
-                more,
-                "people",
-                options=ImportOptions(languages=("fr", "it")),
-                rejected_path=tmp_path / "more.rejected.csv",
-                actor="test",
-                at=w.runtime.clock.now(),
-            )
+            import_one_more(w, tmp_path, ("fr", "it"))
         assert list_detail(w.database, "people").summary.recipients == 1

@@ -183,7 +183,7 @@ class FeedbackStore:
         query = select(DeliveryEvent.acs_message_id, DeliveryEvent.message_id).where(
             DeliveryEvent.acs_message_id.in_(named)
         )
-        keys: dict[str | None, str] = dict(session.execute(query).tuples().all())
+        keys: dict[str | None, str] = {acs_id: key for acs_id, key in session.execute(query)}
         return [
             replace(report, message_id=keys[report.message_id])
             if report.message_id in keys
