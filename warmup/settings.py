@@ -227,8 +227,11 @@ class Settings(BaseSettings):
     api_trusted_proxies: str = ""
     # Largest list upload; bigger ones get 413 before they are stored.
     api_upload_max_bytes: Annotated[int, Field(ge=1024)] = 512 * 1024**2
-    # Where uploads are spooled and rejected-rows reports kept for download.
+    # Where uploads are spooled while they are imported (by the replica that received them).
     api_data_dir: Path = Path("warmup-data")
+    # Largest rejected-rows report kept in the store, gzip-compressed (about ten times as much
+    # CSV); a longer one keeps its first rows and says it is incomplete.
+    api_report_max_bytes: Annotated[int, Field(ge=4096)] = 16 * 1024**2
 
     # --- service --------------------------------------------------------------------------
     # An OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces): with the otel extra

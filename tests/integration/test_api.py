@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from tests.api_world import (
     DOMAIN,
+    LOCAL_CLIENT,
     SECRETS,
     SENDER,
     ApiWorld,
@@ -160,11 +161,24 @@ def test_upload_imports_and_the_rejected_rows_can_be_downloaded(w: ApiWorld) -> 
     assert rejected.headers["content-type"].startswith("text/csv")
     assert "not-an-address-0" in rejected.text
     assert rejected.text.splitlines()[1].startswith("22,")  # its line in the file
+    assert report["rejected_report_complete"] is True
     assert w.client.get(report["rejected_report"], headers=w.as_(OPS)).status_code == 403
     assert (
         w.client.get("/api/lists/rejected/..%2F..%2Fetc", headers=w.as_(MARKETING)).status_code
         == 404
     )
+    # Another replica, with a data directory of its own, serves the same report, packed or not.
+    other = w.settings.model_copy(update={"api_data_dir": w.settings.api_data_dir / "other"})
+    with TestClient(create_app(other, w.database), client=LOCAL_CLIENT) as replica:
+        for encoding in ("gzip", "identity"):
+            headers = w.as_(MARKETING) | {"Accept-Encoding": encoding}
+            again = replica.get(report["rejected_report"], headers=headers)
+            assert again.status_code == 200
+            assert again.text == rejected.text
+            assert again.headers.get("content-encoding") == (
+                encoding if encoding == "gzip" else None
+            )
+    assert not list((w.settings.api_data_dir / "rejected").iterdir())  # only in the store
     lists = w.client.get("/api/lists", headers=w.as_(OPS)).json()
     assert [(x["name"], x["recipients"], x["created_by"]) for x in lists] == [
         ("people", 20, "token:marketing-1 (marketing)")

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from warmup.api.services import Services
 from warmup.errors import WarmupError
 from warmup.lists.importer import ImportOptions, ListImporter
-from warmup.lists.jobs import ImportJob, ImportJobs, shown_status
+from warmup.lists.jobs import ImportJob, ImportJobs, compressed_report, shown_status
 
 log = logging.getLogger("warmup.api.lists")
 
@@ -33,6 +33,8 @@ class ImportOut(BaseModel):
     ordering_columns: list[str] = []  # what orders sending, most engaged first (none: file order)
     seconds: float
     rejected_report: str | None  # where to download the rejected rows (none if none were)
+    # False: the download holds the first rejected rows only (WARMUP_API_REPORT_MAX_BYTES).
+    rejected_report_complete: bool = True
 
 
 class ImportJobOut(BaseModel):
@@ -51,6 +53,7 @@ class ImportJobOut(BaseModel):
 
 
 def report_dir(found: Services) -> Path:
+    """Where an import writes its rejected rows before they go into the store with it."""
     folder = found.settings.api_data_dir / "rejected"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -83,15 +86,21 @@ class Job:
 
     def run(self, reraise: bool = False) -> None:
         clock = self.found.clock
+        rejected_path = report_dir(self.found) / f"{self.job_id}.csv"
         try:
             report = ListImporter(self.found.database).run(
                 self.path,
                 self.name,
                 options=self.options,
-                rejected_path=report_dir(self.found) / f"{self.job_id}.csv",
+                rejected_path=rejected_path,
                 actor=self.actor,
                 at=clock.now(),
                 progress=self.jobs.progress_writer(self.job_id, clock.now),
+            )
+            rejected, complete = (
+                compressed_report(rejected_path, self.found.settings.api_report_max_bytes)
+                if report.rejected_path
+                else (None, True)
             )
         except Exception as exc:  # recorded for the people waiting, whatever it was
             if isinstance(exc, WarmupError):
@@ -105,6 +114,7 @@ class Job:
             return
         finally:
             self.path.unlink(missing_ok=True)
+            rejected_path.unlink(missing_ok=True)
         out = ImportOut(
             list_name=report.list_name,
             appended=report.appended,
@@ -120,11 +130,10 @@ class Job:
             fields=report.fields,
             ordering_columns=report.ordering_columns,
             seconds=round(report.seconds, 3),
-            rejected_report=(
-                f"/api/lists/rejected/{self.job_id}" if report.rejected_path else None
-            ),
+            rejected_report=f"/api/lists/rejected/{self.job_id}" if rejected else None,
+            rejected_report_complete=complete,
         )
-        self.jobs.finish(self.job_id, out.model_dump(), report.rows, clock.now())
+        self.jobs.finish(self.job_id, out.model_dump(), report.rows, clock.now(), rejected)
 
 
 def job_out(job: ImportJob, now: datetime) -> ImportJobOut:

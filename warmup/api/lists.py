@@ -3,27 +3,30 @@
 An upload is multipart (``file`` plus ``name`` and optional CSV options). The body is counted
 while it streams in and refused with 413 past ``WARMUP_API_UPLOAD_MAX_BYTES``, before anything
 is imported; the parser spools the file to disk, so memory stays small whatever the size. The
-import is the CLI's (atomic, validated, de-duplicated); its rejected-rows report is kept under
-the data directory and downloadable by marketing.
+import is the CLI's (atomic, validated, de-duplicated); its rejected-rows report is kept in the
+store with the import, so that marketing downloads it from whichever replica answers.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import logging
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
 from warmup.api.auth import Caller, Marketing
-from warmup.api.list_jobs import ImportJobOut, Job, job_json, job_out, report_dir
+from warmup.api.list_jobs import ImportJobOut, Job, job_json, job_out
 from warmup.api.services import Found
 from warmup.content.page_languages import declared_languages
 from warmup.lists.importer import ImportOptions, delete_list
@@ -184,13 +187,23 @@ def _copy(upload_file: UploadFile, target: Path) -> None:
         shutil.copyfileobj(upload_file.file, out, 1024**2)
 
 
-@router.get("/rejected/{report_id}", response_class=FileResponse)
-def rejected_report(report_id: str, _: Marketing, found: Found) -> FileResponse:
-    """The rows an import left out, with line numbers and reasons (CSV)."""
-    path = report_dir(found) / f"{report_id}.csv"
-    if not REPORT_ID.match(report_id) or not path.is_file():
+@router.get("/rejected/{report_id}")
+def rejected_report(report_id: str, request: Request, _: Marketing, found: Found) -> Response:
+    """The rows an import left out, with line numbers and reasons (CSV), from any replica."""
+    if not REPORT_ID.match(report_id):
         raise HTTPException(404, "no such rejected-rows report")
-    return FileResponse(path, media_type="text/csv", filename=f"rejected-{report_id}.csv")
+    packed = ImportJobs(found.database).rejected_rows(report_id)
+    headers = {"Content-Disposition": f'attachment; filename="rejected-{report_id}.csv"'}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        # As stored: the client unpacks it.
+        headers["Content-Encoding"] = "gzip"
+        return Response(packed, media_type="text/csv", headers=headers)
+    return StreamingResponse(_unpacked(packed), media_type="text/csv", headers=headers)
+
+
+def _unpacked(packed: bytes) -> Iterator[bytes]:
+    with gzip.GzipFile(fileobj=io.BytesIO(packed)) as source:
+        yield from iter(lambda: source.read(1024**2), b"")
 
 
 @router.get("/{name}")

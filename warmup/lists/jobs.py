@@ -4,15 +4,20 @@ The API answers an upload at once and imports afterwards; anyone may then follow
 (bytes and rows read so far, then the report or the error) from any API replica. Progress is
 written at most once a second (not on SQLite: see ``progress_writer``). An import whose process
 died stays "running" in the table; it is shown as "interrupted" once it has made no progress
-for ``STALE_AFTER``.
+for ``STALE_AFTER``. The rejected rows are kept with the import, compressed and bounded
+(``compressed_report``), so that the replica that answers a download need not be the one that
+imported.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -24,6 +29,34 @@ from warmup.store.models import ListImport
 
 STALE_AFTER = timedelta(minutes=5)
 WRITE_EVERY = 1.0  # seconds between progress writes
+
+
+def compressed_report(path: Path, limit: int) -> tuple[bytes, bool]:
+    """The CSV at ``path`` gzip-compressed in at most ``limit`` bytes, and whether all of it is.
+
+    Whole lines only: past the limit the report ends at the last line that fitted (the header
+    first), and the answer says it is incomplete. A report of millions of rejected rows costs at
+    most ``limit`` bytes in memory and in the store.
+    """
+    out = io.BytesIO()
+    pending = 0  # bytes written since the last flush: an upper bound of what they compress to
+    complete = True
+    with path.open("rb") as source, gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as packed:
+        for line in source:
+            if out.tell() + pending + len(line) + _SLACK > limit:
+                # Near the limit: flush, so that what is out is exact, and check again.
+                packed.flush()
+                pending = 0
+                if out.tell() + len(line) + _SLACK > limit:
+                    complete = False
+                    break
+            packed.write(line)
+            pending += len(line)
+    return out.getvalue(), complete
+
+
+# Room for deflate's block headers and the gzip trailer after the last line, packed or not.
+_SLACK = 1024
 
 
 @dataclass(frozen=True)
@@ -90,11 +123,20 @@ class ImportJobs:
 
         return write
 
-    def finish(self, job_id: str, report: dict[str, Any], rows: int, at: datetime) -> None:
+    def finish(
+        self,
+        job_id: str,
+        report: dict[str, Any],
+        rows: int,
+        at: datetime,
+        rejected_rows: bytes | None = None,
+    ) -> None:
+        """The import done, with its report and its rejected rows (``compressed_report``)."""
         self._set(
             job_id,
             status="done",
             report=report,
+            rejected_rows=rejected_rows,
             bytes_read=ListImport.bytes_total,
             rows_read=rows,
             updated_at=at,
@@ -114,6 +156,15 @@ class ImportJobs:
             if job is None:
                 raise NotFoundError(f"no import {job_id!r}")
             return ImportJob.of(job)
+
+    def rejected_rows(self, job_id: str) -> bytes:
+        """An import's rejected rows, gzip-compressed CSV: NotFoundError if it kept none."""
+        query = select(ListImport.rejected_rows).where(ListImport.id == job_id)
+        with self._db.session() as session:
+            found = session.scalar(query)
+        if found is None:
+            raise NotFoundError(f"no rejected-rows report for import {job_id!r}")
+        return found
 
     def recent(self, limit: int = 20) -> list[ImportJob]:
         with self._db.session() as session:

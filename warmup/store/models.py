@@ -335,7 +335,7 @@ class ListImport(Base):
 
     __tablename__ = "list_imports"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # also names the report file
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # also names the report download
     list_name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))  # running, done, failed
     bytes_total: Mapped[int] = mapped_column(BigInteger)
@@ -347,6 +347,9 @@ class ListImport(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # The rejected rows as CSV, gzip-compressed: in the store, so that every API replica serves
+    # the download. Loaded only when asked for (it may hold megabytes).
+    rejected_rows: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
 
 class EngagementEvent(Base):
