@@ -32,6 +32,11 @@ def test_the_rules_are_valid_promql() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_the_compose_scrape_config_is_valid() -> None:
+    done = run_promtool("check", "config", "--syntax-only", "prometheus.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_each_silence_alert_fires_when_it_should_and_only_then() -> None:
     done = run_promtool("test", "rules", "alerts.test.yaml")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -1,11 +1,16 @@
-"""The deploy files, checked as an SRE would before a first rollout: hadolint, yamllint,
-kubernetes-validate (strict) and a schema for KEDA's objects, then the rules this project keeps
-(least privilege, no `latest`, probes, budgets, policies). Docker and a cluster are not needed."""
+"""The deploy files, checked as an SRE would before a first rollout: hadolint, yamllint, each
+kustomize overlay rendered by `kubectl kustomize` and passed through kubernetes-validate (strict)
+and schemas for the operators' objects (KEDA, Prometheus Operator, CloudNativePG), then the rules
+this project keeps (one image setting, least privilege, probes, budgets, policies, what faces the
+internet). Docker and a cluster are not needed; kubectl (with kustomize) is."""
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -17,6 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"
+OVERLAYS = ("dev", "production")
 BIN = Path(sys.executable).parent
 
 pytestmark = pytest.mark.integration
@@ -30,15 +36,31 @@ def tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def documents() -> list[tuple[Path, dict[str, Any]]]:
-    found = []
-    for path in sorted(KUBERNETES.glob("*.yaml")):
-        found += [(path, doc) for doc in yaml.safe_load_all(path.read_text()) if doc]
-    return found
+def kustomize(directory: Path) -> str:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail("kubectl (with kustomize) is missing: it renders deploy/kubernetes/overlays")
+    done = subprocess.run(
+        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
-def of_kind(kind: str) -> dict[str, dict[str, Any]]:
-    return {doc["metadata"]["name"]: doc for _, doc in documents() if doc["kind"] == kind}
+@cache
+def rendered(overlay: str) -> str:
+    return kustomize(KUBERNETES / "overlays" / overlay)
+
+
+def documents(overlay: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(rendered(overlay)) if doc]
+
+
+def of_kind(overlay: str, kind: str) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for doc in documents(overlay) if doc["kind"] == kind}
+
+
+each_overlay = pytest.mark.parametrize("overlay", OVERLAYS)
 
 
 def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
@@ -51,14 +73,33 @@ def test_yamllint_finds_nothing() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_kubernetes_validate_strict_passes_every_manifest() -> None:
-    files = [str(p.relative_to(ROOT)) for p in sorted(KUBERNETES.glob("*.yaml"))]
-    done = tool("kubernetes-validate", "--strict", *files, "deploy/secret.example.yaml")
+# The operators' kinds kubernetes-validate has no schema for; each is checked below instead.
+OPERATOR_APIS = ("keda.sh/v1alpha1", "monitoring.coreos.com/v1", "postgresql.cnpg.io/v1")
+
+
+@each_overlay
+def test_each_overlay_renders_and_kubernetes_validate_strict_passes_it(
+    overlay: str, tmp_path: Path
+) -> None:
+    manifest = tmp_path / f"{overlay}.yaml"
+    manifest.write_text(rendered(overlay))
+    done = tool("kubernetes-validate", "--strict", str(manifest), "deploy/secret.example.yaml")
     assert done.returncode == 0, done.stdout + done.stderr
-    # Only KEDA's own kinds lack a schema there; they are checked below.
     for line in done.stdout.splitlines() + done.stderr.splitlines():
         if line.startswith("WARN"):
-            assert "api version keda.sh/v1alpha1" in line, line
+            assert any(f"api version {api}" in line for api in OPERATOR_APIS), line
+
+
+def test_each_overlay_holds_its_stores_and_both_the_ingress_and_the_service_monitor() -> None:
+    dev = {(doc["kind"], doc["metadata"]["name"]) for doc in documents("dev")}
+    production = {(doc["kind"], doc["metadata"]["name"]) for doc in documents("production")}
+    both = {("Ingress", "warmup-public"), ("ServiceMonitor", "warmup-api")}
+    assert both <= dev
+    assert both <= production
+    assert {("StatefulSet", "redis"), ("StatefulSet", "postgres")} <= dev
+    assert {("Service", "redis"), ("Service", "postgres")} <= dev
+    assert {("Cluster", "warmup-db"), ("ScheduledBackup", "warmup-db-nightly")} <= production
+    assert not {kind for kind, _ in production} & {"StatefulSet"}  # managed stores only
 
 
 STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
@@ -117,46 +158,193 @@ KEDA = {
 }
 
 
-def test_keda_objects_follow_their_schema_and_authenticate() -> None:
-    keda = [doc for _, doc in documents() if doc["apiVersion"].startswith("keda.sh/")]
-    assert {doc["kind"] for doc in keda} == set(KEDA)
-    for doc in keda:
-        assert doc["apiVersion"] == "keda.sh/v1alpha1"
-        jsonschema.validate(doc["spec"], KEDA[doc["kind"]])
-    (scaled,) = of_kind("ScaledObject").values()
-    (auth,) = of_kind("TriggerAuthentication").values()
+STRING = {"type": "string"}
+QUANTITIES = {"type": "object", "additionalProperties": {"type": "string"}}
+# The parts of the Prometheus Operator's ServiceMonitor (monitoring.coreos.com/v1) used here.
+SERVICE_MONITOR = {
+    "type": "object",
+    "required": ["selector", "endpoints"],
+    "additionalProperties": False,
+    "properties": {
+        "jobLabel": STRING,
+        "selector": {
+            "type": "object",
+            "properties": {"matchLabels": STRINGS},
+            "additionalProperties": False,
+        },
+        "namespaceSelector": {
+            "type": "object",
+            "properties": {"matchNames": {"type": "array", "items": STRING}},
+            "additionalProperties": False,
+        },
+        "endpoints": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["port", "path"],
+                "additionalProperties": False,
+                "properties": {
+                    "port": STRING,
+                    "path": STRING,
+                    "interval": {"type": "string", "pattern": "^[0-9]+[smh]$"},
+                    "scrapeTimeout": {"type": "string", "pattern": "^[0-9]+[smh]$"},
+                },
+            },
+        },
+    },
+}
+# The parts of CloudNativePG's Cluster and ScheduledBackup (postgresql.cnpg.io/v1) used here.
+STORAGE = {
+    "type": "object",
+    "required": ["size"],
+    "additionalProperties": False,
+    "properties": {"size": STRING, "storageClass": STRING},
+}
+CNPG_CLUSTER = {
+    "type": "object",
+    "required": ["instances", "storage"],
+    "additionalProperties": False,
+    "properties": {
+        "instances": {"type": "integer", "minimum": 1},
+        "imageName": {"type": "string", "pattern": r":[0-9]+\.[0-9]+"},
+        "primaryUpdateStrategy": {"enum": ["unsupervised", "supervised"]},
+        "bootstrap": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "initdb": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"database": STRING, "owner": STRING},
+                }
+            },
+        },
+        "postgresql": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"parameters": STRINGS},
+        },
+        "storage": STORAGE,
+        "walStorage": STORAGE,
+        "resources": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"requests": QUANTITIES, "limits": QUANTITIES},
+        },
+        "backup": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "volumeSnapshot": {
+                    "type": "object",
+                    "required": ["className"],
+                    "additionalProperties": False,
+                    "properties": {"className": STRING},
+                }
+            },
+        },
+    },
+}
+CNPG_SCHEDULED_BACKUP = {
+    "type": "object",
+    "required": ["schedule", "cluster"],
+    "additionalProperties": False,
+    "properties": {
+        # CloudNativePG's cron has six fields: seconds first.
+        "schedule": {"type": "string", "pattern": r"^(\S+ ){5}\S+$"},
+        "cluster": NAME_REF,
+        "method": {"enum": ["volumeSnapshot", "barmanObjectStore", "plugin"]},
+        "backupOwnerReference": {"enum": ["none", "self", "cluster"]},
+    },
+}
+OPERATOR_SCHEMAS = KEDA | {
+    "ServiceMonitor": SERVICE_MONITOR,
+    "Cluster": CNPG_CLUSTER,
+    "ScheduledBackup": CNPG_SCHEDULED_BACKUP,
+}
+
+
+@each_overlay
+def test_operator_objects_follow_their_schema_and_keda_authenticates(overlay: str) -> None:
+    operated = [doc for doc in documents(overlay) if doc["apiVersion"] in OPERATOR_APIS]
+    for doc in operated:
+        jsonschema.validate(doc["spec"], OPERATOR_SCHEMAS[doc["kind"]])
+    (scaled,) = of_kind(overlay, "ScaledObject").values()
+    (auth,) = of_kind(overlay, "TriggerAuthentication").values()
     for trigger in scaled["spec"]["triggers"]:
         assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
-        assert trigger["metadata"]["enableTLS"] in {"true", "false"}
+        # The managed Redis of production listens on TLS only; the dev one has none.
+        assert trigger["metadata"]["enableTLS"] == {"dev": "false", "production": "true"}[overlay]
     # KEDA owns the worker count: a fixed replicas would fight it on every apply.
-    target = of_kind("Deployment")[scaled["spec"]["scaleTargetRef"]["name"]]
+    target = of_kind(overlay, "Deployment")[scaled["spec"]["scaleTargetRef"]["name"]]
     assert "replicas" not in target["spec"]
+    (monitor,) = of_kind(overlay, "ServiceMonitor").values()
+    api = of_kind(overlay, "Service")["warmup-api"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= api["metadata"]["labels"].items()
+    # The job is named "warmup", as the alert rules expect (up{job="warmup"}).
+    assert api["metadata"]["labels"][monitor["spec"]["jobLabel"]] == "warmup"
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["path"] == "/metrics"
+    assert endpoint["port"] in {port["name"] for port in api["spec"]["ports"]}
 
 
-def pod_specs() -> dict[str, dict[str, Any]]:
-    specs = {name: doc["spec"]["template"]["spec"] for name, doc in of_kind("Deployment").items()}
-    specs |= {name: doc["spec"]["template"]["spec"] for name, doc in of_kind("Job").items()}
-    return specs
+WORKLOADS = ("Deployment", "Job", "StatefulSet")
 
 
-def test_every_pod_runs_unprivileged_on_a_read_only_root_with_a_pinned_image() -> None:
-    release = version("warmup")
-    for name, spec in pod_specs().items():
+def pod_specs(overlay: str, app: str = "warmup") -> dict[str, dict[str, Any]]:
+    """The pod templates of the workloads labelled ``app`` (warmup's own, or a dev store)."""
+    return {
+        name: doc["spec"]["template"]["spec"]
+        for kind in WORKLOADS
+        for name, doc in of_kind(overlay, kind).items()
+        if doc["metadata"]["labels"]["app"] == app
+    }
+
+
+def image_setting() -> str:
+    """The one image setting: the base's `images:` (no overlay or manifest names another)."""
+    settings = []
+    for path in KUBERNETES.rglob("kustomization.yaml"):
+        settings += yaml.safe_load(path.read_text()).get("images", [])
+    (image,) = settings
+    assert image["name"] == "warmup"
+    assert "/" in image["newName"], "an image from a registry"
+    return f"{image['newName']}:{image['newTag']}"
+
+
+@each_overlay
+def test_every_pod_runs_unprivileged_on_a_read_only_root_with_a_pinned_image(overlay: str) -> None:
+    image = image_setting()
+    assert image.endswith(f":{version('warmup')}")  # the release; never latest
+    stores = pod_specs(overlay, "redis") | pod_specs(overlay, "postgres")
+    assert bool(stores) == (overlay == "dev")
+    for name, spec in (pod_specs(overlay) | stores).items():
         pod = spec["securityContext"]
         assert pod["runAsNonRoot"] is True, name
-        assert pod["runAsUser"] == 10001, name
+        assert pod["runAsUser"] == (999 if name in stores else 10001), name
         assert pod["seccompProfile"] == {"type": "RuntimeDefault"}, name
         assert spec["automountServiceAccountToken"] is False, name
         mounted = set()
         for container in spec["containers"]:
-            assert container["image"] == f"warmup:{release}", name
+            if name in stores:  # the images' own releases, pinned to a patch level
+                assert re.fullmatch(
+                    r"(redis|postgres):[0-9]+\.[0-9]+(\.[0-9]+)?", container["image"]
+                )
+            else:
+                assert container["image"] == image, name
             security = container["securityContext"]
             assert security["allowPrivilegeEscalation"] is False, name
             assert security["readOnlyRootFilesystem"] is True, name
             assert security["capabilities"] == {"drop": ["ALL"]}, name
             assert "limits" in container["resources"], name
             mounted |= {m["mountPath"] for m in container.get("volumeMounts", [])}
-        assert "/tmp" in mounted, f"{name}: a read-only root needs a writable /tmp"  # noqa: S108
+        if name not in stores:
+            assert "/tmp" in mounted, f"{name}: a read-only root needs a writable /tmp"  # noqa: S108
+        # In memory where nothing large is spooled; the API spools uploads there, on disk.
+        volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
+        if name not in stores and name != "warmup-api":
+            assert volumes["tmp"]["emptyDir"]["medium"] == "Memory", name
 
 
 # Which Secrets each workload may read: no more (least privilege).
@@ -167,44 +355,68 @@ SECRETS = {
     "warmup-api": {"warmup-database", "warmup-broker", "warmup-links", "warmup-webhook"},
     "warmup-relay": {"warmup-database"},
     f"warmup-migrate-{version('warmup').replace('.', '-')}": {"warmup-database"},
+    # The dev overlay's stores: Redis its password (the broker's), PostgreSQL its own.
+    "redis": {"warmup-broker"},
+    "postgres": {"warmup-dev-postgres"},
 }
 
 
-def test_each_workload_gets_only_the_secrets_it_needs_and_no_secret_is_applied() -> None:
-    specs = pod_specs()
-    assert set(specs) == set(SECRETS)  # the migrate Job is named for its release
-    for name, spec in specs.items():
-        refs = {
-            source["secretRef"]["name"]
-            for container in spec["containers"]
-            for source in container.get("envFrom", [])
+def secrets_read(spec: dict[str, Any]) -> set[str]:
+    names = set()
+    for container in spec["containers"]:
+        names |= {source["secretRef"]["name"] for source in container.get("envFrom", [])}
+        names |= {
+            variable["valueFrom"]["secretKeyRef"]["name"]
+            for variable in container.get("env", [])
+            if "secretKeyRef" in variable.get("valueFrom", {})
         }
-        assert refs == SECRETS[name], name
-    # `kubectl apply -f deploy/kubernetes/` must never overwrite the real Secrets.
-    assert not of_kind("Secret")
+    return names
+
+
+@each_overlay
+def test_each_workload_gets_only_the_secrets_it_needs_and_no_secret_is_applied(
+    overlay: str,
+) -> None:
+    specs = pod_specs(overlay) | pod_specs(overlay, "redis") | pod_specs(overlay, "postgres")
+    assert set(specs) == set(SECRETS) - (
+        {"redis", "postgres"} if overlay == "production" else set()
+    )
+    for name, spec in specs.items():
+        assert secrets_read(spec) == SECRETS[name], name
+    # Applying an overlay must never overwrite the real Secrets.
+    assert not of_kind(overlay, "Secret")
     examples = [d for d in yaml.safe_load_all((DEPLOY / "secret.example.yaml").read_text()) if d]
     assert {d["metadata"]["name"] for d in examples} == set().union(*SECRETS.values())
 
 
-def test_budgets_policies_probes_and_a_singleton_beat() -> None:
+def ports(rules: list[dict[str, Any]]) -> set[int]:
+    return {port["port"] for rule in rules for port in rule["ports"]}
+
+
+@each_overlay
+def test_budgets_policies_probes_and_a_singleton_beat(overlay: str) -> None:
     budgets = {
         doc["spec"]["selector"]["matchLabels"]["role"]
-        for doc in of_kind("PodDisruptionBudget").values()
+        for doc in of_kind(overlay, "PodDisruptionBudget").values()
     }
     assert budgets == {"worker", "api", "relay"}
-    policies = of_kind("NetworkPolicy")
+    policies = of_kind(overlay, "NetworkPolicy")
     assert policies["warmup-default-deny"]["spec"]["policyTypes"] == ["Ingress", "Egress"]
-    egress_ports = {
-        port["port"]
-        for rule in policies["warmup-stores"]["spec"]["egress"]
-        for port in rule["ports"]
-    }
-    assert egress_ports == {53, 6379, 5432}
+    stores = ports(policies["warmup-stores"]["spec"]["egress"])
+    # Production's Redis is managed, on TLS (6380).
+    assert stores == {53, 5432} | ({6379} if overlay == "dev" else {6380})
+    if overlay == "dev":  # its stores take connections from warmup's pods (and KEDA) only
+        for store, port in (("redis", 6379), ("postgres", 5432)):
+            policy = policies[store]["spec"]
+            assert policy["policyTypes"] == ["Ingress", "Egress"]
+            assert "egress" not in policy  # they reach nothing
+            assert ports(policy["ingress"]) == {port}
+            sources = [source for rule in policy["ingress"] for source in rule["from"]]
+            assert {"podSelector": {"matchLabels": {"app": "warmup"}}} in sources
     assert policies["warmup-api-ingress"]["spec"]["podSelector"]["matchLabels"]["role"] == "api"
     assert policies["warmup-relay-ingress"]["spec"]["podSelector"]["matchLabels"]["role"] == "relay"
-    acs_ports = {p["port"] for r in policies["warmup-acs"]["spec"]["egress"] for p in r["ports"]}
-    assert acs_ports == {443, 587}  # REST, and SMTP for domains that send over it
-    deployments = of_kind("Deployment")
+    assert ports(policies["warmup-acs"]["spec"]["egress"]) == {443, 587}  # REST and SMTP
+    deployments = of_kind(overlay, "Deployment")
     assert deployments["warmup-beat"]["spec"]["strategy"] == {"type": "Recreate"}
     assert deployments["warmup-beat"]["spec"]["replicas"] == 1
     for name in ("warmup-worker", "warmup-dispatcher"):
@@ -216,6 +428,50 @@ def test_budgets_policies_probes_and_a_singleton_beat() -> None:
     for name in ("warmup-worker", "warmup-dispatcher", "warmup-beat"):
         (container,) = deployments[name]["spec"]["template"]["spec"]["containers"]
         assert container["livenessProbe"]["exec"]["command"] == ["warmup-probe", "--alive"], name
+
+
+def public_paths(ingress: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (path["path"], path["pathType"])
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+
+
+@each_overlay
+def test_only_the_webhook_and_the_unsubscribe_pages_face_the_internet(overlay: str) -> None:
+    (ingress,) = of_kind(overlay, "Ingress").values()
+    assert public_paths(ingress) == {("/webhooks/acs", "Exact"), ("/u/", "Prefix")}
+    backends = {
+        path["backend"]["service"]["name"]
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+    assert backends == {"warmup-api"}
+    assert ingress["spec"]["tls"], "TLS: Event Grid delivers only to https"
+
+
+def test_the_public_api_component_adds_an_api_ingress_to_named_networks(tmp_path: Path) -> None:
+    up = Path(os.path.relpath(KUBERNETES, tmp_path))
+    (tmp_path / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [str(up / "overlays" / "production")],
+                "components": [str(up / "components" / "public-api")],
+            }
+        )
+    )
+    ingresses = {
+        doc["metadata"]["name"]: doc
+        for doc in yaml.safe_load_all(kustomize(tmp_path))
+        if doc and doc["kind"] == "Ingress"
+    }
+    assert set(ingresses) == {"warmup-public", "warmup-api"}
+    api = ingresses["warmup-api"]
+    assert public_paths(api) == {("/", "Prefix")}
+    assert api["metadata"]["annotations"]["nginx.ingress.kubernetes.io/whitelist-source-range"]
 
 
 def metric_names() -> set[str]:
