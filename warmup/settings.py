@@ -207,7 +207,9 @@ class Settings(BaseSettings):
     # --- content --------------------------------------------------------------------------
     # Where the unsubscribe endpoint is reachable from the internet (the API serves /u/{token}).
     public_url: str = "http://127.0.0.1:8000"
-    # Signs unsubscribe tokens; required to start or preview a campaign.
+    # Signs unsubscribe tokens; required to start or preview a campaign. To rotate it, put the
+    # new secret first and keep the old after it, comma-separated: the first signs, every one
+    # is accepted, so links in mail already sent keep working until the old one is dropped.
     unsubscribe_secret: SecretStr | None = None
     # Also offer unsubscribing by mail (List-Unsubscribe mailto:), e.g. unsubscribe@example.com
     unsubscribe_mailto: str | None = None
@@ -274,9 +276,11 @@ class Settings(BaseSettings):
 
     def webhook_secret_values(self) -> list[str]:
         """Each configured webhook secret (empty when none: the webhook then refuses all)."""
-        if self.webhook_secrets is None:
-            return []
-        return [s.strip() for s in self.webhook_secrets.get_secret_value().split(",") if s.strip()]
+        return _listed(self.webhook_secrets)
+
+    def unsubscribe_secret_values(self) -> list[str]:
+        """The unsubscribe secret that signs, then the earlier ones still accepted."""
+        return _listed(self.unsubscribe_secret)
 
     @field_validator("webhook_secrets", "unsubscribe_secret")
     @classmethod
@@ -307,6 +311,13 @@ def _check_secret(secret: str) -> None:
         raise ValueError(f"looks like a placeholder, not a secret; {GENERATE}")
     if secret and len(secret) < MIN_SECRET_CHARS:
         raise ValueError(f"a secret needs at least {MIN_SECRET_CHARS} characters; {GENERATE}")
+
+
+def _listed(secrets: SecretStr | None) -> list[str]:
+    """A comma-separated secret setting's values, in order."""
+    if secrets is None:
+        return []
+    return [s.strip() for s in secrets.get_secret_value().split(",") if s.strip()]
 
 
 def _parse_networks(value: str) -> list[IPv4Network | IPv6Network]:

@@ -5,11 +5,14 @@ import hashlib
 import hmac
 
 import pytest
+from pydantic import SecretStr
 
+from warmup.campaigns.compose import unsubscriber_from
 from warmup.campaigns.model import CampaignStatus, next_status
 from warmup.content.templates import CompiledTemplate, MessageTemplate
 from warmup.content.unsubscribe import InvalidToken, Unsubscriber
-from warmup.errors import ContentError, TransitionError
+from warmup.errors import ConfigError, ContentError, TransitionError
+from warmup.settings import Settings
 
 CONTEXT = {"first_name": "Ada", "email": "ada@example.org", "unsubscribe_url": "https://x/u/t"}
 
@@ -153,6 +156,31 @@ def test_another_secret_does_not_verify() -> None:
     other = Unsubscriber(secret=b"another-secret!!", public_url="https://x")
     with pytest.raises(InvalidToken):
         other.verify(UNSUB.token(1, "a@b.org"))
+
+
+def test_a_rotated_secret_signs_anew_and_still_accepts_links_of_the_one_it_replaces() -> None:
+    rotated = Unsubscriber(
+        secret=b"the-new-secret-0123", public_url="https://x", earlier=(UNSUB.secret,)
+    )
+    old_link = UNSUB.token(42, "ada@example.org")
+    assert rotated.verify(old_link) == (42, "ada@example.org")
+    new_link = rotated.token(42, "ada@example.org")
+    assert new_link != old_link  # made with the new secret
+    with pytest.raises(InvalidToken):
+        UNSUB.verify(new_link)
+    # Once the old secret is dropped, its links stop working; a forgery never did.
+    with pytest.raises(InvalidToken):
+        Unsubscriber(secret=rotated.secret, public_url="https://x").verify(old_link)
+    with pytest.raises(InvalidToken):
+        rotated.verify(old_link[:-2] + "xx")
+
+
+def test_the_setting_lists_the_signing_secret_first_then_the_earlier_ones() -> None:
+    settings = Settings(unsubscribe_secret=SecretStr("new-secret-0123456, old-secret-0123456"))
+    links = unsubscriber_from(settings)
+    assert (links.secret, links.earlier) == (b"new-secret-0123456", (b"old-secret-0123456",))
+    with pytest.raises(ConfigError, match="WARMUP_UNSUBSCRIBE_SECRET is required"):
+        unsubscriber_from(Settings(unsubscribe_secret=SecretStr(" , ")))
 
 
 def test_one_click_headers_as_gmail_and_yahoo_require() -> None:

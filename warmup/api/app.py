@@ -63,7 +63,7 @@ def create_app(
         database=db,
         clock=clock or stores.clock,
         tokens=stores.tokens,
-        unsubscriber=unsubscriber_from(settings) if settings.unsubscribe_secret else None,
+        unsubscriber=unsubscriber_from(settings) if settings.unsubscribe_secret_values() else None,
         redis=broker,
     )
     found.metrics = metrics.registry_for(found)

@@ -20,15 +20,18 @@ from warmup.settings import Settings, env_name
 
 
 def unsubscriber_from(settings: Settings) -> Unsubscriber:
-    if settings.unsubscribe_secret is None:
+    secrets = settings.unsubscribe_secret_values()
+    if not secrets:
         raise ConfigError(
             f"{env_name('unsubscribe_secret')} is required to build messages: every message "
             "carries a signed one-click unsubscribe link (RFC 8058)"
         )
+    current, *earlier = secrets
     return Unsubscriber(
-        secret=settings.unsubscribe_secret.get_secret_value().encode(),
+        secret=current.encode(),
         public_url=settings.public_url,
         mailto=settings.unsubscribe_mailto,
+        earlier=tuple(secret.encode() for secret in earlier),
     )
 
 

@@ -7,12 +7,14 @@ from the unsubscribe secret with HKDF): nobody can unsubscribe someone else by g
 the address is not readable in links, access logs or browser histories, and no database
 lookup is needed to check it. The nonce is derived from the content, so a message's links are
 one token. Tokens of the earlier form (the address in base64, HMAC-signed) in mail already
-sent keep working.
+sent keep working, and so do tokens made with an earlier secret while it is still listed
+(``earlier``): a secret is rotated without breaking the links in mail people still keep.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -35,6 +37,10 @@ class InvalidToken(ContentError):
     """An unsubscribe token that is malformed or not signed by us."""
 
 
+class _NotOurs(InvalidToken):
+    """Well formed, but not made with this secret: another secret may have made it."""
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -52,9 +58,10 @@ def _parts(payload: bytes) -> tuple[int, str]:
 
 @dataclass(frozen=True)
 class Unsubscriber:
-    secret: bytes
+    secret: bytes  # makes the tokens, and checks them
     public_url: str
     mailto: str | None = None
+    earlier: tuple[bytes, ...] = ()  # secrets being retired: they check tokens, never make them
 
     def _signature(self, payload: bytes) -> bytes:
         return hmac.new(self.secret, payload, hashlib.sha256).digest()[:20]
@@ -76,7 +83,19 @@ class Unsubscriber:
         return _b64(nonce + cipher.encrypt(nonce, payload, _CONTEXT))
 
     def verify(self, token: str) -> tuple[int, str]:
-        """(campaign id, address) of a genuine token, else :class:`InvalidToken`."""
+        """(campaign id, address) of a genuine token, else :class:`InvalidToken`.
+
+        A token is checked with the current secret, then with each earlier one.
+        """
+        try:
+            return self._verify_one(token)
+        except _NotOurs:
+            for secret in self.earlier:
+                with contextlib.suppress(_NotOurs):
+                    return Unsubscriber(secret, self.public_url)._verify_one(token)
+            raise
+
+    def _verify_one(self, token: str) -> tuple[int, str]:
         if "." in token:
             return self._verify_signed(token)
         try:
@@ -89,7 +108,7 @@ class Unsubscriber:
         try:
             payload = cipher.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _CONTEXT)
         except InvalidTag:
-            raise InvalidToken("unsubscribe token not made by this service") from None
+            raise _NotOurs("unsubscribe token not made by this service") from None
         return _parts(payload)
 
     def _verify_signed(self, token: str) -> tuple[int, str]:
@@ -104,7 +123,7 @@ class Unsubscriber:
         if _b64(payload) != encoded or _b64(given) != signature:
             raise InvalidToken("malformed unsubscribe token")
         if not hmac.compare_digest(given, self._signature(payload)):
-            raise InvalidToken("unsubscribe token not signed by this service")
+            raise _NotOurs("unsubscribe token not signed by this service")
         return _parts(payload)
 
     def url(self, campaign_id: int, address: str) -> str:
@@ -134,4 +153,4 @@ class PreviewLinks(Unsubscriber):
 
     @classmethod
     def like(cls, real: Unsubscriber) -> PreviewLinks:
-        return cls(secret=real.secret, public_url=real.public_url, mailto=real.mailto)
+        return cls(real.secret, real.public_url, real.mailto, real.earlier)
