@@ -24,6 +24,9 @@ gates:
   min_hold_minutes: 60
   failure_rate: {hold: 1%, pause: 5%}
   hard_bounce_rate: {hold: 1%, pause: 5%}
+  # No probe: a held group sends nothing at all, so that any Gmail send while held is a fault.
+  # (With one, its traffic is its probe's: tests/unit/test_probe.py.)
+  probe_share: 0
 steps:
   - {per_minute: 1000000, per_hour: 10000000, per_day: 100000000}
 """

@@ -103,7 +103,8 @@ def test_reports_are_kept_once_matched_and_bounces_suppressed(
         assert w.domains.get(DOMAIN).state.status is Status.PAUSED
         assert decision.transitions[0].actor == "health-gate"
         rate = len(bounced) / 200 * 100
-        assert verdict.reason.startswith(f"failure rate {rate:g} % over 200 reports ≥ pause 2 %")
+        assert verdict.reason.startswith(f"failure rate {rate:g} % (95 %: ")
+        assert "over 200 reports ≥ pause 2 %" in verdict.reason
 
 
 def test_a_resume_while_a_judgement_is_in_flight_is_not_undone_by_it(
@@ -123,7 +124,7 @@ def test_a_resume_while_a_judgement_is_in_flight_is_not_undone_by_it(
         judge_domain(w.database, DomainStore(w.database), DOMAIN, datetime.now(UTC))
         assert w.domains.get(DOMAIN).state.status is Status.PAUSED
 
-        read_window = domain_health.provider_window_counts
+        read_window = domain_health.read_reports
         resumed: list[Decision] = []
 
         def read_then_resume(*args: Any) -> Any:
@@ -133,7 +134,7 @@ def test_a_resume_while_a_judgement_is_in_flight_is_not_undone_by_it(
                 resumed.append(act(w.domains, DOMAIN, "resume", request))
             return counts
 
-        monkeypatch.setattr(domain_health, "provider_window_counts", read_then_resume)
+        monkeypatch.setattr(domain_health, "read_reports", read_then_resume)
         verdict, decision = judge_domain(
             w.database, DomainStore(w.database), DOMAIN, datetime.now(UTC)
         )

@@ -143,7 +143,15 @@ def status(
             _caps(record),
             f"{state.status.value}{since}",
             view.sending.reason,
-            "\n".join([state.reason, *(hold.describe() for hold in state.provider_holds)]),
+            "\n".join(
+                [
+                    state.reason,
+                    *(
+                        hold.describe(record.plan.gates_for(hold.group).probe_share)
+                        for hold in state.provider_holds
+                    ),
+                ]
+            ),
             f"{state.sending_days} sending, {state.healthy_days_at_step} healthy at step",
         )
     print_table(console, table)

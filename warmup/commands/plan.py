@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -14,9 +15,11 @@ from warmup.commands.advice import quota_advice_text
 from warmup.commands.console import make_console, print_table
 from warmup.commands.context import has_extra, require_extra
 from warmup.commands.output import AsJson, print_json
+from warmup.commands.plan_runs import print_runs
 from warmup.commands.progress import counting
 from warmup.control.caps import AcsQuota
 from warmup.control.idle import quiet_start
+from warmup.control.monte_carlo import Scenario
 from warmup.control.simulate import (
     DemandSchedule,
     FailureProfile,
@@ -234,9 +237,33 @@ def simulate_command(
         Path | None,
         typer.Option(help="Chart file, .png or .svg (default: out/<plan>-simulation.png)."),
     ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Draw each batch's failures around the rates (binomially) with this seed, as "
+            "real mail behaves (default: each rate's exact share)."
+        ),
+    ] = None,
+    runs: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=100_000,
+            help="Repeat the run this many times with chance (seeds SEED, SEED+1, …) and "
+            "print a summary: days to the final step, holds, pauses, false holds, detection.",
+        ),
+    ] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Processes for --runs (default: one per core)."),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Simulate the ramp day by day through the real controller, and draw the chart."""
+    """Simulate the ramp day by day through the real controller, and draw the chart.
+
+    With --runs, many runs with chance: how often bad luck holds a healthy domain, and how
+    soon a bad one is caught (docs/decisions.md).
+    """
     plan = load_plan(file)
     try:
         profile = FailureProfile.parse(failures, base=_percent(base_rate))
@@ -258,6 +285,20 @@ def simulate_command(
         per_hour=acs_per_hour or plan.quota.per_hour,
     )
     first = datetime.combine(_start_date(start), datetime.min.time(), tzinfo=plan.zone)
+    if runs > 1:
+        scenario = Scenario(
+            plan,
+            first,
+            days,
+            profile,
+            quota,
+            wanted,
+            resume_after_days or None,
+            groups,
+            own,
+        )
+        print_runs(scenario, runs, 1 if seed is None else seed, workers, as_json=as_json)
+        return
     with counting(f"simulating {days} days, day") as done:
         result = simulate(
             plan,
@@ -270,9 +311,10 @@ def simulate_command(
             provider_profiles=own,
             resume_after_days=resume_after_days or None,
             progress=done,
+            rng=None if seed is None else random.Random(seed),  # noqa: S311  # not a secret
         )
     if as_json:
-        print_json(simulation_out(result))
+        print_json(simulation_out(result, seed))
         if chart is not None:
             _draw(result, chart)
         return

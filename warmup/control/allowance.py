@@ -4,13 +4,14 @@ The answer is the smallest of what is left under each cap that applies: the step
 per-hour and per-day caps, and the ACS quota per minute and per hour times the plan's headroom,
 given what was already sent in the trailing minute, the trailing hour and today (the plan's
 timezone). Nothing outside the sending window or while paused. Per provider group, a share of the
-step's hourly cap, less what that group already had in the trailing hour; nothing for a group its
-own gates stopped, and its share is not given to the others.
+step's hourly cap, less what that group already had in the trailing hour; for a group its own
+gates hold, only its probe (a small share, for fresh evidence; nothing while paused), and the
+rest of its share is not given to the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -70,53 +71,99 @@ def allowance(
         )
     cap = caps(plan, state.step, quota)
     headroom = plan.quota.headroom
-    limits = [
+    step = state.step
+    # Each limit: its words (made only for the one that limits: this runs every simulated
+    # minute), what is left under it, and its window.
+    limits: list[tuple[Callable[[], str], int, str]] = [
         (
-            f"step {state.step} cap {cap.step_per_hour:,}/hour",
+            lambda: f"step {step} cap {cap.step_per_hour:,}/hour",
             cap.step_per_hour - usage.last_hour,
             "hour",
         ),
-        (f"step {state.step} cap {cap.step_per_day:,}/day", cap.step_per_day - usage.today, "day"),
         (
-            f"ACS quota {quota.per_minute:,}/minute × {headroom:g}",
+            lambda: f"step {step} cap {cap.step_per_day:,}/day",
+            cap.step_per_day - usage.today,
+            "day",
+        ),
+        (
+            lambda: f"ACS quota {quota.per_minute:,}/minute × {headroom:g}",
             cap.acs_per_minute - usage.last_minute,
             "minute",
         ),
         (
-            f"ACS quota {quota.per_hour:,}/hour × {headroom:g}",
+            lambda: f"ACS quota {quota.per_hour:,}/hour × {headroom:g}",
             cap.acs_per_hour - usage.last_hour,
             "hour",
         ),
     ]
     if cap.step_per_minute is not None:
+        per_minute = cap.step_per_minute
         limits.append(
             (
-                f"step {state.step} cap {cap.step_per_minute:,}/minute",
-                cap.step_per_minute - usage.last_minute,
+                lambda: f"step {step} cap {per_minute:,}/minute",
+                per_minute - usage.last_minute,
                 "minute",
             )
         )
     held = state.held_providers
+    probes: dict[ProviderGroup, int] = {}
     if held:
-        # A group stopped by its own gates sends nothing, and its share of the hour stays
-        # unused: the other groups keep their own caps, and together no more than the rest of
-        # the hour. (A group without a share in the plan has none to withhold.)
+        # A group stopped by its own gates sends only its probe (a share of its hourly cap,
+        # for fresh evidence; none while paused), and the rest of its share stays unused: the
+        # other groups keep their own caps, and together no more than the rest of the hour.
+        # (A group without a share in the plan has none to withhold.)
         withheld = sum(cap.provider_per_hour.get(group, 0) for group in held)
         held_sent = sum(usage.provider_last_hour.get(group, 0) for group in held)
-        names = ", ".join(sorted(group.value for group in held))
+        probes = {
+            group: _probe_room(plan, state, group, cap.provider_per_hour, cap.step_per_hour, usage)
+            for group in held
+        }
+        others_room = cap.step_per_hour - withheld - (usage.last_hour - held_sent)
         limits.append(
             (
-                f"step {state.step} cap {cap.step_per_hour:,}/hour less {names}'s share "
-                f"({withheld:,}), held",
-                cap.step_per_hour - withheld - (usage.last_hour - held_sent),
+                lambda: (
+                    f"step {step} cap {cap.step_per_hour:,}/hour less {_names(held)}'s share "
+                    f"({withheld:,}), held"
+                ),
+                others_room + sum(probes.values()),
                 "hour",
             )
         )
-    limited_by, left, per = min(limits, key=lambda limit: limit[1])
+    words, left, per = min(limits, key=lambda limit: limit[1])
+    limited_by = words()
     total = max(0, left)
     per_provider = {
         group: max(0, min(total, hourly - usage.provider_last_hour.get(group, 0)))
         for group, hourly in cap.provider_per_hour.items()
     }
-    per_provider.update(dict.fromkeys(held, 0))
+    if held:
+        # The others may not take the probes' part of the hour.
+        room = max(0, total - sum(probes.values()))
+        for group in ProviderGroup:
+            per_provider[group] = min(per_provider.get(group, room), room)
+        per_provider.update({group: min(total, n) for group, n in probes.items()})
     return Allowance(total, limited_by, per, per_provider)
+
+
+def _names(groups: frozenset[ProviderGroup]) -> str:
+    return ", ".join(sorted(group.value for group in groups))
+
+
+def probe_per_hour(plan: Plan, group: ProviderGroup, share_per_hour: int) -> int:
+    """How many a held group's probe may send an hour: its probe share of its hourly cap."""
+    return int(share_per_hour * plan.gates_for(group).probe_share)
+
+
+def _probe_room(
+    plan: Plan,
+    state: DomainState,
+    group: ProviderGroup,
+    shares: Mapping[ProviderGroup, int],
+    step_per_hour: int,
+    usage: Usage,
+) -> int:
+    hold = state.provider_hold(group)
+    if hold is None or hold.paused:
+        return 0
+    hourly = probe_per_hour(plan, group, shares.get(group, step_per_hour))
+    return max(0, hourly - usage.provider_last_hour.get(group, 0))

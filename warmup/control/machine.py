@@ -12,17 +12,19 @@ Every function is pure: it takes the plan, the state and the time, and returns a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from warmup.control.health import Level, Verdict
+from warmup.control.health import Level, OutcomeCounts, Verdict, judge
 from warmup.control.state import (
+    DOMAIN_GATE,
     HEALTH_GATE,
     SYSTEM,
     TROUBLED_STATUSES,
     DomainState,
+    GateMark,
     ProviderHold,
     Status,
     Transition,
@@ -113,10 +115,136 @@ def new_domain(domain: str, plan: Plan, *, at: datetime, actor: str) -> Decision
 
 
 # --- health -------------------------------------------------------------------------------
+#
+# One cause, one decision. Each provider group's reports are judged by its own gates; the
+# domain's gates judge the groups that send normally. A group whose own gates reach hold is
+# stopped (all but its probe) only while the rest of the domain has enough reports to judge
+# and is healthy: the trouble is that group's. When the rest is failing too, or there is no
+# rest to compare with (one group carries the mail), the trouble is the domain's, and the
+# domain's gates judge all of it. A held group's probe is judged by its gate alone.
+#
+# Release on evidence. A hold is lifted only on reports received since it began (its probe's,
+# for a group), when they show every rate below its release line beyond reasonable doubt,
+# after the plan's minimum hold, and at most once a day. Days without reports release nothing.
+
+Reports = Mapping[datetime, Mapping[ProviderGroup, OutcomeCounts]]
 
 
-def on_health(plan: Plan, state: DomainState, verdict: Verdict, *, at: datetime) -> Decision:
-    """What a health reading does: nothing, hold, pause, or lift the gate's own hold."""
+def _window_start(plan: Plan, state: DomainState, gate: str, at: datetime) -> datetime:
+    """Where a gate's evidence starts: the window, after the last resume, and after the start
+    of the gate's last hold once that hold was released (it was acted on)."""
+    start = at - timedelta(hours=plan.gates.window_hours)
+    judged = state.gate_mark(gate).judged_since
+    for later in (state.health_since, judged):
+        if later is not None and later > start:
+            start = later
+    return start
+
+
+def _hold_start(plan: Plan, state: DomainState, gate: str, at: datetime) -> datetime | None:
+    """When the gate's current hold began (clipped to the window), if it holds."""
+    if gate == DOMAIN_GATE:
+        if state.status is not Status.HOLDING or state.held_by != HEALTH_GATE:
+            return None
+        began = state.gate_mark(gate).held_at or state.since or at
+    else:
+        hold = state.provider_hold(ProviderGroup(gate))
+        if hold is None or hold.paused:
+            return None
+        began = hold.since
+    return max(began, at - timedelta(hours=plan.gates.window_hours))
+
+
+def report_sinces(plan: Plan, state: DomainState, at: datetime) -> frozenset[datetime]:
+    """The moments from which ``on_readings`` needs each group's report counts at ``at``."""
+    gates = [DOMAIN_GATE, *(g.value for g in ProviderGroup)]
+    sinces = {_window_start(plan, state, gate, at) for gate in gates}
+    sinces |= {s for gate in gates if (s := _hold_start(plan, state, gate, at)) is not None}
+    return frozenset(sinces)
+
+
+def _counts(reports: Reports, since: datetime, groups: Iterable[ProviderGroup]) -> OutcomeCounts:
+    found = reports.get(since, {})
+    return sum((found.get(group, OutcomeCounts()) for group in groups), OutcomeCounts())
+
+
+def on_readings(plan: Plan, state: DomainState, reports: Reports, *, at: datetime) -> Decision:
+    """What one reading of the reports does: each group's gates, then the domain's.
+
+    ``reports`` holds each provider group's counts from each moment ``report_sinces`` named.
+    """
+    if state.status is Status.PAUSED:
+        return Decision(state)  # nothing is sent; ops' resume starts afresh
+    groups = sorted(
+        {g for found in reports.values() for g in found} | state.held_providers,
+        key=lambda g: g.value,
+    )
+    verdicts = {
+        g: judge(_counts(reports, _window_start(plan, state, g.value, at), [g]), plan.gates_for(g))
+        for g in groups
+    }
+    stopped = state.held_providers
+    # Groups whose own gates would stop them, and the rest that sends normally.
+    troubled = [g for g in groups if g not in stopped and verdicts[g].level >= Level.HOLD]
+    rest = [g for g in groups if g not in stopped and g not in troubled]
+    domain_since = _window_start(plan, state, DOMAIN_GATE, at)
+    rest_verdict = judge(_counts(reports, domain_since, rest), plan.gates)
+    if rest_verdict.level >= Level.HOLD and len(rest) > 1:
+        # The rest fails: is it one group's doing, too small yet for its own gates? Without
+        # the group with the most failures, is the rest healthy?
+        worst = max(rest, key=lambda g: (_counts(reports, domain_since, [g]).failures, g.value))
+        without = [g for g in rest if g is not worst]
+        others = judge(_counts(reports, domain_since, without), plan.gates)
+        own = judge(
+            _counts(reports, _window_start(plan, state, worst.value, at), [worst]),
+            plan.gates_for(worst).model_copy(update={"min_sample": 1}),
+        )
+        if others.level in {Level.OK, Level.WARN} and own.level >= Level.HOLD:
+            troubled, rest, rest_verdict = [*troubled, worst], without, others
+            verdicts[worst] = own
+    own_trouble = rest_verdict.level in {Level.OK, Level.WARN}  # a healthy rest, judged
+    judged = rest if own_trouble or not troubled else rest + troubled
+    parts = {g.value: _counts(reports, domain_since, [g]) for g in judged}
+    verdict = judge(_counts(reports, domain_since, judged), plan.gates, parts)
+    hold_start = _hold_start(plan, state, DOMAIN_GATE, at)
+    fresh = judge(_counts(reports, hold_start, judged), plan.gates) if hold_start else None
+    decision = on_health(plan, state, verdict, at=at, fresh=fresh)
+    for group in groups:
+        began = _hold_start(plan, decision.state, group.value, at)
+        decision = decision.then(
+            on_provider_health(
+                plan,
+                decision.state,
+                group,
+                verdicts[group],
+                at=at,
+                may_stop=own_trouble,
+                fresh=judge(_counts(reports, began, [group]), plan.gates_for(group))
+                if began is not None
+                else None,
+            )
+        )
+    return decision
+
+
+def _released_today(plan: Plan, mark: GateMark, at: datetime) -> bool:
+    if mark.released_at is None:
+        return False
+    return mark.released_at.astimezone(plan.zone).date() == at.astimezone(plan.zone).date()
+
+
+def on_health(
+    plan: Plan,
+    state: DomainState,
+    verdict: Verdict,
+    *,
+    at: datetime,
+    fresh: Verdict | None = None,
+) -> Decision:
+    """What a reading of the domain's gates does: nothing, hold, pause, or lift the gate's own
+    hold. ``fresh`` is the verdict on the reports received since the hold began (by default,
+    ``verdict`` itself): only it can release."""
+    mark = state.gate_mark(DOMAIN_GATE)
     if verdict.level is Level.PAUSE and state.status is not Status.PAUSED:
         return move(
             state,
@@ -140,44 +268,27 @@ def on_health(plan: Plan, state: DomainState, verdict: Verdict, *, at: datetime)
             reason=verdict.reason,
             status=Status.HOLDING,
             held_by=HEALTH_GATE,
+            gate_marks=state.with_mark(replace(mark, held_at=at)),
         )
-    if state.status is Status.HOLDING and state.held_by == HEALTH_GATE and verdict.clear:
-        held_for = at - (state.troubled_at or state.since or at)
+    evidence = fresh if fresh is not None else verdict
+    if state.status is Status.HOLDING and state.held_by == HEALTH_GATE and evidence.clear:
+        began = mark.held_at or state.troubled_at or state.since or at
+        held_for = at - began
         if held_for < timedelta(minutes=plan.gates.min_hold_minutes):
             return Decision(state)  # a hold lasts its minimum, or a rate on the line flaps
+        if _released_today(plan, mark, at):
+            return Decision(state)  # one release a day: a second waits for tomorrow
         return move(
             state,
             at=at,
             actor=HEALTH_GATE,
             action="release",
-            reason=f"{verdict.reason} (held {duration_words(held_for)})",
+            reason=f"since the hold: {evidence.reason} (held {duration_words(held_for)})",
             status=running_status(plan, state.step),
             held_by=None,
+            gate_marks=state.with_mark(replace(mark, released_at=at, judged_since=began)),
         )
     return Decision(state)
-
-
-def on_readings(
-    plan: Plan,
-    state: DomainState,
-    verdict: Verdict,
-    by_group: Mapping[ProviderGroup, Verdict],
-    *,
-    at: datetime,
-) -> Decision:
-    """The domain's reading, then each provider group's own. Provider gates are for trouble
-    only one group has: while the domain's own gates are at hold or beyond, they decide for
-    everyone, and no group is stopped on top (with one group carrying most of the mail, its
-    hold would otherwise stop all sending before the domain could reach its pause line)."""
-    decision = on_health(plan, state, verdict, at=at)
-    domain_breached = verdict.level >= Level.HOLD
-    for group, own in sorted(by_group.items()):
-        decision = decision.then(
-            on_provider_health(
-                plan, decision.state, group, own, at=at, may_stop=not domain_breached
-            )
-        )
-    return decision
 
 
 def on_provider_health(
@@ -188,9 +299,12 @@ def on_provider_health(
     *,
     at: datetime,
     may_stop: bool = True,
+    fresh: Verdict | None = None,
 ) -> Decision:
-    """What a provider group's own reading does: stop its traffic (hold, or pause until ops
-    release it), lift its own hold, or nothing. The other groups keep sending."""
+    """What a provider group's own reading does: stop its traffic but its probe (hold), stop
+    it all (pause, until ops release it), lift its own hold, or nothing. The other groups keep
+    sending. ``fresh`` is the verdict on its reports since the hold began (its probe's; by
+    default ``verdict`` itself): only it can release, never the mere passing of time."""
     if state.status is Status.PAUSED:
         return Decision(state)  # nothing is sent anyway; ops' resume starts afresh
     current = state.provider_hold(group)
@@ -200,22 +314,16 @@ def on_provider_health(
         return provider_move(state, group, "pause", verdict.reason, at, paused=True)
     if verdict.level is Level.HOLD and current is None:
         return provider_move(state, group, "hold", verdict.reason, at, paused=False)
-    # A held group sends nothing, so only late reports can clear its rates. It is released
-    # when they are clear (after its minimum hold), or after a whole health window, when the
-    # failures that held it have aged out, to try again.
-    if current is not None and not current.paused:
+    evidence = fresh if fresh is not None else verdict
+    if current is not None and not current.paused and evidence.clear:
         gates = plan.gates_for(group)
         held_for = at - current.since
-        aged_out = held_for >= timedelta(hours=gates.window_hours)
-        if aged_out or (verdict.clear and held_for >= timedelta(minutes=gates.min_hold_minutes)):
-            why = (
-                verdict.reason
-                if verdict.clear
-                else f"its failures have left the {gates.window_hours} h window"
-            )
-            return provider_move(
-                state, group, "release", f"{why} (held {duration_words(held_for)})", at
-            )
+        if held_for < timedelta(minutes=gates.min_hold_minutes):
+            return Decision(state)
+        if _released_today(plan, state.gate_mark(group.value), at):
+            return Decision(state)
+        reason = f"since the hold: {evidence.reason} (held {duration_words(held_for)})"
+        return provider_move(state, group, "release", reason, at)
     return Decision(state)
 
 
@@ -230,10 +338,17 @@ def provider_move(
     paused: bool | None = None,
 ) -> Decision:
     """Start (``paused`` given) or end a provider group's hold. Either touches the day, so the
-    domain's healthy streak starts again, as for a hold of the whole domain."""
+    domain's healthy streak starts again, as for a hold of the whole domain. A release by the
+    gates marks the group's gate (see GateMark); one by ops starts its evidence afresh too."""
+    current = state.provider_hold(group)
     others = tuple(hold for hold in state.provider_holds if hold.group is not group)
     holds = others if paused is None else (*others, ProviderHold(group, paused, reason, at))
-    changed = replace(state, provider_holds=holds, troubled_at=at)
+    mark = state.gate_mark(group.value)
+    if paused is not None and current is None:
+        mark = replace(mark, held_at=at)
+    elif paused is None and current is not None:
+        mark = replace(mark, released_at=at, judged_since=current.since)
+    changed = replace(state, provider_holds=holds, troubled_at=at, gate_marks=state.with_mark(mark))
     if paused is not None:
         changed = replace(changed, healthy_days_at_step=0, streak_days=())
     transition = _transition(

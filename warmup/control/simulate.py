@@ -2,17 +2,22 @@
 
 Time advances one minute per tick, so per-minute caps bind as they would in the service; sends go
 out as fast as the allowance lets them (as the dispatcher does); delivery reports come back at
-once with the profile's rates, without randomness, so a run is reproducible. Health is judged
-every 15 minutes; a pause (of the domain, or of a provider group) is resumed by (simulated) ops
-``resume_after_days`` later.
+once. Without a random generator each report class gets exactly its rate's share (a run is the
+profile's expectation); with one (``rng``), each batch's failures, hard bounces and complaints
+are drawn binomially around the rates, as real mail behaves, so that repeated runs show how
+often bad luck holds a healthy domain and how soon a bad one is caught (:mod:`.monte_carlo`).
+Health is judged every 15 minutes; a pause (of the domain, or of a provider group) is resumed
+by (simulated) ops ``resume_after_days`` later.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from warmup.control.allowance import AcsQuota, Usage, allowance, in_window
 from warmup.control.health import HealthWindow, Level, Outcome, OutcomeCounts, judge
@@ -22,6 +27,7 @@ from warmup.control.machine import (
     new_domain,
     on_day_end,
     on_readings,
+    report_sinces,
 )
 from warmup.control.ops import release_provider, resume
 from warmup.control.state import DomainState, Status, Transition
@@ -29,6 +35,15 @@ from warmup.plans.model import Plan, ProviderGroup
 from warmup.plans.schedule import Schedule, daily_capacity, earliest_schedule
 
 MINUTE = timedelta(minutes=1)
+
+
+class Chance(Protocol):
+    """A seeded source of uniform draws in [0, 1) (``random.Random(seed)``): given by the
+    caller, so that this module stays free of hidden state."""
+
+    def random(self) -> float: ...
+
+
 JUDGE_EVERY_MINUTES = 15
 SIMULATED_OPS = "ops (simulated)"
 
@@ -126,6 +141,10 @@ class SimulatedDay:
     transitions: tuple[Transition, ...]
     note: str = ""  # why nothing could be sent: "blackout", "off-window", "no demand"
     provider_sent: Mapping[str, int] = field(default_factory=dict)  # with a provider mix
+    # The day's sends before each of its transitions (how much went out before a decision).
+    sent_before: tuple[int, ...] = ()
+    # Sends to held provider groups: their probes.
+    probe_sent: int = 0
 
 
 @dataclass(frozen=True)
@@ -140,14 +159,36 @@ class Simulation:
 
 
 class _Recorder:
-    """Keeps the transitions of the current day while applying decisions."""
+    """Keeps the transitions of the current day while applying decisions, with the day's sends
+    before each."""
 
     def __init__(self) -> None:
         self.log: list[Transition] = []
+        self.sent_before: list[int] = []
+        self.sent = 0
 
     def apply(self, decision: Decision) -> DomainState:
         self.log.extend(decision.transitions)
+        self.sent_before.extend([self.sent] * len(decision.transitions))
         return decision.state
+
+
+def binomial(rng: Chance, n: int, p: float) -> int:
+    """A draw of Binomial(n, p), exact: the gaps between successes are geometric, so the cost
+    grows with the successes (a few per hundred sends), not with ``n``."""
+    if n <= 0 or p <= 0:
+        return 0
+    if p >= 1:
+        return n
+    if p > 0.5:
+        return n - binomial(rng, n, 1 - p)
+    log_q = math.log1p(-p)
+    count, position = 0, 0
+    while True:
+        position += int(math.log(1.0 - rng.random()) / log_q) + 1
+        if position > n:
+            return count
+        count += 1
 
 
 class _Carry:
@@ -167,9 +208,12 @@ class _Traffic:
     """One provider group's share of the mail: its own failure profile, health window and
     trailing hour. Without a provider mix there is one, for all the mail."""
 
-    def __init__(self, plan: Plan, share: float, profile: FailureProfile) -> None:
+    def __init__(
+        self, plan: Plan, share: float, profile: FailureProfile, rng: Chance | None
+    ) -> None:
         self.share = share
         self.profile = profile
+        self.rng = rng
         self.window = HealthWindow(
             timedelta(hours=plan.gates.window_hours), bucket=timedelta(minutes=15)
         )
@@ -183,6 +227,9 @@ class _Traffic:
         )
         self.sent_today = self.failed_today = 0
 
+    def oldest_send(self) -> datetime | None:
+        return self._last_hour[0][0] if self._last_hour else None
+
     def roll(self, now: datetime) -> None:
         while self._last_hour and self._last_hour[0][0] <= now - timedelta(hours=1):
             self.hour_total -= self._last_hour.popleft()[1]
@@ -195,9 +242,15 @@ class _Traffic:
         self.sent_today += n
         self._last_hour.append((now, n))
         self.hour_total += n
-        failed = min(n, self._failures.take(n * self.profile.failure_rate(day)))
-        complained = min(n - failed, self._complaints.take(n * self.profile.complaint_rate))
-        bounced = min(failed, self._hard.take(failed * self.profile.hard_bounce_share))
+        rate, profile = self.profile.failure_rate(day), self.profile
+        if self.rng is not None:
+            failed = binomial(self.rng, n, rate)
+            complained = binomial(self.rng, n - failed, profile.complaint_rate)
+            bounced = binomial(self.rng, failed, profile.hard_bounce_share)
+        else:
+            failed = min(n, self._failures.take(n * rate))
+            complained = min(n - failed, self._complaints.take(n * profile.complaint_rate))
+            bounced = min(failed, self._hard.take(failed * profile.hard_bounce_share))
         self.failed_today += failed + complained
         for outcome, count in (
             (Outcome.DELIVERED, n - failed - complained),
@@ -211,6 +264,46 @@ class _Traffic:
     def take(self, expected: float) -> int:
         """Whole sends owed to this group out of ``expected`` (a fractional share)."""
         return self._demand.take(expected)
+
+
+DAY_MINUTES = 24 * 60
+
+
+def _worth_reading(state: DomainState, sent: int, read_at_sent: int, minute: int) -> bool:
+    """Whether a reading can decide anything: reports came in since the last one, or, once an
+    hour, a hold may end with time alone (its minimum lasted, or a new day allows another
+    release). The service's other readings would only watch the window age, which changes no
+    sending: the simulation skips them (a hold on aged reports shows at the next reading)."""
+    if sent != read_at_sent:
+        return True
+    held = state.provider_holds or state.status is Status.HOLDING
+    return bool(held) and minute % 60 == 0
+
+
+def _next_window_minute(
+    plan: Plan, day_start: datetime, minute: int, sends: bool, wanting: bool
+) -> int:
+    """The next minute of the day that may send, if any (the day's end otherwise): the
+    window's start when before it; never while nothing is wanted or the domain does not send
+    (a reading may change that: it wakes the loop)."""
+    if not sends or not wanting or not plan.sends_on(day_start.date()) or plan.window is None:
+        return DAY_MINUTES
+    opens = plan.window.start.hour * 60 + plan.window.start.minute
+    return opens if minute < opens else DAY_MINUTES
+
+
+def _freed_minute(traffic: Iterable[_Traffic], day_start: datetime, minute: int, per: str) -> int:
+    """With a cap used up: the minute its window frees (the oldest send of the trailing hour
+    leaves it), the day's end for the day cap, the next minute otherwise."""
+    if per == "day":
+        return DAY_MINUTES
+    if per != "hour":
+        return minute + 1
+    oldest = [t.oldest_send() for t in traffic]
+    first = min((at for at in oldest if at is not None), default=None)
+    if first is None:
+        return minute + 1
+    return max(minute + 1, int((first - day_start) / MINUTE) + 60)
 
 
 def parse_mix(text: str) -> dict[ProviderGroup, float]:
@@ -245,9 +338,11 @@ def simulate(
     mix: Mapping[ProviderGroup, float] | None = None,
     provider_profiles: Mapping[ProviderGroup, FailureProfile] | None = None,
     progress: Callable[[int], None] | None = None,
+    rng: Chance | None = None,
 ) -> Simulation:
     """``start`` is the first simulated midnight, timezone-aware; ``progress`` is told each
-    day simulated (a year takes seconds).
+    day simulated (a year takes seconds). With ``rng``, report counts are drawn around the
+    rates (see the module's docstring); without, they are the rates' exact shares.
 
     With a provider ``mix``, each group's mail has its own failure profile (``profile`` unless
     ``provider_profiles`` names one), its own health window judged by its own gates, and its
@@ -260,7 +355,7 @@ def simulate(
     state = new_domain(domain, plan, at=start, actor=SIMULATED_OPS).state
     own = provider_profiles or {}
     traffic = {
-        group: _Traffic(plan, share, own.get(group, profile))
+        group: _Traffic(plan, share, own.get(group, profile), rng)
         for group, share in (mix or {ProviderGroup.OTHER: 1.0}).items()
     }
     judge_groups = mix is not None
@@ -271,6 +366,13 @@ def simulate(
         return sum(
             (t.window.counts(now, state.health_since) for t in traffic.values()), OutcomeCounts()
         )
+
+    def reports(now: datetime) -> dict[datetime, dict[ProviderGroup, OutcomeCounts]]:
+        """Each group's counts from each moment the gates need (as the service reads them)."""
+        return {
+            since: {group: t.window.counts(now, since) for group, t in traffic.items()}
+            for since in report_sinces(plan, state, now)
+        }
 
     for index in range(days):
         day_no = index + 1
@@ -309,23 +411,37 @@ def simulate(
             note = "no demand"
         for t in traffic.values():
             t.sent_today = t.failed_today = 0
+        probe_sent = 0
+        read_at_sent = -1  # the day's sends at the last reading (none yet today)
 
+        # Minutes when nothing can be sent (outside the window, a cap used up until the
+        # trailing hour frees, the demand met) are skipped, but for the readings.
+        asleep_until = 0
         for minute in range(24 * 60):
+            reading = minute % JUDGE_EVERY_MINUTES == 0 and _worth_reading(
+                state, recorder.sent, read_at_sent, minute
+            )
+            if minute < asleep_until and not reading:
+                continue
             now = day_start + minute * MINUTE
-            for t in traffic.values():
-                t.roll(now)
-            if minute % JUDGE_EVERY_MINUTES == 0:
-                verdict = judge(window_counts(now), plan.gates)
-                by_group = {
-                    group: judge(t.window.counts(now, state.health_since), plan.gates_for(group))
-                    for group, t in traffic.items()
-                    if judge_groups
-                }
-                state = apply(on_readings(plan, state, verdict, by_group, at=now))
+            if reading:
+                read_at_sent = recorder.sent
+                decision = on_readings(plan, state, reports(now), at=now)
+                state = apply(decision)
+                if decision.transitions:
+                    asleep_until = 0  # a hold ended or began: the allowance changed
                 if state.status is Status.PAUSED and paused_on is None:
                     paused_on = day_no
+            if minute < asleep_until:
+                continue
+            for t in traffic.values():
+                t.roll(now)
             sent = sum(t.sent_today for t in traffic.values())
-            if not state.sends or not in_window(plan, now) or sent >= wanted:
+            recorder.sent = sent
+            if not state.sends or sent >= wanted or not in_window(plan, now):
+                asleep_until = _next_window_minute(
+                    plan, day_start, minute, state.sends, sent < wanted
+                )
                 continue
             usage = Usage(
                 last_minute=0,
@@ -334,14 +450,20 @@ def simulate(
                 provider_last_hour={g: t.hour_total for g, t in traffic.items()},
             )
             granted = allowance(plan, state, now, usage, quota)
+            if granted.total <= 0:
+                asleep_until = _freed_minute(traffic.values(), day_start, minute, granted.per)
+                continue
             n = min(granted.total, wanted - sent)
             for group, t in traffic.items():
                 room = min(granted.for_provider(group), t.wanted(wanted) - t.sent_today)
                 share = t.take(n * t.share)
-                if judge_groups and group in state.held_providers:
-                    continue  # its share stays unused
-                if (count := int(min(share, room))) > 0:
+                held = group in state.held_providers
+                # A held group sends its probe only (its allowance); the rest of its share
+                # stays unused.
+                count = int(min(room, max(share, 1) if held else share))
+                if count > 0:
                     t.send(count, now, day_no)
+                    probe_sent += count if held else 0
 
         day_end = day_start + timedelta(days=1) - MINUTE
         seen = window_counts(day_end)
@@ -367,6 +489,8 @@ def simulate(
                 provider_sent={g.value: t.sent_today for g, t in traffic.items()}
                 if judge_groups
                 else {},
+                sent_before=tuple(recorder.sent_before),
+                probe_sent=probe_sent,
             )
         )
     return Simulation(plan, earliest_schedule(plan, start.date()), tuple(results))

@@ -34,8 +34,29 @@ class ProviderHold:
     reason: str
     since: datetime
 
-    def describe(self) -> str:
-        return f"{self.group.value} {'paused' if self.paused else 'held'}: {self.reason}"
+    def describe(self, probe_share: float = 0.0) -> str:
+        if self.paused:
+            return f"{self.group.value} paused: {self.reason}"
+        probing = f", probing at {probe_share:.0%} of its share" if probe_share else ""
+        return f"{self.group.value} held{probing}: {self.reason}"
+
+
+DOMAIN_GATE = "domain"  # the gate mark of the domain's own gates (the others: group names)
+
+
+@dataclass(frozen=True)
+class GateMark:
+    """What a gate (the domain's, or a provider group's) remembers of its last hold.
+
+    After a release, its evidence starts where that hold began (``judged_since``): the reports
+    that caused the hold, already acted on, cannot hold it again at once. And it releases at
+    most once a day (``released_at``), so no gate holds and releases more than once a day.
+    """
+
+    gate: str
+    held_at: datetime | None = None  # when its current or last hold began
+    released_at: datetime | None = None
+    judged_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,8 @@ class DomainState:
     troubled_at: datetime | None = None
     # Provider groups whose own gates stopped their traffic; the rest keep sending.
     provider_holds: tuple[ProviderHold, ...] = ()
+    # Each gate's last hold and release (see GateMark).
+    gate_marks: tuple[GateMark, ...] = ()
 
     @property
     def sends(self) -> bool:
@@ -72,6 +95,13 @@ class DomainState:
 
     def provider_hold(self, group: ProviderGroup) -> ProviderHold | None:
         return next((hold for hold in self.provider_holds if hold.group is group), None)
+
+    def gate_mark(self, gate: str) -> GateMark:
+        return next((m for m in self.gate_marks if m.gate == gate), GateMark(gate))
+
+    def with_mark(self, mark: GateMark) -> tuple[GateMark, ...]:
+        """The marks with ``mark`` in place of the gate's earlier one."""
+        return (*(m for m in self.gate_marks if m.gate != mark.gate), mark)
 
 
 @dataclass(frozen=True)

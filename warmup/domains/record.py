@@ -9,7 +9,7 @@ from datetime import date, datetime
 from functools import cached_property
 
 from warmup.control.caps import AcsQuota, Caps, caps
-from warmup.control.state import DomainState, ProviderHold, Status
+from warmup.control.state import DomainState, GateMark, ProviderHold, Status
 from warmup.plans.model import Plan, ProviderGroup
 from warmup.sending.transport import Transport
 from warmup.store.models import SendingDomain
@@ -69,6 +69,39 @@ def state_of(row: SendingDomain) -> DomainState:
         streak_days=tuple(date.fromisoformat(d) for d in (row.streak_days or "").split(",") if d),
         troubled_at=row.troubled_at,
         provider_holds=_holds_of(row.provider_holds),
+        gate_marks=_marks_of(row.gate_marks),
+    )
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _marks_of(text: str | None) -> tuple[GateMark, ...]:
+    return tuple(
+        GateMark(
+            gate=str(item["gate"]),
+            held_at=_moment(item.get("held_at")),
+            released_at=_moment(item.get("released_at")),
+            judged_since=_moment(item.get("judged_since")),
+        )
+        for item in json.loads(text or "[]")
+    )
+
+
+def _marks_text(marks: tuple[GateMark, ...]) -> str | None:
+    if not marks:
+        return None
+    return json.dumps(
+        [
+            {
+                "gate": m.gate,
+                "held_at": m.held_at.isoformat() if m.held_at else None,
+                "released_at": m.released_at.isoformat() if m.released_at else None,
+                "judged_since": m.judged_since.isoformat() if m.judged_since else None,
+            }
+            for m in marks
+        ]
     )
 
 
@@ -115,4 +148,5 @@ def state_columns(state: DomainState) -> dict[str, object]:
         "streak_days": ",".join(d.isoformat() for d in state.streak_days),
         "troubled_at": state.troubled_at,
         "provider_holds": _holds_text(state.provider_holds),
+        "gate_marks": _marks_text(state.gate_marks),
     }

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from warmup.control.health import OutcomeCounts, Verdict, judge
-from warmup.control.machine import Decision, on_readings
+from warmup.control.machine import Decision, Reports, on_readings, report_sinces
 from warmup.domains.record import DomainRecord
 from warmup.domains.store import DomainStore
 from warmup.ledger import counters
@@ -55,6 +55,16 @@ def _window(
     since = now - timedelta(hours=record.plan.gates.window_hours)
     if record.state.health_since is not None:
         since = max(since, record.state.health_since)
+    return _window_from(database, record, since, now, campaign_id)
+
+
+def _window_from(
+    database: Database,
+    record: DomainRecord,
+    since: datetime,
+    now: datetime,
+    campaign_id: int | None = None,
+) -> dict[ProviderGroup, OutcomeCounts]:
     counts: dict[ProviderGroup, dict[str, int]] = {}
     with database.session() as session:
         if campaign_id is None:
@@ -82,8 +92,11 @@ def _group(provider: str) -> ProviderGroup:
 
 
 def window_verdict(database: Database, record: DomainRecord, now: datetime) -> Verdict:
-    """What the domain's gates say of its window ending at ``now``."""
-    return judge(window_counts(database, record, now), record.plan.gates)
+    """What the domain's gates say of its whole window ending at ``now`` (every group), with
+    the groups that drove it."""
+    by_group = provider_window_counts(database, record, now)
+    parts = {group.value: counts for group, counts in by_group.items()}
+    return judge(sum(by_group.values(), OutcomeCounts()), record.plan.gates, parts)
 
 
 # A judgement whose basis keeps moving under it is left to the next run of the feedback loop.
@@ -99,59 +112,61 @@ class _StaleReadings(Exception):
 
 
 def _window_basis(record: DomainRecord) -> tuple[object, ...]:
-    """What a judgement depends on besides the reports: where the window starts (an ops resume
-    moves it), the plan's gates, and the provider groups already held."""
-    return (record.state.health_since, record.plan, record.state.held_providers)
+    """What a judgement depends on besides the reports: where the windows start (an ops resume
+    or a release moves them), the plan's gates, the holds, and the domain's status."""
+    state = record.state
+    return (
+        state.health_since,
+        record.plan,
+        state.provider_holds,
+        state.gate_marks,
+        state.status,
+        state.held_by,
+    )
 
 
 def judge_domain(
     database: Database, domains: DomainStore, domain: str, now: datetime
 ) -> tuple[Verdict, Decision]:
-    """Judge the domain's window and apply the verdict (hold, pause, release) in the store;
-    then each provider group's own window by its own gates (hold, pause, release of that
-    group's traffic only).
+    """Read the domain's reports and apply what its gates decide (:func:`on_readings`): each
+    provider group's gates (hold but for a probe, pause, release that group's traffic), then
+    the domain's on the groups that send normally.
 
-    The window is read before the domain's row is written. A verdict read from a window an ops
-    resume has since replaced must not be applied: it would pause the domain again on the very
-    reports the resume set aside. So the verdict is applied only if the window's basis is still
-    the one it was read on, and is read again otherwise.
+    The reports are read before the domain's row is written. Readings taken on a basis an ops
+    resume (or another decision) has since replaced must not be applied: they would pause the
+    domain again on the very reports the resume set aside. So they are applied only if the
+    basis is still the one they were read on, and read again otherwise.
     """
     record = domains.get(domain)
     for _ in range(MAX_READINGS):
-        verdict, verdicts = _readings(database, record, now)
+        reports = read_reports(database, record, now)
         try:
-            return verdict, domains.transition(domain, _decider(record, verdict, verdicts, now))
+            decision = domains.transition(domain, _decider(record, reports, now))
+            return window_verdict(database, record, now), decision
         except _StaleReadings as stale:
             record = stale.current
-    return verdict, Decision(record.state)
+    return window_verdict(database, record, now), Decision(record.state)
+
+
+def read_reports(database: Database, record: DomainRecord, now: datetime) -> Reports:
+    """Each provider group's report counts from each moment the gates need (``report_sinces``):
+    the window, after the last resume or release, and since each current hold began."""
+    found: dict[datetime, dict[ProviderGroup, OutcomeCounts]] = {}
+    for since in report_sinces(record.plan, record.state, now):
+        found[since] = _window_from(database, record, since, now)
+    return found
 
 
 def _decider(
-    read_on: DomainRecord, verdict: Verdict, verdicts: dict[ProviderGroup, Verdict], now: datetime
+    read_on: DomainRecord, reports: Reports, now: datetime
 ) -> Callable[[DomainRecord], Decision]:
-    """The verdicts read on ``read_on``'s window, applied to the domain's current state if
-    that window is still the domain's."""
+    """The readings taken on ``read_on``'s basis, applied to the domain's current state if
+    that basis is still the domain's."""
     basis = _window_basis(read_on)
 
     def decide(current: DomainRecord) -> Decision:
         if _window_basis(current) != basis:
             raise _StaleReadings(current)
-        return on_readings(current.plan, current.state, verdict, verdicts, at=now)
+        return on_readings(current.plan, current.state, reports, at=now)
 
     return decide
-
-
-def _readings(
-    database: Database, record: DomainRecord, now: datetime
-) -> tuple[Verdict, dict[ProviderGroup, Verdict]]:
-    """The domain's verdict on its whole window, and each provider group's on its own share."""
-    by_group = provider_window_counts(database, record, now)
-    verdict = judge(sum(by_group.values(), OutcomeCounts()), record.plan.gates)
-    # A held group sends nothing, so its window only empties: it is judged on what is left
-    # (nothing at all, once its failures have aged out).
-    groups = set(by_group) | record.state.held_providers
-    verdicts = {
-        group: judge(by_group.get(group, OutcomeCounts()), record.plan.gates_for(group))
-        for group in sorted(groups)
-    }
-    return verdict, verdicts

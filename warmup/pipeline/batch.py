@@ -57,7 +57,7 @@ from warmup.ledger.store import LedgerStore, SendResult, WorkItem
 from warmup.pipeline.dispatch import Batch
 from warmup.pipeline.gate import Gate
 from warmup.pipeline.leases import LiveLeases
-from warmup.pipeline.send_limits import send_limits
+from warmup.pipeline.send_limits import send_limits, stopped_groups
 from warmup.pipeline.wire_log import WireLog, encode
 from warmup.ratelimit.base import Limiter
 from warmup.sending.sender import MessageSender
@@ -200,11 +200,6 @@ class BatchContext:
         if self.leases is not None:
             shortest = min(shortest, self.leases.seconds)
         return timedelta(seconds=min(MAX_LEASE_SAFETY, shortest / 5))
-
-
-def _held(record: DomainRecord) -> dict[str, str]:
-    """Provider groups (by value, as rows name them) that their own gates stopped → why."""
-    return {hold.group.value: hold.describe() for hold in record.state.provider_holds}
 
 
 class BatchRunner:
@@ -366,7 +361,7 @@ class BatchRunner:
             self._store_away(exc)
             return FLUSH_SECONDS
         candidates = [pending.popleft() for _ in range(min(room, len(pending)))]
-        held = _held(record)
+        held = stopped_groups(record)
         by_provider: dict[str, list[WorkItem]] = {}
         for item in candidates:
             if item.provider in held:
@@ -492,7 +487,7 @@ class BatchRunner:
                 record = c.record_for(self._batch.domain)
             except STORE_AWAY as exc:
                 raise GiveBack(self._store_away(exc)) from None
-            stopped = _held(record).get(item.provider)
+            stopped = stopped_groups(record).get(item.provider)
             if stopped is not None:
                 raise GiveBack(stopped)
             grant = c.limiter.acquire(

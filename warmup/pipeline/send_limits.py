@@ -1,7 +1,8 @@
 """The limiter windows one send takes a permit from: its domain's caps as limiter keys.
 
 Every send counts against its domain's per-minute (if the step has one) and per-hour caps, its
-provider group's share of the hour when the plan sets one, and the ACS quota per minute and per
+provider group's share of the hour when the plan sets one (its probe's while its gates hold it),
+and the ACS quota per minute and per
 hour (times the plan's headroom, shared by every domain of the subscription). The figures come
 from :mod:`warmup.control.caps` (through :attr:`DomainRecord.caps`), as the dispatcher's
 allowance does. Day caps are the dispatcher's: it never claims more than a day allows.
@@ -9,6 +10,7 @@ allowance does. Day caps are the dispatcher's: it never claims more than a day a
 
 from __future__ import annotations
 
+from warmup.control.allowance import probe_per_hour
 from warmup.domains.record import DomainRecord
 from warmup.ratelimit.base import Limit
 
@@ -37,11 +39,32 @@ def domain_hour(record: DomainRecord, margin: float) -> Limit:
 
 
 def provider_hour(record: DomainRecord, provider: str, margin: float) -> Limit | None:
+    """The group's share of the hour; while its gates hold it, its probe's (batches give back
+    the rows of a group with no probe, or paused: see ``stopped_groups``)."""
     shares = record.caps.provider_per_hour
     share = next((n for group, n in shares.items() if group.value == provider), None)
+    hold = next((h for h in record.state.provider_holds if h.group.value == provider), None)
+    if hold is not None:
+        whole = share if share is not None else record.caps.step_per_hour
+        share = probe_per_hour(record.plan, hold.group, whole)
     if share is None:
         return None
     return _hour(f"dom:{record.state.domain}:p:{provider}:h", share, margin)
+
+
+def stopped_groups(record: DomainRecord) -> dict[str, str]:
+    """Provider groups (by value, as rows name them) that send nothing now → why: paused by
+    their gates or by ops, or held with no probe."""
+    caps = record.caps
+    return {
+        hold.group.value: hold.describe()
+        for hold in record.state.provider_holds
+        if hold.paused
+        or probe_per_hour(
+            record.plan, hold.group, caps.provider_per_hour.get(hold.group, caps.step_per_hour)
+        )
+        == 0
+    }
 
 
 def acs_limits(record: DomainRecord, scope: str, margin: float) -> list[Limit]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, time
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -139,6 +140,14 @@ class Gates(Strict):
     complaint_rate: Threshold = Threshold(hold=0.001, pause=0.003, min_sample=1000)
     # A hold the gates made lasts at least this long, however fast the rates recover.
     min_hold_minutes: Annotated[Whole, Field(ge=0, le=7 * 24 * 60)] = 60
+    # The gates decide on the confidence interval of each rate (docs/decisions.md): hold or
+    # pause when its lower bound reaches the line, release when its upper bound is below the
+    # release line. 0.95: a healthy domain is almost never held by bad luck.
+    confidence: Annotated[float, Field(ge=0.8, le=0.999)] = 0.95
+    # A provider group its gates hold still sends this share of its hourly cap (its probe),
+    # so that fresh reports can show it recovered: the mere passing of time never releases
+    # it. 0: no probe, and the group stays held until ops release it.
+    probe_share: Annotated[float, Field(ge=0.0, le=0.5)] = 0.2
 
 
 class ProviderGates(Strict):
@@ -150,6 +159,7 @@ class ProviderGates(Strict):
     hard_bounce_rate: Threshold | None = None
     complaint_rate: Threshold | None = None
     min_hold_minutes: Annotated[Whole, Field(ge=0, le=7 * 24 * 60)] | None = None
+    probe_share: Annotated[float, Field(ge=0.0, le=0.5)] | None = None
 
 
 class Resume(Strict):
@@ -184,7 +194,15 @@ class Weekday(StrEnum):
     @property
     def number(self) -> int:
         """Monday is 0, as ``datetime.weekday()`` counts."""
-        return list(Weekday).index(self)
+        return _WEEKDAY_NUMBERS[self]
+
+
+_WEEKDAY_NUMBERS = {day: number for number, day in enumerate(Weekday)}
+
+
+@cache
+def _weekday_numbers(days: tuple[Weekday, ...] | None) -> frozenset[int]:
+    return frozenset(range(7)) if days is None else frozenset(d.number for d in days)
 
 
 class SendingWindow(Strict):
@@ -274,7 +292,8 @@ class Plan(Strict):
     def sends_on(self, day: date) -> bool:
         """Whether the plan lets the domain send on this calendar day (its timezone's date):
         one of the window's weekdays, and not a blackout date."""
-        weekdays = {d.number for d in self.window.days} if self.window else set(range(7))
+        # Asked every simulated minute: the weekday set is worked out once per list of days.
+        weekdays = _weekday_numbers(tuple(self.window.days) if self.window else None)
         return day.weekday() in weekdays and day not in self.blackout_dates
 
 

@@ -77,6 +77,9 @@ class SendingDomain(Base):
     troubled_at: Mapped[datetime | None]
     # Provider groups stopped by their own gates: a JSON list of {group, paused, reason, since}.
     provider_holds: Mapped[str | None] = mapped_column(Text)
+    # Each gate's last hold and release: a JSON list of {gate, held_at, released_at,
+    # judged_since} (warmup.control.state.GateMark).
+    gate_marks: Mapped[str | None] = mapped_column(Text)
     sending_days: Mapped[int] = mapped_column(Integer, default=0)
     idle_days: Mapped[int] = mapped_column(Integer, default=0)
     held_by: Mapped[str | None] = mapped_column(String(200))

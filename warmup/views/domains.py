@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import redis
 from pydantic import BaseModel
 
+from warmup.control.allowance import probe_per_hour
 from warmup.control.authentication import unauthenticated
 from warmup.control.idle import SendingNow
 from warmup.domains.record import DomainRecord
@@ -15,6 +16,7 @@ from warmup.feedback.overview import DomainOverview, history, overview, sending
 from warmup.feedback.readiness import Readiness
 from warmup.ledger.recoveries import domain_recovery
 from warmup.pipeline.outcome_poll import StatusBudget
+from warmup.plans.model import ProviderGroup
 from warmup.plans.schedule import QuotaAdvice, quota_advice
 from warmup.ratelimit.base import Limiter
 from warmup.views.recovery import RecoveryOut, recovery_out
@@ -41,9 +43,18 @@ class Health(BaseModel):
 
 class ProviderHoldOut(BaseModel):
     provider: str  # gmail, microsoft, yahoo, other
-    paused: bool  # paused: until ops release it; held: until its rates are healthy again
-    reason: str
+    # paused: until ops release it; held: until its probe's reports show it healthy again
+    paused: bool
+    reason: str  # with the rate's confidence interval, as the gates decided on it
     since: datetime
+    # Held: how many an hour it still sends, for fresh evidence (0: paused, or no probe).
+    probe_per_hour: int = 0
+
+
+def probe_hour(record: DomainRecord, group: ProviderGroup) -> int:
+    """A held group's probe per hour at the domain's step."""
+    caps = record.caps
+    return probe_per_hour(record.plan, group, caps.provider_per_hour.get(group, caps.step_per_hour))
 
 
 class SendingOut(BaseModel):
@@ -138,7 +149,13 @@ def domain_out(view: DomainOverview, now_sending: SendingNow, recovery: Recovery
         since=state.since,
         held_by=state.held_by,
         provider_holds=[
-            ProviderHoldOut(provider=h.group.value, paused=h.paused, reason=h.reason, since=h.since)
+            ProviderHoldOut(
+                provider=h.group.value,
+                paused=h.paused,
+                reason=h.reason,
+                since=h.since,
+                probe_per_hour=0 if h.paused else probe_hour(record, h.group),
+            )
             for h in state.provider_holds
         ],
         senders=list(record.senders),

@@ -157,8 +157,11 @@ function domainCard(detail) {
     detail.sending.now ? `Now: ${detail.sending.reason}` : `Not sending now: ${detail.sending.reason}`));
   for (const hold of detail.provider_holds || []) {
     // One provider group stopped by its own gates; the others keep sending.
+    // A held group still sends its probe, so that fresh reports can show it recovered.
+    const probing = !hold.paused && hold.probe_per_hour > 0
+      ? `, probing at ${num(hold.probe_per_hour)}/hour` : "";
     card.append(el("p", { class: "reason provider-hold", "data-provider": hold.provider },
-      `${hold.provider} ${hold.paused ? "paused" : "held"} since ` +
+      `${hold.provider} ${hold.paused ? "paused" : "held"}${probing} since ` +
       `${new Date(hold.since).toLocaleString()}: ${hold.reason}`));
   }
   card.append(chart(detail), legend());
