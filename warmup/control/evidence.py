@@ -7,10 +7,11 @@ Six failures in 270 reports read as 2.2 %, but the rate behind them may be anywh
 0.9 % to 5 %: that is not evidence of a rate above 2 %.
 
 The interval is Wilson's score interval with a continuity correction (Newcombe, 1998). Closed
-form, so cheap enough for every gate on every reading and every run of a Monte Carlo; unlike
-the plain Wilson interval it keeps its coverage for rare events (a handful of complaints in a
-thousand reports), where it agrees with the exact Clopper-Pearson interval to a few hundredths
-of a point. Pure: no clock, no store.
+form, so cheap enough for every gate on every reading and every run of a Monte Carlo. The plain
+Wilson interval's lower bound is too high for small counts (1.02 % for 6 of 270, which would
+hold at 1 %); with the correction it is 0.91 %, near the exact Clopper-Pearson 0.82 %, and its
+upper bound errs the safe way too (later releases, never earlier). docs/decisions.md has the
+comparison. Pure: no clock, no store.
 """
 
 from __future__ import annotations

@@ -188,21 +188,29 @@ def on_readings(plan: Plan, state: DomainState, reports: Reports, *, at: datetim
     troubled = [g for g in groups if g not in stopped and verdicts[g].level >= Level.HOLD]
     rest = [g for g in groups if g not in stopped and g not in troubled]
     domain_since = _window_start(plan, state, DOMAIN_GATE, at)
-    rest_verdict = judge(_counts(reports, domain_since, rest), plan.gates)
-    if rest_verdict.level >= Level.HOLD and len(rest) > 1:
+    sending = _counts(reports, domain_since, [g for g in groups if g not in stopped]).total
+
+    def innocent(part: list[ProviderGroup]) -> bool:
+        """The part of the domain shows no trouble of its own (its gates are below hold), and
+        it is enough mail to compare with: the gates' minimum sample, or a quarter of the
+        domain's reports. One group carrying all the mail has nothing to compare with."""
+        counts = _counts(reports, domain_since, part)
+        big_enough = counts.total >= plan.gates.min_sample or 0 < counts.total * 4 >= sending
+        return big_enough and judge(counts, plan.gates).level < Level.HOLD
+
+    if not innocent(rest) and len(rest) > 1:
         # The rest fails: is it one group's doing, too small yet for its own gates? Without
-        # the group with the most failures, is the rest healthy?
+        # the group with the most failures, does the rest show trouble of its own?
         worst = max(rest, key=lambda g: (_counts(reports, domain_since, [g]).failures, g.value))
         without = [g for g in rest if g is not worst]
-        others = judge(_counts(reports, domain_since, without), plan.gates)
         own = judge(
             _counts(reports, _window_start(plan, state, worst.value, at), [worst]),
             plan.gates_for(worst).model_copy(update={"min_sample": 1}),
         )
-        if others.level in {Level.OK, Level.WARN} and own.level >= Level.HOLD:
-            troubled, rest, rest_verdict = [*troubled, worst], without, others
+        if innocent(without) and own.level >= Level.HOLD:
+            troubled, rest = [*troubled, worst], without
             verdicts[worst] = own
-    own_trouble = rest_verdict.level in {Level.OK, Level.WARN}  # a healthy rest, judged
+    own_trouble = innocent(rest)
     judged = rest if own_trouble or not troubled else rest + troubled
     parts = {g.value: _counts(reports, domain_since, [g]) for g in judged}
     verdict = judge(_counts(reports, domain_since, judged), plan.gates, parts)
