@@ -11,9 +11,11 @@ from warmup.control.allowance import AcsQuota, Usage, allowance
 from warmup.control.evidence import interval
 from warmup.control.health import Level, OutcomeCounts, judge
 from warmup.control.machine import new_domain, on_readings, report_sinces
+from warmup.control.simulate import DemandSchedule, FailureProfile, parse_mix, simulate
 from warmup.control.state import HEALTH_GATE, ProviderHold, Status
-from warmup.plans.loader import parse_plan
+from warmup.plans.loader import load_plan, parse_plan
 from warmup.plans.model import Gates, ProviderGroup
+from warmup.plans.presets import plan_file
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 PLAN = parse_plan(
@@ -130,3 +132,32 @@ def test_probes_never_lift_a_cap_above_the_plans(
     for group, paused in holds.items():
         if paused:
             assert granted.for_provider(group) == 0
+
+
+def test_the_issues_scenario_holds_gmail_alone_once_and_releases_nothing_on_silence() -> None:
+    # `plan simulate acs-default --days 14 --start 2026-12-21 --demand "1-14:5000"
+    #  --mix "gmail:40%,microsoft:30%,other:30%" --provider-failures "gmail=3:3%"`
+    plan = load_plan(plan_file("acs-default"))
+    result = simulate(
+        plan,
+        start=datetime(2026, 12, 21, tzinfo=UTC),
+        days=14,
+        profile=FailureProfile(0.005),
+        quota=AcsQuota(plan.quota.per_minute, plan.quota.per_hour),
+        demand=DemandSchedule.parse("1-14:5000"),
+        mix=parse_mix("gmail:40%,microsoft:30%,other:30%"),
+        provider_profiles={ProviderGroup.GMAIL: FailureProfile.parse("3:3%")},
+    )
+    gate_actions = [
+        (day, t) for day in result.days for t in day.transitions if t.actor == HEALTH_GATE
+    ]
+    # Gmail alone is held, on the day its rate rose, with the interval in the reason.
+    assert [(day.day, t.action) for day, t in gate_actions] == [(3, "provider-hold")]
+    (_, hold), *_ = gate_actions
+    assert "(95 %: " in hold.reason
+    assert hold.reason.startswith("gmail: failure rate")
+    # It keeps sending its probe only, and nothing is released on a day nothing was sent
+    # (the holidays): nothing is released at all, Gmail still failing.
+    for day in result.days[3:]:
+        assert day.provider_sent.get("gmail", 0) == day.probe_sent
+    assert all(day.status is not Status.PAUSED for day in result.days)
