@@ -102,15 +102,19 @@ def test_audit_entries_name_the_acting_tokens_role_and_what_it_did(
     ]
 
 
-def test_a_rejected_rows_report_is_readable_by_its_owner_alone(
+def test_a_rejected_rows_report_leaves_no_file_and_only_marketing_reads_it(
     database: Database, tmp_path: Path
 ) -> None:
+    # The rejected rows (addresses, personal data) are kept in the store with their import;
+    # the importer's working file (owner-only while it exists) is gone once they are.
     with api_world(database, tmp_path) as w:
         answer = upload(w, people_csv(3, bad=2))
         assert answer.status_code == 201, answer.text
-    reports = [p for p in (tmp_path / "api-data" / "rejected").glob("*.csv") if p.is_file()]
-    assert reports, "no rejected-rows report was written"
-    assert {p.stat().st_mode & 0o777 for p in reports} == {0o600}
+        link = answer.json()["report"]["rejected_report"]
+        assert w.client.get(link, headers=w.as_(Role.MARKETING)).status_code == 200
+        assert w.client.get(link, headers=w.as_(Role.OPS)).status_code == 403
+        assert w.client.get(link).status_code == 401
+    assert not list((tmp_path / "api-data").rglob("*.csv"))
 
 
 def test_no_proxy_is_trusted_unless_configured() -> None:

@@ -344,7 +344,16 @@ def simulate_command(
             f"{day.sent:,}",
             f"{day.failure_rate:.2%}" if day.sent else "-",
             f"{day.window_failure_rate:.2%}" if day.window_reports else "-",
-            " ".join(filter(None, [day.note, "*" * bool(day.transitions)])),
+            " ".join(
+                filter(
+                    None,
+                    [
+                        day.note,
+                        f"probe {day.probe_sent:,}" if day.probe_sent else "",
+                        "*" * bool(day.transitions),
+                    ],
+                )
+            ),
         )
     print_table(console, table)
     decided = [(day, t) for day in result.days for t in day.transitions]

@@ -203,9 +203,12 @@ def on_readings(plan: Plan, state: DomainState, reports: Reports, *, at: datetim
         # the group with the most failures, does the rest show trouble of its own?
         worst = max(rest, key=lambda g: (_counts(reports, domain_since, [g]).failures, g.value))
         without = [g for g in rest if g is not worst]
+        # Judged on its own interval with a quarter of the usual sample: the rest's health is
+        # the other half of the evidence.
+        gates = plan.gates_for(worst)
         own = judge(
             _counts(reports, _window_start(plan, state, worst.value, at), [worst]),
-            plan.gates_for(worst).model_copy(update={"min_sample": 1}),
+            gates.model_copy(update={"min_sample": max(1, gates.min_sample // 4)}),
         )
         if innocent(without) and own.level >= Level.HOLD:
             troubled, rest = [*troubled, worst], without

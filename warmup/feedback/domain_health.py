@@ -115,6 +115,7 @@ def _window_basis(record: DomainRecord) -> tuple[object, ...]:
     """What a judgement depends on besides the reports: where the windows start (an ops resume
     or a release moves them), the plan's gates, the holds, and the domain's status."""
     state = record.state
+    # Everything ``report_sinces`` reads: the readings are keyed by the moments it named.
     return (
         state.health_since,
         record.plan,
@@ -122,6 +123,7 @@ def _window_basis(record: DomainRecord) -> tuple[object, ...]:
         state.gate_marks,
         state.status,
         state.held_by,
+        state.since,
     )
 
 
