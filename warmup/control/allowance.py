@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from warmup.control.caps import AcsQuota, caps
+from warmup.control.caps import AcsQuota, Caps, caps
 from warmup.control.state import DomainState
 from warmup.plans.model import Plan, ProviderGroup
 
@@ -114,10 +114,7 @@ def allowance(
         # (A group without a share in the plan has none to withhold.)
         withheld = sum(cap.provider_per_hour.get(group, 0) for group in held)
         held_sent = sum(usage.provider_last_hour.get(group, 0) for group in held)
-        probes = {
-            group: _probe_room(plan, state, group, cap.provider_per_hour, cap.step_per_hour, usage)
-            for group in held
-        }
+        probes = {group: _probe_room(plan, state, group, cap, usage) for group in held}
         others_room = cap.step_per_hour - withheld - (usage.last_hour - held_sent)
         limits.append(
             (
@@ -149,21 +146,17 @@ def _names(groups: frozenset[ProviderGroup]) -> str:
     return ", ".join(sorted(group.value for group in groups))
 
 
-def probe_per_hour(plan: Plan, group: ProviderGroup, share_per_hour: int) -> int:
-    """How many a held group's probe may send an hour: its probe share of its hourly cap."""
-    return int(share_per_hour * plan.gates_for(group).probe_share)
+def probe_per_hour(plan: Plan, cap: Caps, group: ProviderGroup) -> int:
+    """How many a held group's probe may send an hour: its probe share of its hourly cap (its
+    share of the step's hour, or the whole hour for a group the plan gives no share)."""
+    share = cap.provider_per_hour.get(group, cap.step_per_hour)
+    return int(share * plan.gates_for(group).probe_share)
 
 
 def _probe_room(
-    plan: Plan,
-    state: DomainState,
-    group: ProviderGroup,
-    shares: Mapping[ProviderGroup, int],
-    step_per_hour: int,
-    usage: Usage,
+    plan: Plan, state: DomainState, group: ProviderGroup, cap: Caps, usage: Usage
 ) -> int:
     hold = state.provider_hold(group)
     if hold is None or hold.paused:
         return 0
-    hourly = probe_per_hour(plan, group, shares.get(group, step_per_hour))
-    return max(0, hourly - usage.provider_last_hour.get(group, 0))
+    return max(0, probe_per_hour(plan, cap, group) - usage.provider_last_hour.get(group, 0))

@@ -45,8 +45,7 @@ def provider_hour(record: DomainRecord, provider: str, margin: float) -> Limit |
     share = next((n for group, n in shares.items() if group.value == provider), None)
     hold = next((h for h in record.state.provider_holds if h.group.value == provider), None)
     if hold is not None:
-        whole = share if share is not None else record.caps.step_per_hour
-        share = probe_per_hour(record.plan, hold.group, whole)
+        share = probe_per_hour(record.plan, record.caps, hold.group)
     if share is None:
         return None
     return _hour(f"dom:{record.state.domain}:p:{provider}:h", share, margin)
@@ -55,15 +54,10 @@ def provider_hour(record: DomainRecord, provider: str, margin: float) -> Limit |
 def stopped_groups(record: DomainRecord) -> dict[str, str]:
     """Provider groups (by value, as rows name them) that send nothing now → why: paused by
     their gates or by ops, or held with no probe."""
-    caps = record.caps
     return {
         hold.group.value: hold.describe()
         for hold in record.state.provider_holds
-        if hold.paused
-        or probe_per_hour(
-            record.plan, hold.group, caps.provider_per_hour.get(hold.group, caps.step_per_hour)
-        )
-        == 0
+        if hold.paused or probe_per_hour(record.plan, record.caps, hold.group) == 0
     }
 
 

@@ -16,7 +16,6 @@ from warmup.feedback.overview import DomainOverview, history, overview, sending
 from warmup.feedback.readiness import Readiness
 from warmup.ledger.recoveries import domain_recovery
 from warmup.pipeline.outcome_poll import StatusBudget
-from warmup.plans.model import ProviderGroup
 from warmup.plans.schedule import QuotaAdvice, quota_advice
 from warmup.ratelimit.base import Limiter
 from warmup.views.recovery import RecoveryOut, recovery_out
@@ -49,12 +48,6 @@ class ProviderHoldOut(BaseModel):
     since: datetime
     # Held: how many an hour it still sends, for fresh evidence (0: paused, or no probe).
     probe_per_hour: int = 0
-
-
-def probe_hour(record: DomainRecord, group: ProviderGroup) -> int:
-    """A held group's probe per hour at the domain's step."""
-    caps = record.caps
-    return probe_per_hour(record.plan, group, caps.provider_per_hour.get(group, caps.step_per_hour))
 
 
 class SendingOut(BaseModel):
@@ -154,7 +147,7 @@ def domain_out(view: DomainOverview, now_sending: SendingNow, recovery: Recovery
                 paused=h.paused,
                 reason=h.reason,
                 since=h.since,
-                probe_per_hour=0 if h.paused else probe_hour(record, h.group),
+                probe_per_hour=0 if h.paused else probe_per_hour(record.plan, record.caps, h.group),
             )
             for h in state.provider_holds
         ],
