@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     # A bearer token for the resource manager, used as it is (e.g. `az account get-access-token`
     # in a pipeline, or the emulator); unset: the Entra ID credential of WARMUP_ACS_AUTH.
     azure_access_token: SecretStr | None = None
+    # Nameservers the DNS posture check (`warmup acs domain check`) asks, comma-separated, each
+    # IP or IP:PORT; empty: the system's resolvers.
+    dns_nameservers: str = ""
 
     # --- SMTP (domains whose transport is "smtp") -------------------------------------------
     smtp_host: str = "smtp.azurecomm.net"
@@ -277,6 +280,9 @@ class Settings(BaseSettings):
     def webhook_secret_values(self) -> list[str]:
         """Each configured webhook secret (empty when none: the webhook then refuses all)."""
         return _listed(self.webhook_secrets)
+
+    def dns_nameserver_list(self) -> list[str]:
+        return [entry.strip() for entry in self.dns_nameservers.split(",") if entry.strip()]
 
     def unsubscribe_secret_values(self) -> list[str]:
         """The unsubscribe secret that signs, then the earlier ones still accepted."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from harness.dns_server import DnsServer, ready_zone
 from harness.pipeline_world import DOMAIN, SENDER, World, add_domain, draft, world
 from tests.cli import cli, url_of
 from tests.conftest import EMULATOR_KEY, emulator_config
@@ -43,7 +44,11 @@ def azure(tmp_path: Path) -> Iterator[tuple[EmulatorServer, dict[str, str]]]:
         entra_apps={APP_ID: SecretStr(APP_SECRET)},
         arm_domains={DOMAIN: ArmDomain(verification=DKIM_FAILED)},
     )
-    with EmulatorServer(config) as server:
+    # The domain check reads DNS too: a nameserver on 127.0.0.1 where both domains are ready.
+    with (
+        EmulatorServer(config) as server,
+        DnsServer(ready_zone(DOMAIN, "ready.example.com")) as dns,
+    ):
         ca = tmp_path / "emulator-ca.pem"
         ca.write_bytes(server.ca_pem)
         env = {
@@ -54,6 +59,7 @@ def azure(tmp_path: Path) -> Iterator[tuple[EmulatorServer, dict[str, str]]]:
             "WARMUP_ARM_ENDPOINT": server.arm_url,
             "WARMUP_AZURE_CA_FILE": str(ca),
             "WARMUP_AZURE_ACCESS_TOKEN": "a-token-from-az-cli",
+            "WARMUP_DNS_NAMESERVERS": dns.nameserver,
         }
         start_env = {"WARMUP_UNSUBSCRIBE_SECRET": "acs-management-test-secret"}
         yield server, {**env, **start_env}
@@ -137,7 +143,7 @@ def test_an_unverified_dkim_refuses_campaign_start_until_an_audited_override(
     assert status["authentication"]["states"]["DKIM2"] == "NotStarted"
     refused = cli(url, "campaign", "start", "-c", "c", env=env)
     assert refused.returncode != 0
-    assert "DKIM (VerificationFailed) not verified" in refused.stderr
+    assert "DKIM (VerificationFailed) not verified by ACS" in refused.stderr
     assert Stores(database).campaigns.get("c").status == "draft"
     started = cli(
         url, "campaign", "start", "-c", "c", "--override-auth", "DKIM fix is propagating", env=env
@@ -145,7 +151,7 @@ def test_an_unverified_dkim_refuses_campaign_start_until_an_audited_override(
     assert started.returncode == 0, started.stderr
     entries = AuditLog(database).oldest_first(AuditFilter(actions=("override-authentication",)))
     assert [e.reason for e in entries] == [
-        "DKIM fix is propagating (started with DKIM (VerificationFailed))"
+        "DKIM fix is propagating (started with DKIM (VerificationFailed) not verified by ACS)"
     ]
     # The CLI shows the campaign's audit log, the override with its reason among it.
     shown = cli(url, "campaign", "audit", "-c", "c")

@@ -24,6 +24,7 @@ from warmup.campaigns.streams import RELAY
 from warmup.content.hygiene import content_warnings, with_text_part
 from warmup.content.templates import CompiledTemplate, MessageTemplate
 from warmup.control.authentication import unauthenticated
+from warmup.control.dns_posture import problems as dns_problems
 from warmup.domains.store import DomainStore
 from warmup.errors import ConflictError, ContentError, NotFoundError, TransitionError
 from warmup.ledger import counters
@@ -365,9 +366,9 @@ class CampaignStore:
             if unverified and not (auth_override or "").strip():
                 domain = domain_of(campaign.sender_address)
                 raise ContentError(
-                    f"domain {domain}: {', '.join(unverified)} not verified by ACS. Gmail and "
-                    "Yahoo refuse unauthenticated bulk mail: fix the DNS records and run "
-                    f"`warmup acs domain check {domain}`, or start with --override-auth REASON"
+                    f"domain {domain} is not ready for bulk mail: {'; '.join(unverified)}. "
+                    "Gmail and Yahoo refuse unauthenticated bulk mail: fix the DNS records and "
+                    f"run `warmup acs domain check {domain}`, or start with --override-auth REASON"
                 )
             size = measure.size
             if size == 0:
@@ -495,12 +496,19 @@ class CampaignStore:
         return names
 
     def unauthenticated(self, campaign: CampaignRecord) -> list[str]:
-        """The SPF, DKIM or DMARC records of the campaign's domain ACS last found not
-        verified (empty when verified, or never checked)."""
+        """What stops the campaign's domain authenticating bulk mail: the SPF, DKIM or DMARC
+        records ACS last found not verified, and the problems its DNS last showed (SPF over
+        ten lookups, no DMARC record). Empty when none, or never checked."""
         record = self._domains.domain_of_sender(campaign.sender_address)
-        if record.authentication is None:
-            return []
-        return unauthenticated(record.authentication.states)
+        found = []
+        if record.authentication is not None:
+            found += [
+                f"{name} not verified by ACS"
+                for name in unauthenticated(record.authentication.states)
+            ]
+        if record.dns_posture is not None:
+            found += dns_problems(record.dns_posture)
+        return found
 
     def check_startable(self, campaign: CampaignRecord, allow_empty_fields: bool) -> None:
         if not allow_empty_fields:

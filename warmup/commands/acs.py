@@ -13,12 +13,15 @@ from warmup.commands.context import actor, command_settings, now, open_stores
 from warmup.commands.output import AsJson, print_json
 from warmup.commands.relay import warn_if_long_for_devices
 from warmup.control.authentication import unauthenticated
+from warmup.control.dns_posture import DnsPosture
+from warmup.domains.dns_check import read_posture, resolver_for
 from warmup.domains.record import Authentication
 from warmup.domains.store import UnknownDomainError
 from warmup.errors import TransitionError
 from warmup.management.client import AcsResources, management_client
-from warmup.management.resources import AzureResources
+from warmup.management.resources import AzureResources, DomainCheck
 from warmup.suppression.acs_sync import sync_suppressions
+from warmup.views.domains import DnsPostureOut, dns_posture_out
 
 app = typer.Typer(
     help="Azure-side tasks: sender usernames, SMTP usernames, domain verification.",
@@ -126,34 +129,83 @@ def remove_smtp_username(username: Annotated[str, typer.Argument()]) -> None:
 
 
 @domain_app.command("check")
-def check_domain(domain: Domain, as_json: AsJson = False) -> None:
-    """Read the domain's verification states (Domain, SPF, DKIM, DKIM2, DMARC) and keep them
-    with the warmup domain: campaigns do not start while SPF, DKIM or DMARC is unverified.
-    Exit 1 when one of those is not verified."""
-    checked = _azure().check_domain(domain)
-    unverified = unauthenticated(checked.states)
+def check_domain(
+    domain: Domain,
+    dns_only: Annotated[
+        bool,
+        typer.Option(
+            "--dns-only", help="Read only the domain's own DNS (SPF, DMARC, MX): no Azure needed."
+        ),
+    ] = False,
+    nameserver: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A nameserver to ask (IP or IP:PORT); repeat for more. "
+            "Default: WARMUP_DNS_NAMESERVERS, else the system's resolvers."
+        ),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Read the domain's verification states in ACS (Domain, SPF, DKIM, DKIM2, DMARC) and its
+    own DNS (SPF's lookup count, DMARC's policy and rua, MX), and keep both with the warmup
+    domain. Campaigns do not start while ACS finds SPF, DKIM or DMARC unverified, or DNS shows
+    an SPF record over ten lookups or no DMARC record. Exit 1 when one of those is found."""
     settings = command_settings()
-    found = Authentication(checked.management, checked.states, now())
-    try:
-        open_stores(settings).domains.set_authentication(
-            domain, found, actor=actor(settings), unverified=unverified
-        )
-        kept = True
-    except UnknownDomainError:
-        kept = False
+    checked = None if dns_only else _azure().check_domain(domain)
+    resolver = resolver_for(nameserver or settings.dns_nameserver_list())
+    posture = read_posture(domain, resolver, now())
+    unverified = unauthenticated(checked.states) if checked is not None else []
+    kept = _keep(domain, checked, unverified, posture)
+    dns = dns_posture_out(posture)
+    assert dns is not None
     if as_json:
-        print_json({**vars(checked), "unverified": unverified, "kept": kept})
+        # As before the DNS was read, plus "dns"; with --dns-only ACS's fields are null.
+        acs = vars(checked) if checked is not None else {"management": None, "states": None}
+        print_json({"domain": domain, **acs, "unverified": unverified, "dns": dns, "kept": kept})
     else:
-        table = Table(f"{domain} ({checked.management})", "status")
-        for record, status in checked.states.items():
-            table.add_row(record, status)
-        print_table(console, table)
+        if checked is not None:
+            table = Table(f"{domain} in ACS ({checked.management})", "status")
+            for record, status in checked.states.items():
+                table.add_row(record, status)
+            print_table(console, table)
+        _print_dns(domain, dns)
         if unverified:
-            console.print(f"not ready for bulk mail: {', '.join(unverified)}")
+            console.print(f"not ready for bulk mail: {', '.join(unverified)} (ACS)")
+        for problem in dns.problems:
+            console.print(f"not ready for bulk mail: {problem}")
+        for warning in dns.warnings:
+            console.print(f"warning: {warning}")
         if not kept:
             console.print("(no warmup domain of that name: nothing kept)")
-    if unverified:
+    if unverified or dns.problems:
         raise typer.Exit(1)
+
+
+def _keep(
+    domain: str, checked: DomainCheck | None, unverified: list[str], posture: DnsPosture
+) -> bool:
+    """Keep what was read with the warmup domain of that name; False when there is none."""
+    settings = command_settings()
+    domains = open_stores(settings).domains
+    try:
+        if checked is not None:
+            found = Authentication(checked.management, checked.states, now())
+            domains.set_authentication(domain, found, actor=actor(settings), unverified=unverified)
+        domains.set_dns_posture(domain, posture, actor=actor(settings))
+    except UnknownDomainError:
+        return False
+    return True
+
+
+def _print_dns(domain: str, dns: DnsPostureOut) -> None:
+    table = Table(f"{domain} in DNS", "found")
+    lookups = f" ({dns.spf_lookups} of 10 lookups)" if dns.spf_lookups is not None else ""
+    table.add_row("SPF", (dns.spf_record or "none") + lookups)
+    policy = f"p={dns.dmarc_policy}" if dns.dmarc_policy else "none"
+    rua = f", rua {', '.join(dns.dmarc_rua)}" if dns.dmarc_rua else ", no rua"
+    table.add_row("DMARC", policy + (rua if dns.dmarc_record else ""))
+    table.add_row("MX", ", ".join(dns.mx_hosts) or "none")
+    print_table(console, table)
 
 
 suppression_app = typer.Typer(help="ACS's suppression list of a domain.")

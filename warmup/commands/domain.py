@@ -29,7 +29,7 @@ from warmup.plans.loader import load_plan
 from warmup.plans.model import ACS_DEFAULT_PER_HOUR, ACS_DEFAULT_PER_MINUTE, ProviderGroup
 from warmup.plans.presets import plan_file
 from warmup.sending.transport import Transport
-from warmup.views.domains import domain_report, domain_view
+from warmup.views.domains import DnsPostureOut, domain_report, domain_view
 from warmup.views.recovery import budget_for, describe
 from warmup.wiring import status_limiter
 
@@ -179,10 +179,28 @@ def status(
                 f"authentication ({checked.management}, {checked.checked_at:%Y-%m-%d %H:%M}): "
                 f"{states}{verdict}"
             )
+        _print_dns(views[0].dns)
         for entry in store.audit(name, limit=5):
             console.print(
                 f"  {entry.at:%Y-%m-%d %H:%M} {entry.action} by {entry.actor}: {entry.reason}"
             )
+
+
+def _print_dns(dns: DnsPostureOut | None) -> None:
+    if dns is None:
+        console.print("DNS: not read (warmup acs domain check --dns-only)")
+        return
+    spf = f"SPF {dns.spf_lookups} of 10 lookups" if dns.spf_record else "no SPF"
+    dmarc = f"DMARC p={dns.dmarc_policy}" if dns.dmarc_record else "no DMARC"
+    rua = f" rua {', '.join(dns.dmarc_rua)}" if dns.dmarc_rua else ""
+    console.print(
+        f"DNS ({dns.checked_at:%Y-%m-%d %H:%M}): {spf}, {dmarc}{rua}, "
+        f"MX {', '.join(dns.mx_hosts) or 'none'}"
+    )
+    for problem in dns.problems:
+        console.print(f"  campaigns refused: {problem}")
+    for warning in dns.warnings:
+        console.print(f"  warning: {warning}")
 
 
 def _act(name: str, action: str, reason: str, **extra: Any) -> None:

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from functools import cached_property
 
 from warmup.control.caps import AcsQuota, Caps, caps
+from warmup.control.dns_posture import DnsPosture
 from warmup.control.state import DomainState, GateMark, ProviderHold, Status
 from warmup.plans.model import Plan, ProviderGroup
 from warmup.sending.transport import Transport
@@ -44,6 +45,8 @@ class DomainRecord:
     transport: Transport = Transport.REST
     # The DNS records as ACS last verified them (None: never checked), and when.
     authentication: Authentication | None = None
+    # Its SPF, DMARC and MX as DNS last gave them (None: never read).
+    dns_posture: DnsPosture | None = None
     created_at: datetime | None = None  # when the domain was added
 
     @cached_property

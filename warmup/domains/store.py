@@ -9,6 +9,7 @@ reloads and decides again on the fresh state.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,7 @@ from warmup.addresses import (
 )
 from warmup.audit import AuditFilter, AuditLog, AuditRecord
 from warmup.control.caps import AcsQuota
+from warmup.control.dns_posture import DnsPosture, problems
 from warmup.control.machine import Decision, new_domain
 from warmup.control.state import Status, Transition
 from warmup.domains.record import Authentication, DomainRecord, state_columns, state_of
@@ -129,6 +131,7 @@ class DomainStore:
             authentication=Authentication.from_columns(
                 row.authentication, row.authentication_checked_at
             ),
+            dns_posture=DnsPosture.from_column(row.dns_posture),
             created_at=row.created_at,
         )
 
@@ -302,6 +305,24 @@ class DomainStore:
                 at=found.checked_at,
                 reason=verdict,
                 details={"management": found.management, "states": dict(found.states)},
+            )
+
+    def set_dns_posture(self, name: str, posture: DnsPosture, *, actor: str) -> None:
+        """Keep the domain's SPF, DMARC and MX as DNS gave them (``warmup acs domain check``)."""
+        with self._db.session() as session:
+            row = self._row(session, name)
+            row.dns_posture = posture.column()
+            row.version += 1
+            found = problems(posture)
+            audit.record(
+                session,
+                "domain",
+                row.name,
+                "check-dns",
+                actor=actor,
+                at=posture.checked_at,
+                reason="; ".join(found) if found else "SPF and DMARC fit for bulk mail",
+                details=json.loads(posture.column()),
             )
 
     def set_transport(

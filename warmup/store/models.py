@@ -95,6 +95,8 @@ class SendingDomain(Base):
     # status}} from `warmup acs domain check`; None: never checked.
     authentication: Mapped[str | None] = mapped_column(Text)
     authentication_checked_at: Mapped[datetime | None]
+    # SPF, DMARC and MX as DNS last gave them (JSON with the time read: control.dns_posture).
+    dns_posture: Mapped[str | None] = mapped_column(Text)
     # Optimistic concurrency: every write checks and bumps it.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]

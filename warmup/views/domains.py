@@ -10,6 +10,9 @@ from pydantic import BaseModel
 
 from warmup.control.allowance import probe_per_hour
 from warmup.control.authentication import unauthenticated
+from warmup.control.dns_posture import DnsPosture
+from warmup.control.dns_posture import problems as dns_problems
+from warmup.control.dns_posture import warnings as dns_warnings
 from warmup.control.idle import SendingNow
 from warmup.domains.record import DomainRecord
 from warmup.feedback.overview import DomainOverview, history, overview, sending
@@ -68,6 +71,40 @@ class AuthenticationOut(BaseModel):
     unverified: list[str]
 
 
+class DnsPostureOut(BaseModel):
+    """The domain's SPF, DMARC and MX as DNS last gave them (`warmup acs domain check`)."""
+
+    checked_at: datetime
+    spf_record: str | None
+    spf_lookups: int | None
+    spf_includes_acs: bool
+    dmarc_record: str | None
+    dmarc_policy: str | None
+    dmarc_rua: list[str]
+    mx_hosts: list[str]
+    # SPF over ten lookups, no DMARC record...: campaigns do not start without an override.
+    problems: list[str]
+    # p=none with no rua, no MX...: shown, not enforced.
+    warnings: list[str]
+
+
+def dns_posture_out(posture: DnsPosture | None) -> DnsPostureOut | None:
+    if posture is None:
+        return None
+    return DnsPostureOut(
+        checked_at=posture.checked_at,
+        spf_record=posture.spf_record,
+        spf_lookups=posture.spf_lookups,
+        spf_includes_acs=posture.spf_includes_acs,
+        dmarc_record=posture.dmarc_record,
+        dmarc_policy=posture.dmarc_policy,
+        dmarc_rua=list(posture.dmarc_rua),
+        mx_hosts=list(posture.mx_hosts),
+        problems=dns_problems(posture),
+        warnings=dns_warnings(posture),
+    )
+
+
 class DomainOut(BaseModel):
     name: str
     plan: str
@@ -83,6 +120,7 @@ class DomainOut(BaseModel):
     # How its mail reaches ACS: "rest" (the Email REST API) or "smtp" (ACS's SMTP endpoint).
     transport: str
     authentication: AuthenticationOut | None
+    dns: DnsPostureOut | None
     caps: Caps
     cap_today: int
     sent_today: int
@@ -154,6 +192,7 @@ def domain_out(view: DomainOverview, now_sending: SendingNow, recovery: Recovery
         senders=list(record.senders),
         transport=record.transport.value,
         authentication=_authentication(record),
+        dns=dns_posture_out(record.dns_posture),
         caps=Caps(per_minute=step.per_minute, per_hour=step.per_hour, per_day=step.per_day),
         cap_today=view.cap_today,
         sent_today=view.sent_today,
