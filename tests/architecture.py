@@ -61,6 +61,8 @@ OWNERS: dict[str, str] = {
     "relay_users": "warmup.relay.users",
     "relay_messages": "warmup.relay.intake",
     "feedback_watermarks": "warmup.feedback.pull",
+    "dmarc_reports": "warmup.feedback.dmarc_store",
+    "dmarc_sources": "warmup.feedback.dmarc_store",
 }
 
 # table → the modules outside its owner's package that read it through its model: each a read

@@ -77,6 +77,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "The store: upgrade its schema, show its revision, check its counters, prune.",
     ),
     "feedback": ("feedback", "app", "Delivery feedback without Event Grid."),
+    "dmarc": ("dmarc", "app", "DMARC aggregate reports: import them, see alignment."),
     "token": (
         "token",
         "app",

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # each store's module is imported when the store is first bui
     from warmup.campaigns.scheduling import CampaignSchedule
     from warmup.campaigns.store import CampaignStore
     from warmup.domains.store import DomainStore
+    from warmup.feedback.dmarc_store import DmarcStore
     from warmup.feedback.intake import FeedbackStore
     from warmup.ledger.store import LedgerStore
     from warmup.relay.intake import RelayIntake
@@ -114,6 +115,12 @@ class Stores:
         return FeedbackStore(
             self.database, soft_failures_to_suppress=self.settings.soft_failures_to_suppress
         )
+
+    @cached_property
+    def dmarc(self) -> DmarcStore:
+        from warmup.feedback.dmarc_store import DmarcStore
+
+        return DmarcStore(self.database)
 
     @cached_property
     def relay_users(self) -> RelayUsers:

@@ -9,7 +9,7 @@ attempts, 429s) are counters; the rest are gauges of the state now.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 
 from warmup.api.services import Found, Services
+from warmup.control.alignment import acs_aligned_share, unknown_surge
 from warmup.control.allowance import in_window
 from warmup.control.state import Status
 from warmup.errors import ConfigError
@@ -75,6 +76,17 @@ class StoreCollector(Collector):
             "Verdict: 0 unknown, 1 ok, 2 warn, 3 hold, 4 pause",
             labels=["domain"],
         )
+        dmarc_aligned = GaugeMetricFamily(
+            "warmup_dmarc_aligned_ratio",
+            "Share of ACS's mail DMARC-aligned in the aggregate reports of the last 7 days",
+            labels=["domain"],
+        )
+        dmarc_surge = GaugeMetricFamily(
+            "warmup_dmarc_unknown_surge",
+            "1 when unaligned mail from sources that are not ACS's rose sharply on the last "
+            "reported day (someone else sending as the domain)",
+            labels=["domain"],
+        )
         for record in found.stores.domains.all():
             view = overview(found.database, found.stores.ledger, record, now)
             name = record.state.domain
@@ -96,8 +108,14 @@ class StoreCollector(Collector):
             rates.add_metric([name, "complaint"], counts.complaint_rate)
             reports.add_metric([name], counts.total)
             level.add_metric([name], int(view.verdict.level))
+            # Two weeks: the last one for the share, the one before as the surge's baseline.
+            days = found.stores.dmarc.days(name, now.date() - timedelta(days=13))
+            share = acs_aligned_share([d for d in days if d.day > now.date() - timedelta(days=7)])
+            if share is not None:
+                dmarc_aligned.add_metric([name], share)
+            dmarc_surge.add_metric([name], float(unknown_surge(days) is not None))
         yield from (step, status, caps, sent_today, left_today, in_flight, window)
-        yield from (rates, reports, level)
+        yield from (rates, reports, level, dmarc_aligned, dmarc_surge)
         yield from self._ledger()
         yield from self._recovery(now)
         yield from self._webhook()

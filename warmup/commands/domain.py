@@ -29,6 +29,7 @@ from warmup.plans.loader import load_plan
 from warmup.plans.model import ACS_DEFAULT_PER_HOUR, ACS_DEFAULT_PER_MINUTE, ProviderGroup
 from warmup.plans.presets import plan_file
 from warmup.sending.transport import Transport
+from warmup.views.dmarc import DmarcSummaryOut
 from warmup.views.domains import DnsPostureOut, domain_report, domain_view
 from warmup.views.recovery import budget_for, describe
 from warmup.wiring import status_limiter
@@ -180,6 +181,7 @@ def status(
                 f"{states}{verdict}"
             )
         _print_dns(views[0].dns)
+        _print_dmarc(views[0].dmarc)
         for entry in store.audit(name, limit=5):
             console.print(
                 f"  {entry.at:%Y-%m-%d %H:%M} {entry.action} by {entry.actor}: {entry.reason}"
@@ -200,6 +202,21 @@ def _print_dns(dns: DnsPostureOut | None) -> None:
     for problem in dns.problems:
         console.print(f"  campaigns refused: {problem}")
     for warning in dns.warnings:
+        console.print(f"  warning: {warning}")
+
+
+def _print_dmarc(dmarc: DmarcSummaryOut | None) -> None:
+    if dmarc is None:
+        console.print("DMARC reports: none in 14 days (warmup dmarc import)")
+        return
+    share = dmarc.acs_aligned_share_7_days
+    aligned = f"{share:.1%} of ACS's mail aligned" if share is not None else "no ACS mail"
+    console.print(
+        f"DMARC reports (7 days to {dmarc.last_day}): {aligned}, "
+        f"{dmarc.other_unaligned_7_days:,} unaligned from other sources"
+        + (f"; {dmarc.next_policy}" if dmarc.next_policy else "")
+    )
+    for warning in dmarc.warnings:
         console.print(f"  warning: {warning}")
 
 

@@ -6,7 +6,7 @@ the migrations and these models agree.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -524,3 +524,43 @@ class DomainOutcomesDelta(Base):
     provider: Mapped[str] = mapped_column(String(20))
     outcome: Mapped[str] = mapped_column(String(20))
     row_count: Mapped[int] = mapped_column(BigInteger)
+
+
+class DmarcReport(Base):
+    """A DMARC aggregate report, kept once (warmup.feedback.dmarc_store)."""
+
+    __tablename__ = "dmarc_reports"
+    __table_args__ = (
+        UniqueConstraint("org_name", "report_id", name="uq_dmarc_report"),
+        Index("ix_dmarc_reports_day", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    org_name: Mapped[str] = mapped_column(String(200))  # the receiver that reported
+    report_id: Mapped[str] = mapped_column(String(200))
+    domain: Mapped[str] = mapped_column(String(253))  # the domain whose policy applied
+    policy: Mapped[str] = mapped_column(String(20))  # the published p=
+    begin_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    day: Mapped[date]  # the UTC day it covers
+    imported_at: Mapped[datetime]
+
+
+class DmarcSource(Base):
+    """One source IP's mail in a DMARC aggregate report."""
+
+    __tablename__ = "dmarc_sources"
+    __table_args__ = (Index("ix_dmarc_sources_from", "header_from", "report_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("dmarc_reports.id", ondelete="CASCADE"), index=True
+    )
+    source_ip: Mapped[str] = mapped_column(String(45))
+    messages: Mapped[int]
+    header_from: Mapped[str] = mapped_column(String(253))
+    spf_aligned: Mapped[bool]
+    dkim_aligned: Mapped[bool]
+    aligned: Mapped[bool]  # DMARC passed
+    acs: Mapped[bool]  # signed with ACS's DKIM selectors
+    disposition: Mapped[str] = mapped_column(String(20))

@@ -21,6 +21,7 @@ from warmup.ledger.recoveries import domain_recovery
 from warmup.pipeline.outcome_poll import StatusBudget
 from warmup.plans.schedule import QuotaAdvice, quota_advice
 from warmup.ratelimit.base import Limiter
+from warmup.views.dmarc import DmarcSummaryOut, dmarc_summary
 from warmup.views.recovery import RecoveryOut, recovery_out
 from warmup.wiring import Stores
 
@@ -121,6 +122,8 @@ class DomainOut(BaseModel):
     transport: str
     authentication: AuthenticationOut | None
     dns: DnsPostureOut | None
+    # DMARC aggregate reports of the last two weeks (`warmup dmarc import`); None: none.
+    dmarc: DmarcSummaryOut | None
     caps: Caps
     cap_today: int
     sent_today: int
@@ -165,7 +168,12 @@ def _authentication(record: DomainRecord) -> AuthenticationOut | None:
     )
 
 
-def domain_out(view: DomainOverview, now_sending: SendingNow, recovery: RecoveryOut) -> DomainOut:
+def domain_out(
+    view: DomainOverview,
+    now_sending: SendingNow,
+    recovery: RecoveryOut,
+    dmarc: DmarcSummaryOut | None = None,
+) -> DomainOut:
     record, state, verdict = view.record, view.record.state, view.verdict
     step = record.plan.step(state.step)
     gates = record.plan.gates
@@ -193,6 +201,7 @@ def domain_out(view: DomainOverview, now_sending: SendingNow, recovery: Recovery
         transport=record.transport.value,
         authentication=_authentication(record),
         dns=dns_posture_out(record.dns_posture),
+        dmarc=dmarc,
         caps=Caps(per_minute=step.per_minute, per_hour=step.per_hour, per_day=step.per_day),
         cap_today=view.cap_today,
         sent_today=view.sent_today,
@@ -248,6 +257,7 @@ def domain_view(
         view,
         sending(stores.ledger, view, now, acs_throttle(limiter)),
         recovery_out(totals, in_doubt, budget, now),
+        dmarc_summary(stores.dmarc, record.state.domain, now.date()),
     )
 
 
