@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import smtplib
+import socket
 import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -171,6 +172,23 @@ def test_a_verified_domain_starts_campaigns_without_override(
     assert checked.returncode == 0, checked.stderr
     assert json.loads(checked.stdout)["unverified"] == []
     assert cli(url, "campaign", "start", "-c", "c", env=env).returncode == 0
+
+
+def test_dns_that_does_not_answer_still_keeps_what_acs_said(
+    azure: tuple[EmulatorServer, dict[str, str]], database: Database
+) -> None:
+    _, env = azure
+    add_domain(database)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # bound, never answers
+        silent.bind(("127.0.0.1", 0))
+        quiet = {**env, "WARMUP_DNS_NAMESERVERS": f"127.0.0.1:{silent.getsockname()[1]}"}
+        failed = cli(url_of(database), "acs", "domain", "check", DOMAIN, env=quiet)
+    assert failed.returncode == 2
+    assert failed.stderr.startswith(f"configuration error: DNS did not answer for {DOMAIN}")
+    record = Stores(database).domains.get(DOMAIN)
+    assert record.authentication is not None
+    assert record.authentication.states["DKIM"] == "VerificationFailed"
+    assert record.dns_posture is None
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from warmup.commands.output import AsJson, print_json
 from warmup.commands.relay import warn_if_long_for_devices
 from warmup.control.authentication import unauthenticated
 from warmup.control.dns_posture import DnsPosture
-from warmup.domains.dns_check import read_posture, resolver_for
+from warmup.domains.dns_check import DnsUnreachableError, read_posture, resolver_for
 from warmup.domains.record import Authentication
 from warmup.domains.store import UnknownDomainError
 from warmup.errors import TransitionError
@@ -153,8 +153,13 @@ def check_domain(
     settings = command_settings()
     checked = None if dns_only else _azure().check_domain(domain)
     resolver = resolver_for(nameserver or settings.dns_nameserver_list())
-    posture = read_posture(domain, resolver, now())
     unverified = unauthenticated(checked.states) if checked is not None else []
+    try:
+        posture = read_posture(domain, resolver, now())
+    except DnsUnreachableError:
+        if checked is not None:  # what ACS said is still worth keeping
+            _keep(domain, checked, unverified, None)
+        raise
     kept = _keep(domain, checked, unverified, posture)
     dns = dns_posture_out(posture)
     assert dns is not None
@@ -182,7 +187,7 @@ def check_domain(
 
 
 def _keep(
-    domain: str, checked: DomainCheck | None, unverified: list[str], posture: DnsPosture
+    domain: str, checked: DomainCheck | None, unverified: list[str], posture: DnsPosture | None
 ) -> bool:
     """Keep what was read with the warmup domain of that name; False when there is none."""
     settings = command_settings()
@@ -191,7 +196,8 @@ def _keep(
         if checked is not None:
             found = Authentication(checked.management, checked.states, now())
             domains.set_authentication(domain, found, actor=actor(settings), unverified=unverified)
-        domains.set_dns_posture(domain, posture, actor=actor(settings))
+        if posture is not None:
+            domains.set_dns_posture(domain, posture, actor=actor(settings))
     except UnknownDomainError:
         return False
     return True
