@@ -221,6 +221,11 @@ def test_a_new_user_watches_a_pause_and_ops_resumes_it(postgres_url: str, tmp_pa
             expect(ops_page.locator("#who")).to_have_text("ana (ops)")
             card = ops_page.locator(f'.domain[data-domain="{DOMAIN}"]')
             expect(card.locator(".status")).to_have_text("ramping")
+            # Beside ACS's states, what the domain's DNS and DMARC reports said (nothing yet).
+            expect(card.locator(".dns")).to_have_text(
+                "not read (warmup acs domain check --dns-only)"
+            )
+            expect(card.locator(".dmarc")).to_contain_text("no aggregate report in 14 days")
             row = ops_page.locator('.campaign[data-campaign="winter-news"]')
             expect(row.locator(".status")).to_have_text("running")
             # Healthy sending first, then the bounce spike.

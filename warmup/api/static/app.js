@@ -134,6 +134,24 @@ function authentication(detail) {
   return `verified (${new Date(checked.checked_at).toLocaleString()})`;
 }
 
+function dnsPosture(detail) {
+  const dns = detail.dns;
+  if (!dns) return "not read (warmup acs domain check --dns-only)";
+  if (dns.problems.length) return `campaigns refused: ${dns.problems.join("; ")}`;
+  const found = `SPF ${dns.spf_lookups ?? "-"} of 10 lookups, ` +
+    (dns.dmarc_policy ? `DMARC p=${dns.dmarc_policy}` : "no DMARC");
+  return dns.warnings.length ? `${found}; warning: ${dns.warnings.join("; ")}` : found;
+}
+
+function dmarcReports(detail) {
+  const found = detail.dmarc;
+  if (!found) return "no aggregate report in 14 days (warmup dmarc import)";
+  const share = found.acs_aligned_share_7_days === null
+    ? "no ACS mail reported" : `${pct(found.acs_aligned_share_7_days)} of ACS's mail aligned`;
+  const text = `${share}, ${num(found.other_unaligned_7_days)} unaligned from other senders`;
+  return found.warnings.length ? `${text}; warning: ${found.warnings.join("; ")}` : text;
+}
+
 function domainCard(detail) {
   const card = el("article", { class: `domain ${detail.status}`, "data-domain": detail.name });
   card.append(el("h3", {}, detail.name,
@@ -151,6 +169,8 @@ function domainCard(detail) {
       `${num(detail.health.reports)} reports`)),
     fact("transport, relay", `${detail.transport}; ${num(detail.relay_waiting)} relayed waiting`),
     fact("SPF / DKIM / DMARC", el("span", { class: "authentication" }, authentication(detail))),
+    fact("DNS", el("span", { class: "dns" }, dnsPosture(detail))),
+    fact("DMARC reports, 7 days", el("span", { class: "dmarc" }, dmarcReports(detail))),
   ));
   card.append(el("p", { class: "reason" }, `Why: ${detail.reason}`));
   card.append(el("p", { class: `sending-now ${detail.sending.now ? "yes" : "no"}` },
