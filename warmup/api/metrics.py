@@ -9,7 +9,7 @@ attempts, 429s) are counters; the rest are gauges of the state now.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -30,6 +30,7 @@ from warmup.pipeline.outcome_poll import quota_scope
 from warmup.pipeline.queues import queue_depths
 from warmup.ratelimit.dispatch_lock import last_tick
 from warmup.store.database import Schema, head_revision, schema_of
+from warmup.views.dmarc import recent_days
 from warmup.wiring import limiter_over
 
 router = APIRouter(tags=["monitoring"])
@@ -108,9 +109,8 @@ class StoreCollector(Collector):
             rates.add_metric([name, "complaint"], counts.complaint_rate)
             reports.add_metric([name], counts.total)
             level.add_metric([name], int(view.verdict.level))
-            # Two weeks: the last one for the share, the one before as the surge's baseline.
-            days = found.stores.dmarc.days(name, now.date() - timedelta(days=13))
-            share = acs_aligned_share([d for d in days if d.day > now.date() - timedelta(days=7)])
+            days, week = recent_days(found.stores.dmarc, name, now.date())
+            share = acs_aligned_share(week)
             if share is not None:
                 dmarc_aligned.add_metric([name], share)
             dmarc_surge.add_metric([name], float(unknown_surge(days) is not None))

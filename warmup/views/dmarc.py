@@ -6,7 +6,12 @@ from datetime import date, timedelta
 
 from pydantic import BaseModel
 
-from warmup.control.alignment import acs_aligned_share, policy_step, unknown_surge
+from warmup.control.alignment import (
+    AlignmentDay,
+    acs_aligned_share,
+    policy_step,
+    unknown_surge,
+)
 from warmup.feedback.dmarc_store import DmarcStore
 
 
@@ -92,12 +97,20 @@ class DmarcSummaryOut(BaseModel):
     warnings: list[str]
 
 
+def recent_days(
+    store: DmarcStore, domain: str, today: date
+) -> tuple[list[AlignmentDay], list[AlignmentDay]]:
+    """The last two weeks of reported days, and the last one of them: the week for the
+    aligned share, the week before as the surge's baseline (domain status and /metrics)."""
+    found = store.days(domain, today - timedelta(days=13))
+    return found, [d for d in found if d.day > today - timedelta(days=7)]
+
+
 def dmarc_summary(store: DmarcStore, domain: str, today: date) -> DmarcSummaryOut | None:
     """None when no report of the last 14 days counted the domain's mail."""
-    found = store.days(domain, today - timedelta(days=13))
+    found, week = recent_days(store, domain, today)
     if not found:
         return None
-    week = [d for d in found if d.day > today - timedelta(days=7)]
     policy = store.policy(domain)
     step = policy_step(found, policy)
     surge = unknown_surge(found)
