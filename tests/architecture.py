@@ -63,6 +63,7 @@ OWNERS: dict[str, str] = {
     "feedback_watermarks": "warmup.feedback.pull",
     "dmarc_reports": "warmup.feedback.dmarc_store",
     "dmarc_sources": "warmup.feedback.dmarc_store",
+    "postmaster_days": "warmup.feedback.postmaster_store",
 }
 
 # table → the modules outside its owner's package that read it through its model: each a read

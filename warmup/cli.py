@@ -78,6 +78,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "feedback": ("feedback", "app", "Delivery feedback without Event Grid."),
     "dmarc": ("dmarc", "app", "DMARC aggregate reports: import them, see alignment."),
+    "postmaster": (
+        "postmaster",
+        "app",
+        "Gmail Postmaster Tools: pull each day's stats, see them and the gate's verdicts.",
+    ),
     "token": (
         "token",
         "app",

@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     # Nameservers the DNS posture check (`warmup acs domain check`) asks, comma-separated, each
     # IP or IP:PORT; empty: the system's resolvers.
     dns_nameservers: str = ""
+    # Gmail Postmaster Tools (`warmup postmaster pull`): a service account's key file, or an
+    # authorised user's file. Set: beat pulls every postmaster_pull_minutes (daily: Google
+    # publishes a day at a time, a day or two late). The endpoint: another root URL (tests).
+    postmaster_credentials_file: Path | None = None
+    postmaster_endpoint: str | None = None
+    postmaster_pull_minutes: PositiveFloat = 24 * 60.0
 
     # --- SMTP (domains whose transport is "smtp") -------------------------------------------
     smtp_host: str = "smtp.azurecomm.net"

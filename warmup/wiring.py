@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # each store's module is imported when the store is first bui
     from warmup.domains.store import DomainStore
     from warmup.feedback.dmarc_store import DmarcStore
     from warmup.feedback.intake import FeedbackStore
+    from warmup.feedback.postmaster_store import PostmasterStore
     from warmup.ledger.store import LedgerStore
     from warmup.relay.intake import RelayIntake
     from warmup.relay.users import RelayUsers
@@ -121,6 +122,12 @@ class Stores:
         from warmup.feedback.dmarc_store import DmarcStore
 
         return DmarcStore(self.database)
+
+    @cached_property
+    def postmaster(self) -> PostmasterStore:
+        from warmup.feedback.postmaster_store import PostmasterStore
+
+        return PostmasterStore(self.database)
 
     @cached_property
     def relay_users(self) -> RelayUsers:

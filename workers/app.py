@@ -27,7 +27,8 @@ HOUSEKEEPING_TIME_LIMIT = 300
 
 
 def optional_schedules(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Pulls from Log Analytics and the ACS suppression-list sync, when configured."""
+    """Pulls from Log Analytics and Postmaster Tools, and the ACS suppression-list sync, when
+    configured."""
     found: dict[str, dict[str, Any]] = {}
     if settings.log_analytics_workspace_id:
         every = settings.feedback_pull_minutes * 60
@@ -40,6 +41,13 @@ def optional_schedules(settings: Settings) -> dict[str, dict[str, Any]]:
         every = settings.acs_suppression_sync_minutes * 60
         found["suppression-sync"] = {
             "task": "warmup.suppression_sync",
+            "schedule": every,
+            "options": {"queue": "feedback", "expires": every},
+        }
+    if settings.postmaster_credentials_file is not None:
+        every = settings.postmaster_pull_minutes * 60
+        found["postmaster-pull"] = {
+            "task": "warmup.postmaster_pull",
             "schedule": every,
             "options": {"queue": "feedback", "expires": every},
         }

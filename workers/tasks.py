@@ -98,6 +98,11 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         )
         return report.rows
 
+    @app.task(name="warmup.postmaster_pull", queue="feedback", shared=False)
+    def postmaster_pull() -> None:
+        for line in runtime().pull_postmaster():
+            log.info("postmaster pull: %s", line)
+
     @app.task(name="warmup.suppression_sync", queue="feedback", shared=False)
     def suppression_sync() -> None:
         for domain, report in runtime().sync_suppressions().items():

@@ -149,7 +149,8 @@ def report(name: str, _: Caller, found: Found) -> DomainReportOut:
     """Failure rates over 7 and 30 days, readiness for a quota increase, and when to ask for
     the next one."""
     now = found.clock.now()
-    return domain_report(readiness(found.database, found.stores.domains.get(name), now), now.date())
+    ready = readiness(found.database, found.stores.domains.get(name), now)
+    return domain_report(found.stores, ready, now.date())
 
 
 @router.get("/domains/{name}/audit")

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from warmup.api.services import Found, Services
 from warmup.control.alignment import acs_aligned_share, unknown_surge
 from warmup.control.allowance import in_window
+from warmup.control.postmaster import PostmasterDay
 from warmup.control.state import Status
 from warmup.errors import ConfigError
 from warmup.feedback.overview import overview
@@ -34,6 +35,46 @@ from warmup.views.dmarc import recent_days
 from warmup.wiring import limiter_over
 
 router = APIRouter(tags=["monitoring"])
+
+
+class PostmasterGauges:
+    """Gmail Postmaster Tools' newest kept day per domain (a day or two behind by nature)."""
+
+    def __init__(self) -> None:
+        self.spam = GaugeMetricFamily(
+            "warmup_postmaster_spam_ratio",
+            "User-reported spam ratio at Gmail on the newest Postmaster Tools day",
+            labels=["domain"],
+        )
+        self.spam_lower = GaugeMetricFamily(
+            "warmup_postmaster_spam_ratio_lower_bound",
+            "The lower bound of Google's 95 % interval of that ratio (what the gate holds on)",
+            labels=["domain"],
+        )
+        self.reputation = GaugeMetricFamily(
+            "warmup_postmaster_reputation",
+            "Gmail's domain reputation on the newest day: 3 HIGH, 2 MEDIUM, 1 LOW, 0 BAD",
+            labels=["domain"],
+        )
+        self.age = GaugeMetricFamily(
+            "warmup_postmaster_day_age_days",
+            "Days between today (UTC) and the newest Postmaster Tools day kept",
+            labels=["domain"],
+        )
+
+    def add(self, domain: str, day: PostmasterDay | None, now: datetime) -> None:
+        if day is None:
+            return
+        self.age.add_metric([domain], (now.date() - day.day).days)
+        if day.spam_ratio is not None:
+            self.spam.add_metric([domain], day.spam_ratio)
+        if day.low is not None:
+            self.spam_lower.add_metric([domain], day.low)
+        if day.reputation is not None:
+            self.reputation.add_metric([domain], day.reputation.rank)
+
+    def families(self) -> tuple[GaugeMetricFamily, ...]:
+        return (self.spam, self.spam_lower, self.reputation, self.age)
 
 
 class StoreCollector(Collector):
@@ -88,6 +129,7 @@ class StoreCollector(Collector):
             "reported day (someone else sending as the domain)",
             labels=["domain"],
         )
+        postmaster = PostmasterGauges()
         for record in found.stores.domains.all():
             view = overview(found.database, found.stores.ledger, record, now)
             name = record.state.domain
@@ -114,8 +156,10 @@ class StoreCollector(Collector):
             if share is not None:
                 dmarc_aligned.add_metric([name], share)
             dmarc_surge.add_metric([name], float(unknown_surge(days) is not None))
+            postmaster.add(name, found.stores.postmaster.latest(name), now)
         yield from (step, status, caps, sent_today, left_today, in_flight, window)
         yield from (rates, reports, level, dmarc_aligned, dmarc_surge)
+        yield from postmaster.families()
         yield from self._ledger()
         yield from self._recovery(now)
         yield from self._webhook()

@@ -19,6 +19,7 @@ from warmup.commands.context import (
 )
 from warmup.commands.output import AsJson, print_json
 from warmup.control.caps import AcsQuota
+from warmup.control.evidence import pct
 from warmup.control.idle import quiet_start
 from warmup.control.machine import Decision
 from warmup.domains.actions import OpsRequest, act
@@ -31,6 +32,7 @@ from warmup.plans.presets import plan_file
 from warmup.sending.transport import Transport
 from warmup.views.dmarc import DmarcSummaryOut
 from warmup.views.domains import DnsPostureOut, domain_report, domain_view
+from warmup.views.postmaster import PostmasterDayOut, PostmasterOut
 from warmup.views.recovery import budget_for, describe
 from warmup.wiring import status_limiter
 
@@ -182,6 +184,7 @@ def status(
             )
         _print_dns(views[0].dns)
         _print_dmarc(views[0].dmarc)
+        _print_postmaster(views[0].postmaster)
         for entry in store.audit(name, limit=5):
             console.print(
                 f"  {entry.at:%Y-%m-%d %H:%M} {entry.action} by {entry.actor}: {entry.reason}"
@@ -217,6 +220,34 @@ def _print_dmarc(dmarc: DmarcSummaryOut | None) -> None:
         + (f"; {dmarc.next_policy}" if dmarc.next_policy else "")
     )
     for warning in dmarc.warnings:
+        console.print(f"  warning: {warning}")
+
+
+def _print_postmaster_day(day: PostmasterDayOut | None) -> None:
+    if day is None:
+        console.print("Gmail Postmaster Tools: no day kept (warmup postmaster pull)")
+        return
+    spam = "no spam rate"
+    if day.spam_ratio is not None:
+        bounds = (
+            f" ({pct(day.spam_lower, bare=True)}–{pct(day.spam_upper)})"
+            if day.spam_lower is not None and day.spam_upper is not None
+            else ""
+        )
+        spam = f"spam {pct(day.spam_ratio)}{bounds}"
+    console.print(
+        f"Gmail Postmaster Tools {day.day}: {spam}, reputation {day.reputation or 'none'}; "
+        f"gate: {day.verdict}"
+    )
+
+
+def _print_postmaster(postmaster: PostmasterOut | None) -> None:
+    _print_postmaster_day(postmaster.last if postmaster is not None else None)
+    if postmaster is None:
+        return
+    judged = postmaster.last_judged.isoformat() if postmaster.last_judged else "none yet"
+    console.print(f"  judged at day close through {judged}; acts on {postmaster.acts_on}")
+    for warning in postmaster.warnings:
         console.print(f"  warning: {warning}")
 
 
@@ -326,7 +357,7 @@ def report(name: Domain, as_json: AsJson = False) -> None:
     at = now()
     stores = open_stores(command_settings())
     ready = readiness(stores.database, stores.domains.get(name), at)
-    shape = domain_report(ready, at.date())
+    shape = domain_report(stores, ready, at.date())
     if as_json:
         print_json(shape)
         return
@@ -358,6 +389,8 @@ def report(name: Domain, as_json: AsJson = False) -> None:
     console.print(
         quota_advice_text(shape.quota_request, "the domain's quota", at.date()), soft_wrap=True
     )
+    _print_postmaster_day(shape.postmaster_last)
+    _print_dmarc(shape.dmarc)
 
 
 @app.command()

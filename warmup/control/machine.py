@@ -238,7 +238,7 @@ def on_readings(plan: Plan, state: DomainState, reports: Reports, *, at: datetim
     return decision
 
 
-def _released_today(plan: Plan, mark: GateMark, at: datetime) -> bool:
+def released_today(plan: Plan, mark: GateMark, at: datetime) -> bool:
     if mark.released_at is None:
         return False
     return mark.released_at.astimezone(plan.zone).date() == at.astimezone(plan.zone).date()
@@ -287,7 +287,7 @@ def on_health(
         held_for = at - began
         if held_for < timedelta(minutes=plan.gates.min_hold_minutes):
             return Decision(state)  # a hold lasts its minimum, or a rate on the line flaps
-        if _released_today(plan, mark, at):
+        if released_today(plan, mark, at):
             return Decision(state)  # one release a day: a second waits for tomorrow
         return move(
             state,
@@ -326,12 +326,12 @@ def on_provider_health(
     if verdict.level is Level.HOLD and current is None:
         return provider_move(state, group, "hold", verdict.reason, at, paused=False)
     evidence = fresh if fresh is not None else verdict
-    if current is not None and not current.paused and evidence.clear:
+    if current is not None and not current.paused and current.by == HEALTH_GATE and evidence.clear:
         gates = plan.gates_for(group)
         held_for = at - current.since
         if held_for < timedelta(minutes=gates.min_hold_minutes):
             return Decision(state)
-        if _released_today(plan, state.gate_mark(group.value), at):
+        if released_today(plan, state.gate_mark(group.value), at):
             return Decision(state)
         reason = f"since the hold: {evidence.reason} (held {duration_words(held_for)})"
         return provider_move(state, group, "release", reason, at)
@@ -347,14 +347,18 @@ def provider_move(
     *,
     actor: str = HEALTH_GATE,
     paused: bool | None = None,
+    gate: str | None = None,
 ) -> Decision:
     """Start (``paused`` given) or end a provider group's hold. Either touches the day, so the
     domain's healthy streak starts again, as for a hold of the whole domain. A release by the
-    gates marks the group's gate (see GateMark); one by ops starts its evidence afresh too."""
+    gates marks the group's gate (see GateMark); one by ops starts its evidence afresh too.
+    ``gate``: the mark to keep, when it is not the group's own (Postmaster Tools' gate)."""
     current = state.provider_hold(group)
     others = tuple(hold for hold in state.provider_holds if hold.group is not group)
-    holds = others if paused is None else (*others, ProviderHold(group, paused, reason, at))
-    mark = state.gate_mark(group.value)
+    holds = (
+        others if paused is None else (*others, ProviderHold(group, paused, reason, at, by=actor))
+    )
+    mark = state.gate_mark(gate or group.value)
     if paused is not None and current is None:
         mark = replace(mark, held_at=at)
     elif paused is None and current is not None:

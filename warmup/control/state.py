@@ -10,6 +10,8 @@ from warmup.plans.model import ProviderGroup
 
 SYSTEM = "system"  # the actor for automatic transitions (day boundaries)
 HEALTH_GATE = "health-gate"  # the actor for transitions the health gates make
+# The actor for transitions Gmail Postmaster Tools' daily stats make (warmup.control.postmaster).
+POSTMASTER_GATE = "postmaster-gate"
 
 
 class Status(StrEnum):
@@ -33,6 +35,8 @@ class ProviderHold:
     paused: bool
     reason: str
     since: datetime
+    # The gate that holds it: a gate lifts only its own holds (ops lift any).
+    by: str = HEALTH_GATE
 
     def describe(self, probe_share: float = 0.0) -> str:
         if self.paused:

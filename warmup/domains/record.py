@@ -10,7 +10,7 @@ from functools import cached_property
 
 from warmup.control.caps import AcsQuota, Caps, caps
 from warmup.control.dns_posture import DnsPosture
-from warmup.control.state import DomainState, GateMark, ProviderHold, Status
+from warmup.control.state import HEALTH_GATE, DomainState, GateMark, ProviderHold, Status
 from warmup.plans.model import Plan, ProviderGroup
 from warmup.sending.transport import Transport
 from warmup.store.models import SendingDomain
@@ -115,6 +115,7 @@ def _holds_of(text: str | None) -> tuple[ProviderHold, ...]:
             paused=bool(item["paused"]),
             reason=str(item["reason"]),
             since=datetime.fromisoformat(item["since"]),
+            by=str(item.get("by", HEALTH_GATE)),
         )
         for item in json.loads(text or "[]")
     )
@@ -130,6 +131,7 @@ def _holds_text(holds: tuple[ProviderHold, ...]) -> str | None:
                 "paused": h.paused,
                 "reason": h.reason,
                 "since": h.since.isoformat(),
+                "by": h.by,
             }
             for h in holds
         ]

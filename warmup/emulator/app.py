@@ -25,6 +25,7 @@ from warmup.emulator.arm import ArmRoutes
 from warmup.emulator.core import Emulator, Reply, dumps, error_reply
 from warmup.emulator.delivery import EventDelivery
 from warmup.emulator.log_analytics import LogAnalyticsRoutes
+from warmup.emulator.postmaster import PostmasterRoutes
 from warmup.emulator.validation import MAX_REQUEST_BYTES
 
 EMULATOR_KEY = web.AppKey("emulator", Emulator)
@@ -184,6 +185,7 @@ def build_app(emulator: Emulator) -> web.Application:
             web.get("/_emulator/health", health),
             *ArmRoutes(emulator).routes(),
             *LogAnalyticsRoutes(emulator).routes(),
+            *PostmasterRoutes(emulator).routes(),
         ]
     )
     return app

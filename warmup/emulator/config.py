@@ -10,7 +10,7 @@ import base64
 import binascii
 import re
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -214,6 +214,15 @@ class EmulatorConfig(BaseModel):
     # Rows of ACSEmailStatusUpdateOperational for messages of no campaign, besides the real
     # ones (see log_analytics.py): a large table to page through.
     synthetic_log_rows: Annotated[int, Field(ge=0, le=5_000_000)] = 0
+
+    # Gmail Postmaster Tools (see postmaster.py): each domain's days as Google's TrafficStats
+    # resources ({"name": "domains/d/trafficStats/YYYYMMDD", "userReportedSpamRatio": ...}),
+    # served to the token postmaster_token (granted by POST /token to any client).
+    postmaster_days: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    postmaster_token: str = "emulator-postmaster-token"  # noqa: S105 (a test stand-in)
+    postmaster_page_size: Annotated[int, Field(ge=1, le=200)] = 200
+    postmaster_forbidden: bool = False  # answer 403, as for a domain the user cannot see
+    postmaster_grant: bool = True  # False: POST /token answers invalid_grant (a revoked key)
 
     seed: int | None = None
 

@@ -34,6 +34,7 @@ class Stats:
     smtp_messages: int = 0  # DATA commands received over SMTP, whatever became of them
     smtp_auth_failures: int = 0
     log_queries: int = 0  # Log Analytics queries answered (or throttled)
+    postmaster_requests: int = 0  # Postmaster Tools calls answered (authenticated)
     engagements: Counter[str] = field(default_factory=Counter)  # view, click -> events made
     # Emulated times of accepted sends, in order, to find the busiest window afterwards.
     accept_times: list[float] = field(default_factory=list)
@@ -82,6 +83,7 @@ class Stats:
             "smtp_messages": self.smtp_messages,
             "smtp_auth_failures": self.smtp_auth_failures,
             "log_queries": self.log_queries,
+            "postmaster_requests": self.postmaster_requests,
             "max_accepted_in_any_minute": max_in_any_window(self.accept_times, 60.0),
             "max_accepted_in_any_hour": max_in_any_window(self.accept_times, 3600.0),
             "first_accept": self.first_accept,

@@ -6,9 +6,10 @@
 - scheduled drafts whose time has come are started;
 - A/B tests whose results are in and whose wait has passed get their winner;
 - running campaigns with nothing left to send are completed;
-- each domain's finished local days are closed: the controller counts the day (sent versus its
-  cap, whether a hold or pause touched it, whether its rates ended below every hold line) and
-  advances, marks idle or re-warms.
+- each domain's finished local days are closed: Gmail Postmaster Tools' days published since
+  are judged (:mod:`warmup.control.postmaster`), then the controller counts the day (sent
+  versus its cap, whether a hold or pause touched it, whether its rates ended below every hold
+  line) and advances, marks idle or re-warms.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from warmup.campaigns.store import CampaignStore
 from warmup.clock import Clock
 from warmup.control.health import Level, Verdict
 from warmup.control.machine import DayReport, Decision, on_day_end
+from warmup.control.postmaster import PostmasterDay, due_days, on_postmaster_days
 from warmup.control.state import Transition
 from warmup.domains.record import DomainRecord
 from warmup.domains.store import DomainStore
@@ -34,6 +36,8 @@ from warmup.plans.schedule import daily_capacity
 
 # The gates' verdict on a domain's window ending at a moment (for "was the day's end healthy").
 Judge = Callable[[DomainRecord, datetime], Verdict]
+# A domain's Postmaster Tools days from one date to another, both included.
+PostmasterDays = Callable[[str, date, date], list[PostmasterDay]]
 
 
 @dataclass
@@ -70,7 +74,9 @@ class Reconciler:
         ab_tests: CampaignABTest | None = None,
         fill_stall: timedelta = timedelta(minutes=2),
         journal: WireJournal | None = None,
+        postmaster: PostmasterDays | None = None,
     ) -> None:
+        self._postmaster = postmaster
         self._journal = journal
         self._fill_stall = fill_stall
         self._ab_tests = ab_tests
@@ -127,12 +133,25 @@ class Reconciler:
         sent = self._ledger.accepted_since(record.id, start, end)
         verdict = self._judge(record, end) if self._judge is not None else None
         unhealthy = verdict.reason if verdict is not None and verdict.level >= Level.HOLD else None
+        published = (
+            self._postmaster(
+                record.state.domain, day - timedelta(days=record.plan.postmaster.max_age_days), day
+            )
+            if self._postmaster is not None
+            else []
+        )
 
         def decide(current: DomainRecord) -> Decision:
             plan = current.plan
+            # Gmail's verdict on the days Google published since the gate last looked comes
+            # first: trouble it reports keeps this day from counting as healthy.
+            judged = on_postmaster_days(
+                plan, current.state, due_days(plan, current.state, published, day), at=end
+            )
+            # What the day could send is what it had, whatever the close decided.
             sends_that_day = current.state.sends and plan.sends_on(day)
             cap = daily_capacity(plan, plan.step(current.state.step)) if sends_that_day else 0
             report = DayReport(sent=sent, cap=cap, start=start, unhealthy=unhealthy)
-            return on_day_end(plan, current.state, report, at=end)
+            return judged.then(on_day_end(plan, judged.state, report, at=end))
 
         return decide

@@ -121,6 +121,7 @@ class Runtime:
             self.clock,
             poller,
             judge=lambda record, at: window_verdict(self.database, record, at),
+            postmaster=self.stores.postmaster.days,
             schedule=self.stores.schedule,
             ab_tests=self.stores.ab_tests,
             fill_stall=timedelta(seconds=self.settings.fill_stall_seconds),
@@ -191,6 +192,19 @@ class Runtime:
             return [pull.run(workspace, query, self.clock.now(), table=table) for table in TABLES]
         finally:
             query.close()
+
+    def pull_postmaster(self) -> list[str]:
+        """Every domain's new days from Gmail Postmaster Tools; what was kept, a line each."""
+        from warmup.feedback.postmaster_pull import client_for, describe, pull
+
+        client = client_for(self.settings)
+        try:
+            now = self.clock.now()
+            names = [record.state.domain for record in self.domains.all()]
+            report = pull(client, self.stores.postmaster, names, now.date(), now)
+        finally:
+            client.close()
+        return list(describe(report))
 
     def sync_suppressions(self) -> dict[str, SyncReport]:
         """Every domain's suppression list in ACS in step with warmup's suppressions."""

@@ -162,6 +162,70 @@ class ProviderGates(Strict):
     probe_share: Annotated[float, Field(ge=0.0, le=0.5)] | None = None
 
 
+class Reputation(StrEnum):
+    """Gmail Postmaster Tools' domain reputation, best first."""
+
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+    BAD = "BAD"
+
+    @property
+    def rank(self) -> int:
+        """HIGH 3 … BAD 0: a reputation at or below a line's rank reaches it."""
+        return _REPUTATION_RANKS[self]
+
+
+_REPUTATION_RANKS = {Reputation.HIGH: 3, Reputation.MEDIUM: 2, Reputation.LOW: 1, Reputation.BAD: 0}
+
+
+def _reputation(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+ReputationLine = Annotated[Reputation, BeforeValidator(_reputation)]
+
+
+class ReputationLines(Strict):
+    hold: ReputationLine = Reputation.LOW
+    pause: ReputationLine = Reputation.BAD
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReputationLines:
+        if self.pause.rank >= self.hold.rank:
+            raise ValueError(
+                f"pause ({self.pause}) must be a worse reputation than hold ({self.hold})"
+            )
+        return self
+
+
+class AuthenticationLines(Strict):
+    """Below these shares of Gmail's mail passing SPF, DKIM or DMARC, ``domain status`` warns."""
+
+    spf: Rate = 0.98
+    dkim: Rate = 0.98
+    dmarc: Rate = 0.98
+
+
+class PostmasterScope(StrEnum):
+    GMAIL = "gmail"  # hold or pause the gmail provider group: Gmail's verdict is about Gmail
+    DOMAIN = "domain"  # hold or pause the whole domain
+
+
+class Postmaster(Strict):
+    """The gate on Gmail Postmaster Tools' daily stats (``warmup postmaster pull``), applied
+    when a day closes to the days Google published since: a lagging gate, a day or two late."""
+
+    # Gmail's bulk-sender rules: under 0.1 %, never 0.3 %. Held when the lower bound of
+    # Google's interval reaches the line, released when its upper bound is below release.
+    spam_rate: Threshold = Threshold(hold=0.001, pause=0.003)
+    reputation: ReputationLines = ReputationLines()
+    authentication: AuthenticationLines = AuthenticationLines()
+    acts_on: PostmasterScope = PostmasterScope.GMAIL
+    # A day older than this (before the day being closed) is shown but never acted on.
+    max_age_days: Annotated[Whole, Field(ge=1, le=30)] = 4
+
+
 class Resume(Strict):
     step_back: Annotated[Whole, Field(ge=0, le=MAX_STEPS)] = 1
 
@@ -251,6 +315,7 @@ class Plan(Strict):
     gates: Gates = Gates()
     resume: Resume = Resume()
     rewarm: Rewarm = Rewarm()
+    postmaster: Postmaster = Postmaster()
     quota: Quota = Quota()
     window: SendingWindow | None = None
     # Each provider group may take at most this share of the hourly cap.

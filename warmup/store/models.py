@@ -564,3 +564,25 @@ class DmarcSource(Base):
     aligned: Mapped[bool]  # DMARC passed
     acs: Mapped[bool]  # signed with ACS's DKIM selectors
     disposition: Mapped[str] = mapped_column(String(20))
+
+
+class PostmasterDayRow(Base):
+    """One day of a domain's Gmail traffic from Postmaster Tools, kept once
+    (warmup.feedback.postmaster_store)."""
+
+    __tablename__ = "postmaster_days"
+    __table_args__ = (UniqueConstraint("domain", "day", name="uq_postmaster_day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    domain: Mapped[str] = mapped_column(String(253))
+    day: Mapped[date]
+    spam_ratio: Mapped[float | None]
+    spam_lower: Mapped[float | None]
+    spam_upper: Mapped[float | None]
+    reputation: Mapped[str | None] = mapped_column(String(10))  # HIGH, MEDIUM, LOW, BAD
+    spf_ratio: Mapped[float | None]
+    dkim_ratio: Mapped[float | None]
+    dmarc_ratio: Mapped[float | None]
+    # [[error class, error type, ratio], ...] as Google names them.
+    delivery_errors: Mapped[str | None] = mapped_column(Text)
+    pulled_at: Mapped[datetime]

@@ -22,6 +22,7 @@ from warmup.pipeline.outcome_poll import StatusBudget
 from warmup.plans.schedule import QuotaAdvice, quota_advice
 from warmup.ratelimit.base import Limiter
 from warmup.views.dmarc import DmarcSummaryOut, dmarc_summary
+from warmup.views.postmaster import PostmasterDayOut, PostmasterOut, postmaster_summary
 from warmup.views.recovery import RecoveryOut, recovery_out
 from warmup.wiring import Stores
 
@@ -124,6 +125,8 @@ class DomainOut(BaseModel):
     dns: DnsPostureOut | None
     # DMARC aggregate reports of the last two weeks (`warmup dmarc import`); None: none.
     dmarc: DmarcSummaryOut | None
+    # Gmail Postmaster Tools' last 30 days (`warmup postmaster pull`); None: none kept.
+    postmaster: PostmasterOut | None
     caps: Caps
     cap_today: int
     sent_today: int
@@ -173,6 +176,7 @@ def domain_out(
     now_sending: SendingNow,
     recovery: RecoveryOut,
     dmarc: DmarcSummaryOut | None = None,
+    postmaster: PostmasterOut | None = None,
 ) -> DomainOut:
     record, state, verdict = view.record, view.record.state, view.verdict
     step = record.plan.step(state.step)
@@ -202,6 +206,7 @@ def domain_out(
         authentication=_authentication(record),
         dns=dns_posture_out(record.dns_posture),
         dmarc=dmarc,
+        postmaster=postmaster,
         caps=Caps(per_minute=step.per_minute, per_hour=step.per_hour, per_day=step.per_day),
         cap_today=view.cap_today,
         sent_today=view.sent_today,
@@ -258,6 +263,7 @@ def domain_view(
         sending(stores.ledger, view, now, acs_throttle(limiter)),
         recovery_out(totals, in_doubt, budget, now),
         dmarc_summary(stores.dmarc, record.state.domain, now.date()),
+        postmaster_summary(stores.postmaster, record.plan.postmaster, record.state, now.date()),
     )
 
 
@@ -327,11 +333,17 @@ class DomainReportOut(BaseModel):
     plan_needs_per_hour: int
     # The first step above today's quota; None if the quota covers the whole plan.
     quota_request: QuotaRequest | None
+    # What the mailboxes say: Gmail Postmaster Tools' newest day, and DMARC alignment.
+    postmaster_last: PostmasterDayOut | None
+    dmarc: DmarcSummaryOut | None
 
 
-def domain_report(ready: Readiness, today: date) -> DomainReportOut:
+def domain_report(stores: Stores, ready: Readiness, today: date) -> DomainReportOut:
     record = ready.record
+    postmaster = postmaster_summary(stores.postmaster, record.plan.postmaster, record.state, today)
     return DomainReportOut(
+        postmaster_last=postmaster.last if postmaster is not None else None,
+        dmarc=dmarc_summary(stores.dmarc, record.state.domain, today),
         domain=record.state.domain,
         days=[SentDay(day=day, sent=sent) for day, sent in ready.days],
         failure_rate_7_days=round(ready.last_7.failure_rate, 6),
