@@ -77,7 +77,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "The store: upgrade its schema, show its revision, check its counters, prune.",
     ),
     "feedback": ("feedback", "app", "Delivery feedback without Event Grid."),
-    "dmarc": ("dmarc", "app", "DMARC aggregate reports: import them, see alignment."),
+    "dmarc": (
+        "dmarc",
+        "app",
+        "DMARC aggregate reports: import them (files, or the rua mailbox), see alignment.",
+    ),
     "postmaster": (
         "postmaster",
         "app",

@@ -118,6 +118,17 @@ class Settings(BaseSettings):
     postmaster_credentials_file: Path | None = None
     postmaster_endpoint: str | None = None
     postmaster_pull_minutes: PositiveFloat = 24 * 60.0
+    # The mailbox the domain's DMARC `rua` address delivers to (`warmup dmarc pull`). Reports
+    # read are kept, then moved to the archive folder. With dmarc_imap_minutes set, beat
+    # reads it that often.
+    dmarc_imap_host: str | None = None
+    dmarc_imap_port: Annotated[int, Field(ge=1, le=65535)] = 993
+    dmarc_imap_tls: bool = True  # implicit TLS (993); false: plain IMAP (a local test server)
+    dmarc_imap_user: str | None = None
+    dmarc_imap_password: SecretStr | None = None
+    dmarc_imap_folder: str = "INBOX"
+    dmarc_imap_archive_folder: str = "Archive"
+    dmarc_imap_minutes: PositiveFloat | None = None
 
     # --- SMTP (domains whose transport is "smtp") -------------------------------------------
     smtp_host: str = "smtp.azurecomm.net"

@@ -27,8 +27,8 @@ HOUSEKEEPING_TIME_LIMIT = 300
 
 
 def optional_schedules(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Pulls from Log Analytics and Postmaster Tools, and the ACS suppression-list sync, when
-    configured."""
+    """Pulls from Log Analytics, Postmaster Tools and the DMARC mailbox, and the ACS
+    suppression-list sync, when configured."""
     found: dict[str, dict[str, Any]] = {}
     if settings.log_analytics_workspace_id:
         every = settings.feedback_pull_minutes * 60
@@ -41,6 +41,13 @@ def optional_schedules(settings: Settings) -> dict[str, dict[str, Any]]:
         every = settings.acs_suppression_sync_minutes * 60
         found["suppression-sync"] = {
             "task": "warmup.suppression_sync",
+            "schedule": every,
+            "options": {"queue": "feedback", "expires": every},
+        }
+    if settings.dmarc_imap_minutes is not None:
+        every = settings.dmarc_imap_minutes * 60
+        found["dmarc-pull"] = {
+            "task": "warmup.dmarc_pull",
             "schedule": every,
             "options": {"queue": "feedback", "expires": every},
         }

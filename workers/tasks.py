@@ -103,6 +103,15 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         for line in runtime().pull_postmaster():
             log.info("postmaster pull: %s", line)
 
+    @app.task(name="warmup.dmarc_pull", queue="feedback", shared=False)
+    def dmarc_pull() -> None:
+        found = runtime().pull_dmarc_mailbox()
+        log.info(
+            "DMARC mailbox: %s aggregate reports added, %s already kept",
+            found.added,
+            found.already_kept,
+        )
+
     @app.task(name="warmup.suppression_sync", queue="feedback", shared=False)
     def suppression_sync() -> None:
         for domain, report in runtime().sync_suppressions().items():

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,10 +27,12 @@ from playwright.sync_api import Page, expect
 from pydantic import SecretStr
 
 from harness.deployment import free_port
+from harness.postmaster import issue_series
 from tests.api_world import people_csv
 from tests.browser import artefact, chromium
 from tests.conftest import EMULATOR_KEY, emulator_config, wait_until
 from warmup.emulator.server import EmulatorServer
+from warmup.feedback.postmaster_store import PostmasterStore
 from warmup.pipeline.runtime import Runtime
 from warmup.ratelimit.redis_limiter import RedisLimiter
 from warmup.settings import AcsAuth, Settings
@@ -125,6 +128,14 @@ def sending(settings: Settings) -> Iterator[Runtime]:
         client.close()
 
 
+def keep_postmaster_series(store: PostmasterStore) -> None:
+    """Issue 35's series, ending the day before yesterday, as `warmup postmaster pull` keeps it."""
+    from warmup.feedback.postmaster_pull import day_of
+
+    first = datetime.now(UTC).date() - timedelta(days=5)
+    store.add(DOMAIN, [day_of(item) for item in issue_series(DOMAIN, first)], datetime.now(UTC))
+
+
 def sign_in(page: Page, url: str, token: str) -> None:
     page.goto(f"{url}/dashboard")
     page.fill("#token", token)
@@ -216,7 +227,7 @@ def test_a_new_user_watches_a_pause_and_ops_resumes_it(postgres_url: str, tmp_pa
             gate_ttl_seconds=0.1,
         )
         ops_page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        with sending(settings):
+        with sending(settings) as runtime:
             sign_in(ops_page, url, ops)
             expect(ops_page.locator("#who")).to_have_text("ana (ops)")
             card = ops_page.locator(f'.domain[data-domain="{DOMAIN}"]')
@@ -226,6 +237,18 @@ def test_a_new_user_watches_a_pause_and_ops_resumes_it(postgres_url: str, tmp_pa
                 "not read (warmup acs domain check --dns-only)"
             )
             expect(card.locator(".dmarc")).to_contain_text("no aggregate report in 14 days")
+            expect(card.locator(".postmaster")).to_have_text("no day kept (warmup postmaster pull)")
+            # Gmail Postmaster Tools' days as a pull keeps them: issue 35's series. The card
+            # names the newest day and charts each against the plan's hold and pause lines.
+            keep_postmaster_series(runtime.stores.postmaster)
+            expect(card.locator(".postmaster")).to_contain_text(
+                "spam 0.35 %, reputation LOW; gate pause", timeout=15_000
+            )
+            expect(card.locator("svg.spam-chart circle.spam-day")).to_have_count(4)
+            expect(card.locator("svg.spam-chart circle.spam-day.hold")).to_have_count(1)
+            expect(card.locator("svg.spam-chart circle.spam-day.pause")).to_have_count(1)
+            expect(card.locator("svg.spam-chart .spam-hold-line")).to_have_count(1)
+            expect(card.locator("svg.spam-chart .spam-pause-line")).to_have_count(1)
             row = ops_page.locator('.campaign[data-campaign="winter-news"]')
             expect(row.locator(".status")).to_have_text("running")
             # Healthy sending first, then the bounce spike.

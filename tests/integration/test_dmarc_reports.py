@@ -130,3 +130,52 @@ def test_metrics_give_the_aligned_share_and_a_surge_of_other_senders(
         f"unaligned mail from sources that are not ACS's rose to 400 on {today - timedelta(1)} "
         "(median 10 a day over the 7 days before): someone else may be sending as the domain"
     ]
+
+
+def test_reports_are_read_from_the_rua_mailbox_kept_once_and_archived(
+    database: Database, tmp_path: Path
+) -> None:
+    from harness.imap_server import imap_server
+
+    today = datetime.now(UTC).date()
+    reports = [
+        aggregate_xml("google.com", "g-9", DOMAIN, today - timedelta(days=1), [
+            Row("40.92.1.2", 900, spf=True, dkim=True),
+            Row(SPOOFER, 25, spf=False, dkim=False, selector=None),
+        ]),
+        aggregate_xml("Yahoo", "y-9", DOMAIN, today - timedelta(days=1), [
+            Row("40.92.1.3", 100, spf=True, dkim=True),
+        ]),
+    ]  # fmt: skip
+    with imap_server() as imap:
+        for xml, (org, rid) in zip(reports, [("google.com", "g-9"), ("Yahoo", "y-9")], strict=True):
+            imap.deliver(report_mail(xml, org, DOMAIN, rid))
+        imap.deliver(b"From: someone@example.org\r\nSubject: hello\r\n\r\nnot a report\r\n")
+        env = {
+            "WARMUP_DMARC_IMAP_HOST": imap.host,
+            "WARMUP_DMARC_IMAP_PORT": str(imap.port),
+            "WARMUP_DMARC_IMAP_TLS": "false",
+            "WARMUP_DMARC_IMAP_USER": imap.user,
+            "WARMUP_DMARC_IMAP_PASSWORD": imap.password,
+        }
+        url = url_of(database)
+        pulled = cli(url, "dmarc", "pull", env=env)
+        assert pulled.returncode == 0, pulled.stderr
+        assert pulled.stdout == "2 aggregate reports added, 0 already kept\n"  # no library log
+        assert imap.count("INBOX") == 0  # every message moved out once read
+        assert imap.count("Archive/Aggregate") == 2
+        assert imap.count("Archive/Invalid") == 1
+        # A receiver sends a report again: read, found kept, archived.
+        imap.deliver(report_mail(reports[0], "google.com", DOMAIN, "g-9"))
+        again = cli(url, "dmarc", "pull", env=env)
+        assert "0 aggregate reports added, 1 already kept" in again.stdout
+        assert imap.count("INBOX") == 0
+        wrong = cli(url, "dmarc", "pull", env={**env, "WARMUP_DMARC_IMAP_PASSWORD": "nope"})
+        assert wrong.returncode == 2
+        assert f"the DMARC mailbox {imap.user}@127.0.0.1:{imap.port} refused" in wrong.stderr
+    found = json.loads(cli(url, "dmarc", "report", DOMAIN, "--json").stdout)
+    assert found["acs_messages"] == 1000
+    assert found["other_unaligned"] == 25
+    unset = cli(url, "dmarc", "pull")
+    assert unset.returncode == 2
+    assert "WARMUP_DMARC_IMAP_HOST" in unset.stderr

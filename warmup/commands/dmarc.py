@@ -13,7 +13,10 @@ from warmup.commands.context import command_settings, now, open_stores
 from warmup.commands.output import AsJson, print_json
 from warmup.errors import ContentError
 
-app = typer.Typer(help="DMARC aggregate reports: import them, see alignment.", no_args_is_help=True)
+app = typer.Typer(
+    help="DMARC aggregate reports: import them (files, or the rua mailbox), see alignment.",
+    no_args_is_help=True,
+)
 console = make_console()
 
 
@@ -52,6 +55,25 @@ def import_reports(
         console.print(f"skipped {problem}")
     if problems:
         raise typer.Exit(1)
+
+
+@app.command("pull")
+def pull() -> None:
+    """Keep every aggregate report in the mailbox the domain's rua address delivers to
+    (WARMUP_DMARC_IMAP_*), then move each message to the archive folder. Beat runs this every
+    WARMUP_DMARC_IMAP_MINUTES when set."""
+    from warmup.feedback.dmarc_mailbox import pull_mailbox
+
+    settings = command_settings()
+    found = pull_mailbox(settings, open_stores(settings).dmarc, now())
+    console.print(
+        f"{found.added:,} aggregate reports added, {found.already_kept:,} already kept"
+        + (
+            f", {found.other_kinds:,} of another kind (failure or TLS) skipped"
+            if found.other_kinds
+            else ""
+        )
+    )
 
 
 @app.command("report")

@@ -67,7 +67,7 @@ def parse_report(data: bytes, name: str = "report") -> AggregateReport | None:
         raise ContentError(f"{name}: not a DMARC report ({exc})") from None
     if parsed.get("report_type") != "aggregate":
         return None
-    return _report(parsed["report"])
+    return aggregate_report(parsed["report"])
 
 
 def report_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -83,7 +83,8 @@ def report_files(paths: Iterable[Path]) -> Iterator[Path]:
             raise ContentError(f"{path}: no such file or folder")
 
 
-def _report(report: dict[str, Any]) -> AggregateReport:
+def aggregate_report(report: dict[str, Any]) -> AggregateReport:
+    """What warmup keeps of one aggregate report as parsedmarc parsed it."""
     meta, published = report["report_metadata"], report["policy_published"]
     return AggregateReport(
         org_name=str(meta["org_name"]),

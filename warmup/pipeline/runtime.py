@@ -18,6 +18,7 @@ from warmup.campaigns.model import CampaignStatus
 from warmup.clock import Clock
 from warmup.control.state import Transition
 from warmup.errors import ConfigError
+from warmup.feedback.dmarc_mailbox import MailboxPull, pull_mailbox
 from warmup.feedback.domain_health import judge_domain, window_verdict
 from warmup.feedback.notify import Notifier
 from warmup.feedback.pull import TABLES, LogPull, PullReport
@@ -205,6 +206,10 @@ class Runtime:
         finally:
             client.close()
         return list(describe(report))
+
+    def pull_dmarc_mailbox(self) -> MailboxPull:
+        """The aggregate reports waiting in the rua mailbox, each kept once."""
+        return pull_mailbox(self.settings, self.stores.dmarc, self.clock.now())
 
     def sync_suppressions(self) -> dict[str, SyncReport]:
         """Every domain's suppression list in ACS in step with warmup's suppressions."""

@@ -92,6 +92,60 @@ function chart(detail) {
   return root;
 }
 
+function spamChart(detail) {
+  // Gmail Postmaster Tools, a point per day Google published: the user-reported spam rate
+  // with Google's interval (a vertical bar), against the plan's hold and pause lines (Gmail's
+  // own rules: under 0.1 %, never 0.3 %).
+  const found = detail.postmaster;
+  const days = found.days;
+  const width = 720, height = 160, left = 48, right = 72, top = 12, bottom = 28;
+  const plotW = width - left - right, plotH = height - top - bottom;
+  const root = svg("svg", { class: "chart spam-chart", viewBox: `0 0 ${width} ${height}`,
+    role: "img", "aria-label": `Gmail user-reported spam rate per day for ${detail.name}` });
+  const highs = days.map((d) => d.spam_upper ?? d.spam_ratio ?? 0);
+  const maxRate = Math.max(found.spam_pause_line * 1.5, ...highs);
+  const step = plotW / Math.max(1, days.length);
+  const x = (i) => left + i * step + step / 2;
+  const y = (r) => top + plotH - (r / maxRate) * plotH;
+  root.append(svg("line", { x1: left, y1: top + plotH, x2: left + plotW, y2: top + plotH,
+    stroke: "#9aa3ad" }));
+  root.append(svg("text", { x: 4, y: top + 8 }, pct(maxRate)));
+  root.append(svg("text", { x: 4, y: top + plotH }, "0"));
+  for (const [value, colour, label] of [[found.spam_hold_line, "#ef6c00", "hold"],
+    [found.spam_pause_line, "#b00020", "pause"]]) {
+    root.append(svg("line", { x1: left, x2: left + plotW, y1: y(value), y2: y(value),
+      stroke: colour, "stroke-dasharray": "4 3", class: `spam-${label}-line` }));
+    root.append(svg("text", { x: left + plotW + 4, y: y(value) + 3 }, `${label} ${pct(value)}`));
+  }
+  const measured = days.map((d, i) => [d, i]).filter(([d]) => d.spam_ratio !== null);
+  root.append(svg("polyline", { fill: "none", stroke: "#6a1b9a", "stroke-width": 1.5,
+    points: measured.map(([d, i]) => `${x(i)},${y(d.spam_ratio)}`).join(" ") }));
+  days.forEach((d, i) => {
+    if (days.length <= 31 || i % Math.ceil(days.length / 15) === 0) {
+      root.append(svg("text", { x: x(i) - step / 2 + 1, y: height - 10 }, d.day.slice(5)));
+    }
+    if (d.spam_ratio === null) return;
+    if (d.spam_lower !== null && d.spam_upper !== null) {
+      root.append(svg("line", { x1: x(i), x2: x(i), y1: y(d.spam_lower), y2: y(d.spam_upper),
+        stroke: "#6a1b9a", "stroke-width": 3, opacity: 0.4 }));
+    }
+    const dot = svg("circle", { cx: x(i), cy: y(d.spam_ratio), r: 3, fill: "#6a1b9a",
+      class: `spam-day ${d.verdict}`, "data-day": d.day });
+    dot.append(svg("title", {}, d.reason));
+    root.append(dot);
+  });
+  return root;
+}
+
+function postmasterFacts(detail) {
+  const found = detail.postmaster;
+  if (!found) return "no day kept (warmup postmaster pull)";
+  const last = found.last;
+  const spam = last.spam_ratio === null ? "no spam rate" : `spam ${pct(last.spam_ratio)}`;
+  const text = `${last.day}: ${spam}, reputation ${last.reputation ?? "none"}; gate ${last.verdict}`;
+  return found.warnings.length ? `${text}; warning: ${found.warnings.join("; ")}` : text;
+}
+
 function legend() {
   const node = el("div", { class: "legend" });
   for (const [colour, label] of [["#1565c0", "sent"], ["#2e7d32", "planned cap"],
@@ -171,6 +225,7 @@ function domainCard(detail) {
     fact("SPF / DKIM / DMARC", el("span", { class: "authentication" }, authentication(detail))),
     fact("DNS", el("span", { class: "dns" }, dnsPosture(detail))),
     fact("DMARC reports, 7 days", el("span", { class: "dmarc" }, dmarcReports(detail))),
+    fact("Gmail Postmaster Tools", el("span", { class: "postmaster" }, postmasterFacts(detail))),
   ));
   card.append(el("p", { class: "reason" }, `Why: ${detail.reason}`));
   card.append(el("p", { class: `sending-now ${detail.sending.now ? "yes" : "no"}` },
@@ -185,6 +240,7 @@ function domainCard(detail) {
       `${new Date(hold.since).toLocaleString()}: ${hold.reason}`));
   }
   card.append(chart(detail), legend());
+  if (detail.postmaster) card.append(spamChart(detail));
   if (detail.status === "paused" && me.may.includes("ops")) card.append(resumeForm(detail));
   return card;
 }
