@@ -181,6 +181,13 @@ def show(
         f"{gates.complaint_rate.hold:.2%} / pause {gates.complaint_rate.pause:.2%}; "
         f"resume steps back {plan.resume.step_back}"
     )
+    postmaster = plan.postmaster
+    console.print(
+        f"Gmail Postmaster Tools, judged at day close on Google's interval: spam hold "
+        f"{postmaster.spam_rate.hold:.2%} / pause {postmaster.spam_rate.pause:.2%}; reputation "
+        f"hold {postmaster.reputation.hold.value} / pause {postmaster.reputation.pause.value}; "
+        f"acts on {postmaster.acts_on.value}"
+    )
 
 
 def _provider_profile(text: str, base_rate: str) -> tuple[ProviderGroup, FailureProfile]:
