@@ -8,8 +8,6 @@ the same row, or an address could be suppressed under one and sent under the oth
 
 from __future__ import annotations
 
-from email_validator import EmailNotValidError, validate_email
-
 MAX_LOCAL_PART = 64  # RFC 5321 4.5.3.1.1
 MAX_ADDRESS = 254  # RFC 5321's path limit less the angle brackets
 
@@ -29,6 +27,9 @@ def normalise_address(raw: str, *, check_mx: bool = False) -> str:
     text = raw.strip()
     if not text:
         raise InvalidAddress("no address")
+    # Imported here: commands that only read the store (campaign list) never load it.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         result = validate_email(text, check_deliverability=check_mx, allow_smtputf8=False)
     except EmailNotValidError as exc:

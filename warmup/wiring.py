@@ -14,16 +14,15 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-import redis
-
 from warmup.clock import Clock, clock_for
 from warmup.errors import ConfigError
 from warmup.ratelimit.base import Limiter
-from warmup.ratelimit.redis_limiter import RedisLimiter
 from warmup.settings import Settings, env_name
 from warmup.store.database import Database
 
 if TYPE_CHECKING:  # each store's module is imported when the store is first built
+    import redis
+
     from warmup.campaigns.ab_test import CampaignABTest
     from warmup.campaigns.retry import CampaignRetry
     from warmup.campaigns.scheduling import CampaignSchedule
@@ -147,6 +146,8 @@ def worker_limiter(settings: Settings) -> Limiter:
     process, on Redis's clock unless the clock is accelerated (the demo, tests)."""
     if settings.redis_url is None:
         raise ConfigError(f"{env_name('redis_url')} is required for workers and the dispatcher")
+    from warmup.ratelimit.redis_limiter import RedisLimiter  # redis: only where it is used
+
     real_time = settings.clock_scale == 1.0 and settings.clock_origin is None
     return RedisLimiter.from_url(settings.redis_url.get_secret_value(), server_time=real_time)
 
@@ -154,6 +155,8 @@ def worker_limiter(settings: Settings) -> Limiter:
 def limiter_over(client: redis.Redis) -> Limiter:
     """The workers' limiter on a client a process already holds (the API's broker client), to
     read (an ACS throttle in force, throttle counts), never to take permits."""
+    from warmup.ratelimit.redis_limiter import RedisLimiter
+
     return RedisLimiter(client)
 
 
@@ -162,6 +165,8 @@ def status_limiter(settings: Settings) -> Limiter | None:
     Redis is configured. Short timeouts: a status must answer even if Redis does not."""
     if settings.redis_url is None:
         return None
+    import redis  # a command that never reads Redis does not pay for importing it
+
     client = redis.Redis.from_url(
         settings.redis_url.get_secret_value(), socket_timeout=2, socket_connect_timeout=2
     )

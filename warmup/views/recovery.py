@@ -8,7 +8,6 @@ import logging
 from datetime import datetime
 
 from pydantic import BaseModel
-from redis import RedisError
 
 from warmup.errors import ConfigError
 from warmup.ledger.recoveries import RecoveryTotals
@@ -47,6 +46,8 @@ def budget_for(settings: Settings, limiter: Limiter | None, now: datetime) -> St
     configured: unknown)."""
     if limiter is None:
         return None
+    from redis import RedisError  # there is a limiter: Redis's client is loaded already
+
     try:
         return status_budget(
             limiter,
