@@ -28,9 +28,12 @@ promtool:
 		apt-get update -q && apt-get install -y -q --no-install-recommends prometheus; } || \
 		{ echo "the alert rules' test needs promtool: apt-get install -y prometheus" >&2; exit 1; }
 
-## test: install, then run the whole test suite (unit, integration, e2e)
+## test: install, then run the whole test suite (unit, integration, e2e). The slow fault tests
+## (real processes that mostly wait: leases, kills, throttles) run after the rest, four at a
+## time: each has its own Redis server, emulator, ports and PostgreSQL schema.
 test: $(STAMP) browser promtool
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m slow -n 4
 
 ## check: lint, format check, strict types, then the tests
 check: lint types test

@@ -35,7 +35,7 @@ from warmup.sending.transport import Transport
 from warmup.store.database import Database
 from warmup.wiring import Stores
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def environment(

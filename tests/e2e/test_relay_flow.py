@@ -52,6 +52,7 @@ def run_in_background(w: World, stop: threading.Event) -> threading.Thread:
     return thread
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_1000_relayed_messages_go_once_ahead_of_the_campaign_within_its_cap(
     postgres_url: str, tmp_path: Path

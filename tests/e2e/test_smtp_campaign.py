@@ -15,7 +15,7 @@ from tests.e2e.test_feedback_loop import api_server
 from warmup.sending.transport import Transport
 from warmup.store.models import LedgerRow
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 RECIPIENTS = 150
 PER_MINUTE = 100

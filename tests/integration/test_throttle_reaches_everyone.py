@@ -21,6 +21,7 @@ IN_PLACE_CAP = 20  # the longest a sender waits in place (WARMUP_RETRY_AFTER_CAP
 GRACE = 2.0  # requests already on the wire when the 429 came
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_a_429_longer_than_the_in_place_cap_holds_every_worker_back(
     postgres_url: str, tmp_path: Path
