@@ -172,6 +172,50 @@ def test_a_report_before_its_message_id_is_matched_later(database_url: str, tmp_
             )
 
 
+def test_an_open_before_its_send_is_recorded_reaches_its_recipient_once_it_is(
+    database_url: str, tmp_path: Path
+) -> None:
+    with world(database_url, tmp_path, recipients=2) as w:
+        batches = w.runtime.dispatch()
+        store = FeedbackStore(w.database)
+        opened = parse_engagement(
+            emulated.envelope(
+                EventSchema.EVENT_GRID,
+                emulated.engagement_data(
+                    sender="news@mail.example.com", recipient="r0@example.org",
+                    message_id="m-later", kind="click", context="https://x.example/a",
+                    at=datetime.now(UTC),
+                ),
+                event_type=emulated.ENGAGEMENT_REPORT,
+            )
+        )  # fmt: skip
+
+        def points() -> dict[str, float | None]:
+            with w.database.session() as session:
+                return dict(session.execute(select(Recipient.address, Recipient.engagement)).all())
+
+        assert store.ingest([], datetime.now(UTC), [opened]).engagements == 1
+        assert points()["r0@example.org"] is None  # kept, but no row shows message m-later yet
+        for batch in batches:
+            w.runtime.run_batch(batch.to_message())
+        with w.database.session() as session:  # the send was accepted under message id m-later
+            session.execute(
+                LedgerRow.__table__.update()
+                .where(LedgerRow.address == "r0@example.org")
+                .values(message_id="m-later")
+            )
+        w.runtime.feedback()  # the feedback tick credits what waited
+        assert points() == {"r0@example.org": ENGAGEMENT_POINTS["click"], "r1@example.org": None}
+        assert store.credit_waiting(datetime.now(UTC)) == 0  # credited once
+        assert store.ingest([], datetime.now(UTC), [opened]).duplicates == 1  # and kept once
+        w.runtime.feedback()
+        assert points()["r0@example.org"] == ENGAGEMENT_POINTS["click"]
+        clicks = campaign_report(
+            w.database, DomainStore(w.database), "c", today=datetime.now(UTC).date(), message_kb=5
+        )
+        assert clicks.clicked == 1
+
+
 def test_report_time_is_acs_time_so_a_backfill_leaves_today_alone(
     database_url: str, tmp_path: Path
 ) -> None:

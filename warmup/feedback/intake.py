@@ -6,16 +6,17 @@ their owners, in this intake's transaction.
 Every report is kept once (its content key: message id + recipient + status), whatever its
 event id and however often Event Grid delivers it. A report whose ledger row does not yet show
 its message id (it can arrive before the worker recorded the send) stays unmatched and is
-matched on a later pass. Hard bounces and complaints suppress the address at once; soft failures
-only after ``soft_failures_to_suppress`` of them.
+matched on a later pass; an open or a click likewise is kept at once, and its points reach the
+recipient once the row shows its message. Hard bounces and complaints suppress the address at
+once; soft failures only after ``soft_failures_to_suppress`` of them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -64,6 +65,9 @@ def _stored_time(value: object) -> datetime | None:
 # What an open or a click adds to the recipient's engagement on its list. Opens are a weak
 # signal (mailbox privacy features fetch images for every message): a click weighs three.
 ENGAGEMENT_POINTS = {"view": 1.0, "click": 3.0}
+# How long an open or click whose send is not recorded yet waits to be credited: a send's
+# result reaches the ledger within seconds, so past this its message is none of ours.
+ENGAGEMENT_WAIT = timedelta(days=7)
 
 
 class FeedbackStore:
@@ -139,37 +143,80 @@ class FeedbackStore:
         at: datetime,
         result: IngestReport,
     ) -> int:
-        """Store each open or click once; return how many were new."""
-        reports = self._by_row_key(session, reports)
-        rows = {
-            report.dedupe_key: {
-                "dedupe_key": report.dedupe_key,
-                "message_id": report.message_id,
+        """Store each open or click once, crediting at once the ones whose send the ledger
+        knows; return how many were new. Each is known by what ACS said of it (over SMTP,
+        ACS's id of the message), whenever it comes, so that a redelivery is a duplicate."""
+        unique = {report.dedupe_key: report for report in reports}
+        named, ready = self._ready(session, unique)
+        rows = [
+            {
+                "dedupe_key": key,
+                "message_id": named[key].message_id,
                 "recipient": report.recipient,
                 "engagement": report.engagement,
                 "context": report.context[:2000],
                 "user_agent": report.user_agent[:1000],
                 "occurred_at": min(report.occurred_at or at, at),
                 "received_at": at,
+                "credited_at": at if key in ready else None,
             }
-            for report in reports
-        }
-        kept = set(self._insert_new(session, EngagementEvent, list(rows.values()), result))
-        unique = {report.dedupe_key: report for report in reports}
-        add_engagement(
-            session.connection(),
-            [
-                Engaged(
-                    report.message_id,
-                    report.recipient,
-                    ENGAGEMENT_POINTS[report.engagement],
-                    min(report.occurred_at or at, at),
-                )
-                for key, report in unique.items()
-                if key in kept
-            ],
-        )
+            for key, report in unique.items()
+        ]
+        kept = set(self._insert_new(session, EngagementEvent, rows, result))
+        _add_points(session, [named[key] for key in kept & ready], at)
         return len(kept)
+
+    def _ready(
+        self, session: Session, waiting: Mapping[str, EngagementReport]
+    ) -> tuple[dict[str, EngagementReport], set[str]]:
+        """The events (by dedupe key) named as their ledger rows name their messages, and the
+        keys of those whose send the ledger has recorded. The others wait: an open can come
+        before its send's result reaches the ledger."""
+        named = dict(zip(waiting, self._by_row_key(session, list(waiting.values())), strict=True))
+        known = known_rows(session, [report.message_id for report in named.values()])
+        ready = {key for key, r in named.items() if (r.message_id, r.recipient) in known}
+        return named, ready
+
+    def credit_waiting(self, at: datetime, limit: int = 5000) -> int:
+        """Credit the opens and clicks of the last week that came before their send was
+        recorded (each feedback tick); how many were credited."""
+        query = (
+            select(EngagementEvent)
+            .where(
+                EngagementEvent.credited_at.is_(None),
+                EngagementEvent.received_at >= at - ENGAGEMENT_WAIT,
+            )
+            .order_by(EngagementEvent.received_at)
+            .limit(limit)
+        )
+        with self._db.session() as session:
+            events = list(session.scalars(query))
+            ids = {event.dedupe_key: event.id for event in events}
+            waiting = {
+                event.dedupe_key: EngagementReport(
+                    message_id=event.message_id,
+                    recipient=event.recipient,
+                    engagement=event.engagement,
+                    context=event.context,
+                    user_agent=event.user_agent,
+                    occurred_at=event.occurred_at,
+                )
+                for event in events
+            }
+            if not waiting:
+                return 0
+            named, ready = self._ready(session, waiting)
+            if not ready:
+                return 0
+            _add_points(session, [named[key] for key in ready], at)
+            session.execute(  # by primary key, one statement for all
+                update(EngagementEvent),
+                [
+                    {"id": ids[key], "credited_at": at, "message_id": named[key].message_id}
+                    for key in ready
+                ],
+            )
+            return len(ready)
 
     @staticmethod
     def _by_row_key(
@@ -310,3 +357,19 @@ class FeedbackStore:
                 if event.payload.get("outcome") is not None
             ]
             return self._apply(session, reports, at)
+
+
+def _add_points(session: Session, reports: Sequence[EngagementReport], at: datetime) -> None:
+    """Each open's or click's points to its recipient, on the list its campaign sent to."""
+    add_engagement(
+        session.connection(),
+        [
+            Engaged(
+                report.message_id,
+                report.recipient,
+                ENGAGEMENT_POINTS[report.engagement],
+                min(report.occurred_at or at, at),
+            )
+            for report in reports
+        ],
+    )

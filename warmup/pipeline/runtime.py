@@ -170,6 +170,7 @@ class Runtime:
         """Match late reports, judge every domain's health, tell people what changed."""
         now = self.clock.now()
         self.stores.feedback.match_pending(now)
+        self.stores.feedback.credit_waiting(now)
         if self._notifier is None:
             url = self.settings.notify_webhook_url
             self._notifier = Notifier(self.database, url.get_secret_value() if url else None)

@@ -32,7 +32,7 @@ from warmup.errors import SchemaError
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration, known without loading Alembic (the fast probe compares with it; a test
 # keeps it equal to the head of migrations/versions).
-SCHEMA_HEAD = "0030"
+SCHEMA_HEAD = "0031"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -361,7 +361,12 @@ class EngagementEvent(Base):
     """An open ("view") or a click ACS reported for one message and recipient."""
 
     __tablename__ = "engagement_events"
-    __table_args__ = (Index("ix_engagement_message", "message_id", "recipient"),)
+    __table_args__ = (
+        Index("ix_engagement_message", "message_id", "recipient"),
+        # Events whose points have not reached their recipient yet (their send was not
+        # recorded when they came): what each feedback tick tries again (migration 0031).
+        _partial("ix_engagement_uncredited", "received_at", where="credited_at IS NULL"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # Event Grid delivers at least once: message id + recipient + kind + time + context.
@@ -373,6 +378,8 @@ class EngagementEvent(Base):
     user_agent: Mapped[str] = mapped_column(Text)
     occurred_at: Mapped[datetime]  # ACS's userActionTimestamp
     received_at: Mapped[datetime]
+    # When its points were added to the recipient's engagement (None: not yet).
+    credited_at: Mapped[datetime | None]
 
 
 class DispatchFence(Base):
