@@ -48,25 +48,13 @@ class LiveLeases:
         return self._clock.now() + timedelta(seconds=self.seconds)
 
     async def hold(self, owner: str, rows: Sequence[int], claimed_until: datetime) -> None:
-        """Start holding a batch's rows (from its process's event loop).
-
-        A batch taken fresh from the queue needs no write for it: when its claim's lease
-        still has at least two thirds of a live lease to run, the first heartbeat (a third of
-        one away) renews the rows well before it ends, and when it ends within one live lease
-        a dead process's rows lapse as soon as a live lease would have. So the claim's lease
-        serves as the first live lease, and a batch that is done before the first heartbeat
-        (most are) never writes its rows for their lease: one write a row fewer.
-        """
-        left = (claimed_until - self._clock.now()).total_seconds()
-        if self.seconds * 2 / 3 <= left <= self.seconds:
-            until = claimed_until
-        else:
-            until = self._next_deadline()
-            try:
-                await asyncio.to_thread(self._ledger.hold, rows, owner, until)
-            except SQLAlchemyError as exc:
-                log.warning("batch %s: could not take its live lease: %s", owner, exc)
-                until = claimed_until  # the claim's lease stands
+        """Start holding a batch's rows (from its process's event loop)."""
+        until = self._next_deadline()
+        try:
+            await asyncio.to_thread(self._ledger.hold, rows, owner, until)
+        except SQLAlchemyError as exc:
+            log.warning("batch %s: could not take its live lease: %s", owner, exc)
+            until = claimed_until  # the claim's lease stands
         self._held[owner] = _Held(rows, until)
         if self._keeper is None or self._keeper.done():
             self._keeper = asyncio.create_task(self._keep())
