@@ -256,31 +256,9 @@ def on_health(
     hold. ``fresh`` is the verdict on the reports received since the hold began (by default,
     ``verdict`` itself): only it can release."""
     mark = state.gate_mark(DOMAIN_GATE)
-    if verdict.level is Level.PAUSE and state.status is not Status.PAUSED:
-        return move(
-            state,
-            at=at,
-            actor=HEALTH_GATE,
-            action="pause",
-            reason=verdict.reason,
-            status=Status.PAUSED,
-            held_by=None,
-        )
-    if verdict.level is Level.HOLD and state.status in {
-        Status.RAMPING,
-        Status.COMPLETED,
-        Status.IDLE,
-    }:
-        return move(
-            state,
-            at=at,
-            actor=HEALTH_GATE,
-            action="hold",
-            reason=verdict.reason,
-            status=Status.HOLDING,
-            held_by=HEALTH_GATE,
-            gate_marks=state.with_mark(replace(mark, held_at=at)),
-        )
+    stopped = stop_domain(state, verdict.level, verdict.reason, at=at, actor=HEALTH_GATE, gate=mark)
+    if stopped is not None:
+        return stopped
     evidence = fresh if fresh is not None else verdict
     if state.status is Status.HOLDING and state.held_by == HEALTH_GATE and evidence.clear:
         began = mark.held_at or state.troubled_at or state.since or at
@@ -300,6 +278,35 @@ def on_health(
             gate_marks=state.with_mark(replace(mark, released_at=at, judged_since=began)),
         )
     return Decision(state)
+
+
+def stop_domain(
+    state: DomainState, level: Level, reason: str, *, at: datetime, actor: str, gate: GateMark
+) -> Decision | None:
+    """A gate's pause or hold of the whole domain (``actor`` holds it, ``gate`` marks when),
+    or None when ``level`` asks for neither or the domain is stopped already."""
+    if level is Level.PAUSE and state.status is not Status.PAUSED:
+        return move(
+            state,
+            at=at,
+            actor=actor,
+            action="pause",
+            reason=reason,
+            status=Status.PAUSED,
+            held_by=None,
+        )
+    if level is Level.HOLD and state.status in {Status.RAMPING, Status.COMPLETED, Status.IDLE}:
+        return move(
+            state,
+            at=at,
+            actor=actor,
+            action="hold",
+            reason=reason,
+            status=Status.HOLDING,
+            held_by=actor,
+            gate_marks=state.with_mark(replace(gate, held_at=at)),
+        )
+    return None
 
 
 def on_provider_health(

@@ -32,6 +32,7 @@ from warmup.control.machine import (
     provider_move,
     released_today,
     running_status,
+    stop_domain,
 )
 from warmup.control.state import POSTMASTER_GATE, DomainState, GateMark, Status
 from warmup.plans.model import Plan, Postmaster, PostmasterScope, ProviderGroup, Reputation
@@ -218,31 +219,11 @@ def _on_domain(
     plan: Plan, state: DomainState, verdict: PostmasterVerdict, at: datetime
 ) -> Decision:
     mark = state.gate_mark(MARK)
-    if verdict.level is Level.PAUSE:
-        return move(
-            state,
-            at=at,
-            actor=POSTMASTER_GATE,
-            action="pause",
-            reason=verdict.reason,
-            status=Status.PAUSED,
-            held_by=None,
-        )
-    if verdict.level is Level.HOLD and state.status in {
-        Status.RAMPING,
-        Status.COMPLETED,
-        Status.IDLE,
-    }:
-        return move(
-            state,
-            at=at,
-            actor=POSTMASTER_GATE,
-            action="hold",
-            reason=verdict.reason,
-            status=Status.HOLDING,
-            held_by=POSTMASTER_GATE,
-            gate_marks=state.with_mark(replace(mark, held_at=at)),
-        )
+    stopped = stop_domain(
+        state, verdict.level, verdict.reason, at=at, actor=POSTMASTER_GATE, gate=mark
+    )
+    if stopped is not None:
+        return stopped
     began = mark.held_at or state.since or at
     if (
         state.status is Status.HOLDING
