@@ -29,35 +29,28 @@ HOUSEKEEPING_TIME_LIMIT = 300
 def optional_schedules(settings: Settings) -> dict[str, dict[str, Any]]:
     """Pulls from Log Analytics, Postmaster Tools and the DMARC mailbox, and the ACS
     suppression-list sync, when configured."""
+    # name → (task, minutes between runs; None: not configured)
+    jobs: dict[str, tuple[str, float | None]] = {
+        "feedback-pull": (
+            "warmup.feedback_pull",
+            settings.feedback_pull_minutes if settings.log_analytics_workspace_id else None,
+        ),
+        "suppression-sync": ("warmup.suppression_sync", settings.acs_suppression_sync_minutes),
+        "dmarc-pull": ("warmup.dmarc_pull", settings.dmarc_imap_minutes),
+        "postmaster-pull": (
+            "warmup.postmaster_pull",
+            settings.postmaster_pull_minutes if settings.postmaster_credentials_file else None,
+        ),
+    }
     found: dict[str, dict[str, Any]] = {}
-    if settings.log_analytics_workspace_id:
-        every = settings.feedback_pull_minutes * 60
-        found["feedback-pull"] = {
-            "task": "warmup.feedback_pull",
-            "schedule": every,
-            "options": {"queue": "feedback", "expires": every},
-        }
-    if settings.acs_suppression_sync_minutes is not None:
-        every = settings.acs_suppression_sync_minutes * 60
-        found["suppression-sync"] = {
-            "task": "warmup.suppression_sync",
-            "schedule": every,
-            "options": {"queue": "feedback", "expires": every},
-        }
-    if settings.dmarc_imap_minutes is not None:
-        every = settings.dmarc_imap_minutes * 60
-        found["dmarc-pull"] = {
-            "task": "warmup.dmarc_pull",
-            "schedule": every,
-            "options": {"queue": "feedback", "expires": every},
-        }
-    if settings.postmaster_credentials_file is not None:
-        every = settings.postmaster_pull_minutes * 60
-        found["postmaster-pull"] = {
-            "task": "warmup.postmaster_pull",
-            "schedule": every,
-            "options": {"queue": "feedback", "expires": every},
-        }
+    for name, (task, minutes) in jobs.items():
+        if minutes is not None:
+            every = minutes * 60
+            found[name] = {
+                "task": task,
+                "schedule": every,
+                "options": {"queue": "feedback", "expires": every},
+            }
     return found
 
 
